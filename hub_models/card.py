@@ -1,0 +1,104 @@
+"""Model cards: the Hub's YAML metadata plus a readable body.
+
+The metadata (library_name, pipeline_tag, tags, datasets, base_model and metrics in
+``model-index`` form) is what the Hub indexes and what the Hub tab shows; the body
+says what the model is, how it was trained, how well it does, and how to load it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class CardInfo:
+    """Everything a trainer knows about its result that a card should say."""
+
+    repo_id: str
+    title: str
+    summary: str  # one paragraph: what the model is and what it does
+    pipeline_tag: str  # e.g. "image-classification"
+    library_name: str = "pytorch"
+    task_name: str = ""  # human name of the task, e.g. "Image Classification"
+    tags: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
+    dataset_name: str = ""  # human name of the evaluation data
+    base_model: str | None = None
+    license: str = "mit"
+    metrics: dict[str, float] = field(default_factory=dict)  # name -> value on the validation split
+    training: dict[str, Any] = field(default_factory=dict)  # the training configuration
+    usage: str = ""  # a few lines of Python that load and run the model
+
+
+def render_card(info: CardInfo) -> str:
+    """README.md text for ``info``: YAML front matter then markdown."""
+    from huggingface_hub import EvalResult, ModelCardData
+
+    dataset_id = info.datasets[0] if info.datasets else "custom"
+    evals = [EvalResult(task_type=info.pipeline_tag, task_name=info.task_name or None, dataset_type=dataset_id,
+                        dataset_name=info.dataset_name or dataset_id, dataset_split="validation",
+                        metric_type=name, metric_name=name, metric_value=float(value))
+             for name, value in info.metrics.items()]
+    data = ModelCardData(
+        library_name=info.library_name, pipeline_tag=info.pipeline_tag, license=info.license,
+        tags=list(dict.fromkeys(["dl-playground", *info.tags])), datasets=info.datasets or None,
+        base_model=info.base_model, model_name=info.repo_id.split("/")[-1], eval_results=evals or None)
+    lines = [f"---\n{data.to_yaml()}\n---", "", f"# {info.title}", "", info.summary.strip(), ""]
+    if info.metrics:
+        lines += ["## Results", "", f"On the validation split of {info.dataset_name or dataset_id}:", "",
+                  "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.4g} |" for k, v in info.metrics.items()]
+        lines.append("")
+    if info.training:
+        lines += ["## Training configuration", "", "| setting | value |", "|---|---|"]
+        lines += [f"| {k} | {_cell(v)} |" for k, v in info.training.items()]
+        lines.append("")
+    if info.usage:
+        lines += ["## How to use", "", "```python", info.usage.strip(), "```", ""]
+    lines += ["## About", "", "Trained and published with DL Playground, a browser playground and model hub "
+              "for the ideas of a deep-learning course.", ""]
+    return "\n".join(lines)
+
+
+def _cell(v: Any) -> str:
+    text = v if isinstance(v, str) else json.dumps(v)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def write_card(folder: str | Path, info: CardInfo) -> Path:
+    path = Path(folder) / "README.md"
+    path.write_text(render_card(info), encoding="utf-8")
+    return path
+
+
+def split_card(text: str) -> tuple[dict[str, Any], str]:
+    """(metadata, markdown body) of a README; a card without front matter has empty metadata."""
+    if not text.startswith("---"):
+        return {}, text
+    end = text.find("\n---", 3)
+    if end < 0:
+        return {}, text
+    try:
+        meta = yaml.safe_load(text[3:end]) or {}
+    except yaml.YAMLError:
+        return {}, text
+    body = text[end + 4:].lstrip("-").lstrip("\n")
+    return (meta if isinstance(meta, dict) else {}), body
+
+
+def card_metrics(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows (task, dataset, split, metric, value) from a card's ``model-index``."""
+    rows = []
+    for model in meta.get("model-index") or []:
+        for result in (model or {}).get("results") or []:
+            task = (result.get("task") or {}).get("type", "")
+            ds = result.get("dataset") or {}
+            for m in result.get("metrics") or []:
+                rows.append({"task": task, "dataset": ds.get("name") or ds.get("type", ""),
+                             "split": ds.get("split", ""), "metric": m.get("name") or m.get("type", ""),
+                             "value": m.get("value")})
+    return rows

@@ -1,0 +1,324 @@
+"""Client side of the hub layer: every tab pushes and pulls through these functions.
+
+A :class:`Hub` names an endpoint and a token. The endpoint is passed explicitly on
+every call (``HF_ENDPOINT`` is frozen when huggingface_hub is imported, so changing
+it at run time would do nothing). Pulled repos land in per-hub folders, one per
+commit, because huggingface_hub's own cache key ignores the endpoint.
+
+>>> hub = resolve_hub("local")                      # the embedded, offline hub
+>>> push_folder("out/model", "me/lenet-digits", hub)  # doctest: +SKIP
+>>> path = pull("me/lenet-digits", hub)               # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HF_ENDPOINT = "https://huggingface.co"
+# Set by the app for the processes it starts (training jobs), so they reuse its embedded hub.
+ENV_LOCAL_URL, ENV_LOCAL_TOKEN = "DLP_LOCAL_HUB_URL", "DLP_LOCAL_HUB_TOKEN"
+_REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+
+
+class HubActionError(Exception):
+    """A hub action failed for a reason the user can act on; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Hub:
+    kind: str  # "local" | "hf" | "url"
+    endpoint: str
+    token: str | None = field(default=None, repr=False)  # never printed
+
+    @property
+    def label(self) -> str:
+        return {"local": f"local hub ({self.endpoint})", "hf": "huggingface.co"}.get(self.kind, self.endpoint)
+
+    def with_token(self, token: str | None) -> "Hub":
+        return Hub(self.kind, self.endpoint, token.strip() if token and token.strip() else self.token)
+
+
+def cache_root() -> Path:
+    """Where the app keeps its data: ``$DLP_HOME`` or the user's cache dir."""
+    if os.environ.get("DLP_HOME"):
+        return Path(os.environ["DLP_HOME"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dl-playground"
+
+
+def local_user() -> str:
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", os.environ.get("DLP_USER") or _login()).strip("-") or "user"
+    return name[:40]
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "user"
+
+
+# --------------------------------------------------------------------------- hubs
+_local_lock = threading.Lock()
+_local: Hub | None = None
+_local_server: Any = None
+
+
+def local_hub(data_dir: str | Path | None = None) -> Hub:
+    """The embedded hub: started once per process on a free loopback port.
+
+    A session token is minted for the local user at start and kept in memory only;
+    the server stores its hash and forgets it when this process is gone.
+    """
+    global _local, _local_server
+    with _local_lock:
+        if _local is not None:
+            return _local
+        if os.environ.get(ENV_LOCAL_URL) and os.environ.get(ENV_LOCAL_TOKEN):
+            _local = Hub("local", os.environ[ENV_LOCAL_URL], os.environ[ENV_LOCAL_TOKEN])
+            return _local
+        from .server import start_in_thread
+        from .server.storage import HubStore
+
+        root = Path(data_dir) if data_dir else cache_root() / "hub-server"
+        token = HubStore(root).add_token(local_user(), ephemeral=True)
+        _local_server = start_in_thread(root)
+        _local = Hub("local", _local_server.url, token)
+        return _local
+
+
+def resolve_hub(spec: str | None = None, token: str | None = None) -> Hub:
+    """``local`` (default), ``hf`` or an ``http(s)://`` URL of a Hub-compatible server."""
+    spec = (spec or "local").strip()
+    if spec == "local":
+        hub = local_hub()
+    elif spec in ("hf", "huggingface", HF_ENDPOINT):
+        hub = Hub("hf", HF_ENDPOINT, os.environ.get("HF_TOKEN") or None)
+    elif re.match(r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$", spec):
+        hub = Hub("url", spec.rstrip("/"), os.environ.get("DLP_HUB_TOKEN") or os.environ.get("HF_TOKEN") or None)
+    else:
+        raise HubActionError(f"Unknown hub {spec!r}: use 'local', 'hf' or a URL such as http://host:8808")
+    return hub.with_token(token)
+
+
+def child_env(hub: Hub) -> dict[str, str]:
+    """Environment for a subprocess that should reach the same local hub (tokens stay out of argv)."""
+    return {ENV_LOCAL_URL: hub.endpoint, ENV_LOCAL_TOKEN: hub.token or ""} if hub.kind == "local" else {}
+
+
+def check_repo_id(repo_id: str) -> str:
+    repo_id = (repo_id or "").strip()
+    if not _REPO_ID_RE.match(repo_id) or ".." in repo_id or "--" in repo_id:
+        raise HubActionError(f"{repo_id!r} is not a valid repo id: use 'namespace/name' "
+                             "(letters, digits, '-', '_', '.'), e.g. 'alice/lenet-digits'")
+    return repo_id
+
+
+# ------------------------------------------------------------------------ errors
+def explain(exc: BaseException, hub: Hub, repo_id: str | None = None) -> HubActionError:
+    """Turn a client exception into a message that says what went wrong and what to do."""
+    from huggingface_hub import errors as e
+
+    what = f"'{repo_id}' " if repo_id else ""
+    if isinstance(exc, HubActionError):
+        return exc
+    if isinstance(exc, e.RepositoryNotFoundError):
+        return HubActionError(f"Repository {what}not found on {hub.label} (or it is private and your token "
+                              "does not own it).")
+    if isinstance(exc, e.RevisionNotFoundError):
+        return HubActionError(f"Revision not found in {what}on {hub.label}.")
+    if isinstance(exc, (e.RemoteEntryNotFoundError,)):
+        return HubActionError(f"File not found in {what}on {hub.label}.")
+    if isinstance(exc, e.HfHubHTTPError):
+        status = exc.response.status_code if exc.response is not None else None
+        server_msg = (exc.server_message or "").strip()
+        if status == 401:
+            if hub.token:
+                return HubActionError(f"{hub.label} rejected the token: check it (it must be a write token).")
+            return HubActionError(f"{hub.label} needs a token for this: paste a write token in the token field"
+                                  + (" or set HF_TOKEN." if hub.kind == "hf" else "."))
+        if status == 403:
+            return HubActionError(f"Not allowed on {hub.label}: {server_msg or 'your token cannot write there'}")
+        if status == 413:
+            return HubActionError(f"Upload too large for {hub.label}: {server_msg}")
+        return HubActionError(f"{hub.label} answered {status}: {server_msg or exc}")
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, e.LocalEntryNotFoundError) or any(k in text for k in ("ConnectError", "ConnectTimeout",
+                                                                                 "Connection refused", "Name or service")):
+        return HubActionError(f"Cannot reach {hub.label}. Check the address and your network; "
+                              "models you pulled before still load from the local copy.")
+    if isinstance(exc, ValueError):
+        return HubActionError(str(exc))
+    return HubActionError(f"Hub action failed on {hub.label}: {text}")
+
+
+def _api(hub: Hub):
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=hub.endpoint, token=hub.token or False, library_name="dl-playground")
+
+
+# ------------------------------------------------------------------- push / pull
+def push_folder(folder: str | Path, repo_id: str, hub: Hub, *, private: bool = False,
+                commit_message: str = "Upload from DL Playground", repo_type: str = "model") -> str:
+    """Create ``repo_id`` if needed and upload ``folder`` as one commit. Returns the commit URL."""
+    repo_id = check_repo_id(repo_id)
+    folder = Path(folder)
+    if not folder.is_dir() or not any(folder.iterdir()):
+        raise HubActionError(f"Nothing to push: {folder} is missing or empty. Train or save a model first.")
+    if not hub.token:
+        raise HubActionError(f"Pushing to {hub.label} needs a write token: paste one in the token field"
+                             + (" or set HF_TOKEN." if hub.kind == "hf" else "."))
+    api = _api(hub)
+    try:
+        api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+        info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type,
+                                 commit_message=commit_message, ignore_patterns=[".cache/**", "*.tmp"])
+    except Exception as exc:
+        raise explain(exc, hub, repo_id) from exc
+    return str(info.commit_url if hasattr(info, "commit_url") else info)
+
+
+def pulled_dir(hub: Hub, repo_id: str, repo_type: str = "model") -> Path:
+    """Per-hub folder that holds the pulled snapshots of one repo, one sub-folder per commit."""
+    ns, name = repo_id.split("/")
+    return cache_root() / "pulled" / _slug(hub) / f"{repo_type}s" / ns / name
+
+
+def _slug(hub: Hub) -> str:
+    return hub.kind if hub.kind in ("local", "hf") else hashlib.sha1(hub.endpoint.encode()).hexdigest()[:10]
+
+
+def pull(repo_id: str, hub: Hub, *, revision: str | None = None, repo_type: str = "model",
+         allow_patterns: list[str] | None = None) -> Path:
+    """Download a repo snapshot into a per-hub, per-commit folder and return it.
+
+    A snapshot already on disk is reused after one small metadata call; when the hub
+    cannot be reached, the newest snapshot pulled before is returned instead.
+    """
+    from huggingface_hub import snapshot_download
+
+    repo_id = check_repo_id(repo_id)
+    base = pulled_dir(hub, repo_id, repo_type)
+    api = _api(hub)
+    try:
+        sha = api.repo_info(repo_id, repo_type=repo_type, revision=revision).sha
+    except Exception as exc:
+        err = explain(exc, hub, repo_id)
+        if "Cannot reach" in str(err) and revision is None and (latest := _latest(base)) is not None:
+            return latest
+        raise err from exc
+    target = base / sha
+    if (target / ".complete").exists():
+        return target
+    base.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=base, prefix=".partial-"))
+    try:
+        snapshot_download(repo_id, repo_type=repo_type, revision=sha, endpoint=hub.endpoint,
+                          token=hub.token or False, local_dir=tmp, allow_patterns=allow_patterns)
+        shutil.rmtree(tmp / ".cache", ignore_errors=True)
+        (tmp / ".complete").write_text(json.dumps({"repo_id": repo_id, "sha": sha, "endpoint": hub.endpoint}))
+        try:
+            os.rename(tmp, target)  # appears whole, or not at all
+        except OSError:
+            if not (target / ".complete").exists():
+                raise
+    except Exception as exc:
+        raise explain(exc, hub, repo_id) from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _latest(base: Path) -> Path | None:
+    done = [p for p in base.glob("*/.complete")] if base.is_dir() else []
+    return max(done, key=lambda p: p.stat().st_mtime).parent if done else None
+
+
+# ---------------------------------------------------------------- browse / admin
+def whoami(hub: Hub) -> str | None:
+    """The user the token belongs to, or None without a token."""
+    if not hub.token:
+        return None
+    try:
+        return _api(hub).whoami()["name"]
+    except Exception as exc:
+        raise explain(exc, hub) from exc
+
+
+def list_repos(hub: Hub, *, search: str = "", task: str = "", limit: int = 200,
+               repo_type: str = "model") -> list[dict[str, Any]]:
+    """Repos visible on ``hub`` as plain rows: id, task, library, updated, private."""
+    api = _api(hub)
+    kwargs: dict[str, Any] = {"search": search.strip() or None, "limit": limit}
+    try:
+        if repo_type == "model":
+            items = api.list_models(pipeline_tag=task or None, **kwargs)
+        elif repo_type == "dataset":
+            items = api.list_datasets(**kwargs)
+        else:
+            items = api.list_spaces(**kwargs)
+        rows = []
+        for m in items:
+            last = getattr(m, "last_modified", None)
+            rows.append({"id": m.id, "task": getattr(m, "pipeline_tag", None) or "",
+                         "library": getattr(m, "library_name", None) or "",
+                         "updated": last.strftime("%Y-%m-%d %H:%M") if last else "",
+                         "private": bool(getattr(m, "private", False))})
+        return rows
+    except Exception as exc:
+        raise explain(exc, hub) from exc
+
+
+@dataclass
+class RepoDetails:
+    repo_id: str
+    sha: str
+    card: str  # README.md body (markdown), or "" when there is none
+    card_data: dict[str, Any]
+    files: list[dict[str, Any]]  # path, size
+    metrics: list[dict[str, Any]]  # task, dataset, metric, value
+    private: bool
+
+
+def repo_details(repo_id: str, hub: Hub, repo_type: str = "model") -> RepoDetails:
+    """Card, files and metrics of a repo, read from the hub without pulling the weights."""
+    from huggingface_hub import hf_hub_download
+
+    repo_id = check_repo_id(repo_id)
+    api = _api(hub)
+    try:
+        info = api.repo_info(repo_id, repo_type=repo_type, files_metadata=True)
+        card_text = ""
+        names = {s.rfilename for s in info.siblings or []}
+        if "README.md" in names:
+            card_text = Path(hf_hub_download(repo_id, "README.md", repo_type=repo_type, revision=info.sha,
+                                             endpoint=hub.endpoint, token=hub.token or False,
+                                             cache_dir=cache_root() / "card-cache" / _slug(hub))).read_text(errors="replace")
+    except Exception as exc:
+        raise explain(exc, hub, repo_id) from exc
+    from .card import card_metrics, split_card
+
+    meta, body = split_card(card_text)
+    return RepoDetails(
+        repo_id=repo_id, sha=info.sha, card=body, card_data=meta,
+        files=[{"path": s.rfilename, "size": s.size} for s in info.siblings or []],
+        metrics=card_metrics(meta), private=bool(info.private))
+
+
+def delete_repo(repo_id: str, hub: Hub, repo_type: str = "model") -> None:
+    repo_id = check_repo_id(repo_id)
+    if not hub.token:
+        raise HubActionError(f"Deleting on {hub.label} needs the owner's write token.")
+    try:
+        _api(hub).delete_repo(repo_id, repo_type=repo_type)
+    except Exception as exc:
+        raise explain(exc, hub, repo_id) from exc

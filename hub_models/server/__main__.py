@@ -1,0 +1,65 @@
+"""Command line of the self-hosted hub.
+
+    python -m hub_models.server serve --host 0.0.0.0 --port 8808 --data-dir DIR
+    python -m hub_models.server add-token --data-dir DIR --user NAME
+    python -m hub_models.server gc --data-dir DIR
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    from hub_models.hub import cache_root
+
+    return cache_root() / "hub-server"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hub_models.server", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    serve = sub.add_parser("serve", help="serve the hub over HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8808)
+    serve.add_argument("--data-dir", type=Path, default=None)
+    serve.add_argument("--max-body-mb", type=int, default=2048, help="largest accepted request body (MiB)")
+    serve.add_argument("--public-url", default=None, help="URL clients reach this server by (for repo URLs)")
+    tok = sub.add_parser("add-token", help="print a new write token for a user (shown once, stored hashed)")
+    tok.add_argument("--data-dir", type=Path, default=None)
+    tok.add_argument("--user", required=True)
+    gc = sub.add_parser("gc", help="delete blobs no commit references")
+    gc.add_argument("--data-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    from .storage import HubError, HubStore
+
+    store = HubStore(args.data_dir or default_data_dir())
+    if args.cmd == "add-token":
+        try:
+            token = store.add_token(args.user)
+        except HubError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        # The one place a token is shown: to the admin who asked for it, on their terminal.
+        print(token)
+        print(f"(write token for {args.user!r}; the server keeps only its hash, so store it now)", file=sys.stderr)
+        return 0
+    if args.cmd == "gc":
+        print(f"removed {store.garbage_collect()} unreferenced blobs")
+        return 0
+
+    import uvicorn
+
+    from .app import create_app
+
+    app = create_app(store, max_body=args.max_body_mb * 1024 * 1024, public_url=args.public_url)
+    print(f"DL Playground hub serving {store.root} on http://{args.host}:{args.port}", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,431 @@
+"""Filesystem storage of the self-hosted hub: blobs, commits, refs, tokens.
+
+Layout under ``root``::
+
+    blobs/ab/<git-blob-sha1>        content-addressed file contents (shared by all repos)
+    repos/<type>/<ns>/<name>/
+        repo.json                   owner, private flag, sdk, creation time
+        refs.json                   {"main": "<commit id>", ...}
+        commits/<commit id>.json    parents, author, message and the full flat tree
+        .lock                       per-repo flock; serialises commits across threads and processes
+    tokens.json                     {sha256(token): {"user": ..., "ephemeral": ...}}; never the token
+
+Every write lands in a temporary file first and becomes visible by ``os.replace``;
+a commit is visible only once ``refs.json`` points at it, so a crash or a killed
+upload leaves the previous state intact.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+REPO_TYPES = ("model", "dataset", "space")
+SPACE_SDKS = ("gradio", "docker", "static", "streamlit")
+DEFAULT_BRANCH = "main"
+COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+_BRANCH_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
+_PATH_CHAR_RE = re.compile(r"[\x00-\x1f\x7f\\]")
+
+# What huggingface.co puts in a new repo's first commit.
+GITATTRIBUTES = b"""*.7z filter=lfs diff=lfs merge=lfs -text
+*.bin filter=lfs diff=lfs merge=lfs -text
+*.ckpt filter=lfs diff=lfs merge=lfs -text
+*.h5 filter=lfs diff=lfs merge=lfs -text
+*.npy filter=lfs diff=lfs merge=lfs -text
+*.onnx filter=lfs diff=lfs merge=lfs -text
+*.pt filter=lfs diff=lfs merge=lfs -text
+*.pth filter=lfs diff=lfs merge=lfs -text
+*.safetensors filter=lfs diff=lfs merge=lfs -text
+*.zip filter=lfs diff=lfs merge=lfs -text
+"""
+
+
+class HubError(Exception):
+    """An error with the HTTP status and ``X-Error-Code`` the official client understands."""
+
+    status = 400
+    code: str | None = None
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+
+
+class RepoNotFound(HubError):
+    status, code = 404, "RepoNotFound"
+
+
+class RevisionNotFound(HubError):
+    status, code = 404, "RevisionNotFound"
+
+
+class EntryNotFound(HubError):
+    status, code = 404, "EntryNotFound"
+
+
+class Conflict(HubError):
+    status = 409
+
+
+class PreconditionFailed(HubError):
+    status = 412
+
+
+def validate_repo_id(repo_id: str) -> tuple[str, str]:
+    parts = repo_id.split("/")
+    if len(parts) != 2 or not all(_NAME_RE.match(p) for p in parts):
+        raise HubError(f"Invalid repo id {repo_id!r}: expected 'namespace/name' with letters, digits, '-', '_', '.'")
+    for p in parts:
+        if ".." in p or "--" in p or p.endswith(".git") or p.endswith("."):
+            raise HubError(f"Invalid repo id {repo_id!r}: '..', '--', a trailing '.' or '.git' are not allowed")
+    return parts[0], parts[1]
+
+
+def validate_path(path: str) -> str:
+    """A repo-relative POSIX path: no absolute paths, no '..', no control characters."""
+    if not path or len(path) > 1024 or path.startswith("/") or _PATH_CHAR_RE.search(path):
+        raise HubError(f"Invalid path in repo: {path!r}")
+    segments = path.split("/")
+    if any(s in ("", ".", "..") for s in segments) or segments[0] == ".git":
+        raise HubError(f"Invalid path in repo: {path!r}")
+    return path
+
+
+def validate_branch(name: str) -> str:
+    if not _BRANCH_RE.match(name) or ".." in name or name.endswith("/") or "//" in name or COMMIT_RE.match(name):
+        raise HubError(f"Invalid branch name {name!r}")
+    return name
+
+
+def git_blob_oid(data: bytes) -> str:
+    """The git blob sha1 the client compares against to skip unchanged files."""
+    h = hashlib.sha1(b"blob %d\0" % len(data))
+    h.update(data)
+    return h.hexdigest()
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _write_json(path: Path, obj: object) -> None:
+    _atomic_write(path, json.dumps(obj, indent=1, sort_keys=True).encode())
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+@dataclass
+class Repo:
+    type: str
+    id: str
+    owner: str
+    private: bool
+    created_at: float
+    sdk: str | None = None
+    path: Path = field(default=Path(), repr=False)
+
+    @property
+    def namespace(self) -> str:
+        return self.id.split("/")[0]
+
+
+@dataclass
+class Commit:
+    id: str
+    parents: list[str]
+    author: str
+    summary: str
+    description: str
+    date: float
+    tree: dict[str, dict]  # path -> {"oid": git blob sha1, "size": bytes}
+
+
+@dataclass
+class FileOp:
+    """One operation of a commit, already validated; ``oid`` set for additions."""
+
+    kind: str  # "add" | "delete" | "delete_folder" | "copy"
+    path: str
+    oid: str | None = None
+    size: int | None = None
+    src_path: str | None = None
+    src_revision: str | None = None
+
+
+class HubStore:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root).expanduser().resolve()
+        for sub in ("blobs", "repos", "tmp", "trash"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self._tokens_lock = threading.Lock()
+
+    # ---------------------------------------------------------------- tokens
+    @contextlib.contextmanager
+    def _flock(self, path: Path) -> Iterator[None]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def _tokens(self) -> dict:
+        p = self.root / "tokens.json"
+        return _read_json(p) if p.exists() else {}
+
+    def add_token(self, user: str, *, ephemeral: bool = False) -> str:
+        """Make a write token for ``user``; only its hash is stored. Returned once."""
+        if not _NAME_RE.match(user) or "--" in user or ".." in user:
+            raise HubError(f"Invalid user name {user!r}")
+        token = "hf_" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") for _ in range(34))
+        with self._tokens_lock, self._flock(self.root / ".tokens.lock"):
+            tokens = self._tokens()
+            tokens[hash_token(token)] = {"user": user, "created": time.time(), "ephemeral": ephemeral, "pid": os.getpid()}
+            _write_json(self.root / "tokens.json", tokens)
+        return token
+
+    def revoke_token(self, token: str) -> None:
+        with self._tokens_lock, self._flock(self.root / ".tokens.lock"):
+            tokens = self._tokens()
+            if tokens.pop(hash_token(token), None) is not None:
+                _write_json(self.root / "tokens.json", tokens)
+
+    def purge_stale_ephemeral_tokens(self) -> None:
+        """Drop session tokens whose process is gone (a killed app cannot revoke its own)."""
+        with self._tokens_lock, self._flock(self.root / ".tokens.lock"):
+            tokens = self._tokens()
+            keep = {h: t for h, t in tokens.items() if not t.get("ephemeral") or _pid_alive(t.get("pid", -1))}
+            if len(keep) != len(tokens):
+                _write_json(self.root / "tokens.json", keep)
+
+    def user_for_token(self, token: str) -> str | None:
+        entry = self._tokens().get(hash_token(token))
+        return entry["user"] if entry else None
+
+    # ----------------------------------------------------------------- repos
+    def _repo_dir(self, repo_type: str, repo_id: str) -> Path:
+        if repo_type not in REPO_TYPES:
+            raise HubError(f"Unknown repo type {repo_type!r}")
+        ns, name = validate_repo_id(repo_id)
+        return self.root / "repos" / repo_type / ns / name
+
+    def get_repo(self, repo_type: str, repo_id: str) -> Repo:
+        d = self._repo_dir(repo_type, repo_id)
+        try:
+            meta = _read_json(d / "repo.json")
+        except FileNotFoundError:
+            raise RepoNotFound(f"Repository {repo_id} not found") from None
+        return Repo(type=repo_type, id=repo_id, owner=meta["owner"], private=meta["private"],
+                    created_at=meta["created_at"], sdk=meta.get("sdk"), path=d)
+
+    def list_repos(self, repo_type: str) -> Iterator[Repo]:
+        base = self.root / "repos" / repo_type
+        if not base.is_dir():
+            return
+        for ns in sorted(base.iterdir()):
+            for d in sorted(ns.iterdir()) if ns.is_dir() else ():
+                with contextlib.suppress(RepoNotFound, HubError):
+                    yield self.get_repo(repo_type, f"{ns.name}/{d.name}")
+
+    def create_repo(self, repo_type: str, repo_id: str, owner: str, *, private: bool = False,
+                    sdk: str | None = None) -> Repo:
+        final = self._repo_dir(repo_type, repo_id)
+        if repo_type == "space" and sdk not in SPACE_SDKS:
+            raise HubError(f"A Space needs an sdk, one of {', '.join(SPACE_SDKS)}")
+        if final.exists():
+            raise Conflict(f"You already created this {repo_type} repo: {repo_id}")
+        # Built in a scratch folder and renamed into place: a repo appears whole or not at all.
+        tmp = Path(tempfile.mkdtemp(dir=self.root / "tmp", prefix="repo-"))
+        now = time.time()
+        _write_json(tmp / "repo.json", {"owner": owner, "private": bool(private), "created_at": now, "sdk": sdk})
+        oid = self.put_blob(GITATTRIBUTES)
+        first = self._write_commit(tmp, parents=[], author=owner, summary="initial commit", description="",
+                                   tree={".gitattributes": {"oid": oid, "size": len(GITATTRIBUTES)}})
+        _write_json(tmp / "refs.json", {DEFAULT_BRANCH: first.id})
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(tmp, final)  # fails if another request created it meanwhile
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise Conflict(f"You already created this {repo_type} repo: {repo_id}") from None
+        return self.get_repo(repo_type, repo_id)
+
+    def delete_repo(self, repo_type: str, repo_id: str) -> None:
+        repo = self.get_repo(repo_type, repo_id)
+        trash = self.root / "trash" / uuid.uuid4().hex
+        with self._flock(repo.path / ".lock"):
+            os.rename(repo.path, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def set_private(self, repo: Repo, private: bool) -> None:
+        with self._flock(repo.path / ".lock"):
+            meta = _read_json(repo.path / "repo.json")
+            meta["private"] = bool(private)
+            _write_json(repo.path / "repo.json", meta)
+
+    # ------------------------------------------------------------- revisions
+    def refs(self, repo: Repo) -> dict[str, str]:
+        return _read_json(repo.path / "refs.json")
+
+    def resolve(self, repo: Repo, revision: str | None) -> str:
+        """A branch name or a commit id (full, or a prefix of 7+ hex chars) to a commit id."""
+        rev = revision or DEFAULT_BRANCH
+        refs = self.refs(repo)
+        if rev in refs:
+            return refs[rev]
+        if re.fullmatch(r"[0-9a-f]{7,40}", rev):
+            if len(rev) == 40 and (repo.path / "commits" / f"{rev}.json").exists():
+                return rev
+            matches = [p.stem for p in (repo.path / "commits").glob(f"{rev}*.json")]
+            if len(matches) == 1:
+                return matches[0]
+        raise RevisionNotFound(f"Invalid rev id: {rev}")
+
+    def read_commit(self, repo: Repo, commit_id: str) -> Commit:
+        data = _read_json(repo.path / "commits" / f"{commit_id}.json")
+        return Commit(id=commit_id, **data)
+
+    def history(self, repo: Repo, revision: str | None) -> list[Commit]:
+        out, cid = [], self.resolve(repo, revision)
+        while cid:
+            c = self.read_commit(repo, cid)
+            out.append(c)
+            cid = c.parents[0] if c.parents else None
+        return out
+
+    def create_branch(self, repo: Repo, branch: str, start: str | None) -> None:
+        validate_branch(branch)
+        with self._flock(repo.path / ".lock"):
+            refs = self.refs(repo)
+            if branch in refs:
+                raise Conflict(f"Reference already exists: refs/heads/{branch}")
+            refs[branch] = self.resolve(repo, start)
+            _write_json(repo.path / "refs.json", refs)
+
+    def delete_branch(self, repo: Repo, branch: str) -> None:
+        with self._flock(repo.path / ".lock"):
+            refs = self.refs(repo)
+            if branch == DEFAULT_BRANCH:
+                raise HubError("The main branch cannot be deleted", status=403)
+            if refs.pop(branch, None) is None:
+                raise RevisionNotFound(f"Invalid rev id: {branch}")
+            _write_json(repo.path / "refs.json", refs)
+
+    # ----------------------------------------------------------------- blobs
+    def blob_path(self, oid: str) -> Path:
+        return self.root / "blobs" / oid[:2] / oid[2:]
+
+    def put_blob(self, data: bytes) -> str:
+        """Store file contents under their git blob id (idempotent) and return the id."""
+        oid = git_blob_oid(data)
+        path = self.blob_path(oid)
+        if not path.exists():
+            _atomic_write(path, data)
+        return oid
+
+    # --------------------------------------------------------------- commits
+    def _write_commit(self, repo_dir: Path, *, parents: list[str], author: str, summary: str,
+                      description: str, tree: dict[str, dict]) -> Commit:
+        body = {"parents": parents, "author": author, "summary": summary, "description": description,
+                "date": time.time(), "tree": tree}
+        payload = json.dumps(body, sort_keys=True).encode()
+        cid = hashlib.sha1(b"commit %d\0" % len(payload) + payload + secrets.token_bytes(8)).hexdigest()
+        _write_json(repo_dir / "commits" / f"{cid}.json", body)
+        return Commit(id=cid, **body)
+
+    def commit(self, repo: Repo, branch: str, ops: list[FileOp], *, author: str, summary: str,
+               description: str = "", parent_commit: str | None = None) -> Commit:
+        """Apply ``ops`` on top of the branch head, under the repo lock, and move the branch."""
+        with self._flock(repo.path / ".lock"):
+            if not (repo.path / "repo.json").exists():
+                raise RepoNotFound(f"Repository {repo.id} not found")
+            refs = self.refs(repo)
+            if branch not in refs:
+                raise RevisionNotFound(f"Invalid rev id: {branch}")
+            head = refs[branch]
+            if parent_commit and parent_commit != head:
+                raise PreconditionFailed(
+                    f"A commit has happened since {parent_commit[:8]}; {branch} is now at {head[:8]}. "
+                    "Pull the new head and retry.")
+            tree = dict(self.read_commit(repo, head).tree)
+            for op in ops:
+                if op.kind == "add":
+                    tree[op.path] = {"oid": op.oid, "size": op.size}
+                elif op.kind == "delete":
+                    if tree.pop(op.path, None) is None:
+                        raise EntryNotFound(f"{op.path} does not exist in {repo.id}@{branch}")
+                elif op.kind == "delete_folder":
+                    prefix = op.path.rstrip("/") + "/"
+                    for p in [p for p in tree if p.startswith(prefix)]:
+                        del tree[p]
+                elif op.kind == "copy":
+                    src_tree = tree if not op.src_revision else self.read_commit(repo, self.resolve(repo, op.src_revision)).tree
+                    if op.src_path not in src_tree:
+                        raise EntryNotFound(f"{op.src_path} does not exist in {repo.id}")
+                    tree[op.path] = dict(src_tree[op.src_path])
+            new = self._write_commit(repo.path, parents=[head], author=author, summary=summary,
+                                     description=description, tree=tree)
+            refs[branch] = new.id
+            _write_json(repo.path / "refs.json", refs)  # the moment the commit becomes visible
+            return new
+
+    def garbage_collect(self, min_age_s: float = 3600) -> int:
+        """Remove blobs that no commit of any repo references. Returns how many were removed."""
+        live: set[str] = set()
+        for repo_type in REPO_TYPES:
+            for repo in self.list_repos(repo_type):
+                for p in (repo.path / "commits").glob("*.json"):
+                    live.update(v["oid"] for v in _read_json(p)["tree"].values())
+        removed, now = 0, time.time()
+        for p in (self.root / "blobs").glob("*/*"):
+            if p.parent.name + p.name not in live and now - p.stat().st_mtime > min_age_s:
+                p.unlink()
+                removed += 1
+        return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
