@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from ..card import split_card
 from .storage import (
     REPO_TYPES, Conflict, EntryNotFound, FileOp, HubError, HubStore, Repo, RepoNotFound, validate_branch,
     validate_path, validate_repo_id,
@@ -55,18 +56,16 @@ def _error(exc: HubError, commit: str | None = None) -> JSONResponse:
     return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
 
 
-def parse_card(text: str) -> dict[str, Any]:
-    """The YAML front matter of a README, or {} when there is none or it does not parse."""
+def card_errors(text: str) -> list[str]:
+    """Why a README's front matter would be rejected (the Hub refuses cards it cannot index)."""
     if not text.startswith("---"):
-        return {}
+        return []
     end = text.find("\n---", 3)
-    if end < 0:
-        return {}
     try:
-        data = yaml.safe_load(text[3:end])
-    except yaml.YAMLError:
-        return {}
-    return data if isinstance(data, dict) else {}
+        meta = yaml.safe_load(text[3:end] if end > 0 else text[3:])
+    except yaml.YAMLError as e:
+        return [f"Invalid YAML in README front matter: {e}"]
+    return [] if meta is None or isinstance(meta, dict) else ["The README front matter must be a YAML mapping"]
 
 
 def card_tags(card: dict[str, Any]) -> list[str]:
@@ -134,19 +133,11 @@ def create_app(store: HubStore, *, max_body: int = DEFAULT_MAX_BODY, public_url:
                 "auth": {"type": "access_token", "accessToken": {"displayName": "dl-playground", "role": "write"}}}
 
     @app.post("/api/validate-yaml")
-    async def validate_yaml(request: Request) -> dict:
+    async def validate_yaml(request: Request) -> JSONResponse:
         body = await request.json()
-        text = body.get("content", "") if isinstance(body, dict) else ""
-        errors = []
-        if text.startswith("---"):
-            end = text.find("\n---", 3)
-            try:
-                meta = yaml.safe_load(text[3:end] if end > 0 else text[3:])
-                if meta is not None and not isinstance(meta, dict):
-                    errors.append({"message": "The YAML front matter must be a mapping"})
-            except yaml.YAMLError as e:
-                errors.append({"message": f"Invalid YAML in README front matter: {e}"})
-        return {"errors": errors, "warnings": []}
+        errors = card_errors(body.get("content", "") if isinstance(body, dict) else "")
+        return JSONResponse({"errors": [{"message": m} for m in errors], "warnings": []},
+                            status_code=400 if errors else 200)
 
     # ------------------------------------------------------------------ repos
     def _create_args(body: dict) -> tuple[str, str, bool]:
@@ -193,7 +184,7 @@ def create_app(store: HubStore, *, max_body: int = DEFAULT_MAX_BODY, public_url:
         entry = tree.get("README.md")
         if not entry or entry["size"] > 1_000_000:
             return {}
-        return parse_card(store.blob_path(entry["oid"]).read_text(errors="replace"))
+        return split_card(store.blob_path(entry["oid"]).read_text(errors="replace"))[0]
 
     def repo_info_dict(repo: Repo, commit_id: str, *, files_metadata: bool = False, full: bool = True) -> dict:
         commit = store.read_commit(repo, commit_id)
@@ -241,6 +232,7 @@ def create_app(store: HubStore, *, max_body: int = DEFAULT_MAX_BODY, public_url:
         search = (q.get("search") or "").lower()
         author = q.get("author")
         filters = q.getlist("filter")
+        pipeline_tag = q.get("pipeline_tag")
         want_card = q.get("full", "").lower() in ("1", "true") or q.get("cardData", "").lower() in ("1", "true")
         limit = int(q.get("limit") or 1000)
         out = []
@@ -252,7 +244,9 @@ def create_app(store: HubStore, *, max_body: int = DEFAULT_MAX_BODY, public_url:
             if search and search not in repo.id.lower():
                 continue
             info = repo_info_dict(repo, store.refs(repo)["main"], full=True)
-            if filters and not all(f in info["tags"] or f == info.get("pipeline_tag") for f in filters):
+            if filters and not all(f in info["tags"] for f in filters):
+                continue
+            if pipeline_tag and info.get("pipeline_tag") != pipeline_tag:
                 continue
             if not want_card:
                 info.pop("cardData", None)
@@ -448,6 +442,8 @@ def _apply_commit(store: HubStore, repo: Repo, revision: str, user: str, spool) 
                     else str(value.get("content", "")).encode()
             except binascii.Error:
                 raise HubError(f"Invalid base64 content for {path}") from None
+            if path == "README.md" and (errors := card_errors(data.decode("utf-8", errors="replace"))):
+                raise HubError("; ".join(errors))
             ops.append(FileOp("add", path, oid=store.put_blob(data), size=len(data)))
         elif key == "lfsFile":
             raise HubError("This hub stores every file inline; it never asked for LFS. Upgrade or retry the upload.")

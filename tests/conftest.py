@@ -1,0 +1,82 @@
+"""Test fixtures: a hub server on loopback with its own data dir, HF_HOME and DLP_HOME.
+
+``HF_ENDPOINT`` is read once when huggingface_hub is imported, so it is set here,
+before any test imports it, to the port the session's server will take. That lets
+the official clients run unmodified (``from_pretrained("alice/x")``) against it.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+_TMP = Path(tempfile.mkdtemp(prefix="dlp-tests-"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+HUB_PORT = free_port()
+os.environ.update({
+    "HF_ENDPOINT": f"http://127.0.0.1:{HUB_PORT}",
+    "HF_HOME": str(_TMP / "hf-home"),
+    "DLP_HOME": str(_TMP / "dlp-home"),
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "HF_HUB_ETAG_TIMEOUT": "5",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+})
+for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "DLP_LOCAL_HUB_URL", "DLP_LOCAL_HUB_TOKEN"):
+    os.environ.pop(var, None)
+
+
+class HubFixture:
+    def __init__(self, server, tokens: dict[str, str]):
+        self.server = server
+        self.url = server.url
+        self.data_dir = server.data_dir
+        self.tokens = tokens
+
+    def api(self, user: str | None = "alice"):
+        from huggingface_hub import HfApi
+
+        return HfApi(endpoint=self.url, token=self.tokens[user] if user else False)
+
+    def hub(self, user: str | None = "alice"):
+        from hub_models.hub import Hub
+
+        return Hub("url", self.url, self.tokens[user] if user else None)
+
+
+@pytest.fixture(scope="session")
+def hub_server():
+    from hub_models.server import start_in_thread
+    from hub_models.server.storage import HubStore
+
+    data = _TMP / "hub-data"
+    store = HubStore(data)
+    tokens = {u: store.add_token(u) for u in ("alice", "bob")}
+    server = start_in_thread(data, port=HUB_PORT)
+    yield HubFixture(server, tokens)
+    server.stop()
+
+
+@pytest.fixture
+def repo_name(request) -> str:
+    """A repo name unique to the test."""
+    import re
+    import uuid
+
+    base = re.sub(r"-+", "-", re.sub(r"[^A-Za-z0-9_]", "-", request.node.name[:40])).strip("-")
+    return f"{base}-{uuid.uuid4().hex[:6]}"
