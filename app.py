@@ -1,0 +1,73 @@
+"""DL Playground: a tabbed Gradio app. This file only parses the command line and assembles tabs.
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--share] [--hub local|hf|URL]
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+import gradio as gr
+
+from hub_models.hub import HubActionError, resolve_hub
+from spaces import TABS
+from spaces.common import AppContext
+
+HEADER = """# 🧪 DL Playground
+Run, train and share the models of a deep-learning course, in the browser."""
+
+CSS = ".dlp-header h1 {margin-bottom: 0} footer {display: none !important}"
+
+
+def build_app(default_hub: str = "local") -> gr.Blocks:
+    """The whole UI. Heavy libraries are imported by the tabs' handlers, not here."""
+    with gr.Blocks(title="DL Playground") as demo:
+        ctx = AppContext(demo=demo, default_hub=default_hub)
+        gr.Markdown(HEADER, elem_classes="dlp-header")
+        with gr.Tabs():
+            for name in TABS:
+                module = importlib.import_module(f"spaces.{name}")
+                with gr.Tab(module.TITLE, id=name):
+                    module.build(ctx)
+    return demo
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="DL Playground: a browser playground and model hub for deep learning.")
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="address to serve on (0.0.0.0 for every interface)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    p.add_argument("--share", action="store_true", help="ask Gradio for a public link")
+    p.add_argument("--hub", default=os.environ.get("DLP_HUB", "local"),
+                   help="default hub: 'local' (embedded, offline), 'hf' (huggingface.co) or a server URL")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        hub = resolve_hub(args.hub)  # starts the embedded hub when it is the default
+    except HubActionError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"Default hub: {hub.label}")
+    demo = build_app(args.hub)
+    demo.queue(default_concurrency_limit=8)  # many users can predict at once
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True,
+                css=CSS, theme=gr.themes.Soft(), show_error=True)
+    if args.share and not demo.share_url:
+        print("Could not create a public share link (it needs internet access to Gradio's share servers). "
+              f"The app is still served at {demo.local_url}", file=sys.stderr)
+    try:
+        demo.block_thread()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

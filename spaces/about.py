@@ -1,0 +1,51 @@
+"""About tab: what the playground is, where its data lives, which versions run it."""
+from __future__ import annotations
+
+from importlib import metadata
+
+import gradio as gr
+
+from hub_models.hub import cache_root
+
+from .common import AppContext
+
+TITLE = "About"
+LIBRARIES = ["torch", "torchvision", "gradio", "transformers", "timm", "diffusers", "huggingface-hub",
+             "datasets", "accelerate", "safetensors"]
+
+ABOUT = """
+### DL Playground
+A browser playground and model hub for the ideas of a deep-learning course: run a model on
+your own input, train or fine-tune one while watching its curves, and publish the result
+with a proper model card.
+
+**Hubs.** Every push and pull names its hub. *Local hub* is a Hugging Face Hub-compatible
+server that runs inside this app on a loopback port and keeps its data on this machine, so
+everything works offline and without an account. *huggingface.co* uses your token (the token
+field, or `HF_TOKEN`). *Hub at a URL* is a team server started with
+`python -m hub_models.server serve --host 0.0.0.0 --port 8808 --data-dir DIR`; its admin makes
+write tokens with `python -m hub_models.server add-token --data-dir DIR --user NAME`.
+Repos pushed to any of them load with the official libraries (`from_pretrained`,
+`hf_hub_download`, `timm.create_model("hf-hub:...")`) and no code from this project.
+
+**Tokens** are sent to the hub you chose and nowhere else: they are never logged or stored
+by the app. The local hub keeps only hashes of its tokens.
+"""
+
+
+def environment_table() -> list[list[str]]:
+    rows = []
+    for name in LIBRARIES:
+        try:
+            rows.append([name, metadata.version(name)])
+        except metadata.PackageNotFoundError:
+            rows.append([name, "not installed"])
+    return rows
+
+
+def build(ctx: AppContext) -> None:
+    gr.Markdown(ABOUT)
+    gr.Markdown(f"**Data folder:** `{cache_root()}` (local hub storage, pulled models, training runs). "
+                "Set `DLP_HOME` to move it.")
+    gr.Dataframe(environment_table(), headers=["library", "version"], interactive=False,
+                 label="Installed versions")

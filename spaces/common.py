@@ -1,0 +1,65 @@
+"""Pieces every tab shares: the app context and the hub picker (hub + token fields)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from hub_models.hub import Hub, HubActionError, resolve_hub
+
+HUB_CHOICES = {"Local hub (offline)": "local", "huggingface.co": "hf", "Hub at a URL": "url"}
+
+
+@dataclass
+class AppContext:
+    """What the command line decided, handed to every tab's ``build``."""
+
+    demo: gr.Blocks
+    default_hub: str = "local"  # "local", "hf" or a URL
+
+    @property
+    def default_choice(self) -> str:
+        kind = self.default_hub if self.default_hub in ("local", "hf") else "url"
+        return next(label for label, k in HUB_CHOICES.items() if k == kind)
+
+    @property
+    def default_url(self) -> str:
+        return self.default_hub if self.default_hub not in ("local", "hf") else ""
+
+
+@dataclass
+class HubPicker:
+    choice: gr.Radio
+    url: gr.Textbox
+    token: gr.Textbox
+
+    @property
+    def inputs(self) -> list:
+        return [self.choice, self.url, self.token]
+
+
+def hub_picker(ctx: AppContext) -> HubPicker:
+    """Hub choice, its URL and a token field. The token goes to the hub and nowhere else."""
+    with gr.Row():
+        choice = gr.Radio(list(HUB_CHOICES), value=ctx.default_choice, label="Hub", scale=2)
+        url = gr.Textbox(value=ctx.default_url, label="Hub URL", placeholder="http://host:8808",
+                         visible=ctx.default_hub not in ("local", "hf"), scale=2)
+        token = gr.Textbox(label="Token", type="password", placeholder="hf_... (optional for the local hub)",
+                           scale=2)
+    choice.change(lambda c: gr.update(visible=HUB_CHOICES[c] == "url"), choice, url, api_visibility="private")
+    return HubPicker(choice, url, token)
+
+
+def get_hub(choice: str, url: str, token: str) -> Hub:
+    """The Hub the picker names; a bad choice or URL becomes a message in the UI."""
+    kind = HUB_CHOICES.get(choice, choice)
+    if kind == "url" and not (url or "").strip():
+        raise gr.Error("Enter the hub's URL, e.g. http://host:8808")
+    try:
+        return resolve_hub((url or "").strip() if kind == "url" else kind, token=token or None)
+    except HubActionError as e:
+        raise gr.Error(str(e)) from None
+
+
+def ui_error(exc: HubActionError) -> gr.Error:
+    return gr.Error(str(exc), duration=None)
