@@ -16,7 +16,7 @@ from hub_models.hub import HubActionError, resolve_hub
 from spaces import TABS
 from spaces.common import AppContext
 
-HEADER = """# 🧪 DL Playground
+HEADER = """# DL Playground
 Run, train and share the models of a deep-learning course, in the browser."""
 
 CSS = ".dlp-header h1 {margin-bottom: 0} footer {display: none !important}"
@@ -49,6 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("httpx", "httpx2", "huggingface_hub"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         hub = resolve_hub(args.hub)  # starts the embedded hub when it is the default
     except HubActionError as e:

@@ -160,9 +160,31 @@ def explain(exc: BaseException, hub: Hub, repo_id: str | None = None) -> HubActi
     return HubActionError(f"Hub action failed on {hub.label}: {text}")
 
 
+_reachable: dict[str, float] = {}
+
+
+def _check_reachable(hub: Hub, timeout: float = 3.0) -> None:
+    """Fail fast on a hub that is down: some client calls retry for ~20 s before giving up."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    if time.monotonic() - _reachable.get(hub.endpoint, -1e9) < 10:
+        return
+    parts = urlsplit(hub.endpoint)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except OSError:
+        raise HubActionError(f"Cannot reach {hub.label}. Check the address and your network; "
+                             "models you pulled before still load from the local copy.") from None
+    _reachable[hub.endpoint] = time.monotonic()
+
+
 def _api(hub: Hub):
     from huggingface_hub import HfApi
 
+    _check_reachable(hub)
     return HfApi(endpoint=hub.endpoint, token=hub.token or False, library_name="dl-playground")
 
 
@@ -208,9 +230,8 @@ def pull(repo_id: str, hub: Hub, *, revision: str | None = None, repo_type: str 
 
     repo_id = check_repo_id(repo_id)
     base = pulled_dir(hub, repo_id, repo_type)
-    api = _api(hub)
     try:
-        sha = api.repo_info(repo_id, repo_type=repo_type, revision=revision).sha
+        sha = _api(hub).repo_info(repo_id, repo_type=repo_type, revision=revision).sha
     except Exception as exc:
         err = explain(exc, hub, repo_id)
         if "Cannot reach" in str(err) and revision is None and (latest := _latest(base)) is not None:

@@ -1,0 +1,136 @@
+"""hub_models.hub and hub_models.card: what every tab uses to push, pull and describe models."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hub_models import hub as hubs
+from hub_models.card import CardInfo, card_metrics, render_card, split_card, write_card
+
+
+def _model_folder(tmp_path, repo_id: str):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"arch": "lenet", "num_classes": 10}))
+    (folder / "model.safetensors").write_bytes(b"\0" * 4096)
+    write_card(folder, CardInfo(
+        repo_id=repo_id, title="LeNet on digits", summary="A LeNet-5 trained from scratch on 8x8 digits.",
+        pipeline_tag="image-classification", task_name="Image Classification", tags=["lenet"],
+        datasets=["sklearn/digits"], dataset_name="digits", metrics={"accuracy": 0.97, "f1": 0.965},
+        training={"epochs": 5, "lr": 0.01, "optimizer": "sgd"},
+        usage="from hub_models import ...\nmodel = LeNet.from_pretrained('x')"))
+    return folder
+
+
+def test_card_has_hub_metadata_and_readable_body(tmp_path):
+    from huggingface_hub import ModelCard
+
+    text = render_card(CardInfo(repo_id="me/m", title="T", summary="S.", pipeline_tag="text-generation",
+                                library_name="transformers", base_model="me/base", datasets=["me/data"],
+                                metrics={"perplexity": 12.5}, training={"epochs": 2}, usage="print(1)"))
+    meta, body = split_card(text)
+    assert meta["library_name"] == "transformers" and meta["pipeline_tag"] == "text-generation"
+    assert meta["base_model"] == "me/base" and meta["datasets"] == ["me/data"] and "dl-playground" in meta["tags"]
+    assert card_metrics(meta) == [{"task": "text-generation", "dataset": "me/data", "split": "validation",
+                                   "metric": "perplexity", "value": 12.5}]
+    assert "# T" in body and "| perplexity | 12.5 |" in body and "```python\nprint(1)\n```" in body
+    (tmp_path / "README.md").write_text(text)
+    card = ModelCard.load(tmp_path / "README.md")  # the official parser reads our model-index
+    assert card.data.eval_results[0].metric_value == 12.5
+
+
+def test_push_and_pull_round_trip(hub_server, repo_name, tmp_path):
+    hub = hub_server.hub("alice")
+    repo = f"alice/{repo_name}"
+    folder = _model_folder(tmp_path, repo)
+    url = hubs.push_folder(folder, repo, hub, private=True)
+    assert repo in url
+    path = hubs.pull(repo, hub)
+    assert (path / "model.safetensors").read_bytes() == b"\0" * 4096
+    assert path.parent == hubs.pulled_dir(hub, repo) and len(path.name) == 40  # one folder per commit
+    stamp = (path / "config.json").stat().st_mtime_ns
+    assert hubs.pull(repo, hub) == path  # second pull: same commit, nothing downloaded
+    assert (path / "config.json").stat().st_mtime_ns == stamp
+    details = hubs.repo_details(repo, hub)
+    assert details.private and details.card.startswith("# LeNet on digits")
+    assert {m["metric"]: m["value"] for m in details.metrics} == {"accuracy": 0.97, "f1": 0.965}
+    assert {f["path"] for f in details.files} >= {"README.md", "config.json", "model.safetensors"}
+    rows = hubs.list_repos(hub, search=repo_name, task="image-classification")
+    assert [r["id"] for r in rows] == [repo] and rows[0]["private"]
+    # A new push makes a new commit folder; the old one stays usable.
+    (folder / "config.json").write_text(json.dumps({"arch": "lenet", "num_classes": 5}))
+    hubs.push_folder(folder, repo, hub)
+    newer = hubs.pull(repo, hub)
+    assert newer != path and json.loads((newer / "config.json").read_text())["num_classes"] == 5
+    assert json.loads((path / "config.json").read_text())["num_classes"] == 10
+
+
+def test_clear_messages_for_bad_actions(hub_server, repo_name, tmp_path):
+    alice, bob, anon = hub_server.hub("alice"), hub_server.hub("bob"), hub_server.hub(None)
+    repo = f"alice/{repo_name}"
+    folder = _model_folder(tmp_path, repo)
+    with pytest.raises(hubs.HubActionError, match="not a valid repo id"):
+        hubs.push_folder(folder, "no slash", alice)
+    with pytest.raises(hubs.HubActionError, match="needs a write token"):
+        hubs.push_folder(folder, repo, anon)
+    with pytest.raises(hubs.HubActionError, match="rejected the token"):
+        hubs.push_folder(folder, repo, alice.with_token("hf_wrongwrongwrongwrongwrongwrongwr"))
+    with pytest.raises(hubs.HubActionError, match="Nothing to push"):
+        hubs.push_folder(tmp_path / "empty", repo, alice)
+    hubs.push_folder(folder, repo, alice, private=True)
+    with pytest.raises(hubs.HubActionError, match="not found"):
+        hubs.pull(repo, bob)
+    hubs.push_folder(folder, repo + "-pub", alice)
+    with pytest.raises(hubs.HubActionError, match="Not allowed"):
+        hubs.delete_repo(repo + "-pub", bob)
+    with pytest.raises(hubs.HubActionError, match="Cannot reach"):
+        hubs.list_repos(hubs.Hub("url", "http://127.0.0.1:9", None))
+    with pytest.raises(hubs.HubActionError, match="Unknown hub"):
+        hubs.resolve_hub("ftp://nope")
+    hubs.delete_repo(repo, alice)
+    with pytest.raises(hubs.HubActionError, match="not found"):
+        hubs.repo_details(repo, alice)
+
+
+def test_pull_falls_back_to_local_copy_when_hub_is_down(tmp_path, repo_name):
+    from hub_models.server import start_in_thread
+    from hub_models.server.storage import HubStore
+
+    token = HubStore(tmp_path / "srv").add_token("alice")
+    server = start_in_thread(tmp_path / "srv")
+    hub = hubs.Hub("url", server.url, token)
+    repo = f"alice/{repo_name}"
+    hubs.push_folder(_model_folder(tmp_path, repo), repo, hub)
+    path = hubs.pull(repo, hub)
+    server.stop()
+    assert hubs.pull(repo, hub) == path  # offline: the newest pulled snapshot
+    with pytest.raises(hubs.HubActionError, match="Cannot reach"):
+        hubs.pull("alice/never-pulled", hub)
+
+
+def test_embedded_local_hub_uses_a_session_token(tmp_path, monkeypatch):
+    """The local hub mints a token for the local user that lives only in memory."""
+    from hub_models.server.storage import HubStore
+
+    monkeypatch.setattr(hubs, "_local", None)
+    monkeypatch.setenv("DLP_USER", "tester")
+    hub = hubs.local_hub(tmp_path / "local")
+    try:
+        assert hub.kind == "local" and "token" not in repr(hub) and hub.token not in repr(hub)
+        assert hubs.whoami(hub) == "tester"
+        assert hub.token not in (tmp_path / "local" / "tokens.json").read_text()
+        assert hubs.resolve_hub("local") == hub
+        # A child process (a training job) reaches the same hub through its environment.
+        assert hubs.child_env(hub)[hubs.ENV_LOCAL_URL] == hub.endpoint
+        # Tokens of processes that are gone are purged on the next start.
+        store = HubStore(tmp_path / "local")
+        tokens = json.loads((tmp_path / "local" / "tokens.json").read_text())
+        for entry in tokens.values():
+            entry["pid"] = 2**22 + 1  # no such process
+        (tmp_path / "local" / "tokens.json").write_text(json.dumps(tokens))
+        store.purge_stale_ephemeral_tokens()
+        assert store.user_for_token(hub.token) is None
+    finally:
+        hubs._local_server.stop()
+        monkeypatch.setattr(hubs, "_local_server", None)
