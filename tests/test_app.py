@@ -1,0 +1,147 @@
+"""The app launches, answers, and the Hub tab's handlers work through gradio_client."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from conftest import ROOT, free_port
+from test_hub_client_module import _model_folder
+
+URL_HUB = "Hub at a URL"
+
+
+def _rows(table) -> list[list]:
+    return table["data"] if isinstance(table, dict) else table
+
+
+def wait_for(url: str, proc: subprocess.Popen | None = None, timeout: float = 60) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"app exited with {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return time.monotonic() - start
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within {timeout}s")
+
+
+def test_app_launches_on_its_embedded_defaults(tmp_path):
+    """``python app.py`` with no arguments but a port: embedded hub, no account, no network."""
+    from gradio_client import Client
+
+    port = free_port()
+    env = {**os.environ, "DLP_HOME": str(tmp_path), "DLP_USER": "learner"}
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", proc)
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        table, found = client.predict("Local hub (offline)", "", "", "", "", "model", api_name="/hub_list")
+        assert _rows(table) == [] and "0 model repos on local hub" in found
+        assert (tmp_path / "hub-server" / "tokens.json").exists()  # the embedded hub keeps its data there
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert "hf_" not in out  # the session token is never printed
+
+
+def test_share_without_network_says_so(tmp_path):
+    import threading
+
+    port = free_port()
+    env = {**os.environ, "DLP_HOME": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--share"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any("Could not create a public share link" in x for x in lines):
+            time.sleep(0.2)
+        assert any("Could not create a public share link" in x for x in lines), "".join(lines)
+        wait_for(f"http://127.0.0.1:{port}/", proc)  # and it still serves locally
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_bad_hub_argument_is_refused():
+    proc = subprocess.run([sys.executable, "app.py", "--hub", "ftp://x"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2 and "Unknown hub" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def app_client(hub_server):
+    from gradio_client import Client
+
+    from app import build_app
+
+    demo = build_app(default_hub=hub_server.url)
+    demo.queue()
+    port = free_port()
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+    finally:
+        demo.close()
+
+
+def test_hub_tab_lists_shows_pulls_and_deletes(hub_server, app_client, repo_name, tmp_path):
+    from hub_models import hub as hubs
+
+    alice, bob = hub_server.tokens["alice"], hub_server.tokens["bob"]
+    repo = f"alice/{repo_name}"
+    hubs.push_folder(_model_folder(tmp_path, repo), repo, hub_server.hub("alice"))
+    url = hub_server.url
+
+    table, found = app_client.predict(URL_HUB, url, "", repo_name, "image-classification", "model",
+                                      api_name="/hub_list")
+    assert [r[0] for r in _rows(table)] == [repo] and "1 model repo on" in found
+    table, _ = app_client.predict(URL_HUB, url, "", repo_name, "text-generation", "model", api_name="/hub_list")
+    assert _rows(table) == []
+
+    card, files, metrics, facts = app_client.predict(URL_HUB, url, "", repo, "model", api_name="/hub_details")
+    assert card.startswith("# LeNet on digits") and "image-classification" in facts
+    assert {r[0]: r[1] for r in _rows(metrics)} == {"accuracy": 0.97, "f1": 0.965}
+    assert "model.safetensors" in {r[0] for r in _rows(files)}
+
+    msg = app_client.predict(URL_HUB, url, "", repo, "model", api_name="/hub_pull")
+    assert f"Pulled **{repo}**" in msg
+
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="Type the repo id"):
+        app_client.predict(URL_HUB, url, alice, repo, "wrong", "model", api_name="/hub_delete")
+    with pytest.raises(AppError, match="Not allowed"):
+        app_client.predict(URL_HUB, url, bob, repo, repo, "model", api_name="/hub_delete")
+    with pytest.raises(AppError, match="needs the owner's write token"):
+        app_client.predict(URL_HUB, url, "", repo, repo, "model", api_name="/hub_delete")
+    assert "Deleted" in app_client.predict(URL_HUB, url, alice, repo, repo, "model", api_name="/hub_delete")
+    with pytest.raises(AppError, match="not found"):
+        app_client.predict(URL_HUB, url, "", repo, "model", api_name="/hub_details")
+
+
+def test_hub_tab_bad_input_gets_clear_messages(hub_server, app_client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="not a valid repo id"):
+        app_client.predict(URL_HUB, hub_server.url, "", "not a repo", "model", api_name="/hub_details")
+    with pytest.raises(AppError, match="Cannot reach"):
+        app_client.predict(URL_HUB, "http://127.0.0.1:9", "", "", "", "model", api_name="/hub_list")
+    with pytest.raises(AppError, match="Enter the hub's URL"):
+        app_client.predict(URL_HUB, "", "", "", "", "model", api_name="/hub_list")
+    with pytest.raises(AppError, match="Unknown hub"):
+        app_client.predict(URL_HUB, "not a url", "", "", "", "model", api_name="/hub_list")
+    # The app keeps serving after all of that.
+    table, found = app_client.predict(URL_HUB, hub_server.url, "", "", "", "dataset", api_name="/hub_list")
+    assert "dataset repo" in found

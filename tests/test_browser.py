@@ -1,0 +1,95 @@
+"""End to end in a real browser: Debian's headless Chromium driven by Playwright.
+
+Playwright cannot download its own browser here, so it is pointed at /usr/bin/chromium
+(``make test`` and ``.ci/run`` install it). Screenshots land in ``$DLP_SCREENSHOTS``
+when that is set (the README's pictures come from there).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, free_port
+from test_app import wait_for
+from test_hub_client_module import _model_folder
+
+CHROMIUM = os.environ.get("DLP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        # launch() gives every run a fresh, temporary user-data dir of its own.
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _shot(page, name: str) -> None:
+    if os.environ.get("DLP_SCREENSHOTS"):
+        out = Path(os.environ["DLP_SCREENSHOTS"])
+        out.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+
+
+def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
+    from playwright.sync_api import expect
+
+    repo = f"alice/{repo_name}"
+    from hub_models import hub as hubs
+
+    hubs.push_folder(_model_folder(tmp_path, repo), repo, hub_server.hub("alice"))
+    port = free_port()
+    env = {**os.environ, "DLP_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--hub", hub_server.url], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", proc)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(f"http://127.0.0.1:{port}/")
+        expect(page.get_by_text("no token: read-only")).to_contain_text(hub_server.url, timeout=30_000)
+        # The list loads on page open; clicking a row shows its card, metrics and files.
+        cell = page.get_by_role("gridcell", name=repo).first
+        expect(cell).to_be_visible(timeout=30_000)
+        cell.click()
+        expect(page.get_by_role("heading", name="LeNet on digits")).to_be_visible(timeout=30_000)
+        expect(page.get_by_role("gridcell", name="model.safetensors").first).to_be_visible()
+        _shot(page, "hub-tab")
+
+        # Other tabs switch and render.
+        page.get_by_role("tab", name="About").click()
+        expect(page.get_by_text("Installed versions")).to_be_visible()
+        _shot(page, "about-tab")
+        page.get_by_role("tab", name="Hub").click()
+
+        # Delete needs the owner's token and the repo id typed again.
+        page.get_by_label("Token").fill(hub_server.tokens["alice"])
+        page.get_by_text("Delete this repo").click()
+        page.get_by_label("Type the repo id to confirm").fill(repo)
+        page.get_by_role("button", name="Delete repo").click()
+        expect(page.get_by_text(f"Deleted {repo}")).to_be_visible(timeout=30_000)
+        assert not hub_server.api().repo_exists(repo)
+
+        # A search with no match says so.
+        page.get_by_label("Search").fill("zzz-nothing")
+        page.get_by_role("button", name="Search", exact=True).click()
+        expect(page.get_by_text("0 model repos")).to_be_visible(timeout=30_000)
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
