@@ -25,7 +25,7 @@ from typing import Any
 
 HF_ENDPOINT = "https://huggingface.co"
 # Set by the app for the processes it starts (training jobs), so they reuse its embedded hub.
-ENV_LOCAL_URL, ENV_LOCAL_TOKEN = "DLP_LOCAL_HUB_URL", "DLP_LOCAL_HUB_TOKEN"
+ENV_LOCAL_URL, ENV_LOCAL_TOKEN, ENV_LOCAL_DIR = "DLP_LOCAL_HUB_URL", "DLP_LOCAL_HUB_TOKEN", "DLP_LOCAL_HUB_DIR"
 _REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 
 
@@ -38,13 +38,16 @@ class Hub:
     kind: str  # "local" | "hf" | "url"
     endpoint: str
     token: str | None = field(default=None, repr=False)  # never printed
+    # The server's data dir when it is on this machine (the local hub): pulls then copy
+    # blobs from disk after the server has resolved the revision and checked access.
+    store_dir: Path | None = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
         return {"local": f"local hub ({self.endpoint})", "hf": "huggingface.co"}.get(self.kind, self.endpoint)
 
     def with_token(self, token: str | None) -> "Hub":
-        return Hub(self.kind, self.endpoint, token.strip() if token and token.strip() else self.token)
+        return Hub(self.kind, self.endpoint, token.strip() if token and token.strip() else self.token, self.store_dir)
 
 
 def cache_root() -> Path:
@@ -83,7 +86,8 @@ def local_hub(data_dir: str | Path | None = None) -> Hub:
         if _local is not None:
             return _local
         if os.environ.get(ENV_LOCAL_URL) and os.environ.get(ENV_LOCAL_TOKEN):
-            _local = Hub("local", os.environ[ENV_LOCAL_URL], os.environ[ENV_LOCAL_TOKEN])
+            store = os.environ.get(ENV_LOCAL_DIR)
+            _local = Hub("local", os.environ[ENV_LOCAL_URL], os.environ[ENV_LOCAL_TOKEN], Path(store) if store else None)
             return _local
         from .server import start_in_thread
         from .server.storage import HubStore
@@ -91,7 +95,7 @@ def local_hub(data_dir: str | Path | None = None) -> Hub:
         root = Path(data_dir) if data_dir else cache_root() / "hub-server"
         token = HubStore(root).add_token(local_user(), ephemeral=True)
         _local_server = start_in_thread(root)
-        _local = Hub("local", _local_server.url, token)
+        _local = Hub("local", _local_server.url, token, _local_server.data_dir)
         return _local
 
 
@@ -111,7 +115,9 @@ def resolve_hub(spec: str | None = None, token: str | None = None) -> Hub:
 
 def child_env(hub: Hub) -> dict[str, str]:
     """Environment for a subprocess that should reach the same local hub (tokens stay out of argv)."""
-    return {ENV_LOCAL_URL: hub.endpoint, ENV_LOCAL_TOKEN: hub.token or ""} if hub.kind == "local" else {}
+    if hub.kind != "local":
+        return {}
+    return {ENV_LOCAL_URL: hub.endpoint, ENV_LOCAL_TOKEN: hub.token or "", ENV_LOCAL_DIR: str(hub.store_dir or "")}
 
 
 def check_repo_id(repo_id: str) -> str:
@@ -243,8 +249,9 @@ def pull(repo_id: str, hub: Hub, *, revision: str | None = None, repo_type: str 
     base.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=base, prefix=".partial-"))
     try:
-        snapshot_download(repo_id, repo_type=repo_type, revision=sha, endpoint=hub.endpoint,
-                          token=hub.token or False, local_dir=tmp, allow_patterns=allow_patterns)
+        if not (hub.store_dir and _copy_from_store(hub, repo_id, repo_type, sha, tmp, allow_patterns)):
+            snapshot_download(repo_id, repo_type=repo_type, revision=sha, endpoint=hub.endpoint,
+                              token=hub.token or False, local_dir=tmp, allow_patterns=allow_patterns)
         shutil.rmtree(tmp / ".cache", ignore_errors=True)
         (tmp / ".complete").write_text(json.dumps({"repo_id": repo_id, "sha": sha, "endpoint": hub.endpoint}))
         try:
@@ -257,6 +264,27 @@ def pull(repo_id: str, hub: Hub, *, revision: str | None = None, repo_type: str 
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _copy_from_store(hub: Hub, repo_id: str, repo_type: str, sha: str, dest: Path,
+                     allow_patterns: list[str] | None) -> bool:
+    """Same-disk pull: the server lists the commit's files (and checks access), bytes come from its blob store.
+
+    Returns False, having copied nothing, when a blob is not where expected (then HTTP is used).
+    """
+    from huggingface_hub.utils import filter_repo_objects
+
+    files = [f for f in _api(hub).list_repo_tree(repo_id, repo_type=repo_type, revision=sha, recursive=True)
+             if hasattr(f, "blob_id")]
+    files = list(filter_repo_objects(files, allow_patterns=allow_patterns, key=lambda f: f.path))
+    blobs = [(f, hub.store_dir / "blobs" / f.blob_id[:2] / f.blob_id[2:]) for f in files]
+    if not all(src.is_file() and src.stat().st_size == f.size for f, src in blobs):
+        return False
+    for f, src in blobs:
+        target = dest / f.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, target)  # a copy, never a link: the store's blobs stay immutable
+    return True
 
 
 def _latest(base: Path) -> Path | None:

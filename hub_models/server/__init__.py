@@ -39,7 +39,9 @@ def start_in_thread(data_dir: str | Path, host: str = "127.0.0.1", port: int = 0
     store = HubStore(data_dir)
     store.purge_stale_ephemeral_tokens()
     # Bind first, so the port is ours before the thread starts and the URL is known.
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # proto must say TCP: asyncio only sets TCP_NODELAY on such sockets, and without it every
+    # keep-alive response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)
