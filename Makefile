@@ -1,0 +1,41 @@
+# Two commands set everything up on a fresh machine:
+#   make run    install into .venv (first time only) and start the app on its embedded defaults
+#   make test   install the test extras and headless Chromium (first time only) and run the tests
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: run test install install-dev chromium bench clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: $(VENV)/.installed
+	$(PY) app.py $(ARGS)
+
+# The browser test drives Debian's Chromium (Playwright cannot download a browser here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is not installed (sudo apt-get install chromium); the browser test will be skipped"; fi; }
+
+test: $(VENV)/.installed-dev chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	$(PY) bench/cold_start.py
+	$(PY) bench/hub_transfer.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache
