@@ -10,11 +10,15 @@ import logging
 import os
 import sys
 
-import gradio as gr
+# Offline by default: no usage analytics calls (read when gradio is imported).
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from hub_models.hub import HubActionError, resolve_hub
-from spaces import TABS
-from spaces.common import AppContext
+import gradio as gr  # noqa: E402
+
+from hub_models.hub import HubActionError, resolve_hub  # noqa: E402
+from spaces import TABS  # noqa: E402
+from spaces.common import AppContext  # noqa: E402
 
 HEADER = """# DL Playground
 Run, train and share the models of a deep-learning course, in the browser."""

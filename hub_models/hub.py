@@ -105,12 +105,20 @@ def resolve_hub(spec: str | None = None, token: str | None = None) -> Hub:
     if spec == "local":
         hub = local_hub()
     elif spec in ("hf", "huggingface", HF_ENDPOINT):
-        hub = Hub("hf", HF_ENDPOINT, os.environ.get("HF_TOKEN") or None)
+        hub = Hub("hf", HF_ENDPOINT, None if token else _hf_token())
     elif re.match(r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$", spec):
-        hub = Hub("url", spec.rstrip("/"), os.environ.get("DLP_HUB_TOKEN") or os.environ.get("HF_TOKEN") or None)
+        # Never the huggingface.co token: it must not travel to another server.
+        hub = Hub("url", spec.rstrip("/"), os.environ.get("DLP_HUB_TOKEN") or None)
     else:
         raise HubActionError(f"Unknown hub {spec!r}: use 'local', 'hf' or a URL such as http://host:8808")
     return hub.with_token(token)
+
+
+def _hf_token() -> str | None:
+    """HF_TOKEN, or the token `hf auth login` stored."""
+    from huggingface_hub import get_token
+
+    return get_token()
 
 
 def child_env(hub: Hub) -> dict[str, str]:

@@ -134,3 +134,18 @@ def test_embedded_local_hub_uses_a_session_token(tmp_path, monkeypatch):
     finally:
         hubs._local_server.stop()
         monkeypatch.setattr(hubs, "_local_server", None)
+
+
+def test_tokens_go_only_to_their_own_hub(monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_the_users_huggingface_token_xxxxx")
+    monkeypatch.delenv("DLP_HUB_TOKEN", raising=False)
+    assert hubs.resolve_hub("hf").token == "hf_the_users_huggingface_token_xxxxx"
+    assert hubs.resolve_hub("http://team-hub:8808").token is None  # never forwarded to another server
+    monkeypatch.setenv("DLP_HUB_TOKEN", "hf_team")
+    assert hubs.resolve_hub("http://team-hub:8808").token == "hf_team"
+    assert hubs.resolve_hub("http://team-hub:8808", token="hf_typed").token == "hf_typed"
+
+
+def test_huggingface_co_unreachable_is_a_clear_message():
+    with pytest.raises(hubs.HubActionError, match="Cannot reach huggingface.co"):
+        hubs.list_repos(hubs.Hub("hf", "https://huggingface.co.invalid", None))

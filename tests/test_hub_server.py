@@ -167,6 +167,12 @@ def test_oversize_body_is_refused(tmp_path):
         server.stop()
 
 
+def test_oversize_json_body_is_refused(hub_server):
+    r = httpx.post(f"{hub_server.url}/api/repos/create", headers={**_auth(hub_server), "Content-Type": "application/json"},
+                   content=b'{"name": "' + b"x" * (17 * 1024 * 1024) + b'"}')
+    assert r.status_code == 413
+
+
 def test_killed_upload_leaves_previous_state(hub_server, repo_name):
     """A client that dies mid-body: the commit never appears, the old files stay."""
     api = hub_server.api()

@@ -120,6 +120,14 @@ def create_app(store: HubStore, *, max_body: int = DEFAULT_MAX_BODY, public_url:
             raise Forbidden(f"You don't have the rights to write to {repo_id}")
         return repo, user
 
+    @app.middleware("http")
+    async def limit_small_bodies(request: Request, call_next):
+        # Only commits carry file contents; every other body is a small JSON document.
+        limit = max_body if "/commit/" in request.url.path else min(max_body, 16 * 1024 * 1024)
+        if int(request.headers.get("content-length") or 0) > limit:
+            return _error(TooLarge(f"Request body exceeds this hub's limit of {limit} bytes"))
+        return await call_next(request)
+
     @app.exception_handler(HubError)
     async def _hub_error(_: Request, exc: HubError) -> JSONResponse:
         return _error(exc)
