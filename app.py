@@ -64,10 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     demo = build_app(args.hub)
     demo.queue(default_concurrency_limit=8)  # many users can predict at once
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True,
-                css=CSS, theme=gr.themes.Soft(), show_error=True)
-    if args.share and not demo.share_url:
+                css=CSS, theme=gr.themes.Soft(), show_error=True, quiet=True)
+    print(f"DL Playground is served at {demo.local_url}")
+    if args.share and demo.share_url:
+        print(f"Public link: {demo.share_url}")
+    elif args.share:
         print("Could not create a public share link (it needs internet access to Gradio's share servers). "
               f"The app is still served at {demo.local_url}", file=sys.stderr)
+    else:
+        print("Add --share for a public link.")
     try:
         demo.block_thread()
     except KeyboardInterrupt:
