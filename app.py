@@ -18,6 +18,7 @@ import gradio as gr  # noqa: E402
 
 from hub_models.hub import HubActionError, resolve_hub  # noqa: E402
 from spaces import TABS  # noqa: E402
+from spaces import common  # noqa: E402
 from spaces.common import AppContext  # noqa: E402
 
 HEADER = """# DL Playground
@@ -47,6 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--share", action="store_true", help="ask Gradio for a public link")
     p.add_argument("--hub", default=os.environ.get("DLP_HUB", "local"),
                    help="default hub: 'local' (embedded, offline), 'hf' (huggingface.co) or a server URL")
+    p.add_argument("--open-local-hub", action="store_true",
+                   help="let every visitor write to the local hub as you, even when the app is public "
+                        "(by default a public app gives visitors read-only access to it)")
     return p.parse_args(argv)
 
 
@@ -61,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"Default hub: {hub.label}")
+    public = args.share or args.host not in ("127.0.0.1", "localhost", "::1")
+    common.visitors_own_local_hub = args.open_local_hub or not public
+    if not common.visitors_own_local_hub:
+        print("The app is reachable by others: visitors get read-only access to the local hub unless they "
+              "paste a token (make one with: python -m hub_models.server add-token --user NAME).")
     demo = build_app(args.hub)
     demo.queue(default_concurrency_limit=8)  # many users can predict at once
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True,

@@ -8,6 +8,10 @@ import gradio as gr
 from hub_models.hub import Hub, HubActionError, resolve_hub
 
 HUB_CHOICES = {"Local hub (offline)": "local", "huggingface.co": "hf", "Hub at a URL": "url"}
+# Whether a visitor who leaves the token empty acts as the app's owner on the local hub.
+# True when served on loopback only; app.py turns it off for --share and non-loopback hosts,
+# so that strangers on a public link cannot push to or delete the owner's repos.
+visitors_own_local_hub = True
 
 
 @dataclass
@@ -56,9 +60,12 @@ def get_hub(choice: str, url: str, token: str) -> Hub:
     if kind == "url" and not (url or "").strip():
         raise gr.Error("Enter the hub's URL, e.g. http://host:8808")
     try:
-        return resolve_hub((url or "").strip() if kind == "url" else kind, token=token or None)
+        hub = resolve_hub((url or "").strip() if kind == "url" else kind, token=token or None)
     except HubActionError as e:
         raise gr.Error(str(e)) from None
+    if hub.kind == "local" and not (token or "").strip() and not visitors_own_local_hub:
+        hub = Hub(hub.kind, hub.endpoint, None, hub.store_dir)  # read-only for anonymous visitors
+    return hub
 
 
 def ui_error(exc: HubActionError) -> gr.Error:

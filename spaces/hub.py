@@ -32,6 +32,8 @@ def describe_hub(choice: str, url: str, token: str) -> str:
     except hubs.HubActionError as e:
         return f"**Active hub:** {hub.label}. ⚠️ {e}"
     who = f"signed in as **{user}**" if user else "no token: read-only, public repos only"
+    if hub.kind == "local" and not user:
+        who += " (this app is shared, so visitors do not act as its owner: paste a write token to push or delete)"
     return f"**Active hub:** {hub.label}, {who}."
 
 

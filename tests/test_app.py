@@ -69,6 +69,15 @@ def test_share_without_network_says_so(tmp_path):
             time.sleep(0.2)
         assert any("Could not create a public share link" in x for x in lines), "".join(lines)
         wait_for(f"http://127.0.0.1:{port}/", proc)  # and it still serves locally
+        # A public app does not let anonymous visitors act as its owner on the local hub.
+        from gradio_client import Client
+        from gradio_client.exceptions import AppError
+
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        _, found = client.predict("Local hub (offline)", "", "", "", "", "model", api_name="/hub_list")
+        assert "0 model repos" in found
+        with pytest.raises(AppError, match="needs the owner's write token"):
+            client.predict("Local hub (offline)", "", "", "learner/x", "learner/x", "model", api_name="/hub_delete")
     finally:
         proc.kill()
         proc.wait()
