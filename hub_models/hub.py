@@ -344,6 +344,7 @@ class RepoDetails:
     files: list[dict[str, Any]]  # path, size
     metrics: list[dict[str, Any]]  # task, dataset, metric, value
     private: bool
+    history: list[dict[str, Any]] = field(default_factory=list)  # commit, message, author, date; newest first
 
 
 def repo_details(repo_id: str, hub: Hub, repo_type: str = "model") -> RepoDetails:
@@ -354,6 +355,7 @@ def repo_details(repo_id: str, hub: Hub, repo_type: str = "model") -> RepoDetail
     api = _api(hub)
     try:
         info = api.repo_info(repo_id, repo_type=repo_type, files_metadata=True)
+        commits = api.list_repo_commits(repo_id, repo_type=repo_type, revision=info.sha)
         card_text = ""
         names = {s.rfilename for s in info.siblings or []}
         if "README.md" in names:
@@ -368,7 +370,9 @@ def repo_details(repo_id: str, hub: Hub, repo_type: str = "model") -> RepoDetail
     return RepoDetails(
         repo_id=repo_id, sha=info.sha, card=body, card_data=meta,
         files=[{"path": s.rfilename, "size": s.size} for s in info.siblings or []],
-        metrics=card_metrics(meta), private=bool(info.private))
+        metrics=card_metrics(meta), private=bool(info.private),
+        history=[{"commit": c.commit_id, "message": c.title, "author": ", ".join(c.authors),
+                  "date": c.created_at.strftime("%Y-%m-%d %H:%M")} for c in commits])
 
 
 def delete_repo(repo_id: str, hub: Hub, repo_type: str = "model") -> None:

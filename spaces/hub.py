@@ -48,7 +48,8 @@ def list_repos(choice: str, url: str, token: str, search: str, task: str, repo_t
     return table, what + (f" matching '{search}'" if search else "") + (f" for {task}" if task else "") + "."
 
 
-def show_repo(choice: str, url: str, token: str, repo_id: str, repo_type: str) -> tuple[str, list[list], list[list], str]:
+def show_repo(choice: str, url: str, token: str, repo_id: str,
+              repo_type: str) -> tuple[str, list[list], list[list], list[list], str]:
     hub = get_hub(choice, url, token)
     try:
         d = hubs.repo_details(repo_id, hub, repo_type or "model")
@@ -62,7 +63,8 @@ def show_repo(choice: str, url: str, token: str, repo_id: str, repo_type: str) -
             facts.append(f"{key.replace('_', ' ')}: {value}")
     files = [[f["path"], _size(f["size"])] for f in d.files]
     metrics = [[m["metric"], m["value"], m["dataset"], m["split"], m["task"]] for m in d.metrics]
-    return d.card or "*This repo has no model card (README.md).*", files, metrics, " · ".join(facts)
+    history = [[c["commit"][:10], c["message"], c["author"], c["date"]] for c in d.history]
+    return d.card or "*This repo has no model card (README.md).*", files, metrics, history, " · ".join(facts)
 
 
 def select_row(table, evt: gr.SelectData) -> str:
@@ -121,6 +123,8 @@ def build(ctx: AppContext) -> None:
             metrics = gr.Dataframe(headers=["metric", "value", "dataset", "split", "task"], interactive=False,
                                    label="Metrics (from the card's model-index)")
             files = gr.Dataframe(headers=["file", "size"], interactive=False, label="Files")
+            history = gr.Dataframe(headers=["commit", "message", "author", "date"], interactive=False,
+                                   label="History (newest first)", wrap=True)
     with gr.Accordion("Delete this repo", open=False):
         confirm = gr.Textbox(label="Type the repo id to confirm")
         delete = gr.Button("Delete repo", variant="stop")
@@ -134,7 +138,7 @@ def build(ctx: AppContext) -> None:
     search.submit(**listing, api_visibility="private")
     task.change(**listing, api_visibility="private")
     repo_type.change(**listing, api_visibility="private")
-    details = dict(fn=show_repo, inputs=[*hub_in, repo_id, repo_type], outputs=[card, files, metrics, facts])
+    details = dict(fn=show_repo, inputs=[*hub_in, repo_id, repo_type], outputs=[card, files, metrics, history, facts])
     table.select(select_row, table, repo_id, api_visibility="private").then(**details, api_visibility="private")
     show.click(**details, api_name="hub_details")
     repo_id.submit(**details, api_visibility="private")

@@ -119,7 +119,9 @@ def test_hub_tab_lists_shows_pulls_and_deletes(hub_server, app_client, repo_name
     table, _ = app_client.predict(URL_HUB, url, "", repo_name, "text-generation", "model", api_name="/hub_list")
     assert _rows(table) == []
 
-    card, files, metrics, facts = app_client.predict(URL_HUB, url, "", repo, "model", api_name="/hub_details")
+    card, files, metrics, history, facts = app_client.predict(URL_HUB, url, "", repo, "model",
+                                                               api_name="/hub_details")
+    assert [r[1] for r in _rows(history)] == ["Upload from DL Playground", "initial commit"]
     assert card.startswith("# LeNet on digits") and "image-classification" in facts
     assert {r[0]: r[1] for r in _rows(metrics)} == {"accuracy": 0.97, "f1": 0.965}
     assert "model.safetensors" in {r[0] for r in _rows(files)}

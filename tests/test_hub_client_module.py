@@ -56,6 +56,8 @@ def test_push_and_pull_round_trip(hub_server, repo_name, tmp_path):
     assert details.private and details.card.startswith("# LeNet on digits")
     assert {m["metric"]: m["value"] for m in details.metrics} == {"accuracy": 0.97, "f1": 0.965}
     assert {f["path"] for f in details.files} >= {"README.md", "config.json", "model.safetensors"}
+    assert [c["message"] for c in details.history] == ["Upload from DL Playground", "initial commit"]
+    assert details.history[0]["commit"] == details.sha and details.history[0]["author"] == "alice"
     rows = hubs.list_repos(hub, search=repo_name, task="image-classification")
     assert [r["id"] for r in rows] == [repo] and rows[0]["private"]
     # A new push makes a new commit folder; the old one stays usable.

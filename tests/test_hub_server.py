@@ -328,3 +328,19 @@ def test_add_token_cli(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "hub_models.server", "add-token", "--data-dir", str(tmp_path),
                           "--user", "../x"], capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "Invalid user name" in bad.stderr
+
+
+def test_listing_pages_through_link_headers(hub_server, repo_name):
+    api = hub_server.api("bob")
+    for i in range(5):
+        api.create_repo(f"bob/{repo_name}-{i}")
+    r = httpx.get(f"{hub_server.url}/api/models", params={"author": "bob", "search": repo_name, "limit": 2})
+    assert len(r.json()) == 2 and 'rel="next"' in r.headers["link"]
+    # The official client's pager follows the links and gets every repo once.
+    from huggingface_hub.utils._pagination import paginate
+
+    pages = paginate(f"{hub_server.url}/api/models", params={"author": "bob", "search": repo_name, "limit": 2},
+                     headers={})
+    assert sorted(m["id"] for m in pages) == sorted(f"bob/{repo_name}-{i}" for i in range(5))
+    r = httpx.get(f"{hub_server.url}/api/models", params={"limit": "many"})
+    assert r.status_code == 400

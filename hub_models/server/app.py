@@ -187,11 +187,17 @@ def create_app(store: HubStore, *, max_body: int = DEFAULT_MAX_BODY, public_url:
         return {}
 
     # ------------------------------------------------------------- repo info
+    cards: dict[str, dict[str, Any]] = {}  # README blob id -> parsed metadata (blobs are immutable)
+
     def _card(repo: Repo, tree: dict) -> dict[str, Any]:
         entry = tree.get("README.md")
         if not entry or entry["size"] > 1_000_000:
             return {}
-        return split_card(store.blob_path(entry["oid"]).read_text(errors="replace"))[0]
+        if entry["oid"] not in cards:
+            if len(cards) > 4096:
+                cards.clear()
+            cards[entry["oid"]] = split_card(store.blob_path(entry["oid"]).read_text(errors="replace"))[0]
+        return cards[entry["oid"]]
 
     def repo_info_dict(repo: Repo, commit_id: str, *, files_metadata: bool = False, full: bool = True) -> dict:
         commit = store.read_commit(repo, commit_id)
@@ -241,7 +247,8 @@ def create_app(store: HubStore, *, max_body: int = DEFAULT_MAX_BODY, public_url:
         filters = q.getlist("filter")
         pipeline_tag = q.get("pipeline_tag")
         want_card = q.get("full", "").lower() in ("1", "true") or q.get("cardData", "").lower() in ("1", "true")
-        limit = int(q.get("limit") or 1000)
+        per_page = min(_int_param(q.get("limit"), 1000), 1000)
+        offset = _int_param(q.get("cursor"), 0, minimum=0)
         out = []
         for repo in store.list_repos(repo_type):
             if repo.private and user != repo.owner:
@@ -259,7 +266,11 @@ def create_app(store: HubStore, *, max_body: int = DEFAULT_MAX_BODY, public_url:
                 info.pop("cardData", None)
             out.append(info)
         out.sort(key=lambda i: i["lastModified"], reverse=(q.get("direction", "-1") == "-1"))
-        return JSONResponse(out[:limit])
+        headers = {}
+        if offset + per_page < len(out):  # the client follows Link: rel="next", GitHub-style
+            nxt = request.url.include_query_params(cursor=offset + per_page, limit=per_page)
+            headers["Link"] = f'<{base_url(request)}{nxt.path}?{nxt.query}>; rel="next"'
+        return JSONResponse(out[offset:offset + per_page], headers=headers)
 
     @app.get("/api/{plural}/{ns}/{name}/refs")
     def list_refs(plural: str, ns: str, name: str, request: Request) -> dict:
@@ -414,6 +425,15 @@ def create_app(store: HubStore, *, max_body: int = DEFAULT_MAX_BODY, public_url:
         return {"status": "ok", "service": "dl-playground-hub"}
 
     return app
+
+
+def _int_param(value: str | None, default: int, minimum: int = 1) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        return max(minimum, int(value))
+    except ValueError:
+        raise HubError(f"Expected an integer, got {value!r}") from None
 
 
 def _type(plural: str) -> str:
