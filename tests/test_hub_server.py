@@ -344,3 +344,29 @@ def test_listing_pages_through_link_headers(hub_server, repo_name):
     assert sorted(m["id"] for m in pages) == sorted(f"bob/{repo_name}-{i}" for i in range(5))
     r = httpx.get(f"{hub_server.url}/api/models", params={"limit": "many"})
     assert r.status_code == 400
+
+
+def test_commit_payload_lines_in_any_layout(hub_server, repo_name, tmp_path):
+    """The fast path cuts base64 out of the line; other layouts and text content still parse."""
+    api = hub_server.api()
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo)
+    long_path = "/".join(["p" * 60] * 5) + ".txt"  # pushes "content" past the first 256 bytes
+    body = _ndjson({"key": "header", "value": {"summary": "layouts"}},
+                   {"key": "file", "value": {"path": long_path, "encoding": "base64", "content": "bG9uZw=="}},
+                   {"value": {"content": "cXVvdGU=", "path": "first.txt", "encoding": "base64"}, "key": "file"},
+                   {"key": "file", "value": {"content": 'he said "hi"\\', "path": "text.txt", "encoding": "utf-8"}})
+    r = httpx.post(f"{hub_server.url}/api/models/{repo}/commit/main", content=body + b"\n\n",
+                   headers=_auth(hub_server))
+    assert r.status_code == 200, r.text
+
+    def read(path):
+        return Path(hf_hub_download(repo, path, endpoint=hub_server.url, cache_dir=tmp_path)).read_bytes()
+
+    assert read(long_path) == b"long" and read("first.txt") == b"quote" and read("text.txt") == b'he said "hi"\\'
+    for bad in (b'{"key": "header", "value": {"summary": "x"}}\n{not json\n',
+                b'{"key": "header", "value": {"summary": "x"}}\n{"key": "file", "value": {"content": "@@@", '
+                b'"path": "a", "encoding": "base64"}}\n',
+                b'{"key": "file", "value": {"content": "eA==", "path": "a", "encoding": "base64"}}\n'):
+        r = httpx.post(f"{hub_server.url}/api/models/{repo}/commit/main", content=bad, headers=_auth(hub_server))
+        assert r.status_code == 400, r.text

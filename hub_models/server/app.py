@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import binascii
 import json
+import mmap
+import os
 import tempfile
 import time
 from datetime import datetime, timezone
 from email.utils import formatdate
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 from fastapi import FastAPI, Request
@@ -447,27 +449,58 @@ def _repo_url(base: str, repo_type: str, repo_id: str) -> str:
     return f"{base}/{prefix}{repo_id}"
 
 
+_CONTENT_KEY = b'"content": "'
+
+
+def _ndjson_items(spool) -> Iterator[tuple[dict, bytes | None]]:
+    """Lines of the commit payload as (JSON object, base64 content or None).
+
+    A file line can be hundreds of MB of base64; building it as a Python str through
+    json.loads costs more than decoding it. Base64 has no quote or backslash, so the
+    content is cut out of the mapped file as is and only the rest of the line is parsed.
+    """
+    spool.flush()
+    size = os.fstat(spool.fileno()).st_size
+    if size == 0:
+        return
+    with mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        pos = 0
+        while pos < size:
+            end = mm.find(b"\n", pos)
+            end = size if end < 0 else end
+            start = mm.find(_CONTENT_KEY, pos, min(end, pos + 256))
+            stop = mm.find(b'"', start + len(_CONTENT_KEY), end) if start >= 0 else -1
+            if stop >= 0 and mm.find(b"\\", start, stop) >= 0:
+                stop = -1  # an escaped character: not base64, let json parse the whole line
+            try:
+                if stop >= 0:
+                    rest = mm[pos:start + len(_CONTENT_KEY)] + mm[stop:end]
+                    yield json.loads(rest), mm[start + len(_CONTENT_KEY):stop]
+                elif mm[pos:end].strip():
+                    yield json.loads(mm[pos:end]), None
+            except ValueError:
+                raise HubError("Malformed commit payload: a line is not JSON") from None
+            pos = end + 1
+
+
 def _apply_commit(store: HubStore, repo: Repo, revision: str, user: str, spool) -> Any:
     """Parse the NDJSON commit payload, store its blobs, then commit under the repo lock."""
     branch = validate_branch(revision)
-    spool.seek(0)
     header: dict | None = None
     ops: list[FileOp] = []
-    for lineno, raw in enumerate(spool, 1):
-        if not raw.strip():
-            continue
+    for lineno, (item, b64) in enumerate(_ndjson_items(spool), 1):
         try:
-            item = json.loads(raw)
             key, value = item["key"], item["value"]
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError):
             raise HubError(f"Malformed commit payload at line {lineno}") from None
         if key == "header":
             header = value
         elif key == "file":
             path = validate_path(value.get("path", ""))
             try:
-                data = binascii.a2b_base64(value.get("content", ""), strict_mode=True) \
-                    if value.get("encoding") == "base64" else str(value.get("content", "")).encode()
+                content = b64 if b64 is not None else value.get("content", "")
+                data = binascii.a2b_base64(content, strict_mode=True) \
+                    if value.get("encoding") == "base64" else str(content).encode()
             except binascii.Error:
                 raise HubError(f"Invalid base64 content for {path}") from None
             if path == "README.md" and (errors := card_errors(data.decode("utf-8", errors="replace"))):
