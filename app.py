@@ -8,6 +8,7 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
 
 # Offline by default: no usage analytics calls (read when gradio is imported).
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
               f"The app is still served at {demo.local_url}", file=sys.stderr)
     else:
         print("Add --share for a public link.")
+    # SIGTERM (a service manager, a Space restart) exits cleanly, so the session token is revoked.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         demo.block_thread()
     except KeyboardInterrupt:

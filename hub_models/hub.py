@@ -11,6 +11,7 @@ commit, because huggingface_hub's own cache key ignores the endpoint.
 """
 from __future__ import annotations
 
+import atexit
 import getpass
 import hashlib
 import json
@@ -93,7 +94,9 @@ def local_hub(data_dir: str | Path | None = None) -> Hub:
         from .server.storage import HubStore
 
         root = Path(data_dir) if data_dir else cache_root() / "hub-server"
-        token = HubStore(root).add_token(local_user(), ephemeral=True)
+        store = HubStore(root)
+        token = store.add_token(local_user(), ephemeral=True)
+        atexit.register(store.revoke_token, token)  # a killed process is purged at the next start
         _local_server = start_in_thread(root)
         _local = Hub("local", _local_server.url, token, _local_server.data_dir)
         return _local

@@ -1,6 +1,7 @@
 """The app launches, answers, and the Hub tab's handlers work through gradio_client."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -51,6 +52,7 @@ def test_app_launches_on_its_embedded_defaults(tmp_path):
         proc.terminate()
         out, _ = proc.communicate(timeout=20)
     assert "hf_" not in out  # the session token is never printed
+    assert json.loads((tmp_path / "hub-server" / "tokens.json").read_text()) == {}  # revoked on exit
 
 
 def test_share_without_network_says_so(tmp_path):

@@ -304,7 +304,7 @@ class HubStore:
 
     def resolve(self, repo: Repo, revision: str | None) -> str:
         """A branch name or a commit id (full, or a prefix of 7+ hex chars) to a commit id."""
-        rev = revision or DEFAULT_BRANCH
+        rev = (revision or DEFAULT_BRANCH).removeprefix("refs/heads/")
         refs = self.refs(repo)
         if rev in refs:
             return refs[rev]
