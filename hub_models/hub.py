@@ -170,11 +170,15 @@ def explain(exc: BaseException, hub: Hub, repo_id: str | None = None) -> HubActi
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, e.LocalEntryNotFoundError) or any(k in text for k in ("ConnectError", "ConnectTimeout",
                                                                                  "Connection refused", "Name or service")):
-        return HubActionError(f"Cannot reach {hub.label}. Check the address and your network; "
-                              "models you pulled before still load from the local copy.")
+        return _unreachable(hub)
     if isinstance(exc, ValueError):
         return HubActionError(str(exc))
     return HubActionError(f"Hub action failed on {hub.label}: {text}")
+
+
+def _unreachable(hub: Hub) -> HubActionError:
+    return HubActionError(f"Cannot reach {hub.label}. Check the address and your network; "
+                          "models you pulled before still load from the local copy.")
 
 
 _reachable: dict[str, float] = {}
@@ -193,8 +197,7 @@ def _check_reachable(hub: Hub, timeout: float = 3.0) -> None:
     try:
         socket.create_connection((parts.hostname, port), timeout=timeout).close()
     except OSError:
-        raise HubActionError(f"Cannot reach {hub.label}. Check the address and your network; "
-                             "models you pulled before still load from the local copy.") from None
+        raise _unreachable(hub) from None
     _reachable[hub.endpoint] = time.monotonic()
 
 
@@ -223,7 +226,7 @@ def push_folder(folder: str | Path, repo_id: str, hub: Hub, *, private: bool = F
                                  commit_message=commit_message, ignore_patterns=[".cache/**", "*.tmp"])
     except Exception as exc:
         raise explain(exc, hub, repo_id) from exc
-    return str(info.commit_url if hasattr(info, "commit_url") else info)
+    return info.commit_url
 
 
 def pulled_dir(hub: Hub, repo_id: str, repo_type: str = "model") -> Path:
@@ -254,7 +257,9 @@ def pull(repo_id: str, hub: Hub, *, revision: str | None = None, repo_type: str 
         if "Cannot reach" in str(err) and revision is None and (latest := _latest(base)) is not None:
             return latest
         raise err from exc
-    target = base / sha
+    # A partial pull (allow_patterns) gets a folder of its own, so a full pull never reuses it.
+    key = sha if not allow_patterns else f"{sha}-{hashlib.sha1(repr(sorted(allow_patterns)).encode()).hexdigest()[:8]}"
+    target = base / key
     if (target / ".complete").exists():
         return target
     base.mkdir(parents=True, exist_ok=True)
@@ -299,7 +304,7 @@ def _copy_from_store(hub: Hub, repo_id: str, repo_type: str, sha: str, dest: Pat
 
 
 def _latest(base: Path) -> Path | None:
-    done = [p for p in base.glob("*/.complete")] if base.is_dir() else []
+    done = [p for p in base.glob("*/.complete") if len(p.parent.name) == 40] if base.is_dir() else []  # full pulls
     return max(done, key=lambda p: p.stat().st_mtime).parent if done else None
 
 

@@ -49,6 +49,9 @@ def test_push_and_pull_round_trip(hub_server, repo_name, tmp_path):
     path = hubs.pull(repo, hub)
     assert (path / "model.safetensors").read_bytes() == b"\0" * 4096
     assert path.parent == hubs.pulled_dir(hub, repo) and len(path.name) == 40  # one folder per commit
+    only_config = hubs.pull(repo, hub, allow_patterns=["*.json"])
+    assert only_config != path and not (only_config / "model.safetensors").exists()
+    assert (only_config / "config.json").exists()
     stamp = (path / "config.json").stat().st_mtime_ns
     assert hubs.pull(repo, hub) == path  # second pull: same commit, nothing downloaded
     assert (path / "config.json").stat().st_mtime_ns == stamp
