@@ -210,8 +210,11 @@ def _api(hub: Hub):
 
 # ------------------------------------------------------------------- push / pull
 def push_folder(folder: str | Path, repo_id: str, hub: Hub, *, private: bool = False,
-                commit_message: str = "Upload from DL Playground", repo_type: str = "model") -> str:
-    """Create ``repo_id`` if needed and upload ``folder`` as one commit. Returns the commit URL."""
+                commit_message: str = "Upload from DL Playground", repo_type: str = "model",
+                path_in_repo: str | None = None) -> str:
+    """Create ``repo_id`` if needed and upload ``folder`` (into ``path_in_repo``) as one commit.
+
+    Returns the commit URL."""
     repo_id = check_repo_id(repo_id)
     folder = Path(folder)
     if not folder.is_dir() or not any(folder.iterdir()):
@@ -223,7 +226,8 @@ def push_folder(folder: str | Path, repo_id: str, hub: Hub, *, private: bool = F
     try:
         api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
         info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type,
-                                 commit_message=commit_message, ignore_patterns=[".cache/**", "*.tmp"])
+                                 path_in_repo=path_in_repo, commit_message=commit_message,
+                                 ignore_patterns=[".cache/**", "*.tmp"])
     except Exception as exc:
         raise explain(exc, hub, repo_id) from exc
     return info.commit_url

@@ -1,0 +1,81 @@
+"""Command line of every trainer: ``python -m training <task> [options]``.
+
+Writes ``events.jsonl`` (one event per line), ``metrics.json`` and the model folder into
+``--output-dir``; shows a tqdm bar. SIGINT/SIGTERM ask the run to stop at the next step
+(its last checkpoint is kept). Exit codes: 0 completed or stopped, 1 the run failed,
+2 bad options or data (one-line reason on stderr).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import signal
+import sys
+from pathlib import Path
+
+from . import TASKS
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .config import add_config_args, config_from_args
+
+    parser = argparse.ArgumentParser(prog="python -m training", description="Train a model of one task.")
+    sub = parser.add_subparsers(dest="task", required=True, metavar="TASK")
+    configs = {}
+    for name, (module_name, cls_name) in TASKS.items():
+        module = importlib.import_module(module_name)
+        cls = getattr(module, cls_name)
+        p = sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0],
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        add_config_args(p, cls)
+        configs[name] = (module, cls)
+    args = parser.parse_args(argv)
+    module, cls = configs[args.task]
+    cfg = config_from_args(cls, args)
+
+    from tqdm import tqdm
+
+    from .engine import TrainingError
+    from .events import EventLog
+
+    stop_requested = False
+
+    def request_stop(*_):
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    log = EventLog(Path(cfg.output_dir) / "events.jsonl")
+    bar = None
+    status = "failed"
+    try:
+        for ev in module.train(cfg, stop=lambda: stop_requested):
+            log.write(ev)
+            if ev["type"] == "start":
+                bar = tqdm(total=ev["total_steps"], initial=ev["resumed_from_step"], unit="step", dynamic_ncols=True)
+            elif ev["type"] == "step" and bar is not None:
+                bar.update(ev["step"] - bar.n)
+                bar.set_postfix(loss=f"{ev['loss']:.4f}", lr=f"{ev['lr']:.2e}")
+            elif ev["type"] == "eval":
+                tqdm.write(f"epoch {ev['epoch']}: " + ", ".join(f"{k}={v:.4f}" for k, v in ev["metrics"].items()))
+            elif ev["type"] in ("log", "checkpoint"):
+                tqdm.write(ev.get("message") or f"checkpoint saved: {ev['path']}")
+            elif ev["type"] == "end":
+                status = ev["status"]
+                if bar is not None:
+                    bar.close()
+                print(f"{status}: {ev['message'] or json.dumps(ev['metrics'])}",
+                      file=sys.stderr if status == "failed" else sys.stdout)
+    except TrainingError as e:
+        log.write({"type": "end", "status": "failed", "metrics": {}, "model_dir": None, "message": str(e)})
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        log.close()
+    return 1 if status == "failed" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

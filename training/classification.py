@@ -1,0 +1,138 @@
+"""Image classification: data, loss, metrics and the publishable model folder.
+
+    python -m training classification --model lenet --dataset digits --epochs 5 --output-dir out
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import TensorDataset
+
+from hub_models.classification import MODELS, create_model
+
+from .config import TrainConfig, opt, to_dict
+from .engine import TaskSpec, TrainingError, fit
+
+DATASETS = ("digits",)
+
+
+@dataclass
+class ClassificationConfig(TrainConfig):
+    # Defaults that take LeNet past 97% on the digits in a few seconds on two CPU cores.
+    epochs: int = opt(10, "passes over the training split")
+    batch_size: int = opt(32, "examples per step")
+    lr: float = opt(3e-3, "peak learning rate")
+    model: str = opt("lenet", "architecture", tuple(MODELS))
+    dataset: str = opt("digits", "built-in sample: digits (scikit-learn's 8x8 digits, 1797 images, 10 classes)",
+                       DATASETS)
+    image_size: int = opt(0, "input size in pixels (0: the model's default)")
+    val_split: float = opt(0.2, "fraction of the data held out for validation")
+    label_smoothing: float = opt(0.0, "label smoothing of the cross-entropy loss")
+
+
+def load_digits_tensors(image_size: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """scikit-learn's bundled digits (no download), scaled to [0, 1] and resized: (N, 1, S, S), (N,)."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0  # (N, 1, 8, 8)
+    if image_size != 8:
+        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False)
+    return x, torch.tensor(d.target), [str(n) for n in d.target_names]
+
+
+def split(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    if not 0 < val_fraction < 1:
+        raise TrainingError(f"--val-split must be between 0 and 1, got {val_fraction}")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_val = max(1, int(n * val_fraction))
+    return perm[n_val:], perm[:n_val]
+
+
+def confusion_matrix(preds: torch.Tensor, targets: torch.Tensor, k: int) -> torch.Tensor:
+    """(k, k) counts; row = true class, column = predicted class."""
+    return torch.bincount(targets * k + preds, minlength=k * k).reshape(k, k)
+
+
+def classification_metrics(cm: torch.Tensor) -> dict[str, float]:
+    tp = cm.diag().float()
+    precision = tp / cm.sum(0).clamp(min=1)
+    recall = tp / cm.sum(1).clamp(min=1)
+    f1 = 2 * precision * recall / (precision + recall).clamp(min=1e-12)
+    return {"accuracy": (tp.sum() / cm.sum().clamp(min=1)).item(), "f1_macro": f1.mean().item()}
+
+
+def build_task(cfg: ClassificationConfig) -> TaskSpec:
+    if cfg.model not in MODELS:
+        raise TrainingError(f"unknown model {cfg.model!r}; choose one of {', '.join(MODELS)}")
+    _, defaults, sizes = MODELS[cfg.model]
+    size = cfg.image_size or defaults.get("image_size") or sizes[1 if len(sizes) > 1 else 0]
+    if cfg.dataset != "digits":
+        raise TrainingError(f"unknown dataset {cfg.dataset!r}; choose one of {', '.join(DATASETS)}")
+    x, y, labels = load_digits_tensors(size)
+    if cfg.dry_run:
+        x, y = x[:32], y[:32]
+    train_idx, val_idx = split(len(x), cfg.val_split, cfg.seed)
+    mean = x[train_idx].mean(dim=(0, 2, 3)).tolist()  # normalisation computed on the training split
+    std = x[train_idx].std(dim=(0, 2, 3)).clamp(min=1e-6).tolist()
+    torch.manual_seed(cfg.seed)  # the initial weights depend on the seed only
+    model = create_model(cfg.model, num_classes=len(labels), in_channels=x.shape[1], image_size=size,
+                         labels=labels, mean=mean, std=std)
+    norm_mean, norm_std = torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
+    x = (x - norm_mean) / norm_std
+
+    def loss(m: torch.nn.Module, batch: Any) -> torch.Tensor:
+        xb, yb = batch
+        return F.cross_entropy(m(xb), yb, label_smoothing=cfg.label_smoothing)
+
+    def evaluate(m: torch.nn.Module, loader, accelerator) -> dict[str, float]:
+        m.eval()
+        k = len(labels)
+        cm = torch.zeros(k, k, dtype=torch.long)
+        total_loss, n = 0.0, 0
+        with torch.no_grad():
+            for xb, yb in loader:
+                logits = m(xb)
+                logits, yb = accelerator.gather_for_metrics((logits, yb))
+                total_loss += F.cross_entropy(logits, yb, reduction="sum").item()
+                n += len(yb)
+                cm += confusion_matrix(logits.argmax(1).cpu(), yb.cpu(), k)
+        m.train()
+        evaluate.last_confusion = cm.tolist()  # type: ignore[attr-defined]
+        return {**classification_metrics(cm), "loss": total_loss / max(1, n)}
+
+    def save(m: torch.nn.Module, folder: Path, metrics: dict[str, float]) -> None:
+        from hub_models.card import CardInfo, write_card
+
+        m.save_pretrained(folder)
+        cm = getattr(evaluate, "last_confusion", None)
+        if cm is not None:
+            (folder / "confusion_matrix.json").write_text(json.dumps({"labels": labels, "matrix": cm}))
+        repo = cfg.push_to_hub or f"local/{cfg.model}-{cfg.dataset}"
+        write_card(folder, CardInfo(
+            repo_id=repo, title=f"{cfg.model} on {cfg.dataset}",
+            summary=(f"A `{cfg.model}` image classifier ({type(m).__name__}, "
+                     f"{sum(p.numel() for p in m.parameters()):,} parameters) trained from scratch with "
+                     f"DL Playground on {cfg.dataset} at {size}x{size} px, {len(labels)} classes."),
+            pipeline_tag="image-classification", task_name="Image Classification", tags=[cfg.model],
+            datasets=[cfg.dataset], dataset_name=cfg.dataset, metrics=metrics,
+            training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")},
+            usage=(f"from hub_models.classification import {type(m).__name__}\n"
+                   f"model = {type(m).__name__}.from_pretrained(\"{repo}\")  # or a local folder\n"
+                   f"logits = model(images)  # (B, {m.in_channels}, {size}, {size}), normalised with "
+                   f"model.mean / model.std")))
+
+    return TaskSpec(model=model, train_data=TensorDataset(x[train_idx], y[train_idx]),
+                    val_data=TensorDataset(x[val_idx], y[val_idx]), loss=loss, evaluate=evaluate, save=save)
+
+
+def train(cfg: ClassificationConfig, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
+    """Events of a classification run (see training.events)."""
+    if cfg.dry_run:
+        cfg.epochs, cfg.batch_size, cfg.max_steps = 1, 8, 1
+    yield from fit(cfg, build_task(cfg), stop)

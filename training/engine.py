@@ -1,0 +1,249 @@
+"""The training loop every task shares: a generator of progress events.
+
+A task describes itself with a :class:`TaskSpec` (model, data, loss, evaluation,
+how to save); :func:`fit` runs it with Accelerate (device placement, mixed precision,
+several GPUs under ``accelerate launch``), checkpoints every epoch atomically,
+resumes exactly (optimizer, scheduler and RNG state), stops on request or on a
+non-finite loss, and yields events the CLI prints and the UI plots.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from .config import TrainConfig, to_dict
+from .events import event
+
+
+class TrainingError(Exception):
+    """A run cannot go on; the message says why in one line."""
+
+
+@dataclass
+class TaskSpec:
+    model: nn.Module
+    train_data: Dataset
+    val_data: Dataset
+    loss: Callable[[nn.Module, Any], torch.Tensor]  # (model, batch) -> scalar loss
+    evaluate: Callable[[nn.Module, DataLoader, Any], dict[str, float]]  # (model, loader, accelerator) -> metrics
+    save: Callable[[nn.Module, Path, dict[str, float]], None]  # write the publishable model folder
+    primary_metric: str = "accuracy"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+    params = [p for p in params if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "momentum":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    raise TrainingError(f"unknown optimizer {cfg.optimizer!r}")
+
+
+def lr_factor(cfg: TrainConfig, step: int, total: int) -> float:
+    """Multiplier of the peak learning rate at ``step``: linear warm-up, then the schedule."""
+    if cfg.warmup_steps and step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    t = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
+    if cfg.schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+    if cfg.schedule == "step":
+        return 0.1 ** int(t * 3)  # /10 at one and two thirds of the run
+    if cfg.schedule == "onecycle":
+        return min(1.0, 4 * t) if t < 0.25 else max(0.0, (1 - t) / 0.75)
+    return 1.0
+
+
+# ----------------------------------------------------------------- checkpoints
+CKPT_DIR = "checkpoints/last"
+
+
+def save_checkpoint(folder: Path, model: nn.Module, optimizer, scheduler, epoch: int, step: int) -> Path:
+    """Weights (safetensors) and training state, written to a scratch folder and swapped in whole."""
+    from safetensors.torch import save_model
+
+    final = folder / CKPT_DIR
+    tmp = final.parent / f".tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_model(model, str(tmp / "model.safetensors"))
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
+                "step": step, "torch_rng": torch.get_rng_state(), "python_rng": random.getstate()},
+               tmp / "training_state.pt")
+    old = final.parent / f".old-{os.getpid()}"
+    if final.exists():
+        os.rename(final, old)
+    os.rename(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_checkpoint(path: Path, model: nn.Module, optimizer, scheduler) -> tuple[int, int]:
+    """Restore a checkpoint folder; returns (epochs done, steps done)."""
+    from safetensors.torch import load_model
+
+    try:
+        load_model(model, str(path / "model.safetensors"))
+        state = torch.load(path / "training_state.pt", weights_only=True)
+    except (OSError, RuntimeError, KeyError) as e:
+        raise TrainingError(f"cannot resume from {path}: {e}".splitlines()[0]) from None
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    random.setstate(state["python_rng"])
+    return int(state["epoch"]), int(state["step"])
+
+
+def find_resume(cfg: TrainConfig) -> Path | None:
+    """The checkpoint folder ``--resume`` names: auto, a folder, or a hub repo id."""
+    if not cfg.resume:
+        return None
+    if cfg.resume == "auto":
+        p = Path(cfg.output_dir) / CKPT_DIR
+        return p if p.exists() else None
+    p = Path(cfg.resume)
+    for candidate in (p / CKPT_DIR, p / "last-checkpoint", p):
+        if (candidate / "training_state.pt").exists():
+            return candidate
+    if p.exists():
+        raise TrainingError(f"no checkpoint in {p}")
+    from hub_models.hub import HubActionError, pull, resolve_hub
+
+    try:
+        snap = pull(cfg.resume, resolve_hub(cfg.hub))
+    except HubActionError as e:
+        raise TrainingError(f"cannot resume from hub repo {cfg.resume}: {e}") from None
+    if not (snap / "last-checkpoint" / "training_state.pt").exists():
+        raise TrainingError(f"{cfg.resume} has no last-checkpoint/ folder (push with --hub-strategy checkpoint)")
+    return snap / "last-checkpoint"
+
+
+# ------------------------------------------------------------------------ loop
+def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
+    """Train ``spec`` under ``cfg``, yielding events; the last one has type "end"."""
+    from accelerate import Accelerator, DataLoaderConfiguration
+
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    seed_everything(cfg.seed)
+    cpu = cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available())
+    # A seedable sampler makes epoch e's shuffle depend only on (seed, e): a resumed run sees the same batches.
+    accelerator = Accelerator(cpu=cpu, mixed_precision=cfg.mixed_precision if not cpu else "no",
+                              dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=cfg.seed))
+    train_loader = DataLoader(spec.train_data, batch_size=cfg.batch_size, shuffle=True,
+                              num_workers=cfg.num_workers, drop_last=len(spec.train_data) > cfg.batch_size)
+    val_loader = DataLoader(spec.val_data, batch_size=max(cfg.batch_size, 256), num_workers=cfg.num_workers)
+    steps_per_epoch = len(train_loader)
+    total = steps_per_epoch * cfg.epochs
+    if cfg.max_steps:
+        total = min(total, cfg.max_steps)
+    model = spec.model
+    optimizer = make_optimizer(cfg, model.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(cfg, s, total))
+    start_epoch, step = 0, 0
+    resume_from = find_resume(cfg)
+    if resume_from is not None:
+        start_epoch, step = load_checkpoint(resume_from, model, optimizer, scheduler)
+    model, optimizer, train_loader, val_loader, scheduler = accelerator.prepare(
+        model, optimizer, train_loader, val_loader, scheduler)
+    yield event("start", config=to_dict(cfg), total_steps=total, resumed_from_step=step,
+                device=str(accelerator.device), parameters=sum(p.numel() for p in model.parameters()))
+
+    metrics: dict[str, float] = {}
+    status, message = "completed", ""
+    t0, seen, first_step = time.perf_counter(), 0, step
+    log_every = max(1, steps_per_epoch // 20)
+    for epoch in range(start_epoch, cfg.epochs):
+        if step >= total or status != "completed":
+            break
+        train_loader.set_epoch(epoch)
+        model.train()
+        for batch in train_loader:
+            if stop():
+                status, message = "stopped", f"stopped at step {step}; the last checkpoint is kept"
+                break
+            loss = spec.loss(model, batch)
+            if not torch.isfinite(loss):
+                status = "failed"
+                message = (f"loss became {loss.item()} at step {step} (epoch {epoch + 1}): lower the learning "
+                           f"rate (now {cfg.lr:g}) or turn on --grad-clip")
+                break
+            optimizer.zero_grad(set_to_none=True)
+            accelerator.backward(loss)
+            if cfg.grad_clip:
+                accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            seen += _batch_len(batch)
+            if step % log_every == 0 or step == total:
+                elapsed = time.perf_counter() - t0
+                rate = (step - first_step) / elapsed if elapsed > 0 else 0.0
+                yield event("step", step=step, epoch=epoch + 1, loss=loss.item(), lr=scheduler.get_last_lr()[0],
+                            throughput=seen / elapsed if elapsed > 0 else 0.0,
+                            eta_s=(total - step) / rate if rate else None)
+            if step >= total:
+                break
+        if status != "completed":
+            break
+        metrics = spec.evaluate(model, val_loader, accelerator)
+        yield event("eval", step=step, epoch=epoch + 1, metrics=metrics)
+        if accelerator.is_main_process:
+            ckpt = save_checkpoint(out, accelerator.unwrap_model(model), optimizer, scheduler, epoch + 1, step)
+            pushed = _push_checkpoint(cfg, ckpt) if cfg.hub_strategy == "checkpoint" and cfg.push_to_hub else None
+            yield event("checkpoint", step=step, epoch=epoch + 1, path=str(ckpt), pushed=pushed)
+
+    model_dir = out / "model"
+    if status != "failed" and accelerator.is_main_process:
+        if not metrics:
+            metrics = spec.evaluate(model, val_loader, accelerator)
+        spec.save(accelerator.unwrap_model(model), model_dir, metrics)
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        if cfg.push_to_hub and status == "completed":
+            from hub_models.hub import HubActionError, push_folder, resolve_hub
+
+            try:
+                url = push_folder(model_dir, cfg.push_to_hub, resolve_hub(cfg.hub), private=cfg.private,
+                                  commit_message=f"Trained with DL Playground ({metrics})")
+                yield event("log", message=f"pushed to {url}")
+            except HubActionError as e:
+                status, message = "failed", f"training finished but the push failed: {e}"
+    yield event("end", status=status, metrics=metrics, model_dir=str(model_dir) if model_dir.exists() else None,
+                message=message)
+
+
+def _batch_len(batch: Any) -> int:
+    first = batch[0] if isinstance(batch, (list, tuple)) else next(iter(batch.values()))
+    return len(first)
+
+
+def _push_checkpoint(cfg: TrainConfig, ckpt: Path) -> str:
+    """Like transformers' hub_strategy="checkpoint": the last checkpoint lives in last-checkpoint/."""
+    from hub_models.hub import HubActionError, push_folder, resolve_hub
+
+    try:
+        return push_folder(ckpt, cfg.push_to_hub, resolve_hub(cfg.hub), private=cfg.private,
+                           commit_message="Training checkpoint", path_in_repo="last-checkpoint")
+    except HubActionError as e:
+        raise TrainingError(f"cannot push the checkpoint: {e}") from None
