@@ -229,7 +229,7 @@ class HubStore:
         """Drop session tokens whose process is gone (a killed app cannot revoke its own)."""
         with self._tokens_lock, self._flock(self.root / ".tokens.lock"):
             tokens = self._tokens()
-            keep = {h: t for h, t in tokens.items() if not t.get("ephemeral") or _pid_alive(t.get("pid", -1))}
+            keep = {h: t for h, t in tokens.items() if not t.get("ephemeral") or pid_alive(t.get("pid", -1))}
             if len(keep) != len(tokens):
                 _write_json(self.root / "tokens.json", keep)
 
@@ -419,7 +419,8 @@ class HubStore:
         return removed
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process runs; a zombie (exited, not yet reaped) counts as gone."""
     if pid <= 0:
         return False
     try:
@@ -428,4 +429,8 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:  # no /proc (macOS): trust kill(0)
+        return True

@@ -1,0 +1,103 @@
+"""The job runner: start, follow, stop, queue, and a reload (a new runner) that finds the jobs."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from training.runner import JobRunner, config_to_argv
+
+LONG = {"model": "lenet", "epochs": 200, "batch_size": 8, "max_steps": 5000}  # ~1 min: always stopped first
+
+
+def _wait_for_event(runner: JobRunner, job_id: str, kind: str, timeout: float = 120) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events, _ = runner.events(job_id)
+        if any(e["type"] == kind for e in events):
+            return events
+        assert runner.get(job_id).status != "failed", runner.log_tail(job_id)
+        time.sleep(0.2)
+    raise AssertionError(f"no {kind} event from {job_id}: {runner.log_tail(job_id)}")
+
+
+def test_config_to_argv():
+    assert config_to_argv({"batch_size": 8, "dry_run": True, "private": False, "hub": None}) == [
+        "--batch-size", "8", "--dry-run", "--no-private"]
+
+
+def test_job_runs_to_completion_and_is_found_after_reload(tmp_path):
+    runner = JobRunner(tmp_path, poll_s=0.1)
+    try:
+        job = runner.submit("classification", {"model": "lenet", "dry_run": True})
+        done = runner.wait(job.id, timeout=180)
+        assert done.status == "completed" and done.returncode == 0, runner.log_tail(job.id)
+        events, offset = runner.events(job.id)
+        assert events[0]["type"] == "start" and events[-1]["type"] == "end" and offset > 0
+        assert runner.events(job.id, offset) == ([], offset)  # following from the offset: nothing new
+    finally:
+        runner.close()
+    again = JobRunner(tmp_path)  # a page reload or an app restart
+    try:
+        assert [j.id for j in again.jobs()] == [job.id] and again.get(job.id).status == "completed"
+    finally:
+        again.close()
+
+
+def test_stop_ends_a_running_job_within_seconds_and_the_queue_moves(tmp_path):
+    runner = JobRunner(tmp_path, poll_s=0.1)
+    try:
+        first = runner.submit("classification", LONG)
+        second = runner.submit("classification", {"model": "lenet", "dry_run": True})
+        _wait_for_event(runner, first.id, "step")
+        assert runner.get(second.id).status == "queued" and runner.queue_position(second.id) == 1
+        t = time.monotonic()
+        runner.stop(first.id)
+        stopped = runner.wait(first.id, timeout=30)
+        assert time.monotonic() - t < 15
+        assert stopped.status == "stopped", stopped
+        assert (runner.job_dir(first.id) / "out" / "model" / "model.safetensors").exists()  # its result is kept
+        assert runner.wait(second.id, timeout=180).status == "completed"
+    finally:
+        runner.close()
+
+
+def test_jobs_outlive_the_runner_and_are_picked_up_again(tmp_path):
+    runner = JobRunner(tmp_path, poll_s=0.1)
+    job = runner.submit("classification", LONG)
+    _wait_for_event(runner, job.id, "step")
+    runner.close()  # the app goes away; the training process does not
+    assert runner.get(job.id).status == "running"
+    again = JobRunner(tmp_path, poll_s=0.1)
+    try:
+        assert again.get(job.id).status == "running"
+        again.stop(job.id)
+        assert again.wait(job.id, timeout=30).status == "stopped"
+    finally:
+        again.close()
+
+
+def test_cancel_queued_job_and_bad_job_ids(tmp_path):
+    runner = JobRunner(tmp_path, poll_s=0.1)
+    try:
+        first = runner.submit("classification", LONG)
+        queued = runner.submit("classification", LONG)
+        assert runner.stop(queued.id).status == "stopped"
+        runner.stop(first.id)
+        runner.wait(first.id, timeout=30)
+        assert runner.get(queued.id).pid is None
+        for bad in ("", "../x", ".hidden", "nope"):
+            with pytest.raises(KeyError):
+                runner.get(bad)
+    finally:
+        runner.close()
+
+
+def test_a_failing_job_reports_its_reason(tmp_path):
+    runner = JobRunner(tmp_path, poll_s=0.1)
+    try:
+        job = runner.submit("classification", {"val_split": 5.0})
+        done = runner.wait(job.id, timeout=120)
+        assert done.status == "failed" and "--val-split" in done.message and done.returncode == 2
+    finally:
+        runner.close()

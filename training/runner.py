@@ -1,0 +1,231 @@
+"""The UI's job runner: training runs as CLI subprocesses that outlive the browser tab.
+
+A job is the same command a user would type (``python -m training <task> ...``), started
+without a shell in its own session. Its folder holds ``job.json`` (state), ``log.txt``
+(stdout/stderr) and ``out/`` (the run's output dir with ``events.jsonl``), so a page
+reload, or a restart of the app, finds every job and its curves again. At most one job
+per device runs at a time; the rest wait in a queue.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hub_models.server.storage import pid_alive
+
+from .events import read_events
+
+ROOT = Path(__file__).resolve().parents[1]
+ACTIVE = ("queued", "running", "stopping")
+
+
+@dataclass
+class Job:
+    id: str
+    task: str
+    argv: list[str]
+    device: str
+    created: float
+    status: str = "queued"  # queued | running | stopping | completed | stopped | failed
+    pid: int | None = None
+    returncode: int | None = None
+    started: float | None = None
+    ended: float | None = None
+    message: str = ""
+    label: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def config_to_argv(config: dict[str, Any]) -> list[str]:
+    """``{"batch_size": 8, "dry_run": True}`` -> ``["--batch-size", "8", "--dry-run"]``."""
+    argv = []
+    for key, value in config.items():
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            argv.append(flag if value else "--no-" + key.replace("_", "-"))
+        elif value is not None:
+            argv += [flag, str(value)]
+    return argv
+
+
+class JobRunner:
+    def __init__(self, root: str | Path, env: dict[str, str] | None = None, poll_s: float = 0.5):
+        self.root = Path(root)
+        (self.root / "jobs").mkdir(parents=True, exist_ok=True)
+        self.env = env or {}
+        self._lock = threading.RLock()
+        self._procs: dict[str, subprocess.Popen] = {}
+        self._wake = threading.Event()
+        self._closed = False
+        self._recover()
+        self._thread = threading.Thread(target=self._loop, args=(poll_s,), name="job-runner", daemon=True)
+        self._thread.start()
+
+    # ----------------------------------------------------------------- public
+    def submit(self, task: str, config: dict[str, Any], *, device: str = "cpu", label: str = "") -> Job:
+        """Queue ``python -m training <task>`` with ``config``; its output dir is the job's folder."""
+        job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        out = self.job_dir(job_id) / "out"
+        config = {**config, "output_dir": str(out)}
+        job = Job(id=job_id, task=task, argv=[sys.executable, "-m", "training", task, *config_to_argv(config)],
+                  device=device, created=time.time(), label=label or task)
+        with self._lock:
+            self._save(job)
+        self._wake.set()
+        return job
+
+    def stop(self, job_id: str, grace_s: float = 10.0) -> Job:
+        """Ask a job to stop: a queued one is cancelled, a running one gets SIGTERM (then SIGKILL)."""
+        with self._lock:
+            job = self.get(job_id)
+            if job.status == "queued":
+                job.status, job.message, job.ended = "stopped", "cancelled before it started", time.time()
+                self._save(job)
+            elif job.status == "running" and job.pid:
+                job.status, job.extra["kill_at"] = "stopping", time.time() + grace_s
+                self._save(job)
+                _signal(job.pid, signal.SIGTERM)
+        self._wake.set()
+        return self.get(job_id)
+
+    def get(self, job_id: str) -> Job:
+        path = self.job_dir(job_id) / "job.json"
+        if not path.exists():
+            raise KeyError(f"no job {job_id!r}")
+        return Job(**json.loads(path.read_text()))
+
+    def jobs(self) -> list[Job]:
+        """Every job, newest first."""
+        out = []
+        for p in (self.root / "jobs").glob("*/job.json"):
+            try:
+                out.append(Job(**json.loads(p.read_text())))
+            except (ValueError, TypeError):
+                continue
+        return sorted(out, key=lambda j: j.created, reverse=True)
+
+    def queue_position(self, job_id: str) -> int | None:
+        """1 for the next job to start on its device, None when not queued."""
+        job = self.get(job_id)
+        if job.status != "queued":
+            return None
+        waiting = sorted((j for j in self.jobs() if j.status == "queued" and j.device == job.device),
+                         key=lambda j: j.created)
+        return [j.id for j in waiting].index(job_id) + 1
+
+    def events(self, job_id: str, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        return read_events(self.job_dir(job_id) / "out" / "events.jsonl", offset)
+
+    def log_tail(self, job_id: str, max_chars: int = 4000) -> str:
+        p = self.job_dir(job_id) / "log.txt"
+        if not p.exists():
+            return ""
+        with open(p, "rb") as f:
+            f.seek(max(0, p.stat().st_size - max_chars))
+            text = f.read().decode("utf-8", errors="replace")
+        return text.replace("\r", "\n").split("\n\n")[-1] if "\r" in text else text
+
+    def job_dir(self, job_id: str) -> Path:
+        if not job_id or "/" in job_id or job_id.startswith("."):
+            raise KeyError(f"no job {job_id!r}")
+        return self.root / "jobs" / job_id
+
+    def wait(self, job_id: str, timeout: float = 300) -> Job:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.get(job_id)
+            if job.status not in ACTIVE:
+                return job
+            time.sleep(0.1)
+        raise TimeoutError(f"job {job_id} still {self.get(job_id).status} after {timeout}s")
+
+    def close(self) -> None:
+        """Stop following jobs (they keep running; a new runner picks them up)."""
+        self._closed = True
+        self._wake.set()
+        self._thread.join(5)
+
+    # --------------------------------------------------------------- internals
+    def _save(self, job: Job) -> None:
+        d = self.job_dir(job.id)
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / "job.json.tmp"
+        tmp.write_text(json.dumps(asdict(job), indent=1))
+        os.replace(tmp, d / "job.json")
+
+    def _recover(self) -> None:
+        """After an app restart: jobs whose process is gone get their final state from their events."""
+        for job in self.jobs():
+            if job.status in ("running", "stopping") and not (job.pid and pid_alive(job.pid)):
+                self._finish(job, None)
+
+    def _finish(self, job: Job, returncode: int | None) -> None:
+        events, _ = self.events(job.id)
+        end = next((e for e in reversed(events) if e["type"] == "end"), None)
+        if end is not None:
+            job.status, job.message = end["status"], end.get("message") or ""
+        elif job.status == "stopping":
+            job.status, job.message = "stopped", "stopped before its first result"
+        else:
+            last_lines = self.log_tail(job.id, 400).strip().splitlines()
+            job.status, job.message = "failed", last_lines[-1] if last_lines else "the process ended without a result"
+        job.returncode, job.ended, job.pid = returncode, time.time(), None
+        self._save(job)
+
+    def _start(self, job: Job) -> None:
+        log = open(self.job_dir(job.id) / "log.txt", "ab")
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        # Its own session: the job survives the app's terminal closing, and signals reach it alone.
+        proc = subprocess.Popen(job.argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        self._procs[job.id] = proc
+        job.status, job.pid, job.started = "running", proc.pid, time.time()
+        self._save(job)
+
+    def _tick(self) -> None:
+        with self._lock:
+            jobs = self.jobs()
+            busy = set()
+            for job in jobs:
+                if job.status not in ("running", "stopping"):
+                    continue
+                proc = self._procs.get(job.id)
+                rc = proc.poll() if proc else (None if job.pid and pid_alive(job.pid) else -1)
+                if rc is not None:
+                    self._procs.pop(job.id, None)
+                    self._finish(job, rc)
+                    continue
+                if job.status == "stopping" and time.time() > job.extra.get("kill_at", float("inf")):
+                    _signal(job.pid, signal.SIGKILL)
+                busy.add(job.device)
+            for job in sorted((j for j in jobs if j.status == "queued"), key=lambda j: j.created):
+                if job.device not in busy:
+                    self._start(job)
+                    busy.add(job.device)
+
+    def _loop(self, poll_s: float) -> None:
+        while not self._closed:
+            try:
+                self._tick()
+            except Exception as e:  # never let the runner thread die; the next tick retries
+                print(f"job runner: {type(e).__name__}: {e}", file=sys.stderr)
+            self._wake.wait(poll_s)
+            self._wake.clear()
+
+
+def _signal(pid: int | None, sig: int) -> None:
+    if pid:
+        try:
+            os.killpg(pid, sig)  # the job's whole session: data-loader workers too
+        except ProcessLookupError:
+            pass
