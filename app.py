@@ -17,10 +17,11 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import gradio as gr  # noqa: E402
 
-from hub_models.hub import HubActionError, resolve_hub  # noqa: E402
+from hub_models.hub import HubActionError, cache_root, local_env, resolve_hub  # noqa: E402
 from spaces import TABS  # noqa: E402
 from spaces import common  # noqa: E402
 from spaces.common import AppContext  # noqa: E402
+from training.runner import JobRunner  # noqa: E402
 
 HEADER = """# DL Playground
 Run, train and share the models of a deep-learning course, in the browser."""
@@ -28,10 +29,13 @@ Run, train and share the models of a deep-learning course, in the browser."""
 CSS = ".dlp-header h1 {margin-bottom: 0} footer {display: none !important}"
 
 
-def build_app(default_hub: str = "local") -> gr.Blocks:
+def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr.Blocks:
     """The whole UI. Heavy libraries are imported by the tabs' handlers, not here."""
+    if runner is None:
+        # Jobs reach the local hub this process serves (if any) through their environment.
+        runner = JobRunner(cache_root() / "jobs", env=local_env())
     with gr.Blocks(title="DL Playground") as demo:
-        ctx = AppContext(demo=demo, default_hub=default_hub)
+        ctx = AppContext(demo=demo, default_hub=default_hub, runner=runner)
         gr.Markdown(HEADER, elem_classes="dlp-header")
         with gr.Tabs():
             for name in TABS:

@@ -117,6 +117,11 @@ def resolve_hub(spec: str | None = None, token: str | None = None) -> Hub:
     return hub.with_token(token)
 
 
+def local_env() -> dict[str, str]:
+    """``child_env`` of the local hub if this process started it, else {} (a child starts its own)."""
+    return child_env(_local) if _local is not None else {}
+
+
 def _hf_token() -> str | None:
     """HF_TOKEN, or the token `hf auth login` stored."""
     from huggingface_hub import get_token

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import gradio as gr
 
@@ -20,6 +21,7 @@ class AppContext:
 
     demo: gr.Blocks
     default_hub: str = "local"  # "local", "hf" or a URL
+    runner: Any = None  # training.runner.JobRunner shared by the task tabs
 
     @property
     def default_choice(self) -> str:

@@ -62,6 +62,7 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         wait_for(f"http://127.0.0.1:{port}/", proc)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto(f"http://127.0.0.1:{port}/")
+        page.get_by_role("tab", name="Hub").click()
         expect(page.get_by_text("no token: read-only")).to_contain_text(hub_server.url, timeout=30_000)
         # The list loads on page open; clicking a row shows its card, metrics and files.
         cell = page.get_by_role("gridcell", name=repo).first
@@ -89,6 +90,19 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_label("Search").fill("zzz-nothing")
         page.get_by_role("button", name="Search", exact=True).click()
         expect(page.get_by_text("0 model repos")).to_be_visible(timeout=30_000)
+
+        # Image classification: train a LeNet with the defaults, watch it finish, then try it.
+        page.get_by_role("tab", name="Image classification").click()
+        page.get_by_role("button", name="Start training").click()
+        expect(page.get_by_text("Completed ·")).to_be_visible(timeout=120_000)
+        expect(page.get_by_text("Confusion matrix (validation split)")).to_be_visible()
+        _shot(page, "classification-train")
+        page.get_by_role("tab", name="Predict").click()
+        page.locator(".gallery-item").first.click()  # the first example digit: a 0
+        page.get_by_role("button", name="Classify").click()
+        expect(page.get_by_text("What the network sees")).to_be_visible()
+        expect(page.locator("[data-testid='label-output-value']").first).to_have_text("0", timeout=60_000)
+        _shot(page, "classification-predict")
         page.close()
     finally:
         proc.terminate()

@@ -1,0 +1,100 @@
+"""Inference entry points, apart from networks and trainers: load a model folder, run one input.
+
+Images from users are untrusted: :func:`load_image` refuses decompression bombs, truncated
+or non-image files, and converts any mode (16-bit, CMYK, palette, alpha, grayscale) to
+what the model takes.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+MAX_PIXELS = 40_000_000  # about 6300x6300; a 20000x20000 "image" is refused before decoding
+
+
+class InputError(ValueError):
+    """The user's input cannot be used; the message says why."""
+
+
+def load_image(source: Any, channels: int = 3):
+    """A PIL image in mode L (1 channel) or RGB (3 channels) from a path, bytes or PIL image."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    try:
+        if isinstance(source, Image.Image):
+            img = source
+        elif isinstance(source, (bytes, bytearray)):
+            img = Image.open(io.BytesIO(source))
+        else:
+            path = Path(source)
+            if not path.is_file() or path.stat().st_size == 0:
+                raise InputError("The file is empty or missing.")
+            img = Image.open(path)
+        if img.width * img.height > MAX_PIXELS:
+            raise InputError(f"The image is {img.width}x{img.height} pixels; the limit is {MAX_PIXELS:,} pixels.")
+        img.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"The image is too large to decode safely (limit {MAX_PIXELS:,} pixels).") from None
+    except UnidentifiedImageError:
+        raise InputError("This file is not an image PIL can read (PNG, JPEG, BMP, GIF, TIFF, WebP...).") from None
+    except OSError as e:
+        raise InputError(f"The image is damaged or truncated: {e}") from None
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit grayscale: scale to 8 bits
+        import numpy as np
+
+        a = np.asarray(img, dtype=np.float32)
+        a = (a - a.min()) / max(1.0, float(a.max() - a.min())) * 255
+        img = Image.fromarray(a.astype("uint8"), mode="L")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))  # transparent pixels become white
+        img = Image.alpha_composite(bg, rgba)
+    return img.convert("L" if channels == 1 else "RGB")
+
+
+@lru_cache(maxsize=8)
+def load_classifier(folder: str):
+    """A classifier saved by this project (``config.json`` + ``model.safetensors``), in eval mode."""
+    from .classification import LeNet, ResNet
+
+    path = Path(folder)
+    try:
+        config = json.loads((path / "config.json").read_text())
+    except (OSError, ValueError):
+        raise InputError(f"{folder} has no readable config.json: not a model folder") from None
+    # The architecture is told apart by its constructor arguments (config.json holds exactly those).
+    cls = ResNet if "blocks" in config else LeNet if "activation" in config else None
+    if cls is None:
+        raise InputError(f"{folder} is not an image classifier this playground knows")
+    model = cls.from_pretrained(path)
+    return model.eval()
+
+
+def classify(model, image: Any, top_k: int = 5):
+    """({label: probability} of the ``top_k`` most likely classes, the image the network saw).
+
+    Grayscale models here learn light ink on a dark ground (the digits); a drawing or a
+    scan with a light background is inverted to match.
+    """
+    import torch
+    import torch.nn.functional as F
+    from PIL import ImageOps, ImageStat
+
+    img = load_image(image, channels=model.in_channels)
+    if model.in_channels == 1 and ImageStat.Stat(img).mean[0] > 127:
+        img = ImageOps.invert(img)
+    img = img.resize((model.image_size, model.image_size))
+    x = torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8).float().div(255)
+    x = x.view(img.height, img.width, model.in_channels).permute(2, 0, 1).unsqueeze(0)  # (1, C, H, W)
+    mean = torch.tensor(model.mean).view(1, -1, 1, 1)
+    std = torch.tensor(model.std).view(1, -1, 1, 1)
+    with torch.no_grad():
+        probs = F.softmax(model((x - mean) / std), dim=1)[0]
+    k = min(top_k, len(model.labels))
+    values, idx = probs.topk(k)
+    return {model.labels[i]: float(v) for v, i in zip(values.tolist(), idx.tolist())}, img

@@ -1,0 +1,260 @@
+"""Image classification tab: try a model on an image, train one with live curves, push it."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gradio as gr
+
+from hub_models import hub as hubs
+from training.config import OPTIMIZERS, SCHEDULES
+from training.runner import JobRunner
+
+from .common import AppContext, get_hub, hub_picker, ui_error
+from .plots import confusion_image
+
+TITLE = "Image classification"
+TASK = "classification"
+EXAMPLES = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "assets" / "examples").glob("digit-*.png"))
+INTRO = """Convolutional networks from the course: **LeNet** (two conv + pool stages), the same with
+**BatchNorm** after every layer, and a small **ResNet** (residual blocks, 1x1 shortcuts, global
+average pooling). Train one on the built-in digits (scikit-learn's 8x8 handwritten digits, offline)
+and compare: BatchNorm makes LeNet train faster at the same learning rate."""
+
+
+def model_names() -> list[str]:
+    from hub_models.classification import MODELS  # imports torch: only once the page is open
+
+    return list(MODELS)
+
+
+def _model_dir(runner: JobRunner, job_id: str) -> Path:
+    return runner.job_dir(job_id) / "out" / "model"
+
+
+def trained_models(runner: JobRunner) -> list[tuple[str, str]]:
+    """(label, folder) for every job that left a model."""
+    out = []
+    for job in runner.jobs():
+        folder = _model_dir(runner, job.id)
+        if job.task == TASK and (folder / "model.safetensors").exists():
+            metrics = _metrics(runner, job.id)
+            acc = f", accuracy {metrics['accuracy']:.3f}" if "accuracy" in metrics else ""
+            out.append((f"{job.label} · {job.id} ({job.status}{acc})", str(folder)))
+    return out
+
+
+def _is_model_folder(runner: JobRunner, folder: str) -> bool:
+    """Only folders the app made (jobs, pulls) load: a model path is never taken on trust."""
+    p = Path(folder).resolve()
+    roots = (runner.root.resolve(), (hubs.cache_root() / "pulled").resolve())
+    return any(p.is_relative_to(r) for r in roots) and (p / "config.json").is_file()
+
+
+def _metrics(runner: JobRunner, job_id: str) -> dict:
+    p = runner.job_dir(job_id) / "out" / "metrics.json"
+    return json.loads(p.read_text()) if p.exists() else {}
+
+
+def build(ctx: AppContext) -> None:
+    runner = ctx.runner
+    gr.Markdown(INTRO)
+    with gr.Tab("Train"):
+        with gr.Row():
+            # Choices arrive on page load (listing them imports torch); handlers validate the value.
+            arch = gr.Dropdown(label="Architecture", choices=[], value=None, allow_custom_value=True, scale=2)
+            dataset = gr.Dropdown(["digits"], value="digits", label="Data (built-in sample)", scale=2)
+            epochs = gr.Number(10, label="Epochs", precision=0, minimum=1, maximum=500, scale=1)
+            batch = gr.Number(32, label="Batch size", precision=0, minimum=1, maximum=4096, scale=1)
+        with gr.Row():
+            optimizer = gr.Dropdown(list(OPTIMIZERS), value="adamw", label="Optimizer")
+            lr = gr.Number(3e-3, label="Learning rate", minimum=1e-7, maximum=10)
+            schedule = gr.Dropdown(list(SCHEDULES), value="cosine", label="Schedule")
+            weight_decay = gr.Number(0.0, label="Weight decay", minimum=0, maximum=1)
+            seed = gr.Number(0, label="Seed", precision=0)
+        with gr.Row():
+            start = gr.Button("Start training", variant="primary")
+            stop = gr.Button("Stop", variant="stop")
+        jobs_table = gr.Dataframe(headers=["job", "model", "status", "queue", "accuracy"], interactive=False,
+                                  label="Jobs (they keep running when you close the page)")
+        job = gr.Dropdown(label="Job to watch", choices=[], value=None, allow_custom_value=True)
+        progress = gr.Markdown()
+        with gr.Row():
+            loss_plot = gr.LinePlot(x="step", y="loss", title="Training loss", height=260)
+            metric_plot = gr.LinePlot(x="epoch", y="value", color="metric", title="Validation metrics", height=260)
+        with gr.Row():
+            confusion = gr.Image(label="Confusion matrix (validation split)", type="pil", height=320,
+                                 buttons=["download"])
+            log = gr.Textbox(label="Log", lines=12, max_lines=12, autoscroll=True)
+        with gr.Accordion("Push the trained model to a hub", open=False):
+            picker = hub_picker(ctx)
+            with gr.Row():
+                repo = gr.Textbox(label="Repo id", placeholder="you/lenet-digits", scale=3)
+                private = gr.Checkbox(label="Private", scale=1)
+                push = gr.Button("Push", scale=1)
+            pushed = gr.Markdown()
+
+    with gr.Tab("Predict") as predict_tab:
+        with gr.Row():
+            source = gr.Dropdown(label="Model (trained here or pulled)", choices=[], value=None,
+                                 allow_custom_value=True, scale=3)
+            refresh_models = gr.Button("Refresh", scale=1)
+        with gr.Accordion("Pull a model from a hub", open=False):
+            pull_picker = hub_picker(ctx)
+            with gr.Row():
+                pull_repo = gr.Textbox(label="Repo id", placeholder="you/lenet-digits", scale=3)
+                pull_btn = gr.Button("Pull", scale=1)
+        with gr.Row():
+            with gr.Column():
+                # A file, not gr.Image: broken or hostile images must reach our checks, not Gradio's decoder.
+                image = gr.File(label="Image (PNG, JPEG, BMP, GIF, TIFF, WebP)", file_types=["image"],
+                                type="filepath", height=140)
+                gr.Examples(EXAMPLES, inputs=image, label="Digits from the built-in sample")
+                top_k = gr.Slider(1, 10, value=5, step=1, label="Top k")
+                classify_btn = gr.Button("Classify", variant="primary")
+            with gr.Column():
+                labels = gr.Label(label="Prediction")
+                seen = gr.Image(label="What the network sees (resized, grayscale models: light ink on dark)",
+                                type="pil", height=160, interactive=False)
+                summary = gr.Dataframe(headers=["layer", "type", "parameters"], interactive=False,
+                                       label="Model summary", max_height=300)
+
+    # ------------------------------------------------------------------ events
+    def start_job(arch_, dataset_, epochs_, batch_, opt_, lr_, sched_, wd_, seed_):
+        if arch_ not in model_names():
+            raise gr.Error(f"Pick an architecture: one of {', '.join(model_names())}.")
+        cfg = {"model": arch_, "dataset": dataset_, "epochs": int(epochs_), "batch_size": int(batch_),
+               "optimizer": opt_, "lr": float(lr_), "schedule": sched_, "weight_decay": float(wd_),
+               "seed": int(seed_)}
+        j = runner.submit(TASK, cfg, label=f"{arch_} on {dataset_}")
+        return gr.update(choices=_job_choices(), value=j.id)
+
+    def stop_job(job_id):
+        if not job_id:
+            raise gr.Error("Pick a job to stop.")
+        try:
+            j = runner.stop(job_id)
+        except KeyError as e:
+            raise gr.Error(str(e)) from None
+        return f"Job {job_id}: {j.status}."
+
+    def _job_choices():
+        return [(f"{j.label} · {j.id}", j.id) for j in runner.jobs() if j.task == TASK]
+
+    def jobs_rows():
+        rows = []
+        for j in runner.jobs():
+            if j.task == TASK:
+                acc = _metrics(runner, j.id).get("accuracy")
+                rows.append([j.id, j.label, j.status, runner.queue_position(j.id) or "",
+                             f"{acc:.4f}" if acc is not None else ""])
+        return rows
+
+    def watch(job_id):
+        import pandas as pd
+
+        rows = jobs_rows()
+        if not job_id:
+            return rows, "Start a job, or pick one to watch.", None, None, None, ""
+        try:
+            j = runner.get(job_id)
+        except KeyError:
+            return rows, f"No job {job_id}.", None, None, None, ""
+        events, _ = runner.events(job_id)
+        steps = [e for e in events if e["type"] == "step"]
+        evals = [e for e in events if e["type"] == "eval"]
+        start_ev = next((e for e in events if e["type"] == "start"), None)
+        total = start_ev["total_steps"] if start_ev else 0
+        done = steps[-1]["step"] if steps else 0
+        pos = runner.queue_position(job_id)
+        if j.status == "queued":
+            text = f"**Queued**, position {pos}: one training job runs per device at a time."
+        else:
+            pct = 100 * done / total if total else 0
+            eta = steps[-1].get("eta_s") if steps and j.status == "running" else None
+            text = (f"**{j.status.capitalize()}** · step {done}/{total} ({pct:.0f}%)"
+                    + (f" · {steps[-1]['throughput']:.0f} img/s · ETA {eta:.0f} s" if eta else "")
+                    + (f" · {j.message}" if j.message and j.status not in ("running", "queued") else ""))
+        # None, not an empty frame, until there is data: a plot first drawn empty keeps an empty legend.
+        loss_df = pd.DataFrame({"step": [e["step"] for e in steps], "loss": [e["loss"] for e in steps]}) \
+            if steps else None
+        metric_df = pd.DataFrame([{"epoch": e["epoch"], "metric": k, "value": v}
+                                  for e in evals for k, v in e["metrics"].items() if k != "loss"]) if evals else None
+        cm_path = _model_dir(runner, job_id) / "confusion_matrix.json"
+        cm_img = None
+        if cm_path.exists():
+            cm = json.loads(cm_path.read_text())
+            cm_img = confusion_image(cm["labels"], cm["matrix"])
+        return rows, text, loss_df, metric_df, cm_img, runner.log_tail(job_id)
+
+    def push_job(job_id, repo_id, private_, choice, url, token):
+        if not job_id:
+            raise gr.Error("Pick a finished job to push.")
+        folder = _model_dir(runner, job_id)
+        if not (folder / "model.safetensors").exists():
+            raise gr.Error("This job has no trained model yet: wait for it to finish.")
+        hub = get_hub(choice, url, token)
+        try:
+            url_ = hubs.push_folder(folder, repo_id, hub, private=bool(private_),
+                                    commit_message=f"Upload {job_id} from DL Playground")
+        except hubs.HubActionError as e:
+            raise ui_error(e) from None
+        return f"Pushed to **{repo_id}** on {hub.label}: {url_}"
+
+    def model_choices(current):
+        """Newest trained model first; a model picked before stays picked."""
+        choices = trained_models(runner)
+        if current and current not in {c[1] for c in choices} and Path(current).exists():
+            p = Path(current)  # a pulled model: .../<namespace>/<name>/<commit>
+            choices.append((f"{p.parent.parent.name}/{p.parent.name} @ {p.name[:8]}", current))
+        known = {c[1] for c in choices}
+        return gr.update(choices=choices, value=current if current in known else (choices[0][1] if choices else None))
+
+    def pull_model(repo_id, choice, url, token):
+        from hub_models.inference import InputError, load_classifier
+
+        hub = get_hub(choice, url, token)
+        try:
+            folder = hubs.pull(repo_id, hub)
+            load_classifier(str(folder))
+        except (hubs.HubActionError, InputError) as e:
+            raise gr.Error(str(e)) from None
+        choices = trained_models(runner) + [(f"{repo_id} ({hub.label})", str(folder))]
+        return gr.update(choices=choices, value=str(folder))
+
+    def predict(folder, image_, k):
+        from hub_models.classification import model_summary
+        from hub_models.inference import InputError, classify, load_classifier
+
+        if not folder:
+            raise gr.Error("Pick a model: train one in the Train tab or pull one from a hub.")
+        if not _is_model_folder(runner, folder):
+            raise gr.Error("That model is not one trained here or pulled from a hub.")
+        if not image_:
+            raise gr.Error("Upload an image or pick an example.")
+        try:
+            model = load_classifier(folder)
+            result, network_input = classify(model, image_, top_k=int(k))
+        except InputError as e:
+            raise gr.Error(str(e)) from None
+        return result, network_input.resize((140, 140), 0), [list(r) for r in model_summary(model)]
+
+    form = [arch, dataset, epochs, batch, optimizer, lr, schedule, weight_decay, seed]
+    start.click(start_job, form, job, api_name="classification_train")
+    stop.click(stop_job, job, progress, api_name="classification_stop")
+    outputs = [jobs_table, progress, loss_plot, metric_plot, confusion, log]
+    job.change(watch, job, outputs, api_name="classification_watch")
+    gr.Timer(1.0).tick(watch, job, outputs, api_visibility="private", show_progress="hidden")
+    push.click(push_job, [job, repo, private, *picker.inputs], pushed, api_name="classification_push")
+    refresh_models.click(model_choices, source, source, api_visibility="private")
+    predict_tab.select(model_choices, source, source, api_visibility="private")  # a job just finished: try it
+    pull_btn.click(pull_model, [pull_repo, *pull_picker.inputs], source, api_name="classification_pull")
+    classify_btn.click(predict, [source, image, top_k], [labels, seen, summary], api_name="classification_predict")
+
+    def on_load():
+        names = model_names()
+        trained = trained_models(runner)
+        return (gr.update(choices=names, value=names[0]), gr.update(choices=_job_choices()),
+                gr.update(choices=trained, value=trained[0][1] if trained else None))
+
+    ctx.demo.load(on_load, None, [arch, job, source], api_visibility="private")

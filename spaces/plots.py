@@ -1,0 +1,28 @@
+"""Small renderers for results people would rather look at than read (no torch here)."""
+from __future__ import annotations
+
+
+def confusion_image(labels: list[str], matrix: list[list[int]], cell: int = 36):
+    """A confusion matrix as a PIL heatmap: rows are true classes, columns predictions."""
+    from PIL import Image, ImageDraw
+
+    k = len(labels)
+    pad = 60
+    img = Image.new("RGB", (pad + k * cell + 10, pad + k * cell + 10), "white")
+    draw = ImageDraw.Draw(img)
+    row_max = [max(1, sum(r)) for r in matrix]
+    for i, row in enumerate(matrix):
+        for j, n in enumerate(row):
+            share = n / row_max[i]  # colour by recall share, so rare classes stay readable
+            color = (int(255 - 200 * share), int(255 - 140 * share), 255) if i == j else \
+                (255, int(255 - 180 * share), int(255 - 180 * share))
+            x, y = pad + j * cell, pad + i * cell
+            draw.rectangle([x, y, x + cell - 1, y + cell - 1], fill=color, outline=(220, 220, 220))
+            if n:
+                draw.text((x + cell / 2, y + cell / 2), str(n), fill="black", anchor="mm")
+    for t, name in enumerate(labels):
+        draw.text((pad + t * cell + cell / 2, pad - 8), name[:6], fill="black", anchor="ms")
+        draw.text((pad - 6, pad + t * cell + cell / 2), name[:8], fill="black", anchor="rm")
+    draw.text((pad, 12), "predicted →", fill="gray")
+    draw.text((4, pad - 20), "true ↓", fill="gray")
+    return img

@@ -1,0 +1,167 @@
+"""The image-classification tab through gradio_client, and image inputs good and bad."""
+from __future__ import annotations
+
+import struct
+import time
+import zlib
+
+import pytest
+from PIL import Image
+
+from conftest import free_port
+from spaces.classification import EXAMPLES
+
+URL_HUB = "Hub at a URL"
+
+
+@pytest.fixture(scope="module")
+def tab(hub_server, tmp_path_factory):
+    from gradio_client import Client
+
+    from app import build_app
+    from training.runner import JobRunner
+
+    runner = JobRunner(tmp_path_factory.mktemp("jobs"), poll_s=0.1)
+    demo = build_app(default_hub=hub_server.url, runner=runner)
+    demo.queue()
+    port = free_port()
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(f"http://127.0.0.1:{port}/", verbose=False), runner
+    finally:
+        demo.close()
+        runner.close()
+
+
+def _start(client, *form) -> str:
+    out = client.predict(*form, api_name="/classification_train")
+    return out["value"] if isinstance(out, dict) else out  # the job dropdown's update
+
+
+def _rows(table):
+    return table["data"] if isinstance(table, dict) else table
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A valid 1x1 PNG whose header claims another size (a decompression bomb's calling card)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0\0"))
+            + chunk(b"IEND", b""))
+
+
+def test_train_watch_predict_push_and_pull(tab, hub_server, repo_name):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    client, runner = tab
+    job = _start(client, "lenet-bn", "digits", 3, 64, "adamw", 0.003, "cosine", 0.0, 0)
+    deadline = time.monotonic() + 180
+    while runner.get(job).status in ("queued", "running", "stopping"):
+        assert time.monotonic() < deadline, runner.log_tail(job)
+        time.sleep(0.5)
+    assert runner.get(job).status == "completed", runner.log_tail(job)
+    rows, progress, loss, metrics, confusion, log = client.predict(job, api_name="/classification_watch")
+    assert [r[2] for r in _rows(rows) if r[0] == job] == ["completed"]
+    assert "Completed" in progress and "step" in progress
+    assert len(_rows(loss)) > 5 and {r[1] for r in _rows(metrics)} == {"accuracy", "f1_macro"}
+    assert confusion is not None and "completed" in log
+    accuracy = float([r[4] for r in _rows(rows) if r[0] == job][0])
+    assert accuracy > 0.9
+
+    folder = str(runner.job_dir(job) / "out" / "model")
+    for example in EXAMPLES:
+        label, seen, summary = client.predict(folder, handle_file(example), 3, api_name="/classification_predict")
+        assert seen
+        assert len(label["confidences"]) == 3 and len(_rows(summary)) > 5
+    correct = sum(client.predict(folder, handle_file(e), 1, api_name="/classification_predict")[0]["label"]
+                  == e.rsplit("-", 1)[1][0] for e in EXAMPLES)
+    assert correct >= len(EXAMPLES) - 1
+
+    repo = f"alice/{repo_name}"
+    with pytest.raises(AppError, match="needs a write token"):
+        client.predict(job, repo, False, URL_HUB, hub_server.url, "", api_name="/classification_push")
+    msg = client.predict(job, repo, True, URL_HUB, hub_server.url, hub_server.tokens["alice"],
+                         api_name="/classification_push")
+    assert f"Pushed to **{repo}**" in msg
+    assert hub_server.api().model_info(repo).private
+    pulled = client.predict(repo, URL_HUB, hub_server.url, hub_server.tokens["alice"],
+                            api_name="/classification_pull")
+    pulled = pulled["value"] if isinstance(pulled, dict) else pulled
+    label, _, _ = client.predict(pulled, handle_file(EXAMPLES[0]), 1, api_name="/classification_predict")
+    assert label["label"] == "0"
+    with pytest.raises(AppError, match="not found"):
+        client.predict(repo, URL_HUB, hub_server.url, "", api_name="/classification_pull")  # private
+
+
+def test_stop_from_the_ui(tab):
+    client, runner = tab
+    job = _start(client, "lenet", "digits", 300, 8, "sgd", 0.01, "constant", 0.0, 0)
+    deadline = time.monotonic() + 120
+    while not any(e["type"] == "step" for e in runner.events(job)[0]):
+        assert time.monotonic() < deadline, runner.log_tail(job)
+        time.sleep(0.2)
+    client.predict(job, api_name="/classification_stop")
+    assert runner.wait(job, timeout=30).status == "stopped"
+
+
+@pytest.mark.parametrize("make", ["cmyk", "rgba", "gray16", "gray", "palette"])
+def test_odd_image_modes_are_classified(tab, tmp_path, make):
+    from gradio_client import handle_file
+
+    client, runner = tab
+    folder = next((runner.job_dir(j.id) / "out" / "model" for j in runner.jobs()
+                   if (runner.job_dir(j.id) / "out" / "model" / "model.safetensors").exists()), None)
+    if folder is None:
+        pytest.skip("needs the trained model of test_train_watch_predict_push_and_pull")
+    base = Image.open(EXAMPLES[2])
+    img = {"cmyk": base.convert("CMYK"), "rgba": base.convert("RGBA"), "gray": base.convert("L"),
+           "gray16": base.convert("I;16"), "palette": base.convert("P")}[make]
+    path = tmp_path / f"x.{'tiff' if make in ('cmyk', 'gray16') else 'png'}"
+    img.save(path)
+    label, _, _ = client.predict(str(folder), handle_file(str(path)), 2, api_name="/classification_predict")
+    assert len(label["confidences"]) == 2
+
+
+def test_bad_images_get_clear_messages(tab, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    client, runner = tab
+    folder = next((runner.job_dir(j.id) / "out" / "model" for j in runner.jobs()
+                   if (runner.job_dir(j.id) / "out" / "model" / "model.safetensors").exists()), None)
+    if folder is None:
+        pytest.skip("needs the trained model of test_train_watch_predict_push_and_pull")
+    (tmp_path / "notes.png").write_text("this is not an image")
+    (tmp_path / "empty.png").write_bytes(b"")
+    good = open(EXAMPLES[0], "rb").read()
+    (tmp_path / "truncated.png").write_bytes(good[: len(good) // 2])
+    (tmp_path / "bomb.png").write_bytes(_png_claiming(20000, 20000))
+    cases = {"notes.png": "not an image", "empty.png": "empty", "truncated.png": "damaged or truncated",
+             "bomb.png": "limit"}
+    for name, message in cases.items():
+        with pytest.raises(AppError, match=message):
+            client.predict(str(folder), handle_file(str(tmp_path / name)), 3, api_name="/classification_predict")
+    with pytest.raises(AppError, match="Pick a model"):
+        client.predict(None, handle_file(EXAMPLES[0]), 3, api_name="/classification_predict")
+    with pytest.raises(AppError, match="not a valid repo id"):
+        client.predict("../etc", URL_HUB, "http://127.0.0.1:9", "", api_name="/classification_pull")
+    # Still serving.
+    label, _, _ = client.predict(str(folder), handle_file(EXAMPLES[0]), 1, api_name="/classification_predict")
+    assert label["label"]
+
+
+def test_model_paths_and_choices_are_validated(tab, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    client, _ = tab
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(AppError, match="not one trained here"):
+        client.predict(str(tmp_path), handle_file(EXAMPLES[0]), 3, api_name="/classification_predict")
+    with pytest.raises(AppError, match="Pick an architecture"):
+        client.predict("vgg-9000", "digits", 1, 8, "sgd", 0.1, "constant", 0.0, 0, api_name="/classification_train")
+    with pytest.raises(AppError, match="no job"):
+        client.predict("../../etc", api_name="/classification_stop")
