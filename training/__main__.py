@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -47,12 +48,16 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    log = EventLog(Path(cfg.output_dir) / "events.jsonl")
+    # Under `accelerate launch` every process trains; only the first one reports.
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    log = EventLog(Path(cfg.output_dir) / ("events.jsonl" if main_process else f"events.rank{os.environ['RANK']}.jsonl"))
     bar = None
     status = "failed"
     try:
         for ev in module.train(cfg, stop=lambda: stop_requested):
             log.write(ev)
+            if not main_process:
+                continue
             if ev["type"] == "start":
                 bar = tqdm(total=ev["total_steps"], initial=ev["resumed_from_step"], unit="step", dynamic_ncols=True)
             elif ev["type"] == "step" and bar is not None:
