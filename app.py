@@ -53,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--share", action="store_true", help="ask Gradio for a public link")
     p.add_argument("--hub", default=os.environ.get("DLP_HUB", "local"),
                    help="default hub: 'local' (embedded, offline), 'hf' (huggingface.co) or a server URL")
+    p.add_argument("--no-starter", action="store_true",
+                   help="do not train the starter LeNet when the local hub has no image classifier yet")
     p.add_argument("--open-local-hub", action="store_true",
                    help="let every visitor write to the local hub as you, even when the app is public "
                         "(by default a public app gives visitors read-only access to it)")
@@ -75,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     if not common.visitors_own_local_hub:
         print("The app is reachable by others: visitors get read-only access to the local hub unless they "
               "paste a token (make one with: python -m hub_models.server add-token --user NAME).")
-    demo = build_app(args.hub)
+    runner = JobRunner(cache_root() / "jobs", env=local_env())
+    demo = build_app(args.hub, runner=runner)
     demo.queue(default_concurrency_limit=8)  # many users can predict at once
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True,
                 css=CSS, theme=gr.themes.Soft(), show_error=True, quiet=True)
@@ -87,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
               f"The app is still served at {demo.local_url}", file=sys.stderr)
     else:
         print("Add --share for a public link.")
+    if hub.kind == "local" and not args.no_starter:  # after launch: the page is served first
+        from spaces.classification import start_starter_run
+
+        if job_id := start_starter_run(runner, hub):
+            print(f"The local hub has no image classifier yet: training a starter LeNet (job {job_id}).")
     # SIGTERM (a service manager, a Space restart) exits cleanly, so the session token is revoked.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

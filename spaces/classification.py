@@ -22,6 +22,30 @@ average pooling). Train one on the built-in digits (scikit-learn's 8x8 handwritt
 and compare: BatchNorm makes LeNet train faster at the same learning rate."""
 
 
+STARTER_LABEL = "starter: lenet on digits"
+
+
+def start_starter_run(runner: JobRunner, hub: hubs.Hub) -> str | None:
+    """On a hub with no image classifier yet, queue the run a new user would start first.
+
+    It goes through the same runner, trainer and push path as any job: LeNet on the digits
+    (a few seconds on two CPU cores), pushed to the local hub. Returns the job id, or None.
+    """
+    if any(j.label == STARTER_LABEL for j in runner.jobs()):
+        return None
+    try:
+        if hubs.list_repos(hub, task="image-classification", limit=1):
+            return None
+        user = hubs.whoami(hub)
+    except hubs.HubActionError:
+        return None
+    if not user:
+        return None
+    job = runner.submit(TASK, {"model": "lenet", "dataset": "digits", "push_to_hub": f"{user}/lenet-digits",
+                               "hub": "local"}, label=STARTER_LABEL)
+    return job.id
+
+
 def model_names() -> list[str]:
     from hub_models.classification import MODELS  # imports torch: only once the page is open
 

@@ -45,9 +45,20 @@ def test_app_launches_on_its_embedded_defaults(tmp_path):
     try:
         wait_for(f"http://127.0.0.1:{port}/", proc)
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        table, found = client.predict("Local hub (offline)", "", "", "", "", "model", api_name="/hub_list")
-        assert _rows(table) == [] and "0 model repos on local hub" in found
         assert (tmp_path / "hub-server" / "tokens.json").exists()  # the embedded hub keeps its data there
+        # The embedded default: with no classifier on the local hub, a starter LeNet is trained and pushed.
+        deadline = time.monotonic() + 180
+        while True:
+            table, found = client.predict("Local hub (offline)", "", "", "", "image-classification", "model",
+                                          api_name="/hub_list")
+            if _rows(table):
+                break
+            assert time.monotonic() < deadline, "the starter model never reached the local hub"
+            time.sleep(1)
+        assert [r[0] for r in _rows(table)] == ["learner/lenet-digits"]
+        card, _, metrics, _, _ = client.predict("Local hub (offline)", "", "", "learner/lenet-digits", "model",
+                                                api_name="/hub_details")
+        assert {r[0]: r[1] for r in _rows(metrics)}["accuracy"] >= 0.97
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=20)
@@ -60,7 +71,7 @@ def test_share_without_network_says_so(tmp_path):
 
     port = free_port()
     env = {**os.environ, "DLP_HOME": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--share"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--share", "--no-starter"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
