@@ -116,12 +116,238 @@ class ResNet(ImageClassifier, PyTorchModelHubMixin, **_HUB):
         return self.net(x)  # (B, C, H, W) -> (B, num_classes)
 
 
+def _norm(batch_norm: bool, n: int) -> nn.Module:
+    return nn.BatchNorm2d(n) if batch_norm else nn.Identity()
+
+
+def _stem(in_channels: int, cout: int, image_size: int, batch_norm: bool) -> list[nn.Module]:
+    """Large inputs: 7x7 stride 2 + max pool (/4). Small inputs (digits, CIFAR): a 3x3 conv that keeps the size."""
+    if image_size >= 128:
+        return [nn.Conv2d(in_channels, cout, 7, 2, 3), _norm(batch_norm, cout), nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
+    return [nn.Conv2d(in_channels, cout, 3, 1, 1), _norm(batch_norm, cout), nn.ReLU()]
+
+
+class AlexNet(ImageClassifier, PyTorchModelHubMixin, **_HUB):
+    """AlexNet (Krizhevsky et al., 2012): deeper than LeNet, ReLU, max pooling, dropout in the classifier."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 3, image_size: int = 224,
+                 channels: tuple[int, ...] = (96, 256, 384, 384, 256), hidden: int = 4096, dropout: float = 0.5,
+                 labels: list[str] | None = None, mean: list[float] | None = None, std: list[float] | None = None):
+        super().__init__()
+        self._set_meta(in_channels, image_size, num_classes, labels, mean, std)
+        c1, c2, c3, c4, c5 = channels
+        first = nn.Conv2d(in_channels, c1, 11, 4, 1) if image_size >= 128 else nn.Conv2d(in_channels, c1, 3, 1, 1)
+        self.features = nn.Sequential(
+            first, nn.ReLU(), nn.MaxPool2d(3, 2),
+            nn.Conv2d(c1, c2, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
+            nn.Conv2d(c2, c3, 3, padding=1), nn.ReLU(), nn.Conv2d(c3, c4, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(c4, c5, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2, ceil_mode=True),
+            nn.AdaptiveAvgPool2d(6 if image_size >= 128 else 2))
+        side = 6 if image_size >= 128 else 2
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(c5 * side * side, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))  # (B, C, H, W) -> (B, num_classes)
+
+
+class VGG(ImageClassifier, PyTorchModelHubMixin, **_HUB):
+    """VGG (Simonyan & Zisserman, 2014): repeated blocks of 3x3 convs then a 2x2 max pool.
+
+    ``conv_arch`` lists (number of convs, channels) per block; VGG-11 is the default.
+    """
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 3, image_size: int = 224,
+                 conv_arch: tuple = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512)), hidden: int = 4096,
+                 batch_norm: bool = False, dropout: float = 0.5, labels: list[str] | None = None,
+                 mean: list[float] | None = None, std: list[float] | None = None):
+        super().__init__()
+        self._set_meta(in_channels, image_size, num_classes, labels, mean, std)
+        if image_size < 2 ** len(conv_arch):
+            raise ValueError(f"VGG with {len(conv_arch)} blocks needs images of at least {2 ** len(conv_arch)} px")
+        layers, cin = [], in_channels
+        for n, cout in conv_arch:
+            for _ in range(n):
+                layers += [nn.Conv2d(cin, cout, 3, padding=1), _norm(batch_norm, cout), nn.ReLU()]
+                cin = cout
+            layers.append(nn.MaxPool2d(2))
+        side = max(1, image_size // 2 ** len(conv_arch))
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(cin * side * side, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class NiN(ImageClassifier, PyTorchModelHubMixin, **_HUB):
+    """Network in Network (Lin et al., 2013): each block is a conv and two 1x1 convs (a per-pixel MLP);
+    the last block outputs one channel per class and global average pooling replaces the dense layers."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 3, image_size: int = 224,
+                 channels: tuple[int, ...] = (96, 256, 384), dropout: float = 0.5, batch_norm: bool = False,
+                 labels: list[str] | None = None, mean: list[float] | None = None, std: list[float] | None = None):
+        super().__init__()
+        self._set_meta(in_channels, image_size, num_classes, labels, mean, std)
+
+        def block(cin: int, cout: int, k: int, stride: int, pad: int) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, k, stride, pad), _norm(batch_norm, cout), nn.ReLU(),
+                    nn.Conv2d(cout, cout, 1), _norm(batch_norm, cout), nn.ReLU(),
+                    nn.Conv2d(cout, cout, 1), _norm(batch_norm, cout), nn.ReLU()]
+
+        big = image_size >= 128
+        c1, c2, c3 = channels
+        self.net = nn.Sequential(
+            *block(in_channels, c1, 11 if big else 3, 4 if big else 1, 0 if big else 1), nn.MaxPool2d(3, 2, 1),
+            *block(c1, c2, 5, 1, 2), nn.MaxPool2d(3, 2, 1), *block(c2, c3, 3, 1, 1), nn.MaxPool2d(3, 2, 1),
+            nn.Dropout(dropout), *block(c3, num_classes, 3, 1, 1),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten())  # (B, num_classes, h, w) -> (B, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Inception(nn.Module):
+    """GoogLeNet's block: 1x1, 1x1->3x3, 1x1->5x5 and pool->1x1 paths, concatenated on channels."""
+
+    def __init__(self, cin: int, c1: int, c2: tuple[int, int], c3: tuple[int, int], c4: int, batch_norm: bool = False):
+        super().__init__()
+
+        def conv(a: int, b: int, k: int) -> list[nn.Module]:
+            return [nn.Conv2d(a, b, k, padding=k // 2), _norm(batch_norm, b), nn.ReLU()]
+
+        self.p1 = nn.Sequential(*conv(cin, c1, 1))
+        self.p2 = nn.Sequential(*conv(cin, c2[0], 1), *conv(c2[0], c2[1], 3))
+        self.p3 = nn.Sequential(*conv(cin, c3[0], 1), *conv(c3[0], c3[1], 5))
+        self.p4 = nn.Sequential(nn.MaxPool2d(3, 1, 1), *conv(cin, c4, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.p1(x), self.p2(x), self.p3(x), self.p4(x)], dim=1)
+
+
+class GoogLeNet(ImageClassifier, PyTorchModelHubMixin, **_HUB):
+    """GoogLeNet (Szegedy et al., 2014), with a channel ``width`` divisor for small runs."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 3, image_size: int = 224, width: int = 1,
+                 batch_norm: bool = False, labels: list[str] | None = None, mean: list[float] | None = None,
+                 std: list[float] | None = None):
+        super().__init__()
+        self._set_meta(in_channels, image_size, num_classes, labels, mean, std)
+
+        def w(n: int) -> int:
+            return max(4, n // width)
+
+        def inc(cin, c1, c2, c3, c4):  # channels of the original paper, scaled
+            return Inception(w(cin), w(c1), (w(c2[0]), w(c2[1])), (w(c3[0]), w(c3[1])), w(c4), batch_norm)
+
+        self.net = nn.Sequential(
+            *_stem(in_channels, w(64), image_size, batch_norm),
+            nn.Conv2d(w(64), w(64), 1), _norm(batch_norm, w(64)), nn.ReLU(),
+            nn.Conv2d(w(64), w(192), 3, padding=1), _norm(batch_norm, w(192)), nn.ReLU(),
+            nn.MaxPool2d(3, 2, 1),
+            inc(192, 64, (96, 128), (16, 32), 32), inc(256, 128, (128, 192), (32, 96), 64), nn.MaxPool2d(3, 2, 1),
+            inc(480, 192, (96, 208), (16, 48), 64), inc(512, 256, (160, 320), (32, 128), 128),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(w(256) + w(320) + w(128) + w(128), num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class DenseBlock(nn.Module):
+    """DenseNet's block: each BN-ReLU-conv layer sees the concatenation of all earlier outputs."""
+
+    def __init__(self, cin: int, layers: int, growth: int):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            nn.Sequential(nn.BatchNorm2d(cin + i * growth), nn.ReLU(), nn.Conv2d(cin + i * growth, growth, 3, padding=1))
+            for i in range(layers))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = torch.cat([x, layer(x)], dim=1)  # (B, C, H, W) -> (B, C + growth, H, W)
+        return x
+
+
+class DenseNet(ImageClassifier, PyTorchModelHubMixin, **_HUB):
+    """DenseNet (Huang et al., 2017): dense blocks joined by transition layers (1x1 conv + 2x2 avg pool)."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 3, image_size: int = 224, growth: int = 32,
+                 block_layers: tuple[int, ...] = (4, 4, 4, 4), labels: list[str] | None = None,
+                 mean: list[float] | None = None, std: list[float] | None = None):
+        super().__init__()
+        self._set_meta(in_channels, image_size, num_classes, labels, mean, std)
+        c = 2 * growth
+        layers = _stem(in_channels, c, image_size, True)
+        for i, n in enumerate(block_layers):
+            layers.append(DenseBlock(c, n, growth))
+            c += n * growth
+            if i < len(block_layers) - 1:  # transition: halve channels and resolution
+                layers += [nn.BatchNorm2d(c), nn.ReLU(), nn.Conv2d(c, c // 2, 1), nn.AvgPool2d(2, ceil_mode=True)]
+                c //= 2
+        self.net = nn.Sequential(*layers, nn.BatchNorm2d(c), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                 nn.Linear(c, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class MobileNet(ImageClassifier, PyTorchModelHubMixin, **_HUB):
+    """MobileNet v1 (Howard et al., 2017): depthwise 3x3 + pointwise 1x1 convs, ``alpha`` the width multiplier."""
+
+    CFG = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1),
+           (512, 1), (1024, 2), (1024, 1))
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 3, image_size: int = 224, alpha: float = 1.0,
+                 labels: list[str] | None = None, mean: list[float] | None = None, std: list[float] | None = None):
+        super().__init__()
+        self._set_meta(in_channels, image_size, num_classes, labels, mean, std)
+        c = max(8, int(32 * alpha))
+        layers = [nn.Conv2d(in_channels, c, 3, 2 if image_size >= 128 else 1, 1, bias=False), nn.BatchNorm2d(c),
+                  nn.ReLU()]
+        for cout, stride in self.CFG:
+            cout = max(8, int(cout * alpha))
+            layers += [nn.Conv2d(c, c, 3, stride, 1, groups=c, bias=False), nn.BatchNorm2d(c), nn.ReLU(),  # depthwise
+                       nn.Conv2d(c, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]  # pointwise
+            c = cout
+        self.net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
 # name -> (class, defaults for the built-in sample, input sizes the tests try)
 MODELS: dict[str, tuple[type[ImageClassifier], dict, tuple[int, ...]]] = {
     "lenet": (LeNet, {}, (16, 28, 32)),
     "lenet-bn": (LeNet, {"batch_norm": True}, (28, 32)),
+    "alexnet-small": (AlexNet, {"channels": (24, 64, 96, 96, 64), "hidden": 256, "image_size": 32}, (16, 32, 224)),
+    "vgg11-small": (VGG, {"conv_arch": ((1, 16), (1, 32), (2, 64), (2, 64), (2, 64)), "hidden": 256,
+                          "image_size": 32}, (32, 224)),
+    "vgg11-bn-small": (VGG, {"conv_arch": ((1, 16), (1, 32), (2, 64), (2, 64), (2, 64)), "hidden": 256,
+                             "batch_norm": True, "image_size": 32}, (32, 224)),
+    "nin-small": (NiN, {"channels": (32, 64, 96), "image_size": 32}, (16, 32, 224)),
+    "nin-bn-small": (NiN, {"channels": (32, 64, 96), "batch_norm": True, "image_size": 32}, (16, 32, 224)),
+    "googlenet-bn-small": (GoogLeNet, {"width": 8, "batch_norm": True, "image_size": 32}, (16, 32, 224)),
     "resnet18-small": (ResNet, {"width": 16}, (8, 32, 224)),
+    "densenet-small": (DenseNet, {"growth": 8, "block_layers": (2, 2, 2, 2), "image_size": 32}, (8, 32, 224)),
+    "mobilenet-small": (MobileNet, {"alpha": 0.25, "image_size": 32}, (16, 32, 224)),
 }
+CLASSES = {c.__name__: c for c, _, _ in MODELS.values()}
+
+
+def class_for_config(config: dict) -> type[ImageClassifier]:
+    """The class whose constructor arguments are exactly the keys of a saved config.json.
+
+    (The mixin writes every constructor argument, defaults included, and no two classes here
+    take the same set.)
+    """
+    import inspect
+
+    for cls in CLASSES.values():
+        if set(config) == set(inspect.signature(cls.__init__).parameters) - {"self"}:
+            return cls
+    raise ValueError("config.json does not match any image classifier of this playground")
 
 
 def create_model(name: str, **overrides) -> ImageClassifier:

@@ -60,17 +60,15 @@ def load_image(source: Any, channels: int = 3):
 @lru_cache(maxsize=8)
 def load_classifier(folder: str):
     """A classifier saved by this project (``config.json`` + ``model.safetensors``), in eval mode."""
-    from .classification import LeNet, ResNet
+    from .classification import class_for_config
 
     path = Path(folder)
     try:
         config = json.loads((path / "config.json").read_text())
+        cls = class_for_config(config)
     except (OSError, ValueError):
-        raise InputError(f"{folder} has no readable config.json: not a model folder") from None
-    # The architecture is told apart by its constructor arguments (config.json holds exactly those).
-    cls = ResNet if "blocks" in config else LeNet if "activation" in config else None
-    if cls is None:
-        raise InputError(f"{folder} is not an image classifier this playground knows")
+        raise InputError(f"{folder} does not hold an image classifier this playground knows "
+                         "(no readable config.json, or one of another model)") from None
     model = cls.from_pretrained(path)
     return model.eval()
 
