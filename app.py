@@ -17,7 +17,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import gradio as gr  # noqa: E402
 
-from hub_models.hub import HubActionError, cache_root, local_env, resolve_hub  # noqa: E402
+from hub_models.hub import HubActionError, cache_root, resolve_hub  # noqa: E402
 from spaces import TABS  # noqa: E402
 from spaces import common  # noqa: E402
 from spaces.common import AppContext  # noqa: E402
@@ -32,8 +32,7 @@ CSS = ".dlp-header h1 {margin-bottom: 0} footer {display: none !important}"
 def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr.Blocks:
     """The whole UI. Heavy libraries are imported by the tabs' handlers, not here."""
     if runner is None:
-        # Jobs reach the local hub this process serves (if any) through their environment.
-        runner = JobRunner(cache_root() / "jobs", env=local_env())
+        runner = JobRunner(cache_root() / "jobs")
     with gr.Blocks(title="DL Playground") as demo:
         ctx = AppContext(demo=demo, default_hub=default_hub, runner=runner)
         gr.Markdown(HEADER, elem_classes="dlp-header")
@@ -77,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if not common.visitors_own_local_hub:
         print("The app is reachable by others: visitors get read-only access to the local hub unless they "
               "paste a token (make one with: python -m hub_models.server add-token --user NAME).")
-    runner = JobRunner(cache_root() / "jobs", env=local_env())
+    runner = JobRunner(cache_root() / "jobs")
     demo = build_app(args.hub, runner=runner)
     demo.queue(default_concurrency_limit=8)  # many users can predict at once
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True,

@@ -86,9 +86,11 @@ def local_hub(data_dir: str | Path | None = None) -> Hub:
     with _local_lock:
         if _local is not None:
             return _local
-        if os.environ.get(ENV_LOCAL_URL) and os.environ.get(ENV_LOCAL_TOKEN):
+        if os.environ.get(ENV_LOCAL_URL):
+            # A child of the app: its hub, with the token the job was given (none: read-only).
             store = os.environ.get(ENV_LOCAL_DIR)
-            _local = Hub("local", os.environ[ENV_LOCAL_URL], os.environ[ENV_LOCAL_TOKEN], Path(store) if store else None)
+            _local = Hub("local", os.environ[ENV_LOCAL_URL], os.environ.get(ENV_LOCAL_TOKEN) or None,
+                         Path(store) if store else None)
             return _local
         from .server import start_in_thread
         from .server.storage import HubStore
@@ -117,9 +119,18 @@ def resolve_hub(spec: str | None = None, token: str | None = None) -> Hub:
     return hub.with_token(token)
 
 
-def local_env() -> dict[str, str]:
-    """``child_env`` of the local hub if this process started it, else {} (a child starts its own)."""
-    return child_env(_local) if _local is not None else {}
+def job_env(hub: Hub) -> dict[str, str]:
+    """Environment for a child process (a training job) that works with ``hub``.
+
+    It points the child at the local hub this process serves, if any (else a child would start
+    its own), and hands over ``hub``'s token, if any; never on the command line, never to disk.
+    """
+    env = {}
+    if _local is not None:
+        env = {ENV_LOCAL_URL: _local.endpoint, ENV_LOCAL_DIR: str(_local.store_dir or "")}
+    if hub.token:
+        env[{"local": ENV_LOCAL_TOKEN, "hf": "HF_TOKEN"}.get(hub.kind, "DLP_HUB_TOKEN")] = hub.token
+    return env
 
 
 def _hf_token() -> str | None:
@@ -127,13 +138,6 @@ def _hf_token() -> str | None:
     from huggingface_hub import get_token
 
     return get_token()
-
-
-def child_env(hub: Hub) -> dict[str, str]:
-    """Environment for a subprocess that should reach the same local hub (tokens stay out of argv)."""
-    if hub.kind != "local":
-        return {}
-    return {ENV_LOCAL_URL: hub.endpoint, ENV_LOCAL_TOKEN: hub.token or "", ENV_LOCAL_DIR: str(hub.store_dir or "")}
 
 
 def check_repo_id(repo_id: str) -> str:

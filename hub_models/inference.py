@@ -57,6 +57,15 @@ def load_image(source: Any, channels: int = 3):
     return img.convert("L" if channels == 1 else "RGB")
 
 
+def image_to_tensor(img):
+    """A PIL image in mode L or RGB as a uint8 tensor (C, H, W)."""
+    import torch
+
+    channels = 1 if img.mode == "L" else 3
+    t = torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8)
+    return t.view(img.height, img.width, channels).permute(2, 0, 1)  # (H, W, C) -> (C, H, W)
+
+
 @lru_cache(maxsize=8)
 def load_classifier(folder: str):
     """A classifier saved by this project (``config.json`` + ``model.safetensors``), in eval mode."""
@@ -87,8 +96,7 @@ def classify(model, image: Any, top_k: int = 5):
     if model.in_channels == 1 and ImageStat.Stat(img).mean[0] > 127:
         img = ImageOps.invert(img)
     img = img.resize((model.image_size, model.image_size))
-    x = torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8).float().div(255)
-    x = x.view(img.height, img.width, model.in_channels).permute(2, 0, 1).unsqueeze(0)  # (1, C, H, W)
+    x = image_to_tensor(img).float().div(255).unsqueeze(0)  # (1, C, H, W)
     mean = torch.tensor(model.mean).view(1, -1, 1, 1)
     std = torch.tensor(model.std).view(1, -1, 1, 1)
     with torch.no_grad():

@@ -26,6 +26,12 @@ passes 96 %."""
 
 
 STARTER_LABEL = "starter: lenet on digits"
+DATA_SOURCES = {"Built-in digits": "digits", "Upload a zip": "upload", "Dataset repo on the hub": "hub"}
+
+
+def _hub_spec(hub: hubs.Hub) -> str:
+    """The --hub value that names ``hub`` for a training process."""
+    return hub.kind if hub.kind in ("local", "hf") else hub.endpoint
 
 
 def start_starter_run(runner: JobRunner, hub: hubs.Hub) -> str | None:
@@ -45,7 +51,7 @@ def start_starter_run(runner: JobRunner, hub: hubs.Hub) -> str | None:
     if not user:
         return None
     job = runner.submit(TASK, {"model": "lenet", "dataset": "digits", "push_to_hub": f"{user}/lenet-digits",
-                               "hub": "local"}, label=STARTER_LABEL)
+                               "hub": "local"}, label=STARTER_LABEL, secret_env=hubs.job_env(hub))
     return job.id
 
 
@@ -87,12 +93,21 @@ def build(ctx: AppContext) -> None:
     runner = ctx.runner
     gr.Markdown(INTRO)
     with gr.Tab("Train"):
+        gr.Markdown("The hub below is where dataset repos come from and where trained models go.")
+        picker = hub_picker(ctx)
         with gr.Row():
             # Choices arrive on page load (listing them imports torch); handlers validate the value.
             arch = gr.Dropdown(label="Architecture", choices=[], value=None, allow_custom_value=True, scale=2)
-            dataset = gr.Dropdown(["digits"], value="digits", label="Data (built-in sample)", scale=2)
+            source_kind = gr.Radio(list(DATA_SOURCES), value="Built-in digits", label="Data", scale=3)
             epochs = gr.Number(10, label="Epochs", precision=0, minimum=1, maximum=500, scale=1)
             batch = gr.Number(32, label="Batch size", precision=0, minimum=1, maximum=4096, scale=1)
+        with gr.Row():
+            upload = gr.File(label="Zip with one folder per class (cats/1.jpg, dogs/2.png ...)", file_types=[".zip"],
+                             type="filepath", visible=False)
+            data_repo = gr.Textbox(label="Dataset repo id (one folder per class, or image + label columns)",
+                                   placeholder="you/my-images", visible=False)
+            image_size = gr.Number(0, label="Image size (0: the model's default)", precision=0, minimum=0,
+                                   maximum=512)
         with gr.Row():
             optimizer = gr.Dropdown(list(OPTIMIZERS), value="adamw", label="Optimizer")
             lr = gr.Number(3e-3, label="Learning rate", minimum=1e-7, maximum=10)
@@ -113,8 +128,7 @@ def build(ctx: AppContext) -> None:
             confusion = gr.Image(label="Confusion matrix (validation split)", type="pil", height=320,
                                  buttons=["download"])
             log = gr.Textbox(label="Log", lines=12, max_lines=12, autoscroll=True)
-        with gr.Accordion("Push the trained model to a hub", open=False):
-            picker = hub_picker(ctx)
+        with gr.Accordion("Push the trained model to the hub above", open=False):
             with gr.Row():
                 repo = gr.Textbox(label="Repo id", placeholder="you/lenet-digits", scale=3)
                 private = gr.Checkbox(label="Private", scale=1)
@@ -147,13 +161,34 @@ def build(ctx: AppContext) -> None:
                                        label="Model summary", max_height=300)
 
     # ------------------------------------------------------------------ events
-    def start_job(arch_, dataset_, epochs_, batch_, opt_, lr_, sched_, wd_, seed_):
+    def start_job(arch_, kind, upload_, repo_, size_, epochs_, batch_, opt_, lr_, sched_, wd_, seed_,
+                  choice, url, token):
+        from training.data import extract_upload, find_class_folders
+        from training.engine import TrainingError
+
         if arch_ not in model_names():
             raise gr.Error(f"Pick an architecture: one of {', '.join(model_names())}.")
-        cfg = {"model": arch_, "dataset": dataset_, "epochs": int(epochs_), "batch_size": int(batch_),
-               "optimizer": opt_, "lr": float(lr_), "schedule": sched_, "weight_decay": float(wd_),
-               "seed": int(seed_)}
-        j = runner.submit(TASK, cfg, label=f"{arch_} on {dataset_}")
+        hub = get_hub(choice, url, token)
+        if DATA_SOURCES[kind] == "upload":
+            if not upload_:
+                raise gr.Error("Upload a zip with one folder per class.")
+            try:  # checked now, so a bad zip is a message here rather than a failed job later
+                dataset_ = str(extract_upload(upload_, runner.root / "uploads"))
+                find_class_folders(dataset_)
+            except TrainingError as e:
+                raise gr.Error(str(e)) from None
+            name = Path(upload_).name
+        elif DATA_SOURCES[kind] == "hub":
+            try:
+                dataset_ = name = hubs.check_repo_id(repo_)
+            except hubs.HubActionError as e:
+                raise gr.Error(str(e)) from None
+        else:
+            dataset_ = name = "digits"
+        cfg = {"model": arch_, "dataset": dataset_, "image_size": int(size_ or 0), "epochs": int(epochs_),
+               "batch_size": int(batch_), "optimizer": opt_, "lr": float(lr_), "schedule": sched_,
+               "weight_decay": float(wd_), "seed": int(seed_), "hub": _hub_spec(hub)}
+        j = runner.submit(TASK, cfg, label=f"{arch_} on {name}", secret_env=hubs.job_env(hub))
         return gr.update(choices=_job_choices(), value=j.id)
 
     def stop_job(job_id):
@@ -266,7 +301,10 @@ def build(ctx: AppContext) -> None:
             raise gr.Error(str(e)) from None
         return result, network_input.resize((140, 140), 0), [list(r) for r in model_summary(model)]
 
-    form = [arch, dataset, epochs, batch, optimizer, lr, schedule, weight_decay, seed]
+    source_kind.change(lambda k: (gr.update(visible=DATA_SOURCES[k] == "upload"), gr.update(visible=DATA_SOURCES[k] == "hub")),
+                       source_kind, [upload, data_repo], api_visibility="private")
+    form = [arch, source_kind, upload, data_repo, image_size, epochs, batch, optimizer, lr, schedule, weight_decay,
+            seed, *picker.inputs]
     start.click(start_job, form, job, api_name="classification_train")
     stop.click(stop_job, job, progress, api_name="classification_stop")
     outputs = [jobs_table, progress, loss_plot, metric_plot, confusion, log]

@@ -79,7 +79,7 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_role("tab", name="Hub").click()
 
         # Delete needs the owner's token and the repo id typed again.
-        page.get_by_label("Token").fill(hub_server.tokens["alice"])
+        page.get_by_label("Token").filter(visible=True).fill(hub_server.tokens["alice"])
         page.get_by_text("Delete this repo").click()
         page.get_by_label("Type the repo id to confirm").fill(repo)
         page.get_by_role("button", name="Delete repo").click()

@@ -33,8 +33,11 @@ def tab(hub_server, tmp_path_factory):
         runner.close()
 
 
-def _start(client, *form) -> str:
-    out = client.predict(*form, api_name="/classification_train")
+DIGITS = ("Built-in digits", None, "", 0)  # data source, zip, dataset repo, image size
+
+
+def _start(client, arch, data, *opts, hub=("Local hub (offline)", "", "")) -> str:
+    out = client.predict(arch, *data, *opts, *hub, api_name="/classification_train")
     return out["value"] if isinstance(out, dict) else out  # the job dropdown's update
 
 
@@ -57,7 +60,7 @@ def test_train_watch_predict_push_and_pull(tab, hub_server, repo_name):
     from gradio_client.exceptions import AppError
 
     client, runner = tab
-    job = _start(client, "lenet-bn", "digits", 3, 64, "adamw", 0.003, "cosine", 0.0, 0)
+    job = _start(client, "lenet-bn", DIGITS, 3, 64, "adamw", 0.003, "cosine", 0.0, 0)
     deadline = time.monotonic() + 180
     while runner.get(job).status in ("queued", "running", "stopping"):
         assert time.monotonic() < deadline, runner.log_tail(job)
@@ -98,7 +101,7 @@ def test_train_watch_predict_push_and_pull(tab, hub_server, repo_name):
 
 def test_stop_from_the_ui(tab):
     client, runner = tab
-    job = _start(client, "lenet", "digits", 300, 8, "sgd", 0.01, "constant", 0.0, 0)
+    job = _start(client, "lenet", DIGITS, 300, 8, "sgd", 0.01, "constant", 0.0, 0)
     deadline = time.monotonic() + 120
     while not any(e["type"] == "step" for e in runner.events(job)[0]):
         assert time.monotonic() < deadline, runner.log_tail(job)
@@ -162,6 +165,31 @@ def test_model_paths_and_choices_are_validated(tab, tmp_path):
     with pytest.raises(AppError, match="not one trained here"):
         client.predict(str(tmp_path), handle_file(EXAMPLES[0]), 3, api_name="/classification_predict")
     with pytest.raises(AppError, match="Pick an architecture"):
-        client.predict("vgg-9000", "digits", 1, 8, "sgd", 0.1, "constant", 0.0, 0, api_name="/classification_train")
+        _start(client, "vgg-9000", DIGITS, 1, 8, "sgd", 0.1, "constant", 0.0, 0)
     with pytest.raises(AppError, match="no job"):
         client.predict("../../etc", api_name="/classification_stop")
+
+
+def test_train_on_an_uploaded_zip_and_refuse_a_hostile_one(tab, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    from test_classification_data import _zip, make_folder, zip_folder
+
+    client, runner = tab
+    with pytest.raises(AppError, match="unsafe path"):
+        _start(client, "lenet", ("Upload a zip", handle_file(str(_zip(tmp_path / "evil.zip", {"../x.png": b"x"}))),
+                                 "", 16), 1, 8, "adamw", 0.003, "cosine", 0.0, 0)
+    with pytest.raises(AppError, match="Upload a zip"):
+        _start(client, "lenet", ("Upload a zip", None, "", 16), 1, 8, "adamw", 0.003, "cosine", 0.0, 0)
+    with pytest.raises(AppError, match="not a valid repo id"):
+        _start(client, "lenet", ("Dataset repo on the hub", None, "no repo", 16), 1, 8, "adamw", 0.003,
+               "cosine", 0.0, 0)
+    z = zip_folder(make_folder(tmp_path / "data"), tmp_path / "colours.zip")
+    job = _start(client, "lenet", ("Upload a zip", handle_file(str(z)), "", 16), 8, 8, "adamw", 0.003, "cosine",
+                 0.0, 0)
+    done = runner.wait(job, timeout=180)
+    assert done.status == "completed", runner.log_tail(job)
+    assert runner.get(job).label == "lenet on colours.zip"
+    # The extracted upload stays inside the app's own folder.
+    assert all(p.resolve().is_relative_to(runner.root.resolve()) for p in (runner.root / "uploads").rglob("*"))

@@ -126,8 +126,12 @@ def test_embedded_local_hub_uses_a_session_token(tmp_path, monkeypatch):
         assert hubs.whoami(hub) == "tester"
         assert hub.token not in (tmp_path / "local" / "tokens.json").read_text()
         assert hubs.resolve_hub("local") == hub
-        # A child process (a training job) reaches the same hub through its environment.
-        assert hubs.child_env(hub)[hubs.ENV_LOCAL_URL] == hub.endpoint
+        # A child process (a training job) reaches the same hub through its environment; the token
+        # travels only as a per-job secret.
+        assert hubs.job_env(hub) == {hubs.ENV_LOCAL_URL: hub.endpoint, hubs.ENV_LOCAL_DIR: str(hub.store_dir),
+                                     hubs.ENV_LOCAL_TOKEN: hub.token}
+        anonymous = hubs.job_env(hubs.Hub("local", hub.endpoint, None))
+        assert hubs.ENV_LOCAL_TOKEN not in anonymous and anonymous[hubs.ENV_LOCAL_URL] == hub.endpoint
         # Tokens of processes that are gone are purged on the next start.
         store = HubStore(tmp_path / "local")
         tokens = json.loads((tmp_path / "local" / "tokens.json").read_text())

@@ -28,8 +28,8 @@ class ClassificationConfig(TrainConfig):
     batch_size: int = opt(32, "examples per step")
     lr: float = opt(3e-3, "peak learning rate")
     model: str = opt("lenet", "architecture", tuple(MODELS))
-    dataset: str = opt("digits", "built-in sample: digits (scikit-learn's 8x8 digits, 1797 images, 10 classes)",
-                       DATASETS)
+    dataset: str = opt("digits", "'digits' (built in: scikit-learn's 8x8 digits, 1797 images, 10 classes), a folder "
+                                 "or .zip with one folder per class, or a dataset repo id on --hub")
     image_size: int = opt(0, "input size in pixels (0: the model's default)")
     val_split: float = opt(0.2, "fraction of the data held out for validation")
     label_smoothing: float = opt(0.0, "label smoothing of the cross-entropy loss")
@@ -72,9 +72,17 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
         raise TrainingError(f"unknown model {cfg.model!r}; choose one of {', '.join(MODELS)}")
     _, defaults, sizes = MODELS[cfg.model]
     size = cfg.image_size or defaults.get("image_size") or sizes[1 if len(sizes) > 1 else 0]
-    if cfg.dataset != "digits":
-        raise TrainingError(f"unknown dataset {cfg.dataset!r}; choose one of {', '.join(DATASETS)}")
-    x, y, labels = load_digits_tensors(size)
+    if cfg.dataset in DATASETS:
+        x, y, labels = load_digits_tensors(size)
+        warnings: list[str] = []
+    else:
+        from .data import load_dataset_spec
+
+        x, y, labels, warnings = load_dataset_spec(cfg.dataset, size, cfg.hub)
+    local = Path(cfg.dataset).exists()
+    data_name = Path(cfg.dataset).name if local else cfg.dataset  # a user's folder path is not metadata
+    if len(x) < 4:
+        raise TrainingError(f"only {len(x)} usable images: a train/validation split needs more")
     if cfg.dry_run:
         x, y = x[:32], y[:32]
     train_idx, val_idx = split(len(x), cfg.val_split, cfg.seed)
@@ -113,14 +121,14 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
         cm = getattr(evaluate, "last_confusion", None)
         if cm is not None:
             (folder / "confusion_matrix.json").write_text(json.dumps({"labels": labels, "matrix": cm}))
-        repo = cfg.push_to_hub or f"local/{cfg.model}-{cfg.dataset}"
+        repo = cfg.push_to_hub or f"local/{cfg.model}-{data_name.replace('/', '-')}"
         write_card(folder, CardInfo(
-            repo_id=repo, title=f"{cfg.model} on {cfg.dataset}",
+            repo_id=repo, title=f"{cfg.model} on {data_name}",
             summary=(f"A `{cfg.model}` image classifier ({type(m).__name__}, "
                      f"{sum(p.numel() for p in m.parameters()):,} parameters) trained from scratch with "
-                     f"DL Playground on {cfg.dataset} at {size}x{size} px, {len(labels)} classes."),
+                     f"DL Playground on {data_name} at {size}x{size} px, {len(labels)} classes."),
             pipeline_tag="image-classification", task_name="Image Classification", tags=[cfg.model],
-            datasets=[cfg.dataset], dataset_name=cfg.dataset, metrics=metrics,
+            datasets=[] if local else [cfg.dataset], dataset_name=data_name, metrics=metrics,
             training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")},
             usage=(f"from hub_models.classification import {type(m).__name__}\n"
                    f"model = {type(m).__name__}.from_pretrained(\"{repo}\")  # or a local folder\n"
@@ -128,7 +136,8 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
                    f"model.mean / model.std")))
 
     return TaskSpec(model=model, train_data=TensorDataset(x[train_idx], y[train_idx]),
-                    val_data=TensorDataset(x[val_idx], y[val_idx]), loss=loss, evaluate=evaluate, save=save)
+                    val_data=TensorDataset(x[val_idx], y[val_idx]), loss=loss, evaluate=evaluate, save=save,
+                    notes=warnings)
 
 
 def train(cfg: ClassificationConfig, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:

@@ -14,7 +14,7 @@ import os
 import random
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -38,7 +38,7 @@ class TaskSpec:
     loss: Callable[[nn.Module, Any], torch.Tensor]  # (model, batch) -> scalar loss
     evaluate: Callable[[nn.Module, DataLoader, Any], dict[str, float]]  # (model, loader, accelerator) -> metrics
     save: Callable[[nn.Module, Path, dict[str, float]], None]  # write the publishable model folder
-    primary_metric: str = "accuracy"
+    notes: list[str] = field(default_factory=list)  # what the user should know about the data (skipped files...)
 
 
 def seed_everything(seed: int) -> None:
@@ -169,6 +169,10 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
         model, optimizer, train_loader, val_loader, scheduler)
     yield event("start", config=to_dict(cfg), total_steps=total, resumed_from_step=step,
                 device=str(accelerator.device), parameters=sum(p.numel() for p in model.parameters()))
+    for note in spec.notes[:20]:
+        yield event("log", message=note)
+    if len(spec.notes) > 20:
+        yield event("log", message=f"... and {len(spec.notes) - 20} more")
 
     metrics: dict[str, float] = {}
     status, message = "completed", ""

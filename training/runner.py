@@ -58,12 +58,12 @@ def config_to_argv(config: dict[str, Any]) -> list[str]:
 
 
 class JobRunner:
-    def __init__(self, root: str | Path, env: dict[str, str] | None = None, poll_s: float = 0.5):
+    def __init__(self, root: str | Path, poll_s: float = 0.5):
         self.root = Path(root)
         (self.root / "jobs").mkdir(parents=True, exist_ok=True)
-        self.env = env or {}
         self._lock = threading.RLock()
         self._procs: dict[str, subprocess.Popen] = {}
+        self._secrets: dict[str, dict[str, str]] = {}  # per-job env (tokens): memory only, never in job.json
         self._wake = threading.Event()
         self._closed = False
         self._recover()
@@ -71,14 +71,21 @@ class JobRunner:
         self._thread.start()
 
     # ----------------------------------------------------------------- public
-    def submit(self, task: str, config: dict[str, Any], *, device: str = "cpu", label: str = "") -> Job:
-        """Queue ``python -m training <task>`` with ``config``; its output dir is the job's folder."""
+    def submit(self, task: str, config: dict[str, Any], *, device: str = "cpu", label: str = "",
+               secret_env: dict[str, str] | None = None) -> Job:
+        """Queue ``python -m training <task>`` with ``config``; its output dir is the job's folder.
+
+        ``secret_env`` (a hub token) reaches the process environment only: it is not written to
+        disk, so a job still queued when the app restarts starts without it.
+        """
         job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         out = self.job_dir(job_id) / "out"
         config = {**config, "output_dir": str(out)}
         job = Job(id=job_id, task=task, argv=[sys.executable, "-m", "training", task, *config_to_argv(config)],
                   device=device, created=time.time(), label=label or task)
         with self._lock:
+            if secret_env:
+                self._secrets[job_id] = dict(secret_env)
             self._save(job)
         self._wake.set()
         return job
@@ -88,6 +95,7 @@ class JobRunner:
         with self._lock:
             job = self.get(job_id)
             if job.status == "queued":
+                self._secrets.pop(job_id, None)
                 job.status, job.message, job.ended = "stopped", "cancelled before it started", time.time()
                 self._save(job)
             elif job.status == "running" and job.pid:
@@ -183,7 +191,7 @@ class JobRunner:
 
     def _start(self, job: Job) -> None:
         log = open(self.job_dir(job.id) / "log.txt", "ab")
-        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **self._secrets.pop(job.id, {}), "PYTHONUNBUFFERED": "1"}
         # Its own session: the job survives the app's terminal closing, and signals reach it alone.
         proc = subprocess.Popen(job.argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
