@@ -21,6 +21,13 @@ def _wait_for_event(runner: JobRunner, job_id: str, kind: str, timeout: float = 
     raise AssertionError(f"no {kind} event from {job_id}: {runner.log_tail(job_id)}")
 
 
+@pytest.fixture
+def runner(tmp_path):
+    r = JobRunner(tmp_path, poll_s=0.1)
+    yield r
+    r.close()
+
+
 def test_config_to_argv():
     assert config_to_argv({"batch_size": 8, "dry_run": True, "private": False, "hub": None}) == [
         "--batch-size", "8", "--dry-run", "--no-private"]
@@ -44,22 +51,18 @@ def test_job_runs_to_completion_and_is_found_after_reload(tmp_path):
         again.close()
 
 
-def test_stop_ends_a_running_job_within_seconds_and_the_queue_moves(tmp_path):
-    runner = JobRunner(tmp_path, poll_s=0.1)
-    try:
-        first = runner.submit("classification", LONG)
-        second = runner.submit("classification", {"model": "lenet", "dry_run": True})
-        _wait_for_event(runner, first.id, "step")
-        assert runner.get(second.id).status == "queued" and runner.queue_position(second.id) == 1
-        t = time.monotonic()
-        runner.stop(first.id)
-        stopped = runner.wait(first.id, timeout=30)
-        assert time.monotonic() - t < 15
-        assert stopped.status == "stopped", stopped
-        assert (runner.job_dir(first.id) / "out" / "model" / "model.safetensors").exists()  # its result is kept
-        assert runner.wait(second.id, timeout=180).status == "completed"
-    finally:
-        runner.close()
+def test_stop_ends_a_running_job_within_seconds_and_the_queue_moves(runner):
+    first = runner.submit("classification", LONG)
+    second = runner.submit("classification", {"model": "lenet", "dry_run": True})
+    _wait_for_event(runner, first.id, "step")
+    assert runner.get(second.id).status == "queued" and runner.queue_position(second.id) == 1
+    t = time.monotonic()
+    runner.stop(first.id)
+    stopped = runner.wait(first.id, timeout=30)
+    assert time.monotonic() - t < 15
+    assert stopped.status == "stopped", stopped
+    assert (runner.job_dir(first.id) / "out" / "model" / "model.safetensors").exists()  # its result is kept
+    assert runner.wait(second.id, timeout=180).status == "completed"
 
 
 def test_jobs_outlive_the_runner_and_are_picked_up_again(tmp_path):
@@ -77,27 +80,19 @@ def test_jobs_outlive_the_runner_and_are_picked_up_again(tmp_path):
         again.close()
 
 
-def test_cancel_queued_job_and_bad_job_ids(tmp_path):
-    runner = JobRunner(tmp_path, poll_s=0.1)
-    try:
-        first = runner.submit("classification", LONG)
-        queued = runner.submit("classification", LONG)
-        assert runner.stop(queued.id).status == "stopped"
-        runner.stop(first.id)
-        runner.wait(first.id, timeout=30)
-        assert runner.get(queued.id).pid is None
-        for bad in ("", "../x", ".hidden", "nope"):
-            with pytest.raises(KeyError):
-                runner.get(bad)
-    finally:
-        runner.close()
+def test_cancel_queued_job_and_bad_job_ids(runner):
+    first = runner.submit("classification", LONG)
+    queued = runner.submit("classification", LONG)
+    assert runner.stop(queued.id).status == "stopped"
+    runner.stop(first.id)
+    runner.wait(first.id, timeout=30)
+    assert runner.get(queued.id).pid is None
+    for bad in ("", "../x", ".hidden", "nope"):
+        with pytest.raises(KeyError):
+            runner.get(bad)
 
 
-def test_a_failing_job_reports_its_reason(tmp_path):
-    runner = JobRunner(tmp_path, poll_s=0.1)
-    try:
-        job = runner.submit("classification", {"val_split": 5.0})
-        done = runner.wait(job.id, timeout=120)
-        assert done.status == "failed" and "--val-split" in done.message and done.returncode == 2
-    finally:
-        runner.close()
+def test_a_failing_job_reports_its_reason(runner):
+    job = runner.submit("classification", {"val_split": 5.0})
+    done = runner.wait(job.id, timeout=120)
+    assert done.status == "failed" and "--val-split" in done.message and done.returncode == 2
