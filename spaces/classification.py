@@ -96,8 +96,9 @@ def build(ctx: AppContext) -> None:
         gr.Markdown("The hub below is where dataset repos come from and where trained models go.")
         picker = hub_picker(ctx)
         with gr.Row():
-            # Choices arrive on page load (listing them imports torch); handlers validate the value.
-            arch = gr.Dropdown(label="Architecture", choices=[], value=None, allow_custom_value=True, scale=2)
+            # The full list arrives on page load (listing it imports torch); handlers validate the value.
+            arch = gr.Dropdown(label="Architecture", choices=["lenet"], value="lenet", allow_custom_value=True,
+                               scale=2)
             source_kind = gr.Radio(list(DATA_SOURCES), value="Built-in digits", label="Data", scale=3)
             epochs = gr.Number(10, label="Epochs", precision=0, minimum=1, maximum=500, scale=1)
             batch = gr.Number(32, label="Batch size", precision=0, minimum=1, maximum=4096, scale=1)
@@ -319,7 +320,7 @@ def build(ctx: AppContext) -> None:
     def on_load():
         names = model_names()
         trained = trained_models(runner)
-        return (gr.update(choices=names, value=names[0]), gr.update(choices=_job_choices()),
+        return (gr.update(choices=names), gr.update(choices=_job_choices()),
                 gr.update(choices=trained, value=trained[0][1] if trained else None))
 
     ctx.demo.load(on_load, None, [arch, job, source], api_visibility="private")

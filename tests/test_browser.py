@@ -93,7 +93,9 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
 
         # Image classification: train a LeNet with the defaults, watch it finish, then try it.
         page.get_by_role("tab", name="Image classification").click()
+        expect(page.get_by_role("combobox", name="Architecture")).to_have_value("lenet")
         page.get_by_role("button", name="Start training").click()
+        expect(page.get_by_role("gridcell", name="lenet on digits")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Completed ·")).to_be_visible(timeout=120_000)
         expect(page.get_by_text("Confusion matrix (validation split)")).to_be_visible()
         _shot(page, "classification-train")
