@@ -29,7 +29,7 @@ def one_run() -> float:
     port = free_port()
     env = {**os.environ, "DLP_HOME": tempfile.mkdtemp(prefix="dlp-bench-")}
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--no-starter"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while True:

@@ -40,8 +40,8 @@ def start_starter_run(runner: JobRunner, hub: hubs.Hub) -> str | None:
     It goes through the same runner, trainer and push path as any job: LeNet on the digits
     (a few seconds on two CPU cores), pushed to the local hub. Returns the job id, or None.
     """
-    if any(j.label == STARTER_LABEL for j in runner.jobs()):
-        return None
+    if any(j.label == STARTER_LABEL and j.status != "failed" for j in runner.jobs()):
+        return None  # (a starter that failed, e.g. the app quit before its push, is tried again)
     try:
         if hubs.list_repos(hub, task="image-classification", limit=1):
             return None
