@@ -109,6 +109,9 @@ def build(ctx: AppContext) -> None:
                                    placeholder="you/my-images", visible=False)
             image_size = gr.Number(0, label="Image size (0: the model's default)", precision=0, minimum=0,
                                    maximum=512)
+            augment = gr.CheckboxGroup(["flip", "crop", "jitter"], value=[], label="Augmentation (training only)",
+                                       info="flip: mirror (not for digits!), crop: small shifts, jitter: "
+                                            "brightness and contrast")
         with gr.Row():
             optimizer = gr.Dropdown(list(OPTIMIZERS), value="adamw", label="Optimizer")
             lr = gr.Number(3e-3, label="Learning rate", minimum=1e-7, maximum=10)
@@ -162,7 +165,7 @@ def build(ctx: AppContext) -> None:
                                        label="Model summary", max_height=300)
 
     # ------------------------------------------------------------------ events
-    def start_job(arch_, kind, upload_, repo_, size_, epochs_, batch_, opt_, lr_, sched_, wd_, seed_,
+    def start_job(arch_, kind, upload_, repo_, size_, augment_, epochs_, batch_, opt_, lr_, sched_, wd_, seed_,
                   choice, url, token):
         from training.data import extract_upload, find_class_folders
         from training.engine import TrainingError
@@ -186,7 +189,8 @@ def build(ctx: AppContext) -> None:
                 raise gr.Error(str(e)) from None
         else:
             dataset_ = name = "digits"
-        cfg = {"model": arch_, "dataset": dataset_, "image_size": int(size_ or 0), "epochs": int(epochs_),
+        cfg = {"model": arch_, "dataset": dataset_, "image_size": int(size_ or 0),
+               "augment": ",".join(augment_ or []), "epochs": int(epochs_),
                "batch_size": int(batch_), "optimizer": opt_, "lr": float(lr_), "schedule": sched_,
                "weight_decay": float(wd_), "seed": int(seed_), "hub": _hub_spec(hub)}
         j = runner.submit(TASK, cfg, label=f"{arch_} on {name}", secret_env=hubs.job_env(hub))
@@ -304,8 +308,8 @@ def build(ctx: AppContext) -> None:
 
     source_kind.change(lambda k: (gr.update(visible=DATA_SOURCES[k] == "upload"), gr.update(visible=DATA_SOURCES[k] == "hub")),
                        source_kind, [upload, data_repo], api_visibility="private")
-    form = [arch, source_kind, upload, data_repo, image_size, epochs, batch, optimizer, lr, schedule, weight_decay,
-            seed, *picker.inputs]
+    form = [arch, source_kind, upload, data_repo, image_size, augment, epochs, batch, optimizer, lr, schedule,
+            weight_decay, seed, *picker.inputs]
     start.click(start_job, form, job, api_name="classification_train")
     stop.click(stop_job, job, progress, api_name="classification_stop")
     outputs = [jobs_table, progress, loss_plot, metric_plot, confusion, log]

@@ -33,7 +33,7 @@ def tab(hub_server, tmp_path_factory):
         runner.close()
 
 
-DIGITS = ("Built-in digits", None, "", 0)  # data source, zip, dataset repo, image size
+DIGITS = ("Built-in digits", None, "", 0, [])  # data source, zip, dataset repo, image size, augmentation
 
 
 def _start(client, arch, data, *opts, hub=("Local hub (offline)", "", "")) -> str:
@@ -179,17 +179,17 @@ def test_train_on_an_uploaded_zip_and_refuse_a_hostile_one(tab, tmp_path):
     client, runner = tab
     with pytest.raises(AppError, match="unsafe path"):
         _start(client, "lenet", ("Upload a zip", handle_file(str(_zip(tmp_path / "evil.zip", {"../x.png": b"x"}))),
-                                 "", 16), 1, 8, "adamw", 0.003, "cosine", 0.0, 0)
+                                 "", 16, []), 1, 8, "adamw", 0.003, "cosine", 0.0, 0)
     with pytest.raises(AppError, match="Upload a zip"):
-        _start(client, "lenet", ("Upload a zip", None, "", 16), 1, 8, "adamw", 0.003, "cosine", 0.0, 0)
+        _start(client, "lenet", ("Upload a zip", None, "", 16, []), 1, 8, "adamw", 0.003, "cosine", 0.0, 0)
     with pytest.raises(AppError, match="not a valid repo id"):
-        _start(client, "lenet", ("Dataset repo on the hub", None, "no repo", 16), 1, 8, "adamw", 0.003,
+        _start(client, "lenet", ("Dataset repo on the hub", None, "no repo", 16, []), 1, 8, "adamw", 0.003,
                "cosine", 0.0, 0)
     z = zip_folder(make_folder(tmp_path / "data"), tmp_path / "colours.zip")
-    job = _start(client, "lenet", ("Upload a zip", handle_file(str(z)), "", 16), 8, 8, "adamw", 0.003, "cosine",
-                 0.0, 0)
+    job = _start(client, "lenet", ("Upload a zip", handle_file(str(z)), "", 16, ["crop", "jitter"]), 8, 8, "adamw",
+                 0.003, "cosine", 0.0, 0)
     done = runner.wait(job, timeout=180)
     assert done.status == "completed", runner.log_tail(job)
-    assert runner.get(job).label == "lenet on colours.zip"
+    assert runner.get(job).label == "lenet on colours.zip" and "crop,jitter" in runner.get(job).argv
     # The extracted upload stays inside the app's own folder.
     assert all(p.resolve().is_relative_to(runner.root.resolve()) for p in (runner.root / "uploads").rglob("*"))

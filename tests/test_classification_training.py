@@ -80,8 +80,9 @@ def test_lenet_reaches_97_percent_on_digits(tmp_path):
     assert {"step", "eval", "checkpoint"} <= {e["type"] for e in events}
 
 
-def test_kill_and_resume_gives_the_same_weights(tmp_path):
-    base = dict(model="lenet-bn", epochs=3, batch_size=64, seed=3)
+@pytest.mark.parametrize("augment", ["", "flip,crop,jitter"])
+def test_kill_and_resume_gives_the_same_weights(tmp_path, augment):
+    base = dict(model="lenet-bn", epochs=3, batch_size=64, seed=3, augment=augment)
     _run(ClassificationConfig(output_dir=str(tmp_path / "straight"), **base))
     # A run that dies right after its first checkpoint (the generator is simply abandoned) ...
     gen = train(ClassificationConfig(output_dir=str(tmp_path / "killed"), **base))
@@ -98,6 +99,21 @@ def test_kill_and_resume_gives_the_same_weights(tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+
+
+def test_augmentation_ops():
+    from training.classification import augment_batch
+
+    torch.manual_seed(0)
+    x = torch.arange(2 * 1 * 4 * 4, dtype=torch.float32).view(2, 1, 4, 4)
+    flipped = augment_batch(x, ("flip",))
+    for i in range(2):
+        assert torch.equal(flipped[i], x[i]) or torch.equal(flipped[i], x[i].flip(-1))
+    assert augment_batch(x, ("crop",)).shape == x.shape
+    jittered = augment_batch(x, ("jitter",))
+    assert jittered.shape == x.shape and not torch.equal(jittered, x)
+    with pytest.raises(Exception, match="unknown augmentation"):
+        train(ClassificationConfig(augment="rotate", dry_run=True)).__next__()
 
 
 def test_stop_request_is_honoured(tmp_path):

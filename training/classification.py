@@ -32,6 +32,8 @@ class ClassificationConfig(TrainConfig):
                                  "or .zip with one folder per class, or a dataset repo id on --hub")
     image_size: int = opt(0, "input size in pixels (0: the model's default)")
     val_split: float = opt(0.2, "fraction of the data held out for validation")
+    augment: str = opt("", "training-time augmentation, comma-separated: flip (horizontal), crop (pad 1/8 and "
+                           "crop back, a small shift), jitter (brightness and contrast)")
     label_smoothing: float = opt(0.0, "label smoothing of the cross-entropy loss")
 
 
@@ -67,6 +69,32 @@ def classification_metrics(cm: torch.Tensor) -> dict[str, float]:
     return {"accuracy": (tp.sum() / cm.sum().clamp(min=1)).item(), "f1_macro": f1.mean().item()}
 
 
+AUGMENTATIONS = ("flip", "crop", "jitter")
+
+
+def augment_batch(x: torch.Tensor, ops: tuple[str, ...]) -> torch.Tensor:
+    """Random flips, shifts and brightness/contrast changes of a batch (B, C, H, W), drawn per image.
+
+    Done on tensors in the training step (not in a data loader) so it costs nothing to set up and
+    draws from the RNG that checkpoints save, keeping resumed runs exact.
+    """
+    b = x.shape[0]
+    if "flip" in ops:
+        flip = torch.rand(b, 1, 1, 1) < 0.5
+        x = torch.where(flip, x.flip(-1), x)
+    if "crop" in ops:
+        h, w = x.shape[-2:]
+        pad = max(1, h // 8)
+        padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")  # (B, C, H + 2p, W + 2p)
+        dy, dx = torch.randint(0, 2 * pad + 1, (2,)).tolist()  # one shift per batch: cheap, still varied
+        x = padded[..., dy:dy + h, dx:dx + w]
+    if "jitter" in ops:
+        scale = 1 + (torch.rand(b, 1, 1, 1) - 0.5) * 0.4  # contrast x0.8..1.2
+        shift = (torch.rand(b, 1, 1, 1) - 0.5) * 0.4  # brightness +-0.2 (in normalised units)
+        x = x * scale + shift
+    return x
+
+
 def build_task(cfg: ClassificationConfig) -> TaskSpec:
     if cfg.model not in MODELS:
         raise TrainingError(f"unknown model {cfg.model!r}; choose one of {', '.join(MODELS)}")
@@ -94,8 +122,14 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
     norm_mean, norm_std = torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
     x = (x - norm_mean) / norm_std
 
+    ops = tuple(a.strip() for a in cfg.augment.split(",") if a.strip())
+    if unknown := set(ops) - set(AUGMENTATIONS):
+        raise TrainingError(f"unknown augmentation {', '.join(sorted(unknown))}; choose from {', '.join(AUGMENTATIONS)}")
+
     def loss(m: torch.nn.Module, batch: Any) -> torch.Tensor:
         xb, yb = batch
+        if ops:
+            xb = augment_batch(xb, ops)
         return F.cross_entropy(m(xb), yb, label_smoothing=cfg.label_smoothing)
 
     def evaluate(m: torch.nn.Module, loader, accelerator) -> dict[str, float]:
