@@ -173,3 +173,32 @@ def test_cli_pushes_checkpoints_and_resumes_from_the_hub(hub_server, repo_name, 
     assert again.returncode == 0, again.stderr
     events = [json.loads(x) for x in (tmp_path / "b" / "events.jsonl").read_text().splitlines()]
     assert events[0]["resumed_from_step"] == events[0]["total_steps"]
+
+
+def test_sigkill_then_resume_from_the_cli(tmp_path):
+    """A real crash: the training process is killed with SIGKILL after its first checkpoint."""
+    import signal
+    import time
+
+    args = [sys.executable, "-m", "training", "classification", "--model", "lenet-bn", "--epochs", "3",
+            "--batch-size", "16", "--seed", "5"]
+    straight = subprocess.run(args + ["--output-dir", str(tmp_path / "straight")], cwd=ROOT, capture_output=True,
+                              text=True, timeout=300)
+    assert straight.returncode == 0, straight.stderr
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(args + ["--output-dir", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not ((out / "events.jsonl").exists() and '"checkpoint"' in (out / "events.jsonl").read_text()):
+        assert proc.poll() is None and time.monotonic() < deadline, "the run ended before its first checkpoint"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "model").exists()
+    resumed = subprocess.run(args + ["--output-dir", str(out), "--resume", "auto"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    a = load_file(tmp_path / "straight" / "model" / "model.safetensors")
+    b = load_file(out / "model" / "model.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)

@@ -76,27 +76,44 @@ def lr_factor(cfg: TrainConfig, step: int, total: int) -> float:
 
 
 # ----------------------------------------------------------------- checkpoints
-CKPT_DIR = "checkpoints/last"
+CKPT_ROOT = "checkpoints"  # epoch-NNNN/ folders and a "latest" pointer file
 
 
 def save_checkpoint(folder: Path, model: nn.Module, optimizer, scheduler, epoch: int, step: int) -> Path:
-    """Weights (safetensors) and training state, written to a scratch folder and swapped in whole."""
+    """Weights (safetensors) and training state in a new epoch folder; then the "latest" pointer moves.
+
+    The pointer is replaced atomically and only once the folder is complete, so a kill at any
+    moment leaves a pointer to a whole checkpoint. Older epoch folders are removed afterwards.
+    """
     from safetensors.torch import save_model
 
-    final = folder / CKPT_DIR
-    tmp = final.parent / f".tmp-{os.getpid()}"
+    root = folder / CKPT_ROOT
+    final = root / f"epoch-{epoch:04d}"
+    tmp = root / f".tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     save_model(model, str(tmp / "model.safetensors"))
     torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
                 "step": step, "torch_rng": torch.get_rng_state(), "python_rng": random.getstate()},
                tmp / "training_state.pt")
-    old = final.parent / f".old-{os.getpid()}"
-    if final.exists():
-        os.rename(final, old)
+    shutil.rmtree(final, ignore_errors=True)  # a leftover of a run that died after writing it
     os.rename(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
+    pointer = root / ".latest.tmp"
+    pointer.write_text(final.name)
+    os.replace(pointer, root / "latest")
+    for old in root.glob("epoch-*"):
+        if old != final:
+            shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The checkpoint the "latest" pointer of an output folder names, if any."""
+    pointer = folder / CKPT_ROOT / "latest"
+    if not pointer.exists():
+        return None
+    path = folder / CKPT_ROOT / pointer.read_text().strip()
+    return path if (path / "training_state.pt").exists() else None
 
 
 def load_checkpoint(path: Path, model: nn.Module, optimizer, scheduler) -> tuple[int, int]:
@@ -120,10 +137,11 @@ def find_resume(cfg: TrainConfig) -> Path | None:
     if not cfg.resume:
         return None
     if cfg.resume == "auto":
-        p = Path(cfg.output_dir) / CKPT_DIR
-        return p if p.exists() else None
+        return latest_checkpoint(Path(cfg.output_dir))
     p = Path(cfg.resume)
-    for candidate in (p / CKPT_DIR, p / "last-checkpoint", p):
+    if p.is_dir() and (found := latest_checkpoint(p)) is not None:
+        return found
+    for candidate in (p / "last-checkpoint", p):
         if (candidate / "training_state.pt").exists():
             return candidate
     if p.exists():
