@@ -99,6 +99,14 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         expect(page.get_by_text("Completed ·")).to_be_visible(timeout=120_000)
         expect(page.get_by_text("Confusion matrix (validation split)")).to_be_visible()
         _shot(page, "classification-train")
+        # A reload finds the job again, with its curves.
+        page.reload()
+        page.get_by_role("tab", name="Image classification").click()
+        expect(page.get_by_role("gridcell", name="lenet on digits")).to_be_visible(timeout=30_000)
+        page.get_by_role("combobox", name="Job to watch").click()
+        page.get_by_role("option", name="lenet on digits").first.click()
+        expect(page.get_by_text("Completed ·")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Training loss")).to_be_visible()
         page.get_by_role("tab", name="Predict").click()
         page.locator(".gallery-item").first.click()  # the first example digit: a 0
         page.get_by_role("button", name="Classify").click()
