@@ -75,19 +75,39 @@ def write_card(folder: str | Path, info: CardInfo) -> Path:
     return path
 
 
-def split_card(text: str) -> tuple[dict[str, Any], str]:
-    """(metadata, markdown body) of a README; a card without front matter has empty metadata."""
+def front_matter(text: str) -> tuple[str, str | None] | None:
+    """(YAML text, markdown body) of a README; body None when the front matter is never closed,
+    None when there is no front matter at all."""
     if not text.startswith("---"):
-        return {}, text
+        return None
     end = text.find("\n---", 3)
     if end < 0:
+        return text[3:], None
+    return text[3:end], text[end + 4:].lstrip("-").lstrip("\n")
+
+
+def split_card(text: str) -> tuple[dict[str, Any], str]:
+    """(metadata, markdown body) of a README; a card without front matter has empty metadata."""
+    parts = front_matter(text)
+    if parts is None or parts[1] is None:
         return {}, text
     try:
-        meta = yaml.safe_load(text[3:end]) or {}
+        meta = yaml.safe_load(parts[0]) or {}
     except yaml.YAMLError:
         return {}, text
-    body = text[end + 4:].lstrip("-").lstrip("\n")
-    return (meta if isinstance(meta, dict) else {}), body
+    return (meta if isinstance(meta, dict) else {}), parts[1]
+
+
+def card_errors(text: str) -> list[str]:
+    """Why a README's front matter would be rejected (the Hub refuses cards it cannot index)."""
+    parts = front_matter(text)
+    if parts is None:
+        return []
+    try:
+        meta = yaml.safe_load(parts[0])
+    except yaml.YAMLError as e:
+        return [f"Invalid YAML in README front matter: {e}"]
+    return [] if meta is None or isinstance(meta, dict) else ["The README front matter must be a YAML mapping"]
 
 
 def card_metrics(meta: dict[str, Any]) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..card import split_card
+from ..card import card_errors, split_card
 from .storage import (
     REPO_TYPES, Conflict, EntryNotFound, FileOp, HubError, HubStore, Repo, RepoNotFound, validate_branch,
     validate_path, validate_repo_id,
@@ -55,18 +55,6 @@ def _error(exc: HubError, commit: str | None = None) -> JSONResponse:
     if commit:
         headers["X-Repo-Commit"] = commit
     return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
-
-
-def card_errors(text: str) -> list[str]:
-    """Why a README's front matter would be rejected (the Hub refuses cards it cannot index)."""
-    if not text.startswith("---"):
-        return []
-    end = text.find("\n---", 3)
-    try:
-        meta = yaml.safe_load(text[3:end] if end > 0 else text[3:])
-    except yaml.YAMLError as e:
-        return [f"Invalid YAML in README front matter: {e}"]
-    return [] if meta is None or isinstance(meta, dict) else ["The README front matter must be a YAML mapping"]
 
 
 def card_tags(card: dict[str, Any]) -> list[str]:
