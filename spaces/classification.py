@@ -208,19 +208,22 @@ def build(ctx: AppContext) -> None:
     def _job_choices():
         return [(f"{j.label} · {j.id}", j.id) for j in runner.jobs() if j.task == TASK]
 
-    def jobs_rows():
+    def jobs_rows(jobs, positions):
         rows = []
-        for j in runner.jobs():
+        for j in jobs:
             if j.task == TASK:
                 acc = _metrics(runner, j.id).get("accuracy")
-                rows.append([j.id, j.label, j.status, runner.queue_position(j.id) or "",
+                rows.append([j.id, j.label, j.status, positions.get(j.id, ""),
                              f"{acc:.4f}" if acc is not None else ""])
         return rows
 
     def watch(job_id):
         import pandas as pd
 
-        rows = jobs_rows()
+        # Runs every second for every open page: one scan of the jobs serves the table and the queue.
+        jobs = runner.jobs()
+        positions = runner.queue_positions(jobs)
+        rows = jobs_rows(jobs, positions)
         if not job_id:
             return rows, "Start a job, or pick one to watch.", None, None, None, ""
         try:
@@ -233,9 +236,8 @@ def build(ctx: AppContext) -> None:
         start_ev = next((e for e in events if e["type"] == "start"), None)
         total = start_ev["total_steps"] if start_ev else 0
         done = steps[-1]["step"] if steps else 0
-        pos = runner.queue_position(job_id)
         if j.status == "queued":
-            text = f"**Queued**, position {pos}: one training job runs per device at a time."
+            text = f"**Queued**, position {positions.get(job_id)}: one training job runs per device at a time."
         else:
             pct = 100 * done / total if total else 0
             eta = steps[-1].get("eta_s") if steps and j.status == "running" else None

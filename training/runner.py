@@ -121,14 +121,19 @@ class JobRunner:
                 continue
         return sorted(out, key=lambda j: j.created, reverse=True)
 
+    def queue_positions(self, jobs: list[Job] | None = None) -> dict[str, int]:
+        """Queued job id -> position on its device (1 starts next), from one scan of the jobs."""
+        positions: dict[str, int] = {}
+        per_device: dict[str, int] = {}
+        for j in sorted(jobs if jobs is not None else self.jobs(), key=lambda j: j.created):
+            if j.status == "queued":
+                per_device[j.device] = positions[j.id] = per_device.get(j.device, 0) + 1
+        return positions
+
     def queue_position(self, job_id: str) -> int | None:
         """1 for the next job to start on its device, None when not queued."""
-        job = self.get(job_id)
-        if job.status != "queued":
-            return None
-        waiting = sorted((j for j in self.jobs() if j.status == "queued" and j.device == job.device),
-                         key=lambda j: j.created)
-        return [j.id for j in waiting].index(job_id) + 1
+        self.get(job_id)  # KeyError for an unknown job
+        return self.queue_positions().get(job_id)
 
     def events(self, job_id: str, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         return read_events(self.job_dir(job_id) / "out" / "events.jsonl", offset)
