@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from .engine import TrainingError
-    from .events import EventLog
+    from .events import EventLog, event
 
     stop_requested = False
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{status}: {ev['message'] or json.dumps(ev['metrics'])}",
                       file=sys.stderr if status == "failed" else sys.stdout)
     except TrainingError as e:
-        log.write({"type": "end", "status": "failed", "metrics": {}, "model_dir": None, "message": str(e)})
+        log.write(event("end", status="failed", metrics={}, model_dir=None, message=str(e)))
         print(f"error: {e}", file=sys.stderr)
         return 2
     finally:
