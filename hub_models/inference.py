@@ -68,18 +68,24 @@ def image_to_tensor(img):
 
 @lru_cache(maxsize=8)
 def load_classifier(folder: str):
-    """A classifier saved by this project (``config.json`` + ``model.safetensors``), in eval mode."""
+    """An image classifier folder, in eval mode: one of ours (``config.json`` + ``model.safetensors``),
+    a timm model, or a transformers ``AutoModelForImageClassification``."""
+    from . import adapters
     from .classification import class_for_config
 
     path = Path(folder)
     try:
         config = json.loads((path / "config.json").read_text())
+        library = adapters.library_of(config)
+        if library == "timm":
+            return adapters.load_timm(path).eval()
+        if library == "transformers":
+            return adapters.load_transformers(path).eval()
         cls = class_for_config(config)
-    except (OSError, ValueError):
-        raise InputError(f"{folder} does not hold an image classifier this playground knows "
-                         "(no readable config.json, or one of another model)") from None
-    model = cls.from_pretrained(path)
-    return model.eval()
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        raise InputError(f"{folder} does not hold an image classifier this playground can load: our own, timm "
+                         f"or transformers ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    return cls.from_pretrained(path).eval()
 
 
 def classify(model, image: Any, top_k: int = 5):

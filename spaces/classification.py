@@ -22,7 +22,9 @@ instead of dense layers), **GoogLeNet** (Inception blocks), **ResNet** (residual
 (dense blocks, transition layers) and **MobileNet** (depthwise separable convs). Several come with and
 without **BatchNorm**: train both on the built-in digits (scikit-learn's 8x8 handwritten digits,
 offline) and compare their curves. NiN without BatchNorm barely moves in a few epochs; with it, it
-passes 96 %."""
+passes 96 %. Any **timm** architecture trains too (`timm:<name>`, from scratch or fine-tuned from a
+timm checkpoint on a hub), and Predict takes classifiers pulled from a hub: ours, timm's and
+transformers' (`AutoModelForImageClassification`)."""
 
 
 STARTER_LABEL = "starter: lenet on digits"
@@ -56,9 +58,23 @@ def start_starter_run(runner: JobRunner, hub: hubs.Hub) -> str | None:
 
 
 def model_names() -> list[str]:
+    """Our registry, then timm suggestions (any other ``timm:<name>`` is accepted too)."""
+    from hub_models.adapters import TIMM_SUGGESTED
     from hub_models.classification import MODELS  # imports torch: only once the page is open
 
-    return list(MODELS)
+    return [*MODELS, *TIMM_SUGGESTED]
+
+
+def check_arch(name: str) -> None:
+    from hub_models.adapters import check_timm_arch, timm_arch
+
+    if (arch := timm_arch(name or "")) is not None:
+        try:
+            check_timm_arch(arch)
+        except ValueError as e:
+            raise gr.Error(str(e)) from None
+    elif name not in model_names():
+        raise gr.Error(f"Pick an architecture: one of {', '.join(model_names())}, or timm:<any timm model>.")
 
 
 def _model_dir(runner: JobRunner, job_id: str) -> Path:
@@ -98,7 +114,9 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             # The full list arrives on page load (listing it imports torch); handlers validate the value.
             arch = gr.Dropdown(label="Architecture", choices=["lenet"], value="lenet", allow_custom_value=True,
-                               scale=2)
+                               info="ours, or timm:<any timm model>", scale=2)
+            init_from = gr.Textbox(label="Fine-tune from (timm models)", placeholder="you/resnet18-pets", scale=2,
+                                   info="a timm repo on the hub above; its head is replaced for your classes")
             source_kind = gr.Radio(list(DATA_SOURCES), value="Built-in digits", label="Data", scale=3)
             epochs = gr.Number(10, label="Epochs", precision=0, minimum=1, maximum=500, scale=1)
             batch = gr.Number(32, label="Batch size", precision=0, minimum=1, maximum=4096, scale=1)
@@ -147,7 +165,8 @@ def build(ctx: AppContext) -> None:
         with gr.Accordion("Pull a model from a hub", open=False):
             pull_picker = hub_picker(ctx)
             with gr.Row():
-                pull_repo = gr.Textbox(label="Repo id", placeholder="you/lenet-digits", scale=3)
+                pull_repo = gr.Textbox(label="Repo id (ours, timm or transformers)",
+                                       placeholder="you/lenet-digits, timm/resnet18.a1_in1k ...", scale=3)
                 pull_btn = gr.Button("Pull", scale=1)
         with gr.Row():
             with gr.Column():
@@ -165,14 +184,21 @@ def build(ctx: AppContext) -> None:
                                        label="Model summary", max_height=300)
 
     # ------------------------------------------------------------------ events
-    def start_job(arch_, kind, upload_, repo_, size_, augment_, epochs_, batch_, opt_, lr_, sched_, wd_, seed_,
+    def start_job(arch_, init_, kind, upload_, repo_, size_, augment_, epochs_, batch_, opt_, lr_, sched_, wd_, seed_,
                   choice, url, token):
         from training.data import extract_upload, find_class_folders
         from training.engine import TrainingError
 
-        if arch_ not in model_names():
-            raise gr.Error(f"Pick an architecture: one of {', '.join(model_names())}.")
+        check_arch(arch_)
         hub = get_hub(choice, url, token)
+        init_ = (init_ or "").strip()
+        if init_:
+            if not arch_.startswith("timm:"):
+                raise gr.Error("Fine-tuning from a checkpoint works for timm models: pick a timm:<name> architecture.")
+            try:
+                hubs.check_repo_id(init_.removeprefix("hf-hub:"))
+            except hubs.HubActionError as e:
+                raise gr.Error(str(e)) from None
         if DATA_SOURCES[kind] == "upload":
             if not upload_:
                 raise gr.Error("Upload a zip with one folder per class.")
@@ -189,7 +215,7 @@ def build(ctx: AppContext) -> None:
                 raise gr.Error(str(e)) from None
         else:
             dataset_ = name = "digits"
-        cfg = {"model": arch_, "dataset": dataset_, "image_size": int(size_ or 0),
+        cfg = {"model": arch_, "init_from": init_, "dataset": dataset_, "image_size": int(size_ or 0),
                "augment": ",".join(augment_ or []), "epochs": int(epochs_),
                "batch_size": int(batch_), "optimizer": opt_, "lr": float(lr_), "schedule": sched_,
                "weight_decay": float(wd_), "seed": int(seed_), "hub": _hub_spec(hub)}
@@ -283,6 +309,7 @@ def build(ctx: AppContext) -> None:
         from hub_models.inference import InputError, load_classifier
 
         hub = get_hub(choice, url, token)
+        repo_id = (repo_id or "").strip().removeprefix("hf-hub:")  # timm's spelling of a hub repo
         try:
             folder = hubs.pull(repo_id, hub)
             load_classifier(str(folder))
@@ -310,7 +337,7 @@ def build(ctx: AppContext) -> None:
 
     source_kind.change(lambda k: (gr.update(visible=DATA_SOURCES[k] == "upload"), gr.update(visible=DATA_SOURCES[k] == "hub")),
                        source_kind, [upload, data_repo], api_visibility="private")
-    form = [arch, source_kind, upload, data_repo, image_size, augment, epochs, batch, optimizer, lr, schedule,
+    form = [arch, init_from, source_kind, upload, data_repo, image_size, augment, epochs, batch, optimizer, lr, schedule,
             weight_decay, seed, *picker.inputs]
     start.click(start_job, form, job, api_name="classification_train")
     stop.click(stop_job, job, progress, api_name="classification_stop")

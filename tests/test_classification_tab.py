@@ -36,8 +36,8 @@ def tab(hub_server, tmp_path_factory):
 DIGITS = ("Built-in digits", None, "", 0, [])  # data source, zip, dataset repo, image size, augmentation
 
 
-def _start(client, arch, data, *opts, hub=("Local hub (offline)", "", "")) -> str:
-    out = client.predict(arch, *data, *opts, *hub, api_name="/classification_train")
+def _start(client, arch, data, *opts, hub=("Local hub (offline)", "", ""), init="") -> str:
+    out = client.predict(arch, init, *data, *opts, *hub, api_name="/classification_train")
     return out["value"] if isinstance(out, dict) else out  # the job dropdown's update
 
 
@@ -193,3 +193,40 @@ def test_train_on_an_uploaded_zip_and_refuse_a_hostile_one(tab, tmp_path):
     assert runner.get(job).label == "lenet on colours.zip" and "crop,jitter" in runner.get(job).argv
     # The extracted upload stays inside the app's own folder.
     assert all(p.resolve().is_relative_to(runner.root.resolve()) for p in (runner.root / "uploads").rglob("*"))
+
+
+def test_fine_tune_timm_from_the_hub_then_pull_timm_and_transformers_repos(tab, hub_server, repo_name, tmp_path):
+    import timm
+    import torch
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+    from timm.models import push_to_hf_hub
+
+    from hub_models import hub as hubs
+    from test_classification_foreign import _tiny_vit
+
+    client, runner = tab
+    torch.manual_seed(0)
+    base = f"alice/{repo_name}-base"
+    push_to_hf_hub(timm.create_model("resnet10t", num_classes=5), base, token=hub_server.tokens["alice"])
+    hub = (URL_HUB, hub_server.url, hub_server.tokens["alice"])
+    with pytest.raises(AppError, match="timm:<name>"):
+        _start(client, "lenet", DIGITS, 1, 8, "sgd", 0.1, "constant", 0.0, 0, hub=hub, init=base)
+    with pytest.raises(AppError, match="timm has no architecture"):
+        _start(client, "timm:resnet9000", DIGITS, 1, 8, "sgd", 0.1, "constant", 0.0, 0, hub=hub)
+    job = _start(client, "timm:resnet10t", ("Built-in digits", None, "", 16, []), 1, 32, "adamw", 0.003,
+                 "constant", 0.0, 0, hub=hub, init=f"hf-hub:{base}")
+    assert runner.wait(job, timeout=180).status == "completed", runner.log_tail(job)
+    tuned = f"alice/{repo_name}-tuned"
+    client.predict(job, tuned, False, *hub, api_name="/classification_push")
+    assert timm.create_model(f"hf-hub:{tuned}", pretrained=True).num_classes == 10  # plain timm loads it
+
+    vit_repo = f"alice/{repo_name}-vit"
+    _tiny_vit(tmp_path / "vit")
+    hubs.push_folder(tmp_path / "vit", vit_repo, hub_server.hub("alice"))
+    for repo, labels in ((f"hf-hub:{tuned}", set("0123456789")), (vit_repo, {"cat", "dog", "fox"})):
+        pulled = client.predict(repo, *hub, api_name="/classification_pull")
+        pulled = pulled["value"] if isinstance(pulled, dict) else pulled
+        label, seen, summary = client.predict(pulled, handle_file(EXAMPLES[3]), 3, api_name="/classification_predict")
+        assert {c["label"] for c in label["confidences"]} <= labels and len(label["confidences"]) == 3
+        assert len(_rows(summary)) > 5

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
+from hub_models.adapters import TIMM_PREFIX, timm_arch
 from hub_models.classification import MODELS, create_model
 
 from .config import TrainConfig, opt, to_dict
@@ -27,7 +28,10 @@ class ClassificationConfig(TrainConfig):
     epochs: int = opt(10, "passes over the training split")
     batch_size: int = opt(32, "examples per step")
     lr: float = opt(3e-3, "peak learning rate")
-    model: str = opt("lenet", "architecture", tuple(MODELS))
+    model: str = opt("lenet", f"architecture: one of {', '.join(MODELS)}, or any timm model as "
+                              f"{TIMM_PREFIX}<name> (e.g. {TIMM_PREFIX}resnet18)")
+    init_from: str = opt("", "fine-tune: start from the weights of a timm model, a repo id on --hub (hf-hub: "
+                             "prefix allowed) or a folder; its head is replaced to fit your classes")
     dataset: str = opt("digits", "'digits' (built in: scikit-learn's 8x8 digits, 1797 images, 10 classes), a folder "
                                  "or .zip with one folder per class, or a dataset repo id on --hub")
     image_size: int = opt(0, "input size in pixels (0: the model's default)")
@@ -95,18 +99,76 @@ def augment_batch(x: torch.Tensor, ops: tuple[str, ...]) -> torch.Tensor:
     return x
 
 
+def _init_folder(spec: str, hub_spec: str) -> Path:
+    """The folder of the checkpoint --init-from names: a local folder, or a repo pulled from the hub."""
+    if Path(spec).is_dir():
+        return Path(spec)
+    from hub_models.hub import HubActionError, pull, resolve_hub
+
+    repo = spec.removeprefix("hf-hub:")
+    try:
+        return pull(repo, resolve_hub(hub_spec))
+    except HubActionError as e:
+        raise TrainingError(f"cannot start from {repo}: {e}") from None
+
+
+def _make_model(cfg: ClassificationConfig, x: torch.Tensor, train_idx: torch.Tensor, labels: list[str], size: int,
+                init: Path | None) -> torch.nn.Module:
+    """The network, with the normalisation it will see: the checkpoint's when fine-tuning with the same
+    channels (its weights expect it), else computed on the training split."""
+    from hub_models.adapters import checkpoint_info, create_timm
+
+    mean = x[train_idx].mean(dim=(0, 2, 3)).tolist()
+    std = x[train_idx].std(dim=(0, 2, 3)).clamp(min=1e-6).tolist()
+    if init is not None and checkpoint_info(init)["in_channels"] == x.shape[1]:
+        mean, std = checkpoint_info(init)["mean"], checkpoint_info(init)["std"]
+    torch.manual_seed(cfg.seed)  # the initial weights depend on the seed only
+    geometry = dict(num_classes=len(labels), in_channels=x.shape[1], image_size=size, labels=labels, mean=mean, std=std)
+    arch = timm_arch(cfg.model)
+    if arch is not None:
+        try:
+            return create_timm(arch, init_from=init, **geometry)
+        except (ValueError, RuntimeError) as e:
+            raise TrainingError(f"cannot build {cfg.model}: {str(e).splitlines()[0]}") from None
+    return create_model(cfg.model, **geometry)
+
+
 def build_task(cfg: ClassificationConfig) -> TaskSpec:
-    if cfg.model not in MODELS:
-        raise TrainingError(f"unknown model {cfg.model!r}; choose one of {', '.join(MODELS)}")
-    _, defaults, sizes = MODELS[cfg.model]
-    size = cfg.image_size or defaults.get("image_size") or sizes[1 if len(sizes) > 1 else 0]
+    from hub_models.adapters import check_timm_arch, checkpoint_info
+
+    notes: list[str] = []
+    arch = timm_arch(cfg.model)
+    init = None
+    if cfg.init_from:
+        if arch is None:
+            raise TrainingError(f"--init-from fine-tunes timm models: use --model {TIMM_PREFIX}<name>")
+        init = _init_folder(cfg.init_from, cfg.hub)
+        try:
+            info = checkpoint_info(init)
+        except (OSError, ValueError, KeyError):
+            raise TrainingError(f"{cfg.init_from} is not a timm model (no timm config.json)") from None
+        if info["arch"] != arch:
+            notes.append(f"architecture taken from {cfg.init_from}: {info['arch']} (not {arch})")
+        default_size = info["image_size"]
+    elif arch is not None:
+        try:
+            check_timm_arch(arch)
+        except ValueError as e:
+            raise TrainingError(str(e)) from None
+        default_size = 32  # small enough to train on a CPU; set --image-size for more
+    elif cfg.model in MODELS:
+        _, defaults, sizes = MODELS[cfg.model]
+        default_size = defaults.get("image_size") or sizes[1 if len(sizes) > 1 else 0]
+    else:
+        raise TrainingError(f"unknown model {cfg.model!r}; choose one of {', '.join(MODELS)} or {TIMM_PREFIX}<name>")
+    size = cfg.image_size or default_size
     if cfg.dataset in DATASETS:
         x, y, labels = load_digits_tensors(size)
-        warnings: list[str] = []
     else:
         from .data import load_dataset_spec
 
         x, y, labels, warnings = load_dataset_spec(cfg.dataset, size, cfg.hub)
+        notes += warnings
     local = Path(cfg.dataset).exists()
     data_name = Path(cfg.dataset).name if local else cfg.dataset  # a user's folder path is not metadata
     if len(x) < 4:
@@ -114,11 +176,8 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
     if cfg.dry_run:
         x, y = x[:32], y[:32]
     train_idx, val_idx = split(len(x), cfg.val_split, cfg.seed)
-    mean = x[train_idx].mean(dim=(0, 2, 3)).tolist()  # normalisation computed on the training split
-    std = x[train_idx].std(dim=(0, 2, 3)).clamp(min=1e-6).tolist()
-    torch.manual_seed(cfg.seed)  # the initial weights depend on the seed only
-    model = create_model(cfg.model, num_classes=len(labels), in_channels=x.shape[1], image_size=size,
-                         labels=labels, mean=mean, std=std)
+    model = _make_model(cfg, x, train_idx, labels, size, init)
+    mean, std = model.mean, model.std
     norm_mean, norm_std = torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
     x = (x - norm_mean) / norm_std
 
@@ -155,23 +214,35 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
         cm = getattr(evaluate, "last_confusion", None)
         if cm is not None:
             (folder / "confusion_matrix.json").write_text(json.dumps({"labels": labels, "matrix": cm}))
-        repo = cfg.push_to_hub or f"local/{cfg.model}-{data_name.replace('/', '-')}"
+        repo = cfg.push_to_hub or f"local/{cfg.model.replace(':', '-')}-{data_name.replace('/', '-')}"
+        n_params = sum(p.numel() for p in m.parameters())
+        base = cfg.init_from.removeprefix("hf-hub:") if cfg.init_from and not Path(cfg.init_from).exists() else None
+        origin = f"fine-tuned from `{cfg.init_from}`" if cfg.init_from else "trained from scratch"
+        if timm_arch(cfg.model) is not None:
+            library, usage = "timm", (
+                f"import timm\nmodel = timm.create_model(\"hf-hub:{repo}\", pretrained=True).eval()\n"
+                f"cfg = timm.data.resolve_data_config({{}}, model=model)  # input size, mean, std\n"
+                f"logits = model(timm.data.create_transform(**cfg)(image).unsqueeze(0))")
+        else:
+            library, usage = "pytorch", (
+                f"from hub_models.classification import {type(m).__name__}\n"
+                f"model = {type(m).__name__}.from_pretrained(\"{repo}\")  # or a local folder\n"
+                f"logits = model(images)  # (B, {m.in_channels}, {size}, {size}), normalised with "
+                f"model.mean / model.std")
         write_card(folder, CardInfo(
             repo_id=repo, title=f"{cfg.model} on {data_name}",
-            summary=(f"A `{cfg.model}` image classifier ({type(m).__name__}, "
-                     f"{sum(p.numel() for p in m.parameters()):,} parameters) trained from scratch with "
-                     f"DL Playground on {data_name} at {size}x{size} px, {len(labels)} classes."),
-            pipeline_tag="image-classification", task_name="Image Classification", tags=[cfg.model],
+            summary=(f"A `{cfg.model}` image classifier ({type(getattr(m, 'net', m)).__name__}, {n_params:,} "
+                     f"parameters) {origin} with DL Playground on {data_name} at {size}x{size} px, "
+                     f"{len(labels)} classes."),
+            pipeline_tag="image-classification", task_name="Image Classification", library_name=library,
+            tags=[cfg.model], base_model=base,
             datasets=[] if local else [cfg.dataset], dataset_name=data_name, metrics=metrics,
             training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")},
-            usage=(f"from hub_models.classification import {type(m).__name__}\n"
-                   f"model = {type(m).__name__}.from_pretrained(\"{repo}\")  # or a local folder\n"
-                   f"logits = model(images)  # (B, {m.in_channels}, {size}, {size}), normalised with "
-                   f"model.mean / model.std")))
+            usage=usage))
 
     return TaskSpec(model=model, train_data=TensorDataset(x[train_idx], y[train_idx]),
                     val_data=TensorDataset(x[val_idx], y[val_idx]), loss=loss, evaluate=evaluate, save=save,
-                    notes=warnings)
+                    notes=notes)
 
 
 def train(cfg: ClassificationConfig, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
