@@ -351,9 +351,12 @@ def build(ctx: AppContext) -> None:
     classify_btn.click(predict, [source, image, top_k], [labels, seen, summary], api_name="classification_predict")
 
     def on_load():
+        """A reopened page watches the job that is running (else the newest one) with its curves."""
         names = model_names()
         trained = trained_models(runner)
-        return (gr.update(choices=names), gr.update(choices=_job_choices()),
+        mine = [j for j in runner.jobs() if j.task == TASK]
+        watched = next((j.id for j in mine if j.status in ("running", "stopping")), mine[0].id if mine else None)
+        return (gr.update(choices=names), gr.update(choices=_job_choices(), value=watched),
                 gr.update(choices=trained, value=trained[0][1] if trained else None))
 
     ctx.demo.load(on_load, None, [arch, job, source], api_visibility="private")

@@ -91,22 +91,27 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_role("button", name="Search", exact=True).click()
         expect(page.get_by_text("0 model repos")).to_be_visible(timeout=30_000)
 
-        # Image classification: train a LeNet with the defaults, watch it finish, then try it.
+        # Image classification: train a LeNet on the digits, reload while it runs, stop it, try it.
         page.get_by_role("tab", name="Image classification").click()
         expect(page.get_by_role("combobox", name="Architecture")).to_have_value("lenet")
+        page.get_by_label("Epochs").fill("200")
         page.get_by_role("button", name="Start training").click()
         expect(page.get_by_role("gridcell", name="lenet on digits")).to_be_visible(timeout=30_000)
-        expect(page.get_by_text("Completed ·")).to_be_visible(timeout=120_000)
-        expect(page.get_by_text("Confusion matrix (validation split)")).to_be_visible()
-        _shot(page, "classification-train")
-        # A reload finds the job again, with its curves.
+        expect(page.get_by_text("Running · step")).to_be_visible(timeout=60_000)
+        # A reload while it runs finds the job and goes on watching it, curves included.
         page.reload()
         page.get_by_role("tab", name="Image classification").click()
-        expect(page.get_by_role("gridcell", name="lenet on digits")).to_be_visible(timeout=30_000)
-        page.get_by_role("combobox", name="Job to watch").click()
-        page.get_by_role("option", name="lenet on digits").first.click()
-        expect(page.get_by_text("Completed ·")).to_be_visible(timeout=30_000)
-        expect(page.get_by_text("Training loss")).to_be_visible()
+        expect(page.get_by_text("Running · step")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Training loss")).to_be_visible(timeout=30_000)
+        # A few epochs in, so the picture has curves (44 steps an epoch).
+        page.wait_for_function("() => { const m = document.body.innerText.match(/step (\\d+)\\//); "
+                               "return m && +m[1] >= 200; }", timeout=60_000)
+        page.wait_for_timeout(1500)  # the next tick draws the metric curves
+        _shot(page, "classification-train")
+        # Stop ends it within seconds and keeps the model so far.
+        page.get_by_role("button", name="Stop").click()
+        expect(page.get_by_text("Stopped ·")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Confusion matrix (validation split)")).to_be_visible()
         page.get_by_role("tab", name="Predict").click()
         page.locator(".gallery-item").first.click()  # the first example digit: a 0
         page.get_by_role("button", name="Classify").click()
