@@ -10,7 +10,8 @@ from hub_models import hub as hubs
 from training.config import OPTIMIZERS, SCHEDULES
 from training.runner import JobRunner
 
-from .common import AppContext, get_hub, hub_picker, ui_error
+from .common import AppContext, get_hub, hub_picker
+from .jobs import hub_spec, is_model_folder, job_panel, model_choices, trained_models
 from .plots import confusion_image
 
 TITLE = "Image classification"
@@ -29,11 +30,6 @@ transformers' (`AutoModelForImageClassification`)."""
 
 STARTER_LABEL = "starter: lenet on digits"
 DATA_SOURCES = {"Built-in digits": "digits", "Upload a zip": "upload", "Dataset repo on the hub": "hub"}
-
-
-def _hub_spec(hub: hubs.Hub) -> str:
-    """The --hub value that names ``hub`` for a training process."""
-    return hub.kind if hub.kind in ("local", "hf") else hub.endpoint
 
 
 def start_starter_run(runner: JobRunner, hub: hubs.Hub) -> str | None:
@@ -77,32 +73,13 @@ def check_arch(name: str) -> None:
         raise gr.Error(f"Pick an architecture: one of {', '.join(model_names())}, or timm:<any timm model>.")
 
 
-def _model_dir(runner: JobRunner, job_id: str) -> Path:
-    return runner.job_dir(job_id) / "out" / "model"
-
-
-def trained_models(runner: JobRunner) -> list[tuple[str, str]]:
-    """(label, folder) for every job that left a model."""
-    out = []
-    for job in runner.jobs():
-        folder = _model_dir(runner, job.id)
-        if job.task == TASK and (folder / "model.safetensors").exists():
-            metrics = _metrics(runner, job.id)
-            acc = f", accuracy {metrics['accuracy']:.3f}" if "accuracy" in metrics else ""
-            out.append((f"{job.label} · {job.id} ({job.status}{acc})", str(folder)))
-    return out
-
-
-def _is_model_folder(runner: JobRunner, folder: str) -> bool:
-    """Only folders the app made (jobs, pulls) load: a model path is never taken on trust."""
-    p = Path(folder).resolve()
-    roots = (runner.root.resolve(), (hubs.cache_root() / "pulled").resolve())
-    return any(p.is_relative_to(r) for r in roots) and (p / "config.json").is_file()
-
-
-def _metrics(runner: JobRunner, job_id: str) -> dict:
-    p = runner.job_dir(job_id) / "out" / "metrics.json"
-    return json.loads(p.read_text()) if p.exists() else {}
+def confusion_picture(folder: Path):
+    """The confusion matrix a finished job left in its model folder, as an image."""
+    path = folder / "confusion_matrix.json"
+    if not path.exists():
+        return None
+    cm = json.loads(path.read_text())
+    return confusion_image(cm["labels"], cm["matrix"])
 
 
 def build(ctx: AppContext) -> None:
@@ -136,26 +113,9 @@ def build(ctx: AppContext) -> None:
             schedule = gr.Dropdown(list(SCHEDULES), value="cosine", label="Schedule")
             weight_decay = gr.Number(0.0, label="Weight decay", minimum=0, maximum=1)
             seed = gr.Number(0, label="Seed", precision=0)
-        with gr.Row():
-            start = gr.Button("Start training", variant="primary")
-            stop = gr.Button("Stop", variant="stop")
-        jobs_table = gr.Dataframe(headers=["job", "model", "status", "queue", "accuracy"], interactive=False,
-                                  label="Jobs (they keep running when you close the page)")
-        job = gr.Dropdown(label="Job to watch", choices=[], value=None, allow_custom_value=True)
-        progress = gr.Markdown()
-        with gr.Row():
-            loss_plot = gr.LinePlot(x="step", y="loss", title="Training loss", height=260)
-            metric_plot = gr.LinePlot(x="epoch", y="value", color="metric", title="Validation metrics", height=260)
-        with gr.Row():
-            confusion = gr.Image(label="Confusion matrix (validation split)", type="pil", height=320,
-                                 buttons=["download"])
-            log = gr.Textbox(label="Log", lines=12, max_lines=12, autoscroll=True)
-        with gr.Accordion("Push the trained model to the hub above", open=False):
-            with gr.Row():
-                repo = gr.Textbox(label="Repo id", placeholder="you/lenet-digits", scale=3)
-                private = gr.Checkbox(label="Private", scale=1)
-                push = gr.Button("Push", scale=1)
-            pushed = gr.Markdown()
+        panel = job_panel(ctx, TASK, picker, metric="accuracy", unit="img/s",
+                          picture_label="Confusion matrix (validation split)", picture=confusion_picture,
+                          repo_placeholder="you/lenet-digits")
 
     with gr.Tab("Predict") as predict_tab:
         with gr.Row():
@@ -218,92 +178,9 @@ def build(ctx: AppContext) -> None:
         cfg = {"model": arch_, "init_from": init_, "dataset": dataset_, "image_size": int(size_ or 0),
                "augment": ",".join(augment_ or []), "epochs": int(epochs_),
                "batch_size": int(batch_), "optimizer": opt_, "lr": float(lr_), "schedule": sched_,
-               "weight_decay": float(wd_), "seed": int(seed_), "hub": _hub_spec(hub)}
+               "weight_decay": float(wd_), "seed": int(seed_), "hub": hub_spec(hub)}
         j = runner.submit(TASK, cfg, label=f"{arch_} on {name}", secret_env=hubs.job_env(hub))
-        return gr.update(choices=_job_choices(), value=j.id)
-
-    def stop_job(job_id):
-        if not job_id:
-            raise gr.Error("Pick a job to stop.")
-        try:
-            j = runner.stop(job_id)
-        except KeyError as e:
-            raise gr.Error(str(e)) from None
-        return f"Job {job_id}: {j.status}."
-
-    def _job_choices():
-        return [(f"{j.label} · {j.id}", j.id) for j in runner.jobs() if j.task == TASK]
-
-    def jobs_rows(jobs, positions):
-        rows = []
-        for j in jobs:
-            if j.task == TASK:
-                acc = _metrics(runner, j.id).get("accuracy")
-                rows.append([j.id, j.label, j.status, positions.get(j.id, ""),
-                             f"{acc:.4f}" if acc is not None else ""])
-        return rows
-
-    def watch(job_id):
-        import pandas as pd
-
-        # Runs every second for every open page: one scan of the jobs serves the table and the queue.
-        jobs = runner.jobs()
-        positions = runner.queue_positions(jobs)
-        rows = jobs_rows(jobs, positions)
-        if not job_id:
-            return rows, "Start a job, or pick one to watch.", None, None, None, ""
-        try:
-            j = runner.get(job_id)
-        except KeyError:
-            return rows, f"No job {job_id}.", None, None, None, ""
-        events, _ = runner.events(job_id)
-        steps = [e for e in events if e["type"] == "step"]
-        evals = [e for e in events if e["type"] == "eval"]
-        start_ev = next((e for e in events if e["type"] == "start"), None)
-        total = start_ev["total_steps"] if start_ev else 0
-        done = steps[-1]["step"] if steps else 0
-        if j.status == "queued":
-            text = f"**Queued**, position {positions.get(job_id)}: one training job runs per device at a time."
-        else:
-            pct = 100 * done / total if total else 0
-            eta = steps[-1].get("eta_s") if steps and j.status == "running" else None
-            text = (f"**{j.status.capitalize()}** · step {done}/{total} ({pct:.0f}%)"
-                    + (f" · {steps[-1]['throughput']:.0f} img/s · ETA {eta:.0f} s" if eta else "")
-                    + (f" · {j.message}" if j.message and j.status not in ("running", "queued") else ""))
-        # None, not an empty frame, until there is data: a plot first drawn empty keeps an empty legend.
-        loss_df = pd.DataFrame({"step": [e["step"] for e in steps], "loss": [e["loss"] for e in steps]}) \
-            if steps else None
-        metric_df = pd.DataFrame([{"epoch": e["epoch"], "metric": k, "value": v}
-                                  for e in evals for k, v in e["metrics"].items() if k != "loss"]) if evals else None
-        cm_path = _model_dir(runner, job_id) / "confusion_matrix.json"
-        cm_img = None
-        if cm_path.exists():
-            cm = json.loads(cm_path.read_text())
-            cm_img = confusion_image(cm["labels"], cm["matrix"])
-        return rows, text, loss_df, metric_df, cm_img, runner.log_tail(job_id)
-
-    def push_job(job_id, repo_id, private_, choice, url, token):
-        if not job_id:
-            raise gr.Error("Pick a finished job to push.")
-        folder = _model_dir(runner, job_id)
-        if not (folder / "model.safetensors").exists():
-            raise gr.Error("This job has no trained model yet: wait for it to finish.")
-        hub = get_hub(choice, url, token)
-        try:
-            url_ = hubs.push_folder(folder, repo_id, hub, private=bool(private_),
-                                    commit_message=f"Upload {job_id} from DL Playground")
-        except hubs.HubActionError as e:
-            raise ui_error(e) from None
-        return f"Pushed to **{repo_id}** on {hub.label}: {url_}"
-
-    def model_choices(current):
-        """Newest trained model first; a model picked before stays picked."""
-        choices = trained_models(runner)
-        if current and current not in {c[1] for c in choices} and Path(current).exists():
-            p = Path(current)  # a pulled model: .../<namespace>/<name>/<commit>
-            choices.append((f"{p.parent.parent.name}/{p.parent.name} @ {p.name[:8]}", current))
-        known = {c[1] for c in choices}
-        return gr.update(choices=choices, value=current if current in known else (choices[0][1] if choices else None))
+        return gr.update(choices=panel.choices(), value=j.id)
 
     def pull_model(repo_id, choice, url, token):
         from hub_models.inference import InputError, load_classifier
@@ -315,7 +192,7 @@ def build(ctx: AppContext) -> None:
             load_classifier(str(folder))
         except (hubs.HubActionError, InputError) as e:
             raise gr.Error(str(e)) from None
-        choices = trained_models(runner) + [(f"{repo_id} ({hub.label})", str(folder))]
+        choices = trained_models(runner, TASK, "accuracy") + [(f"{repo_id} ({hub.label})", str(folder))]
         return gr.update(choices=choices, value=str(folder))
 
     def predict(folder, image_, k):
@@ -324,7 +201,7 @@ def build(ctx: AppContext) -> None:
 
         if not folder:
             raise gr.Error("Pick a model: train one in the Train tab or pull one from a hub.")
-        if not _is_model_folder(runner, folder):
+        if not is_model_folder(runner, folder):
             raise gr.Error("That model is not one trained here or pulled from a hub.")
         if not image_:
             raise gr.Error("Upload an image or pick an example.")
@@ -339,24 +216,18 @@ def build(ctx: AppContext) -> None:
                        source_kind, [upload, data_repo], api_visibility="private")
     form = [arch, init_from, source_kind, upload, data_repo, image_size, augment, epochs, batch, optimizer, lr, schedule,
             weight_decay, seed, *picker.inputs]
-    start.click(start_job, form, job, api_name="classification_train")
-    stop.click(stop_job, job, progress, api_name="classification_stop")
-    outputs = [jobs_table, progress, loss_plot, metric_plot, confusion, log]
-    job.change(watch, job, outputs, api_name="classification_watch")
-    gr.Timer(1.0).tick(watch, job, outputs, api_visibility="private", show_progress="hidden")
-    push.click(push_job, [job, repo, private, *picker.inputs], pushed, api_name="classification_push")
-    refresh_models.click(model_choices, source, source, api_visibility="private")
-    predict_tab.select(model_choices, source, source, api_visibility="private")  # a job just finished: try it
+    panel.start.click(start_job, form, panel.job, api_name="classification_train")
+
+    def refresh(current):
+        return model_choices(runner, TASK, "accuracy", current)
+
+    refresh_models.click(refresh, source, source, api_visibility="private")
+    predict_tab.select(refresh, source, source, api_visibility="private")  # a job just finished: try it
     pull_btn.click(pull_model, [pull_repo, *pull_picker.inputs], source, api_name="classification_pull")
     classify_btn.click(predict, [source, image, top_k], [labels, seen, summary], api_name="classification_predict")
 
     def on_load():
-        """A reopened page watches the job that is running (else the newest one) with its curves."""
-        names = model_names()
-        trained = trained_models(runner)
-        mine = [j for j in runner.jobs() if j.task == TASK]
-        watched = next((j.id for j in mine if j.status in ("running", "stopping")), mine[0].id if mine else None)
-        return (gr.update(choices=names), gr.update(choices=_job_choices(), value=watched),
-                gr.update(choices=trained, value=trained[0][1] if trained else None))
+        trained = trained_models(runner, TASK, "accuracy")
+        return gr.update(choices=model_names()), gr.update(choices=trained, value=trained[0][1] if trained else None)
 
-    ctx.demo.load(on_load, None, [arch, job, source], api_visibility="private")
+    ctx.demo.load(on_load, None, [arch, source], api_visibility="private")

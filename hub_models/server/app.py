@@ -17,7 +17,6 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any, Iterator
 
-import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool

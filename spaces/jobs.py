@@ -1,0 +1,194 @@
+"""The training-job panel every task tab shares: Start/Stop, the jobs table, live curves, log, push.
+
+A tab lays out its own form and wires ``panel.start`` to a handler that submits a job; the
+panel follows jobs of its task through the runner (one scan per tick), draws the loss and
+validation curves, an optional picture from the finished model folder (e.g. a confusion matrix)
+and the text samples a trainer logs, and pushes a finished model to a hub.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import gradio as gr
+
+from hub_models import hub as hubs
+from training.runner import JobRunner
+
+from .common import AppContext, HubPicker, get_hub, ui_error
+
+
+def hub_spec(hub: hubs.Hub) -> str:
+    """The --hub value that names ``hub`` for a training process."""
+    return hub.kind if hub.kind in ("local", "hf") else hub.endpoint
+
+
+def model_dir(runner: JobRunner, job_id: str) -> Path:
+    return runner.job_dir(job_id) / "out" / "model"
+
+
+def job_metrics(runner: JobRunner, job_id: str) -> dict:
+    p = runner.job_dir(job_id) / "out" / "metrics.json"
+    return json.loads(p.read_text()) if p.exists() else {}
+
+
+def trained_models(runner: JobRunner, task: str, metric: str) -> list[tuple[str, str]]:
+    """(label, folder) for every job of ``task`` that left a model, newest first."""
+    out = []
+    for job in runner.jobs():
+        folder = model_dir(runner, job.id)
+        if job.task == task and (folder / "config.json").exists():
+            value = job_metrics(runner, job.id).get(metric)
+            shown = f", {metric} {value:.3f}" if value is not None else ""
+            out.append((f"{job.label} · {job.id} ({job.status}{shown})", str(folder)))
+    return out
+
+
+def is_model_folder(runner: JobRunner, folder: str) -> bool:
+    """Only folders the app made (jobs, pulls) load: a model path from a request is never taken on trust."""
+    p = Path(folder).resolve()
+    roots = (runner.root.resolve(), (hubs.cache_root() / "pulled").resolve())
+    return any(p.is_relative_to(r) for r in roots) and (p / "config.json").is_file()
+
+
+def pulled_label(folder: str) -> str:
+    p = Path(folder)  # .../<namespace>/<name>/<commit>
+    return f"{p.parent.parent.name}/{p.parent.name} @ {p.name[:8]}"
+
+
+def model_choices(runner: JobRunner, task: str, metric: str, current: str | None):
+    """Dropdown update: the newest trained model first; a model picked before (maybe pulled) stays picked."""
+    choices = trained_models(runner, task, metric)
+    if current and current not in {c[1] for c in choices} and Path(current).exists():
+        choices.append((pulled_label(current), current))
+    known = {c[1] for c in choices}
+    return gr.update(choices=choices, value=current if current in known else (choices[0][1] if choices else None))
+
+
+@dataclass
+class JobPanel:
+    start: gr.Button
+    job: gr.Dropdown
+    choices: Callable[[], list[tuple[str, str]]]  # the job dropdown's choices now
+
+
+def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, unit: str,
+              picture_label: str | None = None,
+              picture: Callable[[Path], Any] | None = None, samples: bool = False,
+              repo_placeholder: str = "you/my-model") -> JobPanel:
+    """Lay out and wire the panel for ``task``.
+
+    ``picker`` is the tab's hub picker, where pushes go; ``metric`` fills the jobs table's last column; ``picture(model_folder)`` returns a PIL image
+    (or None) shown under ``picture_label``; ``samples`` shows the text samples ("sample" events
+    of kind "text") the trainer logs at each epoch. Events get api names ``<task>_stop``,
+    ``<task>_watch`` and ``<task>_push``.
+    """
+    runner = ctx.runner
+    with gr.Row():
+        start = gr.Button("Start training", variant="primary")
+        stop = gr.Button("Stop", variant="stop")
+    jobs_table = gr.Dataframe(headers=["job", "model", "status", "queue", metric], interactive=False,
+                              label="Jobs (they keep running when you close the page)")
+    job = gr.Dropdown(label="Job to watch", choices=[], value=None, allow_custom_value=True)
+    progress = gr.Markdown()
+    with gr.Row():
+        loss_plot = gr.LinePlot(x="step", y="loss", title="Training loss", height=260)
+        metric_plot = gr.LinePlot(x="epoch", y="value", color="metric", title="Validation metrics", height=260)
+    with gr.Row():
+        pic = gr.Image(label=picture_label, type="pil", height=320, buttons=["download"]) if picture else None
+        sample_box = gr.Textbox(label="Samples after each epoch", lines=12, max_lines=12) if samples else None
+        log = gr.Textbox(label="Log", lines=12, max_lines=12, autoscroll=True)
+    with gr.Accordion("Push the trained model to the hub above", open=False):
+        with gr.Row():
+            repo = gr.Textbox(label="Repo id", placeholder=repo_placeholder, scale=3)
+            private = gr.Checkbox(label="Private", scale=1)
+            push = gr.Button("Push", scale=1)
+        pushed = gr.Markdown()
+
+    def choices():
+        return [(f"{j.label} · {j.id}", j.id) for j in runner.jobs() if j.task == task]
+
+    def stop_job(job_id):
+        if not job_id:
+            raise gr.Error("Pick a job to stop.")
+        try:
+            j = runner.stop(job_id)
+        except KeyError as e:
+            raise gr.Error(str(e)) from None
+        return f"Job {job_id}: {j.status}."
+
+    def watch(job_id):
+        import pandas as pd
+
+        # Runs every second for every open page: one scan of the jobs serves the table and the queue.
+        jobs = runner.jobs()
+        positions = runner.queue_positions(jobs)
+        rows = []
+        for j in jobs:
+            if j.task == task:
+                value = job_metrics(runner, j.id).get(metric)
+                rows.append([j.id, j.label, j.status, positions.get(j.id, ""),
+                             f"{value:.4f}" if value is not None else ""])
+        extras = [None] * (pic is not None) + [""] * (sample_box is not None)
+        if not job_id:
+            return rows, "Start a job, or pick one to watch.", None, None, *extras, ""
+        try:
+            j = runner.get(job_id)
+        except KeyError:
+            return rows, f"No job {job_id}.", None, None, *extras, ""
+        events, _ = runner.events(job_id)
+        steps = [e for e in events if e["type"] == "step"]
+        evals = [e for e in events if e["type"] == "eval"]
+        start_ev = next((e for e in events if e["type"] == "start"), None)
+        total = start_ev["total_steps"] if start_ev else 0
+        done = steps[-1]["step"] if steps else 0
+        if j.status == "queued":
+            text = f"**Queued**, position {positions.get(job_id)}: one training job runs per device at a time."
+        else:
+            pct = 100 * done / total if total else 0
+            eta = steps[-1].get("eta_s") if steps and j.status == "running" else None
+            text = (f"**{j.status.capitalize()}** · step {done}/{total} ({pct:.0f}%)"
+                    + (f" · {steps[-1]['throughput']:.0f} {unit} · ETA {eta:.0f} s" if eta else "")
+                    + (f" · {j.message}" if j.message and j.status not in ("running", "queued") else ""))
+        # None, not an empty frame, until there is data: a plot first drawn empty keeps an empty legend.
+        loss_df = pd.DataFrame({"step": [e["step"] for e in steps], "loss": [e["loss"] for e in steps]}) \
+            if steps else None
+        metric_df = pd.DataFrame([{"epoch": e["epoch"], "metric": k, "value": v}
+                                  for e in evals for k, v in e["metrics"].items() if k != "loss"]) if evals else None
+        out: list[Any] = [rows, text, loss_df, metric_df]
+        if pic is not None:
+            out.append(picture(model_dir(runner, job_id)))
+        if sample_box is not None:
+            texts = [e for e in events if e["type"] == "sample" and e.get("kind") == "text"]
+            out.append("\n\n".join(f"— epoch {e['epoch']} —\n{e['data']}" for e in reversed(texts)))
+        return *out, runner.log_tail(job_id)
+
+    def push_job(job_id, repo_id, private_, choice, url, token):
+        if not job_id:
+            raise gr.Error("Pick a finished job to push.")
+        folder = model_dir(runner, job_id)
+        if not (folder / "config.json").exists():
+            raise gr.Error("This job has no trained model yet: wait for it to finish.")
+        hub = get_hub(choice, url, token)
+        try:
+            url_ = hubs.push_folder(folder, repo_id, hub, private=bool(private_),
+                                    commit_message=f"Upload {job_id} from DL Playground")
+        except hubs.HubActionError as e:
+            raise ui_error(e) from None
+        return f"Pushed to **{repo_id}** on {hub.label}: {url_}"
+
+    def on_load():
+        """A reopened page watches the job that is running (else the newest one) with its curves."""
+        mine = [j for j in runner.jobs() if j.task == task]
+        watched = next((j.id for j in mine if j.status in ("running", "stopping")), mine[0].id if mine else None)
+        return gr.update(choices=choices(), value=watched)
+
+    outputs = [jobs_table, progress, loss_plot, metric_plot, *[c for c in (pic, sample_box) if c is not None], log]
+    stop.click(stop_job, job, progress, api_name=f"{task}_stop")
+    job.change(watch, job, outputs, api_name=f"{task}_watch")
+    gr.Timer(1.0).tick(watch, job, outputs, api_visibility="private", show_progress="hidden")
+    push.click(push_job, [job, repo, private, *picker.inputs], pushed, api_name=f"{task}_push")
+    ctx.demo.load(on_load, None, job, api_visibility="private")
+    return JobPanel(start=start, job=job, choices=choices)
