@@ -12,7 +12,8 @@ from safetensors.torch import load_file
 
 from conftest import ROOT
 from hub_models.classification import MODELS, create_model
-from training.classification import ClassificationConfig, confusion_matrix, train
+from training.classification import ClassificationConfig, train
+from training.metrics import confusion_matrix
 from training.config import OPTIMIZERS
 
 

@@ -6,4 +6,5 @@ from __future__ import annotations
 
 TASKS: dict[str, tuple[str, str]] = {
     "classification": ("training.classification", "ClassificationConfig"),
+    "bert": ("training.bert", "BertConfig"),
 }

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     from .config import add_config_args, config_from_args
 
     parser = argparse.ArgumentParser(prog="python -m training", description="Train a model of one task.")
-    sub = parser.add_subparsers(dest="task", required=True, metavar="TASK")
+    sub = parser.add_subparsers(dest="_task", required=True, metavar="TASK")  # not "task": a config field
     configs = {}
     for name, (module_name, cls_name) in TASKS.items():
         module = importlib.import_module(module_name)
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         add_config_args(p, cls)
         configs[name] = (module, cls)
     args = parser.parse_args(argv)
-    module, cls = configs[args.task]
+    module, cls = configs[args._task]
     cfg = config_from_args(cls, args)
 
     from tqdm import tqdm

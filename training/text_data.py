@@ -1,0 +1,257 @@
+"""Labelled text for the BERT tab: built-in samples, uploaded CSV/TSV/JSONL files, hub dataset repos.
+
+The built-in samples are generated here from word lists written for this project (MIT, like the
+code), so they work offline and their validation splits use words the training split never shows:
+a held-out adjective or name is only classified right if the pre-trained encoder already knows
+what it is like. That is the point of fine-tuning that the course makes.
+"""
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .engine import TrainingError
+
+MAX_FILE_BYTES = 200 * 1024**2
+_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+# ------------------------------------------------------------ built-in samples
+_POS = {"train": "great excellent wonderful delightful fantastic lovely brilliant enjoyable charming impressive "
+                 "pleasant outstanding terrific superb".split(),
+        "val": "amazing splendid fabulous magnificent exquisite marvelous".split()}
+_NEG = {"train": "terrible awful horrible dreadful boring disappointing poor lousy mediocre unpleasant dull annoying "
+                 "bland miserable".split(),
+        "val": "atrocious abysmal dismal tedious appalling pathetic".split()}
+_SUBJECTS = ("the movie", "the food", "the service", "this book", "the hotel room", "the concert", "the staff",
+             "our trip", "the camera", "the game", "the story", "the coffee", "the museum", "the lecture",
+             "the new album", "the pizza", "the flight", "the show")
+_TEMPLATES = ("{S} was {a}.", "I thought {s} was {a}.", "Honestly, {s} was {a}.", "{S} turned out to be {a}.",
+              "Everything about {s} felt {a}.", "We found {s} {a}.", "In my opinion {s} is {a}.",
+              "My friends said {s} was {a}, and they were right.")
+
+_PEOPLE = {"train": ["Alice Johnson", "Bob", "Maria Garcia", "Chen Wei", "Fatima", "John Smith", "Emma", "Liam Brown",
+                     "Olivia", "Noah Wilson", "Sofia Rossi", "Lucas"],
+           "val": ["Hannah Schmidt", "Kenji Tanaka", "Amara", "Diego Lopez", "Ingrid", "Ravi Patel"]}
+_PLACES = {"train": ["Paris", "New York", "Berlin", "Tokyo", "Cairo", "Sydney", "Toronto", "Madrid", "Rio de Janeiro",
+                     "Mumbai", "Oslo", "Lima"],
+           "val": ["Nairobi", "Buenos Aires", "Vienna", "Seoul", "Hong Kong", "Dublin"]}
+_ORGS = {"train": ["Google", "the United Nations", "Siemens", "Toyota", "Oxford University", "the Red Cross",
+                   "Microsoft", "Deutsche Bank", "Nestle", "NASA"],
+         "val": ["Samsung", "the World Bank", "Harvard University", "Airbus", "UNICEF", "Volvo"]}
+_SENTENCES = ("{PER} flew from {LOC} to {LOC2} on Monday .", "{PER} joined {ORG} in {LOC} last year .",
+              "{ORG} opened a new office in {LOC} .", "Yesterday {PER} met {PER2} at the {ORG} headquarters .",
+              "{PER} works for {ORG} .", "After the meeting in {LOC} , {PER} called {PER2} .",
+              "{ORG} and {ORG2} signed a deal in {LOC} .", "{PER} moved to {LOC} to study .")
+
+BUILTIN = {
+    "sentiment": "movie/food/product reviews, positive or negative (one sentence)",
+    "sentiment-pairs": "two reviews: does the second agree with the first, contradict it, or talk about "
+                       "something else? (sentence pairs, NLI-style)",
+    "entities": "sentences tagged with people, places and organisations (BIO tags, token classification)",
+}
+BUILTIN_KIND = {"sentiment": "sequence", "sentiment-pairs": "sequence", "entities": "token"}
+
+
+@dataclass
+class TextData:
+    """Rows ready for tokenising: text (str, or list of words for tagging), optional pair, label(s)."""
+
+    kind: str  # "sequence" or "token"
+    train: list[dict[str, Any]]
+    val: list[dict[str, Any]]
+    labels: list[str]
+    name: str
+    notes: list[str] = field(default_factory=list)
+
+
+def _review(rng: random.Random, subject: str, adj: str) -> str:
+    t = rng.choice(_TEMPLATES)
+    return t.format(S=subject[0].upper() + subject[1:], s=subject, a=adj)
+
+
+def builtin_sample(name: str, seed: int = 0) -> TextData:
+    """One of :data:`BUILTIN`; the validation split uses held-out words."""
+    rng = random.Random(seed)
+    if name == "sentiment":
+        splits = {}
+        for split, n in (("train", 480), ("val", 160)):
+            rows = []
+            for i in range(n):
+                label = i % 2
+                adj = rng.choice((_NEG, _POS)[label][split])
+                rows.append({"text": _review(rng, rng.choice(_SUBJECTS), adj), "label": ("negative", "positive")[label]})
+            rng.shuffle(rows)
+            splits[split] = rows
+        return TextData("sequence", splits["train"], splits["val"], ["negative", "positive"], name)
+    if name == "sentiment-pairs":
+        labels = ["entailment", "contradiction", "neutral"]
+        splits = {}
+        for split, n in (("train", 600), ("val", 180)):
+            rows = []
+            for i in range(n):
+                label = labels[i % 3]
+                pol = rng.randrange(2)
+                subject = rng.choice(_SUBJECTS)
+                first = _review(rng, subject, rng.choice((_NEG, _POS)[pol][split]))
+                other = rng.choice([s for s in _SUBJECTS if s != subject]) if label == "neutral" else subject
+                pol2 = 1 - pol if label == "contradiction" else pol
+                rows.append({"text": first, "text_pair": _review(rng, other, rng.choice((_NEG, _POS)[pol2][split])),
+                             "label": label})
+            rng.shuffle(rows)
+            splits[split] = rows
+        return TextData("sequence", splits["train"], splits["val"], labels, name)
+    if name == "entities":
+        tags = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
+        splits = {}
+        for split, n in (("train", 480), ("val", 160)):
+            rows = []
+            for _ in range(n):
+                fill = {"PER": rng.sample(_PEOPLE[split], 2), "LOC": rng.sample(_PLACES[split], 2),
+                        "ORG": rng.sample(_ORGS[split], 2)}
+                words, word_tags = [], []
+                for piece in rng.choice(_SENTENCES).split():
+                    m = re.fullmatch(r"\{(PER|LOC|ORG)(2?)\}", piece)
+                    if not m:
+                        words.append(piece)
+                        word_tags.append("O")
+                        continue
+                    entity = fill[m.group(1)][1 if m.group(2) else 0].split()
+                    words += entity
+                    word_tags += [f"B-{m.group(1)}"] + [f"I-{m.group(1)}"] * (len(entity) - 1)
+                rows.append({"text": words, "label": word_tags})
+            splits[split] = rows
+        return TextData("token", splits["train"], splits["val"], tags, name)
+    raise TrainingError(f"no built-in sample {name!r}; choose one of {', '.join(BUILTIN)}")
+
+
+# ------------------------------------------------------------------ user data
+TEXT_COLUMNS = ("text", "sentence", "sentence1", "premise", "question", "tokens", "words")
+PAIR_COLUMNS = ("text_pair", "sentence2", "hypothesis")
+LABEL_COLUMNS = ("label", "labels", "ner_tags", "tags", "class", "category")
+
+
+def read_table(spec: str, hub_spec: str):
+    """A pandas DataFrame from a .csv/.tsv/.jsonl/.json file, or a dataset repo id pulled from ``hub_spec``.
+
+    Class-label columns of a hub dataset (ints with names) come back as their names.
+    """
+    import pandas as pd
+
+    path = Path(spec).expanduser()
+    if path.is_file():
+        if path.stat().st_size == 0:
+            raise TrainingError(f"{path.name} is empty")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise TrainingError(f"{path.name} is over {MAX_FILE_BYTES // 1024**2} MB")
+        suffix = path.suffix.lower()
+        try:
+            if suffix in (".csv", ".tsv", ".txt"):
+                df = pd.read_csv(path, sep="\t" if suffix != ".csv" else ",", dtype=str, keep_default_na=False)
+            elif suffix in (".jsonl", ".json"):
+                df = pd.read_json(path, lines=suffix == ".jsonl", dtype=False)
+            else:
+                raise TrainingError(f"{path.name}: give a .csv, .tsv, .jsonl or .json file")
+        except TrainingError:
+            raise
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
+            raise TrainingError(f"{path.name} is not a readable {suffix[1:].upper()} file: "
+                                f"{str(e).splitlines()[0]}") from None
+        return df
+    if path.exists() or not _REPO_ID.match(spec):
+        raise TrainingError(f"no dataset {spec!r}: give a built-in sample ({', '.join(BUILTIN)}), a .csv/.tsv/.jsonl "
+                            f"file or a dataset repo id (namespace/name)")
+    from hub_models.hub import HubActionError, pull, resolve_hub
+
+    try:
+        folder = pull(spec, resolve_hub(hub_spec), repo_type="dataset")
+    except HubActionError as e:
+        raise TrainingError(f"dataset {spec}: {e}") from None
+    import datasets
+
+    try:
+        ds = datasets.load_dataset(str(folder), split="train")
+    except Exception as e:  # datasets raises many kinds; all mean "cannot read it"
+        raise TrainingError(f"dataset {spec} is not readable by datasets: {str(e).splitlines()[0]}") from None
+    df = ds.to_pandas()
+    for col, feat in ds.features.items():
+        if isinstance(feat, datasets.ClassLabel):
+            df[col] = [feat.names[i] for i in df[col]]
+        elif isinstance(feat, (datasets.Sequence, datasets.List)) and isinstance(
+                getattr(feat, "feature", None), datasets.ClassLabel):
+            names = feat.feature.names
+            df[col] = [[names[i] for i in row] for row in df[col]]
+    return df
+
+
+def table_columns(spec: str, hub_spec: str = "local") -> list[str]:
+    return [str(c) for c in read_table(spec, hub_spec).columns]
+
+
+def _pick(columns: list[str], wanted: str, candidates: tuple[str, ...], what: str, required: bool = True) -> str | None:
+    if wanted:
+        if wanted not in columns:
+            raise TrainingError(f"there is no column {wanted!r} for the {what}; the columns are {', '.join(columns)}")
+        return wanted
+    found = next((c for c in candidates if c in columns), None)
+    if found is None and required:
+        raise TrainingError(f"which column holds the {what}? Name it (the columns are {', '.join(columns)})")
+    return found
+
+
+def _words(value: Any, row: int) -> list[str]:
+    if isinstance(value, str):
+        return value.split()
+    try:
+        return [str(v) for v in value]
+    except TypeError:
+        raise TrainingError(f"row {row}: expected a list of words or a space-separated string, got {value!r}") from None
+
+
+def table_data(spec: str, kind: str, hub_spec: str, *, text_column: str = "", pair_column: str = "",
+               label_column: str = "", val_split: float = 0.2, seed: int = 0) -> TextData:
+    """Rows of a user's table checked for the task ``kind`` ("sequence" or "token"), split train/validation."""
+    df = read_table(spec, hub_spec)
+    columns = [str(c) for c in df.columns]
+    text_col = _pick(columns, text_column, TEXT_COLUMNS, "text")
+    label_col = _pick(columns, label_column, LABEL_COLUMNS, "labels")
+    pair_col = _pick(columns, pair_column, PAIR_COLUMNS, "second sentence", required=False) if kind == "sequence" \
+        else None
+    if pair_column and kind == "token":
+        raise TrainingError("token classification tags one text; it takes no second-sentence column")
+    rows = []
+    for i, rec in enumerate(df.to_dict("records"), start=1):
+        text, label = rec[text_col], rec[label_col]
+        if kind == "token":
+            words, tags = _words(text, i), _words(label, i)
+            if len(words) != len(tags):
+                raise TrainingError(f"row {i}: {len(words)} words but {len(tags)} tags; each word needs one tag")
+            if words:
+                rows.append({"text": words, "label": tags})
+            continue
+        if not isinstance(text, str) or not text.strip():
+            continue  # an empty review teaches nothing; counted below
+        row = {"text": text, "label": str(label)}
+        if pair_col:
+            pair = rec[pair_col]
+            if not isinstance(pair, str) or not pair.strip():
+                raise TrainingError(f"row {i}: the text has no second sentence in column {pair_col!r}")
+            row["text_pair"] = pair
+        rows.append(row)
+    notes = [f"skipped {len(df) - len(rows)} rows with empty text"] if len(rows) < len(df) else []
+    if len(rows) < 4:
+        raise TrainingError(f"only {len(rows)} usable rows: a train/validation split needs more")
+    labels = sorted({t for r in rows for t in (r["label"] if kind == "token" else [r["label"]])})
+    if len(labels) < 2:
+        raise TrainingError(f"the label column {label_col!r} holds one class ({labels[0]!r}): a classifier needs "
+                            f"at least two")
+    if not 0 < val_split < 1:
+        raise TrainingError(f"--val-split must be between 0 and 1, got {val_split}")
+    rng = random.Random(seed)
+    rng.shuffle(rows)
+    n_val = max(1, int(len(rows) * val_split))
+    name = Path(spec).name if Path(spec).exists() else spec
+    notes.append(f"columns: text={text_col}" + (f", pair={pair_col}" if pair_col else "") + f", labels={label_col}")
+    return TextData(kind, rows[n_val:], rows[:n_val], labels, name, notes)
