@@ -1,7 +1,6 @@
 """Image classification tab: try a model on an image, train one with live curves, push it."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import gradio as gr
@@ -12,7 +11,7 @@ from training.runner import JobRunner
 
 from .common import AppContext, get_hub, hub_picker
 from .jobs import hub_spec, is_model_folder, job_panel, model_choices, trained_models
-from .plots import confusion_image
+from .plots import confusion_picture
 
 TITLE = "Image classification"
 TASK = "classification"
@@ -71,15 +70,6 @@ def check_arch(name: str) -> None:
             raise gr.Error(str(e)) from None
     elif name not in model_names():
         raise gr.Error(f"Pick an architecture: one of {', '.join(model_names())}, or timm:<any timm model>.")
-
-
-def confusion_picture(folder: Path):
-    """The confusion matrix a finished job left in its model folder, as an image."""
-    path = folder / "confusion_matrix.json"
-    if not path.exists():
-        return None
-    cm = json.loads(path.read_text())
-    return confusion_image(cm["labels"], cm["matrix"])
 
 
 def build(ctx: AppContext) -> None:

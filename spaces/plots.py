@@ -26,3 +26,15 @@ def confusion_image(labels: list[str], matrix: list[list[int]], cell: int = 36):
     draw.text((pad, 12), "predicted →", fill="gray")
     draw.text((4, pad - 20), "true ↓", fill="gray")
     return img
+
+
+def confusion_picture(folder):
+    """The confusion matrix a finished job left in its model folder (confusion_matrix.json), or None."""
+    import json
+    from pathlib import Path
+
+    path = Path(folder) / "confusion_matrix.json"
+    if not path.exists():
+        return None
+    cm = json.loads(path.read_text())
+    return confusion_image(cm["labels"], cm["matrix"])

@@ -255,3 +255,23 @@ def table_data(spec: str, kind: str, hub_spec: str, *, text_column: str = "", pa
     name = Path(spec).name if Path(spec).exists() else spec
     notes.append(f"columns: text={text_col}" + (f", pair={pair_col}" if pair_col else "") + f", labels={label_col}")
     return TextData(kind, rows[n_val:], rows[:n_val], labels, name, notes)
+
+
+def keep_upload(path: str | Path, uploads_dir: str | Path) -> Path:
+    """Copy an uploaded table into the app's folder, named by its content hash, so a queued job (or one
+    started after an app restart) still finds it; the same upload is stored once."""
+    import hashlib
+    import shutil
+
+    src = Path(path)
+    if src.stat().st_size > MAX_FILE_BYTES:
+        raise TrainingError(f"{src.name} is over {MAX_FILE_BYTES // 1024**2} MB")
+    h = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", src.name)[-80:] or "data.csv"
+    dest = Path(uploads_dir) / h / name
+    if not dest.exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".partial")
+        shutil.copyfile(src, tmp)
+        tmp.replace(dest)
+    return dest
