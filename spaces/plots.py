@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 
-def confusion_image(labels: list[str], matrix: list[list[int]], cell: int = 36):
+def confusion_image(labels: list[str], matrix: list[list[int]], cell: int = 0):
     """A confusion matrix as a PIL heatmap: rows are true classes, columns predictions."""
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageFont
 
     k = len(labels)
-    pad = 60
+    cell = cell or max(36, min(96, 320 // max(1, k)))  # two classes get big cells, fifty small ones
+    font = ImageFont.load_default(size=max(11, min(18, cell // 3)))
+    pad = 70
     img = Image.new("RGB", (pad + k * cell + 10, pad + k * cell + 10), "white")
     draw = ImageDraw.Draw(img)
     row_max = [max(1, sum(r)) for r in matrix]
@@ -19,12 +21,13 @@ def confusion_image(labels: list[str], matrix: list[list[int]], cell: int = 36):
             x, y = pad + j * cell, pad + i * cell
             draw.rectangle([x, y, x + cell - 1, y + cell - 1], fill=color, outline=(220, 220, 220))
             if n:
-                draw.text((x + cell / 2, y + cell / 2), str(n), fill="black", anchor="mm")
+                draw.text((x + cell / 2, y + cell / 2), str(n), fill="black", anchor="mm", font=font)
+    small = ImageFont.load_default(size=12)
     for t, name in enumerate(labels):
-        draw.text((pad + t * cell + cell / 2, pad - 8), name[:6], fill="black", anchor="ms")
-        draw.text((pad - 6, pad + t * cell + cell / 2), name[:8], fill="black", anchor="rm")
-    draw.text((pad, 12), "predicted →", fill="gray")
-    draw.text((4, pad - 20), "true ↓", fill="gray")
+        draw.text((pad + t * cell + cell / 2, pad - 8), name[:max(4, cell // 8)], fill="black", anchor="ms", font=small)
+        draw.text((pad - 6, pad + t * cell + cell / 2), name[:9], fill="black", anchor="rm", font=small)
+    draw.text((pad, 12), "predicted", fill="gray", font=small)
+    draw.text((4, pad - 24), "true", fill="gray", font=small)
     return img
 
 

@@ -118,6 +118,21 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         expect(page.get_by_text("What the network sees")).to_be_visible()
         expect(page.locator("[data-testid='label-output-value']").first).to_have_text("0", timeout=60_000)
         _shot(page, "classification-predict")
+
+        # BERT fine-tuning: MiniLM on the built-in reviews with the defaults, then a review it never saw.
+        page.get_by_role("tab", name="BERT fine-tuning").click()
+        page.get_by_role("button", name="Start training").filter(visible=True).click()
+        expect(page.get_by_text("Completed ·")).to_be_visible(timeout=180_000)
+        expect(page.get_by_text("Confusion matrix (validation split)").filter(visible=True)).to_be_visible()
+        page.wait_for_timeout(1500)
+        _shot(page, "bert-train")
+        page.get_by_role("tab", name="Predict").filter(visible=True).click()
+        page.get_by_text("The pizza was splendid.").click()  # a pair example: the pair model is not trained,
+        page.get_by_text("The soup was exquisite.").click()  # so the single-sentence one it is
+        page.get_by_role("button", name="Run").click()
+        expect(page.locator("[data-testid='label-output-value']").filter(visible=True).first).to_have_text(
+            "positive", timeout=60_000)
+        _shot(page, "bert-predict")
         page.close()
     finally:
         proc.terminate()

@@ -28,6 +28,7 @@ _NEG = {"train": "terrible awful horrible dreadful boring disappointing poor lou
 _SUBJECTS = ("the movie", "the food", "the service", "this book", "the hotel room", "the concert", "the staff",
              "our trip", "the camera", "the game", "the story", "the coffee", "the museum", "the lecture",
              "the new album", "the pizza", "the flight", "the show")
+_NEGATED = ("{S} was not {a}.", "I would not call {s} {a}.", "{S} was far from {a}.")  # flip the label
 _TEMPLATES = ("{S} was {a}.", "I thought {s} was {a}.", "Honestly, {s} was {a}.", "{S} turned out to be {a}.",
               "Everything about {s} felt {a}.", "We found {s} {a}.", "In my opinion {s} is {a}.",
               "My friends said {s} was {a}, and they were right.")
@@ -47,7 +48,7 @@ _SENTENCES = ("{PER} flew from {LOC} to {LOC2} on Monday .", "{PER} joined {ORG}
               "{ORG} and {ORG2} signed a deal in {LOC} .", "{PER} moved to {LOC} to study .")
 
 BUILTIN = {
-    "sentiment": "movie/food/product reviews, positive or negative (one sentence)",
+    "sentiment": "movie/food/product reviews, positive or negative, some negated (one sentence)",
     "sentiment-pairs": "two reviews: does the second agree with the first, contradict it, or talk about "
                        "something else? (sentence pairs, NLI-style)",
     "entities": "sentences tagged with people, places and organisations (BIO tags, token classification)",
@@ -81,8 +82,14 @@ def builtin_sample(name: str, seed: int = 0) -> TextData:
             rows = []
             for i in range(n):
                 label = i % 2
-                adj = rng.choice((_NEG, _POS)[label][split])
-                rows.append({"text": _review(rng, rng.choice(_SUBJECTS), adj), "label": ("negative", "positive")[label]})
+                if rng.random() < 0.2:  # a negated opposite: "not awful" is positive; word-spotting fails here
+                    t = rng.choice(_NEGATED)
+                    subject = rng.choice(_SUBJECTS)
+                    text = t.format(S=subject[0].upper() + subject[1:], s=subject,
+                                    a=rng.choice((_POS, _NEG)[label][split]))
+                else:
+                    text = _review(rng, rng.choice(_SUBJECTS), rng.choice((_NEG, _POS)[label][split]))
+                rows.append({"text": text, "label": ("negative", "positive")[label]})
             rng.shuffle(rows)
             splits[split] = rows
         return TextData("sequence", splits["train"], splits["val"], ["negative", "positive"], name)
