@@ -169,3 +169,15 @@ def test_hub_tab_bad_input_gets_clear_messages(hub_server, app_client):
     # The app keeps serving after all of that.
     table, found = app_client.predict(URL_HUB, hub_server.url, "", "", "", "dataset", api_name="/hub_list")
     assert "dataset repo" in found
+
+
+def test_building_every_tab_imports_no_heavy_library(tmp_path):
+    """The page must come up fast: torch and friends load when a tab first needs them, not at start."""
+    code = ("import sys\nfrom app import build_app\nfrom training.runner import JobRunner\n"
+            f"build_app(default_hub='http://127.0.0.1:9', runner=JobRunner({str(tmp_path / 'jobs')!r}))\n"
+            "print(','.join(m for m in ('torch', 'transformers', 'timm', 'diffusers', 'accelerate') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "DLP_HOME": str(tmp_path / "home")})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "", f"imported at start: {out.stdout.strip()}"

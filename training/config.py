@@ -11,6 +11,11 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+class TrainingError(Exception):
+    """A run cannot go on; the message says why in one line. (Here, not in engine.py, so that modules
+    the UI imports at start, like the data checks, do not import torch.)"""
+
+
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "step", "onecycle")
 

@@ -22,12 +22,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from .config import TrainConfig, to_dict
+from .config import TrainConfig, TrainingError, to_dict
 from .events import event
-
-
-class TrainingError(Exception):
-    """A run cannot go on; the message says why in one line."""
 
 
 @dataclass
