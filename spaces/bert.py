@@ -8,7 +8,7 @@ import gradio as gr
 from hub_models import hub as hubs
 
 from .common import AppContext, get_hub, hub_picker
-from .jobs import hub_spec, is_model_folder, job_panel, model_choices, pulled_label, trained_models
+from .jobs import checked_model_folder, hub_spec, job_panel, model_source
 from .plots import confusion_picture
 
 TITLE = "BERT fine-tuning"
@@ -33,6 +33,13 @@ def _builtin() -> dict[str, str]:
     from training.text_data import BUILTIN
 
     return BUILTIN
+
+
+def _text_model_kind(folder: Path) -> None:
+    """A pulled repo must be a sequence or token classifier, or a masked LM."""
+    from hub_models.text import model_kind
+
+    model_kind(folder)
 
 
 def build(ctx: AppContext) -> None:
@@ -70,16 +77,9 @@ def build(ctx: AppContext) -> None:
                           repo_placeholder="you/minilm-reviews")
 
     with gr.Tab("Predict") as predict_tab:
-        with gr.Row():
-            source = gr.Dropdown(label="Model (fine-tuned here or pulled)", choices=[], value=None,
-                                 allow_custom_value=True, scale=3)
-            refresh_models = gr.Button("Refresh", scale=1)
-        with gr.Accordion("Pull a model from a hub", open=False):
-            pull_picker = hub_picker(ctx)
-            with gr.Row():
-                pull_repo = gr.Textbox(label="Repo id (a text classifier, token classifier or masked LM)",
-                                       placeholder="you/minilm-reviews", scale=3)
-                pull_btn = gr.Button("Pull", scale=1)
+        source = model_source(ctx, TASK, predict_tab, metric="accuracy", label="Model (fine-tuned here or pulled)",
+                              pull_label="Repo id (a text classifier, token classifier or masked LM)",
+                              placeholder="you/minilm-reviews", check=_text_model_kind)
         with gr.Row():
             with gr.Column():
                 text = gr.Textbox(label="Text", lines=3, placeholder="The soup was exquisite.")
@@ -179,31 +179,11 @@ def build(ctx: AppContext) -> None:
         j = runner.submit(TASK, cfg, label=f"{base_} · {t} on {name}", secret_env=hubs.job_env(hub))
         return gr.update(choices=panel.choices(), value=j.id)
 
-    def _checked(folder: str) -> str:
-        if not folder:
-            raise gr.Error("Pick a model: fine-tune one in the Train tab or pull one from a hub.")
-        if not is_model_folder(runner, folder):
-            raise gr.Error("That model is not one trained here or pulled from a hub.")
-        return folder
-
-    def pull_model(repo_id, choice, url, token):
-        from hub_models.inference import InputError
-        from hub_models.text import model_kind
-
-        hub = get_hub(choice, url, token)
-        try:
-            folder = hubs.pull((repo_id or "").strip(), hub)
-            model_kind(folder)
-        except (hubs.HubActionError, InputError) as e:
-            raise gr.Error(str(e)) from None
-        choices = trained_models(runner, TASK, "accuracy") + [(pulled_label(str(folder)), str(folder))]
-        return gr.update(choices=choices, value=str(folder))
-
     def predict(folder, text_, pair_):
         from hub_models.inference import InputError
         from hub_models.text import classify_text, fill_mask, model_kind, tag_text
 
-        folder = _checked(folder)
+        folder = checked_model_folder(runner, folder)
         try:
             kind = model_kind(Path(folder))
             if kind == "sequence":
@@ -221,12 +201,9 @@ def build(ctx: AppContext) -> None:
         from hub_models.text import fill_mask
 
         try:
-            return fill_mask(_checked(folder), text_)
+            return fill_mask(checked_model_folder(runner, folder), text_)
         except InputError as e:
             raise gr.Error(str(e)) from None
-
-    def refresh(current):
-        return model_choices(runner, TASK, "accuracy", current)
 
     task.change(on_task, task, sample, api_visibility="private")
     source_kind.change(on_source, source_kind, [sample, upload, data_repo, columns_row], api_visibility="private")
@@ -234,15 +211,6 @@ def build(ctx: AppContext) -> None:
     form = [task, base, source_kind, sample, upload, data_repo, text_col, pair_col, label_col, epochs, batch, lr,
             warmup, max_length, weight_decay, seed, *picker.inputs]
     panel.start.click(start_job, form, panel.job, api_name="bert_train")
-    refresh_models.click(refresh, source, source, api_visibility="private")
-    predict_tab.select(refresh, source, source, api_visibility="private")
-    pull_btn.click(pull_model, [pull_repo, *pull_picker.inputs], source, api_name="bert_pull")
     run.click(predict, [source, text, text_pair], [note, probs, tags], api_name="bert_predict")
     text.submit(predict, [source, text, text_pair], [note, probs, tags], api_visibility="private")
     fill_btn.click(fill, [source, masked], filled, api_name="bert_fill_mask")
-
-    def on_load():
-        trained = trained_models(runner, TASK, "accuracy")
-        return gr.update(choices=trained, value=trained[0][1] if trained else None)
-
-    ctx.demo.load(on_load, None, source, api_visibility="private")

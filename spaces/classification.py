@@ -10,7 +10,7 @@ from training.config import OPTIMIZERS, SCHEDULES
 from training.runner import JobRunner
 
 from .common import AppContext, get_hub, hub_picker
-from .jobs import hub_spec, is_model_folder, job_panel, model_choices, trained_models
+from .jobs import checked_model_folder, hub_spec, job_panel, model_source
 from .plots import confusion_picture
 
 TITLE = "Image classification"
@@ -58,6 +58,13 @@ def model_names() -> list[str]:
     from hub_models.classification import MODELS  # imports torch: only once the page is open
 
     return [*MODELS, *TIMM_SUGGESTED]
+
+
+def load_classifier_checked(folder: Path) -> None:
+    """A pulled repo must load as an image classifier (ours, timm or transformers)."""
+    from hub_models.inference import load_classifier
+
+    load_classifier(str(folder))
 
 
 def check_arch(name: str) -> None:
@@ -108,16 +115,9 @@ def build(ctx: AppContext) -> None:
                           repo_placeholder="you/lenet-digits")
 
     with gr.Tab("Predict") as predict_tab:
-        with gr.Row():
-            source = gr.Dropdown(label="Model (trained here or pulled)", choices=[], value=None,
-                                 allow_custom_value=True, scale=3)
-            refresh_models = gr.Button("Refresh", scale=1)
-        with gr.Accordion("Pull a model from a hub", open=False):
-            pull_picker = hub_picker(ctx)
-            with gr.Row():
-                pull_repo = gr.Textbox(label="Repo id (ours, timm or transformers)",
-                                       placeholder="you/lenet-digits, timm/resnet18.a1_in1k ...", scale=3)
-                pull_btn = gr.Button("Pull", scale=1)
+        source = model_source(ctx, TASK, predict_tab, metric="accuracy", label="Model (trained here or pulled)",
+                              pull_label="Repo id (ours, timm or transformers)",
+                              placeholder="you/lenet-digits, timm/resnet18.a1_in1k ...", check=load_classifier_checked)
         with gr.Row():
             with gr.Column():
                 # A file, not gr.Image: broken or hostile images must reach our checks, not Gradio's decoder.
@@ -172,27 +172,11 @@ def build(ctx: AppContext) -> None:
         j = runner.submit(TASK, cfg, label=f"{arch_} on {name}", secret_env=hubs.job_env(hub))
         return gr.update(choices=panel.choices(), value=j.id)
 
-    def pull_model(repo_id, choice, url, token):
-        from hub_models.inference import InputError, load_classifier
-
-        hub = get_hub(choice, url, token)
-        repo_id = (repo_id or "").strip().removeprefix("hf-hub:")  # timm's spelling of a hub repo
-        try:
-            folder = hubs.pull(repo_id, hub)
-            load_classifier(str(folder))
-        except (hubs.HubActionError, InputError) as e:
-            raise gr.Error(str(e)) from None
-        choices = trained_models(runner, TASK, "accuracy") + [(f"{repo_id} ({hub.label})", str(folder))]
-        return gr.update(choices=choices, value=str(folder))
-
     def predict(folder, image_, k):
         from hub_models.classification import model_summary
         from hub_models.inference import InputError, classify, load_classifier
 
-        if not folder:
-            raise gr.Error("Pick a model: train one in the Train tab or pull one from a hub.")
-        if not is_model_folder(runner, folder):
-            raise gr.Error("That model is not one trained here or pulled from a hub.")
+        folder = checked_model_folder(runner, folder)
         if not image_:
             raise gr.Error("Upload an image or pick an example.")
         try:
@@ -208,16 +192,6 @@ def build(ctx: AppContext) -> None:
             weight_decay, seed, *picker.inputs]
     panel.start.click(start_job, form, panel.job, api_name="classification_train")
 
-    def refresh(current):
-        return model_choices(runner, TASK, "accuracy", current)
-
-    refresh_models.click(refresh, source, source, api_visibility="private")
-    predict_tab.select(refresh, source, source, api_visibility="private")  # a job just finished: try it
-    pull_btn.click(pull_model, [pull_repo, *pull_picker.inputs], source, api_name="classification_pull")
     classify_btn.click(predict, [source, image, top_k], [labels, seen, summary], api_name="classification_predict")
 
-    def on_load():
-        trained = trained_models(runner, TASK, "accuracy")
-        return gr.update(choices=model_names()), gr.update(choices=trained, value=trained[0][1] if trained else None)
-
-    ctx.demo.load(on_load, None, [arch, source], api_visibility="private")
+    ctx.demo.load(lambda: gr.update(choices=model_names()), None, arch, api_visibility="private")

@@ -17,7 +17,7 @@ import gradio as gr
 from hub_models import hub as hubs
 from training.runner import JobRunner
 
-from .common import AppContext, HubPicker, get_hub, ui_error
+from .common import AppContext, HubPicker, get_hub, hub_picker, ui_error
 
 
 def hub_spec(hub: hubs.Hub) -> str:
@@ -51,6 +51,15 @@ def is_model_folder(runner: JobRunner, folder: str) -> bool:
     p = Path(folder).resolve()
     roots = (runner.root.resolve(), (hubs.cache_root() / "pulled").resolve())
     return any(p.is_relative_to(r) for r in roots) and (p / "config.json").is_file()
+
+
+def checked_model_folder(runner: JobRunner, folder: str | None) -> str:
+    """The picked model folder, or a message: none picked, or a path the app did not make."""
+    if not folder:
+        raise gr.Error("Pick a model: train one in the Train tab or pull one from a hub.")
+    if not is_model_folder(runner, folder):
+        raise gr.Error("That model is not one trained here or pulled from a hub.")
+    return folder
 
 
 def pulled_label(folder: str) -> str:
@@ -192,3 +201,49 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
     push.click(push_job, [job, repo, private, *picker.inputs], pushed, api_name=f"{task}_push")
     ctx.demo.load(on_load, None, job, api_visibility="private")
     return JobPanel(start=start, job=job, choices=choices)
+
+
+def model_source(ctx: AppContext, task: str, tab: gr.Tab, *, metric: str, label: str, pull_label: str,
+                 placeholder: str, check: Callable[[Path], Any]) -> gr.Dropdown:
+    """The Predict side's model picker: models this task's jobs left, plus repos pulled from a hub.
+
+    Lays out the dropdown, a Refresh button and a "Pull a model from a hub" accordion; ``check(folder)``
+    vets a pulled folder (raising ``InputError`` with a message when the repo is of the wrong kind).
+    The list is refreshed on page load and whenever ``tab`` is selected (a job just finished: try it).
+    The pull event is ``<task>_pull``.
+    """
+    from hub_models.inference import InputError
+
+    runner = ctx.runner
+    with gr.Row():
+        source = gr.Dropdown(label=label, choices=[], value=None, allow_custom_value=True, scale=3)
+        refresh_btn = gr.Button("Refresh", scale=1)
+    with gr.Accordion("Pull a model from a hub", open=False):
+        picker = hub_picker(ctx)
+        with gr.Row():
+            repo = gr.Textbox(label=pull_label, placeholder=placeholder, scale=3)
+            pull_btn = gr.Button("Pull", scale=1)
+
+    def pull_model(repo_id, choice, url, token):
+        hub = get_hub(choice, url, token)
+        repo_id = (repo_id or "").strip().removeprefix("hf-hub:")  # timm's spelling of a hub repo
+        try:
+            folder = hubs.pull(repo_id, hub)
+            check(folder)
+        except (hubs.HubActionError, InputError) as e:
+            raise gr.Error(str(e)) from None
+        choices = trained_models(runner, task, metric) + [(f"{repo_id} ({hub.label})", str(folder))]
+        return gr.update(choices=choices, value=str(folder))
+
+    def refresh(current):
+        return model_choices(runner, task, metric, current)
+
+    def on_load():
+        trained = trained_models(runner, task, metric)
+        return gr.update(choices=trained, value=trained[0][1] if trained else None)
+
+    refresh_btn.click(refresh, source, source, api_visibility="private")
+    tab.select(refresh, source, source, api_visibility="private")
+    pull_btn.click(pull_model, [repo, *picker.inputs], source, api_name=f"{task}_pull")
+    ctx.demo.load(on_load, None, source, api_visibility="private")
+    return source

@@ -80,3 +80,24 @@ def repo_name(request) -> str:
 
     base = re.sub(r"-+", "-", re.sub(r"[^A-Za-z0-9_]", "-", request.node.name[:40])).strip("-")
     return f"{base}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="module")
+def tab(hub_server, tmp_path_factory):
+    """The whole app launched in-process with its own job runner, and a gradio_client on it:
+    (client, runner). One per test module; the tab tests call handlers by their api names."""
+    from gradio_client import Client
+
+    from app import build_app
+    from training.runner import JobRunner
+
+    runner = JobRunner(tmp_path_factory.mktemp("jobs"), poll_s=0.1)
+    demo = build_app(default_hub=hub_server.url, runner=runner)
+    demo.queue()
+    port = free_port()
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(f"http://127.0.0.1:{port}/", verbose=False), runner
+    finally:
+        demo.close()
+        runner.close()

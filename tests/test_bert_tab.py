@@ -6,30 +6,10 @@ import time
 
 import pytest
 
-from conftest import free_port
 
 LOCAL = ("Local hub (offline)", "", "")
 SENTENCE = "Sentence or pair label"
 TRAIN_OPTS = (1, 16, 5e-5, 10, 128, 0.01, 0)  # epochs, batch, lr, warm-up, max length, weight decay, seed
-
-
-@pytest.fixture(scope="module")
-def tab(hub_server, tmp_path_factory):
-    from gradio_client import Client
-
-    from app import build_app
-    from training.runner import JobRunner
-
-    runner = JobRunner(tmp_path_factory.mktemp("jobs"), poll_s=0.1)
-    demo = build_app(default_hub=hub_server.url, runner=runner)
-    demo.queue()
-    port = free_port()
-    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False), runner
-    finally:
-        demo.close()
-        runner.close()
 
 
 def _start(client, task, source, sample="sentiment", upload=None, repo="", columns=("", "", ""), base="all-MiniLM-L6-v2",

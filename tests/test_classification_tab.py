@@ -8,29 +8,9 @@ import zlib
 import pytest
 from PIL import Image
 
-from conftest import free_port
 from spaces.classification import EXAMPLES
 
 URL_HUB = "Hub at a URL"
-
-
-@pytest.fixture(scope="module")
-def tab(hub_server, tmp_path_factory):
-    from gradio_client import Client
-
-    from app import build_app
-    from training.runner import JobRunner
-
-    runner = JobRunner(tmp_path_factory.mktemp("jobs"), poll_s=0.1)
-    demo = build_app(default_hub=hub_server.url, runner=runner)
-    demo.queue()
-    port = free_port()
-    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False), runner
-    finally:
-        demo.close()
-        runner.close()
 
 
 DIGITS = ("Built-in digits", None, "", 0, [])  # data source, zip, dataset repo, image size, augmentation

@@ -7,4 +7,5 @@ from __future__ import annotations
 TASKS: dict[str, tuple[str, str]] = {
     "classification": ("training.classification", "ClassificationConfig"),
     "bert": ("training.bert", "BertConfig"),
+    "textgen": ("training.textgen", "TextGenConfig"),
 }

@@ -36,6 +36,7 @@ class TaskSpec:
     save: Callable[[nn.Module, Path, dict[str, float]], None]  # write the publishable model folder
     notes: list[str] = field(default_factory=list)  # what the user should know about the data (skipped files...)
     collate: Callable[[list], Any] | None = None  # batches of variable-length examples (text: pad per batch)
+    sample: Callable[[nn.Module], str] | None = None  # text the model makes after each epoch, to watch it improve
 
 
 def seed_everything(seed: int) -> None:
@@ -244,6 +245,11 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
             break
         metrics = spec.evaluate(model, val_loader, accelerator)
         yield event("eval", step=step, epoch=epoch + 1, metrics=metrics)
+        if spec.sample is not None and accelerator.is_main_process:
+            rng = torch.get_rng_state()  # sampling must not change the training run (exact resume)
+            yield event("sample", step=step, epoch=epoch + 1, kind="text",
+                        data=spec.sample(accelerator.unwrap_model(model)))
+            torch.set_rng_state(rng)
         if accelerator.is_main_process:
             ckpt = save_checkpoint(out, accelerator.unwrap_model(model), optimizer, scheduler, epoch + 1, step)
             pushed = _push_checkpoint(cfg, ckpt) if cfg.hub_strategy == "checkpoint" and cfg.push_to_hub else None

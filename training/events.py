@@ -22,10 +22,10 @@ EVENT_TYPES = {
 }
 
 
-def event(kind: str, **data: Any) -> dict[str, Any]:
-    if kind not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {kind!r}")
-    return {"type": kind, "time": time.time(), **data}
+def event(type_: str, /, **data: Any) -> dict[str, Any]:
+    if type_ not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type_!r}")
+    return {"type": type_, "time": time.time(), **data}
 
 
 class EventLog:

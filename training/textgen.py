@@ -1,0 +1,204 @@
+"""Language models: train a character/word RNN, GRU, LSTM or a tiny GPT-2 on a corpus.
+
+    python -m training textgen --model char-lstm --dataset python-docs --epochs 5 --output-dir out
+
+The built-in corpus is the Python Language Reference's topic texts (``pydoc_data.topics``, part of
+every Python install; PSF License), 465 KB of English technical prose. Metrics: validation loss and
+perplexity per token (and bits per character for character models); a sample after each epoch.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+
+from .config import TrainConfig, TrainingError, opt, to_dict
+from .engine import TaskSpec, fit
+
+CORPORA = {"python-docs": "the Python Language Reference topics (pydoc_data.topics, PSF License), 465 KB"}
+MAX_CORPUS_BYTES = 50 * 1024**2
+
+
+@dataclass
+class TextGenConfig(TrainConfig):
+    # Defaults that make a character LSTM write recognisable English in a few minutes on two CPU cores.
+    epochs: int = opt(5, "passes over the training split")
+    batch_size: int = opt(32, "sequences per step")
+    lr: float = opt(3e-3, "peak learning rate")
+    grad_clip: float = opt(1.0, "clip the gradient norm to this value (RNNs need it; 0: off)")
+    model: str = opt("char-lstm", "char-rnn, char-gru, char-lstm, word-lstm (ours) or gpt2-tiny (transformers)")
+    dataset: str = opt("python-docs", f"built in: {', '.join(f'{k} ({v})' for k, v in CORPORA.items())}; or a "
+                                      f".txt file, or a dataset repo id on --hub (its text column)")
+    text_column: str = opt("text", "the column that holds the text, for a dataset repo")
+    seq_len: int = opt(128, "tokens per training sequence (back-propagation through time)")
+    hidden_size: int = opt(0, "RNN hidden units / GPT-2 embedding width (0: the model's default)")
+    num_layers: int = opt(0, "stacked layers (0: the model's default)")
+    max_chars: int = opt(300_000, "use at most this many characters of the corpus (0: all)")
+    val_fraction: float = opt(0.1, "the end of the corpus held out for validation")
+    sample_prompt: str = opt("The ", "prompt of the sample written after each epoch")
+    sample_tokens: int = opt(200, "tokens in that sample")
+
+
+def load_corpus(cfg: TextGenConfig) -> tuple[str, str]:
+    """(text, name) of the corpus the config names."""
+    if cfg.dataset == "python-docs":
+        from pydoc_data.topics import topics
+
+        return "\n\n".join(topics[k].strip() for k in sorted(topics)), "python-docs"
+    path = Path(cfg.dataset).expanduser()
+    if path.is_file():
+        if path.stat().st_size > MAX_CORPUS_BYTES:
+            raise TrainingError(f"{path.name} is over {MAX_CORPUS_BYTES // 1024**2} MB")
+        try:
+            return path.read_text(encoding="utf-8"), path.name
+        except UnicodeDecodeError:
+            raise TrainingError(f"{path.name} is not UTF-8 text") from None
+    if path.exists():
+        raise TrainingError(f"{path} is not a file")
+    from .text_data import read_table
+
+    df = read_table(cfg.dataset, cfg.hub)
+    if cfg.text_column not in df.columns:
+        raise TrainingError(f"dataset {cfg.dataset} has no column {cfg.text_column!r}; its columns are "
+                            f"{', '.join(map(str, df.columns))}")
+    return "\n\n".join(str(t) for t in df[cfg.text_column] if isinstance(t, str)), cfg.dataset
+
+
+class Chunks(torch.utils.data.Dataset):
+    """Consecutive (input, target) windows of a token stream; the target is the input shifted by one."""
+
+    def __init__(self, ids: torch.Tensor, seq_len: int):
+        self.ids, self.seq_len = ids, seq_len
+        self.n = max(0, (len(ids) - 1) // seq_len)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        s = i * self.seq_len
+        return self.ids[s:s + self.seq_len], self.ids[s + 1:s + self.seq_len + 1]
+
+
+def build_task(cfg: TextGenConfig) -> TaskSpec:
+    from hub_models.textgen import MODELS, LM, build_vocab, create_model, generate, train_bpe
+
+    if cfg.model not in MODELS:
+        raise TrainingError(f"unknown model {cfg.model!r}; choose one of {', '.join(MODELS)}")
+    family, level, defaults = MODELS[cfg.model]
+    text, name = load_corpus(cfg)
+    if cfg.max_chars:
+        text = text[:cfg.max_chars]
+    if cfg.dry_run:
+        text = text[:20_000]
+    if len(text.strip()) < 200:
+        raise TrainingError(f"the corpus has {len(text.strip())} characters; a language model needs at least 200")
+    notes = [f"corpus: {name}, {len(text):,} characters"]
+    torch.manual_seed(cfg.seed)
+    overrides: dict[str, Any] = {}
+    if family == "rnn":
+        if cfg.hidden_size:
+            overrides["hidden_size"] = cfg.hidden_size
+        if cfg.num_layers:
+            overrides["num_layers"] = cfg.num_layers
+        model = create_model(cfg.model, build_vocab(text, level), **overrides)
+        lm = LM(model, "rnn")
+        ids = torch.tensor(model.encode(text), dtype=torch.long)
+        notes.append(f"vocabulary: {len(model.vocab)} {'characters' if level == 'char' else 'words'}")
+        if level == "word":
+            unk = (ids == model.index["<unk>"]).float().mean().item()
+            notes.append(f"{unk:.1%} of the words are outside the {len(model.vocab)}-word vocabulary (<unk>)")
+    else:
+        tok = train_bpe(text, vocab_size=1024 if not cfg.dry_run else 300)
+        if cfg.hidden_size:
+            overrides["n_embd"] = cfg.hidden_size
+        if cfg.num_layers:
+            overrides["n_layer"] = cfg.num_layers
+        model = create_model(cfg.model, vocab_size=len(tok), n_positions=max(256, cfg.seq_len), **overrides)
+        lm = LM(model, "hf", tok, model.config.n_positions)
+        ids = torch.tensor(tok(text)["input_ids"], dtype=torch.long)
+        notes.append(f"byte-level BPE trained on the corpus: {len(tok)} tokens, {len(text) / len(ids):.2f} "
+                     f"characters per token")
+    n_val = max(cfg.seq_len + 1, int(len(ids) * cfg.val_fraction))
+    if len(ids) < n_val + cfg.seq_len + 1:
+        raise TrainingError(f"the corpus is {len(ids)} tokens: too short for --seq-len {cfg.seq_len} and a "
+                            f"validation split; lower --seq-len or give more text")
+    train_ds, val_ds = Chunks(ids[:-n_val], cfg.seq_len), Chunks(ids[-n_val:], cfg.seq_len)
+    chars_per_token = len(text) / len(ids)
+
+    def logits_of(m, x):
+        return m(x)[0] if family == "rnn" else m(input_ids=x).logits
+
+    def loss(m, batch) -> torch.Tensor:
+        x, y = batch
+        return F.cross_entropy(logits_of(m, x).flatten(0, 1), y.flatten())
+
+    def evaluate(m, loader, accelerator) -> dict[str, float]:
+        m.eval()
+        total, n = 0.0, 0
+        with torch.no_grad():
+            for x, y in loader:
+                total += F.cross_entropy(logits_of(m, x).flatten(0, 1), y.flatten(), reduction="sum").item()
+                n += y.numel()
+        m.train()
+        nll = total / max(1, n)
+        metrics = {"perplexity": math.exp(min(nll, 50)), "loss": nll}
+        if level == "char":
+            metrics["bits_per_char"] = nll / math.log(2)
+        else:
+            metrics["bits_per_char"] = nll / math.log(2) / chars_per_token
+        return metrics
+
+    def sample(m) -> str:
+        m.eval()
+        shown = LM(m, lm.kind, lm.tokenizer, lm.max_context)
+        text_ = ""
+        for text_, _ in generate(shown, cfg.sample_prompt, cfg.sample_tokens, "sample", temperature=0.8,
+                                 seed=cfg.seed):
+            pass
+        m.train()
+        return text_
+
+    def save(m, out: Path, metrics: dict[str, float]) -> None:
+        from hub_models.card import CardInfo, write_card
+
+        m.save_pretrained(out)
+        if family != "rnn":
+            lm.tokenizer.save_pretrained(out)
+        (out / "sample.txt").write_text(sample(m))
+        repo = cfg.push_to_hub or f"local/{cfg.model}-{name.replace('/', '-')}"
+        n_params = sum(p.numel() for p in m.parameters())
+        if family == "rnn":
+            library, usage = "pytorch", (
+                f"from hub_models.textgen import RNNLM, LM, generate\n"
+                f"model = RNNLM.from_pretrained(\"{repo}\")\n"
+                f"for text, _ in generate(LM(model, \"rnn\"), \"The \", 200): pass\nprint(text)")
+        else:
+            library, usage = "transformers", (
+                f"from transformers import pipeline\ngen = pipeline(\"text-generation\", model=\"{repo}\")\n"
+                f"print(gen(\"The \", max_new_tokens=100, do_sample=True, temperature=0.8)[0][\"generated_text\"])")
+        write_card(out, CardInfo(
+            repo_id=repo, title=f"{cfg.model} on {name}",
+            summary=(f"A {level}-level language model ({type(m).__name__}, {n_params:,} parameters) trained from "
+                     f"scratch with DL Playground on {name} ({CORPORA.get(name, 'a user corpus')}), "
+                     f"{cfg.seq_len}-token windows. A sample it wrote:\n\n> "
+                     + (out / "sample.txt").read_text()[:400].replace("\n", "\n> ")),
+            pipeline_tag="text-generation", task_name="Text Generation", library_name=library,
+            tags=[cfg.model, level], datasets=[] if name in CORPORA or Path(cfg.dataset).exists() else [cfg.dataset],
+            dataset_name=name, metrics=metrics,
+            training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")},
+            usage=usage))
+
+    return TaskSpec(model=model, train_data=train_ds, val_data=val_ds, loss=loss, evaluate=evaluate, save=save,
+                    notes=notes, sample=sample)
+
+
+def train(cfg: TextGenConfig, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
+    """Events of a language-model run (see training.events)."""
+    if cfg.dry_run:
+        cfg.epochs, cfg.batch_size, cfg.max_steps, cfg.seq_len = 1, 4, 1, 32
+        cfg.sample_tokens = min(cfg.sample_tokens, 20)
+    yield from fit(cfg, build_task(cfg), stop)
