@@ -106,7 +106,8 @@ class RNNLM(nn.Module, PyTorchModelHubMixin, **_HUB):
 
 
 def create_model(name: str, vocab: list[str] | None = None, **overrides: Any) -> nn.Module:
-    """A fresh registered model; ``vocab`` for RNNs, ``vocab_size`` in overrides for GPT-2."""
+    """A fresh registered model; ``vocab`` for RNNs; for GPT-2, ``vocab_size`` and the tokenizer's
+    ``eos_token_id`` in overrides (GPT2Config's defaults point at token 50256 of OpenAI's vocabulary)."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     family, level, defaults = MODELS[name]
@@ -115,7 +116,9 @@ def create_model(name: str, vocab: list[str] | None = None, **overrides: Any) ->
         return RNNLM(vocab or [], level=level, **kw)
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    cfg = GPT2Config(vocab_size=kw.pop("vocab_size"), n_positions=kw.pop("n_positions", 256), **kw)
+    eos = kw.pop("eos_token_id", 0)
+    cfg = GPT2Config(vocab_size=kw.pop("vocab_size"), n_positions=kw.pop("n_positions", 256), bos_token_id=eos,
+                     eos_token_id=eos, **kw)
     return GPT2LMHeadModel(cfg)
 
 
@@ -220,7 +223,8 @@ def _filter(logp: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
 
 
 def sample_stream(lm: LM, prompt_ids: list[int], max_new: int, *, greedy: bool = False, temperature: float = 1.0,
-                  top_k: int = 0, top_p: float = 1.0, generator: torch.Generator | None = None) -> Iterator[int]:
+                  top_k: int = 0, top_p: float = 1.0, generator: torch.Generator | None = None,
+                  stop_at_eos: bool = True) -> Iterator[int]:
     """Next tokens one by one: greedy (argmax) or sampled from the tempered, filtered distribution."""
     ids = torch.tensor([prompt_ids], dtype=torch.long)
     state = None
@@ -232,7 +236,7 @@ def sample_stream(lm: LM, prompt_ids: list[int], max_new: int, *, greedy: bool =
             probs = _filter(logp / max(temperature, 1e-4), top_k, top_p).softmax(-1)
             nxt = int(torch.multinomial(probs, 1, generator=generator))
         yield nxt
-        if nxt == lm.eos:
+        if stop_at_eos and nxt == lm.eos:
             return
         ids = torch.tensor([[nxt]])
 

@@ -117,7 +117,8 @@ def build_task(cfg: TextGenConfig) -> TaskSpec:
             overrides["n_embd"] = cfg.hidden_size
         if cfg.num_layers:
             overrides["n_layer"] = cfg.num_layers
-        model = create_model(cfg.model, vocab_size=len(tok), n_positions=max(256, cfg.seq_len), **overrides)
+        model = create_model(cfg.model, vocab_size=len(tok), n_positions=max(256, cfg.seq_len),
+                             eos_token_id=tok.eos_token_id, **overrides)
         lm = LM(model, "hf", tok, model.config.n_positions)
         ids = torch.tensor(tok(text)["input_ids"], dtype=torch.long)
         notes.append(f"byte-level BPE trained on the corpus: {len(tok)} tokens, {len(text) / len(ids):.2f} "
