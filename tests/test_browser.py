@@ -7,6 +7,7 @@ when that is set (the README's pictures come from there).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -133,6 +134,23 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         expect(page.locator("[data-testid='label-output-value']").filter(visible=True).first).to_have_text(
             "positive", timeout=60_000)
         _shot(page, "bert-predict")
+
+        # Text generation: a small character GRU on part of the built-in corpus, then sample from it.
+        page.get_by_role("tab", name="Text generation").click()
+        page.get_by_role("combobox", name="Model").filter(visible=True).click()
+        page.get_by_role("option", name="char-gru").click()
+        page.get_by_label("Use at most (characters)").fill("40000")
+        page.get_by_label("Epochs").filter(visible=True).fill("3")
+        page.get_by_role("button", name="Start training").filter(visible=True).click()
+        expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=180_000)
+        expect(page.get_by_label("Samples after each epoch")).to_have_value(re.compile("— epoch 3 —"))
+        page.wait_for_timeout(1500)
+        _shot(page, "textgen-train")
+        page.get_by_role("tab", name="Generate").click()
+        page.get_by_role("button", name="Generate").click()
+        expect(page.get_by_label("Text (streams as it is made)")).to_have_value(re.compile(r"^The .{150,}", re.S),
+                                                                                timeout=60_000)
+        _shot(page, "textgen-generate")
         page.close()
     finally:
         proc.terminate()
