@@ -1,14 +1,32 @@
 """Small renderers for results people would rather look at than read (no torch here)."""
 from __future__ import annotations
 
+from functools import lru_cache
+
+_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "DejaVuSans.ttf",
+          "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf")
+
+
+@lru_cache(maxsize=16)
+def font(size: int):
+    """A TrueType font with accents (DejaVu or Liberation where installed), else Pillow's own."""
+    from PIL import ImageFont
+
+    for path in _FONTS:
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size=size)
+
 
 def confusion_image(labels: list[str], matrix: list[list[int]], cell: int = 0):
     """A confusion matrix as a PIL heatmap: rows are true classes, columns predictions."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
     k = len(labels)
     cell = cell or max(36, min(96, 320 // max(1, k)))  # two classes get big cells, fifty small ones
-    font = ImageFont.load_default(size=max(11, min(18, cell // 3)))
+    big = font(max(11, min(18, cell // 3)))
     pad = 70
     img = Image.new("RGB", (pad + k * cell + 10, pad + k * cell + 10), "white")
     draw = ImageDraw.Draw(img)
@@ -21,8 +39,8 @@ def confusion_image(labels: list[str], matrix: list[list[int]], cell: int = 0):
             x, y = pad + j * cell, pad + i * cell
             draw.rectangle([x, y, x + cell - 1, y + cell - 1], fill=color, outline=(220, 220, 220))
             if n:
-                draw.text((x + cell / 2, y + cell / 2), str(n), fill="black", anchor="mm", font=font)
-    small = ImageFont.load_default(size=12)
+                draw.text((x + cell / 2, y + cell / 2), str(n), fill="black", anchor="mm", font=big)
+    small = font(12)
     for t, name in enumerate(labels):
         draw.text((pad + t * cell + cell / 2, pad - 8), name[:max(4, cell // 8)], fill="black", anchor="ms", font=small)
         draw.text((pad - 6, pad + t * cell + cell / 2), name[:9], fill="black", anchor="rm", font=small)
@@ -41,3 +59,27 @@ def confusion_picture(folder):
         return None
     cm = json.loads(path.read_text())
     return confusion_image(cm["labels"], cm["matrix"])
+
+
+def attention_image(source: list[str], target: list[str], weights: list[list[float]], cell: int = 34):
+    """Attention weights as a heat map: one row per target word, one column per source word."""
+    from PIL import Image, ImageDraw
+
+    f = font(12)
+    left = 12 + max((int(f.getlength(t)) for t in target), default=0)
+    top = 12 + max((int(f.getlength(s)) for s in source), default=0)
+    img = Image.new("RGB", (left + cell * len(source) + 10, top + cell * len(target) + 10), "white")
+    draw = ImageDraw.Draw(img)
+    for i, row in enumerate(weights[:len(target)]):
+        for j, w in enumerate(row[:len(source)]):
+            shade = int(255 * (1 - w))
+            x, y = left + j * cell, top + i * cell
+            draw.rectangle([x, y, x + cell - 1, y + cell - 1], fill=(shade, shade, 255), outline=(230, 230, 230))
+    for j, s in enumerate(source):  # source words written upwards above their columns
+        label = Image.new("RGBA", (int(f.getlength(s)) + 4, 16), (255, 255, 255, 0))
+        ImageDraw.Draw(label).text((2, 1), s, fill="black", font=f)
+        label = label.rotate(90, expand=True)
+        img.paste(label, (left + j * cell + cell // 2 - 8, top - 6 - label.height), label)
+    for i, t in enumerate(target):
+        draw.text((left - 6, top + i * cell + cell / 2), t, fill="black", anchor="rm", font=f)
+    return img

@@ -8,4 +8,5 @@ TASKS: dict[str, tuple[str, str]] = {
     "classification": ("training.classification", "ClassificationConfig"),
     "bert": ("training.bert", "BertConfig"),
     "textgen": ("training.textgen", "TextGenConfig"),
+    "translation": ("training.translation", "TranslationConfig"),
 }
