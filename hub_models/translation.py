@@ -7,6 +7,11 @@ attention it is a weighted mix of the encoder's states, weights recomputed per s
 decoder's state: additive (Bahdanau et al., 2015: v . tanh(W q + U k)) or scaled dot-product
 (Luong et al., 2015; the Transformer's). The weights are what the tab draws as a heat map.
 Vocabularies travel in config.json (``Seq2Seq.from_pretrained(repo)`` is the whole model).
+
+``transformer-tiny`` is a small encoder-decoder Transformer (BART's architecture via ``BartConfig``:
+self-attention, multi-head cross-attention, learned positions) with a byte-level BPE shared by both
+languages; it saves as a transformers folder that ``AutoModelForSeq2SeqLM`` loads, and any seq2seq
+repo pulled from a hub (Marian, BART, T5...) runs through the same ``HFTranslator`` adapter.
 """
 from __future__ import annotations
 
@@ -25,7 +30,8 @@ from .textgen import beam_search, join_words, split_words
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = [PAD, BOS, EOS, UNK]
 ATTENTIONS = ("none", "additive", "dot")
-MODELS = {"gru": "none", "gru-additive-attention": "additive", "gru-dot-attention": "dot"}
+MODELS = {"gru": "none", "gru-additive-attention": "additive", "gru-dot-attention": "dot",
+          "transformer-tiny": "transformer"}  # the last: BART-style, built with transformers
 _HUB = dict(library_name="pytorch", tags=["dl-playground", "translation", "seq2seq"], pipeline_tag="translation",
             license="mit")
 
@@ -151,10 +157,86 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin, **_HUB):
             torch.stack(weights, 1)
 
 
-def translate(model: Seq2Seq, text: str, strategy: str = "greedy", beam_width: int = 4, max_len: int = 60
-              ) -> dict[str, Any]:
+def train_shared_bpe(texts: list[str], vocab_size: int = 2000):
+    """One byte-level BPE for both languages (BART's scheme), wrapped for transformers: <s> text </s>."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<s>", "<pad>", "</s>", "<unk>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(texts, trainer)
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+                                   unk_token="<unk>")
+
+
+def create_transformer(tokenizer, d_model: int = 128, layers: int = 2, heads: int = 4, max_positions: int = 128):
+    from transformers import BartConfig, BartForConditionalGeneration
+
+    cfg = BartConfig(vocab_size=len(tokenizer), d_model=d_model, encoder_layers=layers, decoder_layers=layers,
+                     encoder_attention_heads=heads, decoder_attention_heads=heads, encoder_ffn_dim=4 * d_model,
+                     decoder_ffn_dim=4 * d_model, max_position_embeddings=max_positions,
+                     pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                     eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.eos_token_id,
+                     forced_eos_token_id=tokenizer.eos_token_id, dropout=0.1)
+    return BartForConditionalGeneration(cfg)
+
+
+class HFTranslator:
+    """A transformers seq2seq model and its tokenizer, behind the interface ``translate`` needs."""
+
+    attention = "transformer"
+
+    def __init__(self, model, tokenizer):
+        self.model, self.tokenizer = model.eval(), tokenizer
+
+    def tokens(self, ids: list[int]) -> list[str]:
+        out = []
+        for t in self.tokenizer.convert_ids_to_tokens(ids):
+            out.append(self.tokenizer.convert_tokens_to_string([t]).strip() or t)
+        return out
+
+    def translate(self, text: str, strategy: str, beam_width: int, max_len: int) -> dict[str, Any]:
+        import torch
+
+        enc = self.tokenizer(text, return_tensors="pt", truncation=True, max_length=512)
+        n = beam_width if strategy == "beam" else 1
+        with torch.no_grad():
+            out = self.model.generate(**enc, num_beams=n, num_return_sequences=n, max_new_tokens=max_len,
+                                      output_scores=True, return_dict_in_generate=True)
+            best = out.sequences[:1]
+            # Cross-attention of the last decoder layer, averaged over heads, for the chosen output.
+            # Fused attention kernels return no weights. Models the UI loads are eager from the start
+            # (load_translator), so this switch only happens to a model being trained, in its own thread.
+            before = self.model.config._attn_implementation
+            if before != "eager":
+                self.model.set_attn_implementation("eager")
+            try:
+                fwd = self.model(**enc, decoder_input_ids=best[:, :-1], output_attentions=True)
+            finally:
+                if before != "eager":
+                    self.model.set_attn_implementation(before)
+        cross = fwd.cross_attentions or ()
+        weights = cross[-1][0].mean(0) if cross else torch.zeros(best.shape[1] - 1, enc["input_ids"].shape[1])
+        texts = self.tokenizer.batch_decode(out.sequences, skip_special_tokens=True)
+        beams = []
+        if strategy == "beam":
+            scores = out.sequences_scores.tolist()  # length-normalised log-probabilities
+            beams = [(t.strip(), s) for t, s in zip(texts, scores)]
+        return {"translation": texts[0].strip(), "source_tokens": self.tokens(enc["input_ids"][0].tolist()),
+                "target_tokens": self.tokens(best[0, 1:].tolist()), "attention": weights.tolist(), "beams": beams}
+
+
+def translate(model: "Seq2Seq | HFTranslator", text: str, strategy: str = "greedy", beam_width: int = 4,
+              max_len: int = 60) -> dict[str, Any]:
     """Translation, the source and target tokens, attention weights (target x source) and, for beam
-    search, the kept beams with their total log-probabilities."""
+    search, the kept beams with their log-probabilities."""
+    if isinstance(model, HFTranslator):
+        return model.translate(text, strategy, beam_width, max_len)
     model.eval()
     src_ids = model.encode_source(text)
     src = torch.tensor([src_ids])
@@ -184,15 +266,27 @@ class LoadError(ValueError):
     """A folder is not a translation model this tab can run."""
 
 
-def load_translator(folder: str | Path) -> Seq2Seq:
+def load_translator(folder: str | Path) -> "Seq2Seq | HFTranslator":
+    """Our Seq2Seq, or any transformers seq2seq model (with its tokenizer) from a folder."""
     folder = Path(folder)
     try:
         cfg = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError):
         raise LoadError(f"{folder.name} has no readable config.json: not a model") from None
     if "src_vocab" not in cfg or "tgt_vocab" not in cfg:
+        import transformers
+        from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
+
         kind = cfg.get("model_type") or (cfg.get("architectures") or ["an unknown kind of"])[0]
-        raise LoadError(f"{folder.name} is a {kind} model, not one of this tab's translation models")
+        if kind not in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES:
+            raise LoadError(f"{folder.name} is a {kind} model, not a translation (sequence-to-sequence) model")
+        transformers.utils.logging.set_verbosity_error()
+        try:
+            model = transformers.AutoModelForSeq2SeqLM.from_pretrained(str(folder), attn_implementation="eager")
+            return HFTranslator(model,
+                                transformers.AutoTokenizer.from_pretrained(str(folder)))
+        except (OSError, ValueError, RuntimeError) as e:
+            raise LoadError(f"cannot load {folder.name}: {str(e).splitlines()[0]}") from None
     try:
         return Seq2Seq.from_pretrained(str(folder)).eval()
     except (OSError, ValueError, RuntimeError) as e:
@@ -200,11 +294,11 @@ def load_translator(folder: str | Path) -> Seq2Seq:
 
 
 @lru_cache(maxsize=4)
-def _cached(folder: str, stamp: float) -> Seq2Seq:
+def _cached(folder: str, stamp: float) -> "Seq2Seq | HFTranslator":
     return load_translator(folder)
 
 
-def load_cached(folder: str | Path) -> Seq2Seq:
+def load_cached(folder: str | Path) -> "Seq2Seq | HFTranslator":
     p = Path(folder)
     try:
         return _cached(str(p), (p / "config.json").stat().st_mtime)

@@ -20,12 +20,14 @@ the encoder's states, **additive** (Bahdanau) or **scaled dot-product** (the Tra
 reaches 100 in two epochs. The heat map shows the weights: *noir* looks at *black*, and the colour
 and the noun swap places between English and French. Training uses **teacher forcing** (the true
 previous word is fed in); decoding is **greedy** or **beam search**. BLEU and chrF (sacrebleu) on the
-validation split. The built-in pairs come from a small English -> French grammar the project wrote:
+validation split. **transformer-tiny** is an encoder-decoder Transformer (BART's architecture: multi-head
+self- and cross-attention, positional embeddings) that any seq2seq tool can load; the heat map then
+shows its last layer's cross-attention. The built-in pairs come from a small English -> French grammar the project wrote:
 agreement, gender, negation (*ne ... pas de*), one or two clauses."""
 
 DATA_SOURCES = {"Built-in English -> French": "builtin", "Upload TSV/CSV/JSONL pairs": "upload",
                 "Dataset repo on the hub": "hub"}
-MODEL_NAMES = ["gru-additive-attention", "gru-dot-attention", "gru"]
+MODEL_NAMES = ["gru-additive-attention", "gru-dot-attention", "gru", "transformer-tiny"]
 MAX_CHARS = 2000
 
 
@@ -67,7 +69,7 @@ def build(ctx: AppContext) -> None:
 
     with gr.Tab("Translate") as translate_tab:
         source = model_source(ctx, TASK, translate_tab, metric="bleu", label="Model (trained here or pulled)",
-                              pull_label="Repo id (a translation model trained with DL Playground)",
+                              pull_label="Repo id (ours, or any transformers seq2seq model: Marian, BART, T5...)",
                               placeholder="you/gru-attention-en-fr", check=_check)
         with gr.Row():
             with gr.Column():

@@ -31,13 +31,13 @@ class TranslationConfig(TrainConfig):
     batch_size: int = opt(64, "sentence pairs per step")
     lr: float = opt(3e-3, "peak learning rate")
     grad_clip: float = opt(1.0, "clip the gradient norm to this value (recurrent nets need it; 0: off)")
-    model: str = opt("gru-additive-attention", "gru (no attention), gru-additive-attention (Bahdanau) or "
-                                               "gru-dot-attention (Luong, scaled)")
+    model: str = opt("gru-additive-attention", "gru (no attention), gru-additive-attention (Bahdanau), "
+                                               "gru-dot-attention (Luong, scaled) or transformer-tiny (BART-style)")
     dataset: str = opt("en-fr", f"built in: {', '.join(f'{k} ({v})' for k, v in BUILTIN.items())}; or a "
                                 f".tsv/.csv/.jsonl file, or a dataset repo id on --hub")
     source_column: str = opt("", "column with the source sentences (default: source, src, en...)")
     target_column: str = opt("", "column with the target sentences (default: target, tgt, fr...)")
-    hidden_size: int = opt(128, "GRU hidden units")
+    hidden_size: int = opt(128, "GRU hidden units / Transformer width")
     embed_size: int = opt(64, "word embedding size")
     teacher_forcing: float = opt(1.0, "probability of feeding the true previous word while training")
     max_len: int = opt(40, "drop pairs longer than this many words (either side)")
@@ -63,7 +63,7 @@ def _pad(rows: list[list[int]]) -> torch.Tensor:
 
 
 def build_task(cfg: TranslationConfig) -> TaskSpec:
-    from hub_models.translation import BOS, MODELS, Seq2Seq, build_vocab, split_words
+    from hub_models.translation import MODELS, split_words
 
     if cfg.model not in MODELS:
         raise TrainingError(f"unknown model {cfg.model!r}; choose one of {', '.join(MODELS)}")
@@ -87,11 +87,89 @@ def build_task(cfg: TranslationConfig) -> TaskSpec:
     if len(train_rows) < 10:
         raise TrainingError(f"only {len(train_rows)} training pairs are short enough; raise --max-len")
     torch.manual_seed(cfg.seed)
+    parts = (_transformer_parts if MODELS[cfg.model] == "transformer" else _gru_parts)(cfg, train_rows, val_rows,
+                                                                                     langs)
+    model = parts.model
+    notes.append(f"{len(train_rows)} training pairs, {len(val_rows)} validation pairs; {parts.vocab_note}")
+
+    def evaluate(m, loader, accelerator) -> dict[str, float]:
+        import sacrebleu
+
+        m.eval()
+        hyps, refs = [], []
+        total, n = 0.0, 0
+        with torch.no_grad():
+            for batch in loader:
+                loss_sum, tokens, h, r = parts.score(m, batch)
+                total, n, hyps, refs = total + loss_sum, n + tokens, hyps + h, refs + r
+        m.train()
+        # force: the built-in pairs are spaced like tokenised text ("chien ."), and that is the data
+        return {"bleu": sacrebleu.corpus_bleu(hyps, [refs], force=True).score,
+                "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score,
+                "loss": total / max(1, n)}
+
+    def sample(m) -> str:
+        from hub_models.translation import translate
+
+        return "\n".join(f"{r['source']}\n  -> {translate(parts.wrap(m), r['source'])['translation']}\n"
+                         f"     (reference: {r['target']})" for r in val_rows[:3])
+
+    def save(m, out: Path, metrics: dict[str, float]) -> None:
+        from hub_models.card import CardInfo, write_card
+        from hub_models.translation import translate
+
+        m.save_pretrained(out)
+        if parts.tokenizer is not None:
+            parts.tokenizer.save_pretrained(out)
+        repo = cfg.push_to_hub or f"local/{cfg.model}-{name.replace('/', '-')}"
+        n_params = sum(p.numel() for p in m.parameters())
+        what = {"none": "A GRU encoder-decoder with no attention", "transformer":
+                "An encoder-decoder Transformer (BART architecture, byte-level BPE shared by both languages)",
+                "additive": "A GRU encoder-decoder with additive (Bahdanau) attention",
+                "dot": "A GRU encoder-decoder with scaled dot-product attention"}[MODELS[cfg.model]]
+        write_card(out, CardInfo(
+            repo_id=repo, title=f"{cfg.model} on {name}",
+            summary=(f"{what} ({n_params:,} parameters) trained from scratch with "
+                     f"DL Playground on {name}" + (f" ({BUILTIN[name]})" if name in BUILTIN else "")
+                     + ". BLEU and chrF are sacrebleu's, on greedy translations of the validation split.\n\n"
+                     + "Validation sentences it translated:\n\n" + "\n".join(
+                         f"- {r['source']} → {translate(parts.wrap(m), r['source'])['translation']} "
+                         f"(reference: {r['target']})"
+                         for r in val_rows[:3])),
+            pipeline_tag="translation", task_name="Translation", library_name=parts.library,
+            tags=[cfg.model, *(f"{lang}" for lang in langs if lang)],
+            datasets=[] if name in BUILTIN or Path(cfg.dataset).exists() else [cfg.dataset], dataset_name=name,
+            metrics=metrics,
+            training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")},
+            usage=parts.usage(repo, val_rows[0]["source"] if val_rows else "Hello .")))
+
+    return TaskSpec(model=model, train_data=parts.train_data, val_data=parts.val_data, loss=parts.loss,
+                    evaluate=evaluate, save=save, notes=notes, collate=parts.collate, sample=sample)
+
+
+@dataclass
+class _Parts:
+    """What differs between our GRU models and the transformers one."""
+
+    model: torch.nn.Module
+    train_data: torch.utils.data.Dataset
+    val_data: torch.utils.data.Dataset
+    collate: Callable
+    loss: Callable  # (model, batch) -> loss
+    score: Callable  # (model, batch) -> (summed loss, target tokens, greedy hypotheses, references)
+    wrap: Callable  # model -> what hub_models.translation.translate takes
+    vocab_note: str
+    library: str
+    usage: Callable[[str, str], str]  # (repo, example sentence) -> code
+    tokenizer: Any = None
+
+
+def _gru_parts(cfg: TranslationConfig, train_rows: list[dict], val_rows: list[dict], langs) -> _Parts:
+    from hub_models.translation import BOS, MODELS, Seq2Seq, build_vocab
+
     model = Seq2Seq(build_vocab([r["source"] for r in train_rows]), build_vocab([r["target"] for r in train_rows]),
                     attention=MODELS[cfg.model], embed_size=cfg.embed_size, hidden_size=cfg.hidden_size,
                     source_lang=langs[0], target_lang=langs[1])
-    notes.append(f"{len(train_rows)} training pairs, {len(val_rows)} validation pairs; vocabularies: "
-                 f"{len(model.src_vocab)} source and {len(model.tgt_vocab)} target words")
     bos = model.tgt_index[BOS]
 
     def encode(rows):
@@ -108,63 +186,63 @@ def build_task(cfg: TranslationConfig) -> TaskSpec:
         logits, _ = m(src, tgt_in, teacher_forcing=cfg.teacher_forcing)
         return F.cross_entropy(logits.flatten(0, 1), tgt.flatten(), ignore_index=0)
 
-    def evaluate(m, loader, accelerator) -> dict[str, float]:
-        import sacrebleu
+    def score(m, batch):
+        src, tgt_in, tgt = batch
+        logits, _ = m(src, tgt_in)
+        total = F.cross_entropy(logits.flatten(0, 1), tgt.flatten(), ignore_index=0, reduction="sum").item()
+        out, _ = m.greedy(src, max_len=cfg.max_len + 5)
+        return (total, int((tgt != 0).sum()), [m.decode_target(ids) for ids in out],
+                [m.decode_target(row.tolist()) for row in tgt])
 
-        m.eval()
-        hyps, refs = [], []
-        total, n = 0.0, 0
-        with torch.no_grad():
-            for src, tgt_in, tgt in loader:
-                logits, _ = m(src, tgt_in)
-                total += F.cross_entropy(logits.flatten(0, 1), tgt.flatten(), ignore_index=0, reduction="sum").item()
-                n += int((tgt != 0).sum())
-                out, _ = m.greedy(src, max_len=cfg.max_len + 5)
-                hyps += [m.decode_target(ids) for ids in out]
-                refs += [m.decode_target(row.tolist()) for row in tgt]
-        m.train()
-        evaluate.last = list(zip(hyps[:3], refs[:3]))  # type: ignore[attr-defined]
-        return {"bleu": sacrebleu.corpus_bleu(hyps, [refs]).score, "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score,
-                "loss": total / max(1, n)}
+    def usage(repo: str, example: str) -> str:
+        return (f"from hub_models.translation import Seq2Seq, translate\n"
+                f"model = Seq2Seq.from_pretrained(\"{repo}\")\n"
+                f"print(translate(model, \"{example}\", \"beam\")[\"translation\"])")
 
-    def sample(m) -> str:
-        from hub_models.translation import translate
+    return _Parts(model, encode(train_rows), encode(val_rows), collate, loss, score, lambda m: m,
+                  f"vocabularies: {len(model.src_vocab)} source and {len(model.tgt_vocab)} target words", "pytorch",
+                  usage)
 
-        lines = []
-        for r in val_rows[:3]:
-            lines.append(f"{r['source']}\n  -> {translate(m, r['source'])['translation']}\n     (reference: "
-                         f"{r['target']})")
-        return "\n".join(lines)
 
-    def save(m, out: Path, metrics: dict[str, float]) -> None:
-        from hub_models.card import CardInfo, write_card
-        from hub_models.translation import translate
+def _transformer_parts(cfg: TranslationConfig, train_rows: list[dict], val_rows: list[dict], langs) -> _Parts:
+    from hub_models.translation import HFTranslator, create_transformer, train_shared_bpe
 
-        m.save_pretrained(out)
-        repo = cfg.push_to_hub or f"local/{cfg.model}-{name.replace('/', '-')}"
-        n_params = sum(p.numel() for p in m.parameters())
-        attention = {"none": "no attention", "additive": "additive (Bahdanau) attention",
-                     "dot": "scaled dot-product attention"}[m.attention]
-        write_card(out, CardInfo(
-            repo_id=repo, title=f"{cfg.model} on {name}",
-            summary=(f"A GRU encoder-decoder with {attention} ({n_params:,} parameters) trained from scratch with "
-                     f"DL Playground on {name}" + (f" ({BUILTIN[name]})" if name in BUILTIN else "")
-                     + ". BLEU and chrF are sacrebleu's, on greedy translations of the validation split.\n\n"
-                     + "Validation sentences it translated:\n\n" + "\n".join(
-                         f"- {r['source']} → {translate(m, r['source'])['translation']} (reference: {r['target']})"
-                         for r in val_rows[:3])),
-            pipeline_tag="translation", task_name="Translation", library_name="pytorch",
-            tags=[cfg.model, *(f"{lang}" for lang in langs if lang)],
-            datasets=[] if name in BUILTIN or Path(cfg.dataset).exists() else [cfg.dataset], dataset_name=name,
-            metrics=metrics,
-            training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")},
-            usage=(f"from hub_models.translation import Seq2Seq, translate\n"
-                   f"model = Seq2Seq.from_pretrained(\"{repo}\")\n"
-                   f"print(translate(model, \"{(val_rows[0]['source'] if val_rows else 'Hello .')}\", "
-                   f"\"beam\")[\"translation\"])")))
+    tok = train_shared_bpe([r[k] for r in train_rows for k in ("source", "target")],
+                           vocab_size=400 if cfg.dry_run else 2000)
+    model = create_transformer(tok, d_model=cfg.hidden_size, max_positions=max(128, 4 * cfg.max_len))
+    limit = model.config.max_position_embeddings
 
-    return TaskSpec(model=model, train_data=encode(train_rows), val_data=encode(val_rows), loss=loss,
-                    evaluate=evaluate, save=save, notes=notes, collate=collate, sample=sample)
+    def encode(rows):
+        return _Pairs([(tok(r["source"], truncation=True, max_length=limit)["input_ids"],
+                        tok(r["target"], truncation=True, max_length=limit)["input_ids"]) for r in rows])
+
+    def collate(batch):
+        src = _pad([s for s, _ in batch]).masked_fill_(_pad([[1] * len(s) for s, _ in batch]) == 0,
+                                                       tok.pad_token_id)
+        labels = _pad([t for _, t in batch]).masked_fill_(_pad([[1] * len(t) for _, t in batch]) == 0, -100)
+        return {"input_ids": src, "attention_mask": (src != tok.pad_token_id).long(), "labels": labels}
+
+    def loss(m, batch) -> torch.Tensor:
+        return m(**batch).loss
+
+    def score(m, batch):
+        out = m(**batch)
+        n = int((batch["labels"] != -100).sum())
+        gen = m.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], num_beams=1,
+                         max_new_tokens=limit)
+        refs = [row[row != -100].tolist() for row in batch["labels"]]
+        return (out.loss.item() * n, n, [h.strip() for h in tok.batch_decode(gen, skip_special_tokens=True)],
+                [r.strip() for r in tok.batch_decode(refs, skip_special_tokens=True)])
+
+    def usage(repo: str, example: str) -> str:
+        return (f"from transformers import AutoModelForSeq2SeqLM, AutoTokenizer\n"
+                f"model = AutoModelForSeq2SeqLM.from_pretrained(\"{repo}\")\n"
+                f"tok = AutoTokenizer.from_pretrained(\"{repo}\")\n"
+                f"out = model.generate(**tok(\"{example}\", return_tensors=\"pt\"), num_beams=4, max_new_tokens=64)\n"
+                f"print(tok.decode(out[0], skip_special_tokens=True))")
+
+    return _Parts(model, encode(train_rows), encode(val_rows), collate, loss, score, lambda m: HFTranslator(m, tok),
+                  f"shared byte-level BPE of {len(tok)} tokens", "transformers", usage, tokenizer=tok)
 
 
 def train(cfg: TranslationConfig, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
