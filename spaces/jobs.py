@@ -174,6 +174,36 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
             out.append("\n\n".join(f"— epoch {e['epoch']} —\n{e['data']}" for e in reversed(texts)))
         return *out, runner.log_tail(job_id)
 
+    def _stamp(path: Path) -> tuple[float, int] | None:
+        try:
+            st = path.stat()
+            return st.st_mtime, st.st_size
+        except OSError:
+            return None
+
+    def tick(job_id, seen):
+        """The timer's watch: parts whose files have not changed since this page last drew them are
+        skipped, so idle panels cost the server and the browser (plots, pictures) next to nothing."""
+        try:
+            d = runner.job_dir(job_id) if job_id else None
+        except KeyError:
+            d = None
+        jobs = runner.jobs()
+        stamps = {
+            "rows": tuple((j.id, j.status) for j in jobs if j.task == task),
+            "run": (job_id, runner.get(job_id).status if d and d.exists() else None,
+                    _stamp(d / "out" / "events.jsonl") if d else None),
+            "pic": (job_id, _stamp(d / "out" / "model" / "config.json") if d else None),
+            "log": (job_id, _stamp(d / "log.txt") if d else None),
+        }
+        seen = seen or {}
+        if stamps == seen:
+            return *[gr.skip()] * len(outputs), seen
+        out = list(watch(job_id))
+        groups = ["rows", "run", "run", "run"] + ["pic"] * (pic is not None) + ["run"] * (sample_box is not None) \
+            + ["log"]
+        return *[v if stamps[g] != seen.get(g) else gr.skip() for v, g in zip(out, groups)], stamps
+
     def push_job(job_id, repo_id, private_, choice, url, token):
         if not job_id:
             raise gr.Error("Pick a finished job to push.")
@@ -196,8 +226,9 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
 
     outputs = [jobs_table, progress, loss_plot, metric_plot, *[c for c in (pic, sample_box) if c is not None], log]
     stop.click(stop_job, job, progress, api_name=f"{task}_stop")
-    job.change(watch, job, outputs, api_name=f"{task}_watch")
-    gr.Timer(1.0).tick(watch, job, outputs, api_visibility="private", show_progress="hidden")
+    seen = gr.State(None)
+    job.change(watch, job, outputs, api_name=f"{task}_watch").then(lambda: None, None, seen)
+    gr.Timer(1.0).tick(tick, [job, seen], [*outputs, seen], api_visibility="private", show_progress="hidden")
     push.click(push_job, [job, repo, private, *picker.inputs], pushed, api_name=f"{task}_push")
     ctx.demo.load(on_load, None, job, api_visibility="private")
     return JobPanel(start=start, job=job, choices=choices)

@@ -151,6 +151,21 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         expect(page.get_by_label("Text (streams as it is made)")).to_have_value(re.compile(r"^The .{150,}", re.S),
                                                                                 timeout=60_000)
         _shot(page, "textgen-generate")
+
+        # Translation: an attention model on the built-in pairs, then a sentence and its heat map.
+        page.get_by_role("tab", name="Translation").click()
+        page.get_by_label("Epochs").filter(visible=True).fill("1")
+        page.get_by_role("button", name="Start training").filter(visible=True).click()
+        expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=240_000)
+        page.wait_for_timeout(1500)
+        _shot(page, "translation-train")
+        page.get_by_role("tab", name="Translate").click()
+        page.get_by_text("She does not buy the black hat today .").click()
+        page.get_by_role("button", name="Translate").click()
+        expect(page.get_by_label("Translation", exact=True)).to_have_value(re.compile(r"^Elle \w"), timeout=60_000)
+        expect(page.get_by_text("Attention (rows: target words")).to_be_visible()
+        page.wait_for_timeout(1000)
+        _shot(page, "translation-translate")
         page.close()
     finally:
         proc.terminate()

@@ -196,7 +196,9 @@ class JobRunner:
 
     def _start(self, job: Job) -> None:
         log = open(self.job_dir(job.id) / "log.txt", "ab")
-        env = {**os.environ, **self._secrets.pop(job.id, {}), "PYTHONUNBUFFERED": "1"}
+        # PASSIVE: idle OpenMP threads sleep instead of spinning, so a job sharing the CPU with the web
+        # server (or a browser) is not slowed many times over; alone it costs a few per cent.
+        env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, **self._secrets.pop(job.id, {}), "PYTHONUNBUFFERED": "1"}
         # Its own session: the job survives the app's terminal closing, and signals reach it alone.
         proc = subprocess.Popen(job.argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
