@@ -67,7 +67,7 @@ def attention_image(source: list[str], target: list[str], weights: list[list[flo
 
     f = font(12)
     left = 12 + max((int(f.getlength(t)) for t in target), default=0)
-    top = 12 + max((int(f.getlength(s)) for s in source), default=0)
+    top = 36 + max((int(f.getlength(s)) for s in source), default=0)  # room for the UI's label badge
     img = Image.new("RGB", (left + cell * len(source) + 10, top + cell * len(target) + 10), "white")
     draw = ImageDraw.Draw(img)
     for i, row in enumerate(weights[:len(target)]):
