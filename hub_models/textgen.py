@@ -23,6 +23,8 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
+from .inference import InputError
+
 _HUB = dict(library_name="pytorch", tags=["dl-playground", "text-generation"], pipeline_tag="text-generation",
             license="mit")
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -138,7 +140,7 @@ def train_bpe(text: str, vocab_size: int = 1024):
 
 
 # ------------------------------------------------------------------- loading
-class LoadError(ValueError):
+class LoadError(InputError):
     """A folder is not a language model this tab can run; the message says why."""
 
 

@@ -25,6 +25,7 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
+from .inference import InputError
 from .textgen import beam_search, join_words, split_words
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
@@ -262,7 +263,7 @@ def translate(model: "Seq2Seq | HFTranslator", text: str, strategy: str = "greed
             "target_tokens": tgt_tokens, "attention": weights[0, :len(tgt_tokens)].tolist(), "beams": beams}
 
 
-class LoadError(ValueError):
+class LoadError(InputError):
     """A folder is not a translation model this tab can run."""
 
 

@@ -29,15 +29,10 @@ STRATEGY_LABELS = {"Sampling": "sample", "Greedy": "greedy", "Beam search": "bea
 
 
 def _check_lm(folder: Path) -> None:
-    """A pulled repo must be a language model this tab can run."""
-    from hub_models.textgen import LoadError, load_lm
+    """A pulled repo must be a language model this tab can run (LoadError is an InputError)."""
+    from hub_models.textgen import load_lm
 
-    try:
-        load_lm(folder)
-    except LoadError as e:
-        from hub_models.inference import InputError
-
-        raise InputError(str(e)) from None
+    load_lm(folder)
 
 
 def build(ctx: AppContext) -> None:

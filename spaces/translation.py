@@ -32,13 +32,10 @@ MAX_CHARS = 2000
 
 
 def _check(folder: Path) -> None:
-    from hub_models.inference import InputError
-    from hub_models.translation import LoadError, load_translator
+    """A pulled repo must be a translation model (LoadError is an InputError)."""
+    from hub_models.translation import load_translator
 
-    try:
-        load_translator(folder)
-    except LoadError as e:
-        raise InputError(str(e)) from None
+    load_translator(folder)
 
 
 def build(ctx: AppContext) -> None:

@@ -101,3 +101,19 @@ def tab(hub_server, tmp_path_factory):
     finally:
         demo.close()
         runner.close()
+
+
+def table_rows(table) -> list:
+    """A Dataframe output as rows, however gradio_client returns it (dict or list)."""
+    return (table["data"] if isinstance(table, dict) else table) or []
+
+
+def wait_job(runner, job_id: str, limit: float = 240):
+    """Wait until a job leaves queued/running/stopping; fails with its log tail after ``limit`` s."""
+    import time
+
+    deadline = time.monotonic() + limit
+    while runner.get(job_id).status in ("queued", "running", "stopping"):
+        assert time.monotonic() < deadline, runner.log_tail(job_id)
+        time.sleep(0.5)
+    return runner.get(job_id)

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
+
+from conftest import table_rows, wait_job
 
 
 LOCAL = ("Local hub (offline)", "", "")
@@ -18,16 +19,6 @@ def _start(client, task, source, sample="sentiment", upload=None, repo="", colum
     return out["value"] if isinstance(out, dict) else out
 
 
-def _wait(runner, job, limit=240):
-    deadline = time.monotonic() + limit
-    while runner.get(job).status in ("queued", "running", "stopping"):
-        assert time.monotonic() < deadline, runner.log_tail(job)
-        time.sleep(0.5)
-    return runner.get(job)
-
-
-def _rows(table):
-    return table["data"] if isinstance(table, dict) else table
 
 
 def test_fine_tune_predict_push_pull(tab, hub_server, repo_name):
@@ -35,11 +26,11 @@ def test_fine_tune_predict_push_pull(tab, hub_server, repo_name):
 
     client, runner = tab
     job = _start(client, SENTENCE, "Built-in sample")
-    assert _wait(runner, job).status == "completed", runner.log_tail(job)
+    assert wait_job(runner, job).status == "completed", runner.log_tail(job)
     rows, progress, loss, metrics, confusion, log = client.predict(job, api_name="/bert_watch")
-    assert "Completed" in progress and len(_rows(loss)) > 3 and confusion is not None
-    assert {r[1] for r in _rows(metrics)} == {"accuracy", "f1_macro", "majority_baseline"}
-    assert float([r[4] for r in _rows(rows) if r[0] == job][0]) > 0.8
+    assert "Completed" in progress and len(table_rows(loss)) > 3 and confusion is not None
+    assert {r[1] for r in table_rows(metrics)} == {"accuracy", "f1_macro", "majority_baseline"}
+    assert float([r[4] for r in table_rows(rows) if r[0] == job][0]) > 0.8
 
     folder = str(runner.job_dir(job) / "out" / "model")
     note, probs, tags = client.predict(folder, "The soup was exquisite.", "", api_name="/bert_predict")
@@ -65,13 +56,13 @@ def test_token_tagging_and_masked_lm_from_the_ui(tab):
     opts = (2, 16, 5e-5, 10, 64, 0.01, 0)
     tagger = _start(client, "Tag each word (entities)", "Built-in sample", sample="entities", opts=opts)
     mlm = _start(client, "Masked LM (fill the mask)", "Built-in sample", opts=(1, *opts[1:]))
-    assert _wait(runner, tagger).status == "completed", runner.log_tail(tagger)
+    assert wait_job(runner, tagger).status == "completed", runner.log_tail(tagger)
     folder = str(runner.job_dir(tagger) / "out" / "model")
     _, probs, tags = client.predict(folder, "Hannah Schmidt joined Samsung in Dublin .", "", api_name="/bert_predict")
     assert not probs  # a tagger gives tags, not label probabilities
     tagged = {t["token"].strip(): t["class_or_confidence"] for t in tags} if isinstance(tags, list) else tags
     assert tagged.get("Dublin") == "LOC", tags
-    assert _wait(runner, mlm).status == "completed", runner.log_tail(mlm)
+    assert wait_job(runner, mlm).status == "completed", runner.log_tail(mlm)
     filled = client.predict(str(runner.job_dir(mlm) / "out" / "model"), "The movie was [MASK].",
                             api_name="/bert_fill_mask")
     assert len(filled["confidences"]) == 8

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
+
+from conftest import table_rows, wait_job
 
 LOCAL = ("Local hub (offline)", "", "")
 BUILTIN = "Built-in corpus (Python docs)"
@@ -17,16 +18,6 @@ def _start(client, model="char-gru", source=BUILTIN, upload=None, repo="", opts=
     return out["value"] if isinstance(out, dict) else out
 
 
-def _rows(table):
-    return (table["data"] if isinstance(table, dict) else table) or []
-
-
-def _wait(runner, job, limit=240):
-    deadline = time.monotonic() + limit
-    while runner.get(job).status in ("queued", "running", "stopping"):
-        assert time.monotonic() < deadline, runner.log_tail(job)
-        time.sleep(0.5)
-    return runner.get(job)
 
 
 def test_train_watch_samples_and_generate(tab, hub_server, repo_name):
@@ -34,20 +25,20 @@ def test_train_watch_samples_and_generate(tab, hub_server, repo_name):
 
     client, runner = tab
     job = _start(client)
-    assert _wait(runner, job).status == "completed", runner.log_tail(job)
+    assert wait_job(runner, job).status == "completed", runner.log_tail(job)
     rows, progress, loss, metrics, samples, log = client.predict(job, api_name="/textgen_watch")
     assert "Completed" in progress
-    assert {r[1] for r in _rows(metrics)} == {"perplexity", "bits_per_char"}
+    assert {r[1] for r in table_rows(metrics)} == {"perplexity", "bits_per_char"}
     assert "— epoch 2 —" in samples and "— epoch 1 —" in samples and "The " in samples
 
     folder = str(runner.job_dir(job) / "out" / "model")
     job_ = client.submit(folder, "The ", "Sampling", 30, 0.8, 0, 0.95, 4, 0, api_name="/textgen_generate")
     outputs = list(job_)
     text, beams = job_.outputs()[-1] if job_.outputs() else outputs[-1]
-    assert text.startswith("The ") and len(text) == 34 and not _rows(beams)
+    assert text.startswith("The ") and len(text) == 34 and not table_rows(beams)
     assert len(job_.outputs()) > 2  # streamed: one update per token (at least several)
     text, beams = client.predict(folder, "The ", "Beam search", 10, 0.8, 0, 0.95, 3, 0, api_name="/textgen_generate")
-    rows = _rows(beams)
+    rows = table_rows(beams)
     assert len(rows) == 3 and rows[0][1] >= rows[1][1] >= rows[2][1]
     greedy1 = client.predict(folder, "The ", "Greedy", 15, 0.8, 0, 0.95, 4, 0, api_name="/textgen_generate")[0]
     greedy2 = client.predict(folder, "The ", "Greedy", 15, 1.5, 0, 0.95, 4, 7, api_name="/textgen_generate")[0]
@@ -94,5 +85,5 @@ def test_bad_inputs_get_messages(tab, hub_server, tmp_path, repo_name):
     short = tmp_path / "short.txt"
     short.write_text("tiny")
     job = _start(client, source="Upload a .txt file", upload=handle_file(str(short)))
-    assert _wait(runner, job).status == "failed"
+    assert wait_job(runner, job).status == "failed"
     assert "at least 200" in runner.get(job).message

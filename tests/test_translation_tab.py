@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
+
+from conftest import table_rows, wait_job
 
 LOCAL = ("Local hub (offline)", "", "")
 BUILTIN = "Built-in English -> French"
@@ -17,16 +18,6 @@ def _start(client, model="gru-additive-attention", source=BUILTIN, upload=None, 
     return out["value"] if isinstance(out, dict) else out
 
 
-def _rows(table):
-    return (table["data"] if isinstance(table, dict) else table) or []
-
-
-def _wait(runner, job, limit=240):
-    deadline = time.monotonic() + limit
-    while runner.get(job).status in ("queued", "running", "stopping"):
-        assert time.monotonic() < deadline, runner.log_tail(job)
-        time.sleep(0.5)
-    return runner.get(job)
 
 
 def test_train_and_translate(tab, hub_server, repo_name):
@@ -34,18 +25,18 @@ def test_train_and_translate(tab, hub_server, repo_name):
 
     client, runner = tab
     job = _start(client)
-    assert _wait(runner, job).status == "completed", runner.log_tail(job)
+    assert wait_job(runner, job).status == "completed", runner.log_tail(job)
     rows, progress, loss, metrics, samples, log = client.predict(job, api_name="/translation_watch")
-    assert {r[1] for r in _rows(metrics)} == {"bleu", "chrf"} and "(reference:" in samples
-    assert float([r[4] for r in _rows(rows) if r[0] == job][0]) > 80
+    assert {r[1] for r in table_rows(metrics)} == {"bleu", "chrf"} and "(reference:" in samples
+    assert float([r[4] for r in table_rows(rows) if r[0] == job][0]) > 80
 
     folder = str(runner.job_dir(job) / "out" / "model")
     text, heat, beams = client.predict(folder, "They draw my white flower .", "Greedy", 4,
                                        api_name="/translation_translate")
-    assert text == "Ils dessinent ma fleur blanche." and heat is not None and not _rows(beams)
+    assert text == "Ils dessinent ma fleur blanche." and heat is not None and not table_rows(beams)
     text, heat, beams = client.predict(folder, "They draw my white flower .", "Beam search", 3,
                                        api_name="/translation_translate")
-    kept = _rows(beams)
+    kept = table_rows(beams)
     assert len(kept) == 3 and kept[0][0] == text and kept[0][1] >= kept[1][1]
     with pytest.raises(AppError, match="Enter a sentence"):
         client.predict(folder, "  ", "Greedy", 4, api_name="/translation_translate")
