@@ -8,7 +8,7 @@ import gradio as gr
 from hub_models import hub as hubs
 
 from .common import AppContext, get_hub, hub_picker
-from .jobs import checked_model_folder, hub_spec, job_panel, model_source
+from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 from .plots import confusion_picture
 
 TITLE = "BERT fine-tuning"
@@ -106,11 +106,6 @@ def build(ctx: AppContext) -> None:
     def on_task(task_):
         return gr.update(value=SAMPLE_FOR[TASKS[task_]])
 
-    def on_source(kind):
-        k = DATA_SOURCES[kind]
-        return (gr.update(visible=k == "builtin"), gr.update(visible=k == "upload"), gr.update(visible=k == "hub"),
-                gr.update(visible=k != "builtin"))
-
     def on_upload(path):
         from training.engine import TrainingError
         from training.text_data import LABEL_COLUMNS, PAIR_COLUMNS, TEXT_COLUMNS, table_columns
@@ -131,7 +126,6 @@ def build(ctx: AppContext) -> None:
     def start_job(task_, base_, kind, sample_, upload_, repo_, text_c, pair_c, label_c, epochs_, batch_, lr_,
                   warmup_, maxlen_, wd_, seed_, choice, url, token):
         from hub_models.text import BUILTIN_BASE, is_builtin
-        from training.engine import TrainingError
         from training.text_data import BUILTIN, BUILTIN_KIND, keep_upload, table_data
 
         t = TASKS.get(task_)
@@ -150,29 +144,18 @@ def build(ctx: AppContext) -> None:
                 check_text_model(folder, "token" if t == "token" else "sequence", base_)
             except (hubs.HubActionError, InputError) as e:
                 raise gr.Error(f"Base model: {e}") from None
-        source = DATA_SOURCES.get(kind, "builtin")
         columns = {"text_column": text_c or "", "pair_column": pair_c or "", "label_column": label_c or ""}
+        dataset, name, source = chosen_data(
+            DATA_SOURCES, kind, upload_, repo_, builtin=sample_, missing="Upload a .csv, .tsv or .jsonl file.",
+            keep=lambda f: keep_upload(f, runner.root / "uploads"),
+            check=lambda d: table_data(d, "sequence" if t == "mlm" else t, hub_spec(hub), **columns))
         if source == "builtin":
             if sample_ not in BUILTIN:
                 raise gr.Error(f"Pick a built-in sample: {', '.join(BUILTIN)}.")
             if t != "mlm" and BUILTIN_KIND[sample_] != t:
                 raise gr.Error(f"The sample {sample_!r} is for {BUILTIN_KIND[sample_]} labels; pick "
                                f"{SAMPLE_FOR[t]!r} for this task.")
-            dataset, name, columns = sample_, sample_, {}
-        elif source == "upload":
-            if not upload_:
-                raise gr.Error("Upload a .csv, .tsv or .jsonl file.")
-            try:  # checked now, so a bad table is a message here rather than a failed job later
-                dataset = str(keep_upload(upload_, runner.root / "uploads"))
-                table_data(dataset, "sequence" if t == "mlm" else t, hub_spec(hub), **columns)
-            except TrainingError as e:
-                raise gr.Error(str(e)) from None
-            name = Path(upload_).name
-        else:
-            try:
-                dataset = name = hubs.check_repo_id(repo_)
-            except hubs.HubActionError as e:
-                raise gr.Error(str(e)) from None
+            columns = {}
         cfg = {"task": t, "base": base_, "dataset": dataset, **columns, "epochs": int(epochs_),
                "batch_size": int(batch_), "lr": float(lr_), "warmup_steps": int(warmup_),
                "max_length": int(maxlen_), "weight_decay": float(wd_), "seed": int(seed_), "hub": hub_spec(hub)}
@@ -206,7 +189,8 @@ def build(ctx: AppContext) -> None:
             raise gr.Error(str(e)) from None
 
     task.change(on_task, task, sample, api_visibility="private")
-    source_kind.change(on_source, source_kind, [sample, upload, data_repo, columns_row], api_visibility="private")
+    toggle_data_fields(source_kind, DATA_SOURCES, {sample: ("builtin",), upload: ("upload",), data_repo: ("hub",),
+                                                   columns_row: ("upload", "hub")})
     upload.change(on_upload, upload, [text_col, pair_col, label_col], api_visibility="private")
     form = [task, base, source_kind, sample, upload, data_repo, text_col, pair_col, label_col, epochs, batch, lr,
             warmup, max_length, weight_decay, seed, *picker.inputs]

@@ -10,7 +10,7 @@ from training.config import OPTIMIZERS, SCHEDULES
 from training.runner import JobRunner
 
 from .common import AppContext, get_hub, hub_picker
-from .jobs import checked_model_folder, hub_spec, job_panel, model_source
+from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 from .plots import confusion_picture
 
 TITLE = "Image classification"
@@ -137,7 +137,6 @@ def build(ctx: AppContext) -> None:
     def start_job(arch_, init_, kind, upload_, repo_, size_, augment_, epochs_, batch_, opt_, lr_, sched_, wd_, seed_,
                   choice, url, token):
         from training.data import extract_upload, find_class_folders
-        from training.engine import TrainingError
 
         check_arch(arch_)
         hub = get_hub(choice, url, token)
@@ -149,22 +148,9 @@ def build(ctx: AppContext) -> None:
                 hubs.check_repo_id(init_.removeprefix("hf-hub:"))
             except hubs.HubActionError as e:
                 raise gr.Error(str(e)) from None
-        if DATA_SOURCES[kind] == "upload":
-            if not upload_:
-                raise gr.Error("Upload a zip with one folder per class.")
-            try:  # checked now, so a bad zip is a message here rather than a failed job later
-                dataset_ = str(extract_upload(upload_, runner.root / "uploads"))
-                find_class_folders(dataset_)
-            except TrainingError as e:
-                raise gr.Error(str(e)) from None
-            name = Path(upload_).name
-        elif DATA_SOURCES[kind] == "hub":
-            try:
-                dataset_ = name = hubs.check_repo_id(repo_)
-            except hubs.HubActionError as e:
-                raise gr.Error(str(e)) from None
-        else:
-            dataset_ = name = "digits"
+        dataset_, name, _ = chosen_data(
+            DATA_SOURCES, kind, upload_, repo_, builtin="digits", missing="Upload a zip with one folder per class.",
+            keep=lambda f: extract_upload(f, runner.root / "uploads"), check=find_class_folders)
         cfg = {"model": arch_, "init_from": init_, "dataset": dataset_, "image_size": int(size_ or 0),
                "augment": ",".join(augment_ or []), "epochs": int(epochs_),
                "batch_size": int(batch_), "optimizer": opt_, "lr": float(lr_), "schedule": sched_,
@@ -186,8 +172,7 @@ def build(ctx: AppContext) -> None:
             raise gr.Error(str(e)) from None
         return result, network_input.resize((140, 140), 0), [list(r) for r in model_summary(model)]
 
-    source_kind.change(lambda k: (gr.update(visible=DATA_SOURCES[k] == "upload"), gr.update(visible=DATA_SOURCES[k] == "hub")),
-                       source_kind, [upload, data_repo], api_visibility="private")
+    toggle_data_fields(source_kind, DATA_SOURCES, {upload: ("upload",), data_repo: ("hub",)})
     form = [arch, init_from, source_kind, upload, data_repo, image_size, augment, epochs, batch, optimizer, lr, schedule,
             weight_decay, seed, *picker.inputs]
     panel.start.click(start_job, form, panel.job, api_name="classification_train")

@@ -278,3 +278,42 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab, *, metric: str, label:
     pull_btn.click(pull_model, [repo, *picker.inputs], source, api_name=f"{task}_pull")
     ctx.demo.load(on_load, None, source, api_visibility="private")
     return source
+
+
+def toggle_data_fields(radio: gr.Radio, sources: dict[str, str], shown: dict[Any, tuple[str, ...]]) -> None:
+    """Show each field of ``shown`` only while the data source picked in ``radio`` is one of its kinds
+    (``sources`` maps the radio's labels to "builtin", "upload" or "hub")."""
+    fields = list(shown)
+    radio.change(lambda label: [gr.update(visible=sources.get(label) in shown[f]) for f in fields], radio, fields,
+                 api_visibility="private")
+
+
+def chosen_data(sources: dict[str, str], label: str, upload: str | None, repo: str | None, *, builtin: str,
+                keep: Callable[[str], Path], check: Callable[[str], Any] | None = None,
+                missing: str = "Upload a file.") -> tuple[str, str, str]:
+    """(dataset for the trainer, name for the job label, kind) from a tab's data-source fields.
+
+    An upload is kept in the app's folder by ``keep`` and vetted by ``check`` now, so a bad file is
+    a message here rather than a failed job later; a repo id is checked for its form.
+    """
+    from hub_models.inference import InputError
+    from training.config import TrainingError
+
+    kind = sources.get(label, "builtin")
+    if kind == "upload":
+        if not upload:
+            raise gr.Error(missing)
+        try:
+            dataset = str(keep(upload))
+            if check is not None:
+                check(dataset)
+        except (TrainingError, InputError) as e:
+            raise gr.Error(str(e)) from None
+        return dataset, Path(upload).name, kind
+    if kind == "hub":
+        try:
+            repo_id = hubs.check_repo_id(repo)
+        except hubs.HubActionError as e:
+            raise gr.Error(str(e)) from None
+        return repo_id, repo_id, kind
+    return builtin, builtin, kind

@@ -8,7 +8,7 @@ import gradio as gr
 from hub_models import hub as hubs
 
 from .common import AppContext, get_hub, hub_picker
-from .jobs import checked_model_folder, hub_spec, job_panel, model_source
+from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 
 TITLE = "Text generation"
 TASK = "textgen"
@@ -87,33 +87,24 @@ def build(ctx: AppContext) -> None:
                                      interactive=False, max_height=240)
 
     # ------------------------------------------------------------------ events
-    def on_source(kind):
-        k = DATA_SOURCES[kind]
-        return gr.update(visible=k == "upload"), gr.update(visible=k == "hub")
+    def check_utf8(path: str) -> None:
+        from hub_models.inference import InputError
+
+        raw = Path(path).read_bytes()[:1 << 20]
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if e.start < len(raw) - 4:  # a multi-byte character cut at the 1 MB mark is fine
+                raise InputError(f"{Path(path).name} is not UTF-8 text.") from None
 
     def start_job(model_, kind, upload_, repo_, seq_, hidden_, layers_, chars_, epochs_, batch_, lr_, clip_, seed_,
                   choice, url, token):
         from training.text_data import keep_upload
 
         hub = get_hub(choice, url, token)
-        source_ = DATA_SOURCES.get(kind, "builtin")
-        if source_ == "upload":
-            if not upload_:
-                raise gr.Error("Upload a .txt file.")
-            try:
-                raw = Path(upload_).read_bytes()[:1 << 20]
-                raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                if e.start < len(raw) - 4:  # a multi-byte character cut at the 1 MB mark is fine
-                    raise gr.Error(f"{Path(upload_).name} is not UTF-8 text.") from None
-            dataset, name = str(keep_upload(upload_, runner.root / "uploads")), Path(upload_).name
-        elif source_ == "hub":
-            try:
-                dataset = name = hubs.check_repo_id(repo_)
-            except hubs.HubActionError as e:
-                raise gr.Error(str(e)) from None
-        else:
-            dataset = name = "python-docs"
+        dataset, name, _ = chosen_data(DATA_SOURCES, kind, upload_, repo_, builtin="python-docs",
+                                       missing="Upload a .txt file.",
+                                       keep=lambda f: keep_upload(f, runner.root / "uploads"), check=check_utf8)
         cfg = {"model": model_, "dataset": dataset, "seq_len": int(seq_), "hidden_size": int(hidden_ or 0),
                "num_layers": int(layers_ or 0), "max_chars": int(chars_ or 0), "epochs": int(epochs_),
                "batch_size": int(batch_), "lr": float(lr_), "grad_clip": float(clip_ or 0), "seed": int(seed_),
@@ -141,7 +132,7 @@ def build(ctx: AppContext) -> None:
                                     top_p=float(top_p_), beam_width=int(beam_), seed=int(seed_)):
             yield text_, [[t, round(s, 3)] for t, s in kept] or None
 
-    source_kind.change(on_source, source_kind, [upload, data_repo], api_visibility="private")
+    toggle_data_fields(source_kind, DATA_SOURCES, {upload: ("upload",), data_repo: ("hub",)})
     form = [model, source_kind, upload, data_repo, seq_len, hidden, layers, max_chars, epochs, batch, lr, grad_clip,
             seed, *picker.inputs]
     panel.start.click(start_job, form, panel.job, api_name="textgen_train")

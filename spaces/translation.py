@@ -8,7 +8,7 @@ import gradio as gr
 from hub_models import hub as hubs
 
 from .common import AppContext, get_hub, hub_picker
-from .jobs import checked_model_folder, hub_spec, job_panel, model_source
+from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 from .plots import attention_image
 
 TITLE = "Translation"
@@ -85,37 +85,20 @@ def build(ctx: AppContext) -> None:
                 beams = gr.Dataframe(headers=["beam", "log-probability"], label="Beams kept (beam search)",
                                      interactive=False, max_height=200)
 
-    def on_source(kind):
-        k = DATA_SOURCES[kind]
-        return gr.update(visible=k == "upload"), gr.update(visible=k == "hub"), gr.update(visible=k != "builtin")
-
     def start_job(model_, kind, upload_, repo_, src_c, tgt_c, epochs_, batch_, lr_, hidden_, teacher_, seed_,
                   choice, url, token):
-        from training.config import TrainingError
         from training.text_data import keep_upload
         from training.translation_data import table_pairs
 
         if model_ not in MODEL_NAMES:
             raise gr.Error(f"Pick a model: {', '.join(MODEL_NAMES)}.")
         hub = get_hub(choice, url, token)
-        k = DATA_SOURCES.get(kind, "builtin")
         columns = {"source_column": (src_c or "").strip(), "target_column": (tgt_c or "").strip()}
-        if k == "upload":
-            if not upload_:
-                raise gr.Error("Upload a file of sentence pairs.")
-            try:  # checked now: a bad table is a message here rather than a failed job later
-                dataset = str(keep_upload(upload_, runner.root / "uploads"))
-                table_pairs(dataset, hub_spec(hub), **columns)
-            except TrainingError as e:
-                raise gr.Error(str(e)) from None
-            name = Path(upload_).name
-        elif k == "hub":
-            try:
-                dataset = name = hubs.check_repo_id(repo_)
-            except hubs.HubActionError as e:
-                raise gr.Error(str(e)) from None
-        else:
-            dataset = name = "en-fr"
+        dataset, name, k = chosen_data(DATA_SOURCES, kind, upload_, repo_, builtin="en-fr",
+                                       missing="Upload a file of sentence pairs.",
+                                       keep=lambda f: keep_upload(f, runner.root / "uploads"),
+                                       check=lambda d: table_pairs(d, hub_spec(hub), **columns))
+        if k == "builtin":
             columns = {}
         cfg = {"model": model_, "dataset": dataset, **columns, "epochs": int(epochs_), "batch_size": int(batch_),
                "lr": float(lr_), "hidden_size": int(hidden_), "teacher_forcing": float(teacher_), "seed": int(seed_),
@@ -147,7 +130,8 @@ def build(ctx: AppContext) -> None:
             if model.attention != "none" else None
         return result["translation"], picture, [[b, round(s, 3)] for b, s in result["beams"]] or None
 
-    source_kind.change(on_source, source_kind, [upload, data_repo, columns_row], api_visibility="private")
+    toggle_data_fields(source_kind, DATA_SOURCES,
+                       {upload: ("upload",), data_repo: ("hub",), columns_row: ("upload", "hub")})
     form = [model, source_kind, upload, data_repo, src_col, tgt_col, epochs, batch, lr, hidden, teacher, seed,
             *picker.inputs]
     panel.start.click(start_job, form, panel.job, api_name="translation_train")
