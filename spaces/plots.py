@@ -1,23 +1,7 @@
 """Small renderers for results people would rather look at than read (no torch here)."""
 from __future__ import annotations
 
-from functools import lru_cache
-
-_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "DejaVuSans.ttf",
-          "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf")
-
-
-@lru_cache(maxsize=16)
-def font(size: int):
-    """A TrueType font with accents (DejaVu or Liberation where installed), else Pillow's own."""
-    from PIL import ImageFont
-
-    for path in _FONTS:
-        try:
-            return ImageFont.truetype(path, size)
-        except OSError:
-            continue
-    return ImageFont.load_default(size=size)
+from hub_models.visual import font
 
 
 def confusion_image(labels: list[str], matrix: list[list[int]], cell: int = 0):

@@ -9,4 +9,5 @@ TASKS: dict[str, tuple[str, str]] = {
     "bert": ("training.bert", "BertConfig"),
     "textgen": ("training.textgen", "TextGenConfig"),
     "translation": ("training.translation", "TranslationConfig"),
+    "detection": ("training.detection", "DetectionConfig"),
 }

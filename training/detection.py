@@ -1,0 +1,180 @@
+"""Object-detection trainer: ``python -m training detection --model tinyssd --dataset shapes``.
+
+Trains any detector of ``hub_models.detection.DETECTORS`` on the built-in shapes, a COCO or YOLO
+folder/zip, or a dataset repo; evaluates mAP@0.5 and mAP@0.5:0.95 (COCO protocol) on the
+validation split after each epoch; saves the model, a picture of its detections on validation
+images and a model card.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+
+from hub_models.detection import DETECTORS
+
+from .config import TrainConfig, TrainingError, opt, to_dict
+from .engine import TaskSpec, fit
+
+BUILTIN = "shapes"
+EVAL_IOU = 0.5  # NMS threshold used for the reported mAP
+
+
+@dataclass
+class DetectionConfig(TrainConfig):
+    epochs: int = opt(8, "passes over the training split")
+    batch_size: int = opt(32, "images per step")
+    lr: float = opt(3e-3, "peak learning rate")
+    schedule: str = opt("onecycle", "learning-rate schedule over the run (warm-up then decay suits detectors "
+                                    "trained from scratch)", ("constant", "cosine", "step", "onecycle"))
+    model: str = opt("tinyssd", "detector", tuple(DETECTORS))
+    dataset: str = opt(BUILTIN, "'shapes' (built in: 1000 + 200 generated scenes of ellipses, rectangles and "
+                                "triangles with exact boxes), a COCO or YOLO folder or .zip, or a dataset repo id on "
+                                "--hub")
+    image_size: int = opt(128, "images are resized to this square size (a multiple of 64 for tinyssd)")
+    val_split: float = opt(0.2, "fraction of an uploaded dataset held out for validation")
+    flip: bool = opt(True, "mirror training images (and their boxes) at random")
+
+
+def _flip(images: torch.Tensor, targets: list[dict]) -> tuple[torch.Tensor, list[dict]]:
+    """Mirror half the images left-right; x1, x2 of their boxes become W - x2, W - x1."""
+    w = images.shape[-1]
+    flip = torch.rand(len(images)) < 0.5
+    images = torch.where(flip.view(-1, 1, 1, 1).to(images.device), images.flip(-1), images)
+    out = []
+    for f, t in zip(flip.tolist(), targets):
+        if f:
+            b = t["boxes"]
+            t = {**t, "boxes": torch.stack([w - b[:, 2], b[:, 1], w - b[:, 0], b[:, 3]], 1)}
+        out.append(t)
+    return images, out
+
+
+def load_data(cfg: DetectionConfig):
+    """(train, validation) DetectionData and a readable dataset name."""
+    from .detection_data import dataset_folder, from_scenes, load_records, read_folder
+
+    size = cfg.image_size
+    if size < 32 or size > 1024:
+        raise TrainingError(f"--image-size must be between 32 and 1024, got {size}")
+    if cfg.dataset == BUILTIN:
+        from .shapes import CLASSES, shapes_split
+
+        n_train, n_val = (16, 8) if cfg.dry_run else (None, None)
+        return (from_scenes(shapes_split("train", size, n_train), list(CLASSES)),
+                from_scenes(shapes_split("val", size, n_val), list(CLASSES)), BUILTIN)
+    folder = dataset_folder(cfg.dataset, cfg.hub)
+    records, names, notes = read_folder(folder)
+    if cfg.dry_run:
+        records = records[:16]
+    data = load_records(records, names, size, notes)
+    if not 0 < cfg.val_split < 1:
+        raise TrainingError(f"--val-split must be between 0 and 1, got {cfg.val_split}")
+    perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.seed)).tolist()
+    n_val = max(1, int(len(data) * cfg.val_split))
+    name = Path(cfg.dataset).name if Path(cfg.dataset).exists() else cfg.dataset
+    return data.subset(perm[n_val:]), data.subset(perm[:n_val]), name
+
+
+def prediction_picture(model, data, n: int = 8, score: float = 0.4):
+    """Detections of ``model`` on the first ``n`` validation images, tiled: what the user sees first."""
+    from PIL import Image
+
+    from hub_models.detection import filter_candidates
+    from hub_models.visual import draw_boxes, grid
+
+    model.eval()
+    tiles = []
+    for i in range(min(n, len(data))):
+        x, _ = data[i]
+        c = model.candidates(x.unsqueeze(0))[0]
+        keep = filter_candidates(c, score, EVAL_IOU)
+        img = Image.fromarray(data.images[i].permute(1, 2, 0).numpy())
+        tiles.append(draw_boxes(img, c["boxes"][keep].tolist(), c["labels"][keep].tolist(), data.labels,
+                                c["scores"][keep].tolist()))
+    return grid(tiles, 4)
+
+
+def build_task(cfg: DetectionConfig) -> TaskSpec:
+    from hub_models.detection import create_detector
+
+    from .detection_data import collate
+
+    if cfg.model not in DETECTORS:
+        raise TrainingError(f"unknown model {cfg.model!r}; choose one of {', '.join(DETECTORS)}")
+    if cfg.model == "tinyssd" and cfg.image_size % 64:
+        raise TrainingError(f"tinyssd needs an image size that is a multiple of 64, got {cfg.image_size}")
+    train_data, val_data, data_name = load_data(cfg)
+    labels = train_data.labels
+    torch.manual_seed(cfg.seed)
+    model = create_detector(cfg.model, len(labels), labels, cfg.image_size)
+    counts = torch.bincount(torch.cat([t["labels"] for t in train_data.targets]), minlength=len(labels))
+    notes = list(train_data.notes) + [f"{len(train_data)} training and {len(val_data)} validation images, "
+                                      f"{int(counts.sum())} training boxes ({', '.join(f'{n}: {int(c)}' for n, c in zip(labels, counts))})"]
+
+    def loss(m, batch) -> torch.Tensor:
+        images, targets = batch
+        if cfg.flip:
+            images, targets = _flip(images, targets)
+        return m.loss(images, targets)
+
+    def evaluate(m, loader, accelerator) -> dict[str, float]:
+        from hub_models.boxes import detection_metrics
+        from hub_models.detection import filter_candidates
+
+        m.eval()
+        dets, targets = [], []
+        for images, tgts in loader:
+            for c, t in zip(accelerator.unwrap_model(m).candidates(images), tgts):
+                keep = filter_candidates(c, 0.0, EVAL_IOU)[:100]
+                dets.append({k: v[keep].cpu() for k, v in c.items()})
+                targets.append({k: v.cpu() for k, v in t.items()})
+        m.train()
+        metrics = detection_metrics(dets, targets, len(labels))
+        evaluate.per_class = {labels[int(k.rsplit("_", 1)[1])]: v  # type: ignore[attr-defined]
+                              for k, v in metrics.items() if k.startswith("ap50_")}
+        return {"map50": metrics["map50"], "map": metrics["map"]}
+
+    def save(m, folder: Path, metrics: dict[str, float]) -> None:
+        from hub_models.card import CardInfo, write_card
+
+        m.save_pretrained(folder)
+        per_class = getattr(evaluate, "per_class", {})
+        (folder / "evaluation.json").write_text(json.dumps({"metrics": metrics, "ap50_per_class": per_class}))
+        picture = prediction_picture(m, val_data)
+        if picture is not None:
+            picture.save(folder / "val_predictions.png")
+        repo = cfg.push_to_hub or f"local/{cfg.model}-{data_name.replace('/', '-')}"
+        cls = type(m).__name__
+        n_params = sum(p.numel() for p in m.parameters())
+        write_card(folder, CardInfo(
+            repo_id=repo, title=f"{cfg.model} on {data_name}",
+            summary=(f"A `{cfg.model}` object detector ({DETECTORS[cfg.model][2]}; {n_params:,} parameters) "
+                     f"trained from scratch with DL Playground on {data_name} at {cfg.image_size}x{cfg.image_size} "
+                     f"px, {len(labels)} classes: {', '.join(labels)}. mAP follows the COCO protocol "
+                     f"(101-point interpolated AP, up to 100 detections per image after NMS at IoU {EVAL_IOU})."
+                     + ("\n\nAP@0.5 per class: " + ", ".join(f"{k} {v:.3f}" for k, v in per_class.items())
+                        if per_class else "")
+                     + "\n\n![Detections on validation images](val_predictions.png)"),
+            pipeline_tag="object-detection", task_name="Object Detection", tags=[cfg.model, "object-detection"],
+            datasets=[] if Path(cfg.dataset).exists() or cfg.dataset == BUILTIN else [cfg.dataset],
+            dataset_name=data_name, metrics=metrics,
+            training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")},
+            usage=(f"from hub_models.detection import {cls}, filter_candidates\n"
+                   f"model = {cls}.from_pretrained(\"{repo}\").eval()  # or a local folder\n"
+                   f"cands = model.candidates(images)  # images: (B, 3, {cfg.image_size}, {cfg.image_size}) in [0, 1]\n"
+                   f"keep = filter_candidates(cands[0], score_threshold=0.5, iou_threshold=0.5)\n"
+                   f"boxes, labels = cands[0][\"boxes\"][keep], cands[0][\"labels\"][keep]  # model.labels names them")))
+
+    return TaskSpec(model=model, train_data=train_data, val_data=val_data, loss=loss, evaluate=evaluate, save=save,
+                    notes=notes, collate=collate)
+
+
+def train(cfg: DetectionConfig, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
+    """Events of a detection run (see training.events)."""
+    if cfg.dry_run:
+        cfg.epochs, cfg.batch_size, cfg.max_steps = 1, 4, 1
+    yield from fit(cfg, build_task(cfg), stop)
