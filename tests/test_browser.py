@@ -166,6 +166,23 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         expect(page.get_by_text("Attention (rows: target words")).to_be_visible()
         page.wait_for_timeout(1000)
         _shot(page, "translation-translate")
+
+        # Object detection: a TinySSD on the built-in shapes, then an example scene and NMS step by step.
+        page.get_by_role("tab", name="Object detection").click()
+        page.get_by_label("Epochs").filter(visible=True).fill("2")
+        page.get_by_role("button", name="Start training").filter(visible=True).click()
+        expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=240_000)
+        expect(page.get_by_text("Detections on validation images").filter(visible=True)).to_be_visible()
+        page.wait_for_timeout(1500)
+        _shot(page, "detection-train")
+        page.get_by_role("tab", name="Detect", exact=True).click()
+        page.locator(".gallery-item").filter(visible=True).first.click()
+        page.get_by_role("button", name="Detect", exact=True).click()
+        expect(page.get_by_text("Detections (grey: boxes NMS removed)")).to_be_visible(timeout=60_000)
+        page.get_by_text("NMS step by step").click()
+        expect(page.get_by_role("columnheader", name="kept (highest score left)")).to_be_visible()
+        page.wait_for_timeout(1000)
+        _shot(page, "detection-detect")
         page.close()
     finally:
         proc.terminate()
