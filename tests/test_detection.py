@@ -44,7 +44,8 @@ def _scenes(tmp_path, n=6, size=80):
 
 
 def _coco(tmp_path, scenes, **changes):
-    images = [{"id": i + 1, "file_name": f"im{i}.png", "width": 80, "height": 80} for i in range(len(scenes))]
+    images = [{"id": i + 1, "file_name": f"im{i}.png", "width": s.image.width, "height": s.image.height}
+              for i, s in enumerate(scenes)]
     anns = [{"id": 100 * i + k, "image_id": i + 1, "category_id": lab + 10,  # ids need not start at 0
              "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]], "iscrowd": 0}
             for i, s in enumerate(scenes) for k, (b, lab) in enumerate(zip(s.boxes, s.labels))]
@@ -238,3 +239,18 @@ def test_tinyssd_learns_a_few_scenes():
         keep = filter_candidates(c, 0.0, 0.5)
         dets.append({k: v[keep] for k, v in c.items()})
     assert detection_metrics(dets, targets, 3)["map50"] > 0.5
+
+
+def test_trains_from_a_dataset_repo(hub_server, repo_name, tmp_path):
+    """A COCO folder pushed as a dataset repo trains by its id (the hub picked by --hub)."""
+    scenes = _scenes(tmp_path / "ds", n=8, size=64)
+    _coco(tmp_path / "ds", scenes)
+    repo = f"alice/{repo_name}"
+    api = hub_server.api()
+    api.create_repo(repo, repo_type="dataset")
+    api.upload_folder(folder_path=str(tmp_path / "ds"), repo_id=repo, repo_type="dataset")
+    cfg = DetectionConfig(dataset=repo, hub=hub_server.url, output_dir=str(tmp_path / "out"), image_size=64,
+                          dry_run=True, device="cpu")
+    end = list(train(cfg))[-1]
+    assert end["status"] == "completed", end
+    assert load_detector(tmp_path / "out" / "model").labels == list(CLASSES)
