@@ -310,6 +310,12 @@ def detect_image(model: nn.Module, image: Any) -> dict[str, Any]:
             "names": list(model.labels), "size": [img.width, img.height]}
 
 
+def _for_display(img, side: int = 480):
+    """Small images (the shapes are 128 px) enlarged so boxes and labels stay legible: (image, factor)."""
+    k = max(1.0, side / max(img.size))
+    return (img.resize((round(img.width * k), round(img.height * k))) if k > 1 else img), k
+
+
 def show_detections(image: Any, cands: dict[str, Any], score_threshold: float, iou_threshold: float):
     """(picture, rows of detections, rows of NMS steps) for candidates kept by the two thresholds.
 
@@ -325,9 +331,10 @@ def show_detections(image: Any, cands: dict[str, Any], score_threshold: float, i
     steps: list[B.NMSStep] = []
     keep = filter_candidates(t, score_threshold, iou_threshold, steps).tolist()
     removed = [j for s in steps for j, _ in s.suppressed]
-    picture = draw_boxes(load_image(image, channels=3), [cands["boxes"][i] for i in keep],
-                         [cands["labels"][i] for i in keep], names, [cands["scores"][i] for i in keep],
-                         faint=[cands["boxes"][j] for j in removed])
+    img, k = _for_display(load_image(image, channels=3))
+    picture = draw_boxes(img, [[v * k for v in cands["boxes"][i]] for i in keep], [cands["labels"][i] for i in keep],
+                         names, [cands["scores"][i] for i in keep], faint=[[v * k for v in cands["boxes"][j]]
+                                                                           for j in removed])
 
     def label(i: int) -> str:
         return f"{names[cands['labels'][i]]} {cands['scores'][i]:.2f}"
@@ -355,12 +362,12 @@ def anchor_picture(model: nn.Module, image: Any, scale: int, cands: dict[str, An
                          "model, FCOS and DETR-style models use none: pick a TinySSD model.")
     if not 1 <= scale <= len(model.sizes):
         raise InputError(f"This TinySSD has {len(model.sizes)} scales; pick 1 to {len(model.sizes)}.")
-    img = load_image(image, channels=3)
+    img, k = _for_display(load_image(image, channels=3))
     s = model.image_size
     fh, fw = model.feature_sizes((s, s))[scale - 1]
     anchors = model.anchors((s, s))[scale - 1]  # (fh * fw * A, 4) in network pixels
     sx, sy = img.width / s, img.height / s
-    scaled = anchors * torch.tensor([sx, sy, sx, sy])
+    scaled = anchors * torch.tensor([sx, sy, sx, sy])  # in display pixels
     per_cell = len(anchors) // (fh * fw)
     out = img.copy()
     draw = ImageDraw.Draw(out)
@@ -374,7 +381,7 @@ def anchor_picture(model: nn.Module, image: Any, scale: int, cands: dict[str, An
         draw.rectangle(b, outline=(255, 255, 255), width=max(1, r))
     if cands:
         t = {k: torch.tensor(cands[k]) for k in ("boxes", "scores", "labels")}
-        t["boxes"] = t["boxes"].reshape(-1, 4).float()
+        t["boxes"] = t["boxes"].reshape(-1, 4).float() * k
         keep = filter_candidates(t, score_threshold, iou_threshold)
         if len(keep):
             iou = B.box_iou(scaled, t["boxes"][keep])

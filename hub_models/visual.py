@@ -46,7 +46,7 @@ def draw_boxes(img, boxes: list[list[float]], classes: list[int], names: list[st
         text = names[c] if c < len(names) else str(c)
         if scores is not None:
             text += f" {scores[k]:.2f}"
-        x, y = b[0], max(0, b[1] - f.size - 3)
+        x, y = b[0], b[1] - f.size - 3 if b[1] >= f.size + 3 else b[1]  # above the box, or inside at the top
         tw = f.getlength(text)
         draw.rectangle([x, y, x + tw + 4, y + f.size + 3], fill=col)
         draw.text((x + 2, y + 1), text, fill="white", font=f)

@@ -179,7 +179,7 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.locator(".gallery-item").filter(visible=True).first.click()
         page.get_by_role("button", name="Detect", exact=True).click()
         expect(page.get_by_text("Detections (grey: boxes NMS removed)")).to_be_visible(timeout=60_000)
-        page.get_by_text("NMS step by step").click()
+        page.get_by_role("button", name="NMS step by step").click()
         expect(page.get_by_role("columnheader", name="kept (highest score left)")).to_be_visible()
         page.wait_for_timeout(1000)
         _shot(page, "detection-detect")
