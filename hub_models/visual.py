@@ -65,3 +65,62 @@ def grid(images: list, columns: int, pad: int = 4):
     for i, im in enumerate(images):
         out.paste(im, (pad + (i % columns) * (w + pad), pad + (i // columns) * (h + pad)))
     return out
+
+
+def class_colour(c: int) -> tuple[int, int, int]:
+    """A segmentation class's colour: class 0 (background) is left uncoloured, class c > 0 gets the colour
+    detection gives class c - 1 (the shapes then look the same in both tabs); 255 (ignore) is white."""
+    return (255, 255, 255) if c == 255 else colour(c - 1)
+
+
+def mask_overlay(img, mask, opacity: float):
+    """``img`` (PIL) with each non-background class of ``mask`` ((H, W) ids, numpy) painted in its colour."""
+    import numpy as np
+    from PIL import Image
+
+    base = np.asarray(img.convert("RGB"), dtype=np.float32)
+    if mask.shape != base.shape[:2]:
+        mask = np.asarray(Image.fromarray(mask).resize(img.size, Image.NEAREST))
+    out = base.copy()
+    for c in np.unique(mask):
+        if c == 0:
+            continue
+        sel = mask == c
+        out[sel] = (1 - opacity) * base[sel] + opacity * np.array(class_colour(int(c)), dtype=np.float32)
+    return Image.fromarray(out.clip(0, 255).astype("uint8"))
+
+
+def number_grid(title: str, matrix: list[list[float]], cell: int = 34, shade: bool = True):
+    """A small matrix drawn with its numbers (for the transposed-convolution lesson)."""
+    from PIL import Image, ImageDraw
+
+    rows, cols = len(matrix), len(matrix[0]) if matrix else 0
+    f, ft = font(11 if cell < 30 else 13), font(13)
+    top = 24
+    img = Image.new("RGB", (max(cols * cell + 2, int(ft.getlength(title)) + 4), top + rows * cell + 2), "white")
+    draw = ImageDraw.Draw(img)
+    draw.text((2, 4), title, fill="black", font=ft)
+    hi = max((abs(v) for r in matrix for v in r), default=1) or 1
+    for i, r in enumerate(matrix):
+        for j, v in enumerate(r):
+            x, y = 1 + j * cell, top + i * cell
+            level = int(255 - 150 * abs(v) / hi) if shade else 255
+            draw.rectangle([x, y, x + cell - 1, y + cell - 1], fill=(level, level, 255), outline=(180, 180, 200))
+            if cell >= 20:
+                text = f"{v:g}" if float(v).is_integer() else f"{v:.2f}"
+                draw.text((x + cell / 2, y + cell / 2), text, fill="black", anchor="mm", font=f)
+    return img
+
+
+def row(images: list, pad: int = 16):
+    """Images side by side, top-aligned, on white."""
+    from PIL import Image
+
+    w = sum(i.width for i in images) + pad * (len(images) + 1)
+    h = max(i.height for i in images) + 2 * pad
+    out = Image.new("RGB", (w, h), "white")
+    x = pad
+    for im in images:
+        out.paste(im, (x, pad))
+        x += im.width + pad
+    return out

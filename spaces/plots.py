@@ -67,3 +67,18 @@ def attention_image(source: list[str], target: list[str], weights: list[list[flo
     for i, t in enumerate(target):
         draw.text((left - 6, top + i * cell + cell / 2), t, fill="black", anchor="rm", font=f)
     return img
+
+
+def legend_html(labels: list[str], present: list[int]) -> str:
+    """Colour swatches for the classes present in a mask (background has none: it is left uncoloured)."""
+    from html import escape
+
+    from hub_models.visual import class_colour
+
+    items = []
+    for c in present:
+        swatch = "border:1px solid #999" if c == 0 else "background:rgb{}".format(class_colour(c))
+        items.append(f'<span style="display:inline-flex;align-items:center;margin-right:14px">'
+                     f'<span style="width:14px;height:14px;{swatch};display:inline-block;margin-right:5px">'
+                     f'</span>{escape(labels[c])}</span>')
+    return "<div>" + "".join(items) + "</div>"

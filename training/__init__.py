@@ -10,4 +10,5 @@ TASKS: dict[str, tuple[str, str]] = {
     "textgen": ("training.textgen", "TextGenConfig"),
     "translation": ("training.translation", "TranslationConfig"),
     "detection": ("training.detection", "DetectionConfig"),
+    "segmentation": ("training.segmentation", "SegmentationConfig"),
 }

@@ -1,0 +1,169 @@
+"""Semantic segmentation tab: segment with an opacity slider and a legend, train U-Net/FCN/torchvision, push."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from hub_models import hub as hubs
+
+from .common import AppContext, get_hub, hub_picker
+from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
+from .plots import legend_html
+
+TITLE = "Semantic segmentation"
+TASK = "segmentation"
+EXAMPLES = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "assets" / "examples").glob("shapes-*.png"))
+INTRO = """Semantic segmentation labels every **pixel** with a class. An **FCN** (fully convolutional network)
+shrinks the image to a coarse map of class scores with a CNN and a 1x1 convolution, then brings it back to
+full size with one **transposed convolution** initialised to bilinear upsampling; **U-Net** climbs back in
+steps of 2x2 transposed convolutions and, at each step, concatenates the encoder's map of the same size (the
+skip connections keep edges sharp: compare the two on the built-in shapes). torchvision's **DeepLabV3**
+(atrous spatial pyramid pooling), **LR-ASPP** and **FCN-ResNet50** train the same way; SegFormer-family
+repos (`AutoModelForSemanticSegmentation`) pulled from a hub run too. Metric: **IoU** per class (the
+overlap of predicted and true pixels over their union) and its mean, **mIoU**, plus pixel accuracy.
+Open *Transposed convolution* to see what one does to a small map."""
+
+DATA_SOURCES = {"Built-in shapes": "builtin", "Upload a zip (images/ + masks/)": "upload",
+                "Dataset repo on the hub": "hub"}
+
+
+def _check(folder: Path) -> None:
+    from hub_models.segmentation import load_segmenter
+
+    load_segmenter(folder)
+
+
+def _predictions_picture(folder: Path):
+    from PIL import Image
+
+    p = Path(folder) / "val_predictions.png"
+    return Image.open(p) if p.exists() else None
+
+
+def segmenter_names() -> list[str]:
+    from hub_models.segmentation import SEGMENTERS  # imports torch: only once the page is open
+
+    return list(SEGMENTERS)
+
+
+def build(ctx: AppContext) -> None:
+    runner = ctx.runner
+    gr.Markdown(INTRO)
+    with gr.Tab("Train"):
+        gr.Markdown("The hub below is where dataset repos come from and where trained models go.")
+        picker = hub_picker(ctx)
+        with gr.Row():
+            model = gr.Dropdown(["unet"], value="unet", label="Model", scale=2, allow_custom_value=True,
+                                info="torchvision's start from random weights here (no download)")
+            source_kind = gr.Radio(list(DATA_SOURCES), value="Built-in shapes", label="Data", scale=4)
+            upload = gr.File(label="Zip: images/ and masks/ (PNG class ids or palette; classes.txt, palette.json)",
+                             file_types=[".zip"], type="filepath", visible=False, scale=3)
+            data_repo = gr.Textbox(label="Dataset repo id (images/ + masks/)", placeholder="you/my-masks",
+                                   visible=False, scale=3)
+        with gr.Row():
+            epochs = gr.Number(6, label="Epochs", precision=0, minimum=1, maximum=300)
+            batch = gr.Number(16, label="Batch size", precision=0, minimum=1, maximum=512)
+            image_size = gr.Number(128, label="Image size", precision=0, minimum=32, maximum=1024)
+            lr = gr.Number(3e-3, label="Learning rate", minimum=1e-7, maximum=1)
+            flip = gr.Checkbox(True, label="Random horizontal flips")
+            seed = gr.Number(0, label="Seed", precision=0)
+        panel = job_panel(ctx, TASK, picker, metric="miou", unit="img/s",
+                          picture_label="Validation images: image | true mask | predicted mask",
+                          picture=_predictions_picture, repo_placeholder="you/unet-shapes")
+
+    with gr.Tab("Segment") as segment_tab:
+        source = model_source(ctx, TASK, segment_tab, metric="miou", label="Model (trained here or pulled)",
+                              pull_label="Repo id (ours, or a transformers semantic segmenter: SegFormer...)",
+                              placeholder="you/unet-shapes", check=_check)
+        result = gr.State(None)  # the class map of the last image: the opacity slider redraws from it
+        with gr.Row():
+            with gr.Column():
+                image = gr.File(label="Image (PNG, JPEG, BMP, GIF, TIFF, WebP)", file_types=["image"],
+                                type="filepath", height=140)
+                gr.Examples(EXAMPLES, inputs=image, label="Scenes like the built-in sample")
+                opacity = gr.Slider(0, 1, value=0.6, step=0.05, label="Mask opacity")
+                segment_btn = gr.Button("Segment", variant="primary")
+            with gr.Column():
+                overlay = gr.Image(label="Classes over the image", type="pil", buttons=["download"])
+                legend = gr.HTML()
+                shares = gr.Dataframe(headers=["class", "% of pixels"], interactive=False, label="Pixel share")
+        with gr.Accordion("Transposed convolution", open=False):
+            gr.Markdown("Each input value scales a copy of the kernel, placed *stride* pixels apart in the output; "
+                        "overlaps add up. Padding removes rows and columns from the output's border (a normal "
+                        "convolution's padding adds them to its input). With stride 8 and a 16x16 bilinear "
+                        "kernel it upsamples a coarse class-score map smoothly: FCN's last layer.")
+            with gr.Row():
+                t_kernel = gr.Slider(1, 4, value=2, step=1, label="Kernel size")
+                t_stride = gr.Slider(1, 3, value=1, step=1, label="Stride")
+                t_padding = gr.Slider(0, 2, value=0, step=1, label="Padding")
+            t_picture = gr.Image(label="Input * kernel -> output", type="pil")
+
+    # ------------------------------------------------------------------ events
+    def start_job(model_, kind, upload_, repo_, epochs_, batch_, size_, lr_, flip_, seed_, choice, url, token):
+        from training.data import extract_upload
+        from training.segmentation_data import check_segmentation_folder
+
+        if model_ not in segmenter_names():
+            raise gr.Error(f"Pick a model: {', '.join(segmenter_names())}.")
+        hub = get_hub(choice, url, token)
+        dataset, name, _ = chosen_data(DATA_SOURCES, kind, upload_, repo_, builtin="shapes",
+                                       missing="Upload a zip with images/ and masks/.",
+                                       keep=lambda f: extract_upload(f, runner.root / "uploads"),
+                                       check=check_segmentation_folder)
+        cfg = {"model": model_, "dataset": dataset, "epochs": int(epochs_), "batch_size": int(batch_),
+               "image_size": int(size_ or 128), "lr": float(lr_), "flip": bool(flip_), "seed": int(seed_),
+               "hub": hub_spec(hub)}
+        j = runner.submit(TASK, cfg, label=f"{model_} on {name}", secret_env=hubs.job_env(hub))
+        return gr.update(choices=panel.choices(), value=j.id)
+
+    def draw(found, opacity_):
+        from hub_models.segmentation import class_shares
+        from hub_models.visual import mask_overlay
+
+        mask, img, labels = found["mask"], found["image"], found["labels"]
+        rows = class_shares(mask, labels)
+        present = [labels.index(r[0]) for r in rows if r[0] in labels]
+        return mask_overlay(img, mask, float(opacity_)), legend_html(labels, present), rows
+
+    def segment(folder, image_, opacity_):
+        from hub_models.inference import InputError
+        from hub_models.segmentation import load_cached, segment_image
+
+        folder = checked_model_folder(runner, folder)
+        if not image_:
+            raise gr.Error("Upload an image or pick an example.")
+        try:
+            model = load_cached(folder)
+            mask, img = segment_image(model, image_)
+        except InputError as e:
+            raise gr.Error(str(e)) from None
+        found = {"mask": mask, "image": img, "labels": list(model.labels)}
+        return *draw(found, opacity_), found
+
+    def redraw(found, opacity_):
+        """The opacity slider: the same class map drawn again, no network run."""
+        if not found:
+            return gr.skip(), gr.skip(), gr.skip()
+        return draw(found, opacity_)
+
+    def transposed(k, s, p):
+        from hub_models.segmentation import transposed_conv_picture
+
+        try:
+            return transposed_conv_picture(int(k), int(s), int(p))
+        except ValueError as e:
+            raise gr.Error(str(e)) from None
+
+    toggle_data_fields(source_kind, DATA_SOURCES, {upload: ("upload",), data_repo: ("hub",)})
+    form = [model, source_kind, upload, data_repo, epochs, batch, image_size, lr, flip, seed, *picker.inputs]
+    panel.start.click(start_job, form, panel.job, api_name="segmentation_train")
+    segment_btn.click(segment, [source, image, opacity], [overlay, legend, shares, result],
+                      api_name="segmentation_segment")
+    opacity.release(redraw, [result, opacity], [overlay, legend, shares], api_name="segmentation_opacity",
+                    show_progress="hidden")
+    image.change(lambda: None, None, result, api_visibility="private")
+    for slider in (t_kernel, t_stride, t_padding):
+        slider.release(transposed, [t_kernel, t_stride, t_padding], t_picture, api_visibility="private")
+    segment_tab.select(transposed, [t_kernel, t_stride, t_padding], t_picture, api_name="segmentation_transposed")
+    ctx.demo.load(lambda: gr.update(choices=segmenter_names()), None, model, api_visibility="private")

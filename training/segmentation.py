@@ -1,0 +1,159 @@
+"""Semantic-segmentation trainer: ``python -m training segmentation --model unet --dataset shapes``.
+
+Trains any model of ``hub_models.segmentation.SEGMENTERS`` on the built-in shapes (masks drawn with
+the scenes), an image + mask folder/zip or a dataset repo; reports per-class IoU, mIoU and pixel
+accuracy on the validation split after each epoch; saves the model, a picture of its masks on
+validation images and a model card.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+
+from hub_models.segmentation import IGNORE, SEGMENTERS
+
+from .config import TrainConfig, TrainingError, opt, to_dict
+from .engine import TaskSpec, fit
+
+BUILTIN = "shapes"
+
+
+@dataclass
+class SegmentationConfig(TrainConfig):
+    epochs: int = opt(6, "passes over the training split")
+    batch_size: int = opt(16, "images per step")
+    lr: float = opt(3e-3, "peak learning rate")
+    schedule: str = opt("onecycle", "learning-rate schedule over the run", ("constant", "cosine", "step", "onecycle"))
+    model: str = opt("unet", "segmentation network", tuple(SEGMENTERS))
+    dataset: str = opt(BUILTIN, "'shapes' (built in: 1000 + 200 generated scenes with exact masks of ellipses, "
+                                "rectangles and triangles), a folder or .zip of images/ + masks/, or a dataset "
+                                "repo id on --hub")
+    image_size: int = opt(128, "images and masks are resized to this square size")
+    val_split: float = opt(0.2, "fraction of an uploaded dataset held out for validation")
+    flip: bool = opt(True, "mirror training images (and masks) at random")
+
+
+def load_data(cfg: SegmentationConfig):
+    from .detection_data import dataset_folder
+    from .segmentation_data import from_scenes, load_folder
+
+    size = cfg.image_size
+    if not 32 <= size <= 1024:
+        raise TrainingError(f"--image-size must be between 32 and 1024, got {size}")
+    if cfg.dataset == BUILTIN:
+        from .shapes import CLASSES, shapes_split
+
+        n_train, n_val = (16, 8) if cfg.dry_run else (None, None)
+        return (from_scenes(shapes_split("train", size, n_train), CLASSES),
+                from_scenes(shapes_split("val", size, n_val), CLASSES), BUILTIN)
+    if not 0 < cfg.val_split < 1:
+        raise TrainingError(f"--val-split must be between 0 and 1, got {cfg.val_split}")
+    data = load_folder(dataset_folder(cfg.dataset, cfg.hub), size)
+    if cfg.dry_run:
+        data = data.subset(list(range(min(16, len(data)))))
+    perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.seed)).tolist()
+    n_val = max(1, int(len(data) * cfg.val_split))
+    name = Path(cfg.dataset).name if Path(cfg.dataset).exists() else cfg.dataset
+    return data.subset(perm[n_val:]), data.subset(perm[:n_val]), name
+
+
+def prediction_picture(model, data, n: int = 4):
+    """Rows of image | true mask | predicted mask for the first ``n`` validation images."""
+    from PIL import Image
+
+    from hub_models.visual import grid, mask_overlay
+
+    model.eval()
+    tiles = []
+    with torch.no_grad():
+        for i in range(min(n, len(data))):
+            x, y = data[i]
+            pred = model(x.unsqueeze(0)).argmax(1)[0].to(torch.uint8).numpy()
+            img = Image.fromarray(data.images[i].permute(1, 2, 0).numpy())
+            tiles += [img, mask_overlay(img, y.to(torch.uint8).numpy(), 1.0), mask_overlay(img, pred, 1.0)]
+    return grid([t.resize((160, 160), Image.NEAREST) for t in tiles], 3) if tiles else None
+
+
+def build_task(cfg: SegmentationConfig) -> TaskSpec:
+    from hub_models.segmentation import confusion, create_segmenter, iou_table
+
+    if cfg.model not in SEGMENTERS:
+        raise TrainingError(f"unknown model {cfg.model!r}; choose one of {', '.join(SEGMENTERS)}")
+    train_data, val_data, data_name = load_data(cfg)
+    labels = train_data.labels
+    k = len(labels)
+    torch.manual_seed(cfg.seed)
+    model = create_segmenter(cfg.model, k, labels, cfg.image_size)
+    share = torch.bincount(train_data.masks[train_data.masks != IGNORE].flatten().long(), minlength=k).double()
+    share = share / share.sum().clamp(min=1)
+    notes = list(train_data.notes) + [
+        f"{len(train_data)} training and {len(val_data)} validation images; pixels per class: "
+        + ", ".join(f"{n} {100 * float(s):.1f} %" for n, s in zip(labels, share))]
+
+    def loss(m, batch) -> torch.Tensor:
+        x, y = batch
+        if cfg.flip:
+            flip = (torch.rand(len(x)) < 0.5).to(x.device)
+            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+            y = torch.where(flip.view(-1, 1, 1), y.flip(-1), y)
+        return F.cross_entropy(m(x), y, ignore_index=IGNORE)
+
+    def evaluate(m, loader, accelerator) -> dict[str, float]:
+        m.eval()
+        cm = torch.zeros(k, k, dtype=torch.long)
+        total, n = 0.0, 0
+        with torch.no_grad():
+            for x, y in loader:
+                logits = m(x)
+                total += F.cross_entropy(logits, y, ignore_index=IGNORE, reduction="sum").item()
+                n += int((y != IGNORE).sum())
+                cm += confusion(logits.argmax(1).cpu(), y.cpu(), k)
+        m.train()
+        table = iou_table(cm)
+        evaluate.last = table  # type: ignore[attr-defined]
+        return {"miou": table["miou"], "pixel_accuracy": table["pixel_accuracy"], "loss": total / max(1, n)}
+
+    def save(m, folder: Path, metrics: dict[str, float]) -> None:
+        from hub_models.card import CardInfo, write_card
+
+        m.save_pretrained(folder)
+        table = getattr(evaluate, "last", None) or {"iou": []}
+        per_class = {n: v for n, v in zip(labels, table["iou"]) if v == v}
+        (folder / "evaluation.json").write_text(json.dumps({"metrics": metrics, "iou_per_class": per_class}))
+        picture = prediction_picture(m, val_data)
+        if picture is not None:
+            picture.save(folder / "val_predictions.png")
+        repo = cfg.push_to_hub or f"local/{cfg.model}-{data_name.replace('/', '-')}"
+        cls = type(m).__name__
+        n_params = sum(p.numel() for p in m.parameters())
+        write_card(folder, CardInfo(
+            repo_id=repo, title=f"{cfg.model} on {data_name}",
+            summary=(f"A `{cfg.model}` semantic segmentation model ({SEGMENTERS[cfg.model][2]}; {n_params:,} "
+                     f"parameters) trained from scratch with DL Playground on {data_name} at {cfg.image_size}x"
+                     f"{cfg.image_size} px, {k} classes: {', '.join(labels)}.\n\nIoU per class: "
+                     + ", ".join(f"{n} {v:.3f}" for n, v in per_class.items())
+                     + "\n\n![Image, true mask, predicted mask on validation images](val_predictions.png)"),
+            pipeline_tag="image-segmentation", task_name="Semantic Segmentation",
+            tags=[cfg.model, "semantic-segmentation"],
+            datasets=[] if Path(cfg.dataset).exists() or cfg.dataset == BUILTIN else [cfg.dataset],
+            dataset_name=data_name, metrics={k_: v for k_, v in metrics.items() if k_ != "loss"},
+            training={k_: v for k_, v in to_dict(cfg).items() if k_ not in ("push_to_hub", "hub", "resume")},
+            usage=(f"from hub_models.segmentation import {cls}\n"
+                   f"model = {cls}.from_pretrained(\"{repo}\").eval()  # or a local folder\n"
+                   f"logits = model(images)  # images: (B, 3, H, W) in [0, 1] -> (B, {k}, H, W)\n"
+                   f"classes = logits.argmax(1)  # model.labels names them; 0 is {labels[0]}")))
+
+    return TaskSpec(model=model, train_data=train_data, val_data=val_data, loss=loss, evaluate=evaluate, save=save,
+                    notes=notes)
+
+
+def train(cfg: SegmentationConfig, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
+    """Events of a segmentation run (see training.events)."""
+    if cfg.dry_run:
+        cfg.epochs, cfg.batch_size, cfg.max_steps = 1, 4, 1
+    yield from fit(cfg, build_task(cfg), stop)
