@@ -310,19 +310,13 @@ def detect_image(model: nn.Module, image: Any) -> dict[str, Any]:
             "names": list(model.labels), "size": [img.width, img.height]}
 
 
-def _for_display(img, side: int = 480):
-    """Small images (the shapes are 128 px) enlarged so boxes and labels stay legible: (image, factor)."""
-    k = max(1.0, side / max(img.size))
-    return (img.resize((round(img.width * k), round(img.height * k))) if k > 1 else img), k
-
-
 def show_detections(image: Any, cands: dict[str, Any], score_threshold: float, iou_threshold: float):
     """(picture, rows of detections, rows of NMS steps) for candidates kept by the two thresholds.
 
     The picture draws kept boxes in their class colours over the boxes NMS removed (thin, grey).
     """
     from .inference import load_image
-    from .visual import draw_boxes
+    from .visual import draw_boxes, enlarged
 
     t = {"boxes": torch.tensor(cands["boxes"], dtype=torch.float32).reshape(-1, 4),
          "scores": torch.tensor(cands["scores"], dtype=torch.float32),
@@ -331,7 +325,7 @@ def show_detections(image: Any, cands: dict[str, Any], score_threshold: float, i
     steps: list[B.NMSStep] = []
     keep = filter_candidates(t, score_threshold, iou_threshold, steps).tolist()
     removed = [j for s in steps for j, _ in s.suppressed]
-    img, k = _for_display(load_image(image, channels=3))
+    img, k = enlarged(load_image(image, channels=3))
     picture = draw_boxes(img, [[v * k for v in cands["boxes"][i]] for i in keep], [cands["labels"][i] for i in keep],
                          names, [cands["scores"][i] for i in keep], faint=[[v * k for v in cands["boxes"][j]]
                                                                            for j in removed])
@@ -355,14 +349,14 @@ def anchor_picture(model: nn.Module, image: Any, scale: int, cands: dict[str, An
     from PIL import ImageDraw
 
     from .inference import InputError, load_image
-    from .visual import colour
+    from .visual import colour, enlarged
 
     if not isinstance(model, TinySSD):
         raise InputError("The anchor view shows TinySSD's anchors. Torchvision's detectors keep theirs inside the "
                          "model, FCOS and DETR-style models use none: pick a TinySSD model.")
     if not 1 <= scale <= len(model.sizes):
         raise InputError(f"This TinySSD has {len(model.sizes)} scales; pick 1 to {len(model.sizes)}.")
-    img, k = _for_display(load_image(image, channels=3))
+    img, k = enlarged(load_image(image, channels=3))
     s = model.image_size
     fh, fw = model.feature_sizes((s, s))[scale - 1]
     anchors = model.anchors((s, s))[scale - 1]  # (fh * fw * A, 4) in network pixels

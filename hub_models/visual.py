@@ -53,6 +53,12 @@ def draw_boxes(img, boxes: list[list[float]], classes: list[int], names: list[st
     return out
 
 
+def enlarged(img, side: int = 480):
+    """Small images (the shapes are 128 px) enlarged so boxes, labels and masks stay legible: (image, factor)."""
+    k = max(1.0, side / max(img.size))
+    return (img.resize((round(img.width * k), round(img.height * k))) if k > 1 else img), k
+
+
 def grid(images: list, columns: int, pad: int = 4):
     """Images (same size) tiled on white, ``columns`` per row."""
     from PIL import Image

@@ -62,10 +62,10 @@ def build(ctx: AppContext) -> None:
             data_repo = gr.Textbox(label="Dataset repo id (images/ + masks/)", placeholder="you/my-masks",
                                    visible=False, scale=3)
         with gr.Row():
-            epochs = gr.Number(6, label="Epochs", precision=0, minimum=1, maximum=300)
+            epochs = gr.Number(14, label="Epochs", precision=0, minimum=1, maximum=300)
             batch = gr.Number(16, label="Batch size", precision=0, minimum=1, maximum=512)
             image_size = gr.Number(128, label="Image size", precision=0, minimum=32, maximum=1024)
-            lr = gr.Number(3e-3, label="Learning rate", minimum=1e-7, maximum=1)
+            lr = gr.Number(1e-2, label="Learning rate", minimum=1e-7, maximum=1)
             flip = gr.Checkbox(True, label="Random horizontal flips")
             seed = gr.Number(0, label="Seed", precision=0)
         panel = job_panel(ctx, TASK, picker, metric="miou", unit="img/s",
@@ -119,12 +119,12 @@ def build(ctx: AppContext) -> None:
 
     def draw(found, opacity_):
         from hub_models.segmentation import class_shares
-        from hub_models.visual import mask_overlay
+        from hub_models.visual import enlarged, mask_overlay
 
         mask, img, labels = found["mask"], found["image"], found["labels"]
         rows = class_shares(mask, labels)
         present = [labels.index(r[0]) for r in rows if r[0] in labels]
-        return mask_overlay(img, mask, float(opacity_)), legend_html(labels, present), rows
+        return enlarged(mask_overlay(img, mask, float(opacity_)))[0], legend_html(labels, present), rows
 
     def segment(folder, image_, opacity_):
         from hub_models.inference import InputError

@@ -162,7 +162,7 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_role("tab", name="Translate").click()
         page.get_by_text("She does not buy the black hat today .").click()
         page.get_by_role("button", name="Translate").click()
-        expect(page.get_by_label("Translation", exact=True)).to_have_value(re.compile(r"^Elle \w"), timeout=60_000)
+        expect(page.get_by_label("Translation", exact=True)).to_have_value(re.compile(r"^Elle \w"), timeout=120_000)
         expect(page.get_by_text("Attention (rows: target words")).to_be_visible()
         page.wait_for_timeout(1000)
         _shot(page, "translation-translate")
