@@ -183,6 +183,20 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         expect(page.get_by_role("columnheader", name="kept (highest score left)")).to_be_visible()
         page.wait_for_timeout(1000)
         _shot(page, "detection-detect")
+
+        # Semantic segmentation: a quick U-Net (one epoch at 64 px), then an example scene and the legend.
+        page.get_by_role("tab", name="Semantic segmentation").click()
+        page.get_by_label("Epochs").filter(visible=True).fill("1")
+        page.get_by_label("Image size").filter(visible=True).fill("64")
+        page.get_by_role("button", name="Start training").filter(visible=True).click()
+        expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=240_000)
+        page.get_by_role("tab", name="Segment", exact=True).click()
+        page.locator(".gallery-item").filter(visible=True).first.click()
+        page.get_by_role("button", name="Segment", exact=True).click()
+        expect(page.get_by_role("columnheader", name="% of pixels")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("background").filter(visible=True).first).to_be_visible()
+        page.get_by_role("button", name="Transposed convolution").click()
+        expect(page.get_by_text("Input * kernel -> output")).to_be_visible()
         page.close()
     finally:
         proc.terminate()
