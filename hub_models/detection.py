@@ -9,8 +9,6 @@ constructor arguments are ``config.json``, the weights ``model.safetensors``.
 """
 from __future__ import annotations
 
-import inspect
-import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -221,12 +219,9 @@ class TransformersDetector(nn.Module):
         cfg = net.config
         self.num_classes = int(cfg.num_labels)
         self.labels = [str(cfg.id2label.get(i, i)) for i in range(self.num_classes)]
-        size = getattr(processor, "size", None) or {}  # a dict, or a SizeDict with attributes
+        from .inference import processor_side
 
-        def get(key: str) -> Any:
-            return size.get(key) if isinstance(size, dict) else getattr(size, key, None)
-
-        self.image_size = int(get("shortest_edge") or get("height") or 512)
+        self.image_size = processor_side(processor, "shortest_edge", "height")
 
     @torch.no_grad()
     def candidates(self, images: torch.Tensor) -> list[dict[str, torch.Tensor]]:
@@ -266,21 +261,9 @@ def create_detector(name: str, num_classes: int, labels: list[str], image_size: 
 
 def load_detector(folder: str | Path) -> nn.Module:
     """A detector folder in eval mode: ours (TinySSD, torchvision) or a transformers object detector."""
-    from .inference import InputError
+    from .inference import load_by_config
 
-    path = Path(folder)
-    try:
-        config = json.loads((path / "config.json").read_text())
-        if any(str(a).endswith("ForObjectDetection") for a in config.get("architectures") or []):
-            return load_transformers_detector(path)
-        for cls in CLASSES.values():
-            if set(config) == set(inspect.signature(cls.__init__).parameters) - {"self"}:
-                return cls.from_pretrained(path).eval()
-        raise ValueError("config.json matches no detector of this playground")
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
-        raise InputError(f"{path.name} does not hold an object detector this playground can load: ours, "
-                         f"torchvision's or transformers' ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
-                         ) from None
+    return load_by_config(folder, CLASSES, "ForObjectDetection", load_transformers_detector, "object detector")
 
 
 def filter_candidates(cands: dict[str, torch.Tensor], score_threshold: float, iou_threshold: float,

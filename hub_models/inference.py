@@ -110,3 +110,35 @@ def classify(model, image: Any, top_k: int = 5):
     k = min(top_k, len(model.labels))
     values, idx = probs.topk(k)
     return {model.labels[i]: float(v) for v, i in zip(values.tolist(), idx.tolist())}, img
+
+
+def load_by_config(folder: str | Path, classes: dict, transformers_suffix: str, load_transformers, what: str):
+    """A model folder of one task in eval mode: a transformers model whose ``architectures`` end with
+    ``transformers_suffix`` (loaded by ``load_transformers``), or the one of our ``classes`` whose
+    constructor arguments are exactly the keys of its config.json (the mixin writes them all)."""
+    import inspect
+
+    path = Path(folder)
+    try:
+        config = json.loads((path / "config.json").read_text())
+        if any(str(a).endswith(transformers_suffix) for a in config.get("architectures") or []):
+            return load_transformers(path)
+        for cls in classes.values():
+            if set(config) == set(inspect.signature(cls.__init__).parameters) - {"self"}:
+                return cls.from_pretrained(path).eval()
+        raise ValueError(f"config.json matches no {what} of this playground")
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        raise InputError(f"{path.name} does not hold {'an' if what[0] in 'aeiou' else 'a'} {what} this playground "
+                         f"can load: ours, torchvision's or transformers' "
+                         f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+
+
+def processor_side(processor: Any, *keys: str, default: int = 512) -> int:
+    """The input side an image processor resizes to; its ``size`` is a dict or a SizeDict, keyed by
+    height/width or shortest_edge depending on the model type."""
+    size = getattr(processor, "size", None) or {}
+    for key in keys:
+        value = size.get(key) if isinstance(size, dict) else getattr(size, key, None)
+        if value:
+            return int(value)
+    return default

@@ -6,8 +6,6 @@ dropdown, the CLI and the tests read. Our classes inherit ``PyTorchModelHubMixin
 """
 from __future__ import annotations
 
-import inspect
-import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -149,12 +147,9 @@ class TransformersSegmenter(nn.Module):
         cfg = net.config
         self.num_classes = int(cfg.num_labels)
         self.labels = [str(cfg.id2label.get(i, i)) for i in range(self.num_classes)]
-        size = getattr(processor, "size", None) or {}
+        from .inference import processor_side
 
-        def get(key: str) -> Any:
-            return size.get(key) if isinstance(size, dict) else getattr(size, key, None)
-
-        self.image_size = int(get("height") or get("shortest_edge") or 512)
+        self.image_size = processor_side(processor, "height", "shortest_edge")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         inputs = self.processor(images=list(x), return_tensors="pt", do_rescale=False)
@@ -191,21 +186,10 @@ def create_segmenter(name: str, num_classes: int, labels: list[str], image_size:
 
 def load_segmenter(folder: str | Path) -> nn.Module:
     """A segmentation folder in eval mode: ours, torchvision's, or a transformers semantic segmenter."""
-    from .inference import InputError
+    from .inference import load_by_config
 
-    path = Path(folder)
-    try:
-        config = json.loads((path / "config.json").read_text())
-        if any(str(a).endswith("ForSemanticSegmentation") for a in config.get("architectures") or []):
-            return load_transformers_segmenter(path)
-        for cls in CLASSES.values():
-            if set(config) == set(inspect.signature(cls.__init__).parameters) - {"self"}:
-                return cls.from_pretrained(path).eval()
-        raise ValueError("config.json matches no segmentation model of this playground")
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
-        raise InputError(f"{path.name} does not hold a segmentation model this playground can load: ours, "
-                         f"torchvision's or transformers' ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
-                         ) from None
+    return load_by_config(folder, CLASSES, "ForSemanticSegmentation", load_transformers_segmenter,
+                          "segmentation model")
 
 
 @lru_cache(maxsize=4)

@@ -9,6 +9,7 @@ from hub_models import hub as hubs
 
 from .common import AppContext, get_hub, hub_picker
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
+from .plots import saved_picture
 
 TITLE = "Object detection"
 TASK = "detection"
@@ -34,13 +35,6 @@ def _check(folder: Path) -> None:
     from hub_models.detection import load_detector
 
     load_detector(folder)
-
-
-def _predictions_picture(folder: Path):
-    from PIL import Image
-
-    p = Path(folder) / "val_predictions.png"
-    return Image.open(p) if p.exists() else None
 
 
 def detector_names() -> list[str]:
@@ -74,7 +68,7 @@ def build(ctx: AppContext) -> None:
             seed = gr.Number(0, label="Seed", precision=0)
         panel = job_panel(ctx, TASK, picker, metric="map50", unit="img/s",
                           picture_label="Detections on validation images (score >= 0.4)",
-                          picture=_predictions_picture, repo_placeholder="you/tinyssd-shapes")
+                          picture=saved_picture("val_predictions.png"), repo_placeholder="you/tinyssd-shapes")
 
     with gr.Tab("Detect") as detect_tab:
         source = model_source(ctx, TASK, detect_tab, metric="map50", label="Model (trained here or pulled)",

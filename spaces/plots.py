@@ -82,3 +82,16 @@ def legend_html(labels: list[str], present: list[int]) -> str:
                      f'<span style="width:14px;height:14px;{swatch};display:inline-block;margin-right:5px">'
                      f'</span>{escape(labels[c])}</span>')
     return "<div>" + "".join(items) + "</div>"
+
+
+def saved_picture(name: str):
+    """A job panel's ``picture``: the image file ``name`` a trainer saved in the model folder, or None."""
+    from pathlib import Path
+
+    def load(folder):
+        from PIL import Image
+
+        p = Path(folder) / name
+        return Image.open(p) if p.exists() else None
+
+    return load

@@ -9,7 +9,7 @@ from hub_models import hub as hubs
 
 from .common import AppContext, get_hub, hub_picker
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
-from .plots import legend_html
+from .plots import legend_html, saved_picture
 
 TITLE = "Semantic segmentation"
 TASK = "segmentation"
@@ -32,13 +32,6 @@ def _check(folder: Path) -> None:
     from hub_models.segmentation import load_segmenter
 
     load_segmenter(folder)
-
-
-def _predictions_picture(folder: Path):
-    from PIL import Image
-
-    p = Path(folder) / "val_predictions.png"
-    return Image.open(p) if p.exists() else None
 
 
 def segmenter_names() -> list[str]:
@@ -70,7 +63,7 @@ def build(ctx: AppContext) -> None:
             seed = gr.Number(0, label="Seed", precision=0)
         panel = job_panel(ctx, TASK, picker, metric="miou", unit="img/s",
                           picture_label="Validation images: image | true mask | predicted mask",
-                          picture=_predictions_picture, repo_placeholder="you/unet-shapes")
+                          picture=saved_picture("val_predictions.png"), repo_placeholder="you/unet-shapes")
 
     with gr.Tab("Segment") as segment_tab:
         source = model_source(ctx, TASK, segment_tab, metric="miou", label="Model (trained here or pulled)",
