@@ -5,11 +5,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from hub_models import hub as hubs
-
-from .common import AppContext, get_hub, hub_picker
-from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
-from .plots import saved_picture
+from .common import AppContext
+from .jobs import checked_model_folder, model_source
+from .vision import VisionForm, vision_train
 
 TITLE = "Object detection"
 TASK = "detection"
@@ -43,32 +41,30 @@ def detector_names() -> list[str]:
     return list(DETECTORS)
 
 
+def _check_folder(folder: str) -> str:
+    from training.detection_data import check_detection_folder
+
+    return check_detection_folder(folder)
+
+
+def _check_options(model: str, size: int) -> None:
+    if model == "tinyssd" and size % 64:
+        raise gr.Error(f"TinySSD needs an image size that is a multiple of 64 (not {size}): try 128 or 256.")
+
+
 def build(ctx: AppContext) -> None:
     runner = ctx.runner
     gr.Markdown(INTRO)
     with gr.Tab("Train"):
-        gr.Markdown("The hub below is where dataset repos come from and where trained models go.")
-        picker = hub_picker(ctx)
-        with gr.Row():
-            # The full list arrives on page load (listing it imports torch); the handler validates the value.
-            model = gr.Dropdown(["tinyssd"], value="tinyssd", label="Detector", scale=2, allow_custom_value=True,
-                                info="torchvision's start from random weights here (no download)")
-            source_kind = gr.Radio(list(DATA_SOURCES), value="Built-in shapes", label="Data", scale=4)
-            upload = gr.File(label="Zip: images + a COCO instances JSON, or YOLO images/ + labels/ (+ data.yaml)",
-                             file_types=[".zip"], type="filepath", visible=False, scale=3)
-            data_repo = gr.Textbox(label="Dataset repo id (COCO or YOLO layout)", placeholder="you/my-boxes",
-                                   visible=False, scale=3)
-        with gr.Row():
-            epochs = gr.Number(8, label="Epochs", precision=0, minimum=1, maximum=300)
-            batch = gr.Number(32, label="Batch size", precision=0, minimum=1, maximum=512)
-            image_size = gr.Number(128, label="Image size", precision=0, minimum=64, maximum=1024,
-                                   info="a multiple of 64 for TinySSD")
-            lr = gr.Number(3e-3, label="Learning rate", minimum=1e-7, maximum=1)
-            flip = gr.Checkbox(True, label="Random horizontal flips")
-            seed = gr.Number(0, label="Seed", precision=0)
-        panel = job_panel(ctx, TASK, picker, metric="map50", unit="img/s",
-                          picture_label="Detections on validation images (score >= 0.4)",
-                          picture=saved_picture("val_predictions.png"), repo_placeholder="you/tinyssd-shapes")
+        vision_train(ctx, VisionForm(
+            task=TASK, names=detector_names, default_model="tinyssd", model_label="Detector",
+            data_sources=DATA_SOURCES,
+            upload_label="Zip: images + a COCO instances JSON, or YOLO images/ + labels/ (+ data.yaml)",
+            repo_label="Dataset repo id (COCO or YOLO layout)", repo_placeholder="you/my-boxes",
+            missing_upload="Upload a zip with images and COCO or YOLO annotations.",
+            check_folder=_check_folder, epochs=8, batch=32, lr=3e-3, metric="map50",
+            picture_label="Detections on validation images (score >= 0.4)", push_placeholder="you/tinyssd-shapes",
+            check_options=_check_options, size_info="a multiple of 64 for TinySSD"))
 
     with gr.Tab("Detect") as detect_tab:
         source = model_source(ctx, TASK, detect_tab, metric="map50", label="Model (trained here or pulled)",
@@ -101,25 +97,6 @@ def build(ctx: AppContext) -> None:
             anchors_img = gr.Image(label="Anchors", type="pil")
 
     # ------------------------------------------------------------------ events
-    def start_job(model_, kind, upload_, repo_, epochs_, batch_, size_, lr_, flip_, seed_, choice, url, token):
-        from training.data import extract_upload
-        from training.detection_data import check_detection_folder
-
-        if model_ not in detector_names():
-            raise gr.Error(f"Pick a detector: {', '.join(detector_names())}.")
-        size_ = int(size_ or 128)
-        if model_ == "tinyssd" and size_ % 64:
-            raise gr.Error(f"TinySSD needs an image size that is a multiple of 64 (not {size_}): try 128 or 256.")
-        hub = get_hub(choice, url, token)
-        dataset, name, _ = chosen_data(DATA_SOURCES, kind, upload_, repo_, builtin="shapes",
-                                       missing="Upload a zip with images and COCO or YOLO annotations.",
-                                       keep=lambda f: extract_upload(f, runner.root / "uploads"),
-                                       check=check_detection_folder)
-        cfg = {"model": model_, "dataset": dataset, "epochs": int(epochs_), "batch_size": int(batch_),
-               "image_size": size_, "lr": float(lr_), "flip": bool(flip_), "seed": int(seed_), "hub": hub_spec(hub)}
-        j = runner.submit(TASK, cfg, label=f"{model_} on {name}", secret_env=hubs.job_env(hub))
-        return gr.update(choices=panel.choices(), value=j.id)
-
     def detect(folder, image_, score_, iou_):
         from hub_models.detection import detect_image, load_cached, show_detections
         from hub_models.inference import InputError
@@ -160,13 +137,9 @@ def build(ctx: AppContext) -> None:
         except InputError as e:
             raise gr.Error(str(e)) from None
 
-    toggle_data_fields(source_kind, DATA_SOURCES, {upload: ("upload",), data_repo: ("hub",)})
-    form = [model, source_kind, upload, data_repo, epochs, batch, image_size, lr, flip, seed, *picker.inputs]
-    panel.start.click(start_job, form, panel.job, api_name="detection_train")
     outputs = [picture, table, steps]
     detect_btn.click(detect, [source, image, score, iou], [*outputs, cands], api_name="detection_detect")
     score.release(refilter, [cands, score, iou], outputs, api_name="detection_filter", show_progress="hidden")
     iou.release(refilter, [cands, score, iou], outputs, api_visibility="private", show_progress="hidden")
     image.change(lambda: None, None, cands, api_visibility="private")
-    ctx.demo.load(lambda: gr.update(choices=detector_names()), None, model, api_visibility="private")
     anchors_btn.click(show_anchors, [source, cands, scale, score, iou, image], anchors_img, api_name="detection_anchors")

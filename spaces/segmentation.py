@@ -5,11 +5,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from hub_models import hub as hubs
-
-from .common import AppContext, get_hub, hub_picker
-from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
-from .plots import legend_html, saved_picture
+from .common import AppContext
+from .jobs import checked_model_folder, model_source
+from .plots import legend_html
+from .vision import VisionForm, vision_train
 
 TITLE = "Semantic segmentation"
 TASK = "segmentation"
@@ -40,30 +39,24 @@ def segmenter_names() -> list[str]:
     return list(SEGMENTERS)
 
 
+def _check_folder(folder: str) -> str:
+    from training.segmentation_data import check_segmentation_folder
+
+    return check_segmentation_folder(folder)
+
+
 def build(ctx: AppContext) -> None:
     runner = ctx.runner
     gr.Markdown(INTRO)
     with gr.Tab("Train"):
-        gr.Markdown("The hub below is where dataset repos come from and where trained models go.")
-        picker = hub_picker(ctx)
-        with gr.Row():
-            model = gr.Dropdown(["unet"], value="unet", label="Model", scale=2, allow_custom_value=True,
-                                info="torchvision's start from random weights here (no download)")
-            source_kind = gr.Radio(list(DATA_SOURCES), value="Built-in shapes", label="Data", scale=4)
-            upload = gr.File(label="Zip: images/ and masks/ (PNG class ids or palette; classes.txt, palette.json)",
-                             file_types=[".zip"], type="filepath", visible=False, scale=3)
-            data_repo = gr.Textbox(label="Dataset repo id (images/ + masks/)", placeholder="you/my-masks",
-                                   visible=False, scale=3)
-        with gr.Row():
-            epochs = gr.Number(14, label="Epochs", precision=0, minimum=1, maximum=300)
-            batch = gr.Number(16, label="Batch size", precision=0, minimum=1, maximum=512)
-            image_size = gr.Number(128, label="Image size", precision=0, minimum=32, maximum=1024)
-            lr = gr.Number(1e-2, label="Learning rate", minimum=1e-7, maximum=1)
-            flip = gr.Checkbox(True, label="Random horizontal flips")
-            seed = gr.Number(0, label="Seed", precision=0)
-        panel = job_panel(ctx, TASK, picker, metric="miou", unit="img/s",
-                          picture_label="Validation images: image | true mask | predicted mask",
-                          picture=saved_picture("val_predictions.png"), repo_placeholder="you/unet-shapes")
+        vision_train(ctx, VisionForm(
+            task=TASK, names=segmenter_names, default_model="unet", model_label="Model",
+            data_sources=DATA_SOURCES,
+            upload_label="Zip: images/ and masks/ (PNG class ids or palette; classes.txt, palette.json)",
+            repo_label="Dataset repo id (images/ + masks/)", repo_placeholder="you/my-masks",
+            missing_upload="Upload a zip with images/ and masks/.", check_folder=_check_folder, epochs=14,
+            batch=16, lr=1e-2, metric="miou", picture_label="Validation images: image | true mask | predicted mask",
+            push_placeholder="you/unet-shapes"))
 
     with gr.Tab("Segment") as segment_tab:
         source = model_source(ctx, TASK, segment_tab, metric="miou", label="Model (trained here or pulled)",
@@ -93,23 +86,6 @@ def build(ctx: AppContext) -> None:
             t_picture = gr.Image(label="Input * kernel -> output", type="pil")
 
     # ------------------------------------------------------------------ events
-    def start_job(model_, kind, upload_, repo_, epochs_, batch_, size_, lr_, flip_, seed_, choice, url, token):
-        from training.data import extract_upload
-        from training.segmentation_data import check_segmentation_folder
-
-        if model_ not in segmenter_names():
-            raise gr.Error(f"Pick a model: {', '.join(segmenter_names())}.")
-        hub = get_hub(choice, url, token)
-        dataset, name, _ = chosen_data(DATA_SOURCES, kind, upload_, repo_, builtin="shapes",
-                                       missing="Upload a zip with images/ and masks/.",
-                                       keep=lambda f: extract_upload(f, runner.root / "uploads"),
-                                       check=check_segmentation_folder)
-        cfg = {"model": model_, "dataset": dataset, "epochs": int(epochs_), "batch_size": int(batch_),
-               "image_size": int(size_ or 128), "lr": float(lr_), "flip": bool(flip_), "seed": int(seed_),
-               "hub": hub_spec(hub)}
-        j = runner.submit(TASK, cfg, label=f"{model_} on {name}", secret_env=hubs.job_env(hub))
-        return gr.update(choices=panel.choices(), value=j.id)
-
     def draw(found, opacity_):
         from hub_models.segmentation import class_shares
         from hub_models.visual import enlarged, mask_overlay
@@ -148,9 +124,6 @@ def build(ctx: AppContext) -> None:
         except ValueError as e:
             raise gr.Error(str(e)) from None
 
-    toggle_data_fields(source_kind, DATA_SOURCES, {upload: ("upload",), data_repo: ("hub",)})
-    form = [model, source_kind, upload, data_repo, epochs, batch, image_size, lr, flip, seed, *picker.inputs]
-    panel.start.click(start_job, form, panel.job, api_name="segmentation_train")
     segment_btn.click(segment, [source, image, opacity], [overlay, legend, shares, result],
                       api_name="segmentation_segment")
     opacity.release(redraw, [result, opacity], [overlay, legend, shares], api_name="segmentation_opacity",
@@ -159,4 +132,3 @@ def build(ctx: AppContext) -> None:
     for slider in (t_kernel, t_stride, t_padding):
         slider.release(transposed, [t_kernel, t_stride, t_padding], t_picture, api_visibility="private")
     segment_tab.select(transposed, [t_kernel, t_stride, t_padding], t_picture, api_name="segmentation_transposed")
-    ctx.demo.load(lambda: gr.update(choices=segmenter_names()), None, model, api_visibility="private")

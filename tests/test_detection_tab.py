@@ -89,7 +89,7 @@ def test_bad_input_gets_clear_messages(tab, trained, tmp_path):
         client.predict(None, handle_file(EXAMPLES[0]), 0.5, 0.5, api_name="/detection_detect")
     with pytest.raises(AppError, match="multiple of 64"):
         _start(client, "tinyssd", size=100)
-    with pytest.raises(AppError, match="Pick a detector"):
+    with pytest.raises(AppError, match="Pick a model: tinyssd"):
         _start(client, "yolo-v99")
     # A zip whose JSON lists images that are not in it: refused before any job starts.
     with zipfile.ZipFile(tmp_path / "coco.zip", "w") as z:

@@ -1,0 +1,84 @@
+"""The Train side the vision tabs share (detection, segmentation): model, built-in / zip / dataset-repo
+data, epochs, batch, image size, learning rate, flips, seed, and the job panel; one start handler."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import gradio as gr
+
+from hub_models import hub as hubs
+
+from .common import AppContext, get_hub, hub_picker
+from .jobs import chosen_data, hub_spec, job_panel, toggle_data_fields
+from .plots import saved_picture
+
+
+@dataclass
+class VisionForm:
+    """What a vision task's Train form differs by."""
+
+    task: str
+    names: Callable[[], list[str]]  # the model registry's names (imports torch: called once the page is open)
+    default_model: str
+    model_label: str
+    data_sources: dict[str, str]  # radio label -> "builtin" | "upload" | "hub"; the first is the default
+    upload_label: str
+    repo_label: str
+    repo_placeholder: str
+    missing_upload: str  # the message when "upload" is picked with no file
+    check_folder: Callable[[str], str]  # vets an extracted upload (TrainingError says why it cannot be used)
+    epochs: int
+    batch: int
+    lr: float
+    metric: str
+    picture_label: str
+    push_placeholder: str
+    check_options: Callable[[str, int], None] = lambda model, size: None  # raise gr.Error for bad combinations
+    size_info: str | None = None
+
+
+def vision_train(ctx: AppContext, form: VisionForm):
+    """Lay out and wire the Train tab's contents; the start event is ``<task>_train``. Returns the panel."""
+    runner = ctx.runner
+    gr.Markdown("The hub below is where dataset repos come from and where trained models go.")
+    picker = hub_picker(ctx)
+    with gr.Row():
+        # The full list arrives on page load (listing it imports torch); the handler validates the value.
+        model = gr.Dropdown([form.default_model], value=form.default_model, label=form.model_label, scale=2,
+                            allow_custom_value=True, info="torchvision's start from random weights here (no download)")
+        source_kind = gr.Radio(list(form.data_sources), value=next(iter(form.data_sources)), label="Data", scale=4)
+        upload = gr.File(label=form.upload_label, file_types=[".zip"], type="filepath", visible=False, scale=3)
+        data_repo = gr.Textbox(label=form.repo_label, placeholder=form.repo_placeholder, visible=False, scale=3)
+    with gr.Row():
+        epochs = gr.Number(form.epochs, label="Epochs", precision=0, minimum=1, maximum=300)
+        batch = gr.Number(form.batch, label="Batch size", precision=0, minimum=1, maximum=512)
+        image_size = gr.Number(128, label="Image size", precision=0, minimum=32, maximum=1024, info=form.size_info)
+        lr = gr.Number(form.lr, label="Learning rate", minimum=1e-7, maximum=1)
+        flip = gr.Checkbox(True, label="Random horizontal flips")
+        seed = gr.Number(0, label="Seed", precision=0)
+    panel = job_panel(ctx, form.task, picker, metric=form.metric, unit="img/s", picture_label=form.picture_label,
+                      picture=saved_picture("val_predictions.png"), repo_placeholder=form.push_placeholder)
+
+    def start_job(model_, kind, upload_, repo_, epochs_, batch_, size_, lr_, flip_, seed_, choice, url, token):
+        from training.data import extract_upload
+
+        if model_ not in form.names():
+            raise gr.Error(f"Pick a model: {', '.join(form.names())}.")
+        size_ = int(size_ or 128)
+        form.check_options(model_, size_)
+        hub = get_hub(choice, url, token)
+        dataset, name, _ = chosen_data(form.data_sources, kind, upload_, repo_, builtin="shapes",
+                                       missing=form.missing_upload,
+                                       keep=lambda f: extract_upload(f, runner.root / "uploads"),
+                                       check=form.check_folder)
+        cfg = {"model": model_, "dataset": dataset, "epochs": int(epochs_), "batch_size": int(batch_),
+               "image_size": size_, "lr": float(lr_), "flip": bool(flip_), "seed": int(seed_), "hub": hub_spec(hub)}
+        j = runner.submit(form.task, cfg, label=f"{model_} on {name}", secret_env=hubs.job_env(hub))
+        return gr.update(choices=panel.choices(), value=j.id)
+
+    toggle_data_fields(source_kind, form.data_sources, {upload: ("upload",), data_repo: ("hub",)})
+    inputs = [model, source_kind, upload, data_repo, epochs, batch, image_size, lr, flip, seed, *picker.inputs]
+    panel.start.click(start_job, inputs, panel.job, api_name=f"{form.task}_train")
+    ctx.demo.load(lambda: gr.update(choices=form.names()), None, model, api_visibility="private")
+    return panel
