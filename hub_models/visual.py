@@ -130,3 +130,18 @@ def row(images: list, pad: int = 16):
         out.paste(im, (x, pad))
         x += im.width + pad
     return out
+
+
+def captioned(img, text: str):
+    """``img`` with lines of ``text`` written under it (e.g. per-class scores under validation pictures)."""
+    from PIL import Image, ImageDraw
+
+    f = font(14)
+    lines = text.splitlines() or [""]
+    width = max(img.width, 20 + int(max(f.getlength(t) for t in lines)))
+    out = Image.new("RGB", (width, img.height + 8 + 20 * len(lines)), "white")
+    out.paste(img, (0, 0))
+    draw = ImageDraw.Draw(out)
+    for i, t in enumerate(lines):
+        draw.text((6, img.height + 4 + 20 * i), t, fill="black", font=f)
+    return out

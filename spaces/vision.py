@@ -47,6 +47,8 @@ def vision_train(ctx: AppContext, form: VisionForm):
         # The full list arrives on page load (listing it imports torch); the handler validates the value.
         model = gr.Dropdown([form.default_model], value=form.default_model, label=form.model_label, scale=2,
                             allow_custom_value=True, info="torchvision's start from random weights here (no download)")
+        init_from = gr.Textbox(label="Fine-tune from (optional)", placeholder="you/tinyssd-shapes", scale=2,
+                               info="a model of the same kind on the hub above; its class heads adapt to your classes")
         source_kind = gr.Radio(list(form.data_sources), value=next(iter(form.data_sources)), label="Data", scale=4)
         upload = gr.File(label=form.upload_label, file_types=[".zip"], type="filepath", visible=False, scale=3)
         data_repo = gr.Textbox(label=form.repo_label, placeholder=form.repo_placeholder, visible=False, scale=3)
@@ -60,7 +62,7 @@ def vision_train(ctx: AppContext, form: VisionForm):
     panel = job_panel(ctx, form.task, picker, metric=form.metric, unit="img/s", picture_label=form.picture_label,
                       picture=saved_picture("val_predictions.png"), repo_placeholder=form.push_placeholder)
 
-    def start_job(model_, kind, upload_, repo_, epochs_, batch_, size_, lr_, flip_, seed_, choice, url, token):
+    def start_job(model_, init_, kind, upload_, repo_, epochs_, batch_, size_, lr_, flip_, seed_, choice, url, token):
         from training.data import extract_upload
 
         if model_ not in form.names():
@@ -68,17 +70,25 @@ def vision_train(ctx: AppContext, form: VisionForm):
         size_ = int(size_ or 128)
         form.check_options(model_, size_)
         hub = get_hub(choice, url, token)
+        init_ = (init_ or "").strip()
+        if init_:
+            try:
+                hubs.check_repo_id(init_)
+            except hubs.HubActionError as e:
+                raise gr.Error(f"Fine-tune from: {e}") from None
         dataset, name, _ = chosen_data(form.data_sources, kind, upload_, repo_, builtin="shapes",
                                        missing=form.missing_upload,
                                        keep=lambda f: extract_upload(f, runner.root / "uploads"),
                                        check=form.check_folder)
-        cfg = {"model": model_, "dataset": dataset, "epochs": int(epochs_), "batch_size": int(batch_),
+        cfg = {"model": model_, "init_from": init_, "dataset": dataset, "epochs": int(epochs_),
+               "batch_size": int(batch_),
                "image_size": size_, "lr": float(lr_), "flip": bool(flip_), "seed": int(seed_), "hub": hub_spec(hub)}
         j = runner.submit(form.task, cfg, label=f"{model_} on {name}", secret_env=hubs.job_env(hub))
         return gr.update(choices=panel.choices(), value=j.id)
 
     toggle_data_fields(source_kind, form.data_sources, {upload: ("upload",), data_repo: ("hub",)})
-    inputs = [model, source_kind, upload, data_repo, epochs, batch, image_size, lr, flip, seed, *picker.inputs]
+    inputs = [model, init_from, source_kind, upload, data_repo, epochs, batch, image_size, lr, flip, seed,
+              *picker.inputs]
     panel.start.click(start_job, inputs, panel.job, api_name=f"{form.task}_train")
     ctx.demo.load(lambda: gr.update(choices=form.names()), None, model, api_visibility="private")
     return panel

@@ -254,3 +254,20 @@ def test_trains_from_a_dataset_repo(hub_server, repo_name, tmp_path):
     end = list(train(cfg))[-1]
     assert end["status"] == "completed", end
     assert load_detector(tmp_path / "out" / "model").labels == list(CLASSES)
+
+
+def test_fine_tunes_from_a_saved_detector_and_refuses_another_kind(tmp_path):
+    from training.segmentation import SegmentationConfig
+    from training.segmentation import train as train_segmentation
+
+    first = DetectionConfig(output_dir=str(tmp_path / "a"), dry_run=True, image_size=64, device="cpu")
+    assert list(train(first))[-1]["status"] == "completed"
+    tuned = DetectionConfig(output_dir=str(tmp_path / "b"), dry_run=True, image_size=64, device="cpu",
+                            init_from=str(tmp_path / "a" / "model"))
+    events = list(train(tuned))
+    assert events[-1]["status"] == "completed"
+    assert any(e["type"] == "log" and "tensors loaded" in e["message"] for e in events)
+    assert "fine-tuned from" in (tmp_path / "b" / "model" / "README.md").read_text()
+    with pytest.raises(TrainingError, match="shares no weights"):
+        list(train_segmentation(SegmentationConfig(output_dir=str(tmp_path / "c"), dry_run=True, image_size=64,
+                                                   init_from=str(tmp_path / "a" / "model"))))

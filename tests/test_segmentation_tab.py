@@ -14,7 +14,7 @@ URL_HUB = "Hub at a URL"
 
 
 def _start(client, model, kind="Built-in shapes", upload=None, repo="", epochs=1, batch=16, size=64):
-    out = client.predict(model, kind, upload, repo, epochs, batch, size, 3e-3, True, 0, *LOCAL,
+    out = client.predict(model, "", kind, upload, repo, epochs, batch, size, 3e-3, True, 0, *LOCAL,
                          api_name="/segmentation_train")
     return out["value"] if isinstance(out, dict) else out
 

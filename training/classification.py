@@ -17,7 +17,7 @@ from hub_models.adapters import TIMM_PREFIX, timm_arch
 from hub_models.classification import MODELS, create_model
 
 from .config import TrainConfig, opt, to_dict
-from .engine import TaskSpec, TrainingError, fit
+from .engine import TaskSpec, TrainingError, fit, init_folder
 from .metrics import classification_metrics, confusion_matrix
 
 DATASETS = ("digits",)
@@ -87,19 +87,6 @@ def augment_batch(x: torch.Tensor, ops: tuple[str, ...]) -> torch.Tensor:
     return x
 
 
-def _init_folder(spec: str, hub_spec: str) -> Path:
-    """The folder of the checkpoint --init-from names: a local folder, or a repo pulled from the hub."""
-    if Path(spec).is_dir():
-        return Path(spec)
-    from hub_models.hub import HubActionError, pull, resolve_hub
-
-    repo = spec.removeprefix("hf-hub:")
-    try:
-        return pull(repo, resolve_hub(hub_spec))
-    except HubActionError as e:
-        raise TrainingError(f"cannot start from {repo}: {e}") from None
-
-
 def _make_model(cfg: ClassificationConfig, x: torch.Tensor, train_idx: torch.Tensor, labels: list[str], size: int,
                 init: Path | None) -> torch.nn.Module:
     """The network, with the normalisation it will see: the checkpoint's when fine-tuning with the same
@@ -130,7 +117,7 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
     if cfg.init_from:
         if arch is None:
             raise TrainingError(f"--init-from fine-tunes timm models: use --model {TIMM_PREFIX}<name>")
-        init = _init_folder(cfg.init_from, cfg.hub)
+        init = init_folder(cfg.init_from, cfg.hub)
         try:
             info = checkpoint_info(init)
         except (OSError, ValueError, KeyError):

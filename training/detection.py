@@ -17,7 +17,7 @@ import torch
 from hub_models.detection import DETECTORS
 
 from .config import TrainConfig, TrainingError, opt, to_dict
-from .engine import TaskSpec, fit
+from .engine import TaskSpec, fit, load_matching
 
 BUILTIN = "shapes"
 EVAL_IOU = 0.5  # NMS threshold used for the reported mAP
@@ -36,6 +36,9 @@ class DetectionConfig(TrainConfig):
                                 "--hub")
     image_size: int = opt(128, "images are resized to this square size (a multiple of 64 for tinyssd)")
     val_split: float = opt(0.2, "fraction of an uploaded dataset held out for validation")
+    init_from: str = opt("", "fine-tune: start from a detector of the same architecture saved here or on --hub (a "
+                             "folder or repo id); tensors whose shapes differ (class heads, for other classes) start "
+                             "fresh")
     flip: bool = opt(True, "mirror training images (and their boxes) at random")
 
 
@@ -111,9 +114,12 @@ def build_task(cfg: DetectionConfig) -> TaskSpec:
     labels = train_data.labels
     torch.manual_seed(cfg.seed)
     model = create_detector(cfg.model, len(labels), labels, cfg.image_size)
+    tuned = load_matching(model, cfg.init_from, cfg.hub) if cfg.init_from else None
     counts = torch.bincount(torch.cat([t["labels"] for t in train_data.targets]), minlength=len(labels))
-    notes = list(train_data.notes) + [f"{len(train_data)} training and {len(val_data)} validation images, "
-                                      f"{int(counts.sum())} training boxes ({', '.join(f'{n}: {int(c)}' for n, c in zip(labels, counts))})"]
+    per_class = ", ".join(f"{n}: {int(c)}" for n, c in zip(labels, counts))
+    notes = list(train_data.notes) + ([tuned] if tuned else []) + [
+        f"{len(train_data)} training and {len(val_data)} validation images, {int(counts.sum())} training boxes "
+        f"({per_class})"]
 
     def loss(m, batch) -> torch.Tensor:
         images, targets = batch
@@ -146,19 +152,26 @@ def build_task(cfg: DetectionConfig) -> TaskSpec:
         (folder / "evaluation.json").write_text(json.dumps({"metrics": metrics, "ap50_per_class": per_class}))
         picture = prediction_picture(m, val_data)
         if picture is not None:
-            picture.save(folder / "val_predictions.png")
+            from hub_models.visual import captioned
+
+            text = f"mAP@0.5 {metrics.get('map50', 0):.3f}, mAP@0.5:0.95 {metrics.get('map', 0):.3f}"
+            if per_class:
+                text += "\nAP@0.5: " + ", ".join(f"{k} {v:.3f}" for k, v in per_class.items())
+            captioned(picture, text).save(folder / "val_predictions.png")
         repo = cfg.push_to_hub or f"local/{cfg.model}-{data_name.replace('/', '-')}"
         cls = type(m).__name__
+        origin = f"fine-tuned from `{cfg.init_from}`" if cfg.init_from else "trained from scratch"
         n_params = sum(p.numel() for p in m.parameters())
         write_card(folder, CardInfo(
             repo_id=repo, title=f"{cfg.model} on {data_name}",
             summary=(f"A `{cfg.model}` object detector ({DETECTORS[cfg.model][2]}; {n_params:,} parameters) "
-                     f"trained from scratch with DL Playground on {data_name} at {cfg.image_size}x{cfg.image_size} "
+                     f"{origin} with DL Playground on {data_name} at {cfg.image_size}x{cfg.image_size} "
                      f"px, {len(labels)} classes: {', '.join(labels)}. mAP follows the COCO protocol "
                      f"(101-point interpolated AP, up to 100 detections per image after NMS at IoU {EVAL_IOU})."
                      + ("\n\nAP@0.5 per class: " + ", ".join(f"{k} {v:.3f}" for k, v in per_class.items())
                         if per_class else "")
                      + "\n\n![Detections on validation images](val_predictions.png)"),
+            base_model=cfg.init_from if cfg.init_from and not Path(cfg.init_from).exists() else None,
             pipeline_tag="object-detection", task_name="Object Detection", tags=[cfg.model, "object-detection"],
             datasets=[] if Path(cfg.dataset).exists() or cfg.dataset == BUILTIN else [cfg.dataset],
             dataset_name=data_name, metrics=metrics,
@@ -167,7 +180,7 @@ def build_task(cfg: DetectionConfig) -> TaskSpec:
                    f"model = {cls}.from_pretrained(\"{repo}\").eval()  # or a local folder\n"
                    f"cands = model.candidates(images)  # images: (B, 3, {cfg.image_size}, {cfg.image_size}) in [0, 1]\n"
                    f"keep = filter_candidates(cands[0], score_threshold=0.5, iou_threshold=0.5)\n"
-                   f"boxes, labels = cands[0][\"boxes\"][keep], cands[0][\"labels\"][keep]  # model.labels names them")))
+                   f"boxes, labels = cands[0][\"boxes\"][keep], cands[0][\"labels\"][keep]  # named by model.labels")))
 
     return TaskSpec(model=model, train_data=train_data, val_data=val_data, loss=loss, evaluate=evaluate, save=save,
                     notes=notes, collate=collate)

@@ -120,7 +120,8 @@ def read_coco(json_path: Path, data_root: Path | None = None) -> tuple[list[Reco
     missing = []
     for im in images:
         name = str(im.get("file_name", ""))
-        path = next((p for p in (root / name, root / "images" / name) if p.is_file()), None) or files.get(Path(name).name)
+        beside = next((p for p in (root / name, root / "images" / name) if p.is_file()), None)
+        path = beside or files.get(Path(name).name)
         if path is None:
             missing.append(name)
             continue

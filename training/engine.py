@@ -157,6 +157,41 @@ def find_resume(cfg: TrainConfig) -> Path | None:
     return snap / "last-checkpoint"
 
 
+# ------------------------------------------------------------------- fine-tuning
+def init_folder(spec: str, hub_spec: str) -> Path:
+    """The folder of the model --init-from names: a local folder, or a repo pulled from the hub."""
+    if Path(spec).is_dir():
+        return Path(spec)
+    from hub_models.hub import HubActionError, pull, resolve_hub
+
+    repo = spec.removeprefix("hf-hub:")
+    try:
+        return pull(repo, resolve_hub(hub_spec))
+    except HubActionError as e:
+        raise TrainingError(f"cannot start from {repo}: {e}") from None
+
+
+def load_matching(model: nn.Module, spec: str, hub_spec: str) -> str:
+    """Fine-tuning: copy the weights of a saved model (``model.safetensors`` of a folder or hub repo) into
+    ``model`` wherever a tensor's name and shape agree; the rest (a head for other classes) starts fresh.
+    Returns a note for the user; refuses a model that shares nothing (another architecture)."""
+    from safetensors.torch import load_file
+
+    folder = init_folder(spec, hub_spec)
+    try:
+        saved = load_file(str(folder / "model.safetensors"))
+    except (OSError, ValueError) as e:
+        raise TrainingError(f"{spec} has no readable model.safetensors: {str(e).splitlines()[0]}") from None
+    own = model.state_dict()
+    match = {k: v for k, v in saved.items() if k in own and own[k].shape == v.shape}
+    if not match:
+        raise TrainingError(f"{spec} shares no weights with this model: is it the same architecture?")
+    model.load_state_dict(match, strict=False)
+    fresh = [k for k in own if k not in match and own[k].is_floating_point()]
+    return (f"fine-tuning from {spec}: {len(match)} tensors loaded"
+            + (f", {len(fresh)} start fresh ({', '.join(fresh[:4])}{'...' if len(fresh) > 4 else ''})" if fresh else ""))
+
+
 # ------------------------------------------------------------------------ loop
 def _cache_accelerate_probe() -> None:
     """Accelerate 1.15's optimizer wrapper asks importlib whether `lomo_optim` is installed twice per

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from hub_models.segmentation import IGNORE, SEGMENTERS
 
 from .config import TrainConfig, TrainingError, opt, to_dict
-from .engine import TaskSpec, fit
+from .engine import TaskSpec, fit, load_matching
 
 BUILTIN = "shapes"
 
@@ -36,6 +36,9 @@ class SegmentationConfig(TrainConfig):
                                 "repo id on --hub")
     image_size: int = opt(128, "images and masks are resized to this square size")
     val_split: float = opt(0.2, "fraction of an uploaded dataset held out for validation")
+    init_from: str = opt("", "fine-tune: start from a segmentation model of the same architecture saved here or "
+                             "on --hub (a folder or repo id); tensors whose shapes differ (class heads, for other "
+                             "classes) start fresh")
     flip: bool = opt(True, "mirror training images (and masks) at random")
 
 
@@ -90,9 +93,10 @@ def build_task(cfg: SegmentationConfig) -> TaskSpec:
     k = len(labels)
     torch.manual_seed(cfg.seed)
     model = create_segmenter(cfg.model, k, labels, cfg.image_size)
+    tuned = load_matching(model, cfg.init_from, cfg.hub) if cfg.init_from else None
     share = torch.bincount(train_data.masks[train_data.masks != IGNORE].flatten().long(), minlength=k).double()
     share = share / share.sum().clamp(min=1)
-    notes = list(train_data.notes) + [
+    notes = list(train_data.notes) + ([tuned] if tuned else []) + [
         f"{len(train_data)} training and {len(val_data)} validation images; pixels per class: "
         + ", ".join(f"{n} {100 * float(s):.1f} %" for n, s in zip(labels, share))]
 
@@ -128,17 +132,24 @@ def build_task(cfg: SegmentationConfig) -> TaskSpec:
         (folder / "evaluation.json").write_text(json.dumps({"metrics": metrics, "iou_per_class": per_class}))
         picture = prediction_picture(m, val_data)
         if picture is not None:
-            picture.save(folder / "val_predictions.png")
+            from hub_models.visual import captioned
+
+            text = f"mIoU {metrics.get('miou', 0):.3f}, pixel accuracy {metrics.get('pixel_accuracy', 0):.3f}"
+            if per_class:
+                text += "\nIoU: " + ", ".join(f"{n} {v:.3f}" for n, v in per_class.items())
+            captioned(picture, text).save(folder / "val_predictions.png")
         repo = cfg.push_to_hub or f"local/{cfg.model}-{data_name.replace('/', '-')}"
         cls = type(m).__name__
+        origin = f"fine-tuned from `{cfg.init_from}`" if cfg.init_from else "trained from scratch"
         n_params = sum(p.numel() for p in m.parameters())
         write_card(folder, CardInfo(
             repo_id=repo, title=f"{cfg.model} on {data_name}",
             summary=(f"A `{cfg.model}` semantic segmentation model ({SEGMENTERS[cfg.model][2]}; {n_params:,} "
-                     f"parameters) trained from scratch with DL Playground on {data_name} at {cfg.image_size}x"
+                     f"parameters) {origin} with DL Playground on {data_name} at {cfg.image_size}x"
                      f"{cfg.image_size} px, {k} classes: {', '.join(labels)}.\n\nIoU per class: "
                      + ", ".join(f"{n} {v:.3f}" for n, v in per_class.items())
                      + "\n\n![Image, true mask, predicted mask on validation images](val_predictions.png)"),
+            base_model=cfg.init_from if cfg.init_from and not Path(cfg.init_from).exists() else None,
             pipeline_tag="image-segmentation", task_name="Semantic Segmentation",
             tags=[cfg.model, "semantic-segmentation"],
             datasets=[] if Path(cfg.dataset).exists() or cfg.dataset == BUILTIN else [cfg.dataset],
