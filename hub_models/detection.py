@@ -357,7 +357,7 @@ def anchor_picture(model: nn.Module, image: Any, scale: int, cands: dict[str, An
     for b in scaled[centre * per_cell:(centre + 1) * per_cell].tolist():
         draw.rectangle(b, outline=(255, 255, 255), width=max(1, r))
     if cands:
-        t = {k: torch.tensor(cands[k]) for k in ("boxes", "scores", "labels")}
+        t = {key: torch.tensor(cands[key]) for key in ("boxes", "scores", "labels")}
         t["boxes"] = t["boxes"].reshape(-1, 4).float() * k
         keep = filter_candidates(t, score_threshold, iou_threshold)
         if len(keep):

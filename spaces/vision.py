@@ -47,7 +47,7 @@ def vision_train(ctx: AppContext, form: VisionForm):
         # The full list arrives on page load (listing it imports torch); the handler validates the value.
         model = gr.Dropdown([form.default_model], value=form.default_model, label=form.model_label, scale=2,
                             allow_custom_value=True, info="torchvision's start from random weights here (no download)")
-        init_from = gr.Textbox(label="Fine-tune from (optional)", placeholder="you/tinyssd-shapes", scale=2,
+        init_from = gr.Textbox(label="Fine-tune from (optional)", placeholder=form.push_placeholder, scale=2,
                                info="a model of the same kind on the hub above; its class heads adapt to your classes")
         source_kind = gr.Radio(list(form.data_sources), value=next(iter(form.data_sources)), label="Data", scale=4)
         upload = gr.File(label=form.upload_label, file_types=[".zip"], type="filepath", visible=False, scale=3)
