@@ -13,7 +13,8 @@ from PIL import Image
 from hub_models.detection import DETECTORS, create_detector, filter_candidates, load_detector
 from training.config import TrainingError
 from training.detection import DetectionConfig, train
-from training.detection_data import check_detection_folder, dataset_folder, load_records, read_folder
+from training.data import dataset_folder
+from training.detection_data import check_detection_folder, load_records, read_folder
 from training.shapes import CLASSES, make_scene, shapes_split
 
 
@@ -81,7 +82,7 @@ def test_yolo_zip_round_trip(tmp_path):
     with zipfile.ZipFile(tmp_path / "yolo.zip", "w") as z:
         for p in (tmp_path / "ds").rglob("*"):
             z.write(p, p.relative_to(tmp_path))
-    folder = dataset_folder(str(tmp_path / "yolo.zip"), "local")
+    folder = dataset_folder(str(tmp_path / "yolo.zip"), "local", "shapes")
     records, names, notes = read_folder(folder)
     assert names == list(CLASSES) and not notes
     got = {r.path.name: r for r in records}
@@ -138,13 +139,13 @@ def test_unusable_datasets_say_why(tmp_path, case, message):
 def test_bad_zips_are_refused(tmp_path):
     (tmp_path / "x.zip").write_text("not a zip")
     with pytest.raises(TrainingError, match="not a readable zip"):
-        dataset_folder(str(tmp_path / "x.zip"), "local")
+        dataset_folder(str(tmp_path / "x.zip"), "local", "shapes")
     with zipfile.ZipFile(tmp_path / "empty.zip", "w"):
         pass
     with pytest.raises(TrainingError, match="empty"):
-        dataset_folder(str(tmp_path / "empty.zip"), "local")
+        dataset_folder(str(tmp_path / "empty.zip"), "local", "shapes")
     with pytest.raises(TrainingError, match="no dataset"):
-        dataset_folder("not a repo id!", "local")
+        dataset_folder("not a repo id!", "local", "shapes")
 
 
 @pytest.mark.parametrize("name", list(DETECTORS))

@@ -155,14 +155,28 @@ def load_dataset_spec(spec: str, image_size: int, hub: str) -> tuple[torch.Tenso
     raise TrainingError(f"no dataset {spec!r}: give 'digits', a folder, a .zip or a dataset repo id (namespace/name)")
 
 
+def dataset_folder(spec: str, hub: str, builtin: str) -> Path:
+    """The folder a --dataset names: a folder, a .zip (extracted next to it) or a dataset repo pulled from
+    ``hub``; ``builtin`` names the task's built-in sample in the message for anything else."""
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return path
+    if path.suffix.lower() == ".zip" and path.is_file():
+        return safe_extract(path, path.with_suffix(""))
+    if _REPO_ID.match(spec):
+        from hub_models.hub import HubActionError, pull, resolve_hub
+
+        try:
+            return pull(spec, resolve_hub(hub), repo_type="dataset")
+        except HubActionError as e:
+            raise TrainingError(f"dataset {spec}: {e}") from None
+    raise TrainingError(f"no dataset {spec!r}: give {builtin!r}, a folder, a .zip or a dataset repo id "
+                        "(namespace/name)")
+
+
 def load_hub_dataset(repo_id: str, image_size: int, hub_spec: str):
     """Pull a dataset repo (explicit endpoint) and read it as an image folder or with ``datasets``."""
-    from hub_models.hub import HubActionError, pull, resolve_hub
-
-    try:
-        folder = pull(repo_id, resolve_hub(hub_spec), repo_type="dataset")
-    except HubActionError as e:
-        raise TrainingError(f"dataset {repo_id}: {e}") from None
+    folder = dataset_folder(repo_id, hub_spec, "digits")
     try:
         return load_image_folder(folder, image_size)
     except TrainingError:

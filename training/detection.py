@@ -58,7 +58,8 @@ def _flip(images: torch.Tensor, targets: list[dict]) -> tuple[torch.Tensor, list
 
 def load_data(cfg: DetectionConfig):
     """(train, validation) DetectionData and a readable dataset name."""
-    from .detection_data import dataset_folder, from_scenes, load_records, read_folder
+    from .data import dataset_folder
+    from .detection_data import from_scenes, load_records, read_folder
 
     size = cfg.image_size
     if size < 32 or size > 1024:
@@ -69,7 +70,7 @@ def load_data(cfg: DetectionConfig):
         n_train, n_val = (16, 8) if cfg.dry_run else (None, None)
         return (from_scenes(shapes_split("train", size, n_train), list(CLASSES)),
                 from_scenes(shapes_split("val", size, n_val), list(CLASSES)), BUILTIN)
-    folder = dataset_folder(cfg.dataset, cfg.hub)
+    folder = dataset_folder(cfg.dataset, cfg.hub, BUILTIN)
     records, names, notes = read_folder(folder)
     if cfg.dry_run:
         records = records[:16]

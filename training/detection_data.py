@@ -8,14 +8,13 @@ unknown class id); what leaves nothing to train on is an error that says why.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from .config import TrainingError
-from .data import IMAGE_EXTS, safe_extract
+from .data import IMAGE_EXTS
 
 MAX_IMAGES = 20_000
 
@@ -275,26 +274,6 @@ def load_records(records: list[Record], labels: list[str], size: int, notes: lis
     if len(images) < 2:
         raise TrainingError("fewer than two readable images")
     return DetectionData(torch.stack(images), targets, labels, notes)
-
-
-_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-def dataset_folder(spec: str, hub: str, uploads: Path | None = None) -> Path:
-    """The folder a --dataset names: a folder, a zip (extracted beside it, or under ``uploads``) or a dataset repo."""
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        return path
-    if path.suffix.lower() == ".zip" and path.is_file():
-        return safe_extract(path, (uploads / path.stem) if uploads else path.with_suffix(""))
-    if _REPO_ID.match(spec):
-        from hub_models.hub import HubActionError, pull, resolve_hub
-
-        try:
-            return pull(spec, resolve_hub(hub), repo_type="dataset")
-        except HubActionError as e:
-            raise TrainingError(f"dataset {spec}: {e}") from None
-    raise TrainingError(f"no dataset {spec!r}: give 'shapes', a folder, a .zip or a dataset repo id (namespace/name)")
 
 
 def check_detection_folder(folder: str | Path) -> str:

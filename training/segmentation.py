@@ -43,7 +43,7 @@ class SegmentationConfig(TrainConfig):
 
 
 def load_data(cfg: SegmentationConfig):
-    from .detection_data import dataset_folder
+    from .data import dataset_folder
     from .segmentation_data import from_scenes, load_folder
 
     size = cfg.image_size
@@ -57,7 +57,7 @@ def load_data(cfg: SegmentationConfig):
                 from_scenes(shapes_split("val", size, n_val), CLASSES), BUILTIN)
     if not 0 < cfg.val_split < 1:
         raise TrainingError(f"--val-split must be between 0 and 1, got {cfg.val_split}")
-    data = load_folder(dataset_folder(cfg.dataset, cfg.hub), size)
+    data = load_folder(dataset_folder(cfg.dataset, cfg.hub, BUILTIN), size)
     if cfg.dry_run:
         data = data.subset(list(range(min(16, len(data)))))
     perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.seed)).tolist()
