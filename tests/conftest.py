@@ -20,6 +20,14 @@ sys.path.insert(0, str(ROOT))
 _TMP = Path(tempfile.mkdtemp(prefix="dlp-tests-"))
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """The session's hub data, HF_HOME and DLP_HOME go with it: the detection and segmentation round trips
+    push torchvision models (tens of MB each), and left behind, every run would keep gigabytes."""
+    import shutil
+
+    shutil.rmtree(_TMP, ignore_errors=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
