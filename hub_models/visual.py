@@ -145,3 +145,49 @@ def captioned(img, text: str):
     for i, t in enumerate(lines):
         draw.text((6, img.height + 4 + 20 * i), t, fill="black", font=f)
     return out
+
+
+def chart(title: str, series: list[tuple[str, list[float], list[float]]], xlabel: str, ylabel: str,
+          size: tuple[int, int] = (420, 340), bars: bool = False, vline: tuple[str, float] | None = None):
+    """A line chart (or, with ``bars``, overlaid histograms: xs are bin centres) of named series, with
+    axes, a legend and an optional labelled vertical line (a threshold): PIL only, for saved pictures."""
+    from PIL import Image, ImageDraw
+
+    w, h = size
+    left, right, top, bottom = 46, 12, 28, 40
+    img = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(img)
+    f, ft = font(11), font(14)
+    xs = [x for _, xv, _ in series for x in xv] + ([vline[1]] if vline else [])
+    ys = [y for _, _, yv in series for y in yv]
+    x0, x1 = min(xs, default=0.0), max(xs, default=1.0)
+    y0, y1 = min(0.0, min(ys, default=0.0)), max(ys, default=1.0)
+    x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 1)
+
+    def px(x: float, y: float) -> tuple[float, float]:
+        return (left + (x - x0) / (x1 - x0) * (w - left - right), h - bottom - (y - y0) / (y1 - y0) * (h - top - bottom))
+
+    d.text((w / 2, 4), title, fill="black", font=ft, anchor="ma")
+    d.rectangle([left, top, w - right, h - bottom], outline=(120, 120, 120))
+    for k in range(5):
+        xv, yv = x0 + (x1 - x0) * k / 4, y0 + (y1 - y0) * k / 4
+        d.text(px(xv, y0)[0:1] + (h - bottom + 4,), f"{xv:.2g}", fill="black", font=f, anchor="ma")
+        d.text((left - 4, px(x0, yv)[1]), f"{yv:.2g}", fill="black", font=f, anchor="rm")
+    d.text((w / 2, h - 16), xlabel, fill="black", font=f, anchor="ma")
+    d.text((4, top - 16), ylabel, fill="black", font=f)
+    for i, (name, xv, yv) in enumerate(series):
+        col = colour(i)
+        if bars:
+            step = (xv[1] - xv[0]) if len(xv) > 1 else 1.0
+            for x, y in zip(xv, yv):
+                a, b = px(x - step / 2, y), px(x + step / 2, y0)
+                d.rectangle([a[0], a[1], b[0], b[1]], outline=col, width=2)
+        elif len(xv) > 1:
+            d.line([px(x, y) for x, y in zip(xv, yv)], fill=col, width=2)
+        d.rectangle([left + 8, top + 8 + 16 * i, left + 20, top + 18 + 16 * i], fill=col)
+        d.text((left + 24, top + 6 + 16 * i), name, fill="black", font=f)
+    if vline:
+        x = px(vline[1], y0)[0]
+        d.line([x, top, x, h - bottom], fill=(0, 0, 0), width=1)
+        d.text((x + 3, top + 2), vline[0], fill="black", font=f)
+    return img

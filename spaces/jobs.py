@@ -234,13 +234,14 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
     return JobPanel(start=start, job=job, choices=choices)
 
 
-def model_source(ctx: AppContext, task: str, tab: gr.Tab, *, metric: str, label: str, pull_label: str,
+def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metric: str, label: str, pull_label: str,
                  placeholder: str, check: Callable[[Path], Any]) -> gr.Dropdown:
     """The Predict side's model picker: models this task's jobs left, plus repos pulled from a hub.
 
     Lays out the dropdown, a Refresh button and a "Pull a model from a hub" accordion; ``check(folder)``
     vets a pulled folder (raising ``InputError`` with a message when the repo is of the wrong kind).
-    The list is refreshed on page load and whenever ``tab`` is selected (a job just finished: try it).
+    The list is refreshed on page load and whenever ``tab`` (or one of a list of tabs) is selected (a job
+    just finished: try it).
     The pull event is ``<task>_pull``.
     """
     from hub_models.inference import InputError
@@ -274,7 +275,8 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab, *, metric: str, label:
         return gr.update(choices=trained, value=trained[0][1] if trained else None)
 
     refresh_btn.click(refresh, source, source, api_visibility="private")
-    tab.select(refresh, source, source, api_visibility="private")
+    for t in tab if isinstance(tab, list) else [tab]:
+        t.select(refresh, source, source, api_visibility="private")
     pull_btn.click(pull_model, [repo, *picker.inputs], source, api_name=f"{task}_pull")
     ctx.demo.load(on_load, None, source, api_visibility="private")
     return source

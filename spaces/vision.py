@@ -1,9 +1,9 @@
-"""The Train side the vision tabs share (detection, segmentation): model, built-in / zip / dataset-repo
+"""The Train side the vision tabs share (detection, segmentation, faces): model, built-in / zip / dataset-repo
 data, epochs, batch, image size, learning rate, flips, seed, and the job panel; one start handler."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import gradio as gr
 
@@ -36,6 +36,10 @@ class VisionForm:
     push_placeholder: str
     check_options: Callable[[str, int], None] = lambda model, size: None  # raise gr.Error for bad combinations
     size_info: str | None = None
+    model_info: str = "torchvision's start from random weights here (no download)"
+    builtin: str = "shapes"  # the trainer's --dataset value for the built-in sample
+    image_size: int = 128
+    extras: Callable[[], dict[str, Any]] | None = None  # lays out task-specific fields: {config field: component}
 
 
 def vision_train(ctx: AppContext, form: VisionForm):
@@ -46,7 +50,7 @@ def vision_train(ctx: AppContext, form: VisionForm):
     with gr.Row():
         # The full list arrives on page load (listing it imports torch); the handler validates the value.
         model = gr.Dropdown([form.default_model], value=form.default_model, label=form.model_label, scale=2,
-                            allow_custom_value=True, info="torchvision's start from random weights here (no download)")
+                            allow_custom_value=True, info=form.model_info)
         init_from = gr.Textbox(label="Fine-tune from (optional)", placeholder=form.push_placeholder, scale=2,
                                info="a model of the same kind on the hub above; its class heads adapt to your classes")
         source_kind = gr.Radio(list(form.data_sources), value=next(iter(form.data_sources)), label="Data", scale=4)
@@ -55,19 +59,22 @@ def vision_train(ctx: AppContext, form: VisionForm):
     with gr.Row():
         epochs = gr.Number(form.epochs, label="Epochs", precision=0, minimum=1, maximum=300)
         batch = gr.Number(form.batch, label="Batch size", precision=0, minimum=1, maximum=512)
-        image_size = gr.Number(128, label="Image size", precision=0, minimum=32, maximum=1024, info=form.size_info)
+        image_size = gr.Number(form.image_size, label="Image size", precision=0, minimum=32, maximum=1024,
+                               info=form.size_info)
         lr = gr.Number(form.lr, label="Learning rate", minimum=1e-7, maximum=1)
         flip = gr.Checkbox(True, label="Random horizontal flips")
         seed = gr.Number(0, label="Seed", precision=0)
+    extra = form.extras() if form.extras else {}
     panel = job_panel(ctx, form.task, picker, metric=form.metric, unit="img/s", picture_label=form.picture_label,
                       picture=saved_picture("val_predictions.png"), repo_placeholder=form.push_placeholder)
 
-    def start_job(model_, init_, kind, upload_, repo_, epochs_, batch_, size_, lr_, flip_, seed_, choice, url, token):
+    def start_job(model_, init_, kind, upload_, repo_, epochs_, batch_, size_, lr_, flip_, seed_, *rest):
+        *extra_values, choice, url, token = rest
         from training.data import extract_upload
 
         if model_ not in form.names():
             raise gr.Error(f"Pick a model: {', '.join(form.names())}.")
-        size_ = int(size_ or 128)
+        size_ = int(size_ or form.image_size)
         form.check_options(model_, size_)
         hub = get_hub(choice, url, token)
         init_ = (init_ or "").strip()
@@ -76,19 +83,20 @@ def vision_train(ctx: AppContext, form: VisionForm):
                 hubs.check_repo_id(init_)
             except hubs.HubActionError as e:
                 raise gr.Error(f"Fine-tune from: {e}") from None
-        dataset, name, _ = chosen_data(form.data_sources, kind, upload_, repo_, builtin="shapes",
+        dataset, name, _ = chosen_data(form.data_sources, kind, upload_, repo_, builtin=form.builtin,
                                        missing=form.missing_upload,
                                        keep=lambda f: extract_upload(f, runner.root / "uploads"),
                                        check=form.check_folder)
         cfg = {"model": model_, "init_from": init_, "dataset": dataset, "epochs": int(epochs_),
                "batch_size": int(batch_),
-               "image_size": size_, "lr": float(lr_), "flip": bool(flip_), "seed": int(seed_), "hub": hub_spec(hub)}
+               "image_size": size_, "lr": float(lr_), "flip": bool(flip_), "seed": int(seed_), "hub": hub_spec(hub),
+               **dict(zip(extra, extra_values))}
         j = runner.submit(form.task, cfg, label=f"{model_} on {name}", secret_env=hubs.job_env(hub))
         return gr.update(choices=panel.choices(), value=j.id)
 
     toggle_data_fields(source_kind, form.data_sources, {upload: ("upload",), data_repo: ("hub",)})
     inputs = [model, init_from, source_kind, upload, data_repo, epochs, batch, image_size, lr, flip, seed,
-              *picker.inputs]
+              *extra.values(), *picker.inputs]
     panel.start.click(start_job, inputs, panel.job, api_name=f"{form.task}_train")
     ctx.demo.load(lambda: gr.update(choices=form.names()), None, model, api_visibility="private")
     return panel

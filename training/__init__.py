@@ -11,4 +11,5 @@ TASKS: dict[str, tuple[str, str]] = {
     "translation": ("training.translation", "TranslationConfig"),
     "detection": ("training.detection", "DetectionConfig"),
     "segmentation": ("training.segmentation", "SegmentationConfig"),
+    "faces": ("training.face_verification", "FaceConfig"),
 }
