@@ -119,8 +119,11 @@ class TimmFaceEmbedder(Embedder, PyTorchModelHubMixin, **_HUB):
         self.arch, self.embedding_dim, self.image_size = arch, embedding_dim, image_size
         self.threshold, self.face_crop = threshold, face_crop
         kw = {"img_size": image_size} if "vit" in arch or "deit" in arch else {}
-        self.backbone = timm.create_model(arch, pretrained=False, num_classes=0, **kw)
-        self.proj = nn.Linear(self.backbone.num_features, embedding_dim)
+        self.backbone = timm.create_model(arch, pretrained=False, num_classes=0, **kw).eval()
+        with torch.no_grad():  # pooled width: num_features, or a conv head's (MobileNetV3) when it has one
+            width = self.backbone(torch.zeros(1, 3, image_size, image_size)).shape[1]
+        self.backbone.train()
+        self.proj = nn.Linear(width, embedding_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.embed(self.backbone(self._norm(x)))

@@ -80,7 +80,8 @@ def load_folder(root: str | Path, size: int, mode: str) -> FaceCrops:
     counts = torch.bincount(torch.tensor(crops.labels), minlength=len(people))
     if int((counts >= 2).sum()) < 4:
         raise TrainingError(f"{int((counts >= 2).sum())} people have two or more usable photos; metric learning "
-                            "needs at least 4 (2 to train on, 2 unseen ones to validate)")
+                            "needs at least 4 (2 to train on, 2 unseen ones to validate)"
+                            + (f"; {crops.notes[-1]}" if crops.notes else ""))
     return crops
 
 
