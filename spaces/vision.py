@@ -37,6 +37,7 @@ class VisionForm:
     check_options: Callable[[str, int], None] = lambda model, size: None  # raise gr.Error for bad combinations
     size_info: str | None = None
     model_info: str = "torchvision's start from random weights here (no download)"
+    picture_file: str = "val_predictions.png"  # the picture the trainer saves in the model folder
     builtin: str = "shapes"  # the trainer's --dataset value for the built-in sample
     image_size: int = 128
     extras: Callable[[], dict[str, Any]] | None = None  # lays out task-specific fields: {config field: component}
@@ -66,7 +67,7 @@ def vision_train(ctx: AppContext, form: VisionForm):
         seed = gr.Number(0, label="Seed", precision=0)
     extra = form.extras() if form.extras else {}
     panel = job_panel(ctx, form.task, picker, metric=form.metric, unit="img/s", picture_label=form.picture_label,
-                      picture=saved_picture("val_predictions.png"), repo_placeholder=form.push_placeholder)
+                      picture=saved_picture(form.picture_file), repo_placeholder=form.push_placeholder)
 
     def start_job(model_, init_, kind, upload_, repo_, epochs_, batch_, size_, lr_, flip_, seed_, *rest):
         *extra_values, choice, url, token = rest

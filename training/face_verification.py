@@ -63,8 +63,8 @@ def load_data(cfg: FaceConfig):
         from .faces import face_split
 
         people, photos = (6, 4) if cfg.dry_run else (None, 10)
-        train = from_pil(*face_split("train", 2 * size, people, photos), size, mode)
-        val = from_pil(*face_split("val", 2 * size, people, photos), size, mode)
+        train = from_pil(*face_split("train", size, people, photos), size, mode)
+        val = from_pil(*face_split("val", size, people, photos), size, mode)
         return train, val, BUILTIN, mode
     if not 0 < cfg.val_split < 1:
         raise TrainingError(f"--val-split must be between 0 and 1, got {cfg.val_split}")

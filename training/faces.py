@@ -173,15 +173,36 @@ def people(split: str, n: int | None = None) -> list[Identity]:
     return [make_identity(rng, f"{prefix}-{i:03d}") for i in range(n)]
 
 
+GENERATOR_VERSION = 1  # bump when the drawing changes: cached samples of older versions are ignored
+
+
 def face_split(split: str, size: int = 128, n_people: int | None = None, photos: int = PHOTOS_PER_PERSON):
-    """(PIL images, person index per image, names) of a split; each photo has its own seed."""
+    """(PIL images, person index per image, names) of a split; each photo has its own seed. Drawing a
+    thousand photos takes seconds, so a split is kept as a .npz in the app's cache and read back."""
+    import os
+
     import numpy as np
+    from PIL import Image
+
+    from hub_models.hub import cache_root
 
     crowd = people(split, n_people)
+    names = [p.name for p in crowd]
+    cache = cache_root() / "builtin" / f"faces-v{GENERATOR_VERSION}-{split}-{size}-{len(crowd)}x{photos}.npz"
+    if cache.exists():
+        try:
+            with np.load(cache) as z:
+                return [Image.fromarray(a) for a in z["images"]], z["labels"].tolist(), names
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache file: draw again
     images, labels = [], []
     for i, person in enumerate(crowd):
         for k in range(photos):
             rng = np.random.default_rng([SPLIT_SEEDS[split], i, k])
             images.append(render(person, rng, size))
             labels.append(i)
-    return images, labels, [p.name for p in crowd]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
+    np.savez(tmp, images=np.stack([np.asarray(im) for im in images]), labels=np.array(labels))
+    os.replace(tmp, cache)
+    return images, labels, names

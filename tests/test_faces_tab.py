@@ -1,0 +1,131 @@
+"""The face-verification tab through gradio_client: train, verify, threshold, gallery (enrol, clash, identify,
+remove), push and pull, bad input."""
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+from conftest import table_rows, wait_job
+
+from spaces.faces import EX
+
+LOCAL = ("Local hub (offline)", "", "")
+URL_HUB = "Hub at a URL"
+AUTO = "As the model was trained"
+
+
+def _start(client, model, kind="Built-in drawn people (80 + 20 unseen)", upload=None, epochs=1, loss="triplet"):
+    out = client.predict(model, "", kind, upload, "", epochs, 16, 64, 3e-3, True, 0,
+                         loss, "semi-hard", 0, 32, 4, "auto", *LOCAL, api_name="/faces_train")
+    return out["value"] if isinstance(out, dict) else out
+
+
+@pytest.fixture(scope="module")
+def trained(tab):
+    """A small CNN trained for two epochs on the built-in people (good enough to tell most apart)."""
+    client, runner = tab
+    job = _start(client, "small-cnn", epochs=2)
+    assert wait_job(runner, job).status == "completed", runner.log_tail(job)
+    return job, str(runner.job_dir(job) / "out" / "model")
+
+
+def test_train_verify_and_threshold(tab, trained, hub_server, repo_name):
+    from gradio_client import handle_file
+
+    client, runner = tab
+    job, folder = trained
+    rows, progress, loss, metrics, picture, log = client.predict(job, api_name="/faces_watch")
+    assert [r[2] for r in table_rows(rows) if r[0] == job] == ["completed"] and picture is not None
+    assert {"auc", "accuracy", "threshold"} <= {r[1] for r in table_rows(metrics)}
+
+    a1, a2, b1 = (handle_file(str(EX / f"face-visitor-{n}.png")) for n in ("a1", "a2", "b1"))
+    text, pic, threshold = client.predict(folder, a1, a2, AUTO, api_name="/faces_verify")
+    assert pic and "distance" in text and 0 < threshold < 2
+    same = float(text.split("distance ")[1].split()[0])
+    text_b, _, _ = client.predict(folder, a1, b1, AUTO, api_name="/faces_verify")
+    other = float(text_b.split("distance ")[1].split()[0])
+    assert same < other  # the same visitor is closer than another one
+    # The slider re-decides the last pair without the network: a threshold below the distance says "different".
+    assert "Different people" in client.predict(other / 2, api_name="/faces_threshold")
+    assert "Same person" in client.predict(other + 0.01, api_name="/faces_threshold")
+    # A photograph through the Haar cascade: found, aligned, compared.
+    text, pic, _ = client.predict(folder, handle_file(str(EX / "face-astronaut.jpg")),
+                                     handle_file(str(EX / "face-astronaut-mirrored.jpg")),
+                                     "Find the face (Haar cascade)", api_name="/faces_verify")
+    assert pic and "distance" in text
+
+    repo = f"alice/{repo_name}"
+    msg = client.predict(job, repo, False, URL_HUB, hub_server.url, hub_server.tokens["alice"],
+                         api_name="/faces_push")
+    assert f"Pushed to **{repo}**" in msg
+    info = hub_server.api().model_info(repo)
+    assert info.card_data.pipeline_tag == "image-feature-extraction" and "face-verification" in info.tags
+    pulled = client.predict(repo, URL_HUB, hub_server.url, "", api_name="/faces_pull")
+    pulled = pulled["value"] if isinstance(pulled, dict) else pulled
+    text, _, t2 = client.predict(pulled, a1, a2, AUTO, api_name="/faces_verify")
+    assert t2 == pytest.approx(threshold) and text.split("distance ")[1].split()[0] == f"{same:.3f}"
+
+
+def test_gallery_enrol_identify_remove(tab, trained):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    client, runner = tab
+    _, folder = trained
+    photo = {n: handle_file(str(EX / f"face-visitor-{n}.png")) for n in ("a1", "a2", "b1", "c1")}
+    for key, name in (("a1", "Visitor A"), ("b1", "Visitor B"), ("c1", "Visitor C")):
+        gallery, names, cleared = client.predict(folder, photo[key], name, False, AUTO, api_name="/faces_enrol")
+    assert len(gallery) == 3 and cleared == ""
+    with pytest.raises(AppError, match="already enrolled"):
+        client.predict(folder, photo["a2"], "visitor a", False, AUTO, api_name="/faces_enrol")
+    answer, ranking = client.predict(folder, photo["a2"], 2.0, AUTO, api_name="/faces_identify")
+    ranked = table_rows(ranking)
+    assert sorted(r[0] for r in ranked) == ["Visitor A", "Visitor B", "Visitor C"]
+    assert [r[1] for r in ranked] == sorted(r[1] for r in ranked) and f"**{ranked[0][0]}**" in answer
+    answer, ranking = client.predict(folder, photo["a1"], 2.0, AUTO, api_name="/faces_identify")
+    assert table_rows(ranking)[0][0] == "Visitor A" and table_rows(ranking)[0][1] < 0.05  # the enrolled photo
+    answer, _ = client.predict(folder, photo["a2"], 0.0, AUTO, api_name="/faces_identify")
+    assert "Unknown" in answer
+    gallery, _ = client.predict("Visitor B", api_name="/faces_remove")
+    assert len(gallery) == 2
+    # The gallery is on disk: what a reload (or a restart) reads back.
+    gallery, _ = client.predict(api_name="/faces_gallery")
+    assert sorted(g["caption"].split(" · ")[0] for g in gallery) == ["Visitor A", "Visitor C"]
+
+
+def test_bad_input_gets_clear_messages(tab, trained, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+    from PIL import Image
+
+    client, runner = tab
+    _, folder = trained
+    a1 = handle_file(str(EX / "face-visitor-a1.png"))
+    (tmp_path / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    with pytest.raises(AppError, match="damaged|not an image"):
+        client.predict(folder, a1, handle_file(str(tmp_path / "x.png")), AUTO, api_name="/faces_verify")
+    Image.new("RGB", (300, 300), (90, 140, 200)).save(tmp_path / "sky.png")
+    with pytest.raises(AppError, match="Image B: No face found"):
+        client.predict(folder, handle_file(str(EX / "face-astronaut.jpg")), handle_file(str(tmp_path / "sky.png")),
+                       "Find the face (Haar cascade)",
+                       api_name="/faces_verify")
+    Image.new("RGB", (16, 16)).save(tmp_path / "tiny.png")
+    with pytest.raises(AppError, match="at least 32x32"):
+        client.predict(folder, handle_file(str(tmp_path / "tiny.png")), a1, AUTO, api_name="/faces_verify")
+    with pytest.raises(AppError, match="two photos"):
+        client.predict(folder, a1, None, AUTO, api_name="/faces_verify")
+    with pytest.raises(AppError, match="Pick a model"):
+        client.predict(None, a1, a1, AUTO, api_name="/faces_verify")
+    with pytest.raises(AppError, match="Give the person a name"):
+        client.predict(folder, a1, "  ", False, AUTO, api_name="/faces_enrol")
+    with pytest.raises(AppError, match="Pick a model"):
+        _start(client, "facenet-9000")
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as z:  # two people: too few to validate on unseen ones
+        for person in ("ada", "bob"):
+            z.writestr(f"{person}/1.png", (tmp_path / "sky.png").read_bytes())
+    jobs_before = len(runner.jobs())
+    with pytest.raises(AppError, match="at least 4"):
+        _start(client, "small-cnn", kind="Upload a zip (one folder per person)",
+               upload=handle_file(str(tmp_path / "two.zip")))
+    assert len(runner.jobs()) == jobs_before
+    assert client.predict(folder, a1, a1, AUTO, api_name="/faces_verify")  # still serving
