@@ -123,7 +123,8 @@ def build(ctx: AppContext) -> None:
             missing_upload="Upload a zip with one folder of photos per person.", check_folder=_check_folder,
             epochs=20, batch=16, lr=3e-3, metric="auc",
             picture_label="Unseen people: ROC (model vs raw pixels) and distances of same / different pairs",
-            push_placeholder="you/faces-small-cnn", picture_file="val_roc.png", builtin="faces", image_size=64, extras=_train_extras,
+            push_placeholder="you/faces-small-cnn", picture_file="val_roc.png", builtin="faces", image_size=64,
+            extras=_train_extras,
             size_info="faces are resized to this square"))
 
     # ------------------------------------------------------------------ events

@@ -197,6 +197,29 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         expect(page.get_by_text("background").filter(visible=True).first).to_be_visible()
         page.get_by_role("button", name="Transposed convolution").click()
         expect(page.get_by_text("Input * kernel -> output")).to_be_visible()
+
+        # Face verification: a small CNN on the built-in people, verify an example pair, enrol and identify.
+        page.get_by_role("tab", name="Face verification").click()
+        page.get_by_role("tab", name="Train", exact=True).filter(visible=True).click()
+        page.get_by_label("Epochs").filter(visible=True).fill("2")
+        page.get_by_role("button", name="Start training").filter(visible=True).click()
+        expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=240_000)
+        page.wait_for_timeout(1500)
+        _shot(page, "faces-train")
+        page.get_by_role("tab", name="Verify", exact=True).click()
+        page.locator(".gallery-item").filter(visible=True).first.click()
+        page.get_by_role("button", name="Verify", exact=True).click()
+        expect(page.get_by_text(re.compile(r"(Same person|Different people): distance \d"))).to_be_visible(
+            timeout=60_000)
+        page.wait_for_timeout(1000)
+        _shot(page, "faces-verify")
+        page.get_by_role("tab", name="Recognise", exact=True).click()
+        page.locator(".gallery-item").filter(visible=True).first.click()  # visitor A's photo and name
+        page.get_by_role("button", name="Enrol", exact=True).click()
+        expect(page.get_by_text("Visitor A ·")).to_be_visible(timeout=60_000)
+        page.locator(".gallery-item").filter(visible=True).nth(3).click()  # another photo of visitor A
+        page.get_by_role("button", name="Identify", exact=True).click()
+        expect(page.get_by_text(re.compile(r"Visitor A \(distance|Unknown: the closest"))).to_be_visible(timeout=60_000)
         page.close()
     finally:
         proc.terminate()

@@ -128,7 +128,8 @@ def build_task(cfg: FaceConfig) -> TaskSpec:
     baseline = pixel_baseline(val_crops)
     notes = list(train_crops.notes) + ([tuned] if tuned else []) + [
         f"{len(train_crops.names)} people ({len(train_crops)} faces) to train on, {len(val_crops.names)} unseen people "
-        f"({len(val_crops)} faces) to validate on; faces {'found by the Haar cascade' if mode == 'haar' else 'used as given (crops)'}",
+        f"({len(val_crops)} faces) to validate on; faces "
+        + ("found by the Haar cascade" if mode == "haar" else "used as given (crops)"),
         f"baseline, raw-pixel distance on the validation pairs: AUC {baseline['auc']:.3f}, "
         f"accuracy {baseline['accuracy']:.3f}"]
     state: dict[str, Any] = {}
@@ -185,7 +186,8 @@ def build_task(cfg: FaceConfig) -> TaskSpec:
                      f"AUC **{metrics.get('auc', 0):.3f}**, accuracy **{metrics.get('accuracy', 0):.3f}** at the "
                      f"saved threshold (same person if distance <= {threshold:.3f}; chosen on these pairs). Raw-pixel "
                      f"distance on the same pairs: AUC {baseline['auc']:.3f}, accuracy {baseline['accuracy']:.3f}."
-                     f"\n\nFaces: {'found and aligned with OpenCV Haar cascades' if mode == 'haar' else 'face crops used as given'}"
+                     "\n\nFaces: " + ("found and aligned with OpenCV Haar cascades" if mode == "haar"
+                                       else "face crops used as given") +
                      f" (`face_crop=\"{mode}\"` in config.json).\n\n![ROC and distance histograms](val_roc.png)"),
             base_model=cfg.init_from if cfg.init_from and not Path(cfg.init_from).exists() else None,
             pipeline_tag="image-feature-extraction", task_name="Face verification",

@@ -5,7 +5,8 @@ project draws its own. An *identity* is a set of fixed traits: head shape, skin 
 style and colour, eye spacing, size and colour, brows, nose, mouth, ears, and optional beard,
 glasses and a mole. A *photo* of that identity varies what a camera varies: position, scale,
 in-plane tilt, lighting (brightness, a shading gradient, white balance), background, expression
-(smile, gaze), glasses put on or taken off, something in front of the face, blur and sensor noise. Raw pixels of two photos of one person therefore differ a lot
+(smile, gaze), glasses put on or taken off, something in front of the face, blur and sensor noise.
+Raw pixels of two photos of one person therefore differ a lot
 while the traits stay: a network must learn which differences matter. The faces are drawn
 as face crops (like Olivetti's), roughly centred with the eyes near one height: what the
 detect -> crop -> align steps make of a photograph. Haar cascades find few of these drawn faces

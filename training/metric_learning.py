@@ -119,7 +119,8 @@ def roc(distances: torch.Tensor, same: torch.Tensor) -> dict[str, list[float] | 
     tpr = torch.cat([torch.zeros(1, dtype=torch.float64), tp / max(n_pos, 1)])
     fpr = torch.cat([torch.zeros(1, dtype=torch.float64), fp / max(n_neg, 1)])
     auc = float(torch.trapezoid(tpr, fpr))
-    correct = torch.cat([torch.tensor([n_neg], dtype=torch.float64), tp + (n_neg - fp)])  # threshold below all: all "different"
+    # correct answers per cut; the first cut lies below every distance (all pairs called "different")
+    correct = torch.cat([torch.tensor([n_neg], dtype=torch.float64), tp + (n_neg - fp)])
     k = int(correct.argmax())
     thresholds = torch.cat([d[:1] - 1e-6, t]) if len(d) else torch.zeros(1, dtype=torch.float64)
     best_t = float(thresholds[k]) if k > 0 else float(thresholds[0])
