@@ -4,8 +4,8 @@ against galleries of growing size.
 Steps, median of ``--repeats`` runs after a warm-up: finding the face (Haar cascade) in the 512x512
 astronaut photograph and in a 4000x4000 enlargement (searched at 1024 px), the eye cascade and
 alignment, embedding one 64x64 crop with each registered embedder, and a whole ``verify`` of two
-photographs. Identification: one query against galleries of 10, 100 and 500 people (every
-enrolled crop is embedded again per query: the gallery keeps crops, so any model can use it).
+photographs. Identification: one query against galleries of 10, 100 and 500 people (the gallery keeps
+crops, so any model can use it; a model embeds each enrolled crop once, on its first query).
 Target: a verification well under a second.
 
     .venv/bin/python bench/faces.py [--repeats 10]

@@ -13,6 +13,7 @@ about the face's centre so the eyes are level (alignment).
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -456,11 +457,25 @@ class Gallery:
 
     def identify(self, model: nn.Module, crop, threshold: float) -> tuple[str | None, list[tuple[str, float]]]:
         """(the closest person if within ``threshold``, else None; every person with their distance, closest
-        first)."""
-        entries = self.entries()
-        if not entries:
+        first). Each model embeds an enrolled crop once: the embeddings are kept while the model lives."""
+        from PIL import Image
+
+        index = self._index()
+        if not index:
             raise InputError("The gallery is empty: enrol someone first.")
-        emb = embed_crops(model, [crop] + [e[2] for e in entries])
-        ranked = sorted(((name, distance(emb[0], emb[i + 1])) for i, (name, _, _) in enumerate(entries)),
-                        key=lambda r: r[1])
+        known = _EMBEDDED.setdefault(model, {})
+        missing = [v["file"] for v in index.values() if v["file"] not in known]
+        for start in range(0, len(missing), 64):
+            files = missing[start:start + 64]
+            crops = []
+            for f in files:
+                with Image.open(self.root / f) as im:
+                    crops.append(im.convert("RGB"))
+            known.update(zip(files, embed_crops(model, crops)))
+        query = embed_crops(model, [crop])[0]
+        ranked = sorted(((name, distance(query, known[v["file"]])) for name, v in index.items()), key=lambda r: r[1])
         return (ranked[0][0] if ranked[0][1] <= threshold else None), ranked
+
+
+# model -> {gallery crop file -> embedding}; crop files are never rewritten (a new photo is a new file)
+_EMBEDDED: "weakref.WeakKeyDictionary[nn.Module, dict[str, torch.Tensor]]" = weakref.WeakKeyDictionary()
