@@ -13,10 +13,8 @@ Target: a verification well under a second.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,17 +24,13 @@ import torch  # noqa: E402
 from hub_models.faces import EMBEDDERS, Gallery, create_embedder, detect_faces, embed_crops, face_crop, verify  # noqa: E402
 from hub_models.inference import load_image  # noqa: E402
 
+from generate_speed import timed  # noqa: E402  (bench/ is on sys.path: the script's own folder)
+
 EX = Path(__file__).resolve().parents[1] / "assets" / "examples"
 
 
 def median_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1000 * statistics.median(times)
+    return 1000 * timed(fn, repeats)
 
 
 def main() -> None:
