@@ -12,4 +12,5 @@ TASKS: dict[str, tuple[str, str]] = {
     "detection": ("training.detection", "DetectionConfig"),
     "segmentation": ("training.segmentation", "SegmentationConfig"),
     "faces": ("training.face_verification", "FaceConfig"),
+    "style": ("training.style", "StyleConfig"),
 }

@@ -1,0 +1,336 @@
+"""Neural style transfer: VGG-19 features, Gram matrices, the three losses, Gatys' optimisation and
+Johnson's feed-forward style network.
+
+Images are floats in [0, 1], (B, 3, H, W). The feature extractor is VGG-19's convolutional part, its
+layers named as in the papers (``conv1_1`` ... ``conv5_4``). Its weights come from the hub repo
+``timm/vgg19.tv_in1k`` (torchvision's ImageNet weights in timm's format) when the hub has it; offline
+the extractor is VGG-19 with seeded random weights: random convolutions still measure local colour
+and texture statistics (He, Wang & Hopcroft, 2016, "A powerful generative model using random weights
+for the deep image representation"), so textures and colours transfer, while object-level content
+is kept less faithfully than with ImageNet features.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+from .inference import InputError
+
+VGG_REPO = "timm/vgg19.tv_in1k"
+EXTRACTORS = {"vgg19-random": "VGG-19, seeded random weights (offline)",
+              "vgg19-hub": f"VGG-19, ImageNet weights ({VGG_REPO} on the chosen hub)"}
+# d2l's choice: the first conv of each block for style, a deep conv for content
+STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+CONTENT_LAYERS = ("conv4_2",)
+_MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def vgg19_names() -> list[str]:
+    """Names of VGG-19's 37 feature layers in order: conv1_1, relu1_1, conv1_2, relu1_2, pool1, conv2_1..."""
+    names = []
+    for block, convs in enumerate((2, 2, 4, 4, 4), start=1):
+        for i in range(1, convs + 1):
+            names += [f"conv{block}_{i}", f"relu{block}_{i}"]
+        names.append(f"pool{block}")
+    return names
+
+
+CONV_LAYERS = [n for n in vgg19_names() if n.startswith("conv")]
+
+
+class VGGFeatures(nn.Module):
+    """VGG-19's feature layers, frozen; ``forward(x, names)`` returns the named layers' outputs."""
+
+    def __init__(self, features: nn.Sequential, source: str):
+        super().__init__()
+        self.features, self.source = features.eval(), source
+        self.names = vgg19_names()
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor, names: list[str] | tuple[str, ...]) -> dict[str, torch.Tensor]:
+        unknown = [n for n in names if n not in self.names]
+        if unknown:
+            raise InputError(f"VGG-19 has no layer {unknown[0]!r}; its layers are {', '.join(CONV_LAYERS)}")
+        mean = torch.tensor(_MEAN, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(_STD, device=x.device).view(1, 3, 1, 1)
+        h, out, last = (x - mean) / std, {}, max(self.names.index(n) for n in names)
+        for i, layer in enumerate(self.features[:last + 1]):
+            h = layer(h)
+            if self.names[i] in names:
+                out[self.names[i]] = h
+        return out
+
+
+def random_vgg19(seed: int = 0) -> VGGFeatures:
+    """VGG-19 with torchvision's initialisation (Kaiming normal, fan-out), the same on every machine."""
+    import torchvision
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        features = torchvision.models.vgg19(weights=None).features
+    return VGGFeatures(features, "VGG-19, random weights (seed 0)")
+
+
+def vgg19_from_folder(folder: str | Path) -> VGGFeatures:
+    """The feature layers of a timm VGG-19 checkpoint folder (``timm/vgg19.tv_in1k`` pulled from a hub)."""
+    import timm
+
+    net = timm.create_model(f"local-dir:{folder}", pretrained=True)  # safetensors, no pickle
+    features = getattr(net, "features", None)
+    if not isinstance(features, nn.Sequential) or len(features) != 37:
+        raise InputError(f"{Path(folder).name} is not a VGG-19 (its feature layers do not match)")
+    return VGGFeatures(features, f"VGG-19, ImageNet weights ({Path(folder).parent.parent.name}/"
+                                 f"{Path(folder).parent.name})")
+
+
+@lru_cache(maxsize=4)
+def _cached_extractor(name: str, hub_key: str, hub) -> VGGFeatures:
+    if name == "vgg19-random":
+        return random_vgg19()
+    from .hub import HubActionError, pull
+
+    try:
+        return vgg19_from_folder(pull(VGG_REPO, hub))
+    except HubActionError as e:
+        raise InputError(f"VGG-19 ImageNet weights ({VGG_REPO}) could not be pulled from {hub.label}: {e}. "
+                         "Pick the random-weight VGG-19, which needs no network.") from None
+
+
+def load_extractor(name: str, hub=None) -> VGGFeatures:
+    """``vgg19-random`` (offline) or ``vgg19-hub`` (pulled from ``hub``, a ``hub_models.hub.Hub``)."""
+    if name not in EXTRACTORS:
+        raise InputError(f"unknown feature extractor {name!r}; choose one of {', '.join(EXTRACTORS)}")
+    if name == "vgg19-hub" and hub is None:
+        raise InputError("vgg19-hub needs a hub to pull the weights from")
+    key = "" if hub is None else f"{hub.kind}:{hub.endpoint}"
+    return _cached_extractor(name, key, hub if name == "vgg19-hub" else None)
+
+
+# Photographs and textures that ship inside installed packages: the offline examples and training photos.
+BUILTIN_IMAGES = {
+    "astronaut": ("skimage", "astronaut", "Eileen Collins, NASA (public domain)"),
+    "chelsea": ("skimage", "chelsea", "Chelsea the cat, Stefan van der Walt (CC0)"),
+    "coffee": ("skimage", "coffee", "a cup of coffee, Rachel Michetti (CC0)"),
+    "rocket": ("skimage", "rocket", "a SpaceX Falcon 9 launch (public domain)"),
+    "china": ("sklearn", "china.jpg", "a temple in China, danielbuechele on Flickr (CC BY 2.0)"),
+    "flower": ("sklearn", "flower.jpg", "a flower, vultilion on Flickr (CC BY 2.0)"),
+    "hubble": ("skimage", "hubble_deep_field", "the Hubble Deep Field, NASA (public domain)"),
+    "stain": ("skimage", "immunohistochemistry", "an immunohistochemistry stain (public domain)"),
+    "brick": ("skimage", "brick", "a brick wall texture (CC0)"),
+    "gravel": ("skimage", "gravel", "a gravel texture (CC0)"),
+}
+CONTENT_PHOTOS = ("astronaut", "coffee", "rocket", "china")  # fast style trains on crops of these
+VAL_PHOTOS = ("chelsea",)  # and is validated on a photo it never saw
+
+
+def builtin_image(name: str):
+    """A built-in image as PIL RGB, read from the package that ships it (scikit-image, scikit-learn)."""
+    from PIL import Image
+
+    if name not in BUILTIN_IMAGES:
+        raise InputError(f"no built-in image {name!r}; choose one of {', '.join(BUILTIN_IMAGES)}")
+    package, key, _ = BUILTIN_IMAGES[name]
+    if package == "skimage":
+        import skimage.data
+
+        return Image.fromarray(getattr(skimage.data, key)()).convert("RGB")
+    from sklearn.datasets import load_sample_image
+
+    return Image.fromarray(load_sample_image(key)).convert("RGB")
+
+
+# ----------------------------------------------------------------- the losses
+def gram(f: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) features -> (B, C, C) Gram matrices: channel i and j's products summed over the
+    positions, divided by C*H*W so layers of any size weigh alike."""
+    b, c, h, w = f.shape
+    x = f.reshape(b, c, h * w)
+    return x @ x.transpose(1, 2) / (c * h * w)
+
+
+def tv_loss(x: torch.Tensor) -> torch.Tensor:
+    """Total variation: the mean absolute difference of vertical and of horizontal neighbours, halved."""
+    return 0.5 * ((x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean())
+
+
+def relative_mse(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the target's mean square: 1.0 means "as far as zero is". Layers (and
+    extractors: random weights give far smaller Gram matrices than ImageNet's) then weigh alike, and
+    the loss weights mean the same whatever the extractor."""
+    return F.mse_loss(x, target.expand_as(x)) / target.pow(2).mean().clamp(min=1e-20)
+
+
+def content_loss(f: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Relative MSE of the features at the content layers, averaged over the layers."""
+    return sum(relative_mse(f[k], target[k]) for k in target) / max(1, len(target))
+
+
+def style_loss(f: dict[str, torch.Tensor], target_grams: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Relative MSE of the Gram matrices at the style layers, averaged over the layers."""
+    return sum(relative_mse(gram(f[k]), target_grams[k]) for k in target_grams) / max(1, len(target_grams))
+
+
+# ----------------------------------------------------------------- images
+def to_tensor(img, side: int) -> torch.Tensor:
+    """A PIL image resized so its longer side is ``side`` (multiple of 4), as (1, 3, H, W) in [0, 1]."""
+    from .inference import image_to_tensor
+
+    k = side / max(img.size)
+    w, h = max(4, round(img.width * k / 4) * 4), max(4, round(img.height * k / 4) * 4)
+    return image_to_tensor(img.convert("RGB").resize((w, h))).float().div(255).unsqueeze(0)
+
+
+def to_image(x: torch.Tensor):
+    from PIL import Image
+
+    a = (x.detach()[0].clamp(0, 1).permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    return Image.fromarray(a)
+
+
+def check_image(img, what: str):
+    """Refuse images a style transfer cannot use: too small, or so thin that resizing ruins them."""
+    if min(img.size) < 16:
+        raise InputError(f"The {what} image is {img.width}x{img.height}: at least 16 pixels a side are needed.")
+    if max(img.size) / min(img.size) > 8:
+        raise InputError(f"The {what} image is {img.width}x{img.height}: its sides differ more than 8 times; crop it.")
+    return img
+
+
+# ----------------------------------------------------------------- Gatys et al.
+def gatys(content, style, extractor: VGGFeatures, *, content_layers=CONTENT_LAYERS, style_layers=STYLE_LAYERS,
+          content_weight: float = 1.0, style_weight: float = 1e4, tv_weight: float = 10.0, steps: int = 200,
+          size: int = 256, lr: float = 0.05, every: int = 10, init: str = "content") -> Iterator[dict[str, Any]]:
+    """Optimise the pixels of one image (the only parameter) so its features match the content image's
+    at ``content_layers`` and its Gram matrices the style image's at ``style_layers``, with total
+    variation against noise. Yields {step, image, content, style, tv, total} every ``every`` steps and at
+    the end; the losses are unweighted (the weights are the caller's)."""
+    if not content_layers and not style_layers:
+        raise InputError("Pick at least one content or style layer.")
+    if steps < 1:
+        raise InputError("Steps must be at least 1.")
+    c = to_tensor(check_image(content, "content"), size)
+    s = to_tensor(check_image(style, "style"), size)  # the same scale as the content: Gram matrices ignore size
+    with torch.no_grad():
+        c_target = {k: v.detach() for k, v in extractor(c, list(content_layers)).items()}
+        s_target = {k: gram(v).detach() for k, v in extractor(s, list(style_layers)).items()}
+    x = (c.clone() if init == "content" else torch.rand_like(c)).requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=lr)
+    layers = list(dict.fromkeys([*content_layers, *style_layers]))
+    for step in range(1, steps + 1):
+        f = extractor(x, layers)
+        lc = content_loss(f, c_target) if content_layers else x.sum() * 0
+        ls = style_loss(f, s_target) if style_layers else x.sum() * 0
+        lt = tv_loss(x)
+        total = content_weight * lc + style_weight * ls + tv_weight * lt
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+        with torch.no_grad():
+            x.clamp_(0, 1)
+        if step % every == 0 or step == steps or step == 1:
+            yield {"step": step, "image": to_image(x), "content": lc.item(), "style": ls.item(), "tv": lt.item(),
+                   "total": total.item()}
+
+
+def gram_picture(style, extractor: VGGFeatures, layers=STYLE_LAYERS, channels: int = 32, size: int = 256):
+    """The Gram matrix of each style layer (its first ``channels`` channels), as a heat map: bright cells are
+    channel pairs that fire together in the style image."""
+    import numpy as np
+    from PIL import Image
+
+    from .visual import captioned, row
+
+    if not layers:
+        raise InputError("Pick at least one style layer to see its Gram matrix.")
+    with torch.no_grad():
+        feats = extractor(to_tensor(check_image(style, "style"), size), list(layers))
+    tiles = []
+    for name in layers:
+        g = gram(feats[name])[0, :channels, :channels]
+        g = (g - g.min()) / (g.max() - g.min()).clamp(min=1e-12)
+        g = g.numpy()
+        heat = (np.stack([g, g ** 0.5, 1 - g], -1) * 255).astype("uint8")  # dark blue -> yellow-white
+        img = Image.fromarray(heat).resize((160, 160), Image.NEAREST)
+        tiles.append(captioned(img, f"{name}: {feats[name].shape[1]} ch"))
+    return row(tiles, pad=8)
+
+
+# ----------------------------------------------------------------- Johnson et al.
+class _Residual(nn.Module):
+    def __init__(self, c: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3), nn.InstanceNorm2d(c, affine=True),
+                                  nn.ReLU(), nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3), nn.InstanceNorm2d(c, affine=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def _conv(cin: int, cout: int, k: int, stride: int = 1, up: bool = False) -> list[nn.Module]:
+    layers: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest")] if up else []
+    return layers + [nn.ReflectionPad2d(k // 2), nn.Conv2d(cin, cout, k, stride), nn.InstanceNorm2d(cout, affine=True),
+                     nn.ReLU()]
+
+
+class StyleNet(nn.Module, PyTorchModelHubMixin, library_name="pytorch", license="mit", pipeline_tag="image-to-image",
+               tags=["dl-playground", "style-transfer", "fast-neural-style"]):
+    """Johnson et al.'s image transformation network, for one style: two stride-2 convs down, residual
+    blocks, two nearest-neighbour upsamplings + convs back (no checkerboard artefacts), instance norm.
+    Any image size; one forward pass, no optimisation."""
+
+    def __init__(self, width: int = 16, residual_blocks: int = 5, style_name: str = "style",
+                 content_weight: float = 1.0, style_weight: float = 1e4, extractor: str = "vgg19-random"):
+        super().__init__()
+        self.style_name, self.extractor = style_name, extractor
+        w = width
+        self.net = nn.Sequential(*_conv(3, w, 9), *_conv(w, 2 * w, 3, 2), *_conv(2 * w, 4 * w, 3, 2),
+                                 *[_Residual(4 * w) for _ in range(residual_blocks)],
+                                 *_conv(4 * w, 2 * w, 3, up=True), *_conv(2 * w, w, 3, up=True),
+                                 nn.ReflectionPad2d(4), nn.Conv2d(w, 3, 9))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        x = F.pad(x, (0, (-w) % 4, 0, (-h) % 4), mode="reflect")
+        return torch.sigmoid(self.net(x * 2 - 1))[..., :h, :w]
+
+
+STYLE_NETS: dict[str, tuple[dict[str, int], str]] = {
+    "style-net": ({"width": 16, "residual_blocks": 5}, "16-32-64 channels, 5 residual blocks (0.4 M parameters)"),
+    "style-net-wide": ({"width": 32, "residual_blocks": 5}, "32-64-128 channels, 5 residual blocks (1.7 M, Johnson's size)"),
+}
+
+
+def load_style_net(folder: str | Path) -> StyleNet:
+    import inspect
+    import json
+
+    path = Path(folder)
+    try:
+        config = json.loads((path / "config.json").read_text())
+        if set(config) != set(inspect.signature(StyleNet.__init__).parameters) - {"self"}:
+            raise ValueError("config.json is not a style network's")
+        return StyleNet.from_pretrained(path).eval()
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        raise InputError(f"{path.name} does not hold a style network this playground can load "
+                         f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+
+
+@lru_cache(maxsize=4)
+def load_cached(folder: str) -> StyleNet:
+    return load_style_net(folder)
+
+
+def stylize(model: StyleNet, image: Any, max_side: int = 512):
+    """One image through a style network, its longer side at most ``max_side`` pixels."""
+    from .inference import load_image
+
+    img = check_image(load_image(image, channels=3), "content")
+    with torch.no_grad():
+        return to_image(model(to_tensor(img, min(max_side, max(img.size)))))
