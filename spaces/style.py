@@ -25,7 +25,7 @@ weights when the hub has `timm/vgg19.tv_in1k`; offline, VGG-19 with random weigh
 colours and textures but keeps objects less faithfully. Losses are relative (1.0 = as far as a black image)."""
 
 CONTENT_EXAMPLES = [str(EX / f"content-{n}.jpg") for n in ("chelsea", "astronaut", "coffee")]
-STYLE_EXAMPLES = [str(EX / f"style-{n}.jpg") for n in ("hubble", "stain", "flower", "brick")]
+STYLE_EXAMPLES = [str(EX / f"style-{n}.jpg") for n in ("flower", "stain", "hubble", "brick")]
 DATA_SOURCES = {"Built-in photos (scikit-image, scikit-learn)": "builtin", "Upload a zip of photos": "upload",
                 "Dataset repo on the hub": "hub"}
 EXTRACTOR_CHOICES = {"VGG-19, random weights (offline)": "vgg19-random",
@@ -58,12 +58,12 @@ def _train_extras() -> dict:
     from hub_models.style import BUILTIN_IMAGES
 
     with gr.Row():
-        style = gr.Dropdown(list(BUILTIN_IMAGES), value="hubble", label="Style (built in)")
+        style = gr.Dropdown(list(BUILTIN_IMAGES), value="flower", label="Style (built in)")
         style_file = gr.File(label="...or your style image", file_types=["image"], type="filepath", height=90)
         extractor = gr.Radio(list(EXTRACTOR_CHOICES.values()), value="vgg19-random", label="Scored by",
                              info="vgg19-hub pulls timm/vgg19.tv_in1k from the hub above")
         cw = gr.Number(1.0, label="Content weight", minimum=0)
-        sw = gr.Number(4.0, label="Style weight", minimum=0)
+        sw = gr.Number(10.0, label="Style weight", minimum=0)
         tw = gr.Number(2.0, label="TV weight", minimum=0)
     return {"style": style, "style_file": style_file, "extractor": extractor, "content_weight": cw,
             "style_weight": sw, "tv_weight": tw}
@@ -82,12 +82,12 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             extractor = gr.Radio(list(EXTRACTOR_CHOICES), value=next(iter(EXTRACTOR_CHOICES)),
                                  label="Feature extractor", scale=2)
-            steps = gr.Slider(10, 1000, value=150, step=10, label="Steps")
-            size = gr.Slider(64, 512, value=192, step=32, label="Image size (longer side)")
-            lr = gr.Number(0.05, label="Learning rate (pixels)", minimum=1e-4, maximum=1)
+            steps = gr.Slider(10, 1000, value=100, step=10, label="Steps")
+            size = gr.Slider(64, 512, value=160, step=32, label="Image size (longer side)")
+            lr = gr.Number(0.02, label="Learning rate (pixels)", minimum=1e-4, maximum=1)
         with gr.Row():
             cw = gr.Number(1.0, label="Content weight", minimum=0)
-            sw = gr.Number(4.0, label="Style weight", minimum=0)
+            sw = gr.Number(10.0, label="Style weight", minimum=0)
             tw = gr.Number(2.0, label="TV weight", minimum=0)
         with gr.Accordion("Layers", open=False):
             from hub_models.style import CONTENT_LAYERS, CONV_LAYERS, STYLE_LAYERS
@@ -106,9 +106,9 @@ def build(ctx: AppContext) -> None:
             curves = gr.LinePlot(x="step", y="value", color="loss", title="Weighted losses", height=300)
         grams = gr.Image(label="Gram matrices of the style layers (first 32 channels; bright: channels that fire "
                                "together)", type="pil")
-    with gr.Tab("Fast style"):
-        source = model_source(ctx, TASK, [], metric="style_loss", label="Style network (trained here or pulled)",
-                              pull_label="Repo id (a style network)", placeholder="you/style-hubble", check=_check)
+    with gr.Tab("Fast style") as fast_tab:
+        source = model_source(ctx, TASK, fast_tab, metric="style_loss", label="Style network (trained here or pulled)",
+                              pull_label="Repo id (a style network)", placeholder="you/style-flower", check=_check)
         with gr.Row():
             photo = gr.File(label="Photo", file_types=["image"], type="filepath", height=120)
             max_side = gr.Slider(128, 1024, value=512, step=64, label="Output size (longer side)")
@@ -124,7 +124,7 @@ def build(ctx: AppContext) -> None:
             repo_label="Dataset repo id (images)", repo_placeholder="you/my-photos",
             missing_upload="Upload a zip of photos.", check_folder=_check_folder, epochs=4, batch=4, lr=2e-3,
             metric="style_loss", picture_label="Style, then the network on an unseen photo and on training photos",
-            push_placeholder="you/style-hubble", picture_file="val_stylized.png", builtin="photos", image_size=128,
+            push_placeholder="you/style-flower", picture_file="val_stylized.png", builtin="photos", image_size=96,
             extras=_train_extras, size_info="side of the training crops"))
 
     # ------------------------------------------------------------------ events

@@ -219,7 +219,28 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         expect(page.get_by_text("Visitor A ·")).to_be_visible(timeout=60_000)
         page.locator(".gallery-item").filter(visible=True).first.click()  # another photo of visitor A
         page.get_by_role("button", name="Identify", exact=True).click()
-        expect(page.get_by_text(re.compile(r"Visitor A \(distance|Unknown: the closest"))).to_be_visible(timeout=60_000)
+        expect(page.get_by_text(re.compile(r"Visitor A \(distance|Unknown: the closest"))).to_be_visible(
+            timeout=60_000)
+
+        # Style transfer: Gatys' optimisation updates live and stops; Gram matrices; a fast style network.
+        page.get_by_role("tab", name="Neural style transfer").click()
+        page.locator(".gallery-item").filter(visible=True).first.click()  # content: the cat
+        page.locator(".gallery-item").filter(visible=True).nth(3).click()  # style: a flower
+        page.get_by_role("button", name="Start", exact=True).click()
+        expect(page.get_by_text(re.compile(r"Step 10 / 100"))).to_be_visible(timeout=120_000)
+        page.get_by_role("button", name="Stop", exact=True).filter(visible=True).click()
+        page.get_by_role("button", name="Show the style's Gram matrices").click()
+        page.wait_for_timeout(3000)
+        _shot(page, "style-optimise")
+        page.get_by_role("tab", name="Fast style", exact=True).click()
+        page.get_by_label("Epochs").filter(visible=True).fill("1")
+        page.get_by_label("Image size").filter(visible=True).fill("64")
+        page.get_by_role("button", name="Start training").filter(visible=True).click()
+        expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=240_000)
+        page.get_by_role("button", name="Refresh").filter(visible=True).first.click()
+        page.locator(".gallery-item").filter(visible=True).first.click()
+        page.get_by_role("button", name="Stylise", exact=True).click()
+        expect(page.get_by_text(re.compile(r"Style flower: \d+x\d+ in"))).to_be_visible(timeout=60_000)
         page.close()
     finally:
         proc.terminate()

@@ -2,7 +2,8 @@
 
 Trains Johnson et al.'s image transformation network for one style: each batch of content crops goes
 through the network, and the output is scored by a frozen VGG-19 with the losses of Gatys et al.
-(content features of the input, Gram matrices of the style image, total variation). Once trained, one
+(content features of the input at relu2_2, Gram matrices of the style image at relu1_2, relu2_2 and
+relu3_3, total variation). Once trained, one
 forward pass stylises an image. Content photos: crops of photographs that ship with scikit-image and
 scikit-learn (built in), or a folder / zip / dataset repo of any images. After each epoch the style and
 content losses are measured on crops of a photo training never sees.
@@ -33,17 +34,17 @@ class StyleConfig(TrainConfig):
     schedule: str = opt("cosine", "learning-rate schedule over the run", ("constant", "cosine", "step", "onecycle"))
     model: str = opt("style-net", "the style network: " + "; ".join(f"{k}: {v[1]}" for k, v in STYLE_NETS.items()),
                      tuple(STYLE_NETS))
-    style: str = opt("hubble", "the style image: " + ", ".join(BUILTIN_IMAGES) + " (built in), or an image file")
+    style: str = opt("flower", "the style image: " + ", ".join(BUILTIN_IMAGES) + " (built in), or an image file")
     style_file: str = opt("", "an image file for the style (overrides --style)")
     dataset: str = opt(BUILTIN, "content images: 'photos' (built in: crops of astronaut, coffee, rocket and china, "
                                 "photos that ship with scikit-image and scikit-learn), or a folder, .zip or "
                                 "dataset repo of images")
     extractor: str = opt("vgg19-random", "the frozen network that scores style and content", tuple(EXTRACTORS))
     content_weight: float = opt(1.0, "weight of the content loss (relative MSE of features)")
-    style_weight: float = opt(4.0, "weight of the style loss (relative MSE of Gram matrices)")
+    style_weight: float = opt(10.0, "weight of the style loss (relative MSE of Gram matrices)")
     tv_weight: float = opt(2.0, "weight of the total-variation loss (smoothness)")
-    image_size: int = opt(128, "side of the square content crops it trains on")
-    crops_per_epoch: int = opt(400, "content crops in one epoch")
+    image_size: int = opt(96, "side of the square content crops it trains on")
+    crops_per_epoch: int = opt(320, "content crops in one epoch")
     init_from: str = opt("", "fine-tune: start from a style network saved here or on --hub (a folder or repo id)")
     flip: bool = opt(True, "mirror content crops at random")
 
@@ -133,7 +134,7 @@ def build_task(cfg: StyleConfig) -> TaskSpec:
         extractor = load_extractor(cfg.extractor, hub)
     except InputError as e:
         raise TrainingError(str(e)) from None
-    from hub_models.style import CONTENT_LAYERS, STYLE_LAYERS
+    from hub_models.style import FAST_CONTENT_LAYERS as CONTENT_LAYERS, FAST_STYLE_LAYERS as STYLE_LAYERS
 
     with torch.no_grad():
         style_grams = {k: gram(v) for k, v in extractor(to_tensor(style_img, cfg.image_size * 2),
