@@ -21,33 +21,12 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from .inference import InputError
+from .style_layers import CONTENT_LAYERS, CONV_LAYERS, STYLE_LAYERS, vgg19_names
 
+_MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 VGG_REPO = "timm/vgg19.tv_in1k"
 EXTRACTORS = {"vgg19-random": "VGG-19, seeded random weights (offline)",
               "vgg19-hub": f"VGG-19, ImageNet weights ({VGG_REPO} on the chosen hub)"}
-# d2l's choice: the first conv of each block for style, a deep conv for content
-STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
-CONTENT_LAYERS = ("conv4_2",)
-# Johnson et al.'s choice for the fast network, without relu4_3: relu layers, shallow content, and a third
-# of VGG-19's cost (two cores train it in minutes)
-FAST_STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3")
-FAST_CONTENT_LAYERS = ("relu2_2",)
-_MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-def vgg19_names() -> list[str]:
-    """Names of VGG-19's 37 feature layers in order: conv1_1, relu1_1, conv1_2, relu1_2, pool1, conv2_1..."""
-    names = []
-    for block, convs in enumerate((2, 2, 4, 4, 4), start=1):
-        for i in range(1, convs + 1):
-            names += [f"conv{block}_{i}", f"relu{block}_{i}"]
-        names.append(f"pool{block}")
-    return names
-
-
-CONV_LAYERS = [n for n in vgg19_names() if n.startswith("conv")]
-
-
 class VGGFeatures(nn.Module):
     """VGG-19's feature layers, frozen; ``forward(x, names)`` returns the named layers' outputs."""
 
@@ -287,7 +266,8 @@ class StyleNet(nn.Module, PyTorchModelHubMixin, library_name="pytorch", license=
                tags=["dl-playground", "style-transfer", "fast-neural-style"]):
     """Johnson et al.'s image transformation network, for one style: two stride-2 convs down, residual
     blocks, two nearest-neighbour upsamplings + convs back (no checkerboard artefacts), instance norm.
-    Any image size; one forward pass, no optimisation."""
+    It outputs a change to the photo (in logit space), zero at the start: a short CPU training keeps the
+    content from the first step instead of having to learn to copy it. Any image size; one forward pass."""
 
     def __init__(self, width: int = 16, residual_blocks: int = 5, style_name: str = "style",
                  content_weight: float = 1.0, style_weight: float = 10.0, extractor: str = "vgg19-random"):
@@ -298,11 +278,14 @@ class StyleNet(nn.Module, PyTorchModelHubMixin, library_name="pytorch", license=
                                  *[_Residual(4 * w) for _ in range(residual_blocks)],
                                  *_conv(4 * w, 2 * w, 3, up=True), *_conv(2 * w, w, 3, up=True),
                                  nn.ReflectionPad2d(4), nn.Conv2d(w, 3, 9))
+        nn.init.zeros_(self.net[-1].weight)  # starts as the identity: content is kept, style is learnt on top
+        nn.init.zeros_(self.net[-1].bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         x = F.pad(x, (0, (-w) % 4, 0, (-h) % 4), mode="reflect")
-        return torch.sigmoid(self.net(x * 2 - 1))[..., :h, :w]
+        # the network predicts a change of the image's logits: zero change returns the photo itself
+        return torch.sigmoid(torch.logit(x.clamp(0.004, 0.996)) + self.net(x * 2 - 1))[..., :h, :w]
 
 
 STYLE_NETS: dict[str, tuple[dict[str, int], str]] = {

@@ -73,7 +73,8 @@ def build(ctx: AppContext) -> None:
                           pull_label="Repo id (ours, a timm model or a transformers vision model)",
                           placeholder="you/faces-small-cnn", check=_check)
     threshold = gr.Slider(0, 2, value=1.0, step=0.005, label="Threshold: same person if distance <= this",
-                          info="set to the model's own threshold each time it runs; move it to see the verdict change")
+                          info="set to the picked model's own threshold (the best on its validation pairs); move it "
+                               "to see the verdict change")
     with gr.Tab("Verify") as verify_tab:
         last = gr.State(None)  # the last distance: the threshold slider re-decides without the network
         with gr.Row():
@@ -138,7 +139,7 @@ def build(ctx: AppContext) -> None:
         except InputError as e:
             raise gr.Error(str(e)) from None
 
-    def run_verify(folder, a, b, mode_):
+    def run_verify(folder, a, b, mode_, t):
         from hub_models.faces import verdict as say, verify, verify_picture
         from hub_models.inference import InputError
 
@@ -149,9 +150,9 @@ def build(ctx: AppContext) -> None:
             result = verify(model, a, b, CROP_MODES.get(mode_, "auto"))
         except InputError as e:
             raise gr.Error(str(e)) from None
-        d, t = result["distance"], result["threshold"]
-        text = say(d, t) + "".join(f"\n\n{n}" for n in result["notes"])
-        return text, verify_picture(result), t, {"distance": d, "notes": result["notes"]}
+        d = result["distance"]
+        text = say(d, float(t)) + "".join(f"\n\n{n}" for n in result["notes"])
+        return text, verify_picture(result), {"distance": d, "notes": result["notes"]}
 
     def redecide(found, t):
         from hub_models.faces import verdict as say
@@ -232,12 +233,12 @@ def build(ctx: AppContext) -> None:
         except gr.Error:
             return gr.skip()
 
-    verify_btn.click(run_verify, [source, image_a, image_b, mode], [verdict, picture, threshold, last],
+    verify_btn.click(run_verify, [source, image_a, image_b, mode, threshold], [verdict, picture, last],
                      api_name="faces_verify")
     threshold.release(redecide, [last, threshold], verdict, api_name="faces_threshold", show_progress="hidden")
     for f in (image_a, image_b):
         f.change(lambda: None, None, last, api_visibility="private")
-    source.change(model_threshold, source, threshold, api_visibility="private")
+    source.change(model_threshold, source, threshold, api_name="faces_model_threshold")
     enrol_btn.click(enrol, [source, enrol_photo, enrol_name, replace, enrol_mode], [gallery, remove_name, enrol_name],
                     api_name="faces_enrol")
     identify_btn.click(identify, [source, query, threshold, enrol_mode], [answer, ranking], api_name="faces_identify")

@@ -90,7 +90,7 @@ def build(ctx: AppContext) -> None:
             sw = gr.Number(10.0, label="Style weight", minimum=0)
             tw = gr.Number(2.0, label="TV weight", minimum=0)
         with gr.Accordion("Layers", open=False):
-            from hub_models.style import CONTENT_LAYERS, CONV_LAYERS, STYLE_LAYERS
+            from hub_models.style_layers import CONTENT_LAYERS, CONV_LAYERS, STYLE_LAYERS
 
             content_layers = gr.CheckboxGroup(CONV_LAYERS, value=list(CONTENT_LAYERS), label="Content layers")
             style_layers = gr.CheckboxGroup(CONV_LAYERS, value=list(STYLE_LAYERS), label="Style layers")

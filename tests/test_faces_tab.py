@@ -2,7 +2,9 @@
 remove), push and pull, bad input."""
 from __future__ import annotations
 
+import json
 import zipfile
+from pathlib import Path
 
 import pytest
 from conftest import table_rows, wait_job
@@ -39,19 +41,22 @@ def test_train_verify_and_threshold(tab, trained, hub_server, repo_name):
     assert {"auc", "accuracy", "threshold"} <= {r[1] for r in table_rows(metrics)}
 
     a1, a2, b1 = (handle_file(str(EX / f"face-visitor-{n}.png")) for n in ("a1", "a2", "b1"))
-    text, pic, threshold = client.predict(folder, a1, a2, AUTO, api_name="/faces_verify")
-    assert pic and "distance" in text and 0 < threshold < 2
+    threshold = client.predict(folder, api_name="/faces_model_threshold")  # the slider follows the model
+    saved = json.loads((Path(folder) / "config.json").read_text())["threshold"]
+    assert 0 < threshold < 2 and threshold == pytest.approx(saved)
+    text, pic = client.predict(folder, a1, a2, AUTO, threshold, api_name="/faces_verify")
+    assert pic and "distance" in text and f"threshold {threshold:.3f}" in text
     same = float(text.split("distance ")[1].split()[0])
-    text_b, _, _ = client.predict(folder, a1, b1, AUTO, api_name="/faces_verify")
+    text_b, _ = client.predict(folder, a1, b1, AUTO, threshold, api_name="/faces_verify")
     other = float(text_b.split("distance ")[1].split()[0])
     assert same < other  # the same visitor is closer than another one
     # The slider re-decides the last pair without the network: a threshold below the distance says "different".
     assert "Different people" in client.predict(other / 2, api_name="/faces_threshold")
     assert "Same person" in client.predict(other + 0.01, api_name="/faces_threshold")
     # A photograph through the Haar cascade: found, aligned, compared.
-    text, pic, _ = client.predict(folder, handle_file(str(EX / "face-astronaut.jpg")),
-                                     handle_file(str(EX / "face-astronaut-mirrored.jpg")),
-                                     "Find the face (Haar cascade)", api_name="/faces_verify")
+    text, pic = client.predict(folder, handle_file(str(EX / "face-astronaut.jpg")),
+                               handle_file(str(EX / "face-astronaut-mirrored.jpg")),
+                               "Find the face (Haar cascade)", 1.0, api_name="/faces_verify")
     assert pic and "distance" in text
 
     repo = f"alice/{repo_name}"
@@ -62,8 +67,9 @@ def test_train_verify_and_threshold(tab, trained, hub_server, repo_name):
     assert info.card_data.pipeline_tag == "image-feature-extraction" and "face-verification" in info.tags
     pulled = client.predict(repo, URL_HUB, hub_server.url, "", api_name="/faces_pull")
     pulled = pulled["value"] if isinstance(pulled, dict) else pulled
-    text, _, t2 = client.predict(pulled, a1, a2, AUTO, api_name="/faces_verify")
-    assert t2 == pytest.approx(threshold) and text.split("distance ")[1].split()[0] == f"{same:.3f}"
+    assert client.predict(pulled, api_name="/faces_model_threshold") == pytest.approx(threshold)
+    text, _ = client.predict(pulled, a1, a2, AUTO, threshold, api_name="/faces_verify")
+    assert text.split("distance ")[1].split()[0] == f"{same:.3f}"
 
 
 def test_gallery_enrol_identify_remove(tab, trained):
@@ -103,19 +109,19 @@ def test_bad_input_gets_clear_messages(tab, trained, tmp_path):
     a1 = handle_file(str(EX / "face-visitor-a1.png"))
     (tmp_path / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     with pytest.raises(AppError, match="damaged|not an image"):
-        client.predict(folder, a1, handle_file(str(tmp_path / "x.png")), AUTO, api_name="/faces_verify")
+        client.predict(folder, a1, handle_file(str(tmp_path / "x.png")), AUTO, 1.0, api_name="/faces_verify")
     Image.new("RGB", (300, 300), (90, 140, 200)).save(tmp_path / "sky.png")
     with pytest.raises(AppError, match="Image B: No face found"):
         client.predict(folder, handle_file(str(EX / "face-astronaut.jpg")), handle_file(str(tmp_path / "sky.png")),
                        "Find the face (Haar cascade)",
-                       api_name="/faces_verify")
+                       1.0, api_name="/faces_verify")
     Image.new("RGB", (16, 16)).save(tmp_path / "tiny.png")
     with pytest.raises(AppError, match="at least 32x32"):
-        client.predict(folder, handle_file(str(tmp_path / "tiny.png")), a1, AUTO, api_name="/faces_verify")
+        client.predict(folder, handle_file(str(tmp_path / "tiny.png")), a1, AUTO, 1.0, api_name="/faces_verify")
     with pytest.raises(AppError, match="two photos"):
-        client.predict(folder, a1, None, AUTO, api_name="/faces_verify")
+        client.predict(folder, a1, None, AUTO, 1.0, api_name="/faces_verify")
     with pytest.raises(AppError, match="Pick a model"):
-        client.predict(None, a1, a1, AUTO, api_name="/faces_verify")
+        client.predict(None, a1, a1, AUTO, 1.0, api_name="/faces_verify")
     with pytest.raises(AppError, match="Give the person a name"):
         client.predict(folder, a1, "  ", False, AUTO, api_name="/faces_enrol")
     with pytest.raises(AppError, match="Pick a model"):
@@ -128,4 +134,4 @@ def test_bad_input_gets_clear_messages(tab, trained, tmp_path):
         _start(client, "small-cnn", kind="Upload a zip (one folder per person)",
                upload=handle_file(str(tmp_path / "two.zip")))
     assert len(runner.jobs()) == jobs_before
-    assert client.predict(folder, a1, a1, AUTO, api_name="/faces_verify")  # still serving
+    assert client.predict(folder, a1, a1, AUTO, 1.0, api_name="/faces_verify")  # still serving

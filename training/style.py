@@ -134,7 +134,7 @@ def build_task(cfg: StyleConfig) -> TaskSpec:
         extractor = load_extractor(cfg.extractor, hub)
     except InputError as e:
         raise TrainingError(str(e)) from None
-    from hub_models.style import FAST_CONTENT_LAYERS as CONTENT_LAYERS, FAST_STYLE_LAYERS as STYLE_LAYERS
+    from hub_models.style_layers import FAST_CONTENT_LAYERS as CONTENT_LAYERS, FAST_STYLE_LAYERS as STYLE_LAYERS
 
     with torch.no_grad():
         style_grams = {k: gram(v) for k, v in extractor(to_tensor(style_img, cfg.image_size * 2),
