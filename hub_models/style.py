@@ -21,7 +21,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from .inference import InputError
-from .style_layers import CONTENT_LAYERS, CONV_LAYERS, STYLE_LAYERS, vgg19_names
+from .style_catalog import BUILTIN_IMAGES, CONTENT_LAYERS, CONV_LAYERS, STYLE_LAYERS, vgg19_names  # noqa: F401
 
 _MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 VGG_REPO = "timm/vgg19.tv_in1k"
@@ -94,23 +94,6 @@ def load_extractor(name: str, hub=None) -> VGGFeatures:
         raise InputError("vgg19-hub needs a hub to pull the weights from")
     key = "" if hub is None else f"{hub.kind}:{hub.endpoint}"
     return _cached_extractor(name, key, hub if name == "vgg19-hub" else None)
-
-
-# Photographs and textures that ship inside installed packages: the offline examples and training photos.
-BUILTIN_IMAGES = {
-    "astronaut": ("skimage", "astronaut", "Eileen Collins, NASA (public domain)"),
-    "chelsea": ("skimage", "chelsea", "Chelsea the cat, Stefan van der Walt (CC0)"),
-    "coffee": ("skimage", "coffee", "a cup of coffee, Rachel Michetti (CC0)"),
-    "rocket": ("skimage", "rocket", "a SpaceX Falcon 9 launch (public domain)"),
-    "china": ("sklearn", "china.jpg", "a temple in China, danielbuechele on Flickr (CC BY 2.0)"),
-    "flower": ("sklearn", "flower.jpg", "a flower, vultilion on Flickr (CC BY 2.0)"),
-    "hubble": ("skimage", "hubble_deep_field", "the Hubble Deep Field, NASA (public domain)"),
-    "stain": ("skimage", "immunohistochemistry", "an immunohistochemistry stain (public domain)"),
-    "brick": ("skimage", "brick", "a brick wall texture (CC0)"),
-    "gravel": ("skimage", "gravel", "a gravel texture (CC0)"),
-}
-CONTENT_PHOTOS = ("astronaut", "coffee", "rocket", "china")  # fast style trains on crops of these
-VAL_PHOTOS = ("chelsea",)  # and is validated on a photo it never saw
 
 
 def builtin_image(name: str):

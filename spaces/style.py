@@ -55,7 +55,7 @@ def _check_folder(folder: str) -> str:
 
 
 def _train_extras() -> dict:
-    from hub_models.style import BUILTIN_IMAGES
+    from hub_models.style_catalog import BUILTIN_IMAGES
 
     with gr.Row():
         style = gr.Dropdown(list(BUILTIN_IMAGES), value="flower", label="Style (built in)")
@@ -90,7 +90,7 @@ def build(ctx: AppContext) -> None:
             sw = gr.Number(10.0, label="Style weight", minimum=0)
             tw = gr.Number(2.0, label="TV weight", minimum=0)
         with gr.Accordion("Layers", open=False):
-            from hub_models.style_layers import CONTENT_LAYERS, CONV_LAYERS, STYLE_LAYERS
+            from hub_models.style_catalog import CONTENT_LAYERS, CONV_LAYERS, STYLE_LAYERS
 
             content_layers = gr.CheckboxGroup(CONV_LAYERS, value=list(CONTENT_LAYERS), label="Content layers")
             style_layers = gr.CheckboxGroup(CONV_LAYERS, value=list(STYLE_LAYERS), label="Style layers")

@@ -13,7 +13,7 @@ from hub_models.inference import InputError
 from hub_models.style import (STYLE_NETS, StyleNet, VGGFeatures, builtin_image, gatys, gram, gram_picture,
                               load_extractor, load_style_net, random_vgg19, relative_mse, stylize, tv_loss,
                               vgg19_from_folder)
-from hub_models.style_layers import vgg19_names
+from hub_models.style_catalog import vgg19_names
 from training.config import TrainingError
 from training.style import StyleConfig, train
 

@@ -18,7 +18,8 @@ from typing import Any, Callable, Iterator
 import torch
 from torch.utils.data import Dataset
 
-from hub_models.style import BUILTIN_IMAGES, EXTRACTORS, STYLE_NETS
+from hub_models.style import EXTRACTORS, STYLE_NETS
+from hub_models.style_catalog import BUILTIN_IMAGES
 
 from .config import TrainConfig, TrainingError, opt, to_dict
 from .engine import TaskSpec, fit, load_matching
@@ -62,7 +63,8 @@ def _open_style(spec: str):
 
 def load_photos(cfg: StyleConfig) -> tuple[list, list, str, list[str]]:
     """(training photos, validation photos, dataset name, notes)."""
-    from hub_models.style import CONTENT_PHOTOS, VAL_PHOTOS, builtin_image
+    from hub_models.style import builtin_image
+    from hub_models.style_catalog import CONTENT_PHOTOS, VAL_PHOTOS
 
     if cfg.dataset == BUILTIN:
         return [builtin_image(n) for n in CONTENT_PHOTOS], [builtin_image(n) for n in VAL_PHOTOS], BUILTIN, []
@@ -134,7 +136,7 @@ def build_task(cfg: StyleConfig) -> TaskSpec:
         extractor = load_extractor(cfg.extractor, hub)
     except InputError as e:
         raise TrainingError(str(e)) from None
-    from hub_models.style_layers import FAST_CONTENT_LAYERS as CONTENT_LAYERS, FAST_STYLE_LAYERS as STYLE_LAYERS
+    from hub_models.style_catalog import FAST_CONTENT_LAYERS as CONTENT_LAYERS, FAST_STYLE_LAYERS as STYLE_LAYERS
 
     with torch.no_grad():
         style_grams = {k: gram(v) for k, v in extractor(to_tensor(style_img, cfg.image_size * 2),
