@@ -48,6 +48,7 @@ def _shot(page, name: str) -> None:
         page.screenshot(path=str(out / f"{name}.png"), full_page=True)
 
 
+@pytest.mark.timeout(2400)  # every tab trains and predicts: 15 min on two cores
 def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
     from playwright.sync_api import expect
 
