@@ -342,11 +342,10 @@ def class_for_config(config: dict) -> type[ImageClassifier]:
     (The mixin writes every constructor argument, defaults included, and no two classes here
     take the same set.)
     """
-    import inspect
+    from .inference import class_matching
 
-    for cls in CLASSES.values():
-        if set(config) == set(inspect.signature(cls.__init__).parameters) - {"self"}:
-            return cls
+    if (cls := class_matching(config, CLASSES.values())) is not None:
+        return cls
     raise ValueError("config.json does not match any image classifier of this playground")
 
 

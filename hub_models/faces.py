@@ -193,15 +193,15 @@ def create_embedder(name: str, embedding_dim: int, image_size: int, face_crop: s
 
 def load_embedder(folder: str | Path) -> Embedder:
     """A face embedder folder in eval mode: ours, a timm model or a transformers vision model."""
-    import inspect
     import json
+
+    from .inference import class_matching
 
     path = Path(folder)
     try:
         config = json.loads((path / "config.json").read_text())
-        for cls in CLASSES.values():
-            if set(config) == set(inspect.signature(cls.__init__).parameters) - {"self"}:
-                return cls.from_pretrained(path).eval()
+        if (cls := class_matching(config, CLASSES.values())) is not None:
+            return cls.from_pretrained(path).eval()
         if ("architecture" in config and "pretrained_cfg" in config) or config.get("model_type"):
             return _load_foreign(path, config)
         raise ValueError("config.json matches no face embedder of this playground")

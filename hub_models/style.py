@@ -278,13 +278,14 @@ STYLE_NETS: dict[str, tuple[dict[str, int], str]] = {
 
 
 def load_style_net(folder: str | Path) -> StyleNet:
-    import inspect
     import json
+
+    from .inference import class_matching
 
     path = Path(folder)
     try:
         config = json.loads((path / "config.json").read_text())
-        if set(config) != set(inspect.signature(StyleNet.__init__).parameters) - {"self"}:
+        if class_matching(config, [StyleNet]) is None:
             raise ValueError("config.json is not a style network's")
         return StyleNet.from_pretrained(path).eval()
     except (OSError, ValueError, KeyError, RuntimeError) as e:
