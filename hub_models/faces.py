@@ -13,6 +13,7 @@ about the face's centre so the eyes are level (alignment).
 """
 from __future__ import annotations
 
+import threading
 import weakref
 from dataclasses import dataclass
 from functools import lru_cache
@@ -337,8 +338,7 @@ def verify(model: Embedder, image_a: Any, image_b: Any, mode: str = "auto") -> d
     if images[0].size == images[1].size and images[0].tobytes() == images[1].tobytes():
         notes.append("The two images are identical, pixel for pixel: the distance is 0 whatever the model.")
     e = embed_crops(model, [f.crop for f in faces])
-    return {"distance": distance(e[0], e[1]), "faces": faces, "images": images, "notes": notes,
-            "threshold": float(model.threshold), "mode": mode}
+    return {"distance": distance(e[0], e[1]), "faces": faces, "images": images, "notes": notes, "mode": mode}
 
 
 def verdict(d: float, threshold: float) -> str:
@@ -378,11 +378,8 @@ class Gallery:
     itself). Writes go to a temporary file that then replaces the index: a crash never leaves half an index."""
 
     def __init__(self, root: str | Path):
-        import threading
-
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
 
     def _index(self) -> dict[str, dict[str, str]]:
         import json
@@ -433,7 +430,7 @@ class Gallery:
         import time
 
         name = self.check_name(name)
-        with self._lock:
+        with _GALLERY_LOCK:
             index = self._index()
             clash = next((n for n in index if n.casefold() == name.casefold()), None)
             if clash and not replace:
@@ -448,7 +445,7 @@ class Gallery:
         return name
 
     def remove(self, name: str) -> None:
-        with self._lock:
+        with _GALLERY_LOCK:
             index = self._index()
             if name not in index:
                 raise InputError(f"{name!r} is not in the gallery.")
@@ -477,5 +474,7 @@ class Gallery:
         return (ranked[0][0] if ranked[0][1] <= threshold else None), ranked
 
 
+# Every request makes its own Gallery object: the lock that serialises index updates is the process's.
+_GALLERY_LOCK = threading.Lock()
 # model -> {gallery crop file -> embedding}; crop files are never rewritten (a new photo is a new file)
 _EMBEDDED: "weakref.WeakKeyDictionary[nn.Module, dict[str, torch.Tensor]]" = weakref.WeakKeyDictionary()

@@ -74,7 +74,7 @@ def vgg19_from_folder(folder: str | Path) -> VGGFeatures:
 
 
 @lru_cache(maxsize=4)
-def _cached_extractor(name: str, hub_key: str, hub) -> VGGFeatures:
+def _cached_extractor(name: str, hub) -> VGGFeatures:  # hub: a frozen (hashable) Hub, None for random weights
     if name == "vgg19-random":
         return random_vgg19()
     from .hub import HubActionError, pull
@@ -92,8 +92,7 @@ def load_extractor(name: str, hub=None) -> VGGFeatures:
         raise InputError(f"unknown feature extractor {name!r}; choose one of {', '.join(EXTRACTORS)}")
     if name == "vgg19-hub" and hub is None:
         raise InputError("vgg19-hub needs a hub to pull the weights from")
-    key = "" if hub is None else f"{hub.kind}:{hub.endpoint}"
-    return _cached_extractor(name, key, hub if name == "vgg19-hub" else None)
+    return _cached_extractor(name, hub if name == "vgg19-hub" else None)
 
 
 def builtin_image(name: str):

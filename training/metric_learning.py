@@ -123,7 +123,7 @@ def roc(distances: torch.Tensor, same: torch.Tensor) -> dict[str, list[float] | 
     correct = torch.cat([torch.tensor([n_neg], dtype=torch.float64), tp + (n_neg - fp)])
     k = int(correct.argmax())
     thresholds = torch.cat([d[:1] - 1e-6, t]) if len(d) else torch.zeros(1, dtype=torch.float64)
-    best_t = float(thresholds[k]) if k > 0 else float(thresholds[0])
+    best_t = float(thresholds[k])  # cut k accepts the k smallest distinct distances
     if 0 < k < len(t):  # halfway to the next distance: a margin on both sides
         best_t = float((t[k - 1] + t[k]) / 2)
     return {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "auc": auc, "threshold": best_t,
