@@ -24,6 +24,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 pytestmark = pytest.mark.browser
+# Generous waits: CI shares two cores between the app, its training jobs and the browser; a wait that
+# is long enough costs nothing when things are quick.
+TRAINING_MS = 480_000  # a training job from Start to "Completed"
+RESULT_MS = 120_000  # one prediction, or a job starting
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +103,7 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_label("Epochs").fill("200")
         page.get_by_role("button", name="Start training").click()
         expect(page.get_by_role("gridcell", name="lenet on digits")).to_be_visible(timeout=30_000)
-        expect(page.get_by_text("Running · step")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Running · step")).to_be_visible(timeout=RESULT_MS)
         # A reload while it runs finds the job and goes on watching it, curves included.
         page.reload()
         page.get_by_role("tab", name="Image classification").click()
@@ -107,7 +111,7 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         expect(page.get_by_text("Training loss")).to_be_visible(timeout=30_000)
         # A few epochs in, so the picture has curves (44 steps an epoch).
         page.wait_for_function("() => { const m = document.body.innerText.match(/step (\\d+)\\//); "
-                               "return m && +m[1] >= 200; }", timeout=60_000)
+                               "return m && +m[1] >= 200; }", timeout=RESULT_MS)
         page.wait_for_timeout(1500)  # the next tick draws the metric curves
         _shot(page, "classification-train")
         # Stop ends it within seconds and keeps the model so far.
@@ -118,13 +122,13 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.locator(".gallery-item").first.click()  # the first example digit: a 0
         page.get_by_role("button", name="Classify").click()
         expect(page.get_by_text("What the network sees")).to_be_visible()
-        expect(page.locator("[data-testid='label-output-value']").first).to_have_text("0", timeout=60_000)
+        expect(page.locator("[data-testid='label-output-value']").first).to_have_text("0", timeout=RESULT_MS)
         _shot(page, "classification-predict")
 
         # BERT fine-tuning: MiniLM on the built-in reviews with the defaults, then a review it never saw.
         page.get_by_role("tab", name="BERT fine-tuning").click()
         page.get_by_role("button", name="Start training").filter(visible=True).click()
-        expect(page.get_by_text("Completed ·")).to_be_visible(timeout=180_000)
+        expect(page.get_by_text("Completed ·")).to_be_visible(timeout=TRAINING_MS)
         expect(page.get_by_text("Confusion matrix (validation split)").filter(visible=True)).to_be_visible()
         page.wait_for_timeout(1500)
         _shot(page, "bert-train")
@@ -133,7 +137,7 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_text("The soup was exquisite.").click()  # so the single-sentence one it is
         page.get_by_role("button", name="Run").click()
         expect(page.locator("[data-testid='label-output-value']").filter(visible=True).first).to_have_text(
-            "positive", timeout=60_000)
+            "positive", timeout=RESULT_MS)
         _shot(page, "bert-predict")
 
         # Text generation: a small character GRU on part of the built-in corpus, then sample from it.
@@ -143,21 +147,21 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_label("Use at most (characters)").fill("40000")
         page.get_by_label("Epochs").filter(visible=True).fill("3")
         page.get_by_role("button", name="Start training").filter(visible=True).click()
-        expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=180_000)
+        expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=TRAINING_MS)
         expect(page.get_by_label("Samples after each epoch")).to_have_value(re.compile("— epoch 3 —"))
         page.wait_for_timeout(1500)
         _shot(page, "textgen-train")
         page.get_by_role("tab", name="Generate").click()
         page.get_by_role("button", name="Generate").click()
         expect(page.get_by_label("Text (streams as it is made)")).to_have_value(re.compile(r"^The .{150,}", re.S),
-                                                                                timeout=60_000)
+                                                                                timeout=RESULT_MS)
         _shot(page, "textgen-generate")
 
         # Translation: an attention model on the built-in pairs, then a sentence and its heat map.
         page.get_by_role("tab", name="Translation").click()
         page.get_by_label("Epochs").filter(visible=True).fill("1")
         page.get_by_role("button", name="Start training").filter(visible=True).click()
-        expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=240_000)
+        expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=TRAINING_MS)
         page.wait_for_timeout(1500)
         _shot(page, "translation-train")
         page.get_by_role("tab", name="Translate").click()
@@ -172,14 +176,14 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_role("tab", name="Object detection").click()
         page.get_by_label("Epochs").filter(visible=True).fill("2")
         page.get_by_role("button", name="Start training").filter(visible=True).click()
-        expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=240_000)
+        expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=TRAINING_MS)
         expect(page.get_by_text("Detections on validation images").filter(visible=True)).to_be_visible()
         page.wait_for_timeout(1500)
         _shot(page, "detection-train")
         page.get_by_role("tab", name="Detect", exact=True).click()
         page.locator(".gallery-item").filter(visible=True).first.click()
         page.get_by_role("button", name="Detect", exact=True).click()
-        expect(page.get_by_text("Detections (grey: boxes NMS removed)")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Detections (grey: boxes NMS removed)")).to_be_visible(timeout=RESULT_MS)
         page.get_by_role("button", name="NMS step by step").click()
         expect(page.get_by_role("columnheader", name="kept (highest score left)")).to_be_visible()
         page.wait_for_timeout(1000)
@@ -190,11 +194,11 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_label("Epochs").filter(visible=True).fill("1")
         page.get_by_label("Image size").filter(visible=True).fill("64")
         page.get_by_role("button", name="Start training").filter(visible=True).click()
-        expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=240_000)
+        expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=TRAINING_MS)
         page.get_by_role("tab", name="Segment", exact=True).click()
         page.locator(".gallery-item").filter(visible=True).first.click()
         page.get_by_role("button", name="Segment", exact=True).click()
-        expect(page.get_by_role("columnheader", name="% of pixels")).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("columnheader", name="% of pixels")).to_be_visible(timeout=RESULT_MS)
         expect(page.get_by_text("background").filter(visible=True).first).to_be_visible()
         page.get_by_role("button", name="Transposed convolution").click()
         expect(page.get_by_text("Input * kernel -> output")).to_be_visible()
@@ -204,31 +208,31 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_role("tab", name="Train", exact=True).filter(visible=True).click()
         page.get_by_label("Epochs").filter(visible=True).fill("2")
         page.get_by_role("button", name="Start training").filter(visible=True).click()
-        expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=240_000)
+        expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=TRAINING_MS)
         page.wait_for_timeout(1500)
         _shot(page, "faces-train")
         page.get_by_role("tab", name="Verify", exact=True).click()
         page.get_by_text("face-visitor-a2.png").filter(visible=True).first.click()  # examples of 3 inputs: a table
         page.get_by_role("button", name="Verify", exact=True).click()
         expect(page.get_by_text(re.compile(r"(Same person|Different people): distance \d"))).to_be_visible(
-            timeout=60_000)
+            timeout=RESULT_MS)
         page.wait_for_timeout(1000)
         _shot(page, "faces-verify")
         page.get_by_role("tab", name="Recognise", exact=True).click()
         page.get_by_text("Visitor A", exact=True).filter(visible=True).first.click()  # visitor A's photo and name
         page.get_by_role("button", name="Enrol", exact=True).click()
-        expect(page.get_by_text("Visitor A ·")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Visitor A ·")).to_be_visible(timeout=RESULT_MS)
         page.locator(".gallery-item").filter(visible=True).first.click()  # another photo of visitor A
         page.get_by_role("button", name="Identify", exact=True).click()
         expect(page.get_by_text(re.compile(r"Visitor A \(distance|Unknown: the closest"))).to_be_visible(
-            timeout=60_000)
+            timeout=RESULT_MS)
 
         # Style transfer: Gatys' optimisation updates live and stops; Gram matrices; a fast style network.
         page.get_by_role("tab", name="Neural style transfer").click()
         page.locator(".gallery-item").filter(visible=True).first.click()  # content: the cat
         page.locator(".gallery-item").filter(visible=True).nth(3).click()  # style: a flower
         page.get_by_role("button", name="Start", exact=True).click()
-        expect(page.get_by_text(re.compile(r"Step 10 / 100"))).to_be_visible(timeout=120_000)
+        expect(page.get_by_text(re.compile(r"Step 10 / 100"))).to_be_visible(timeout=TRAINING_MS)
         page.get_by_role("button", name="Stop", exact=True).filter(visible=True).click()
         page.get_by_role("button", name="Show the style's Gram matrices").click()
         page.wait_for_timeout(3000)
@@ -237,11 +241,11 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_label("Epochs").filter(visible=True).fill("1")
         page.get_by_label("Image size").filter(visible=True).fill("64")
         page.get_by_role("button", name="Start training").filter(visible=True).click()
-        expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=240_000)
+        expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=TRAINING_MS)
         page.get_by_role("button", name="Refresh").filter(visible=True).first.click()
         page.locator(".gallery-item").filter(visible=True).first.click()
         page.get_by_role("button", name="Stylise", exact=True).click()
-        expect(page.get_by_text(re.compile(r"Style flower: \d+x\d+ in"))).to_be_visible(timeout=60_000)
+        expect(page.get_by_text(re.compile(r"Style flower: \d+x\d+ in"))).to_be_visible(timeout=RESULT_MS)
         page.close()
     finally:
         proc.terminate()

@@ -40,6 +40,7 @@ class TrainConfig:
     schedule: str = opt("cosine", "learning-rate schedule over the run", SCHEDULES)
     warmup_steps: int = opt(0, "linear warm-up steps before the schedule")
     weight_decay: float = opt(0.0, "weight decay (decoupled for adamw)")
+    adam_beta1: float = opt(0.9, "beta1 of adam/adamw (the gradient average's momentum); GANs train better at 0.5")
     grad_clip: float = opt(0.0, "clip the gradient norm to this value (0: off)")
     seed: int = opt(0, "random seed: the same seed gives the same run")
     device: str = opt("auto", "auto, cpu, cuda or mps", ("auto", "cpu", "cuda", "mps"))

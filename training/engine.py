@@ -31,12 +31,19 @@ class TaskSpec:
     model: nn.Module
     train_data: Dataset
     val_data: Dataset
-    loss: Callable[[nn.Module, Any], torch.Tensor]  # (model, batch) -> scalar loss
+    loss: Callable[[nn.Module, Any], torch.Tensor] | None  # (model, batch) -> scalar loss; None with train_step
     evaluate: Callable[[nn.Module, DataLoader, Any], dict[str, float]]  # (model, loader, accelerator) -> metrics
     save: Callable[[nn.Module, Path, dict[str, float]], None]  # write the publishable model folder
     notes: list[str] = field(default_factory=list)  # what the user should know about the data (skipped files...)
     collate: Callable[[list], Any] | None = None  # batches of variable-length examples (text: pad per batch)
-    sample: Callable[[nn.Module], str] | None = None  # text the model makes after each epoch, to watch it improve
+    sample: Callable[[nn.Module], Any] | None = None  # text or a PIL image the model makes after each epoch
+    # Tasks with more than one update per batch (a GAN: the discriminator, then the generator) give
+    # train_step(model, batch, update) -> {name: loss}; update(loss, params) steps only ``params``.
+    train_step: Callable[[nn.Module, Any, Callable[..., None]], dict[str, torch.Tensor]] | None = None
+
+
+class NonFiniteLoss(Exception):
+    pass
 
 
 def seed_everything(seed: int) -> None:
@@ -54,10 +61,11 @@ def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
         return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay, fused=True)
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    betas = (cfg.adam_beta1, 0.999)
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+        return torch.optim.Adam(params, lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay, fused=True)
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay, fused=True)
     raise TrainingError(f"unknown optimizer {cfg.optimizer!r}")
 
 
@@ -244,6 +252,29 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
     metrics: dict[str, float] = {}
     status, message = "completed", ""
     t0, seen, first_step = time.perf_counter(), 0, step
+
+    def update(loss: torch.Tensor, params=None) -> None:
+        """One optimizer step on ``loss``; with ``params``, only those change (the others' gradients are
+        dropped, and Adam keeps per-tensor state, so this is exactly two optimizers in one)."""
+        if not torch.isfinite(loss):
+            raise NonFiniteLoss(f"loss became {loss.item()}")
+        model.zero_grad(set_to_none=True)  # Accelerate's optimizer.zero_grad inspects signatures
+        accelerator.backward(loss)
+        if params is not None:
+            keep = {id(p) for p in params}
+            for p in model.parameters():
+                if id(p) not in keep:
+                    p.grad = None
+        if cfg.grad_clip:
+            accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+
+    def plain_step(m: nn.Module, batch: Any, update_: Callable[..., None]) -> dict[str, torch.Tensor]:
+        loss = spec.loss(m, batch)
+        update_(loss)
+        return {"loss": loss.detach()}
+
+    train_step = spec.train_step or plain_step
     log_every = max(1, steps_per_epoch // 20)
     for epoch in range(start_epoch, cfg.epochs):
         if step >= total or status != "completed":
@@ -254,26 +285,24 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
             if stop():
                 status, message = "stopped", f"stopped at step {step}; the last checkpoint is kept"
                 break
-            loss = spec.loss(model, batch)
-            if not torch.isfinite(loss):
+            try:
+                parts = train_step(model, batch, update)
+            except NonFiniteLoss as e:
                 status = "failed"
-                message = (f"loss became {loss.item()} at step {step} (epoch {epoch + 1}): lower the learning "
-                           f"rate (now {cfg.lr:g}) or turn on --grad-clip")
+                message = (f"{e} at step {step} (epoch {epoch + 1}): lower the learning rate (now {cfg.lr:g}) "
+                           f"or turn on --grad-clip")
                 break
-            model.zero_grad(set_to_none=True)  # the same grads; Accelerate's optimizer.zero_grad inspects signatures
-            accelerator.backward(loss)
-            if cfg.grad_clip:
-                accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
             scheduler.step()
             step += 1
             seen += _batch_len(batch)
             if step % log_every == 0 or step == total:
                 elapsed = time.perf_counter() - t0
                 rate = (step - first_step) / elapsed if elapsed > 0 else 0.0
-                yield event("step", step=step, epoch=epoch + 1, loss=loss.item(), lr=scheduler.get_last_lr()[0],
-                            throughput=seen / elapsed if elapsed > 0 else 0.0,
-                            eta_s=(total - step) / rate if rate else None)
+                values = {k: float(v) for k, v in parts.items()}
+                yield event("step", step=step, epoch=epoch + 1, loss=next(iter(values.values())),
+                            lr=scheduler.get_last_lr()[0], throughput=seen / elapsed if elapsed > 0 else 0.0,
+                            eta_s=(total - step) / rate if rate else None,
+                            **({"parts": values} if len(values) > 1 else {}))
             if step >= total:
                 break
         if status != "completed":
@@ -282,9 +311,15 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
         yield event("eval", step=step, epoch=epoch + 1, metrics=metrics)
         if spec.sample is not None and accelerator.is_main_process:
             rng = torch.get_rng_state()  # sampling must not change the training run (exact resume)
-            yield event("sample", step=step, epoch=epoch + 1, kind="text",
-                        data=spec.sample(accelerator.unwrap_model(model)))
+            made = spec.sample(accelerator.unwrap_model(model))
             torch.set_rng_state(rng)
+            if isinstance(made, str):
+                yield event("sample", step=step, epoch=epoch + 1, kind="text", data=made)
+            else:  # a picture: saved next to the events, which name it
+                name = f"samples/epoch-{epoch + 1:04d}.png"
+                (out / "samples").mkdir(exist_ok=True)
+                made.save(out / name)
+                yield event("sample", step=step, epoch=epoch + 1, kind="image", data=name)
         if accelerator.is_main_process:
             ckpt = save_checkpoint(out, accelerator.unwrap_model(model), optimizer, scheduler, epoch + 1, step)
             pushed = _push_checkpoint(cfg, ckpt) if cfg.hub_strategy == "checkpoint" and cfg.push_to_hub else None

@@ -13,10 +13,10 @@ from typing import Any
 # type -> the keys it carries besides "type" and "time"
 EVENT_TYPES = {
     "start": "config, total_steps, resumed_from_step",
-    "step": "step, epoch, loss, lr, throughput (examples/s), eta_s",
+    "step": "step, epoch, loss, lr, throughput (examples/s), eta_s, parts ({name: loss} when a step has several)",
     "eval": "step, epoch, metrics (dict)",
     "checkpoint": "step, epoch, path, pushed (commit url or None)",
-    "sample": "step, epoch, kind, data",
+    "sample": "step, epoch, kind (text|image), data (the text, or a picture's path in the output dir)",
     "log": "message",
     "end": "status (completed|stopped|failed), metrics, model_dir, message",
 }
