@@ -2,4 +2,4 @@
 in the order of :data:`TABS`. A tab lays out components and wires events: the work it
 triggers lives in ``hub_models/`` and ``training/``.
 """
-TABS: list[str] = ["classification", "detection", "segmentation", "faces", "style", "bert", "textgen", "translation", "hub", "about"]
+TABS: list[str] = ["classification", "detection", "segmentation", "faces", "style", "generative", "bert", "textgen", "translation", "hub", "about"]

@@ -34,12 +34,20 @@ def job_metrics(runner: JobRunner, job_id: str) -> dict:
     return json.loads(p.read_text()) if p.exists() else {}
 
 
+MODEL_MARKERS = ("config.json", "model_index.json")  # ours, timm, transformers; a diffusers pipeline
+
+
+def model_marker(folder: Path) -> Path | None:
+    """The file that makes ``folder`` a saved model, if it is one."""
+    return next((folder / m for m in MODEL_MARKERS if (folder / m).is_file()), None)
+
+
 def trained_models(runner: JobRunner, task: str, metric: str) -> list[tuple[str, str]]:
     """(label, folder) for every job of ``task`` that left a model, newest first."""
     out = []
     for job in runner.jobs():
         folder = model_dir(runner, job.id)
-        if job.task == task and (folder / "config.json").exists():
+        if job.task == task and model_marker(folder) is not None:
             value = job_metrics(runner, job.id).get(metric)
             shown = f", {metric} {value:.3f}" if value is not None else ""
             out.append((f"{job.label} · {job.id} ({job.status}{shown})", str(folder)))
@@ -50,7 +58,7 @@ def is_model_folder(runner: JobRunner, folder: str) -> bool:
     """Only folders the app made (jobs, pulls) load: a model path from a request is never taken on trust."""
     p = Path(folder).resolve()
     roots = (runner.root.resolve(), (hubs.cache_root() / "pulled").resolve())
-    return any(p.is_relative_to(r) for r in roots) and (p / "config.json").is_file()
+    return any(p.is_relative_to(r) for r in roots) and model_marker(p) is not None
 
 
 def checked_model_folder(runner: JobRunner, folder: str | None) -> str:
@@ -60,6 +68,17 @@ def checked_model_folder(runner: JobRunner, folder: str | None) -> str:
     if not is_model_folder(runner, folder):
         raise gr.Error("That model is not one trained here or pulled from a hub.")
     return folder
+
+
+def picture_file(path: Path):
+    """A saved picture as PIL (a path under the app's folder is not one Gradio serves), or None if gone."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return img.convert("RGB")
+    except OSError:
+        return None
 
 
 def pulled_label(folder: str) -> str:
@@ -85,14 +104,15 @@ class JobPanel:
 
 def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, unit: str,
               picture_label: str | None = None,
-              picture: Callable[[Path], Any] | None = None, samples: bool = False,
-              repo_placeholder: str = "you/my-model") -> JobPanel:
+              picture: Callable[[Path], Any] | None = None, samples: str | None = None,
+              loss_parts: bool = False, repo_placeholder: str = "you/my-model") -> JobPanel:
     """Lay out and wire the panel for ``task``.
 
     ``picker`` is the tab's hub picker, where pushes go; ``metric`` fills the jobs table's last column; ``picture(model_folder)`` returns a PIL image
-    (or None) shown under ``picture_label``; ``samples`` shows the text samples ("sample" events
-    of kind "text") the trainer logs at each epoch. Events get api names ``<task>_stop``,
-    ``<task>_watch`` and ``<task>_push``.
+    (or None) shown under ``picture_label``; ``samples`` ("text" or "image") shows the samples the
+    trainer makes after each epoch; ``loss_parts`` plots the named losses of a step (a GAN's
+    discriminator and generator, a VAE's reconstruction and KL) as lines of one chart. Events get api
+    names ``<task>_stop``, ``<task>_watch`` and ``<task>_push``.
     """
     runner = ctx.runner
     with gr.Row():
@@ -103,11 +123,14 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
     job = gr.Dropdown(label="Job to watch", choices=[], value=None, allow_custom_value=True)
     progress = gr.Markdown()
     with gr.Row():
-        loss_plot = gr.LinePlot(x="step", y="loss", title="Training loss", height=260)
+        loss_plot = gr.LinePlot(x="step", y="loss", color="part" if loss_parts else None,
+                                title="Training losses" if loss_parts else "Training loss", height=260)
         metric_plot = gr.LinePlot(x="epoch", y="value", color="metric", title="Validation metrics", height=260)
     with gr.Row():
         pic = gr.Image(label=picture_label, type="pil", height=320, buttons=["download"]) if picture else None
-        sample_box = gr.Textbox(label="Samples after each epoch", lines=12, max_lines=12) if samples else None
+        sample_box = gr.Textbox(label="Samples after each epoch", lines=12, max_lines=12) if samples == "text" \
+            else gr.Gallery(label="Samples after each epoch (newest first)", columns=4, height=320,
+                            object_fit="contain") if samples == "image" else None
         log = gr.Textbox(label="Log", lines=12, max_lines=12, autoscroll=True)
     with gr.Accordion("Push the trained model to the hub above", open=False):
         with gr.Row():
@@ -140,7 +163,7 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
                 value = job_metrics(runner, j.id).get(metric)
                 rows.append([j.id, j.label, j.status, positions.get(j.id, ""),
                              f"{value:.4f}" if value is not None else ""])
-        extras = [None] * (pic is not None) + [""] * (sample_box is not None)
+        extras = [None] * (pic is not None) + [None if samples == "image" else ""] * (sample_box is not None)
         if not job_id:
             return rows, "Start a job, or pick one to watch.", None, None, *extras, ""
         try:
@@ -162,16 +185,24 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
                     + (f" · {steps[-1]['throughput']:.0f} {unit} · ETA {eta:.0f} s" if eta else "")
                     + (f" · {j.message}" if j.message and j.status not in ("running", "queued") else ""))
         # None, not an empty frame, until there is data: a plot first drawn empty keeps an empty legend.
-        loss_df = pd.DataFrame({"step": [e["step"] for e in steps], "loss": [e["loss"] for e in steps]}) \
-            if steps else None
+        if loss_parts:
+            loss_df = pd.DataFrame([{"step": e["step"], "part": k, "loss": v} for e in steps
+                                    for k, v in (e.get("parts") or {"loss": e["loss"]}).items()]) if steps else None
+        else:
+            loss_df = pd.DataFrame({"step": [e["step"] for e in steps], "loss": [e["loss"] for e in steps]}) \
+                if steps else None
         metric_df = pd.DataFrame([{"epoch": e["epoch"], "metric": k, "value": v}
                                   for e in evals for k, v in e["metrics"].items() if k != "loss"]) if evals else None
         out: list[Any] = [rows, text, loss_df, metric_df]
         if pic is not None:
             out.append(picture(model_dir(runner, job_id)))
         if sample_box is not None:
-            texts = [e for e in events if e["type"] == "sample" and e.get("kind") == "text"]
-            out.append("\n\n".join(f"— epoch {e['epoch']} —\n{e['data']}" for e in reversed(texts)))
+            made = [e for e in events if e["type"] == "sample" and e.get("kind") == samples]
+            if samples == "image":
+                out.append([(picture_file(runner.job_dir(job_id) / "out" / e["data"]), f"epoch {e['epoch']}")
+                            for e in reversed(made)] or None)
+            else:
+                out.append("\n\n".join(f"— epoch {e['epoch']} —\n{e['data']}" for e in reversed(made)))
         return *out, runner.log_tail(job_id)
 
     def _stamp(path: Path) -> tuple[float, int] | None:
@@ -193,22 +224,23 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
             "rows": tuple((j.id, j.status) for j in jobs if j.task == task),
             "run": (job_id, runner.get(job_id).status if d and d.exists() else None,
                     _stamp(d / "out" / "events.jsonl") if d else None),
-            "pic": (job_id, _stamp(d / "out" / "model" / "config.json") if d else None),
+            "pic": (job_id, _stamp(d / "out" / "metrics.json") if d else None),  # written once the model is saved
             "log": (job_id, _stamp(d / "log.txt") if d else None),
+            "samples": (job_id, _stamp(d / "out" / "samples") if d else None),
         }
         seen = seen or {}
         if stamps == seen:
             return *[gr.skip()] * len(outputs), seen
         out = list(watch(job_id))
-        groups = ["rows", "run", "run", "run"] + ["pic"] * (pic is not None) + ["run"] * (sample_box is not None) \
-            + ["log"]
+        groups = ["rows", "run", "run", "run"] + ["pic"] * (pic is not None) \
+            + ["samples" if samples == "image" else "run"] * (sample_box is not None) + ["log"]
         return *[v if stamps[g] != seen.get(g) else gr.skip() for v, g in zip(out, groups)], stamps
 
     def push_job(job_id, repo_id, private_, choice, url, token):
         if not job_id:
             raise gr.Error("Pick a finished job to push.")
         folder = model_dir(runner, job_id)
-        if not (folder / "config.json").exists():
+        if model_marker(folder) is None:
             raise gr.Error("This job has no trained model yet: wait for it to finish.")
         hub = get_hub(choice, url, token)
         try:

@@ -45,13 +45,9 @@ def _check(folder: Path) -> None:
 
 
 def _check_folder(folder: str) -> str:
-    from training.config import TrainingError
-    from training.data import IMAGE_EXTS
+    from training.data import require_images
 
-    n = sum(1 for f in Path(folder).rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
-    if n < 2:
-        raise TrainingError(f"{n} images in the zip; give at least 2 photos (one is kept to validate)")
-    return folder
+    return require_images(folder, 2, " photos (one is kept to validate)")
 
 
 def _train_extras() -> dict:

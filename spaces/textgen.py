@@ -60,7 +60,7 @@ def build(ctx: AppContext) -> None:
             lr = gr.Number(3e-3, label="Learning rate", minimum=1e-7, maximum=1)
             grad_clip = gr.Number(1.0, label="Gradient clipping (0: off)", minimum=0)
             seed = gr.Number(0, label="Seed", precision=0)
-        panel = job_panel(ctx, TASK, picker, metric="perplexity", unit="seq/s", samples=True,
+        panel = job_panel(ctx, TASK, picker, metric="perplexity", unit="seq/s", samples="text",
                           repo_placeholder="you/char-lstm-docs")
 
     with gr.Tab("Generate") as gen_tab:

@@ -61,7 +61,7 @@ def build(ctx: AppContext) -> None:
             hidden = gr.Number(128, label="Hidden size", precision=0, minimum=8, maximum=2048)
             teacher = gr.Slider(0, 1, value=1.0, step=0.05, label="Teacher forcing")
             seed = gr.Number(0, label="Seed", precision=0)
-        panel = job_panel(ctx, TASK, picker, metric="bleu", unit="pairs/s", samples=True,
+        panel = job_panel(ctx, TASK, picker, metric="bleu", unit="pairs/s", samples="text",
                           repo_placeholder="you/gru-attention-en-fr")
 
     with gr.Tab("Translate") as translate_tab:

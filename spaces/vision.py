@@ -37,10 +37,15 @@ class VisionForm:
     check_options: Callable[[str, int], None] = lambda model, size: None  # raise gr.Error for bad combinations
     size_info: str | None = None
     model_info: str = "torchvision's start from random weights here (no download)"
-    picture_file: str = "val_predictions.png"  # the picture the trainer saves in the model folder
+    picture_file: str | None = "val_predictions.png"  # the picture the trainer saves in the model folder
     builtin: str = "shapes"  # the trainer's --dataset value for the built-in sample
     image_size: int = 128
     extras: Callable[[], dict[str, Any]] | None = None  # lays out task-specific fields: {config field: component}
+    sizes: tuple[int, int] = (32, 1024)  # the image size field's range
+    lr_info: str | None = None  # with lr 0: what 0 means (the trainer picks per model)
+    flip: bool = True  # random flips on by default
+    samples: str | None = None  # "image": the grids the trainer makes after each epoch, in a gallery
+    loss_parts: bool = False  # plot a step's named losses (a GAN's two players) as separate lines
 
 
 def vision_train(ctx: AppContext, form: VisionForm):
@@ -60,14 +65,15 @@ def vision_train(ctx: AppContext, form: VisionForm):
     with gr.Row():
         epochs = gr.Number(form.epochs, label="Epochs", precision=0, minimum=1, maximum=300)
         batch = gr.Number(form.batch, label="Batch size", precision=0, minimum=1, maximum=512)
-        image_size = gr.Number(form.image_size, label="Image size", precision=0, minimum=32, maximum=1024,
-                               info=form.size_info)
-        lr = gr.Number(form.lr, label="Learning rate", minimum=1e-7, maximum=1)
-        flip = gr.Checkbox(True, label="Random horizontal flips")
+        image_size = gr.Number(form.image_size, label="Image size", precision=0, minimum=form.sizes[0],
+                               maximum=form.sizes[1], info=form.size_info)
+        lr = gr.Number(form.lr, label="Learning rate", minimum=0 if form.lr == 0 else 1e-7, maximum=1, info=form.lr_info)
+        flip = gr.Checkbox(form.flip, label="Random horizontal flips")
         seed = gr.Number(0, label="Seed", precision=0)
     extra = form.extras() if form.extras else {}
     panel = job_panel(ctx, form.task, picker, metric=form.metric, unit="img/s", picture_label=form.picture_label,
-                      picture=saved_picture(form.picture_file), repo_placeholder=form.push_placeholder)
+                      picture=saved_picture(form.picture_file) if form.picture_file else None,
+                      samples=form.samples, loss_parts=form.loss_parts, repo_placeholder=form.push_placeholder)
 
     def start_job(model_, init_, kind, upload_, repo_, epochs_, batch_, size_, lr_, flip_, seed_, *rest):
         *extra_values, choice, url, token = rest

@@ -13,4 +13,5 @@ TASKS: dict[str, tuple[str, str]] = {
     "segmentation": ("training.segmentation", "SegmentationConfig"),
     "faces": ("training.face_verification", "FaceConfig"),
     "style": ("training.style", "StyleConfig"),
+    "generative": ("training.generative", "GenerativeConfig"),
 }

@@ -81,6 +81,21 @@ def extract_upload(zip_path: str | Path, uploads_dir: str | Path) -> Path:
     return safe_extract(zip_path, Path(uploads_dir) / h.hexdigest()[:16])
 
 
+def image_files(root: str | Path) -> list[Path]:
+    """Every image file under ``root``, sorted; hidden folders and macOS zip debris left out."""
+    root = Path(root)
+    return [f for f in sorted(root.rglob("*")) if f.is_file() and f.suffix.lower() in IMAGE_EXTS
+            and not any(part.startswith((".", "__MACOSX")) for part in f.relative_to(root).parts)]
+
+
+def require_images(folder: str, minimum: int, why: str = "") -> str:
+    """``folder`` if it holds at least ``minimum`` images; else a TrainingError saying how many it has."""
+    n = len(image_files(folder))
+    if n < minimum:
+        raise TrainingError(f"{n} images in the zip; give at least {minimum}{why}")
+    return folder
+
+
 def find_class_folders(root: str | Path) -> tuple[Path, list[Path]]:
     """(dataset root, class folders) of a one-folder-per-class tree; descends a single wrapper folder."""
     root = Path(root)

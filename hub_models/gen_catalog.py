@@ -1,0 +1,5 @@
+"""The generative tab's choices, torch-free so the page builds without importing torch."""
+SIZES = (8, 16, 32, 64)  # square sides every family here takes (powers of two: stride-2 ups and downs)
+TOY_TARGETS = ("1-D Gaussian", "2-D Gaussian", "2-D ring of 8 Gaussians")
+GAN_LOSSES = ("non-saturating", "minimax")
+MAX_SAMPLES = 256  # one request's grid

@@ -1,0 +1,97 @@
+"""The generative tab through gradio_client: the toy GAN streams, a model trains as a job with both losses
+and per-epoch sample grids, samples (per class, diffusion steps), the VAE's latent space, push and pull,
+bad input."""
+from __future__ import annotations
+
+import pytest
+from conftest import table_rows, wait_job
+
+from spaces.generative import ALL_CLASSES, DATA_SOURCES, DIGITS
+
+LOCAL = ("Local hub (offline)", "", "")
+URL_HUB = "Hub at a URL"
+BUILTIN = next(iter(DATA_SOURCES))
+# latent, beta, width, real target, generator loss, DDPM steps
+EXTRAS = (0, 1.0, 8, 0.9, "non-saturating", 50)
+
+
+def train(client, runner, model: str, epochs: int = 1) -> str:
+    out = client.predict(model, "", BUILTIN, None, "", epochs, 64, 8, 0, False, 0, *EXTRAS, *LOCAL,
+                         api_name="/generative_train")
+    job = out["value"] if isinstance(out, dict) else out
+    assert wait_job(runner, job).status == "completed", runner.log_tail(job)
+    return job
+
+
+def test_toy_gan_streams(tab):
+    client, _ = tab
+    job = client.submit("1-D Gaussian", 3.0, 0.5, 200, 1, "non-saturating", 0.9, 1e-3, 0, api_name="/generative_toy")
+    updates = list(job)
+    assert len(updates) >= 3  # the picture and curves change while it trains
+    picture, losses, probs, status = updates[-1]
+    assert picture and "Step 200 / 200" in status and "KL(real" in status
+    assert {r[1] for r in table_rows(losses)} == {"discriminator", "generator"}
+    assert {r[1] for r in table_rows(probs)} == {"real samples", "generated"}
+
+
+def test_cgan_trains_samples_push_pull(tab, hub_server, repo_name):
+    client, runner = tab
+    job = train(client, runner, "cgan", epochs=2)
+    rows, _, losses, metrics, gallery, _ = client.predict(job, api_name="/generative_watch")
+    assert {r[1] for r in table_rows(losses)} == {"discriminator", "generator"}
+    assert {"fid", "class_accuracy", "d_real", "d_fake"} <= {r[1] for r in table_rows(metrics)}
+    assert len(gallery) == 2 and gallery[0]["caption"] == "epoch 2"  # newest first
+    folder = str(runner.job_dir(job) / "out" / "model")
+    grid, clean, took = client.predict(folder, 30, 0, ALL_CLASSES, "DDIM", 10, api_name="/generative_sample")
+    assert grid and clean is None and "10 classes x 3 · one row per class" in took
+    grid, _, took = client.predict(folder, 8, 0, "7", "DDIM", 10, api_name="/generative_sample")
+    assert grid and "8 samples" in took
+    repo = f"alice/{repo_name}"
+    msg = client.predict(job, repo, False, URL_HUB, hub_server.url, hub_server.tokens["alice"],
+                         api_name="/generative_push")
+    assert f"Pushed to **{repo}**" in msg
+    assert hub_server.api().model_info(repo).card_data.pipeline_tag == "unconditional-image-generation"
+    pulled = client.predict(repo, URL_HUB, hub_server.url, "", api_name="/generative_pull")
+    pulled = pulled["value"] if isinstance(pulled, dict) else pulled
+    assert client.predict(pulled, 4, 1, ALL_CLASSES, "DDIM", 10, api_name="/generative_sample")[0]
+
+
+def test_vae_latent_space_and_ddpm_steps(tab):
+    from gradio_client import handle_file
+
+    client, runner = tab
+    vae = str(runner.job_dir(train(client, runner, "vae-mlp")) / "out" / "model")
+    assert client.predict(vae, api_name="/generative_latent_map")
+    assert client.predict(vae, 1, 2, 8, api_name="/generative_walk")
+    assert client.predict(vae, [handle_file(p) for p in DIGITS[:3]], api_name="/generative_reconstruct")
+    ddpm = str(runner.job_dir(train(client, runner, "ddpm")) / "out" / "model")
+    updates = list(client.submit(ddpm, 4, 0, ALL_CLASSES, "DDIM", 20, api_name="/generative_sample"))
+    assert len(updates) >= 3 and "DDIM step 20 / 20" in updates[-1][2]  # x_t shown as it is denoised
+    assert updates[-1][0] and updates[-1][1]
+
+
+def test_bad_input_gets_clear_messages(tab, hub_server, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    client, runner = tab
+    with pytest.raises(AppError, match="Image size must be one of 8, 16, 32, 64"):
+        client.predict("dcgan", "", BUILTIN, None, "", 1, 64, 12, 0, False, 0, *EXTRAS, *LOCAL,
+                       api_name="/generative_train")
+    with pytest.raises(AppError, match="Pick a model"):
+        client.predict(None, 4, 0, ALL_CLASSES, "DDIM", 10, api_name="/generative_sample")
+    with pytest.raises(AppError, match="greater than maximum value 5"):  # the std field says so before the handler
+        client.predict("1-D Gaussian", 3.0, 50, 100, 1, "minimax", 1.0, 1e-3, 0, api_name="/generative_toy")
+    done = [j for j in runner.jobs() if j.task == "generative" and j.status == "completed"]
+    if done:
+        folder = str(runner.job_dir(done[0].id) / "out" / "model")
+        with pytest.raises(AppError, match="greater than maximum value 256"):
+            client.predict(folder, 10_000, 0, ALL_CLASSES, "DDIM", 10, api_name="/generative_sample")
+        (tmp_path / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+        with pytest.raises(AppError, match="Pick a VAE|damaged|not an image"):
+            client.predict(folder, [handle_file(str(tmp_path / "x.png"))], api_name="/generative_reconstruct")
+    with pytest.raises(AppError, match="does not hold a generative model|not found|404"):
+        hub_server.api().create_repo("alice/not-generative", exist_ok=True)
+        hub_server.api().upload_file(path_or_fileobj=b'{"width": 8}', path_in_repo="config.json",
+                                     repo_id="alice/not-generative")
+        client.predict("alice/not-generative", URL_HUB, hub_server.url, "", api_name="/generative_pull")
