@@ -6,7 +6,7 @@ from pathlib import Path
 import gradio as gr
 
 from .common import AppContext
-from .jobs import checked_model_folder, model_choices, model_source
+from .jobs import load_checked, model_choices, model_source
 from .vision import VisionForm, vision_train
 
 TITLE = "Face verification"
@@ -131,13 +131,8 @@ def build(ctx: AppContext) -> None:
     # ------------------------------------------------------------------ events
     def model_for(folder):
         from hub_models.faces import load_cached
-        from hub_models.inference import InputError
 
-        folder = checked_model_folder(runner, folder)
-        try:
-            return load_cached(folder)
-        except InputError as e:
-            raise gr.Error(str(e)) from None
+        return load_checked(runner, folder, load_cached)
 
     def run_verify(folder, a, b, mode_, t):
         from hub_models.faces import verdict as say, verify, verify_picture

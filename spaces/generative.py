@@ -10,7 +10,7 @@ import gradio as gr
 from hub_models.gen_catalog import GAN_LOSSES, MAX_SAMPLES, SIZES, TOY_TARGETS
 
 from .common import AppContext
-from .jobs import checked_model_folder, model_source
+from .jobs import load_checked, model_source
 from .vision import VisionForm, vision_train
 
 TITLE = "Generative models"
@@ -175,13 +175,8 @@ def build(ctx: AppContext) -> None:
 
     def model_of(folder):
         from hub_models.generative import load_cached
-        from hub_models.inference import InputError
 
-        folder = checked_model_folder(runner, folder)
-        try:
-            return load_cached(folder)
-        except InputError as e:
-            raise gr.Error(str(e)) from None
+        return load_checked(runner, folder, load_cached)
 
     def on_model(folder):
         if not folder:

@@ -18,6 +18,7 @@ from hub_models import hub as hubs
 from training.runner import JobRunner
 
 from .common import AppContext, HubPicker, get_hub, hub_picker, ui_error
+from .plots import picture_file
 
 
 def hub_spec(hub: hubs.Hub) -> str:
@@ -70,15 +71,15 @@ def checked_model_folder(runner: JobRunner, folder: str | None) -> str:
     return folder
 
 
-def picture_file(path: Path):
-    """A saved picture as PIL (a path under the app's folder is not one Gradio serves), or None if gone."""
-    from PIL import Image
+def load_checked(runner: JobRunner, folder: str | None, load: Callable[[str], Any]) -> Any:
+    """The picked model folder vetted (checked_model_folder) and loaded by ``load``; its InputError is a message."""
+    from hub_models.inference import InputError
 
+    folder = checked_model_folder(runner, folder)
     try:
-        with Image.open(path) as img:
-            return img.convert("RGB")
-    except OSError:
-        return None
+        return load(folder)
+    except InputError as e:
+        raise gr.Error(str(e)) from None
 
 
 def pulled_label(folder: str) -> str:

@@ -84,14 +84,19 @@ def legend_html(labels: list[str], present: list[int]) -> str:
     return "<div>" + "".join(items) + "</div>"
 
 
+def picture_file(path):
+    """A saved picture as PIL, read now (the job may replace it), or None if it is not there."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return img.convert("RGB")
+    except OSError:
+        return None
+
+
 def saved_picture(name: str):
     """A job panel's ``picture``: the image file ``name`` a trainer saved in the model folder, or None."""
     from pathlib import Path
 
-    def load(folder):
-        from PIL import Image
-
-        p = Path(folder) / name
-        return Image.open(p) if p.exists() else None
-
-    return load
+    return lambda folder: picture_file(Path(folder) / name)

@@ -228,3 +228,26 @@ def test_folder_data_and_bad_options(tmp_path):
         (tmp_path / "few").mkdir()
         Image.new("L", (8, 8)).save(tmp_path / "few" / "a.png")
         load_images(GenerativeConfig(dataset=str(tmp_path / "few")))
+
+
+def test_dataset_repo_of_parquet_rows_trains_a_cgan(hub_server, repo_name, tmp_path):
+    import datasets
+    from PIL import Image
+
+    from training.generative import GenerativeConfig, load_images, train
+
+    images = [Image.new("L", (12, 12), 20 * i) for i in range(12)]
+    ds = datasets.Dataset.from_dict({"image": images, "label": [i % 2 for i in range(12)]},
+                                    features=datasets.Features({"image": datasets.Image(),
+                                                                "label": datasets.ClassLabel(names=["dark", "light"])}))
+    ds.to_parquet(str(tmp_path / "train.parquet"))
+    api = hub_server.api()
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo, repo_type="dataset")
+    api.upload_file(path_or_fileobj=str(tmp_path / "train.parquet"), path_in_repo="data/train.parquet", repo_id=repo,
+                    repo_type="dataset")
+    cfg = GenerativeConfig(model="cgan", dataset=repo, hub=hub_server.url, image_size=8, dry_run=True,
+                           output_dir=str(tmp_path / "run"))
+    x, y, names, _, _ = load_images(cfg)
+    assert x.shape == (12, 1, 8, 8) and names == ["dark", "light"] and y.tolist() == [i % 2 for i in range(12)]
+    assert list(train(cfg))[-1]["status"] == "completed"

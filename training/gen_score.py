@@ -3,7 +3,7 @@
 Inception's features (the usual FID) need ImageNet weights, which cannot be downloaded here, and say
 little about 16-pixel digits anyway. So the features come from networks of this project:
 
-- ``digits``: a small CNN trained in-project on the training split of the built-in digits (about 98 %
+- ``digits``: a small CNN trained in-project on the training split of the built-in digits (about 95 %
   validation accuracy, trained once in seconds and cached). Its 64 features before the classifier
   describe digits the way Inception's describe photos; it also classifies a conditional GAN's samples
   ("does the 3 row look like 3s").

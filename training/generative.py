@@ -75,22 +75,25 @@ def load_images(cfg: GenerativeConfig) -> tuple[torch.Tensor, torch.Tensor, list
     from .data import dataset_folder, find_class_folders, image_files
 
     folder = dataset_folder(cfg.dataset, cfg.hub, BUILTIN)
-    try:
-        _, classes = find_class_folders(folder)
-        files = [(f, i) for i, d in enumerate(classes) for f in image_files(d)]
-        names = [d.name for d in classes]
-    except TrainingError:  # no classes: every image of the folder, unlabelled
-        files = [(f, 0) for f in image_files(folder)]
-        names = []
+    files = image_files(folder)
+    if files:
+        try:
+            _, classes = find_class_folders(folder)
+            items = [(f.name, f, i) for i, d in enumerate(classes) for f in image_files(d)]
+            names = [d.name for d in classes]
+        except TrainingError:  # no classes: every image of the folder, unlabelled
+            items, names = [(f.name, f, 0) for f in files], []
+    else:  # a dataset repo of parquet / arrow / csv files: datasets reads the image column
+        items, names = table_images(folder, cfg.dataset)
     notes = []
-    if len(files) > MAX_IMAGES:
-        notes.append(f"{len(files)} images: the first {MAX_IMAGES} are used")
-        files = files[:MAX_IMAGES]
-    x, y, skipped = read_images([f for f, _ in files], cfg.image_size), [], []
+    if len(items) > MAX_IMAGES:
+        notes.append(f"{len(items)} images: the first {MAX_IMAGES} are used")
+        items = items[:MAX_IMAGES]
+    x, y, skipped = read_images([source for _, source, _ in items], cfg.image_size), [], []
     images = []
-    for (f, label), img in zip(files, x):
+    for (name, _, label), img in zip(items, x):
         if isinstance(img, str):
-            skipped.append(f"{f.name} ({img})")
+            skipped.append(f"{name} ({img})")
         else:
             images.append(img)
             y.append(label)
@@ -105,8 +108,29 @@ def load_images(cfg: GenerativeConfig) -> tuple[torch.Tensor, torch.Tensor, list
     return stacked.float() / 255, torch.tensor(y), names, name, notes
 
 
-def read_images(files: list[Path], size: int) -> list[Any]:
-    """Each file as a uint8 tensor (3, size, size), centre-cropped to a square; or why it was skipped."""
+def table_images(folder: Path, spec: str) -> tuple[list[tuple[str, Any, int]], list[str]]:
+    """(name, PIL image, label) rows of a table ``datasets`` reads (its first image column; labels from
+    its first class-label column, if any), and the class names."""
+    import datasets
+
+    try:
+        ds = datasets.load_dataset(str(folder), split="train")
+    except Exception as e:  # datasets raises many kinds; the first line says which
+        raise TrainingError(f"no images in {spec}: neither image files nor a table datasets can read "
+                            f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    image_col = next((k for k, f in ds.features.items() if isinstance(f, datasets.Image)), None)
+    label_col = next((k for k, f in ds.features.items() if isinstance(f, datasets.ClassLabel)), None)
+    if image_col is None:
+        raise TrainingError(f"{spec} has no image column; it has {', '.join(ds.features)}")
+    ds = ds.select(range(min(len(ds), MAX_IMAGES + 1)))
+    labels = ds[label_col] if label_col else [0] * len(ds)
+    names = ds.features[label_col].names if label_col else []
+    return [(f"row {i}", img, label) for i, (img, label) in enumerate(zip(ds[image_col], labels))], names
+
+
+def read_images(files: list[Any], size: int) -> list[Any]:
+    """Each file (or PIL image) as a uint8 tensor (3, size, size), centre-cropped to a square; or why it
+    was skipped."""
     from PIL import ImageOps
 
     from hub_models.inference import InputError, image_to_tensor, load_image
