@@ -99,7 +99,8 @@ def build(ctx: AppContext) -> None:
             toy_stop = gr.Button("Stop", variant="stop")
         toy_status = gr.Markdown()
         with gr.Row():
-            toy_picture = gr.Image(label="Real and generated distributions, and D(x)", type="pil", height=420)
+            toy_picture = gr.Image(label="Real and generated distributions, and D(x)", type="pil", height=420,
+                                   show_label=False)  # the picture has its own title
             with gr.Column():
                 toy_losses = gr.LinePlot(x="step", y="loss", color="player", title="Losses", height=200)
                 toy_probs = gr.LinePlot(x="step", y="probability", color="on", title="D's mean output (0.5: fooled)",

@@ -56,6 +56,8 @@ def _shot(page, name: str) -> None:
 def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=30_000)  # a result shows its header before its rows: give the rows time too
+
     repo = f"alice/{repo_name}"
     from hub_models import hub as hubs
 
@@ -249,18 +251,18 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
 
         # Generative models: the toy GAN learns a Gaussian live; a conditional GAN trains, then one row per digit.
         page.get_by_role("tab", name="Generative models").click()
-        page.get_by_label("Generator steps").fill("600")
+        page.get_by_role("spinbutton", name="number input for Generator steps").fill("600")
         page.get_by_role("button", name="Train", exact=True).filter(visible=True).click()
         expect(page.get_by_text(re.compile(r"Step 600 / 600"))).to_be_visible(timeout=RESULT_MS)
         page.wait_for_timeout(1000)
         _shot(page, "generative-toy")
         page.get_by_role("tab", name="Train", exact=True).filter(visible=True).click()
         page.get_by_role("combobox", name="Model").filter(visible=True).click()
-        page.get_by_role("option", name="cgan").click()
+        page.get_by_role("option", name="cgan", exact=True).click()
         page.get_by_label("Epochs").filter(visible=True).fill("3")
         page.get_by_role("button", name="Start training").filter(visible=True).click()
         expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=TRAINING_MS)
-        expect(page.get_by_label("Samples after each epoch (newest first)")).to_be_visible()
+        expect(page.get_by_role("img", name="epoch 3")).to_be_visible()  # the gallery of per-epoch grids
         page.wait_for_timeout(1500)
         _shot(page, "generative-train")
         page.get_by_role("tab", name="Sample", exact=True).click()

@@ -172,8 +172,6 @@ def check_config(cfg: GenerativeConfig) -> str:
     if cfg.image_size not in SIZES:
         raise TrainingError(f"--image-size must be one of {', '.join(map(str, SIZES))} (powers of two: the "
                             f"networks halve and double it), got {cfg.image_size}")
-    if fam == "vae" and cfg.model == "vae-conv" and cfg.image_size < 8:
-        raise TrainingError("vae-conv needs images of at least 8 px")
     if fam != "diffusion" and not 1 <= cfg.latent_dim <= 512:
         raise TrainingError(f"--latent-dim must be between 1 and 512, got {cfg.latent_dim}")
     if not 0.5 <= cfg.label_smoothing <= 1:
@@ -304,18 +302,17 @@ def build_task(cfg: GenerativeConfig) -> TaskSpec:
                     count += len(xb)
                 torch.set_rng_state(state)
                 metrics = {"loss": total / max(1, count)}
-            else:
-                real = x_val[:n_fid] * 2 - 1
+            if fam == "gan":  # what D makes of held-out real images and of fakes (0.5 each: fooled)
                 ids = torch.arange(n_fid) % m.num_classes if m.conditional else None
                 fake = m.generate(torch.randn(n_fid, m.latent_dim, generator=torch.Generator().manual_seed(1)), ids)
-                metrics = {"d_real": torch.sigmoid(m.discriminate(real, y[va][:n_fid] if m.conditional else None)).mean().item(),
-                           "d_fake": torch.sigmoid(m.discriminate(fake, ids)).mean().item()}
-            fake01 = samples_of(m, n_fid, 1, cfg.sample_steps) if not conditional else \
-                (m.generate(torch.randn(n_fid, m.latent_dim, generator=torch.Generator().manual_seed(1)),
-                            torch.arange(n_fid) % m.num_classes) + 1) / 2
+                real_p = torch.sigmoid(m.discriminate(x_val[:n_fid] * 2 - 1, y[va][:n_fid] if m.conditional else None))
+                metrics = {"d_real": real_p.mean().item(), "d_fake": torch.sigmoid(m.discriminate(fake, ids)).mean().item()}
+                fake01 = (fake + 1) / 2
+            else:
+                fake01 = samples_of(m, n_fid, 1, cfg.sample_steps)
             metrics["fid"] = scorer.fid(fake01)
             if conditional and digits:
-                metrics["class_accuracy"] = scorer.class_accuracy(fake01, torch.arange(n_fid) % m.num_classes)
+                metrics["class_accuracy"] = scorer.class_accuracy(fake01, ids)
         m.train()
         return metrics
 
