@@ -69,6 +69,7 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
     try:
         wait_for(f"http://127.0.0.1:{port}/", proc)
         page = browser.new_page(viewport={"width": 1920, "height": 1000})
+        page.set_default_timeout(RESULT_MS)  # clicks too: a page streaming images on two busy cores can be slow to settle
         page.goto(f"http://127.0.0.1:{port}/")
         page.get_by_role("tab", name="Hub").click()
         expect(page.get_by_text("no token: read-only")).to_contain_text(hub_server.url, timeout=30_000)
