@@ -249,18 +249,14 @@ class DDPM(nn.Module):
 
 
 # ------------------------------------------------------------------ registry
-# name -> (family, constructor arguments, what it is)
+# name -> (family, what sets it apart within its family, what it is); sizes and widths come from the config
 GENERATIVE_MODELS: dict[str, tuple[str, dict[str, Any], str]] = {
-    "dcgan": ("gan", {"width": 32}, "DCGAN: transposed-conv generator, conv discriminator"),
-    "cgan": ("gan", {"width": 32, "conditional": True}, "conditional DCGAN: one row per class (needs classes)"),
+    "dcgan": ("gan", {}, "DCGAN: transposed-conv generator, conv discriminator"),
+    "cgan": ("gan", {"conditional": True}, "conditional DCGAN: one row per class (needs classes)"),
     "vae-mlp": ("vae", {"kind": "mlp"}, "VAE with MLP encoder and decoder"),
     "vae-conv": ("vae", {"kind": "conv"}, "VAE with convolutional encoder and decoder"),
-    "ddpm": ("diffusion", {"width": 32}, "DDPM: a diffusers UNet2DModel + DDPMScheduler"),
+    "ddpm": ("diffusion", {}, "DDPM: a diffusers UNet2DModel + DDPMScheduler"),
 }
-
-
-def family(model: nn.Module) -> str:
-    return "gan" if isinstance(model, DCGAN) else "vae" if isinstance(model, VAE) else "diffusion"
 
 
 def load_generative(folder: str | Path) -> nn.Module:

@@ -206,7 +206,7 @@ def init_ddpm(model, cfg: GenerativeConfig) -> str:
 
 def build_task(cfg: GenerativeConfig) -> TaskSpec:
     from hub_models.generative import (
-        DDPM, class_rows, diffusion_steps, gan_losses, latent_map, picture_grid, sample, vae_loss)
+        DDPM, class_rows, gan_losses, generate, latent_map, picture_grid, vae_loss)
 
     from .classification import split
     from .gen_score import Scorer
@@ -259,19 +259,13 @@ def build_task(cfg: GenerativeConfig) -> TaskSpec:
         return {"loss": loss.detach()}
 
     # -------------------------------------------------------------- samples
-    def samples_of(m, n: int, seed: int, steps: int) -> torch.Tensor:
-        if isinstance(m, DDPM):
-            *_, (_, xs, _) = diffusion_steps(m, n, seed, steps, "ddim", every=steps)
-            return xs
-        return sample(m, n, seed)
-
     def epoch_picture(m):
         m.eval()
         with torch.no_grad():
             if conditional:
                 pic = picture_grid(class_rows(m, 8, cfg.seed), columns=8)
             elif isinstance(m, DDPM):
-                pic = picture_grid(samples_of(m, 36, cfg.seed, cfg.sample_steps), columns=6)
+                pic = picture_grid(generate(m, 36, cfg.seed, cfg.sample_steps, "ddim"), columns=6)
             elif fam == "vae" and m.latent_dim == 2:  # the whole latent space, decoded on a grid
                 pic = picture_grid(latent_map(m, 12), columns=12)
             elif fam == "vae":
@@ -309,7 +303,7 @@ def build_task(cfg: GenerativeConfig) -> TaskSpec:
                 metrics = {"d_real": real_p.mean().item(), "d_fake": torch.sigmoid(m.discriminate(fake, ids)).mean().item()}
                 fake01 = (fake + 1) / 2
             else:
-                fake01 = samples_of(m, n_fid, 1, cfg.sample_steps)
+                fake01 = generate(m, n_fid, 1, cfg.sample_steps, "ddim")
             metrics["fid"] = scorer.fid(fake01)
             if conditional and digits:
                 metrics["class_accuracy"] = scorer.class_accuracy(fake01, ids)
