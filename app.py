@@ -34,13 +34,20 @@ def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr
     if runner is None:
         runner = JobRunner(cache_root() / "jobs")
     with gr.Blocks(title="DL Playground") as demo:
-        ctx = AppContext(demo=demo, default_hub=default_hub, runner=runner)
+        ctx = AppContext(demo=demo, default_hub=default_hub, runner=runner, first_tab=TABS[0])
         gr.Markdown(HEADER, elem_classes="dlp-header")
+        tabs = {}
         with gr.Tabs():
             for name in TABS:
                 module = importlib.import_module(f"spaces.{name}")
-                with gr.Tab(module.TITLE, id=name):
+                with gr.Tab(module.TITLE, id=name) as tabs[name]:
+                    ctx.tab = name
                     module.build(ctx)
+        # Only the shown tab's job panel polls the server.
+        timers = list(ctx.timers.values())
+        for name, tab in tabs.items():
+            tab.select(lambda shown=name: [gr.Timer(active=t == shown) for t in ctx.timers], None, timers,
+                       api_visibility="private", show_progress="hidden", queue=False)
     return demo
 
 

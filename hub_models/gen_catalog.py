@@ -3,3 +3,4 @@ SIZES = (8, 16, 32, 64)  # square sides every family here takes (powers of two: 
 TOY_TARGETS = ("1-D Gaussian", "2-D Gaussian", "2-D ring of 8 Gaussians")
 GAN_LOSSES = ("non-saturating", "minimax")
 MAX_SAMPLES = 256  # one request's grid
+PIXELCNN_MAX_SIZE = 32  # it draws one pixel at a time: 64 px would take minutes per sample grid on a CPU

@@ -1,6 +1,7 @@
-"""Generative models: DCGAN (and its class-conditional form), VAE (MLP or convolutional) and DDPM (a
-``diffusers`` UNet2DModel with its DDPMScheduler, saved as a pipeline plain diffusers loads), plus the
-Gaussian KL and VAE loss the course derives, sampling, latent maps and walks.
+"""Generative models: DCGAN (and its class-conditional form), VAE (MLP or convolutional), PixelCNN (the
+autoregressive family: one pixel at a time, with an exact likelihood) and DDPM (a ``diffusers``
+UNet2DModel with its DDPMScheduler, saved as a pipeline plain diffusers loads), plus the Gaussian KL and
+VAE loss the course derives, sampling, latent maps and walks.
 
 Images are tensors (B, C, S, S) in [0, 1] at the edges of this module; GANs and DDPMs work in [-1, 1]
 inside, the VAE's decoder gives Bernoulli means in [0, 1].
@@ -194,6 +195,66 @@ class VAE(nn.Module, PyTorchModelHubMixin, library_name="pytorch", license="mit"
         return self.decoder(z), mu, logvar
 
 
+# ------------------------------------------------------------------ PixelCNN
+class MaskedConv2d(nn.Conv2d):
+    """A convolution that sees only the pixels before the centre in raster order: the rows above, and the
+    pixels to the left in its row. Mask "A" (the first layer) hides the centre itself, so an output never
+    sees the pixel it predicts; "B" (later layers) lets it see the centre, which by then holds only
+    information from before it. All channels of a pixel are predicted together from the pixels before it."""
+
+    def __init__(self, mask: str, in_channels: int, out_channels: int, kernel_size: int):
+        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+        c = kernel_size // 2
+        m = torch.ones_like(self.weight)
+        m[:, :, c, c + (mask == "B"):] = 0
+        m[:, :, c + 1:] = 0
+        self.register_buffer("mask", m, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight * self.mask, self.bias, self.stride, self.padding)
+
+
+class PixelCNN(nn.Module, PyTorchModelHubMixin, library_name="pytorch", license="mit",
+               pipeline_tag="unconditional-image-generation", tags=["dl-playground", "pixelcnn", "autoregressive"]):
+    """van den Oord et al.'s PixelCNN: p(x) = prod_i p(x_i | x_1..x_{i-1}) over the pixels in raster order,
+    each a softmax over ``levels`` intensities. A 7x7 mask-A convolution, then residual 3x3 mask-B layers
+    and 1x1 layers to the logits. Training is one pass (every pixel's prediction at once, the masks keep it
+    honest); sampling is one pass per pixel. Its loss is an exact likelihood, reported in bits per pixel."""
+
+    def __init__(self, image_size: int = 16, channels: int = 1, levels: int = 8, width: int = 32, layers: int = 5,
+                 labels: list[str] | None = None):
+        super().__init__()
+        _check_size(image_size)
+        if not 2 <= levels <= 256:
+            raise ValueError(f"levels must be between 2 and 256, got {levels}")
+        self.image_size, self.channels, self.levels, self.layers = image_size, channels, levels, layers
+        self.labels = list(labels or [])
+        self.first = MaskedConv2d("A", channels, width, 7)
+        self.blocks = nn.ModuleList(MaskedConv2d("B", width, width, 3) for _ in range(layers))
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(width, width, 1), nn.ReLU(), nn.Conv2d(width, channels * levels, 1))
+
+    @property
+    def reach(self) -> int:
+        """How many rows above a pixel can change its prediction (the receptive field's height)."""
+        return 3 + self.layers
+
+    def quantize(self, x: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] -> intensity ids in 0..levels-1."""
+        return (x.clamp(0, 1) * (self.levels - 1)).round().long()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] (B, C, H, W) -> logits (B, levels, C, H, W) of each pixel given the ones before it."""
+        h = self.first(self.quantize(x).float() / (self.levels - 1) * 2 - 1)
+        for block in self.blocks:
+            h = h + block(F.relu(h))
+        b, _, height, w = h.shape
+        return self.head(h).view(b, self.levels, self.channels, height, w)
+
+    def nll(self, x: torch.Tensor) -> torch.Tensor:
+        """The mean negative log-likelihood of images in [0, 1], in bits per pixel (per channel)."""
+        return F.cross_entropy(self(x), self.quantize(x)) / math.log(2)
+
+
 # ---------------------------------------------------------------------- DDPM
 def make_unet(image_size: int, channels: int, width: int = 32):
     """A small diffusers UNet2DModel: two or three resolutions, attention at the lowest."""
@@ -255,13 +316,14 @@ GENERATIVE_MODELS: dict[str, tuple[str, dict[str, Any], str]] = {
     "cgan": ("gan", {"conditional": True}, "conditional DCGAN: one row per class (needs classes)"),
     "vae-mlp": ("vae", {"kind": "mlp"}, "VAE with MLP encoder and decoder"),
     "vae-conv": ("vae", {"kind": "conv"}, "VAE with convolutional encoder and decoder"),
+    "pixelcnn": ("autoregressive", {}, "PixelCNN: one pixel at a time, masked convolutions, exact likelihood"),
     "ddpm": ("diffusion", {}, "DDPM: a diffusers UNet2DModel + DDPMScheduler"),
 }
 
 
 def load_generative(folder: str | Path) -> nn.Module:
     """A generative model folder in eval mode: a diffusers DDPM pipeline (model_index.json), or our
-    DCGAN or VAE (config.json)."""
+    DCGAN, VAE or PixelCNN (config.json)."""
     from .inference import class_matching
 
     path = Path(folder)
@@ -276,13 +338,13 @@ def load_generative(folder: str | Path) -> nn.Module:
             labels = json.loads((path / "labels.json").read_text()) if (path / "labels.json").exists() else []
             return DDPM(pipe.unet, pipe.scheduler, labels).eval()
         config = json.loads((path / "config.json").read_text())
-        cls = class_matching(config, [DCGAN, VAE])
+        cls = class_matching(config, [DCGAN, VAE, PixelCNN])
         if cls is None:
-            raise ValueError("config.json is not a DCGAN's, a VAE's or a diffusion pipeline's")
+            raise ValueError("config.json is not a DCGAN's, a VAE's, a PixelCNN's or a diffusion pipeline's")
         return cls.from_pretrained(path).eval()
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as e:
-        raise InputError(f"{path.name} does not hold a generative model this playground can load: our DCGAN or "
-                         f"VAE, or a diffusers DDPM pipeline ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+        raise InputError(f"{path.name} does not hold a generative model this playground can load: our DCGAN, "
+                         f"VAE or PixelCNN, or a diffusers DDPM pipeline ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
                          ) from None
 
 
@@ -300,6 +362,9 @@ def describe(model: nn.Module) -> str:
         return f"{kind}, {size} images, latent {model.latent_dim}, {n / 1e6:.2f} M parameters"
     if isinstance(model, VAE):
         return f"VAE ({model.kind}), {size} images, latent {model.latent_dim}, beta {model.beta:g}, {n / 1e6:.2f} M parameters"
+    if isinstance(model, PixelCNN):
+        return (f"PixelCNN, {size} images, {model.levels} intensity levels, {model.layers} masked layers, "
+                f"{n / 1e6:.2f} M parameters")
     return (f"DDPM (diffusers UNet2DModel), {size} images, {model.scheduler.config.num_train_timesteps} steps "
             f"in training, {n / 1e6:.2f} M parameters")
 
@@ -360,10 +425,32 @@ def diffusion_steps(model: DDPM, n: int, seed: int = 0, steps: int = 50, sampler
                 yield i + 1, ((x + 1) / 2).clamp(0, 1), ((out.pred_original_sample + 1) / 2).clamp(0, 1)
 
 
+@torch.no_grad()
+def pixel_steps(model: PixelCNN, n: int, seed: int = 0, temperature: float = 1.0,
+                every: int = 1) -> Iterator[tuple[int, torch.Tensor]]:
+    """Draw ``n`` images one pixel at a time in raster order, each from the softmax over intensities given
+    the pixels drawn before it. Yields (rows done, the images so far) every ``every`` rows and at the end.
+    Only the rows a pixel can see go through the network, so a row costs the same at any image size."""
+    g = torch.Generator().manual_seed(int(seed))
+    s, c, levels = model.image_size, model.channels, model.levels
+    x = torch.zeros(n, c, s, s)
+    for i in range(s):
+        top = max(0, i - model.reach)  # rows above this are out of the masks' reach: the output is exact
+        for j in range(s):
+            logits = model(x[:, :, top:i + 1])[:, :, :, i - top, j] / max(temperature, 1e-3)  # (n, levels, C)
+            probs = logits.softmax(1).permute(0, 2, 1).reshape(-1, levels)
+            x[:, :, i, j] = torch.multinomial(probs, 1, generator=g).view(n, c).float() / (levels - 1)
+        if (i + 1) % every == 0 or i + 1 == s:
+            yield i + 1, x.clone()
+
+
 def generate(model: nn.Module, n: int, seed: int = 0, steps: int = 50, sampler: str = "ddim") -> torch.Tensor:
     """Samples of any family here, (n, C, S, S) in [0, 1]."""
     if isinstance(model, DDPM):
         *_, (_, x, _) = diffusion_steps(model, n, seed, steps, sampler, every=steps)
+        return x
+    if isinstance(model, PixelCNN):
+        *_, (_, x) = pixel_steps(model, n, seed, every=model.image_size)
         return x
     return sample(model, n, seed)
 

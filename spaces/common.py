@@ -1,7 +1,7 @@
 """Pieces every tab shares: the app context and the hub picker (hub + token fields)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gradio as gr
@@ -22,6 +22,9 @@ class AppContext:
     demo: gr.Blocks
     default_hub: str = "local"  # "local", "hf" or a URL
     runner: Any = None  # training.runner.JobRunner shared by the task tabs
+    tab: str = ""  # the tab being built
+    first_tab: str = ""  # the tab a page opens on
+    timers: dict[str, gr.Timer] = field(default_factory=dict)  # tab -> its job panel's timer
 
     @property
     def default_choice(self) -> str:

@@ -1,5 +1,5 @@
-"""Generative models tab: a GAN learning a Gaussian live, sampling from DCGANs, conditional GANs, VAEs
-and DDPMs (trained here or pulled), the VAE's latent space, and training any of them as a job."""
+"""Generative models tab: a GAN learning a Gaussian live, sampling from DCGANs, conditional GANs, VAEs,
+PixelCNNs and DDPMs (trained here or pulled), the VAE's latent space, and training any of them as a job."""
 from __future__ import annotations
 
 import time
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from hub_models.gen_catalog import GAN_LOSSES, MAX_SAMPLES, SIZES, TOY_TARGETS
+from hub_models.gen_catalog import GAN_LOSSES, MAX_SAMPLES, PIXELCNN_MAX_SIZE, SIZES, TOY_TARGETS
 
 from .common import AppContext
 from .jobs import load_checked, model_source
@@ -25,7 +25,10 @@ the minimax log(1 - D(G(z))) is flat exactly when D wins early on. A **condition
 players the class. A **VAE** encodes an image as a Gaussian q(z|x) (a mean and a variance per latent
 dimension), samples z from it with the **reparameterisation trick** (z = mu + sigma * eps, so gradients flow),
 and decodes z; it minimises the **reconstruction loss** plus the **KL divergence** between q(z|x) and the unit
-Gaussian prior (times **beta**), so that sampling z from the prior gives images. A **DDPM** adds Gaussian
+Gaussian prior (times **beta**), so that sampling z from the prior gives images. A **PixelCNN** is the
+autoregressive family: it predicts each pixel from the ones above and to its left (masked convolutions), so it
+trains on every pixel at once, has an exact likelihood (in bits per pixel), and samples one pixel at a time.
+A **DDPM** adds Gaussian
 noise to images over T steps and trains a U-Net to predict that noise; sampling walks back from pure noise
 (**DDIM** walks the same model in far fewer, deterministic steps). Quality score: **FID** (lower is better)
 against held-out images, with features of a small CNN trained in this project on the digits (random-weight
@@ -61,6 +64,8 @@ def _check_folder(folder: str) -> str:
 def _check_options(model: str, size: int) -> None:
     if size not in SIZES:
         raise gr.Error(f"Image size must be one of {', '.join(map(str, SIZES))}: the networks halve and double it.")
+    if model == "pixelcnn" and size > PIXELCNN_MAX_SIZE:
+        raise gr.Error(f"A PixelCNN draws one pixel at a time: train it at {PIXELCNN_MAX_SIZE} px or less.")
 
 
 def _train_extras() -> dict:
@@ -72,9 +77,11 @@ def _train_extras() -> dict:
         smooth = gr.Slider(0.5, 1.0, value=0.9, step=0.05, label="GAN: target for real images",
                            info="0.9: one-sided label smoothing")
         g_loss = gr.Radio(list(GAN_LOSSES), value=GAN_LOSSES[0], label="GAN: generator loss")
+        levels = gr.Number(8, label="PixelCNN: intensity levels", precision=0, minimum=2, maximum=256,
+                           info="the classes of each pixel's softmax")
         timesteps = gr.Number(1000, label="DDPM: noise steps", precision=0, minimum=10, maximum=4000)
     return {"latent_dim": latent, "beta": beta, "width": width, "label_smoothing": smooth, "gan_loss": g_loss,
-            "timesteps": timesteps}
+            "levels": levels, "timesteps": timesteps}
 
 
 def build(ctx: AppContext) -> None:
@@ -107,7 +114,7 @@ def build(ctx: AppContext) -> None:
                                         height=200)
     with gr.Tab("Sample") as sample_tab:
         source = model_source(ctx, TASK, sample_tab, metric="fid", label="Model (trained here or pulled)",
-                              pull_label="Repo id (our DCGAN or VAE, or a diffusers DDPM pipeline)",
+                              pull_label="Repo id (our DCGAN, VAE or PixelCNN, or a diffusers DDPM pipeline)",
                               placeholder="you/dcgan-digits", check=_check)
         about = gr.Markdown()
         with gr.Row():
@@ -120,7 +127,8 @@ def build(ctx: AppContext) -> None:
         sample_btn = gr.Button("Sample", variant="primary")
         took = gr.Markdown()
         with gr.Row():
-            grid_out = gr.Image(label="Samples (diffusion: x_t as it is denoised)", type="pil", height=420,
+            grid_out = gr.Image(label="Samples (diffusion: x_t as it is denoised; PixelCNN: drawn row by row)",
+                                type="pil", height=420,
                                 buttons=["download"])
             clean_out = gr.Image(label="Diffusion: the clean images predicted from x_t", type="pil", height=420)
         gr.Markdown("### VAE: the latent space")
@@ -140,14 +148,14 @@ def build(ctx: AppContext) -> None:
     with gr.Tab("Train"):
         vision_train(ctx, VisionForm(
             task=TASK, names=model_names, default_model="dcgan", model_label="Model",
-            model_info="dcgan, cgan (conditional), vae-mlp, vae-conv, ddpm (diffusers UNet2DModel)",
+            model_info="dcgan, cgan (conditional), vae-mlp, vae-conv, pixelcnn, ddpm (diffusers UNet2DModel)",
             data_sources=DATA_SOURCES, upload_label="Zip of images", repo_label="Dataset repo id (images)",
             repo_placeholder="you/my-images", missing_upload="Upload a zip of images.", check_folder=_check_folder,
             check_options=_check_options, epochs=20, batch=64, lr=0,
             lr_info="0: the model's default (GAN 2e-4, VAE and DDPM 1e-3)", metric="fid",
             picture_label="", push_placeholder="you/dcgan-digits", picture_file=None, builtin="digits",
             image_size=16, sizes=(8, 64), size_info="8, 16, 32 or 64 (the digits are 8x8, enlarged)", flip=False,
-            samples="image", loss_parts=True, extras=_train_extras))
+            samples="image", loss_parts=True, metric_apart="fid", extras=_train_extras))
 
     # ------------------------------------------------------------------ events
     def toy(target_, mean_, std_, steps_, k, loss, smooth_, lr_, seed_):
@@ -195,7 +203,7 @@ def build(ctx: AppContext) -> None:
         import torch
 
         from hub_models.generative import (
-            DCGAN, DDPM, class_index, class_rows, diffusion_steps, picture_grid, sample)
+            DCGAN, DDPM, PixelCNN, class_index, class_rows, diffusion_steps, picture_grid, pixel_steps, sample)
         from hub_models.inference import InputError
 
         m = model_of(folder)
@@ -207,6 +215,14 @@ def build(ctx: AppContext) -> None:
                 for i, x, x0 in diffusion_steps(m, n, seed_, steps_, sampler_.lower(), every):
                     yield (picture_grid(x), picture_grid(x0),
                            f"{sampler_} step {i} / {steps_} · {time.perf_counter() - t0:.1f} s")
+                return
+            if isinstance(m, PixelCNN):
+                side = m.image_size
+                if n * side * side > MAX_SAMPLES * 256:
+                    raise gr.Error(f"A PixelCNN draws one pixel at a time: at {side} px, at most "
+                                   f"{MAX_SAMPLES * 256 // (side * side)} samples per request.")
+                for rows, x in pixel_steps(m, n, seed_, every=max(1, side // 16)):
+                    yield picture_grid(x), None, f"PixelCNN row {rows} / {side} · {time.perf_counter() - t0:.1f} s"
                 return
             if isinstance(m, DCGAN) and m.conditional:
                 if cls == ALL_CLASSES or not cls:

@@ -106,13 +106,16 @@ class JobPanel:
 def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, unit: str,
               picture_label: str | None = None,
               picture: Callable[[Path], Any] | None = None, samples: str | None = None,
-              loss_parts: bool = False, repo_placeholder: str = "you/my-model") -> JobPanel:
+              loss_parts: bool = False, metric_apart: str | None = None,
+              repo_placeholder: str = "you/my-model") -> JobPanel:
     """Lay out and wire the panel for ``task``.
 
     ``picker`` is the tab's hub picker, where pushes go; ``metric`` fills the jobs table's last column; ``picture(model_folder)`` returns a PIL image
     (or None) shown under ``picture_label``; ``samples`` ("text" or "image") shows the samples the
     trainer makes after each epoch; ``loss_parts`` plots the named losses of a step (a GAN's
-    discriminator and generator, a VAE's reconstruction and KL) as lines of one chart. Events get api
+    discriminator and generator, a VAE's reconstruction and KL) as lines of one chart; ``metric_apart``
+    names a validation metric drawn on a plot of its own (FID in the hundreds would flatten 0-1 rates). The
+    panel's timer ticks only while its tab is shown (``ctx.timers``). Events get api
     names ``<task>_stop``, ``<task>_watch`` and ``<task>_push``.
     """
     runner = ctx.runner
@@ -127,6 +130,8 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
         loss_plot = gr.LinePlot(x="step", y="loss", color="part" if loss_parts else None,
                                 title="Training losses" if loss_parts else "Training loss", height=260)
         metric_plot = gr.LinePlot(x="epoch", y="value", color="metric", title="Validation metrics", height=260)
+        apart_plot = gr.LinePlot(x="epoch", y=metric_apart, title=f"Validation {metric_apart.upper()}",
+                                 height=260) if metric_apart else None
     with gr.Row():
         pic = gr.Image(label=picture_label, type="pil", height=320, buttons=["download"]) if picture else None
         sample_box = gr.Textbox(label="Samples after each epoch", lines=12, max_lines=12) if samples == "text" \
@@ -164,7 +169,8 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
                 value = job_metrics(runner, j.id).get(metric)
                 rows.append([j.id, j.label, j.status, positions.get(j.id, ""),
                              f"{value:.4f}" if value is not None else ""])
-        extras = [None] * (pic is not None) + [None if samples == "image" else ""] * (sample_box is not None)
+        extras = [None] * (apart_plot is not None) + [None] * (pic is not None) \
+            + [None if samples == "image" else ""] * (sample_box is not None)
         if not job_id:
             return rows, "Start a job, or pick one to watch.", None, None, *extras, ""
         try:
@@ -192,9 +198,13 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
         else:
             loss_df = pd.DataFrame({"step": [e["step"] for e in steps], "loss": [e["loss"] for e in steps]}) \
                 if steps else None
-        metric_df = pd.DataFrame([{"epoch": e["epoch"], "metric": k, "value": v}
-                                  for e in evals for k, v in e["metrics"].items() if k != "loss"]) if evals else None
+        metric_df = pd.DataFrame([{"epoch": e["epoch"], "metric": k, "value": v} for e in evals
+                                  for k, v in e["metrics"].items() if k not in ("loss", metric_apart)]) if evals else None
         out: list[Any] = [rows, text, loss_df, metric_df]
+        if apart_plot is not None:
+            apart = [{"epoch": e["epoch"], metric_apart: e["metrics"][metric_apart]} for e in evals
+                     if metric_apart in e["metrics"]]
+            out.append(pd.DataFrame(apart) if apart else None)
         if pic is not None:
             out.append(picture(model_dir(runner, job_id)))
         if sample_box is not None:
@@ -233,7 +243,7 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
         if stamps == seen:
             return *[gr.skip()] * len(outputs), seen
         out = list(watch(job_id))
-        groups = ["rows", "run", "run", "run"] + ["pic"] * (pic is not None) \
+        groups = ["rows", "run", "run", "run"] + ["run"] * (apart_plot is not None) + ["pic"] * (pic is not None) \
             + ["samples" if samples == "image" else "run"] * (sample_box is not None) + ["log"]
         return *[v if stamps[g] != seen.get(g) else gr.skip() for v, g in zip(out, groups)], stamps
 
@@ -257,11 +267,15 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
         watched = next((j.id for j in mine if j.status in ("running", "stopping")), mine[0].id if mine else None)
         return gr.update(choices=choices(), value=watched)
 
-    outputs = [jobs_table, progress, loss_plot, metric_plot, *[c for c in (pic, sample_box) if c is not None], log]
+    outputs = [jobs_table, progress, loss_plot, metric_plot, *[c for c in (apart_plot, pic, sample_box) if c is not None],
+               log]
     stop.click(stop_job, job, progress, api_name=f"{task}_stop")
     seen = gr.State(None)
     job.change(watch, job, outputs, api_name=f"{task}_watch").then(lambda: None, None, seen)
-    gr.Timer(1.0).tick(tick, [job, seen], [*outputs, seen], api_visibility="private", show_progress="hidden")
+    # Only the shown tab's timer runs (app.py switches them): nine panels ticking every second slowed the page.
+    timer = gr.Timer(1.0, active=ctx.tab == ctx.first_tab)
+    ctx.timers[ctx.tab] = timer
+    timer.tick(tick, [job, seen], [*outputs, seen], api_visibility="private", show_progress="hidden")
     push.click(push_job, [job, repo, private, *picker.inputs], pushed, api_name=f"{task}_push")
     ctx.demo.load(on_load, None, job, api_visibility="private")
     return JobPanel(start=start, job=job, choices=choices)

@@ -46,6 +46,7 @@ class VisionForm:
     flip: bool = True  # random flips on by default
     samples: str | None = None  # "image": the grids the trainer makes after each epoch, in a gallery
     loss_parts: bool = False  # plot a step's named losses (a GAN's two players) as separate lines
+    metric_apart: str | None = None  # a validation metric with a plot of its own (FID)
 
 
 def vision_train(ctx: AppContext, form: VisionForm):
@@ -73,7 +74,8 @@ def vision_train(ctx: AppContext, form: VisionForm):
     extra = form.extras() if form.extras else {}
     panel = job_panel(ctx, form.task, picker, metric=form.metric, unit="img/s", picture_label=form.picture_label,
                       picture=saved_picture(form.picture_file) if form.picture_file else None,
-                      samples=form.samples, loss_parts=form.loss_parts, repo_placeholder=form.push_placeholder)
+                      samples=form.samples, loss_parts=form.loss_parts, metric_apart=form.metric_apart,
+                      repo_placeholder=form.push_placeholder)
 
     def start_job(model_, init_, kind, upload_, repo_, epochs_, batch_, size_, lr_, flip_, seed_, *rest):
         *extra_values, choice, url, token = rest

@@ -181,3 +181,27 @@ def test_building_every_tab_imports_no_heavy_library(tmp_path):
                          env={**os.environ, "DLP_HOME": str(tmp_path / "home")})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "", f"imported at start: {out.stdout.strip()}"
+
+
+def test_only_the_shown_tabs_job_panel_polls(tmp_path, monkeypatch):
+    """Nine job panels ticking every second slowed the page: a tab's timer runs only while it is shown."""
+    monkeypatch.setenv("DLP_HOME", str(tmp_path))
+    from app import build_app
+    from spaces import TABS
+    from training.runner import JobRunner
+
+    demo = build_app(default_hub="http://127.0.0.1:9", runner=JobRunner(tmp_path / "jobs"))
+    cfg = demo.get_config_file()
+    timers = [c["id"] for c in cfg["components"] if c["type"] == "timer"]
+    active = {c["id"]: c["props"]["active"] for c in cfg["components"] if c["type"] == "timer"}
+    assert len(timers) == 9 and sum(active.values()) == 1  # the page opens on classification's
+    tab_of = {c["id"]: c["props"].get("id") for c in cfg["components"] if c["type"] == "tabitem"}
+    switched = {}
+    for dep in cfg["dependencies"]:
+        target, event = dep["targets"][0]
+        if event == "select" and target in tab_of and dep["outputs"] == timers:
+            switched[tab_of[target]] = [u.active for u in demo.fns[dep["id"]].fn()]
+    assert set(switched) == set(TABS)
+    on = {tab: states.index(True) for tab, states in switched.items() if True in states}
+    assert sorted(on.values()) == list(range(9)) and all(sum(s) <= 1 for s in switched.values())
+    assert "hub" not in on and "about" not in on and active[timers[on[TABS[0]]]]

@@ -104,6 +104,8 @@ def _tiny(name: str):
         return gen.DCGAN(image_size=8, latent_dim=4, width=8, num_classes=k, labels=["a", "b", "c"][:k] or None)
     if fam == "vae":
         return gen.VAE(image_size=8, latent_dim=2, kind=kwargs["kind"], width=8)
+    if fam == "autoregressive":
+        return gen.PixelCNN(image_size=8, levels=4, width=8, layers=2)
     return gen.DDPM.new(image_size=8, channels=1, width=8, timesteps=20)
 
 
@@ -183,6 +185,37 @@ def test_trainer_dry_runs(name, tmp_path):
     assert "unconditional-image-generation" in card and "FID" in card
     if name == "cgan":
         assert "class_accuracy" in end["metrics"]
+    if name == "pixelcnn":  # bits per pixel every epoch; the FID, which samples pixel by pixel, once at the end
+        evals = [e["metrics"] for e in events if e["type"] == "eval"]
+        assert "bits_per_pixel" in evals[0] and "fid" not in evals[0] and set(evals[-1]) == {"fid"}
+        assert "bits per pixel" in card
+
+
+def test_pixelcnn_sees_only_the_pixels_before_each_one():
+    torch.manual_seed(0)
+    m = gen.PixelCNN(image_size=8, levels=4, width=8, layers=3).eval()
+    x = torch.rand(2, 1, 8, 8)
+    base = m(x)
+    for i, j in [(0, 0), (3, 5), (7, 7), (5, 0)]:
+        later = x.clone()  # the pixel itself and every one after it in raster order: unseen
+        later[:, :, i, j:] = torch.rand(2, 1, 8 - j)
+        later[:, :, i + 1:] = torch.rand(2, 1, 7 - i, 8)
+        torch.testing.assert_close(m(later)[..., i, j], base[..., i, j])
+        if (i, j) != (0, 0):  # the pixel to its left (or above it) is seen
+            earlier = x.clone()
+            r, c = (i, j - 1) if j else (i - 1, j)
+            earlier[:, :, r, c] = 1 - (x[:, :, r, c] > 0.5).float()  # another intensity level for sure
+            assert not torch.allclose(m(earlier)[..., i, j], base[..., i, j])
+    top = 7 - m.reach  # the sampler feeds only the rows a pixel can see: the same logits
+    torch.testing.assert_close(m(x[:, :, top:8])[..., -1, :], base[..., 7, :])
+    with torch.no_grad():  # uniform logits: log2(levels) bits per pixel
+        m.head[-1].weight.zero_()
+        m.head[-1].bias.zero_()
+    torch.testing.assert_close(m.nll(x).item(), 2.0)
+    steps = list(gen.pixel_steps(m, 3, seed=1, every=3))
+    assert [r for r, _ in steps] == [3, 6, 8]
+    drawn = steps[-1][1] * 3
+    assert torch.allclose(drawn, drawn.round()) and len(drawn.round().unique()) > 1  # four levels, drawn at random
 
 
 def test_vae_learns_and_gan_logs_both_players(tmp_path):
@@ -222,6 +255,10 @@ def test_folder_data_and_bad_options(tmp_path):
                                     output_dir=str(tmp_path / "r"))))
     with pytest.raises(TrainingError, match="must be one of 8, 16, 32, 64"):
         list(train(GenerativeConfig(image_size=12, dry_run=True, output_dir=str(tmp_path / "r"))))
+    with pytest.raises(TrainingError, match="image-size 32 or less"):
+        list(train(GenerativeConfig(model="pixelcnn", image_size=64, dry_run=True, output_dir=str(tmp_path / "r"))))
+    with pytest.raises(TrainingError, match="levels"):
+        list(train(GenerativeConfig(model="pixelcnn", levels=1, dry_run=True, output_dir=str(tmp_path / "r"))))
     with pytest.raises(TrainingError, match="latent-dim"):
         list(train(GenerativeConfig(model="vae-mlp", latent_dim=1000, dry_run=True, output_dir=str(tmp_path / "r"))))
     with pytest.raises(TrainingError, match="at least 10"):

@@ -11,8 +11,8 @@ from spaces.generative import ALL_CLASSES, DATA_SOURCES, DIGITS
 LOCAL = ("Local hub (offline)", "", "")
 URL_HUB = "Hub at a URL"
 BUILTIN = next(iter(DATA_SOURCES))
-# latent, beta, width, real target, generator loss, DDPM steps
-EXTRAS = (0, 1.0, 8, 0.9, "non-saturating", 50)
+# latent, beta, width, real target, generator loss, PixelCNN levels, DDPM steps
+EXTRAS = (0, 1.0, 8, 0.9, "non-saturating", 8, 50)
 
 
 def train(client, runner, model: str, epochs: int = 1) -> str:
@@ -37,9 +37,10 @@ def test_toy_gan_streams(tab):
 def test_cgan_trains_samples_push_pull(tab, hub_server, repo_name):
     client, runner = tab
     job = train(client, runner, "cgan", epochs=2)
-    rows, _, losses, metrics, gallery, _ = client.predict(job, api_name="/generative_watch")
+    rows, _, losses, metrics, fid, gallery, _ = client.predict(job, api_name="/generative_watch")
     assert {r[1] for r in table_rows(losses)} == {"discriminator", "generator"}
-    assert {"fid", "class_accuracy", "d_real", "d_fake"} <= {r[1] for r in table_rows(metrics)}
+    assert {r[1] for r in table_rows(metrics)} == {"class_accuracy", "d_real", "d_fake"}  # 0-1 rates, one plot
+    assert [r[0] for r in table_rows(fid)] == [1, 2] and all(r[1] > 0 for r in table_rows(fid))  # FID apart
     assert len(gallery) == 2 and gallery[0]["caption"] == "epoch 2"  # newest first
     folder = str(runner.job_dir(job) / "out" / "model")
     grid, clean, took = client.predict(folder, 30, 0, ALL_CLASSES, "DDIM", 10, api_name="/generative_sample")
@@ -68,6 +69,32 @@ def test_vae_latent_space_and_ddpm_steps(tab):
     updates = list(client.submit(ddpm, 4, 0, ALL_CLASSES, "DDIM", 20, api_name="/generative_sample"))
     assert len(updates) >= 3 and "DDIM step 20 / 20" in updates[-1][2]  # x_t shown as it is denoised
     assert updates[-1][0] and updates[-1][1]
+
+
+def test_pixelcnn_trains_and_draws_row_by_row(tab, hub_server, repo_name, tmp_path):
+    from gradio_client.exceptions import AppError
+
+    from hub_models import hub as hubs
+    from hub_models.generative import PixelCNN
+
+    client, runner = tab
+    job = train(client, runner, "pixelcnn")
+    rows, _, losses, metrics, fid, gallery, _ = client.predict(job, api_name="/generative_watch")
+    assert {r[1] for r in table_rows(metrics)} == {"bits_per_pixel"}  # the exact likelihood, every epoch
+    assert len(table_rows(fid)) == 1 and len(gallery) == 1  # FID once the run completes
+    folder = str(runner.job_dir(job) / "out" / "model")
+    updates = list(client.submit(folder, 4, 0, ALL_CLASSES, "DDIM", 10, api_name="/generative_sample"))
+    assert [u[2].split(" · ")[0] for u in updates] == [f"PixelCNN row {i} / 8" for i in range(1, 9)]
+    # A pulled 32 px PixelCNN: the sample count is bounded by the pixels to draw one at a time.
+    PixelCNN(image_size=32, width=8, layers=2).save_pretrained(tmp_path / "p")
+    hubs.push_folder(tmp_path / "p", f"alice/{repo_name}", hub_server.hub("alice"))
+    pulled = client.predict(f"alice/{repo_name}", URL_HUB, hub_server.url, "", api_name="/generative_pull")
+    pulled = pulled["value"] if isinstance(pulled, dict) else pulled
+    with pytest.raises(AppError, match="at 32 px, at most 64 samples"):
+        client.predict(pulled, 100, 0, ALL_CLASSES, "DDIM", 10, api_name="/generative_sample")
+    with pytest.raises(AppError, match="train it at 32 px or less"):
+        client.predict("pixelcnn", "", BUILTIN, None, "", 1, 64, 64, 0, False, 0, *EXTRAS, *LOCAL,
+                       api_name="/generative_train")
 
 
 def test_bad_input_gets_clear_messages(tab, hub_server, tmp_path):

@@ -40,6 +40,9 @@ class TaskSpec:
     # Tasks with more than one update per batch (a GAN: the discriminator, then the generator) give
     # train_step(model, batch, update) -> {name: loss}; update(loss, params) steps only ``params``.
     train_step: Callable[[nn.Module, Any, Callable[..., None]], dict[str, torch.Tensor]] | None = None
+    # Metrics too slow for every epoch, measured once when a run completes (a PixelCNN's FID: its samples
+    # are drawn one pixel at a time).
+    final_metrics: Callable[[nn.Module], dict[str, float]] | None = None
 
 
 class NonFiniteLoss(Exception):
@@ -326,6 +329,10 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
             yield event("checkpoint", step=step, epoch=epoch + 1, path=str(ckpt), pushed=pushed)
 
     model_dir = out / "model"
+    if status == "completed" and spec.final_metrics is not None and accelerator.is_main_process:
+        extra = spec.final_metrics(accelerator.unwrap_model(model))
+        metrics = {**metrics, **extra}
+        yield event("eval", step=step, epoch=cfg.epochs, metrics=extra)
     if status != "failed" and accelerator.is_main_process:
         if not metrics:
             metrics = spec.evaluate(model, val_loader, accelerator)

@@ -1,7 +1,8 @@
 """Generative models trainer: ``python -m training generative --model dcgan``.
 
-One command for the three families: a DCGAN or conditional GAN (discriminator step, then generator
-step, on every batch), a VAE (the negative ELBO: reconstruction + beta * KL) and a DDPM (diffusers'
+One command for the four families: a DCGAN or conditional GAN (discriminator step, then generator
+step, on every batch), a VAE (the negative ELBO: reconstruction + beta * KL), a PixelCNN (the exact
+negative log-likelihood of every pixel given the ones before it, in bits) and a DDPM (diffusers'
 UNet2DModel learns to predict the noise DDPMScheduler added). Data: the built-in digits (scikit-learn's
 8x8 digits, enlarged), or a folder / zip / dataset repo of images (one folder per class gives a
 conditional GAN its classes). After each epoch: a grid of samples from fixed noise (watch it improve),
@@ -17,6 +18,7 @@ from typing import Any, Callable, Iterator
 import torch
 from torch.utils.data import TensorDataset
 
+from hub_models.gen_catalog import PIXELCNN_MAX_SIZE
 from hub_models.generative import GENERATIVE_MODELS, SIZES
 
 from .config import TrainConfig, TrainingError, opt, to_dict
@@ -27,6 +29,7 @@ MAX_IMAGES = 20_000
 # Per-family defaults where a field is left at 0: GANs want Adam's beta1 at 0.5 (Radford et al.).
 DEFAULTS = {"gan": {"lr": 2e-4, "adam_beta1": 0.5, "latent_dim": 64},
             "vae": {"lr": 1e-3, "adam_beta1": 0.9, "latent_dim": 2},
+            "autoregressive": {"lr": 1e-3, "adam_beta1": 0.9, "latent_dim": 0},
             "diffusion": {"lr": 1e-3, "adam_beta1": 0.9, "latent_dim": 0}}
 
 
@@ -50,9 +53,11 @@ class GenerativeConfig(TrainConfig):
     label_smoothing: float = opt(0.9, "GAN: the discriminator's target for real images (1: none; 0.9: one-sided)")
     gan_loss: str = opt("non-saturating", "GAN: the generator's loss, -log D(G(z)) or the minimax log(1 - D(G(z)))",
                         ("non-saturating", "minimax"))
+    levels: int = opt(8, "PixelCNN: intensity levels of a pixel (the softmax's classes), 2 to 256")
     timesteps: int = opt(1000, "DDPM: steps of the noise schedule")
     sample_steps: int = opt(25, "DDPM: DDIM steps for the samples and FID after each epoch")
-    fid_samples: int = opt(300, "samples the FID compares with the validation split (at most its size)")
+    fid_samples: int = opt(300, "samples the FID compares with the validation split (at most its size; "
+                                "PixelCNN: once, after the last epoch)")
     val_split: float = opt(0.2, "fraction of the images held out for validation (the FID's real images)")
     flip: bool = opt(False, "mirror training images at random (not for digits)")
     init_from: str = opt("", "fine-tune: start from a model of the same kind saved here or on --hub")
@@ -146,7 +151,7 @@ def read_images(files: list[Any], size: int) -> list[Any]:
 
 # -------------------------------------------------------------------- models
 def build_model(cfg: GenerativeConfig, fam: str, channels: int, labels: list[str]) -> torch.nn.Module:
-    from hub_models.generative import DCGAN, DDPM, VAE
+    from hub_models.generative import DCGAN, DDPM, VAE, PixelCNN
 
     kwargs = GENERATIVE_MODELS[cfg.model][1]
     if fam == "gan":
@@ -159,6 +164,9 @@ def build_model(cfg: GenerativeConfig, fam: str, channels: int, labels: list[str
     if fam == "vae":
         return VAE(image_size=cfg.image_size, channels=channels, latent_dim=cfg.latent_dim, kind=kwargs["kind"],
                    width=cfg.width, beta=cfg.beta, recon=cfg.recon, labels=labels)
+    if fam == "autoregressive":
+        return PixelCNN(image_size=cfg.image_size, channels=channels, levels=cfg.levels, width=cfg.width,
+                        labels=labels)
     model = DDPM.new(cfg.image_size, channels, cfg.width, cfg.timesteps)
     model.labels = labels
     return model
@@ -172,12 +180,16 @@ def check_config(cfg: GenerativeConfig) -> str:
     if cfg.image_size not in SIZES:
         raise TrainingError(f"--image-size must be one of {', '.join(map(str, SIZES))} (powers of two: the "
                             f"networks halve and double it), got {cfg.image_size}")
-    if fam != "diffusion" and not 1 <= cfg.latent_dim <= 512:
+    if fam == "autoregressive" and cfg.image_size > PIXELCNN_MAX_SIZE:
+        raise TrainingError(f"a PixelCNN draws one pixel at a time: --image-size {PIXELCNN_MAX_SIZE} or less here")
+    if fam in ("gan", "vae") and not 1 <= cfg.latent_dim <= 512:
         raise TrainingError(f"--latent-dim must be between 1 and 512, got {cfg.latent_dim}")
     if not 0.5 <= cfg.label_smoothing <= 1:
         raise TrainingError("--label-smoothing is the real images' target: between 0.5 and 1")
     if not 10 <= cfg.timesteps <= 4000 or not 1 <= cfg.sample_steps <= cfg.timesteps:
         raise TrainingError("--timesteps must be 10 to 4000, and --sample-steps 1 to --timesteps")
+    if not 2 <= cfg.levels <= 256:
+        raise TrainingError(f"--levels must be between 2 and 256, got {cfg.levels}")
     if not 0 < cfg.beta <= 100:
         raise TrainingError(f"--beta must be above 0 and at most 100, got {cfg.beta}")
     if not 8 <= cfg.width <= 256:
@@ -206,7 +218,7 @@ def init_ddpm(model, cfg: GenerativeConfig) -> str:
 
 def build_task(cfg: GenerativeConfig) -> TaskSpec:
     from hub_models.generative import (
-        DDPM, class_rows, gan_losses, generate, latent_map, picture_grid, vae_loss)
+        class_rows, gan_losses, generate, latent_map, picture_grid, vae_loss)
 
     from .classification import split
     from .gen_score import Scorer
@@ -253,6 +265,11 @@ def build_task(cfg: GenerativeConfig) -> TaskSpec:
         update(loss)
         return {"loss": loss.detach(), "reconstruction": r.detach(), "kl": kl.detach()}
 
+    def pixelcnn_step(m, batch, update) -> dict[str, torch.Tensor]:
+        loss = m.nll(augment(batch[0]))  # bits per pixel: every pixel predicted at once, the masks keep it causal
+        update(loss)
+        return {"loss": loss.detach()}
+
     def ddpm_step(m, batch, update) -> dict[str, torch.Tensor]:
         loss = m.loss(augment(batch[0]) * 2 - 1)
         update(loss)
@@ -264,8 +281,9 @@ def build_task(cfg: GenerativeConfig) -> TaskSpec:
         with torch.no_grad():
             if conditional:
                 pic = picture_grid(class_rows(m, 8, cfg.seed), columns=8)
-            elif isinstance(m, DDPM):
-                pic = picture_grid(generate(m, 36, cfg.seed, cfg.sample_steps, "ddim"), columns=6)
+            elif fam in ("diffusion", "autoregressive"):  # slow samplers: fewer pictures (PixelCNN at 32 px: 16)
+                side = 6 if fam == "diffusion" or cfg.image_size <= 16 else 4
+                pic = picture_grid(generate(m, side * side, cfg.seed, cfg.sample_steps, "ddim"), columns=side)
             elif fam == "vae" and m.latent_dim == 2:  # the whole latent space, decoded on a grid
                 pic = picture_grid(latent_map(m, 12), columns=12)
             elif fam == "vae":
@@ -287,6 +305,12 @@ def build_task(cfg: GenerativeConfig) -> TaskSpec:
                     sums += torch.tensor([v.item() for v in vae_loss(logits, xb, mu, logvar, m.beta, m.recon)]) * len(xb)
                     count += len(xb)
                 metrics = dict(zip(("loss", "reconstruction", "kl"), (sums / max(1, count)).tolist()))
+            elif fam == "autoregressive":
+                total, count = 0.0, 0
+                for xb, _ in loader:
+                    total += m.nll(xb).item() * len(xb)
+                    count += len(xb)
+                metrics = {"loss": total / max(1, count), "bits_per_pixel": total / max(1, count)}
             elif fam == "diffusion":
                 state = torch.get_rng_state()
                 torch.manual_seed(0)  # the same noise and steps every epoch: comparable values
@@ -302,13 +326,20 @@ def build_task(cfg: GenerativeConfig) -> TaskSpec:
                 real_p = torch.sigmoid(m.discriminate(x_val[:n_fid] * 2 - 1, y[va][:n_fid] if m.conditional else None))
                 metrics = {"d_real": real_p.mean().item(), "d_fake": torch.sigmoid(m.discriminate(fake, ids)).mean().item()}
                 fake01 = (fake + 1) / 2
-            else:
+            elif fam != "autoregressive":  # whose FID is measured once, at the end (final_fid)
                 fake01 = generate(m, n_fid, 1, cfg.sample_steps, "ddim")
-            metrics["fid"] = scorer.fid(fake01)
+            if fam != "autoregressive":
+                metrics["fid"] = scorer.fid(fake01)
             if conditional and digits:
                 metrics["class_accuracy"] = scorer.class_accuracy(fake01, ids)
         m.train()
         return metrics
+
+    def final_fid(m) -> dict[str, float]:
+        m.eval()
+        fid = scorer.fid(generate(m, n_fid, 1))
+        m.train()
+        return {"fid": fid}
 
     # ------------------------------------------------------------------ save
     def save(m, folder: Path, metrics: dict[str, float]) -> None:
@@ -322,9 +353,10 @@ def build_task(cfg: GenerativeConfig) -> TaskSpec:
         m.train()
         write_card(folder, card(cfg, m, fam, data_name, metrics, scorer))
 
-    step = {"gan": gan_step, "vae": vae_step, "diffusion": ddpm_step}[fam]
+    step = {"gan": gan_step, "vae": vae_step, "autoregressive": pixelcnn_step, "diffusion": ddpm_step}[fam]
     return TaskSpec(model=model, train_data=TensorDataset(x[tr], y[tr]), val_data=TensorDataset(x[va], y[va]),
-                    loss=None, train_step=step, evaluate=evaluate, save=save, notes=notes, sample=epoch_picture)
+                    loss=None, train_step=step, evaluate=evaluate, save=save, notes=notes, sample=epoch_picture,
+                    final_metrics=final_fid if fam == "autoregressive" else None)
 
 
 def card(cfg: GenerativeConfig, m, fam: str, data_name: str, metrics: dict[str, float], scorer):
@@ -334,9 +366,13 @@ def card(cfg: GenerativeConfig, m, fam: str, data_name: str, metrics: dict[str, 
     repo = cfg.push_to_hub or f"local/{cfg.model}-{data_name}"
     feats = ("a small CNN trained in-project on the built-in digits" if scorer.kind == "digits"
              else "a CNN with fixed random weights (comparable between models of this data set only)")
-    summary = (f"{describe(m)}, trained with DL Playground on {data_name} ({cfg.epochs} epochs). FID "
-               f"{metrics.get('fid', float('nan')):.2f} against the validation split, with the features of {feats}; "
-               f"held-out real images score {scorer.floor:.2f} with as many samples.\n\n![Samples](samples.png)")
+    fid = (f"FID {metrics['fid']:.2f} against the validation split" if "fid" in metrics
+           else "FID not measured (a PixelCNN's is, once its run completes)")
+    bits = f" It models the validation images at {metrics['bits_per_pixel']:.3f} bits per pixel." \
+        if "bits_per_pixel" in metrics else ""
+    summary = (f"{describe(m)}, trained with DL Playground on {data_name} ({cfg.epochs} epochs). {fid}, with the "
+               f"features of {feats}; held-out real images score {scorer.floor:.2f} with as many samples.{bits}"
+               f"\n\n![Samples](samples.png)")
     if fam == "diffusion":
         usage = (f"from diffusers import DDPMPipeline, DDIMScheduler\n"
                  f"pipe = DDPMPipeline.from_pretrained(\"{repo}\")  # plain diffusers: no custom code\n"
@@ -346,11 +382,14 @@ def card(cfg: GenerativeConfig, m, fam: str, data_name: str, metrics: dict[str, 
         library, tags = "diffusers", ["diffusers", "ddpm", "diffusers:DDPMPipeline"]
     else:
         cls = type(m).__name__
-        usage = (f"from hub_models.generative import {cls}, sample\n"
+        usage = (f"from hub_models.generative import {cls}, generate\n"
                  f"model = {cls}.from_pretrained(\"{repo}\").eval()  # or a local folder\n"
-                 f"images = sample(model, 16, seed=0)  # (16, C, H, W) in [0, 1]")
-        library, tags = "pytorch", (["gan", "dcgan"] + (["conditional-gan"] if m.conditional else [])
-                                    if fam == "gan" else ["vae", f"vae-{m.kind}"])
+                 f"images = generate(model, 16, seed=0)  # (16, C, H, W) in [0, 1]")
+        library, tags = "pytorch", ["pixelcnn", "autoregressive"]
+        if fam == "gan":
+            tags = ["gan", "dcgan"] + (["conditional-gan"] if m.conditional else [])
+        elif fam == "vae":
+            tags = ["vae", f"vae-{m.kind}"]
     return CardInfo(
         repo_id=repo, title=f"{cfg.model} on {data_name}", summary=summary, library_name=library,
         pipeline_tag="unconditional-image-generation", task_name="Image generation", tags=tags,
