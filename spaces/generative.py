@@ -77,11 +77,14 @@ def _train_extras() -> dict:
         smooth = gr.Slider(0.5, 1.0, value=0.9, step=0.05, label="GAN: target for real images",
                            info="0.9: one-sided label smoothing")
         g_loss = gr.Radio(list(GAN_LOSSES), value=GAN_LOSSES[0], label="GAN: generator loss")
+    with gr.Row():
         levels = gr.Number(8, label="PixelCNN: intensity levels", precision=0, minimum=2, maximum=256,
                            info="the classes of each pixel's softmax")
+        layers = gr.Number(5, label="PixelCNN: masked layers", precision=0, minimum=1, maximum=30,
+                           info="a pixel sees 3 + this many rows up")
         timesteps = gr.Number(1000, label="DDPM: noise steps", precision=0, minimum=10, maximum=4000)
     return {"latent_dim": latent, "beta": beta, "width": width, "label_smoothing": smooth, "gan_loss": g_loss,
-            "levels": levels, "timesteps": timesteps}
+            "levels": levels, "layers": layers, "timesteps": timesteps}
 
 
 def build(ctx: AppContext) -> None:
@@ -152,7 +155,7 @@ def build(ctx: AppContext) -> None:
             data_sources=DATA_SOURCES, upload_label="Zip of images", repo_label="Dataset repo id (images)",
             repo_placeholder="you/my-images", missing_upload="Upload a zip of images.", check_folder=_check_folder,
             check_options=_check_options, epochs=20, batch=64, lr=0,
-            lr_info="0: the model's default (GAN 2e-4, VAE and DDPM 1e-3)", metric="fid",
+            lr_info="0: the model's default (GAN 2e-4, the others 1e-3)", metric="fid",
             picture_label="", push_placeholder="you/dcgan-digits", picture_file=None, builtin="digits",
             image_size=16, sizes=(8, 64), size_info="8, 16, 32 or 64 (the digits are 8x8, enlarged)", flip=False,
             samples="image", loss_parts=True, metric_apart="fid", extras=_train_extras))

@@ -3,6 +3,9 @@ and per-epoch sample grids, samples (per class, diffusion steps), the VAE's late
 bad input."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from conftest import table_rows, wait_job
 
@@ -11,8 +14,8 @@ from spaces.generative import ALL_CLASSES, DATA_SOURCES, DIGITS
 LOCAL = ("Local hub (offline)", "", "")
 URL_HUB = "Hub at a URL"
 BUILTIN = next(iter(DATA_SOURCES))
-# latent, beta, width, real target, generator loss, PixelCNN levels, DDPM steps
-EXTRAS = (0, 1.0, 8, 0.9, "non-saturating", 8, 50)
+# latent, beta, width, real target, generator loss, PixelCNN levels and layers, DDPM steps
+EXTRAS = (0, 1.0, 8, 0.9, "non-saturating", 8, 2, 50)
 
 
 def train(client, runner, model: str, epochs: int = 1) -> str:
@@ -83,6 +86,7 @@ def test_pixelcnn_trains_and_draws_row_by_row(tab, hub_server, repo_name, tmp_pa
     assert {r[1] for r in table_rows(metrics)} == {"bits_per_pixel"}  # the exact likelihood, every epoch
     assert len(table_rows(fid)) == 1 and len(gallery) == 1  # FID once the run completes
     folder = str(runner.job_dir(job) / "out" / "model")
+    assert json.loads((Path(folder) / "config.json").read_text())["layers"] == 2  # the form's value
     updates = list(client.submit(folder, 4, 0, ALL_CLASSES, "DDIM", 10, api_name="/generative_sample"))
     assert [u[2].split(" · ")[0] for u in updates] == [f"PixelCNN row {i} / 8" for i in range(1, 9)]
     # A pulled 32 px PixelCNN: the sample count is bounded by the pixels to draw one at a time.

@@ -38,8 +38,8 @@ class GenerativeConfig(TrainConfig):
     epochs: int = opt(20, "passes over the training split")
     batch_size: int = opt(64, "images per step")
     optimizer: str = opt("adam", "optimizer", ("sgd", "momentum", "rmsprop", "adam", "adamw"))
-    lr: float = opt(0.0, "peak learning rate (0: the family's default: GAN 2e-4, VAE and DDPM 1e-3)")
-    adam_beta1: float = opt(0.0, "Adam's beta1 (0: the family's default: GAN 0.5, VAE and DDPM 0.9)")
+    lr: float = opt(0.0, "peak learning rate (0: the family's default: GAN 2e-4, the others 1e-3)")
+    adam_beta1: float = opt(0.0, "Adam's beta1 (0: the family's default: GAN 0.5, the others 0.9)")
     schedule: str = opt("constant", "learning-rate schedule over the run", ("constant", "cosine", "step", "onecycle"))
     model: str = opt("dcgan", "; ".join(f"{k}: {v[2]}" for k, v in GENERATIVE_MODELS.items()),
                      tuple(GENERATIVE_MODELS))
@@ -54,6 +54,7 @@ class GenerativeConfig(TrainConfig):
     gan_loss: str = opt("non-saturating", "GAN: the generator's loss, -log D(G(z)) or the minimax log(1 - D(G(z)))",
                         ("non-saturating", "minimax"))
     levels: int = opt(8, "PixelCNN: intensity levels of a pixel (the softmax's classes), 2 to 256")
+    layers: int = opt(5, "PixelCNN: masked 3x3 layers after the first 7x7 one (a pixel sees 3 + layers rows up)")
     timesteps: int = opt(1000, "DDPM: steps of the noise schedule")
     sample_steps: int = opt(25, "DDPM: DDIM steps for the samples and FID after each epoch")
     fid_samples: int = opt(300, "samples the FID compares with the validation split (at most its size; "
@@ -166,7 +167,7 @@ def build_model(cfg: GenerativeConfig, fam: str, channels: int, labels: list[str
                    width=cfg.width, beta=cfg.beta, recon=cfg.recon, labels=labels)
     if fam == "autoregressive":
         return PixelCNN(image_size=cfg.image_size, channels=channels, levels=cfg.levels, width=cfg.width,
-                        labels=labels)
+                        layers=cfg.layers, labels=labels)
     model = DDPM.new(cfg.image_size, channels, cfg.width, cfg.timesteps)
     model.labels = labels
     return model
@@ -190,6 +191,8 @@ def check_config(cfg: GenerativeConfig) -> str:
         raise TrainingError("--timesteps must be 10 to 4000, and --sample-steps 1 to --timesteps")
     if not 2 <= cfg.levels <= 256:
         raise TrainingError(f"--levels must be between 2 and 256, got {cfg.levels}")
+    if not 1 <= cfg.layers <= 30:
+        raise TrainingError(f"--layers must be between 1 and 30, got {cfg.layers}")
     if not 0 < cfg.beta <= 100:
         raise TrainingError(f"--beta must be above 0 and at most 100, got {cfg.beta}")
     if not 8 <= cfg.width <= 256:
