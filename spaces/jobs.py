@@ -198,9 +198,9 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
         else:
             loss_df = pd.DataFrame({"step": [e["step"] for e in steps], "loss": [e["loss"] for e in steps]}) \
                 if steps else None
-        metric_df = pd.DataFrame([{"epoch": e["epoch"], "metric": k, "value": v} for e in evals
-                                  for k, v in e["metrics"].items() if k not in ("loss", metric_apart)]) if evals else None
-        out: list[Any] = [rows, text, loss_df, metric_df]
+        shown = [{"epoch": e["epoch"], "metric": k, "value": v} for e in evals
+                 for k, v in e["metrics"].items() if k not in ("loss", metric_apart)]
+        out: list[Any] = [rows, text, loss_df, pd.DataFrame(shown) if shown else None]
         if apart_plot is not None:
             apart = [{"epoch": e["epoch"], metric_apart: e["metrics"][metric_apart]} for e in evals
                      if metric_apart in e["metrics"]]

@@ -68,7 +68,10 @@ def test_vae_latent_space_and_ddpm_steps(tab):
     assert client.predict(vae, api_name="/generative_latent_map")
     assert client.predict(vae, 1, 2, 8, api_name="/generative_walk")
     assert client.predict(vae, [handle_file(p) for p in DIGITS[:3]], api_name="/generative_reconstruct")
-    ddpm = str(runner.job_dir(train(client, runner, "ddpm")) / "out" / "model")
+    job = train(client, runner, "ddpm")
+    _, _, _, metrics, fid, _, _ = client.predict(job, api_name="/generative_watch")
+    assert not table_rows(metrics) and len(table_rows(fid)) == 1  # a DDPM logs a loss and the FID: FID only
+    ddpm = str(runner.job_dir(job) / "out" / "model")
     updates = list(client.submit(ddpm, 4, 0, ALL_CLASSES, "DDIM", 20, api_name="/generative_sample"))
     assert len(updates) >= 3 and "DDIM step 20 / 20" in updates[-1][2]  # x_t shown as it is denoised
     assert updates[-1][0] and updates[-1][1]
