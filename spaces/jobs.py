@@ -144,6 +144,12 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
             private = gr.Checkbox(label="Private", scale=1)
             push = gr.Button("Push", scale=1)
         pushed = gr.Markdown()
+    # The outputs only some panels have, in order: (component, the files tick follows for it, its value
+    # with no job picked).
+    optional = [(c, group, empty) for c, group, empty in (
+        (apart_plot, "run", None), (pic, "pic", None),
+        (sample_box, "samples" if samples == "image" else "run", None if samples == "image" else ""))
+        if c is not None]
 
     def choices():
         return [(f"{j.label} · {j.id}", j.id) for j in runner.jobs() if j.task == task]
@@ -169,8 +175,7 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
                 value = job_metrics(runner, j.id).get(metric)
                 rows.append([j.id, j.label, j.status, positions.get(j.id, ""),
                              f"{value:.4f}" if value is not None else ""])
-        extras = [None] * (apart_plot is not None) + [None] * (pic is not None) \
-            + [None if samples == "image" else ""] * (sample_box is not None)
+        extras = [empty for *_, empty in optional]
         if not job_id:
             return rows, "Start a job, or pick one to watch.", None, None, *extras, ""
         try:
@@ -243,8 +248,7 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
         if stamps == seen:
             return *[gr.skip()] * len(outputs), seen
         out = list(watch(job_id))
-        groups = ["rows", "run", "run", "run"] + ["run"] * (apart_plot is not None) + ["pic"] * (pic is not None) \
-            + ["samples" if samples == "image" else "run"] * (sample_box is not None) + ["log"]
+        groups = ["rows", "run", "run", "run", *[group for _, group, _ in optional], "log"]
         return *[v if stamps[g] != seen.get(g) else gr.skip() for v, g in zip(out, groups)], stamps
 
     def push_job(job_id, repo_id, private_, choice, url, token):
@@ -267,8 +271,7 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
         watched = next((j.id for j in mine if j.status in ("running", "stopping")), mine[0].id if mine else None)
         return gr.update(choices=choices(), value=watched)
 
-    outputs = [jobs_table, progress, loss_plot, metric_plot, *[c for c in (apart_plot, pic, sample_box) if c is not None],
-               log]
+    outputs = [jobs_table, progress, loss_plot, metric_plot, *[c for c, _, _ in optional], log]
     stop.click(stop_job, job, progress, api_name=f"{task}_stop")
     seen = gr.State(None)
     job.change(watch, job, outputs, api_name=f"{task}_watch").then(lambda: None, None, seen)

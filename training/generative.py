@@ -297,6 +297,16 @@ def build_task(cfg: GenerativeConfig) -> TaskSpec:
         return pic
 
     # ------------------------------------------------------------ validation
+    def mean_over(loader, loss_of: Callable[[torch.Tensor], torch.Tensor]) -> float:
+        total, count = 0.0, 0
+        for xb, _ in loader:
+            total += loss_of(xb).item() * len(xb)
+            count += len(xb)
+        return total / max(1, count)
+
+    def fid_of_samples(m) -> float:
+        return scorer.fid(generate(m, n_fid, 1, cfg.sample_steps, "ddim"))
+
     def evaluate(m, loader, accelerator) -> dict[str, float]:
         m.eval()
         metrics: dict[str, float] = {}
@@ -308,39 +318,31 @@ def build_task(cfg: GenerativeConfig) -> TaskSpec:
                     sums += torch.tensor([v.item() for v in vae_loss(logits, xb, mu, logvar, m.beta, m.recon)]) * len(xb)
                     count += len(xb)
                 metrics = dict(zip(("loss", "reconstruction", "kl"), (sums / max(1, count)).tolist()))
-            elif fam == "autoregressive":
-                total, count = 0.0, 0
-                for xb, _ in loader:
-                    total += m.nll(xb).item() * len(xb)
-                    count += len(xb)
-                metrics = {"loss": total / max(1, count), "bits_per_pixel": total / max(1, count)}
+            elif fam == "autoregressive":  # its FID is measured once, at the end (final_fid)
+                bits = mean_over(loader, m.nll)
+                metrics = {"loss": bits, "bits_per_pixel": bits}
             elif fam == "diffusion":
                 state = torch.get_rng_state()
                 torch.manual_seed(0)  # the same noise and steps every epoch: comparable values
-                total, count = 0.0, 0
-                for xb, _ in loader:
-                    total += m.loss(xb * 2 - 1).item() * len(xb)
-                    count += len(xb)
+                metrics = {"loss": mean_over(loader, lambda xb: m.loss(xb * 2 - 1))}
                 torch.set_rng_state(state)
-                metrics = {"loss": total / max(1, count)}
             if fam == "gan":  # what D makes of held-out real images and of fakes (0.5 each: fooled)
                 ids = torch.arange(n_fid) % m.num_classes if m.conditional else None
                 fake = m.generate(torch.randn(n_fid, m.latent_dim, generator=torch.Generator().manual_seed(1)), ids)
                 real_p = torch.sigmoid(m.discriminate(x_val[:n_fid] * 2 - 1, y[va][:n_fid] if m.conditional else None))
-                metrics = {"d_real": real_p.mean().item(), "d_fake": torch.sigmoid(m.discriminate(fake, ids)).mean().item()}
                 fake01 = (fake + 1) / 2
-            elif fam != "autoregressive":  # whose FID is measured once, at the end (final_fid)
-                fake01 = generate(m, n_fid, 1, cfg.sample_steps, "ddim")
-            if fam != "autoregressive":
-                metrics["fid"] = scorer.fid(fake01)
-            if conditional and digits:
-                metrics["class_accuracy"] = scorer.class_accuracy(fake01, ids)
+                metrics = {"d_real": real_p.mean().item(), "d_fake": torch.sigmoid(m.discriminate(fake, ids)).mean().item(),
+                           "fid": scorer.fid(fake01)}
+                if conditional and digits:
+                    metrics["class_accuracy"] = scorer.class_accuracy(fake01, ids)
+            elif fam != "autoregressive":
+                metrics["fid"] = fid_of_samples(m)
         m.train()
         return metrics
 
     def final_fid(m) -> dict[str, float]:
         m.eval()
-        fid = scorer.fid(generate(m, n_fid, 1))
+        fid = fid_of_samples(m)
         m.train()
         return {"fid": fid}
 
