@@ -17,10 +17,10 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import gradio as gr  # noqa: E402
 
-from hub_models.hub import HubActionError, cache_root, resolve_hub  # noqa: E402
+from hub.client import HubActionError, cache_root, resolve_hub  # noqa: E402
 from spaces import TABS  # noqa: E402
 from spaces import common  # noqa: E402
-from spaces.common import AppContext  # noqa: E402
+from spaces.common import AppContext, show_user_errors  # noqa: E402
 from training.runner import JobRunner  # noqa: E402
 
 HEADER = """# DL Playground
@@ -48,6 +48,7 @@ def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr
         for name, tab in tabs.items():
             tab.select(lambda shown=name: [gr.Timer(active=t == shown) for t in ctx.timers], None, timers,
                        api_visibility="private", show_progress="hidden", queue=False)
+    show_user_errors(demo)
     return demo
 
 
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     common.visitors_own_local_hub = args.open_local_hub or not public
     if not common.visitors_own_local_hub:
         print("The app is reachable by others: visitors get read-only access to the local hub unless they "
-              "paste a token (make one with: python -m hub_models.server add-token --user NAME).")
+              "paste a token (make one with: python -m hub.server add-token --user NAME).")
     runner = JobRunner(cache_root() / "jobs")
     demo = build_app(args.hub, runner=runner)
     demo.queue(default_concurrency_limit=8)  # many users can predict at once

@@ -25,9 +25,9 @@ def main() -> None:
     os.environ["DLP_HOME"] = str(work / "home")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-    from hub_models import hub as hubs
-    from hub_models.server import start_in_thread
-    from hub_models.server.storage import HubStore
+    from hub import client as hubs
+    from hub.server import start_in_thread
+    from hub.server.storage import HubStore
 
     token = HubStore(work / "srv").add_token("bench")
     server = start_in_thread(work / "srv")

@@ -37,7 +37,8 @@ def main() -> None:
     from app import build_app
     from hub_models.inference import classify, load_classifier
     from spaces.classification import EXAMPLES
-    from training.classification import ClassificationConfig, train
+    from training.tasks import train
+    from training.classification import ClassificationConfig
     from training.runner import JobRunner
 
     runner = JobRunner(Path(os.environ["DLP_HOME"]) / "jobs")

@@ -11,10 +11,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from common.errors import UserError
+
 MAX_PIXELS = 40_000_000  # about 6300x6300; a 20000x20000 "image" is refused before decoding
 
 
-class InputError(ValueError):
+class InputError(UserError, ValueError):
     """The user's input cannot be used; the message says why."""
 
 

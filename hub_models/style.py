@@ -77,7 +77,7 @@ def vgg19_from_folder(folder: str | Path) -> VGGFeatures:
 def _cached_extractor(name: str, hub) -> VGGFeatures:  # hub: a frozen (hashable) Hub, None for random weights
     if name == "vgg19-random":
         return random_vgg19()
-    from .hub import HubActionError, pull
+    from hub.client import HubActionError, pull
 
     try:
         return vgg19_from_folder(pull(VGG_REPO, hub))
@@ -87,7 +87,7 @@ def _cached_extractor(name: str, hub) -> VGGFeatures:  # hub: a frozen (hashable
 
 
 def load_extractor(name: str, hub=None) -> VGGFeatures:
-    """``vgg19-random`` (offline) or ``vgg19-hub`` (pulled from ``hub``, a ``hub_models.hub.Hub``)."""
+    """``vgg19-random`` (offline) or ``vgg19-hub`` (pulled from ``hub``, a ``hub.client.Hub``)."""
     if name not in EXTRACTORS:
         raise InputError(f"unknown feature extractor {name!r}; choose one of {', '.join(EXTRACTORS)}")
     if name == "vgg19-hub" and hub is None:

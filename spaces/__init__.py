@@ -1,5 +1,8 @@
-"""One module per tab. Each exposes ``TITLE`` and ``build(ctx)``; ``app.py`` assembles them
-in the order of :data:`TABS`. A tab lays out components and wires events: the work it
-triggers lives in ``hub_models/`` and ``training/``.
+"""One module per tab. Each exposes ``TITLE`` and ``build(ctx)``; ``app.py`` assembles them in the
+order of :data:`TABS`: the task tabs as ``training.tasks`` declares them, then the Hub and About. A
+tab lays out components and wires events: the work it triggers lives in ``hub_models/`` and
+``training/``.
 """
-TABS: list[str] = ["classification", "detection", "segmentation", "faces", "style", "generative", "bert", "textgen", "translation", "hub", "about"]
+from training.tasks import TASKS
+
+TABS: list[str] = [*(t.tab.removeprefix("spaces.") for t in TASKS.values() if t.tab), "hub", "about"]

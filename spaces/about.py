@@ -5,7 +5,7 @@ from importlib import metadata
 
 import gradio as gr
 
-from hub_models.hub import cache_root
+from hub.client import cache_root
 
 from .common import AppContext
 
@@ -23,8 +23,8 @@ with a proper model card.
 server that runs inside this app on a loopback port and keeps its data on this machine, so
 everything works offline and without an account. *huggingface.co* uses your token (the token
 field, or `HF_TOKEN`). *Hub at a URL* is a team server started with
-`python -m hub_models.server serve --host 0.0.0.0 --port 8808 --data-dir DIR`; its admin makes
-write tokens with `python -m hub_models.server add-token --data-dir DIR --user NAME`.
+`python -m hub.server serve --host 0.0.0.0 --port 8808 --data-dir DIR`; its admin makes
+write tokens with `python -m hub.server add-token --data-dir DIR --user NAME`.
 Repos pushed to any of them load with the official libraries (`from_pretrained`,
 `hf_hub_download`, `timm.create_model("hf-hub:...")`) and no code from this project.
 

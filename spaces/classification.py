@@ -5,16 +5,19 @@ from pathlib import Path
 
 import gradio as gr
 
-from hub_models import hub as hubs
-from training.config import OPTIMIZERS, SCHEDULES
+from common.errors import UserError
+from hub import client as hubs
 from training.runner import JobRunner
+from training.tasks import get_task
+from training.tasks.classification import BUILTIN, TIMM_PREFIX, ClassificationConfig
 
 from .common import AppContext, get_hub, hub_picker
+from .forms import ConfigForm
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 from .plots import confusion_picture
 
-TITLE = "Image classification"
-TASK = "classification"
+TASK = get_task("classification")
+TITLE = TASK.title
 EXAMPLES = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "assets" / "examples").glob("digit-*.png"))
 INTRO = """The convolutional networks of the course, sized to train in seconds on a CPU: **LeNet**,
 **AlexNet** (ReLU, dropout), **VGG** (blocks of 3x3 convs), **NiN** (1x1 convs, global average pooling
@@ -47,8 +50,8 @@ def start_starter_run(runner: JobRunner, hub: hubs.Hub) -> str | None:
         return None
     if not user:
         return None
-    job = runner.submit(TASK, {"model": "lenet", "dataset": "digits", "push_to_hub": f"{user}/lenet-digits",
-                               "hub": "local"}, label=STARTER_LABEL, secret_env=hubs.job_env(hub))
+    cfg = ClassificationConfig(model="lenet", dataset=BUILTIN, push_to_hub=f"{user}/lenet-digits", hub="local")
+    job = runner.submit(cfg, label=STARTER_LABEL, secret_env=hubs.job_env(hub))
     return job.id
 
 
@@ -67,55 +70,42 @@ def load_classifier_checked(folder: Path) -> None:
     load_classifier(str(folder))
 
 
-def check_arch(name: str) -> None:
-    from hub_models.adapters import check_timm_arch, timm_arch
-
-    if (arch := timm_arch(name or "")) is not None:
-        try:
-            check_timm_arch(arch)
-        except ValueError as e:
-            raise gr.Error(str(e)) from None
-    elif name not in model_names():
-        raise gr.Error(f"Pick an architecture: one of {', '.join(model_names())}, or timm:<any timm model>.")
-
-
 def build(ctx: AppContext) -> None:
     runner = ctx.runner
     gr.Markdown(INTRO)
+    form = ConfigForm(ClassificationConfig)
     with gr.Tab("Train"):
         gr.Markdown("The hub below is where dataset repos come from and where trained models go.")
         picker = hub_picker(ctx)
         with gr.Row():
-            # The full list arrives on page load (listing it imports torch); handlers validate the value.
-            arch = gr.Dropdown(label="Architecture", choices=["lenet"], value="lenet", allow_custom_value=True,
-                               info="ours, or timm:<any timm model>", scale=2)
-            init_from = gr.Textbox(label="Fine-tune from (timm models)", placeholder="you/resnet18-pets", scale=2,
-                                   info="a timm repo on the hub above; its head is replaced for your classes")
+            # The full list arrives on page load (listing it imports torch); the config validates the value.
+            form.add("model", gr.Dropdown(label="Architecture", choices=["lenet"], value="lenet",
+                                          allow_custom_value=True, info=f"ours, or {TIMM_PREFIX}<any timm model>",
+                                          scale=2))
+            form.field("init_from", placeholder="you/resnet18-pets", scale=2,
+                       info="a timm repo on the hub above; its head is replaced for your classes")
             source_kind = gr.Radio(list(DATA_SOURCES), value="Built-in digits", label="Data", scale=3)
-            epochs = gr.Number(10, label="Epochs", precision=0, minimum=1, maximum=500, scale=1)
-            batch = gr.Number(32, label="Batch size", precision=0, minimum=1, maximum=4096, scale=1)
+            form.field("epochs", info=None, scale=1)
+            form.field("batch_size", info=None, scale=1)
         with gr.Row():
             upload = gr.File(label="Zip with one folder per class (cats/1.jpg, dogs/2.png ...)", file_types=[".zip"],
                              type="filepath", visible=False)
-            data_repo = gr.Textbox(label="Dataset repo id (one folder per class, or image + label columns)",
+            data_repo = gr.Textbox("", label="Dataset repo id (one folder per class, or image + label columns)",
                                    placeholder="you/my-images", visible=False)
-            image_size = gr.Number(0, label="Image size (0: the model's default)", precision=0, minimum=0,
-                                   maximum=512)
-            augment = gr.CheckboxGroup(["flip", "crop", "jitter"], value=[], label="Augmentation (training only)",
-                                       info="flip: mirror (not for digits!), crop: small shifts, jitter: "
-                                            "brightness and contrast")
+            form.field("image_size", info=None)
+            form.add("augment", gr.CheckboxGroup(["flip", "crop", "jitter"], value=[],
+                                                 label="Augmentation (training only)",
+                                                 info="flip: mirror (not for digits!), crop: small shifts, jitter: "
+                                                      "brightness and contrast"))
         with gr.Row():
-            optimizer = gr.Dropdown(list(OPTIMIZERS), value="adamw", label="Optimizer")
-            lr = gr.Number(3e-3, label="Learning rate", minimum=1e-7, maximum=10)
-            schedule = gr.Dropdown(list(SCHEDULES), value="cosine", label="Schedule")
-            weight_decay = gr.Number(0.0, label="Weight decay", minimum=0, maximum=1)
-            seed = gr.Number(0, label="Seed", precision=0)
-        panel = job_panel(ctx, TASK, picker, metric="accuracy", unit="img/s",
+            for name in ("optimizer", "lr", "schedule", "weight_decay", "seed"):
+                form.field(name, info=None)
+        panel = job_panel(ctx, TASK.name, picker, metric=TASK.metric, unit="img/s",
                           picture_label="Confusion matrix (validation split)", picture=confusion_picture,
                           repo_placeholder="you/lenet-digits")
 
     with gr.Tab("Predict") as predict_tab:
-        source = model_source(ctx, TASK, predict_tab, metric="accuracy", label="Model (trained here or pulled)",
+        source = model_source(ctx, TASK.name, predict_tab, metric=TASK.metric, label="Model (trained here or pulled)",
                               pull_label="Repo id (ours, timm or transformers)",
                               placeholder="you/lenet-digits, timm/resnet18.a1_in1k ...", check=load_classifier_checked)
         with gr.Row():
@@ -134,49 +124,37 @@ def build(ctx: AppContext) -> None:
                                        label="Model summary", max_height=300)
 
     # ------------------------------------------------------------------ events
-    def start_job(arch_, init_, kind, upload_, repo_, size_, augment_, epochs_, batch_, opt_, lr_, sched_, wd_, seed_,
-                  choice, url, token):
+    def start_job(source_kind, upload, data_repo, choice, url, token, **values):
         from training.data import extract_upload, find_class_folders
 
-        check_arch(arch_)
+        form.config(values)  # a bad value is reported before an upload is unpacked
         hub = get_hub(choice, url, token)
-        init_ = (init_ or "").strip()
-        if init_:
-            if not arch_.startswith("timm:"):
-                raise gr.Error("Fine-tuning from a checkpoint works for timm models: pick a timm:<name> architecture.")
-            try:
-                hubs.check_repo_id(init_.removeprefix("hf-hub:"))
-            except hubs.HubActionError as e:
-                raise gr.Error(str(e)) from None
-        dataset_, name, _ = chosen_data(
-            DATA_SOURCES, kind, upload_, repo_, builtin="digits", missing="Upload a zip with one folder per class.",
+        dataset, name, _ = chosen_data(
+            DATA_SOURCES, source_kind, upload, data_repo, builtin=BUILTIN,
+            missing="Upload a zip with one folder per class.",
             keep=lambda f: extract_upload(f, runner.root / "uploads"), check=find_class_folders)
-        cfg = {"model": arch_, "init_from": init_, "dataset": dataset_, "image_size": int(size_ or 0),
-               "augment": ",".join(augment_ or []), "epochs": int(epochs_),
-               "batch_size": int(batch_), "optimizer": opt_, "lr": float(lr_), "schedule": sched_,
-               "weight_decay": float(wd_), "seed": int(seed_), "hub": hub_spec(hub)}
-        j = runner.submit(TASK, cfg, label=f"{arch_} on {name}", secret_env=hubs.job_env(hub))
+        cfg = form.config(values, dataset=dataset, hub=hub_spec(hub))
+        if cfg.init_from:
+            hubs.check_repo_id(cfg.init_from.removeprefix("hf-hub:"))
+        j = runner.submit(cfg, label=f"{cfg.model} on {name}", secret_env=hubs.job_env(hub))
         return gr.update(choices=panel.choices(), value=j.id)
 
     def predict(folder, image_, k):
         from hub_models.classification import model_summary
-        from hub_models.inference import InputError, classify, load_classifier
+        from hub_models.inference import classify, load_classifier
 
         folder = checked_model_folder(runner, folder)
         if not image_:
-            raise gr.Error("Upload an image or pick an example.")
-        try:
-            model = load_classifier(folder)
-            result, network_input = classify(model, image_, top_k=int(k))
-        except InputError as e:
-            raise gr.Error(str(e)) from None
+            raise UserError("Upload an image or pick an example.")
+        model = load_classifier(folder)
+        result, network_input = classify(model, image_, top_k=int(k))
         return result, network_input.resize((140, 140), 0), [list(r) for r in model_summary(model)]
 
     toggle_data_fields(source_kind, DATA_SOURCES, {upload: ("upload",), data_repo: ("hub",)})
-    form = [arch, init_from, source_kind, upload, data_repo, image_size, augment, epochs, batch, optimizer, lr, schedule,
-            weight_decay, seed, *picker.inputs]
-    panel.start.click(start_job, form, panel.job, api_name="classification_train")
+    form.submit(panel.start, start_job, panel.job, api_name="classification_train",
+                extra={"source_kind": source_kind, "upload": upload, "data_repo": data_repo, **picker.named})
 
     classify_btn.click(predict, [source, image, top_k], [labels, seen, summary], api_name="classification_predict")
 
-    ctx.demo.load(lambda: gr.update(choices=model_names()), None, arch, api_visibility="private")
+    ctx.demo.load(lambda: gr.update(choices=model_names()), None, form.components["model"],
+                  api_visibility="private")

@@ -1,12 +1,16 @@
-"""Pieces every tab shares: the app context and the hub picker (hub + token fields)."""
+"""Pieces every tab shares: the app context, the hub picker (hub + token fields) and the one way a
+user error is shown."""
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import gradio as gr
 
-from hub_models.hub import Hub, HubActionError, resolve_hub
+from common.errors import UserError
+from hub.client import Hub, resolve_hub
 
 HUB_CHOICES = {"Local hub (offline)": "local", "huggingface.co": "hf", "Hub at a URL": "url"}
 # Whether a visitor who leaves the token empty acts as the app's owner on the local hub.
@@ -46,6 +50,11 @@ class HubPicker:
     def inputs(self) -> list:
         return [self.choice, self.url, self.token]
 
+    @property
+    def named(self) -> dict[str, Any]:
+        """The fields by the names handlers take (``choice``, ``url``, ``token``)."""
+        return {"choice": self.choice, "url": self.url, "token": self.token}
+
 
 def hub_picker(ctx: AppContext) -> HubPicker:
     """Hub choice, its URL and a token field. The token goes to the hub and nowhere else."""
@@ -53,7 +62,7 @@ def hub_picker(ctx: AppContext) -> HubPicker:
         choice = gr.Radio(list(HUB_CHOICES), value=ctx.default_choice, label="Hub", scale=2)
         url = gr.Textbox(value=ctx.default_url, label="Hub URL", placeholder="http://host:8808",
                          visible=ctx.default_hub not in ("local", "hf"), scale=2)
-        token = gr.Textbox(label="Token", type="password", placeholder="hf_... (optional for the local hub)",
+        token = gr.Textbox("", label="Token", type="password", placeholder="hf_... (optional for the local hub)",
                            scale=2)
     choice.change(lambda c: gr.update(visible=HUB_CHOICES[c] == "url"), choice, url, api_visibility="private")
     return HubPicker(choice, url, token)
@@ -63,15 +72,37 @@ def get_hub(choice: str, url: str, token: str) -> Hub:
     """The Hub the picker names; a bad choice or URL becomes a message in the UI."""
     kind = HUB_CHOICES.get(choice, choice)
     if kind == "url" and not (url or "").strip():
-        raise gr.Error("Enter the hub's URL, e.g. http://host:8808")
-    try:
-        hub = resolve_hub((url or "").strip() if kind == "url" else kind, token=token or None)
-    except HubActionError as e:
-        raise gr.Error(str(e)) from None
+        raise UserError("Enter the hub's URL, e.g. http://host:8808")
+    hub = resolve_hub((url or "").strip() if kind == "url" else kind, token=token or None)
     if hub.kind == "local" and not (token or "").strip() and not visitors_own_local_hub:
         hub = Hub(hub.kind, hub.endpoint, None, hub.store_dir)  # read-only for anonymous visitors
     return hub
 
 
-def ui_error(exc: HubActionError) -> gr.Error:
-    return gr.Error(str(exc), duration=None)
+def shows_user_errors(fn: Callable) -> Callable:
+    """``fn`` with a UserError (a bad file, a bad value, a hub that says no) turned into the message
+    every tab shows: a gr.Error notice that fades after Gradio's usual 10 s. Any other exception is a
+    bug and keeps its traceback. Generators keep streaming until the error."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def stream(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except UserError as e:
+                raise gr.Error(str(e)) from None
+        return stream
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            raise gr.Error(str(e)) from None
+    return call
+
+
+def show_user_errors(demo: gr.Blocks) -> None:
+    """Every event of ``demo`` shows user errors one way (called once the tabs are built)."""
+    for block_fn in demo.fns.values():
+        if block_fn.fn is not None and not inspect.iscoroutinefunction(block_fn.fn):
+            block_fn.fn = shows_user_errors(block_fn.fn)

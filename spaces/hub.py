@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import gradio as gr
 
-from hub_models import hub as hubs
+from common.errors import UserError
+from hub import client as hubs
 
-from .common import AppContext, get_hub, hub_picker, ui_error
+from .common import AppContext, get_hub, hub_picker
 
 TITLE = "Hub"
 # The pipeline tags of the playground's tasks (the Hub's own names).
@@ -39,10 +40,7 @@ def describe_hub(choice: str, url: str, token: str) -> str:
 
 def list_repos(choice: str, url: str, token: str, search: str, task: str, repo_type: str) -> tuple[list[list], str]:
     hub = get_hub(choice, url, token)
-    try:
-        rows = hubs.list_repos(hub, search=search or "", task=task or "", repo_type=repo_type or "model")
-    except hubs.HubActionError as e:
-        raise ui_error(e) from None
+    rows = hubs.list_repos(hub, search=search or "", task=task or "", repo_type=repo_type or "model")
     table = [[r[c] for c in LIST_COLUMNS] for r in rows]
     what = f"{len(rows)} {repo_type or 'model'} repo{'s' if len(rows) != 1 else ''} on {hub.label}"
     return table, what + (f" matching '{search}'" if search else "") + (f" for {task}" if task else "") + "."
@@ -51,10 +49,7 @@ def list_repos(choice: str, url: str, token: str, search: str, task: str, repo_t
 def show_repo(choice: str, url: str, token: str, repo_id: str,
               repo_type: str) -> tuple[str, list[list], list[list], list[list], str]:
     hub = get_hub(choice, url, token)
-    try:
-        d = hubs.repo_details(repo_id, hub, repo_type or "model")
-    except hubs.HubActionError as e:
-        raise ui_error(e) from None
+    d = hubs.repo_details(repo_id, hub, repo_type or "model")
     meta = d.card_data
     facts = [f"**{d.repo_id}** at commit `{d.sha[:10]}`" + (" · private" if d.private else "")]
     for key in ("pipeline_tag", "library_name", "base_model", "datasets", "license"):
@@ -76,24 +71,18 @@ def select_row(table, evt: gr.SelectData) -> str:
 
 def pull_repo(choice: str, url: str, token: str, repo_id: str, repo_type: str) -> str:
     hub = get_hub(choice, url, token)
-    try:
-        path = hubs.pull(repo_id, hub, repo_type=repo_type or "model")
-    except hubs.HubActionError as e:
-        raise ui_error(e) from None
+    path = hubs.pull(repo_id, hub, repo_type=repo_type or "model")
     n = sum(1 for p in path.rglob("*") if p.is_file() and p.name != ".complete")
     return f"Pulled **{repo_id}** ({n} files) into `{path}`."
 
 
 def delete_repo(choice: str, url: str, token: str, repo_id: str, confirm: str, repo_type: str) -> str:
     if not repo_id:
-        raise gr.Error("Pick a repo first.")
+        raise UserError("Pick a repo first.")
     if (confirm or "").strip() != repo_id:
-        raise gr.Error(f"Type the repo id ({repo_id}) in the confirmation box to delete it.")
+        raise UserError(f"Type the repo id ({repo_id}) in the confirmation box to delete it.")
     hub = get_hub(choice, url, token)
-    try:
-        hubs.delete_repo(repo_id, hub, repo_type or "model")
-    except hubs.HubActionError as e:
-        raise ui_error(e) from None
+    hubs.delete_repo(repo_id, hub, repo_type or "model")
     return f"Deleted **{repo_id}** from {hub.label}."
 
 

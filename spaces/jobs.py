@@ -14,10 +14,12 @@ from typing import Any, Callable
 
 import gradio as gr
 
-from hub_models import hub as hubs
+from common.errors import UserError
+from hub import client as hubs
+from training.layout import model_marker
 from training.runner import JobRunner
 
-from .common import AppContext, HubPicker, get_hub, hub_picker, ui_error
+from .common import AppContext, HubPicker, get_hub, hub_picker
 from .plots import picture_file
 
 
@@ -27,20 +29,12 @@ def hub_spec(hub: hubs.Hub) -> str:
 
 
 def model_dir(runner: JobRunner, job_id: str) -> Path:
-    return runner.job_dir(job_id) / "out" / "model"
+    return runner.folder(job_id).run.model
 
 
 def job_metrics(runner: JobRunner, job_id: str) -> dict:
-    p = runner.job_dir(job_id) / "out" / "metrics.json"
+    p = runner.folder(job_id).run.metrics
     return json.loads(p.read_text()) if p.exists() else {}
-
-
-MODEL_MARKERS = ("config.json", "model_index.json")  # ours, timm, transformers; a diffusers pipeline
-
-
-def model_marker(folder: Path) -> Path | None:
-    """The file that makes ``folder`` a saved model, if it is one."""
-    return next((folder / m for m in MODEL_MARKERS if (folder / m).is_file()), None)
 
 
 def trained_models(runner: JobRunner, task: str, metric: str) -> list[tuple[str, str]]:
@@ -65,21 +59,15 @@ def is_model_folder(runner: JobRunner, folder: str) -> bool:
 def checked_model_folder(runner: JobRunner, folder: str | None) -> str:
     """The picked model folder, or a message: none picked, or a path the app did not make."""
     if not folder:
-        raise gr.Error("Pick a model: train one in the Train tab or pull one from a hub.")
+        raise UserError("Pick a model: train one in the Train tab or pull one from a hub.")
     if not is_model_folder(runner, folder):
-        raise gr.Error("That model is not one trained here or pulled from a hub.")
+        raise UserError("That model is not one trained here or pulled from a hub.")
     return folder
 
 
 def load_checked(runner: JobRunner, folder: str | None, load: Callable[[str], Any]) -> Any:
-    """The picked model folder vetted (checked_model_folder) and loaded by ``load``; its InputError is a message."""
-    from hub_models.inference import InputError
-
-    folder = checked_model_folder(runner, folder)
-    try:
-        return load(folder)
-    except InputError as e:
-        raise gr.Error(str(e)) from None
+    """The picked model folder vetted (checked_model_folder) and loaded by ``load``."""
+    return load(checked_model_folder(runner, folder))
 
 
 def pulled_label(folder: str) -> str:
@@ -156,11 +144,11 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
 
     def stop_job(job_id):
         if not job_id:
-            raise gr.Error("Pick a job to stop.")
+            raise UserError("Pick a job to stop.")
         try:
             j = runner.stop(job_id)
         except KeyError as e:
-            raise gr.Error(str(e)) from None
+            raise UserError(str(e)) from None
         return f"Job {job_id}: {j.status}."
 
     def watch(job_id):
@@ -215,7 +203,7 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
         if sample_box is not None:
             made = [e for e in events if e["type"] == "sample" and e.get("kind") == samples]
             if samples == "image":
-                out.append([(picture_file(runner.job_dir(job_id) / "out" / e["data"]), f"epoch {e['epoch']}")
+                out.append([(picture_file(runner.folder(job_id).run.root / e["data"]), f"epoch {e['epoch']}")
                             for e in reversed(made)] or None)
             else:
                 out.append("\n\n".join(f"— epoch {e['epoch']} —\n{e['data']}" for e in reversed(made)))
@@ -232,17 +220,17 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
         """The timer's watch: parts whose files have not changed since this page last drew them are
         skipped, so idle panels cost the server and the browser (plots, pictures) next to nothing."""
         try:
-            d = runner.job_dir(job_id) if job_id else None
+            d = runner.folder(job_id) if job_id else None
         except KeyError:
             d = None
         jobs = runner.jobs()
         stamps = {
             "rows": tuple((j.id, j.status) for j in jobs if j.task == task),
-            "run": (job_id, runner.get(job_id).status if d and d.exists() else None,
-                    _stamp(d / "out" / "events.jsonl") if d else None),
-            "pic": (job_id, _stamp(d / "out" / "metrics.json") if d else None),  # written once the model is saved
-            "log": (job_id, _stamp(d / "log.txt") if d else None),
-            "samples": (job_id, _stamp(d / "out" / "samples") if d else None),
+            "run": (job_id, runner.get(job_id).status if d and d.record.exists() else None,
+                    _stamp(d.run.events) if d else None),
+            "pic": (job_id, _stamp(d.run.metrics) if d else None),  # written once the model is saved
+            "log": (job_id, _stamp(d.log) if d else None),
+            "samples": (job_id, _stamp(d.run.samples) if d else None),
         }
         seen = seen or {}
         if stamps == seen:
@@ -253,16 +241,13 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
 
     def push_job(job_id, repo_id, private_, choice, url, token):
         if not job_id:
-            raise gr.Error("Pick a finished job to push.")
+            raise UserError("Pick a finished job to push.")
         folder = model_dir(runner, job_id)
         if model_marker(folder) is None:
-            raise gr.Error("This job has no trained model yet: wait for it to finish.")
+            raise UserError("This job has no trained model yet: wait for it to finish.")
         hub = get_hub(choice, url, token)
-        try:
-            url_ = hubs.push_folder(folder, repo_id, hub, private=bool(private_),
-                                    commit_message=f"Upload {job_id} from DL Playground")
-        except hubs.HubActionError as e:
-            raise ui_error(e) from None
+        url_ = hubs.push_folder(folder, repo_id, hub, private=bool(private_),
+                                commit_message=f"Upload {job_id} from DL Playground")
         return f"Pushed to **{repo_id}** on {hub.label}: {url_}"
 
     def on_load():
@@ -289,13 +274,11 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
     """The Predict side's model picker: models this task's jobs left, plus repos pulled from a hub.
 
     Lays out the dropdown, a Refresh button and a "Pull a model from a hub" accordion; ``check(folder)``
-    vets a pulled folder (raising ``InputError`` with a message when the repo is of the wrong kind).
+    vets a pulled folder (raising a UserError with a message when the repo is of the wrong kind).
     The list is refreshed on page load and whenever ``tab`` (or one of a list of tabs) is selected (a job
     just finished: try it).
     The pull event is ``<task>_pull``.
     """
-    from hub_models.inference import InputError
-
     runner = ctx.runner
     with gr.Row():
         source = gr.Dropdown(label=label, choices=[], value=None, allow_custom_value=True, scale=3)
@@ -309,11 +292,8 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
     def pull_model(repo_id, choice, url, token):
         hub = get_hub(choice, url, token)
         repo_id = (repo_id or "").strip().removeprefix("hf-hub:")  # timm's spelling of a hub repo
-        try:
-            folder = hubs.pull(repo_id, hub)
-            check(folder)
-        except (hubs.HubActionError, InputError) as e:
-            raise gr.Error(str(e)) from None
+        folder = hubs.pull(repo_id, hub)
+        check(folder)
         choices = trained_models(runner, task, metric) + [(f"{repo_id} ({hub.label})", str(folder))]
         return gr.update(choices=choices, value=str(folder))
 
@@ -348,24 +328,15 @@ def chosen_data(sources: dict[str, str], label: str, upload: str | None, repo: s
     An upload is kept in the app's folder by ``keep`` and vetted by ``check`` now, so a bad file is
     a message here rather than a failed job later; a repo id is checked for its form.
     """
-    from hub_models.inference import InputError
-    from training.config import TrainingError
-
     kind = sources.get(label, "builtin")
     if kind == "upload":
         if not upload:
-            raise gr.Error(missing)
-        try:
-            dataset = str(keep(upload))
-            if check is not None:
-                check(dataset)
-        except (TrainingError, InputError) as e:
-            raise gr.Error(str(e)) from None
+            raise UserError(missing)
+        dataset = str(keep(upload))
+        if check is not None:
+            check(dataset)
         return dataset, Path(upload).name, kind
     if kind == "hub":
-        try:
-            repo_id = hubs.check_repo_id(repo)
-        except hubs.HubActionError as e:
-            raise gr.Error(str(e)) from None
+        repo_id = hubs.check_repo_id(repo)
         return repo_id, repo_id, kind
     return builtin, builtin, kind

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from hub_models import hub as hubs
+from hub import client as hubs
 
 from .common import AppContext, get_hub, hub_picker
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import gradio as gr
 
-from hub_models import hub as hubs
+from hub import client as hubs
 
 from .common import AppContext, get_hub, hub_picker
 from .jobs import chosen_data, hub_spec, job_panel, toggle_data_fields

@@ -62,15 +62,15 @@ class HubFixture:
         return HfApi(endpoint=self.url, token=self.tokens[user] if user else False)
 
     def hub(self, user: str | None = "alice"):
-        from hub_models.hub import Hub
+        from hub.client import Hub
 
         return Hub("url", self.url, self.tokens[user] if user else None)
 
 
 @pytest.fixture(scope="session")
 def hub_server():
-    from hub_models.server import start_in_thread
-    from hub_models.server.storage import HubStore
+    from hub.server import start_in_thread
+    from hub.server.storage import HubStore
 
     data = _TMP / "hub-data"
     store = HubStore(data)
@@ -109,6 +109,14 @@ def tab(hub_server, tmp_path_factory):
     finally:
         demo.close()
         runner.close()
+
+
+def refused(match: str):
+    """The app refuses an input with ``match`` in its message: a field's validator (a bad config value,
+    shown next to the field) or a handler's UserError."""
+    from gradio_client.exceptions import AppError, ValidationError
+
+    return pytest.raises((AppError, ValidationError), match=match)
 
 
 def table_rows(table) -> list:

@@ -119,7 +119,7 @@ def app_client(hub_server):
 
 
 def test_hub_tab_lists_shows_pulls_and_deletes(hub_server, app_client, repo_name, tmp_path):
-    from hub_models import hub as hubs
+    from hub import client as hubs
 
     alice, bob = hub_server.tokens["alice"], hub_server.tokens["bob"]
     repo = f"alice/{repo_name}"

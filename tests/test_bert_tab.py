@@ -72,7 +72,7 @@ def test_bad_inputs_get_messages(tab, hub_server, tmp_path, repo_name):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
-    from hub_models.hub import push_folder
+    from hub.client import push_folder
 
     client, _ = tab
     upload = "Upload CSV/TSV/JSONL"

@@ -59,7 +59,7 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
     expect.set_options(timeout=30_000)  # a result shows its header before its rows: give the rows time too
 
     repo = f"alice/{repo_name}"
-    from hub_models import hub as hubs
+    from hub import client as hubs
 
     hubs.push_folder(_model_folder(tmp_path, repo), repo, hub_server.hub("alice"))
     port = free_port()

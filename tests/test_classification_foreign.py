@@ -8,10 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
-from hub_models import hub as hubs
+from hub import client as hubs
 from hub_models.adapters import create_timm, library_of
 from hub_models.inference import InputError, classify, load_classifier
-from training.classification import ClassificationConfig, train
+from training.tasks import train
+from training.classification import ClassificationConfig
 
 LABELS = ["cat", "dog", "fox"]
 

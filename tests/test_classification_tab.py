@@ -8,16 +8,21 @@ import zlib
 import pytest
 from PIL import Image
 
+from conftest import refused
 from spaces.classification import EXAMPLES
 
 URL_HUB = "Hub at a URL"
 
 
-DIGITS = ("Built-in digits", None, "", 0, [])  # data source, zip, dataset repo, image size, augmentation
+LOCAL_HUB = ("Local hub (offline)", "", "")
 
 
-def _start(client, arch, data, *opts, hub=("Local hub (offline)", "", ""), init="") -> str:
-    out = client.predict(arch, init, *data, *opts, *hub, api_name="/classification_train")
+def _start(client, model, hub=LOCAL_HUB, **values) -> str:
+    """Start a job by field name; the fields left out keep the form's defaults (the config's)."""
+    choice, url, token = hub
+    values.setdefault("upload", None)  # a file field has no default
+    out = client.predict(model=model, choice=choice, url=url, token=token, **values,
+                         api_name="/classification_train")
     return out["value"] if isinstance(out, dict) else out  # the job dropdown's update
 
 
@@ -40,7 +45,7 @@ def test_train_watch_predict_push_and_pull(tab, hub_server, repo_name):
     from gradio_client.exceptions import AppError
 
     client, runner = tab
-    job = _start(client, "lenet-bn", DIGITS, 3, 64, "adamw", 0.003, "cosine", 0.0, 0)
+    job = _start(client, "lenet-bn", epochs=3, batch_size=64)
     deadline = time.monotonic() + 180
     while runner.get(job).status in ("queued", "running", "stopping"):
         assert time.monotonic() < deadline, runner.log_tail(job)
@@ -81,7 +86,8 @@ def test_train_watch_predict_push_and_pull(tab, hub_server, repo_name):
 
 def test_stop_from_the_ui(tab):
     client, runner = tab
-    job = _start(client, "lenet", DIGITS, 300, 8, "sgd", 0.01, "constant", 0.0, 0)
+    job = _start(client, "lenet", epochs=300, batch_size=8, optimizer="sgd", lr=0.01,
+                 schedule="constant")
     deadline = time.monotonic() + 120
     while not any(e["type"] == "step" for e in runner.events(job)[0]):
         assert time.monotonic() < deadline, runner.log_tail(job)
@@ -144,8 +150,8 @@ def test_model_paths_and_choices_are_validated(tab, tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(AppError, match="not one trained here"):
         client.predict(str(tmp_path), handle_file(EXAMPLES[0]), 3, api_name="/classification_predict")
-    with pytest.raises(AppError, match="Pick an architecture"):
-        _start(client, "vgg-9000", DIGITS, 1, 8, "sgd", 0.1, "constant", 0.0, 0)
+    with refused("unknown architecture 'vgg-9000'"):
+        _start(client, "vgg-9000", epochs=1)
     with pytest.raises(AppError, match="no job"):
         client.predict("../../etc", api_name="/classification_stop")
 
@@ -157,17 +163,15 @@ def test_train_on_an_uploaded_zip_and_refuse_a_hostile_one(tab, tmp_path):
     from test_classification_data import _zip, make_folder, zip_folder
 
     client, runner = tab
+    upload = dict(source_kind="Upload a zip", image_size=16, epochs=1, batch_size=8)
     with pytest.raises(AppError, match="unsafe path"):
-        _start(client, "lenet", ("Upload a zip", handle_file(str(_zip(tmp_path / "evil.zip", {"../x.png": b"x"}))),
-                                 "", 16, []), 1, 8, "adamw", 0.003, "cosine", 0.0, 0)
+        _start(client, "lenet", upload=handle_file(str(_zip(tmp_path / "evil.zip", {"../x.png": b"x"}))), **upload)
     with pytest.raises(AppError, match="Upload a zip"):
-        _start(client, "lenet", ("Upload a zip", None, "", 16, []), 1, 8, "adamw", 0.003, "cosine", 0.0, 0)
+        _start(client, "lenet", **upload)
     with pytest.raises(AppError, match="not a valid repo id"):
-        _start(client, "lenet", ("Dataset repo on the hub", None, "no repo", 16, []), 1, 8, "adamw", 0.003,
-               "cosine", 0.0, 0)
+        _start(client, "lenet", source_kind="Dataset repo on the hub", data_repo="no repo", epochs=1)
     z = zip_folder(make_folder(tmp_path / "data"), tmp_path / "colours.zip")
-    job = _start(client, "lenet", ("Upload a zip", handle_file(str(z)), "", 16, ["crop", "jitter"]), 8, 8, "adamw",
-                 0.003, "cosine", 0.0, 0)
+    job = _start(client, "lenet", upload=handle_file(str(z)), augment=["crop", "jitter"], **{**upload, "epochs": 8})
     done = runner.wait(job, timeout=180)
     assert done.status == "completed", runner.log_tail(job)
     assert runner.get(job).label == "lenet on colours.zip" and "crop,jitter" in runner.get(job).argv
@@ -182,7 +186,7 @@ def test_fine_tune_timm_from_the_hub_then_pull_timm_and_transformers_repos(tab, 
     from gradio_client.exceptions import AppError
     from timm.models import push_to_hf_hub
 
-    from hub_models import hub as hubs
+    from hub import client as hubs
     from test_classification_foreign import _tiny_vit
 
     client, runner = tab
@@ -190,12 +194,12 @@ def test_fine_tune_timm_from_the_hub_then_pull_timm_and_transformers_repos(tab, 
     base = f"alice/{repo_name}-base"
     push_to_hf_hub(timm.create_model("resnet10t", num_classes=5), base, token=hub_server.tokens["alice"])
     hub = (URL_HUB, hub_server.url, hub_server.tokens["alice"])
-    with pytest.raises(AppError, match="timm:<name>"):
-        _start(client, "lenet", DIGITS, 1, 8, "sgd", 0.1, "constant", 0.0, 0, hub=hub, init=base)
-    with pytest.raises(AppError, match="timm has no architecture"):
-        _start(client, "timm:resnet9000", DIGITS, 1, 8, "sgd", 0.1, "constant", 0.0, 0, hub=hub)
-    job = _start(client, "timm:resnet10t", ("Built-in digits", None, "", 16, []), 1, 32, "adamw", 0.003,
-                 "constant", 0.0, 0, hub=hub, init=f"hf-hub:{base}")
+    with refused("timm:<name>"):
+        _start(client, "lenet", hub=hub, init_from=base, epochs=1)
+    with refused("timm has no architecture"):
+        _start(client, "timm:resnet9000", hub=hub, epochs=1)
+    job = _start(client, "timm:resnet10t", hub=hub, init_from=f"hf-hub:{base}", image_size=16, epochs=1,
+                 batch_size=32, schedule="constant")
     assert runner.wait(job, timeout=180).status == "completed", runner.log_tail(job)
     tuned = f"alice/{repo_name}-tuned"
     client.predict(job, tuned, False, *hub, api_name="/classification_push")

@@ -12,7 +12,8 @@ from safetensors.torch import load_file
 
 from conftest import ROOT
 from hub_models.classification import MODELS, create_model
-from training.classification import ClassificationConfig, train
+from training.tasks import train
+from training.classification import ClassificationConfig
 from training.metrics import confusion_matrix
 from training.config import OPTIMIZERS
 
@@ -33,7 +34,7 @@ def test_forward_at_every_supported_size(name):
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_save_push_pull_load_round_trip(name, hub_server, repo_name, tmp_path):
-    from hub_models import hub as hubs
+    from hub import client as hubs
 
     cls, _, sizes = MODELS[name]
     torch.manual_seed(0)

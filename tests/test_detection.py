@@ -12,7 +12,8 @@ from PIL import Image
 
 from hub_models.detection import DETECTORS, create_detector, filter_candidates, load_detector
 from training.config import TrainingError
-from training.detection import DetectionConfig, train
+from training.tasks import train
+from training.detection import DetectionConfig
 from training.data import dataset_folder
 from training.detection_data import check_detection_folder, load_records, read_folder
 from training.shapes import CLASSES, make_scene, shapes_split
@@ -150,7 +151,7 @@ def test_bad_zips_are_refused(tmp_path):
 
 @pytest.mark.parametrize("name", list(DETECTORS))
 def test_every_detector_saves_pushes_pulls_and_loads(name, hub_server, repo_name, tmp_path):
-    from hub_models.hub import pull, push_folder
+    from hub.client import pull, push_folder
 
     torch.manual_seed(0)
     model = create_detector(name, 2, ["cat", "dog"], 64).eval()
@@ -259,7 +260,7 @@ def test_trains_from_a_dataset_repo(hub_server, repo_name, tmp_path):
 
 def test_fine_tunes_from_a_saved_detector_and_refuses_another_kind(tmp_path):
     from training.segmentation import SegmentationConfig
-    from training.segmentation import train as train_segmentation
+    from training.tasks import train as train_segmentation
 
     first = DetectionConfig(output_dir=str(tmp_path / "a"), dry_run=True, image_size=64, device="cpu")
     assert list(train(first))[-1]["status"] == "completed"

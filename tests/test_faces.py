@@ -13,7 +13,8 @@ from PIL import Image, ImageOps
 from hub_models.faces import EMBEDDERS, Gallery, create_embedder, face_crop, load_embedder, verify
 from hub_models.inference import InputError, load_image
 from training.config import TrainingError
-from training.face_verification import FaceConfig, train
+from training.tasks import train
+from training.face_verification import FaceConfig
 from training.metric_learning import contrastive_loss, roc, semi_hard_negatives, triplet_loss, pairwise_distances
 
 EX = Path(__file__).resolve().parents[1] / "assets" / "examples"
@@ -147,7 +148,7 @@ def test_gallery_persists_refuses_clashes_and_identifies(tmp_path):
 # ----------------------------------------------------------------- models, hub, trainer
 @pytest.mark.parametrize("name", list(EMBEDDERS))
 def test_every_embedder_saves_pushes_pulls_and_loads(name, hub_server, repo_name, tmp_path):
-    from hub_models.hub import pull, push_folder
+    from hub.client import pull, push_folder
 
     torch.manual_seed(0)
     model = create_embedder(name, 24, 64, "none").eval()

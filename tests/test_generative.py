@@ -111,7 +111,7 @@ def _tiny(name: str):
 
 @pytest.mark.parametrize("name", list(gen.GENERATIVE_MODELS))
 def test_save_push_pull_load_round_trip(name, hub_server, repo_name, tmp_path):
-    from hub_models import hub as hubs
+    from hub import client as hubs
 
     torch.manual_seed(0)
     model = _tiny(name).eval()
@@ -170,7 +170,8 @@ def test_sampling_helpers():
 
 @pytest.mark.parametrize("name", list(gen.GENERATIVE_MODELS))
 def test_trainer_dry_runs(name, tmp_path):
-    from training.generative import GenerativeConfig, train
+    from training.tasks import train
+    from training.generative import GenerativeConfig
 
     events = list(train(GenerativeConfig(model=name, dry_run=True, image_size=8, width=8,
                                          output_dir=str(tmp_path / "run"))))
@@ -219,7 +220,8 @@ def test_pixelcnn_sees_only_the_pixels_before_each_one():
 
 
 def test_vae_learns_and_gan_logs_both_players(tmp_path):
-    from training.generative import GenerativeConfig, train
+    from training.tasks import train
+    from training.generative import GenerativeConfig
 
     events = list(train(GenerativeConfig(model="vae-mlp", epochs=3, image_size=8, output_dir=str(tmp_path / "v"))))
     evals = [e["metrics"] for e in events if e["type"] == "eval"]
@@ -237,7 +239,8 @@ def test_folder_data_and_bad_options(tmp_path):
     from PIL import Image
 
     from training.config import TrainingError
-    from training.generative import GenerativeConfig, load_images, train
+    from training.tasks import train
+    from training.generative import GenerativeConfig, load_images
 
     z = tmp_path / "flat.zip"
     with zipfile.ZipFile(z, "w") as f:
@@ -271,7 +274,8 @@ def test_dataset_repo_of_parquet_rows_trains_a_cgan(hub_server, repo_name, tmp_p
     import datasets
     from PIL import Image
 
-    from training.generative import GenerativeConfig, load_images, train
+    from training.tasks import train
+    from training.generative import GenerativeConfig, load_images
 
     images = [Image.new("L", (12, 12), 20 * i) for i in range(12)]
     ds = datasets.Dataset.from_dict({"image": images, "label": [i % 2 for i in range(12)]},

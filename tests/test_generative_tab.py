@@ -80,7 +80,7 @@ def test_vae_latent_space_and_ddpm_steps(tab):
 def test_pixelcnn_trains_and_draws_row_by_row(tab, hub_server, repo_name, tmp_path):
     from gradio_client.exceptions import AppError
 
-    from hub_models import hub as hubs
+    from hub import client as hubs
     from hub_models.generative import PixelCNN
 
     client, runner = tab

@@ -1,12 +1,12 @@
-"""hub_models.hub and hub_models.card: what every tab uses to push, pull and describe models."""
+"""hub.client and hub.card: what every tab uses to push, pull and describe models."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from hub_models import hub as hubs
-from hub_models.card import CardInfo, card_metrics, render_card, split_card, write_card
+from hub import client as hubs
+from hub.card import CardInfo, card_metrics, render_card, split_card, write_card
 
 
 def _model_folder(tmp_path, repo_id: str):
@@ -99,8 +99,8 @@ def test_clear_messages_for_bad_actions(hub_server, repo_name, tmp_path):
 
 
 def test_pull_falls_back_to_local_copy_when_hub_is_down(tmp_path, repo_name):
-    from hub_models.server import start_in_thread
-    from hub_models.server.storage import HubStore
+    from hub.server import start_in_thread
+    from hub.server.storage import HubStore
 
     token = HubStore(tmp_path / "srv").add_token("alice")
     server = start_in_thread(tmp_path / "srv")
@@ -116,7 +116,7 @@ def test_pull_falls_back_to_local_copy_when_hub_is_down(tmp_path, repo_name):
 
 def test_embedded_local_hub_uses_a_session_token(tmp_path, monkeypatch):
     """The local hub mints a token for the local user that lives only in memory."""
-    from hub_models.server.storage import HubStore
+    from hub.server.storage import HubStore
 
     monkeypatch.setattr(hubs, "_local", None)
     monkeypatch.setenv("DLP_USER", "tester")

@@ -150,8 +150,8 @@ def test_bad_repo_ids_are_refused(hub_server, repo_id):
 def test_oversize_body_is_refused(tmp_path):
     from huggingface_hub import HfApi
 
-    from hub_models.server import start_in_thread
-    from hub_models.server.storage import HubStore
+    from hub.server import start_in_thread
+    from hub.server.storage import HubStore
 
     token = HubStore(tmp_path).add_token("alice")
     server = start_in_thread(tmp_path, max_body=4096)
@@ -198,7 +198,7 @@ def test_killed_upload_leaves_previous_state(hub_server, repo_name):
 _CRASH = r"""
 import os, sys
 sys.path.insert(0, sys.argv[2])
-from hub_models.server import storage
+from hub.server import storage
 store = storage.HubStore(sys.argv[1])
 repo = store.get_repo("model", "alice/crash")
 real_replace = os.replace
@@ -213,7 +213,7 @@ store.commit(repo, "main", [storage.FileOp("add", "new.bin", oid=store.put_blob(
 
 
 def test_crash_during_commit_leaves_previous_state(tmp_path):
-    from hub_models.server.storage import FileOp, HubStore
+    from hub.server.storage import FileOp, HubStore
 
     store = HubStore(tmp_path)
     repo = store.create_repo("model", "alice/crash", "alice")
@@ -313,9 +313,9 @@ def test_search_and_filter_use_card_metadata(hub_server, repo_name):
 def test_add_token_cli(tmp_path):
     from huggingface_hub import HfApi
 
-    from hub_models.server import start_in_thread
+    from hub.server import start_in_thread
 
-    out = subprocess.run([sys.executable, "-m", "hub_models.server", "add-token", "--data-dir", str(tmp_path),
+    out = subprocess.run([sys.executable, "-m", "hub.server", "add-token", "--data-dir", str(tmp_path),
                           "--user", "carol"], capture_output=True, text=True, cwd=ROOT, check=True)
     token = out.stdout.strip()
     assert token.startswith("hf_") and token not in out.stderr
@@ -325,7 +325,7 @@ def test_add_token_cli(tmp_path):
         assert HfApi(endpoint=server.url, token=token).whoami()["name"] == "carol"
     finally:
         server.stop()
-    bad = subprocess.run([sys.executable, "-m", "hub_models.server", "add-token", "--data-dir", str(tmp_path),
+    bad = subprocess.run([sys.executable, "-m", "hub.server", "add-token", "--data-dir", str(tmp_path),
                           "--user", "../x"], capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "Invalid user name" in bad.stderr
 

@@ -5,9 +5,12 @@ import time
 
 import pytest
 
-from training.runner import JobRunner, config_to_argv
+from common.errors import ConfigError
+from training.config import config_to_argv
+from training.runner import JobRunner
+from training.tasks.classification import ClassificationConfig
 
-LONG = {"model": "lenet", "epochs": 200, "batch_size": 8, "max_steps": 5000}  # ~1 min: always stopped first
+LONG = ClassificationConfig(model="lenet", epochs=200, batch_size=8, max_steps=5000)  # ~1 min: always stopped first
 
 
 def _wait_for_event(runner: JobRunner, job_id: str, kind: str, timeout: float = 120) -> list[dict]:
@@ -28,15 +31,15 @@ def runner(tmp_path):
     r.close()
 
 
-def test_config_to_argv():
-    assert config_to_argv({"batch_size": 8, "dry_run": True, "private": False, "hub": None}) == [
-        "--batch-size", "8", "--dry-run", "--no-private"]
+def test_config_to_argv_carries_what_differs_from_the_defaults():
+    assert config_to_argv(ClassificationConfig(batch_size=8, dry_run=True, private=False)) == [
+        "--batch-size", "8", "--dry-run"]
 
 
 def test_job_runs_to_completion_and_is_found_after_reload(tmp_path):
     runner = JobRunner(tmp_path, poll_s=0.1)
     try:
-        job = runner.submit("classification", {"model": "lenet", "dry_run": True})
+        job = runner.submit(ClassificationConfig(model="lenet", dry_run=True))
         done = runner.wait(job.id, timeout=180)
         assert done.status == "completed" and done.returncode == 0, runner.log_tail(job.id)
         events, offset = runner.events(job.id)
@@ -52,8 +55,8 @@ def test_job_runs_to_completion_and_is_found_after_reload(tmp_path):
 
 
 def test_stop_ends_a_running_job_within_seconds_and_the_queue_moves(runner):
-    first = runner.submit("classification", LONG)
-    second = runner.submit("classification", {"model": "lenet", "dry_run": True})
+    first = runner.submit(LONG)
+    second = runner.submit(ClassificationConfig(model="lenet", dry_run=True))
     _wait_for_event(runner, first.id, "step")
     assert runner.get(second.id).status == "queued" and runner.queue_position(second.id) == 1
     t = time.monotonic()
@@ -67,7 +70,7 @@ def test_stop_ends_a_running_job_within_seconds_and_the_queue_moves(runner):
 
 def test_jobs_outlive_the_runner_and_are_picked_up_again(tmp_path):
     runner = JobRunner(tmp_path, poll_s=0.1)
-    job = runner.submit("classification", LONG)
+    job = runner.submit(LONG)
     _wait_for_event(runner, job.id, "step")
     runner.close()  # the app goes away; the training process does not
     assert runner.get(job.id).status == "running"
@@ -81,8 +84,8 @@ def test_jobs_outlive_the_runner_and_are_picked_up_again(tmp_path):
 
 
 def test_cancel_queued_job_and_bad_job_ids(runner):
-    first = runner.submit("classification", LONG)
-    queued = runner.submit("classification", LONG)
+    first = runner.submit(LONG)
+    queued = runner.submit(LONG)
     assert runner.stop(queued.id).status == "stopped"
     runner.stop(first.id)
     runner.wait(first.id, timeout=30)
@@ -92,7 +95,15 @@ def test_cancel_queued_job_and_bad_job_ids(runner):
             runner.get(bad)
 
 
-def test_a_failing_job_reports_its_reason(runner):
-    job = runner.submit("classification", {"val_split": 5.0})
+def test_a_bad_config_is_refused_before_a_job_exists(runner):
+    with pytest.raises(ConfigError, match="Val split: at most 0.99") as e:
+        runner.submit(ClassificationConfig(val_split=5.0))
+    assert e.value.field == "val_split" and runner.jobs() == []
+
+
+def test_a_failing_job_reports_its_reason(runner, tmp_path):
+    (tmp_path / "empty").mkdir()
+    job = runner.submit(ClassificationConfig(dataset=str(tmp_path / "empty")))
     done = runner.wait(job.id, timeout=120)
-    assert done.status == "failed" and "--val-split" in done.message and done.returncode == 2
+    assert done.status == "failed" and done.message and done.returncode == 2, runner.log_tail(job.id)
+    assert runner.get(job.id).config["dataset"] == str(tmp_path / "empty")

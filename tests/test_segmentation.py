@@ -13,7 +13,8 @@ from PIL import Image
 from hub_models.segmentation import (SEGMENTERS, bilinear_kernel, confusion, create_segmenter, iou_table,
                                      load_segmenter, transposed_conv_demo)
 from training.config import TrainingError
-from training.segmentation import SegmentationConfig, train
+from training.tasks import train
+from training.segmentation import SegmentationConfig
 from training.segmentation_data import check_segmentation_folder, load_folder
 from training.shapes import CLASSES, make_scene
 
@@ -116,7 +117,7 @@ def test_transposed_convolution_matches_the_lesson():
 
 @pytest.mark.parametrize("name", list(SEGMENTERS))
 def test_every_model_saves_pushes_pulls_and_loads(name, hub_server, repo_name, tmp_path):
-    from hub_models.hub import pull, push_folder
+    from hub.client import pull, push_folder
 
     torch.manual_seed(0)
     model = create_segmenter(name, 3, ["background", "cat", "dog"], 64).eval()

@@ -15,7 +15,8 @@ from hub_models.style import (STYLE_NETS, StyleNet, VGGFeatures, builtin_image, 
                               vgg19_from_folder)
 from hub_models.style_catalog import vgg19_names
 from training.config import TrainingError
-from training.style import StyleConfig, train
+from training.tasks import train
+from training.style import StyleConfig
 
 
 def test_gram_tv_and_relative_mse_against_hand_values():
@@ -75,7 +76,7 @@ def test_gatys_lowers_its_loss_and_checks_input():
 
 @pytest.mark.parametrize("name", list(STYLE_NETS))
 def test_style_nets_save_push_pull_and_load(name, hub_server, repo_name, tmp_path):
-    from hub_models.hub import pull, push_folder
+    from hub.client import pull, push_folder
 
     torch.manual_seed(0)
     model = StyleNet(**STYLE_NETS[name][0], style_name="hubble").eval()

@@ -10,7 +10,8 @@ import torch
 from hub_models.textgen import MODELS, LM, RNNLM, _filter, beam_search, create_model, generate, join_words, \
     load_lm, sample_stream, split_words
 from training.config import TrainingError
-from training.textgen import TextGenConfig, train
+from training.tasks import train
+from training.textgen import TextGenConfig
 
 # A Markov chain over 4 tokens (3 = start): greedy takes 'a' (0.6) and then at best 0.4 (total 0.24),
 # while 'b' (0.4) is followed by 'c' with 0.98 (total 0.392): beam search must find b, c.
@@ -58,7 +59,7 @@ def test_word_tokens_round_trip():
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_every_model_round_trips_through_the_hub(name, hub_server, repo_name, tmp_path):
-    from hub_models.hub import pull, push_folder
+    from hub.client import pull, push_folder
 
     torch.manual_seed(0)
     if MODELS[name][0] == "rnn":

@@ -8,7 +8,8 @@ import torch
 
 from hub_models.translation import MODELS, LoadError, Seq2Seq, build_vocab, load_translator, translate
 from training.config import TrainingError
-from training.translation import TranslationConfig, train
+from training.tasks import train
+from training.translation import TranslationConfig
 from training.translation_data import _pair, builtin_pairs, table_pairs
 
 
@@ -33,7 +34,7 @@ def test_builtin_pairs_follow_french_grammar():
 
 @pytest.mark.parametrize("name", [n for n, kind in MODELS.items() if kind != "transformer"])
 def test_every_model_round_trips_through_the_hub(name, hub_server, repo_name, tmp_path):
-    from hub_models.hub import pull, push_folder
+    from hub.client import pull, push_folder
 
     torch.manual_seed(0)
     model = Seq2Seq(build_vocab(["the red car ."]), build_vocab(["la voiture rouge ."]), attention=MODELS[name],

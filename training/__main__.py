@@ -8,14 +8,14 @@ Writes ``events.jsonl`` (one event per line), ``metrics.json`` and the model fol
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import signal
 import sys
 from pathlib import Path
 
-from . import TASKS
+from .layout import RunFolder
+from .tasks import TASKS, train
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,21 +23,18 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m training", description="Train a model of one task.")
     sub = parser.add_subparsers(dest="_task", required=True, metavar="TASK")  # not "task": a config field
-    configs = {}
-    for name, (module_name, cls_name) in TASKS.items():
-        module = importlib.import_module(module_name)
-        cls = getattr(module, cls_name)
-        p = sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0],
+    for task in TASKS.values():
+        p = sub.add_parser(task.name, help=task.title,
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-        add_config_args(p, cls)
-        configs[name] = (module, cls)
+        add_config_args(p, task.config)
     args = parser.parse_args(argv)
-    module, cls = configs[args._task]
-    cfg = config_from_args(cls, args)
+    task = TASKS[args._task]
+    cfg = config_from_args(task.config, args)
 
     from tqdm import tqdm
 
-    from .engine import TrainingError
+    from common.errors import UserError
+
     from .events import EventLog, event
 
     stop_requested = False
@@ -50,11 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     # Under `accelerate launch` every process trains; only the first one reports.
     main_process = int(os.environ.get("RANK", "0")) == 0
-    log = EventLog(Path(cfg.output_dir) / ("events.jsonl" if main_process else f"events.rank{os.environ['RANK']}.jsonl"))
+    run = RunFolder(Path(cfg.output_dir))
+    log = EventLog(run.events if main_process else run.rank_events(int(os.environ["RANK"])))
     bar = None
     status = "failed"
     try:
-        for ev in module.train(cfg, stop=lambda: stop_requested):
+        for ev in train(cfg, stop=lambda: stop_requested, task=task):
             log.write(ev)
             if not main_process:
                 continue
@@ -73,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                     bar.close()
                 print(f"{status}: {ev['message'] or json.dumps(ev['metrics'])}",
                       file=sys.stderr if status == "failed" else sys.stdout)
-    except TrainingError as e:
+    except UserError as e:
         log.write(event("end", status="failed", metrics={}, model_dir=None, message=str(e)))
         print(f"error: {e}", file=sys.stderr)
         return 2

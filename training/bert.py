@@ -9,45 +9,18 @@ loads it with no code from this project.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 
-from .config import TrainConfig, opt, to_dict
-from .engine import TaskSpec, TrainingError, fit
+from .config import to_dict
+from .engine import TaskSpec, TrainingError
 from .metrics import classification_metrics, confusion_matrix, entity_f1
 from .text_data import BUILTIN, BUILTIN_KIND, TextData, builtin_sample, table_data
+from .tasks.bert import BertConfig
 
-KINDS = ("sequence", "token", "mlm")
 PIPELINES = {"sequence": "text-classification", "token": "token-classification", "mlm": "fill-mask"}
-
-
-@dataclass
-class BertConfig(TrainConfig):
-    # Defaults that fine-tune MiniLM on the built-in reviews in about a minute on two CPU cores.
-    epochs: int = opt(3, "passes over the training split")
-    batch_size: int = opt(16, "examples per step")
-    lr: float = opt(5e-5, "peak learning rate (BERT fine-tuning likes 2e-5 to 1e-4)")
-    warmup_steps: int = opt(10, "linear warm-up steps before the schedule")
-    schedule: str = opt("constant", "learning-rate schedule over the run",
-                        ("constant", "cosine", "step", "onecycle"))
-    weight_decay: float = opt(0.01, "weight decay (decoupled for adamw)")
-    task: str = opt("sequence", "sequence: a label per sentence or sentence pair; token: a tag per word (BIO "
-                                "entities); mlm: train the masked-LM head (fill the mask)", KINDS)
-    base: str = opt("all-MiniLM-L6-v2", "the encoder to fine-tune: all-MiniLM-L6-v2 (built in, offline), a repo id "
-                                        "on --hub or a folder")
-    dataset: str = opt("sentiment", f"built in: {', '.join(BUILTIN)}; or a .csv/.tsv/.jsonl file or a dataset repo "
-                                    f"id on --hub")
-    text_column: str = opt("", "column with the text (token task: words, a list or space-separated); "
-                               "default: text, sentence, sentence1, tokens...")
-    pair_column: str = opt("", "column with the second sentence of a pair (default: text_pair, sentence2, "
-                               "hypothesis if present)")
-    label_column: str = opt("", "column with the label (token task: one tag per word); default: label, ner_tags...")
-    max_length: int = opt(128, "truncate inputs to this many tokens")
-    val_split: float = opt(0.2, "fraction of a user's data held out for validation (built-in samples have their own)")
-    mlm_probability: float = opt(0.15, "mlm task: share of tokens masked (BERT's 15 %)")
 
 
 def base_folder(cfg: BertConfig) -> tuple[Path, str]:
@@ -58,7 +31,7 @@ def base_folder(cfg: BertConfig) -> tuple[Path, str]:
         return builtin_base_folder(), BUILTIN_BASE_REPO
     if Path(cfg.base).is_dir():
         return Path(cfg.base), Path(cfg.base).name
-    from hub_models.hub import HubActionError, pull, resolve_hub
+    from hub.client import HubActionError, pull, resolve_hub
 
     try:
         return pull(cfg.base, resolve_hub(cfg.hub)), cfg.base
@@ -203,7 +176,7 @@ def build_task(cfg: BertConfig) -> TaskSpec:
         return {**metrics, "majority_baseline": baseline, "loss": mean_loss}
 
     def save(m, out: Path, metrics: dict[str, float]) -> None:
-        from hub_models.card import CardInfo, write_card
+        from hub.card import CardInfo, write_card
 
         m.save_pretrained(out)
         tok.save_pretrained(out)
@@ -238,10 +211,3 @@ def build_task(cfg: BertConfig) -> TaskSpec:
 
     return TaskSpec(model=model, train_data=train_ds, val_data=val_ds, loss=loss, evaluate=evaluate, save=save,
                     notes=notes, collate=collate)
-
-
-def train(cfg: BertConfig, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
-    """Events of a BERT fine-tuning run (see training.events)."""
-    if cfg.dry_run:
-        cfg.epochs, cfg.batch_size, cfg.max_steps = 1, 4, 1
-    yield from fit(cfg, build_task(cfg), stop)

@@ -5,42 +5,20 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
-from hub_models.adapters import TIMM_PREFIX, timm_arch
+from hub_models.adapters import timm_arch
 from hub_models.classification import MODELS, create_model
 
-from .config import TrainConfig, opt, to_dict
-from .engine import TaskSpec, TrainingError, fit, init_folder
+from .config import to_dict
+from .engine import TaskSpec, TrainingError, init_folder
 from .metrics import classification_metrics, confusion_matrix
-
-DATASETS = ("digits",)
-
-
-@dataclass
-class ClassificationConfig(TrainConfig):
-    # Defaults that take LeNet past 97% on the digits in a few seconds on two CPU cores.
-    epochs: int = opt(10, "passes over the training split")
-    batch_size: int = opt(32, "examples per step")
-    lr: float = opt(3e-3, "peak learning rate")
-    model: str = opt("lenet", f"architecture: one of {', '.join(MODELS)}, or any timm model as "
-                              f"{TIMM_PREFIX}<name> (e.g. {TIMM_PREFIX}resnet18)")
-    init_from: str = opt("", "fine-tune: start from the weights of a timm model, a repo id on --hub (hf-hub: "
-                             "prefix allowed) or a folder; its head is replaced to fit your classes")
-    dataset: str = opt("digits", "'digits' (built in: scikit-learn's 8x8 digits, 1797 images, 10 classes), a folder "
-                                 "or .zip with one folder per class, or a dataset repo id on --hub")
-    image_size: int = opt(0, "input size in pixels (0: the model's default)")
-    val_split: float = opt(0.2, "fraction of the data held out for validation")
-    augment: str = opt("", "training-time augmentation, comma-separated: flip (horizontal), crop (pad 1/8 and "
-                           "crop back, a small shift), jitter (brightness and contrast)")
-    label_smoothing: float = opt(0.0, "label smoothing of the cross-entropy loss")
-
+from .tasks.classification import BUILTIN, ClassificationConfig
 
 def load_digits_tensors(image_size: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """scikit-learn's bundled digits (no download), scaled to [0, 1] and resized: (N, 1, S, S), (N,)."""
@@ -59,9 +37,6 @@ def split(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.T
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_val = max(1, int(n * val_fraction))
     return perm[n_val:], perm[:n_val]
-
-
-AUGMENTATIONS = ("flip", "crop", "jitter")
 
 
 def augment_batch(x: torch.Tensor, ops: tuple[str, ...]) -> torch.Tensor:
@@ -109,14 +84,13 @@ def _make_model(cfg: ClassificationConfig, x: torch.Tensor, train_idx: torch.Ten
 
 
 def build_task(cfg: ClassificationConfig) -> TaskSpec:
-    from hub_models.adapters import check_timm_arch, checkpoint_info
+    """(The config was validated: the model exists, augmentations are known, init_from goes with timm.)"""
+    from hub_models.adapters import checkpoint_info
 
     notes: list[str] = []
     arch = timm_arch(cfg.model)
     init = None
     if cfg.init_from:
-        if arch is None:
-            raise TrainingError(f"--init-from fine-tunes timm models: use --model {TIMM_PREFIX}<name>")
         init = init_folder(cfg.init_from, cfg.hub)
         try:
             info = checkpoint_info(init)
@@ -126,18 +100,12 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
             notes.append(f"architecture taken from {cfg.init_from}: {info['arch']} (not {arch})")
         default_size = info["image_size"]
     elif arch is not None:
-        try:
-            check_timm_arch(arch)
-        except ValueError as e:
-            raise TrainingError(str(e)) from None
         default_size = 32  # small enough to train on a CPU; set --image-size for more
-    elif cfg.model in MODELS:
+    else:
         _, defaults, sizes = MODELS[cfg.model]
         default_size = defaults.get("image_size") or sizes[1 if len(sizes) > 1 else 0]
-    else:
-        raise TrainingError(f"unknown model {cfg.model!r}; choose one of {', '.join(MODELS)} or {TIMM_PREFIX}<name>")
     size = cfg.image_size or default_size
-    if cfg.dataset in DATASETS:
+    if cfg.dataset == BUILTIN:
         x, y, labels = load_digits_tensors(size)
     else:
         from .data import load_dataset_spec
@@ -156,9 +124,7 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
     norm_mean, norm_std = torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
     x = (x - norm_mean) / norm_std
 
-    ops = tuple(a.strip() for a in cfg.augment.split(",") if a.strip())
-    if unknown := set(ops) - set(AUGMENTATIONS):
-        raise TrainingError(f"unknown augmentation {', '.join(sorted(unknown))}; choose from {', '.join(AUGMENTATIONS)}")
+    ops = cfg.augmentations
 
     def loss(m: torch.nn.Module, batch: Any) -> torch.Tensor:
         xb, yb = batch
@@ -183,7 +149,7 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
         return {**classification_metrics(cm), "loss": total_loss / max(1, n)}
 
     def save(m: torch.nn.Module, folder: Path, metrics: dict[str, float]) -> None:
-        from hub_models.card import CardInfo, write_card
+        from hub.card import CardInfo, write_card
 
         m.save_pretrained(folder)
         cm = getattr(evaluate, "last_confusion", None)
@@ -218,10 +184,3 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
     return TaskSpec(model=model, train_data=TensorDataset(x[train_idx], y[train_idx]),
                     val_data=TensorDataset(x[val_idx], y[val_idx]), loss=loss, evaluate=evaluate, save=save,
                     notes=notes)
-
-
-def train(cfg: ClassificationConfig, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
-    """Events of a classification run (see training.events)."""
-    if cfg.dry_run:
-        cfg.epochs, cfg.batch_size, cfg.max_steps = 1, 8, 1
-    yield from fit(cfg, build_task(cfg), stop)

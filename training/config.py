@@ -9,9 +9,12 @@ import argparse
 import dataclasses
 import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
-class TrainingError(Exception):
+from common.errors import ConfigError, UserError
+
+
+class TrainingError(UserError):
     """A run cannot go on; the message says why in one line. (Here, not in engine.py, so that modules
     the UI imports at start, like the data checks, do not import torch.)"""
 
@@ -20,9 +23,14 @@ OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "step", "onecycle")
 
 
-def opt(default: Any, help: str, choices: tuple | None = None, **kw) -> Any:  # noqa: A002 - argparse's word
-    """A config field with its CLI help (and choices)."""
-    meta = {"help": help, "choices": choices}
+def opt(default: Any, help: str, choices: tuple | Callable[[], tuple] | None = None, *, label: str = "",  # noqa: A002 - argparse's word
+        min: float | None = None, max: float | None = None, **kw) -> Any:  # noqa: A002
+    """A config field with its CLI help, choices and bounds: what the CLI, the tab's form and validate() read.
+
+    ``label`` is the form's label (default: the field name in words); ``min``/``max`` bound a number.
+    """
+    meta = {"help": help, "choices": choices, "label": label, "min": min, "max": max}
+    # choices may be a callable (registry_names): a model registry that imports torch is read only when needed
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta, **kw)
     return field(default=default, metadata=meta, **kw)
@@ -33,19 +41,19 @@ class TrainConfig:
     """Options every task shares."""
 
     output_dir: str = opt("runs/latest", "folder for checkpoints, metrics.json, events.jsonl and the model")
-    epochs: int = opt(5, "passes over the training split")
-    batch_size: int = opt(64, "examples per step")
+    epochs: int = opt(5, "passes over the training split", min=1, max=1000)
+    batch_size: int = opt(64, "examples per step", min=1, max=4096)
     optimizer: str = opt("adamw", "optimizer", OPTIMIZERS)
-    lr: float = opt(1e-3, "peak learning rate")
+    lr: float = opt(1e-3, "peak learning rate", label="Learning rate", min=0, max=10)
     schedule: str = opt("cosine", "learning-rate schedule over the run", SCHEDULES)
-    warmup_steps: int = opt(0, "linear warm-up steps before the schedule")
-    weight_decay: float = opt(0.0, "weight decay (decoupled for adamw)")
+    warmup_steps: int = opt(0, "linear warm-up steps before the schedule", min=0)
+    weight_decay: float = opt(0.0, "weight decay (decoupled for adamw)", min=0, max=1)
     adam_beta1: float = opt(0.9, "beta1 of adam/adamw (the gradient average's momentum); GANs train better at 0.5")
-    grad_clip: float = opt(0.0, "clip the gradient norm to this value (0: off)")
+    grad_clip: float = opt(0.0, "clip the gradient norm to this value (0: off)", min=0)
     seed: int = opt(0, "random seed: the same seed gives the same run")
     device: str = opt("auto", "auto, cpu, cuda or mps", ("auto", "cpu", "cuda", "mps"))
     mixed_precision: str = opt("no", "mixed precision on GPUs", ("no", "fp16", "bf16"))
-    num_workers: int = opt(0, "data-loader worker processes")
+    num_workers: int = opt(0, "data-loader worker processes", min=0, max=64)
     push_to_hub: str = opt("", "repo id to push the trained model to (and checkpoints, see --hub-strategy)")
     hub: str = opt("local", "hub to push to / resume from: local, hf or a URL")
     private: bool = opt(False, "make the pushed repo private")
@@ -53,7 +61,49 @@ class TrainConfig:
                             ("end", "checkpoint"))
     resume: str = opt("", "continue from the last checkpoint: 'auto' (this output dir), a folder, or a hub repo id")
     dry_run: bool = opt(False, "one tiny step on a few examples, to check that everything is wired")
-    max_steps: int = opt(0, "stop after this many optimizer steps (0: no limit)")
+    max_steps: int = opt(0, "stop after this many optimizer steps (0: no limit)", min=0)
+
+    def check(self) -> None:
+        """Rules between fields, beyond each field's choices and bounds; raise ConfigError. Tasks extend it."""
+
+    def validate(self) -> None:
+        """Each field's type, choices and bounds, then ``check()``: the same verdict in the web process
+        (before a job starts, next to the field) and in the trainer."""
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value, meta, kind = getattr(self, f.name), f.metadata, hints[f.name]
+            if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ConfigError(f.name, f"{label_of(f)}: a number, not {value!r}")
+            if kind is int and value != int(value):
+                raise ConfigError(f.name, f"{label_of(f)}: a whole number, not {value}")
+            if kind is str and not isinstance(value, str):
+                raise ConfigError(f.name, f"{label_of(f)}: text, not {value!r}")
+            if (choices := choices_of(f)) and value not in choices:
+                raise ConfigError(f.name, f"{label_of(f)}: one of {', '.join(map(str, choices))}, not {value!r}")
+            if meta.get("min") is not None and value < meta["min"]:
+                raise ConfigError(f.name, f"{label_of(f)}: at least {meta['min']:g}, not {value:g}")
+            if meta.get("max") is not None and value > meta["max"]:
+                raise ConfigError(f.name, f"{label_of(f)}: at most {meta['max']:g}, not {value:g}")
+        self.check()
+
+
+def registry_names(module: str, attr: str) -> Callable[[], tuple[str, ...]]:
+    """The names of a model registry, read when first asked (its module imports torch)."""
+    def names() -> tuple[str, ...]:
+        import importlib
+
+        return tuple(getattr(importlib.import_module(module), attr))
+    return names
+
+
+def choices_of(f: dataclasses.Field) -> tuple | None:
+    choices = f.metadata.get("choices")
+    return choices() if callable(choices) else choices
+
+
+def label_of(f: dataclasses.Field) -> str:
+    """A field's name as a form shows it."""
+    return f.metadata.get("label") or f.name.replace("_", " ").capitalize()
 
 
 def _arg_type(tp: Any) -> Any:
@@ -72,11 +122,56 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type) -> None:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_)
         else:
             parser.add_argument(flag, type=_arg_type(hints[f.name]), default=default,
-                                choices=f.metadata.get("choices"), help=help_)
+                                choices=choices_of(f), help=help_)
 
 
 def config_from_args(cls: type, args: argparse.Namespace) -> Any:
     return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+
+
+def config_from_values(cls: type, values: dict[str, Any]) -> Any:
+    """A config from a form's named values (numbers arrive as floats, empty text as None), validated.
+
+    Unknown names are a programming error (a typo in a tab), not a user's: they raise TypeError.
+    """
+    if unknown := set(values) - {f.name for f in dataclasses.fields(cls)}:
+        raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for name, value in values.items():
+        kind = hints[name]
+        if value is None:
+            value = "" if kind is str else value
+        if kind is int and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif kind is str and isinstance(value, (list, tuple)):  # a CheckboxGroup: comma-separated
+            value = ",".join(map(str, value))
+        elif kind is str:
+            value = str(value).strip()
+        elif kind is bool:
+            value = bool(value)
+        kwargs[name] = value
+    cfg = cls(**kwargs)
+    cfg.validate()
+    return cfg
+
+
+def config_to_argv(cfg: Any) -> list[str]:
+    """The flags that give ``cfg`` back through the CLI: the fields that differ from their defaults."""
+    defaults = type(cfg)()
+    argv = []
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if value == getattr(defaults, f.name):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            argv.append(flag if value else "--no-" + f.name.replace("_", "-"))
+        else:
+            argv += [flag, str(value)]
+    return argv
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -179,7 +179,7 @@ def dataset_folder(spec: str, hub: str, builtin: str) -> Path:
     if path.suffix.lower() == ".zip" and path.is_file():
         return safe_extract(path, path.with_suffix(""))
     if _REPO_ID.match(spec):
-        from hub_models.hub import HubActionError, pull, resolve_hub
+        from hub.client import HubActionError, pull, resolve_hub
 
         try:
             return pull(spec, resolve_hub(hub), repo_type="dataset")

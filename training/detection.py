@@ -8,38 +8,17 @@ images and a model card.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
 
 import torch
 
 from hub_models.detection import DETECTORS
 
-from .config import TrainConfig, TrainingError, opt, to_dict
-from .engine import TaskSpec, fit, load_matching
+from .config import TrainingError, to_dict
+from .engine import TaskSpec, load_matching
+from .tasks.detection import DetectionConfig, BUILTIN
 
-BUILTIN = "shapes"
 EVAL_IOU = 0.5  # NMS threshold used for the reported mAP
-
-
-@dataclass
-class DetectionConfig(TrainConfig):
-    epochs: int = opt(8, "passes over the training split")
-    batch_size: int = opt(32, "images per step")
-    lr: float = opt(3e-3, "peak learning rate")
-    schedule: str = opt("onecycle", "learning-rate schedule over the run (warm-up then decay suits detectors "
-                                    "trained from scratch)", ("constant", "cosine", "step", "onecycle"))
-    model: str = opt("tinyssd", "detector", tuple(DETECTORS))
-    dataset: str = opt(BUILTIN, "'shapes' (built in: 1000 + 200 generated scenes of ellipses, rectangles and "
-                                "triangles with exact boxes), a COCO or YOLO folder or .zip, or a dataset repo id on "
-                                "--hub")
-    image_size: int = opt(128, "images are resized to this square size (a multiple of 64 for tinyssd)")
-    val_split: float = opt(0.2, "fraction of an uploaded dataset held out for validation")
-    init_from: str = opt("", "fine-tune: start from a detector of the same architecture saved here or on --hub (a "
-                             "folder or repo id); tensors whose shapes differ (class heads, for other classes) start "
-                             "fresh")
-    flip: bool = opt(True, "mirror training images (and their boxes) at random")
 
 
 def _flip(images: torch.Tensor, targets: list[dict]) -> tuple[torch.Tensor, list[dict]]:
@@ -146,7 +125,7 @@ def build_task(cfg: DetectionConfig) -> TaskSpec:
         return {"map50": metrics["map50"], "map": metrics["map"]}
 
     def save(m, folder: Path, metrics: dict[str, float]) -> None:
-        from hub_models.card import CardInfo, write_card
+        from hub.card import CardInfo, write_card
 
         m.save_pretrained(folder)
         per_class = getattr(evaluate, "per_class", {})
@@ -185,10 +164,3 @@ def build_task(cfg: DetectionConfig) -> TaskSpec:
 
     return TaskSpec(model=model, train_data=train_data, val_data=val_data, loss=loss, evaluate=evaluate, save=save,
                     notes=notes, collate=collate)
-
-
-def train(cfg: DetectionConfig, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
-    """Events of a detection run (see training.events)."""
-    if cfg.dry_run:
-        cfg.epochs, cfg.batch_size, cfg.max_steps = 1, 4, 1
-    yield from fit(cfg, build_task(cfg), stop)

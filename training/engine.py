@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .config import TrainConfig, TrainingError, to_dict
 from .events import event
+from .layout import RunFolder
 
 
 @dataclass
@@ -87,7 +88,6 @@ def lr_factor(cfg: TrainConfig, step: int, total: int) -> float:
 
 
 # ----------------------------------------------------------------- checkpoints
-CKPT_ROOT = "checkpoints"  # epoch-NNNN/ folders and a "latest" pointer file
 
 
 def save_checkpoint(folder: Path, model: nn.Module, optimizer, scheduler, epoch: int, step: int) -> Path:
@@ -98,7 +98,7 @@ def save_checkpoint(folder: Path, model: nn.Module, optimizer, scheduler, epoch:
     """
     from safetensors.torch import save_model
 
-    root = folder / CKPT_ROOT
+    root = RunFolder(folder).checkpoints
     final = root / f"epoch-{epoch:04d}"
     tmp = root / f".tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -120,10 +120,10 @@ def save_checkpoint(folder: Path, model: nn.Module, optimizer, scheduler, epoch:
 
 def latest_checkpoint(folder: Path) -> Path | None:
     """The checkpoint the "latest" pointer of an output folder names, if any."""
-    pointer = folder / CKPT_ROOT / "latest"
+    pointer = RunFolder(folder).checkpoints / "latest"
     if not pointer.exists():
         return None
-    path = folder / CKPT_ROOT / pointer.read_text().strip()
+    path = pointer.parent / pointer.read_text().strip()
     return path if (path / "training_state.pt").exists() else None
 
 
@@ -157,7 +157,7 @@ def find_resume(cfg: TrainConfig) -> Path | None:
             return candidate
     if p.exists():
         raise TrainingError(f"no checkpoint in {p}")
-    from hub_models.hub import HubActionError, pull, resolve_hub
+    from hub.client import HubActionError, pull, resolve_hub
 
     try:
         snap = pull(cfg.resume, resolve_hub(cfg.hub))
@@ -173,7 +173,7 @@ def init_folder(spec: str, hub_spec: str) -> Path:
     """The folder of the model --init-from names: a local folder, or a repo pulled from the hub."""
     if Path(spec).is_dir():
         return Path(spec)
-    from hub_models.hub import HubActionError, pull, resolve_hub
+    from hub.client import HubActionError, pull, resolve_hub
 
     repo = spec.removeprefix("hf-hub:")
     try:
@@ -221,7 +221,8 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
 
     _cache_accelerate_probe()
 
-    out = Path(cfg.output_dir)
+    run = RunFolder(Path(cfg.output_dir))
+    out = run.root
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed)
     cpu = cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available())
@@ -319,16 +320,16 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
             if isinstance(made, str):
                 yield event("sample", step=step, epoch=epoch + 1, kind="text", data=made)
             else:  # a picture: saved next to the events, which name it
-                name = f"samples/epoch-{epoch + 1:04d}.png"
-                (out / "samples").mkdir(exist_ok=True)
-                made.save(out / name)
-                yield event("sample", step=step, epoch=epoch + 1, kind="image", data=name)
+                picture = run.sample(epoch + 1)
+                picture.parent.mkdir(exist_ok=True)
+                made.save(picture)
+                yield event("sample", step=step, epoch=epoch + 1, kind="image", data=str(picture.relative_to(out)))
         if accelerator.is_main_process:
             ckpt = save_checkpoint(out, accelerator.unwrap_model(model), optimizer, scheduler, epoch + 1, step)
             pushed = _push_checkpoint(cfg, ckpt) if cfg.hub_strategy == "checkpoint" and cfg.push_to_hub else None
             yield event("checkpoint", step=step, epoch=epoch + 1, path=str(ckpt), pushed=pushed)
 
-    model_dir = out / "model"
+    model_dir = run.model
     if status == "completed" and spec.final_metrics is not None and accelerator.is_main_process:
         extra = spec.final_metrics(accelerator.unwrap_model(model))
         metrics = {**metrics, **extra}
@@ -337,9 +338,9 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
         if not metrics:
             metrics = spec.evaluate(model, val_loader, accelerator)
         spec.save(accelerator.unwrap_model(model), model_dir, metrics)
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        run.metrics.write_text(json.dumps(metrics, indent=2))
         if cfg.push_to_hub and status == "completed":
-            from hub_models.hub import HubActionError, push_folder, resolve_hub
+            from hub.client import HubActionError, push_folder, resolve_hub
 
             try:
                 url = push_folder(model_dir, cfg.push_to_hub, resolve_hub(cfg.hub), private=cfg.private,
@@ -358,7 +359,7 @@ def _batch_len(batch: Any) -> int:
 
 def _push_checkpoint(cfg: TrainConfig, ckpt: Path) -> str:
     """Like transformers' hub_strategy="checkpoint": the last checkpoint lives in last-checkpoint/."""
-    from hub_models.hub import HubActionError, push_folder, resolve_hub
+    from hub.client import HubActionError, push_folder, resolve_hub
 
     try:
         return push_folder(ckpt, cfg.push_to_hub, resolve_hub(cfg.hub), private=cfg.private,

@@ -10,44 +10,18 @@ pushed model verifies with it. A raw-pixel distance on the same pairs is the bas
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 
 from hub_models.faces import EMBEDDERS
 
-from .config import TrainConfig, TrainingError, opt, to_dict
-from .engine import TaskSpec, fit, load_matching
-from .metric_learning import MINING, contrastive_loss, roc, triplet_loss, verification_pairs
+from .config import TrainingError, to_dict
+from .engine import TaskSpec, load_matching
+from .metric_learning import contrastive_loss, roc, triplet_loss, verification_pairs
+from .tasks.faces import FaceConfig, BUILTIN
 
-BUILTIN = "faces"
-
-
-@dataclass
-class FaceConfig(TrainConfig):
-    epochs: int = opt(20, "passes over the training people")
-    batch_size: int = opt(16, "people per batch (each with --photos-per-person photos)")
-    lr: float = opt(3e-3, "peak learning rate")
-    schedule: str = opt("onecycle", "learning-rate schedule over the run", ("constant", "cosine", "step", "onecycle"))
-    model: str = opt("small-cnn", "embedding network: " + ", ".join(EMBEDDERS) + ", or timm:<architecture>")
-    loss: str = opt("triplet", "triplet loss (FaceNet) or a Siamese network's contrastive loss",
-                    ("triplet", "contrastive"))
-    mining: str = opt("semi-hard", "which negatives triplet loss uses", MINING)
-    margin: float = opt(0.0, "margin of the loss; 0: 0.2 for triplet, 1.0 for contrastive")
-    embedding_dim: int = opt(64, "length of the face embedding")
-    photos_per_person: int = opt(4, "photos of each person in a batch (K of P x K)")
-    dataset: str = opt(BUILTIN, "'faces' (built in: 80 drawn people to train on and 20 unseen ones to validate, "
-                                "10 photos each), a folder or .zip with one folder per person, or a dataset repo "
-                                "id on --hub")
-    face_crop: str = opt("auto", "how faces are cut from the photos: haar (OpenCV's cascade finds and aligns "
-                                 "them), none (the images are crops already), auto (none for the built-in "
-                                 "faces, haar otherwise)", ("auto", "haar", "none"))
-    image_size: int = opt(64, "face crops are resized to this square size")
-    val_split: float = opt(0.2, "fraction of an uploaded dataset's people held out (unseen) for validation")
-    init_from: str = opt("", "fine-tune: start from an embedder saved here or on --hub (a folder or repo id)")
-    flip: bool = opt(True, "mirror training faces at random")
 
 
 def load_data(cfg: FaceConfig):
@@ -157,7 +131,7 @@ def build_task(cfg: FaceConfig) -> TaskSpec:
                 "same_mean": float(d[same].mean()), "different_mean": float(d[~same].mean())}
 
     def save(m, folder: Path, metrics: dict[str, float]) -> None:
-        from hub_models.card import CardInfo, write_card
+        from hub.card import CardInfo, write_card
         from hub_models.visual import captioned
 
         threshold = float(metrics.get("threshold", 1.0))
@@ -206,10 +180,3 @@ def build_task(cfg: FaceConfig) -> TaskSpec:
     return TaskSpec(model=model, train_data=PersonGroups(train_crops, cfg.photos_per_person),
                     val_data=Crops(val_crops), loss=loss, evaluate=evaluate, save=save, notes=notes,
                     collate=collate_groups)
-
-
-def train(cfg: FaceConfig, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
-    """Events of a face-verification run (see training.events)."""
-    if cfg.dry_run:
-        cfg.epochs, cfg.batch_size, cfg.max_steps = 1, 3, 1
-    yield from fit(cfg, build_task(cfg), stop)

@@ -185,7 +185,7 @@ def face_split(split: str, size: int = 128, n_people: int | None = None, photos:
     import numpy as np
     from PIL import Image
 
-    from hub_models.hub import cache_root
+    from hub.client import cache_root
 
     crowd = people(split, n_people)
     names = [p.name for p in crowd]

@@ -56,7 +56,7 @@ def digit_net() -> FeatureNet:
     """The digit feature network: trained on first use (a few seconds), then loaded from the cache."""
     from safetensors.torch import load_model, save_model
 
-    from hub_models.hub import cache_root
+    from hub.client import cache_root
 
     path = cache_root() / "scores" / f"digit-features-v{VERSION}.safetensors"
     net = FeatureNet(1)

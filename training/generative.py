@@ -11,9 +11,8 @@ and the FID of samples against the validation split (see training.gen_score for 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import torch
 from torch.utils.data import TensorDataset
@@ -21,47 +20,16 @@ from torch.utils.data import TensorDataset
 from hub_models.gen_catalog import PIXELCNN_MAX_SIZE
 from hub_models.generative import GENERATIVE_MODELS, SIZES
 
-from .config import TrainConfig, TrainingError, opt, to_dict
-from .engine import TaskSpec, fit, init_folder, load_matching
+from .config import TrainingError, to_dict
+from .engine import TaskSpec, init_folder, load_matching
+from .tasks.generative import GenerativeConfig, BUILTIN
 
-BUILTIN = "digits"
 MAX_IMAGES = 20_000
 # Per-family defaults where a field is left at 0: GANs want Adam's beta1 at 0.5 (Radford et al.).
 DEFAULTS = {"gan": {"lr": 2e-4, "adam_beta1": 0.5, "latent_dim": 64},
             "vae": {"lr": 1e-3, "adam_beta1": 0.9, "latent_dim": 2},
             "autoregressive": {"lr": 1e-3, "adam_beta1": 0.9, "latent_dim": 0},
             "diffusion": {"lr": 1e-3, "adam_beta1": 0.9, "latent_dim": 0}}
-
-
-@dataclass
-class GenerativeConfig(TrainConfig):
-    epochs: int = opt(20, "passes over the training split")
-    batch_size: int = opt(64, "images per step")
-    optimizer: str = opt("adam", "optimizer", ("sgd", "momentum", "rmsprop", "adam", "adamw"))
-    lr: float = opt(0.0, "peak learning rate (0: the family's default: GAN 2e-4, the others 1e-3)")
-    adam_beta1: float = opt(0.0, "Adam's beta1 (0: the family's default: GAN 0.5, the others 0.9)")
-    schedule: str = opt("constant", "learning-rate schedule over the run", ("constant", "cosine", "step", "onecycle"))
-    model: str = opt("dcgan", "; ".join(f"{k}: {v[2]}" for k, v in GENERATIVE_MODELS.items()),
-                     tuple(GENERATIVE_MODELS))
-    dataset: str = opt(BUILTIN, "'digits' (built in: scikit-learn's 8x8 digits, 1797 images, 10 classes), or a "
-                                "folder, .zip or dataset repo of images (one folder per class for cgan)")
-    image_size: int = opt(16, f"side of the images it learns and makes: one of {', '.join(map(str, SIZES))}")
-    latent_dim: int = opt(0, "size of z (0: GAN 64, VAE 2, which gives the VAE a 2-D latent map)")
-    width: int = opt(32, "channels of the first conv layer (MLP VAE: hidden units / 8)")
-    beta: float = opt(1.0, "VAE: weight of the KL term (1: the plain VAE; more: a smoother latent space)")
-    recon: str = opt("bce", "VAE: reconstruction loss, Bernoulli (bce) or Gaussian (mse) pixels", ("bce", "mse"))
-    label_smoothing: float = opt(0.9, "GAN: the discriminator's target for real images (1: none; 0.9: one-sided)")
-    gan_loss: str = opt("non-saturating", "GAN: the generator's loss, -log D(G(z)) or the minimax log(1 - D(G(z)))",
-                        ("non-saturating", "minimax"))
-    levels: int = opt(8, "PixelCNN: intensity levels of a pixel (the softmax's classes), 2 to 256")
-    layers: int = opt(5, "PixelCNN: masked 3x3 layers after the first 7x7 one (a pixel sees 3 + layers rows up)")
-    timesteps: int = opt(1000, "DDPM: steps of the noise schedule")
-    sample_steps: int = opt(25, "DDPM: DDIM steps for the samples and FID after each epoch")
-    fid_samples: int = opt(300, "samples the FID compares with the validation split (at most its size; "
-                                "PixelCNN: once, after the last epoch)")
-    val_split: float = opt(0.2, "fraction of the images held out for validation (the FID's real images)")
-    flip: bool = opt(False, "mirror training images at random (not for digits)")
-    init_from: str = opt("", "fine-tune: start from a model of the same kind saved here or on --hub")
 
 
 def family_of(cfg: GenerativeConfig) -> str:
@@ -348,7 +316,7 @@ def build_task(cfg: GenerativeConfig) -> TaskSpec:
 
     # ------------------------------------------------------------------ save
     def save(m, folder: Path, metrics: dict[str, float]) -> None:
-        from hub_models.card import write_card
+        from hub.card import write_card
 
         m.eval()
         m.save_pretrained(folder)
@@ -365,7 +333,7 @@ def build_task(cfg: GenerativeConfig) -> TaskSpec:
 
 
 def card(cfg: GenerativeConfig, m, fam: str, data_name: str, metrics: dict[str, float], scorer):
-    from hub_models.card import CardInfo
+    from hub.card import CardInfo
     from hub_models.generative import describe
 
     repo = cfg.push_to_hub or f"local/{cfg.model}-{data_name}"
@@ -402,10 +370,3 @@ def card(cfg: GenerativeConfig, m, fam: str, data_name: str, metrics: dict[str, 
         datasets=[] if Path(cfg.dataset).exists() or cfg.dataset == BUILTIN else [cfg.dataset],
         dataset_name=data_name, metrics={k: v for k, v in metrics.items()},
         training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")}, usage=usage)
-
-
-def train(cfg: GenerativeConfig, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
-    """Events of a generative run (see training.events)."""
-    if cfg.dry_run:
-        cfg.epochs, cfg.batch_size, cfg.max_steps, cfg.fid_samples, cfg.sample_steps = 1, 4, 1, 8, 2
-    yield from fit(cfg, build_task(cfg), stop)

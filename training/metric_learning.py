@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import torch
 
-MINING = ("semi-hard", "batch-hard", "all")
+from .tasks.faces import MINING
+
 
 
 def pairwise_distances(e: torch.Tensor) -> torch.Tensor:

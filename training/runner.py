@@ -1,9 +1,9 @@
 """The UI's job runner: training runs as CLI subprocesses that outlive the browser tab.
 
-A job is the same command a user would type (``python -m training <task> ...``), started
-without a shell in its own session. Its folder holds ``job.json`` (state), ``log.txt``
-(stdout/stderr) and ``out/`` (the run's output dir with ``events.jsonl``), so a page
-reload, or a restart of the app, finds every job and its curves again. At most one job
+A job is the same command a user would type (``python -m training <task> ...``), built from a
+validated config and started without a shell in its own session. Its folder (training.layout)
+holds ``job.json`` (state and the config), ``log.txt`` (stdout/stderr) and ``out/`` (the run's
+output dir), so a page reload, or a restart of the app, finds every job and its curves again. At most one job
 per device runs at a time; the rest wait in a queue.
 """
 from __future__ import annotations
@@ -16,13 +16,18 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hub_models.server.storage import pid_alive
+from common.procs import pid_alive
 
+from .config import config_to_argv, to_dict
 from .events import read_events
+from .layout import JobFolder
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTIVE = ("queued", "running", "stopping")
@@ -43,18 +48,7 @@ class Job:
     message: str = ""
     label: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def config_to_argv(config: dict[str, Any]) -> list[str]:
-    """``{"batch_size": 8, "dry_run": True}`` -> ``["--batch-size", "8", "--dry-run"]``."""
-    argv = []
-    for key, value in config.items():
-        flag = "--" + key.replace("_", "-")
-        if isinstance(value, bool):
-            argv.append(flag if value else "--no-" + key.replace("_", "-"))
-        elif value is not None:
-            argv += [flag, str(value)]
-    return argv
+    config: dict[str, Any] = field(default_factory=dict)  # the validated config the command line carries
 
 
 class JobRunner:
@@ -71,18 +65,22 @@ class JobRunner:
         self._thread.start()
 
     # ----------------------------------------------------------------- public
-    def submit(self, task: str, config: dict[str, Any], *, device: str = "cpu", label: str = "",
+    def submit(self, cfg: TrainConfig, *, device: str = "cpu", label: str = "",
                secret_env: dict[str, str] | None = None) -> Job:
-        """Queue ``python -m training <task>`` with ``config``; its output dir is the job's folder.
+        """Queue ``python -m training <task>`` for ``cfg`` (validated here: a bad value is the caller's
+        ConfigError, not a failed job); its output dir is the job's folder.
 
         ``secret_env`` (a hub token) reaches the process environment only: it is not written to
         disk, so a job still queued when the app restarts starts without it.
         """
+        from .tasks import task_of
+
+        task = task_of(cfg)
+        cfg.validate()
         job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-        out = self.job_dir(job_id) / "out"
-        config = {**config, "output_dir": str(out)}
-        job = Job(id=job_id, task=task, argv=[sys.executable, "-m", "training", task, *config_to_argv(config)],
-                  device=device, created=time.time(), label=label or task)
+        cfg = replace(cfg, output_dir=str(self.folder(job_id).run.root))
+        job = Job(id=job_id, task=task.name, argv=[sys.executable, "-m", "training", task.name, *config_to_argv(cfg)],
+                  device=device, created=time.time(), label=label or task.name, config=to_dict(cfg))
         with self._lock:
             if secret_env:
                 self._secrets[job_id] = dict(secret_env)
@@ -106,7 +104,7 @@ class JobRunner:
         return self.get(job_id)
 
     def get(self, job_id: str) -> Job:
-        path = self.job_dir(job_id) / "job.json"
+        path = self.folder(job_id).record
         if not path.exists():
             raise KeyError(f"no job {job_id!r}")
         return Job(**json.loads(path.read_text()))
@@ -114,7 +112,7 @@ class JobRunner:
     def jobs(self) -> list[Job]:
         """Every job, newest first."""
         out = []
-        for p in (self.root / "jobs").glob("*/job.json"):
+        for p in (self.root / "jobs").glob(f"*/{JobFolder(Path()).record.name}"):
             try:
                 out.append(Job(**json.loads(p.read_text())))
             except (ValueError, TypeError):
@@ -136,10 +134,10 @@ class JobRunner:
         return self.queue_positions().get(job_id)
 
     def events(self, job_id: str, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        return read_events(self.job_dir(job_id) / "out" / "events.jsonl", offset)
+        return read_events(self.folder(job_id).run.events, offset)
 
     def log_tail(self, job_id: str, max_chars: int = 4000) -> str:
-        p = self.job_dir(job_id) / "log.txt"
+        p = self.folder(job_id).log
         if not p.exists():
             return ""
         with open(p, "rb") as f:
@@ -147,10 +145,14 @@ class JobRunner:
             text = f.read().decode("utf-8", errors="replace")
         return text.replace("\r", "\n").split("\n\n")[-1] if "\r" in text else text
 
-    def job_dir(self, job_id: str) -> Path:
+    def folder(self, job_id: str) -> JobFolder:
+        """The job's files (training.layout); KeyError for an id that cannot be a job's."""
         if not job_id or "/" in job_id or job_id.startswith("."):
             raise KeyError(f"no job {job_id!r}")
-        return self.root / "jobs" / job_id
+        return JobFolder(self.root / "jobs" / job_id)
+
+    def job_dir(self, job_id: str) -> Path:
+        return self.folder(job_id).root
 
     def wait(self, job_id: str, timeout: float = 300) -> Job:
         deadline = time.monotonic() + timeout
@@ -169,11 +171,11 @@ class JobRunner:
 
     # --------------------------------------------------------------- internals
     def _save(self, job: Job) -> None:
-        d = self.job_dir(job.id)
-        d.mkdir(parents=True, exist_ok=True)
-        tmp = d / "job.json.tmp"
+        record = self.folder(job.id).record
+        record.parent.mkdir(parents=True, exist_ok=True)
+        tmp = record.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(asdict(job), indent=1))
-        os.replace(tmp, d / "job.json")
+        os.replace(tmp, record)
 
     def _recover(self) -> None:
         """After an app restart: jobs whose process is gone get their final state from their events."""
@@ -195,7 +197,7 @@ class JobRunner:
         self._save(job)
 
     def _start(self, job: Job) -> None:
-        log = open(self.job_dir(job.id) / "log.txt", "ab")
+        log = open(self.folder(job.id).log, "ab")
         # PASSIVE: idle OpenMP threads sleep instead of spinning, so a job sharing the CPU with the web
         # server (or a browser) is not slowed many times over; alone it costs a few per cent.
         env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, **self._secrets.pop(job.id, {}), "PYTHONUNBUFFERED": "1"}

@@ -8,38 +8,17 @@ validation images and a model card.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 
 from hub_models.segmentation import IGNORE, SEGMENTERS
 
-from .config import TrainConfig, TrainingError, opt, to_dict
-from .engine import TaskSpec, fit, load_matching
+from .config import TrainingError, to_dict
+from .engine import TaskSpec, load_matching
+from .tasks.segmentation import SegmentationConfig, BUILTIN
 
-BUILTIN = "shapes"
-
-
-@dataclass
-class SegmentationConfig(TrainConfig):
-    epochs: int = opt(14, "passes over the training split")
-    batch_size: int = opt(16, "images per step")
-    lr: float = opt(1e-2, "peak learning rate (U-Net from scratch: the classes separate after a few epochs at 1e-2, "
-                          "and stall at 3e-3)")
-    schedule: str = opt("onecycle", "learning-rate schedule over the run", ("constant", "cosine", "step", "onecycle"))
-    model: str = opt("unet", "segmentation network", tuple(SEGMENTERS))
-    dataset: str = opt(BUILTIN, "'shapes' (built in: 1000 + 200 generated scenes with exact masks of ellipses, "
-                                "rectangles and triangles), a folder or .zip of images/ + masks/, or a dataset "
-                                "repo id on --hub")
-    image_size: int = opt(128, "images and masks are resized to this square size")
-    val_split: float = opt(0.2, "fraction of an uploaded dataset held out for validation")
-    init_from: str = opt("", "fine-tune: start from a segmentation model of the same architecture saved here or "
-                             "on --hub (a folder or repo id); tensors whose shapes differ (class heads, for other "
-                             "classes) start fresh")
-    flip: bool = opt(True, "mirror training images (and masks) at random")
 
 
 def load_data(cfg: SegmentationConfig):
@@ -124,7 +103,7 @@ def build_task(cfg: SegmentationConfig) -> TaskSpec:
         return {"miou": table["miou"], "pixel_accuracy": table["pixel_accuracy"], "loss": total / max(1, n)}
 
     def save(m, folder: Path, metrics: dict[str, float]) -> None:
-        from hub_models.card import CardInfo, write_card
+        from hub.card import CardInfo, write_card
 
         m.save_pretrained(folder)
         table = getattr(evaluate, "last", None) or {"iou": []}
@@ -162,10 +141,3 @@ def build_task(cfg: SegmentationConfig) -> TaskSpec:
 
     return TaskSpec(model=model, train_data=train_data, val_data=val_data, loss=loss, evaluate=evaluate, save=save,
                     notes=notes)
-
-
-def train(cfg: SegmentationConfig, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
-    """Events of a segmentation run (see training.events)."""
-    if cfg.dry_run:
-        cfg.epochs, cfg.batch_size, cfg.max_steps = 1, 4, 1
-    yield from fit(cfg, build_task(cfg), stop)

@@ -11,43 +11,18 @@ content losses are measured on crops of a photo training never sees.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
 
 import torch
 from torch.utils.data import Dataset
 
-from hub_models.style import EXTRACTORS, STYLE_NETS
+from hub_models.style import STYLE_NETS
 from hub_models.style_catalog import BUILTIN_IMAGES
 
-from .config import TrainConfig, TrainingError, opt, to_dict
-from .engine import TaskSpec, fit, load_matching
+from .config import TrainingError, to_dict
+from .engine import TaskSpec, load_matching
+from .tasks.style import StyleConfig, BUILTIN
 
-BUILTIN = "photos"
-
-
-@dataclass
-class StyleConfig(TrainConfig):
-    epochs: int = opt(4, "passes of --crops-per-epoch content crops")
-    batch_size: int = opt(4, "content crops per step")
-    lr: float = opt(2e-3, "peak learning rate")
-    schedule: str = opt("cosine", "learning-rate schedule over the run", ("constant", "cosine", "step", "onecycle"))
-    model: str = opt("style-net", "the style network: " + "; ".join(f"{k}: {v[1]}" for k, v in STYLE_NETS.items()),
-                     tuple(STYLE_NETS))
-    style: str = opt("flower", "the style image: " + ", ".join(BUILTIN_IMAGES) + " (built in), or an image file")
-    style_file: str = opt("", "an image file for the style (overrides --style)")
-    dataset: str = opt(BUILTIN, "content images: 'photos' (built in: crops of astronaut, coffee, rocket and china, "
-                                "photos that ship with scikit-image and scikit-learn), or a folder, .zip or "
-                                "dataset repo of images")
-    extractor: str = opt("vgg19-random", "the frozen network that scores style and content", tuple(EXTRACTORS))
-    content_weight: float = opt(1.0, "weight of the content loss (relative MSE of features)")
-    style_weight: float = opt(10.0, "weight of the style loss (relative MSE of Gram matrices)")
-    tv_weight: float = opt(2.0, "weight of the total-variation loss (smoothness)")
-    image_size: int = opt(96, "side of the square content crops it trains on")
-    crops_per_epoch: int = opt(320, "content crops in one epoch")
-    init_from: str = opt("", "fine-tune: start from a style network saved here or on --hub (a folder or repo id)")
-    flip: bool = opt(True, "mirror content crops at random")
 
 
 def _open_style(spec: str):
@@ -129,7 +104,7 @@ def build_task(cfg: StyleConfig) -> TaskSpec:
     train_photos, val_photos, data_name, notes = load_photos(cfg)
     hub = None
     if cfg.extractor == "vgg19-hub":
-        from hub_models.hub import resolve_hub
+        from hub.client import resolve_hub
 
         hub = resolve_hub(cfg.hub)
     try:
@@ -178,7 +153,7 @@ def build_task(cfg: StyleConfig) -> TaskSpec:
                 "loss": cfg.content_weight * lc + cfg.style_weight * ls + cfg.tv_weight * lt}
 
     def save(m, folder: Path, metrics: dict[str, float]) -> None:
-        from hub_models.card import CardInfo, write_card
+        from hub.card import CardInfo, write_card
         from hub_models.style import stylize
         from hub_models.visual import captioned, row
 
@@ -215,10 +190,3 @@ def build_task(cfg: StyleConfig) -> TaskSpec:
 
     return TaskSpec(model=model, train_data=train_data, val_data=val_data, loss=loss, evaluate=evaluate, save=save,
                     notes=notes)
-
-
-def train(cfg: StyleConfig, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
-    """Events of a fast-style run (see training.events)."""
-    if cfg.dry_run:
-        cfg.epochs, cfg.batch_size, cfg.max_steps, cfg.image_size = 1, 2, 1, min(cfg.image_size, 64)
-    yield from fit(cfg, build_task(cfg), stop)

@@ -170,7 +170,7 @@ def read_table(spec: str, hub_spec: str):
     if path.exists() or not _REPO_ID.match(spec):
         raise TrainingError(f"no dataset {spec!r}: give a built-in sample ({', '.join(BUILTIN)}), a .csv/.tsv/.jsonl "
                             f"file or a dataset repo id (namespace/name)")
-    from hub_models.hub import HubActionError, pull, resolve_hub
+    from hub.client import HubActionError, pull, resolve_hub
 
     try:
         folder = pull(spec, resolve_hub(hub_spec), repo_type="dataset")

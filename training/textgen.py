@@ -9,38 +9,17 @@ perplexity per token (and bits per character for character models); a sample aft
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from .config import TrainConfig, TrainingError, opt, to_dict
-from .engine import TaskSpec, fit
+from .config import TrainingError, to_dict
+from .engine import TaskSpec
+from .tasks.textgen import TextGenConfig, CORPORA
 
-CORPORA = {"python-docs": "the Python Language Reference topics (pydoc_data.topics, PSF License), 465 KB"}
 MAX_CORPUS_BYTES = 50 * 1024**2
-
-
-@dataclass
-class TextGenConfig(TrainConfig):
-    # Defaults that make a character LSTM write recognisable English in a few minutes on two CPU cores.
-    epochs: int = opt(5, "passes over the training split")
-    batch_size: int = opt(32, "sequences per step")
-    lr: float = opt(3e-3, "peak learning rate")
-    grad_clip: float = opt(1.0, "clip the gradient norm to this value (RNNs need it; 0: off)")
-    model: str = opt("char-lstm", "char-rnn, char-gru, char-lstm, word-lstm (ours) or gpt2-tiny (transformers)")
-    dataset: str = opt("python-docs", f"built in: {', '.join(f'{k} ({v})' for k, v in CORPORA.items())}; or a "
-                                      f".txt file, or a dataset repo id on --hub (its text column)")
-    text_column: str = opt("text", "the column that holds the text, for a dataset repo")
-    seq_len: int = opt(128, "tokens per training sequence (back-propagation through time)")
-    hidden_size: int = opt(0, "RNN hidden units / GPT-2 embedding width (0: the model's default)")
-    num_layers: int = opt(0, "stacked layers (0: the model's default)")
-    max_chars: int = opt(300_000, "use at most this many characters of the corpus (0: all)")
-    val_fraction: float = opt(0.1, "the end of the corpus held out for validation")
-    sample_prompt: str = opt("The ", "prompt of the sample written after each epoch")
-    sample_tokens: int = opt(200, "tokens in that sample")
 
 
 def load_corpus(cfg: TextGenConfig) -> tuple[str, str]:
@@ -164,7 +143,7 @@ def build_task(cfg: TextGenConfig) -> TaskSpec:
         return text_
 
     def save(m, out: Path, metrics: dict[str, float]) -> None:
-        from hub_models.card import CardInfo, write_card
+        from hub.card import CardInfo, write_card
 
         m.save_pretrained(out)
         if family != "rnn":
@@ -195,11 +174,3 @@ def build_task(cfg: TextGenConfig) -> TaskSpec:
 
     return TaskSpec(model=model, train_data=train_ds, val_data=val_ds, loss=loss, evaluate=evaluate, save=save,
                     notes=notes, sample=sample)
-
-
-def train(cfg: TextGenConfig, stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
-    """Events of a language-model run (see training.events)."""
-    if cfg.dry_run:
-        cfg.epochs, cfg.batch_size, cfg.max_steps, cfg.seq_len = 1, 4, 1, 32
-        cfg.sample_tokens = min(cfg.sample_tokens, 20)
-    yield from fit(cfg, build_task(cfg), stop)

@@ -1,8 +1,8 @@
 """Command line of the self-hosted hub.
 
-    python -m hub_models.server serve --host 0.0.0.0 --port 8808 --data-dir DIR
-    python -m hub_models.server add-token --data-dir DIR --user NAME
-    python -m hub_models.server gc --data-dir DIR
+    python -m hub.server serve --host 0.0.0.0 --port 8808 --data-dir DIR
+    python -m hub.server add-token --data-dir DIR --user NAME
+    python -m hub.server gc --data-dir DIR
 """
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from pathlib import Path
 
 
 def default_data_dir() -> Path:
-    from hub_models.hub import cache_root
+    from hub.client import cache_root
 
     return cache_root() / "hub-server"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hub_models.server", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m hub.server", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     serve = sub.add_parser("serve", help="serve the hub over HTTP")

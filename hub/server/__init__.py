@@ -1,6 +1,6 @@
 """A self-hosted, Hugging Face Hub-compatible server (see ``storage`` and ``app``).
 
-Run it on its own with ``python -m hub_models.server serve``; the app embeds it with
+Run it on its own with ``python -m hub.server serve``; the app embeds it with
 :func:`start_in_thread`.
 """
 from __future__ import annotations

@@ -24,13 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.errors import UserError
+
 HF_ENDPOINT = "https://huggingface.co"
 # Set by the app for the processes it starts (training jobs), so they reuse its embedded hub.
 ENV_LOCAL_URL, ENV_LOCAL_TOKEN, ENV_LOCAL_DIR = "DLP_LOCAL_HUB_URL", "DLP_LOCAL_HUB_TOKEN", "DLP_LOCAL_HUB_DIR"
 _REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 
 
-class HubActionError(Exception):
+class HubActionError(UserError):
     """A hub action failed for a reason the user can act on; the message says what to do."""
 
 

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from common.procs import pid_alive
+
 REPO_TYPES = ("model", "dataset", "space")
 SPACE_SDKS = ("gradio", "docker", "static", "streamlit")
 DEFAULT_BRANCH = "main"
@@ -417,20 +419,3 @@ class HubStore:
                 p.unlink()
                 removed += 1
         return removed
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process runs; a zombie (exited, not yet reaped) counts as gone."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:  # no /proc (macOS): trust kill(0)
-        return True

@@ -1,0 +1,84 @@
+"""Forms generated from a task's config dataclass: the config is the contract between tab and job.
+
+A tab lays out the fields it shows with ``form.field(name)`` (label, default, choices, bounds and help
+come from the field's ``opt()``; keyword arguments override the look), or ``form.add(name, component)``
+for a field that needs its own widget. ``form.submit`` wires a button: the handler receives every
+form value and the extra inputs by name, and Gradio's validator shows a bad value next to its field
+before the handler runs. ``form.config(values, **derived)`` builds the validated config the job gets.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any, Callable
+
+import gradio as gr
+
+from common.errors import ConfigError
+from training.config import choices_of, config_from_values, label_of
+
+
+class ConfigForm:
+    def __init__(self, cls: type):
+        self.cls = cls
+        self.fields = {f.name: f for f in dataclasses.fields(cls)}
+        self.hints = typing.get_type_hints(cls)
+        self.components: dict[str, gr.components.Component] = {}
+        self.defaults = cls()
+
+    def field(self, name: str, **look: Any) -> gr.components.Component:
+        """A component for config field ``name``, made from its type and metadata."""
+        f, kind = self.fields[name], self.hints[name]
+        meta, value = f.metadata, getattr(self.defaults, name)
+        look = {"label": label_of(f), "info": meta.get("help") or None, "value": value, **look}
+        choices = meta.get("choices")
+        if kind is bool:
+            component = gr.Checkbox(**look)
+        elif choices is not None:
+            # A registry that imports torch fills its dropdown on page load (see ``load_choices``).
+            look.setdefault("choices", [value] if callable(choices) else list(choices))
+            component = gr.Dropdown(**look)
+        elif kind in (int, float):
+            bounds = {"minimum": meta.get("min"), "maximum": meta.get("max")}
+            component = gr.Number(precision=0 if kind is int else None,
+                                  **{k: v for k, v in bounds.items() if v is not None}, **look)
+        else:
+            component = gr.Textbox(**look)
+        return self.add(name, component)
+
+    def add(self, name: str, component: gr.components.Component) -> gr.components.Component:
+        """Use ``component`` for config field ``name``."""
+        if name not in self.fields:
+            raise TypeError(f"{self.cls.__name__} has no field {name!r}")
+        self.components[name] = component
+        return component
+
+    def load_choices(self, demo: gr.Blocks) -> None:
+        """Fill the dropdowns whose choices come from a registry that imports torch, once a page opens."""
+        lazy = {n: c for n, c in self.components.items() if callable(self.fields[n].metadata.get("choices"))
+                and isinstance(c, gr.Dropdown)}
+        if lazy:
+            names = list(lazy)
+            demo.load(lambda: [gr.update(choices=list(choices_of(self.fields[n]))) for n in names], None,
+                      [lazy[n] for n in names], api_visibility="private")
+
+    def config(self, values: dict[str, Any], **derived: Any) -> Any:
+        """The validated config from the form's ``values`` (other names ignored) and ``derived`` fields
+        (the dataset a data picker chose, the hub...)."""
+        return config_from_values(self.cls, {**{k: v for k, v in values.items() if k in self.fields}, **derived})
+
+    def validator(self, **values: Any) -> list[dict]:
+        """Gradio's validator: a bad value's message next to its field, before the handler runs."""
+        bad: dict[str, str] = {}
+        try:
+            self.config(values)
+        except ConfigError as e:
+            bad[e.field] = str(e)
+        return [gr.validate(name not in bad, bad.get(name, "")) for name in values]
+
+    def submit(self, button: gr.Button, fn: Callable[..., Any], outputs: Any, *, api_name: str,
+               extra: dict[str, gr.components.Component] | None = None, **kw: Any) -> Any:
+        """``button`` calls ``fn(**values)``: the form's fields and ``extra`` inputs, by name."""
+        inputs = {**self.components, **(extra or {})}
+        return button.click(fn, None, outputs, inputs_kwargs=inputs, validator=self.validator, api_name=api_name,
+                            **kw)

@@ -1,0 +1,79 @@
+"""Every task, declared once.
+
+A task module here (torch-free, so the web process can build forms and check values without
+loading a network) defines its config dataclass and one :class:`Task`. The CLI
+(``python -m training <name>``), the job runner, the tab and the tests all read that declaration.
+Adding a task is a module here, its trainer, its tab, and one line in ``MODULES``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+if TYPE_CHECKING:
+    from ..config import TrainConfig
+    from ..engine import TaskSpec
+
+# The one registration line per task: its declaration module under training.tasks, in tab order.
+MODULES = ("classification", "detection", "segmentation", "faces", "style", "generative", "bert", "textgen",
+           "translation")
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str  # the CLI's subcommand, a job's task, the prefix of the tab's API names
+    title: str  # the tab's title
+    config: type[TrainConfig]  # the contract between tab, runner and CLI
+    trainer: str  # module with build_task(cfg) -> TaskSpec (imports torch)
+    metric: str  # the validation metric the jobs table, the model picker and the tests follow
+    dry_run: dict[str, Any] = field(default_factory=dict)  # the field values --dry-run runs with
+    tab: str | None = None  # module with build(ctx) that lays out the tab
+
+    def build_spec(self, cfg: TrainConfig) -> TaskSpec:
+        return importlib.import_module(self.trainer).build_task(cfg)
+
+    def prepared(self, cfg: TrainConfig) -> TrainConfig:
+        """The config a run uses: validated, with the dry-run sizes when ``cfg.dry_run`` (a new object:
+        the caller's config is never edited)."""
+        cfg.validate()
+        if cfg.dry_run:
+            cfg = dataclasses.replace(cfg, **{"epochs": 1, "max_steps": 1, **self.dry_run})
+        return cfg
+
+
+def _load() -> dict[str, Task]:
+    tasks = {}
+    for module in MODULES:
+        task = importlib.import_module(f"{__name__}.{module}").TASK
+        tasks[task.name] = task
+    return tasks
+
+
+TASKS: dict[str, Task] = _load()
+
+
+def get_task(name: str) -> Task:
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise KeyError(f"no task {name!r}; tasks: {', '.join(TASKS)}") from None
+
+
+def task_of(cfg: TrainConfig) -> Task:
+    """The task whose config class ``cfg`` is."""
+    for task in TASKS.values():
+        if type(cfg) is task.config:
+            return task
+    raise KeyError(f"{type(cfg).__name__} is the config of no registered task")
+
+
+def train(cfg: TrainConfig, stop: Callable[[], bool] = lambda: False, task: Task | None = None
+          ) -> Iterator[dict[str, Any]]:
+    """Events of one run of ``cfg``'s task (see training.events): the one train() of every task."""
+    from ..engine import fit
+
+    task = task or task_of(cfg)
+    cfg = task.prepared(cfg)
+    yield from fit(cfg, task.build_spec(cfg), stop)

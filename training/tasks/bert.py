@@ -1,0 +1,40 @@
+"""BERT fine-tuning: the config and the declaration (torch-free)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import TrainConfig, opt
+from ..text_data import BUILTIN
+from . import Task
+
+KINDS = ("sequence", "token", "mlm")
+
+
+@dataclass
+class BertConfig(TrainConfig):
+    # Defaults that fine-tune MiniLM on the built-in reviews in about a minute on two CPU cores.
+    epochs: int = opt(3, "passes over the training split")
+    batch_size: int = opt(16, "examples per step")
+    lr: float = opt(5e-5, "peak learning rate (BERT fine-tuning likes 2e-5 to 1e-4)")
+    warmup_steps: int = opt(10, "linear warm-up steps before the schedule")
+    schedule: str = opt("constant", "learning-rate schedule over the run",
+                        ("constant", "cosine", "step", "onecycle"))
+    weight_decay: float = opt(0.01, "weight decay (decoupled for adamw)")
+    task: str = opt("sequence", "sequence: a label per sentence or sentence pair; token: a tag per word (BIO "
+                                "entities); mlm: train the masked-LM head (fill the mask)", KINDS)
+    base: str = opt("all-MiniLM-L6-v2", "the encoder to fine-tune: all-MiniLM-L6-v2 (built in, offline), a repo id "
+                                        "on --hub or a folder")
+    dataset: str = opt("sentiment", f"built in: {', '.join(BUILTIN)}; or a .csv/.tsv/.jsonl file or a dataset repo "
+                                    f"id on --hub")
+    text_column: str = opt("", "column with the text (token task: words, a list or space-separated); "
+                               "default: text, sentence, sentence1, tokens...")
+    pair_column: str = opt("", "column with the second sentence of a pair (default: text_pair, sentence2, "
+                               "hypothesis if present)")
+    label_column: str = opt("", "column with the label (token task: one tag per word); default: label, ner_tags...")
+    max_length: int = opt(128, "truncate inputs to this many tokens")
+    val_split: float = opt(0.2, "fraction of a user's data held out for validation (built-in samples have their own)")
+    mlm_probability: float = opt(0.15, "mlm task: share of tokens masked (BERT's 15 %)")
+
+
+TASK = Task(name="bert", title="BERT fine-tuning", config=BertConfig, trainer="training.bert", metric="accuracy",
+            dry_run={"batch_size": 4}, tab="spaces.bert")
