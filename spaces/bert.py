@@ -6,6 +6,7 @@ from pathlib import Path
 import gradio as gr
 
 from hub import client as hubs
+from training.tasks import get_task
 
 from .common import AppContext, get_hub, hub_picker
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
@@ -159,7 +160,7 @@ def build(ctx: AppContext) -> None:
         cfg = {"task": t, "base": base_, "dataset": dataset, **columns, "epochs": int(epochs_),
                "batch_size": int(batch_), "lr": float(lr_), "warmup_steps": int(warmup_),
                "max_length": int(maxlen_), "weight_decay": float(wd_), "seed": int(seed_), "hub": hub_spec(hub)}
-        j = runner.submit(TASK, cfg, label=f"{base_} · {t} on {name}", secret_env=hubs.job_env(hub))
+        j = runner.submit(get_task(TASK).config_of(cfg), label=f"{base_} · {t} on {name}", secret_env=hubs.job_env(hub))
         return gr.update(choices=panel.choices(), value=j.id)
 
     def predict(folder, text_, pair_):

@@ -19,6 +19,12 @@ HUB_CHOICES = {"Local hub (offline)": "local", "huggingface.co": "hf", "Hub at a
 visitors_own_local_hub = True
 
 
+# Work that runs inside a request (a toy GAN trained live, Gatys' optimisation, sampling) shares the web
+# process's cores with every visitor: at most two such events run at once across all tabs, the rest
+# wait in Gradio's queue; each has a Stop that cancels it. Training proper runs as jobs (training.runner).
+IN_REQUEST = {"concurrency_limit": 2, "concurrency_id": "in-request-compute"}
+
+
 @dataclass
 class AppContext:
     """What the command line decided, handed to every tab's ``build``."""

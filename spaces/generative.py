@@ -9,7 +9,7 @@ import gradio as gr
 
 from hub_models.gen_catalog import GAN_LOSSES, MAX_SAMPLES, PIXELCNN_MAX_SIZE, SIZES, TOY_TARGETS
 
-from .common import AppContext
+from .common import IN_REQUEST, AppContext
 from .jobs import load_checked, model_source
 from .vision import VisionForm, vision_train
 
@@ -127,7 +127,9 @@ def build(ctx: AppContext) -> None:
             sampler = gr.Radio(["DDIM", "DDPM"], value="DDIM", label="Diffusion sampler",
                                info="DDPM's native schedule is every training step")
             d_steps_n = gr.Slider(1, 1000, value=50, step=1, label="Diffusion: denoising steps")
-        sample_btn = gr.Button("Sample", variant="primary")
+        with gr.Row():
+            sample_btn = gr.Button("Sample", variant="primary")
+            sample_stop = gr.Button("Stop", variant="stop")
         took = gr.Markdown()
         with gr.Row():
             grid_out = gr.Image(label="Samples (diffusion: x_t as it is denoised; PixelCNN: drawn row by row)",
@@ -287,11 +289,13 @@ def build(ctx: AppContext) -> None:
         return picture_grid(torch.cat([x, rec]), columns=len(files), cell=64)  # top: input, bottom: reconstruction
 
     inputs = [target, mean, std, steps, d_steps, g_loss, smooth, toy_lr, toy_seed]
-    running = toy_start.click(toy, inputs, [toy_picture, toy_losses, toy_probs, toy_status], api_name="generative_toy")
+    running = toy_start.click(toy, inputs, [toy_picture, toy_losses, toy_probs, toy_status], api_name="generative_toy",
+                              **IN_REQUEST)
     toy_stop.click(None, None, None, cancels=[running])
     source.change(on_model, source, [about, klass], api_visibility="private")
-    sample_btn.click(sample_images, [source, count, seed, klass, sampler, d_steps_n], [grid_out, clean_out, took],
-                     api_name="generative_sample")
+    sampling = sample_btn.click(sample_images, [source, count, seed, klass, sampler, d_steps_n],
+                                [grid_out, clean_out, took], api_name="generative_sample", **IN_REQUEST)
+    sample_stop.click(None, None, None, cancels=[sampling])
     map_btn.click(latent_map_, source, latent_out, api_name="generative_latent_map")
     walk_btn.click(walk, [source, walk_a, walk_b, walk_n], latent_out, api_name="generative_walk")
     recon_btn.click(reconstruct_, [source, recon_in], latent_out, api_name="generative_reconstruct")

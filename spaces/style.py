@@ -7,7 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from .common import AppContext, get_hub, hub_picker
+from .common import IN_REQUEST, AppContext, get_hub, hub_picker
 from .jobs import checked_model_folder, model_source
 from .vision import VisionForm, vision_train
 
@@ -194,7 +194,7 @@ def build(ctx: AppContext) -> None:
         return out, f"Style *{model.style_name}*: {out.width}x{out.height} in {time.perf_counter() - t0:.2f} s"
 
     inputs = [content, style, extractor, steps, size, lr, cw, sw, tw, content_layers, style_layers, *picker.inputs]
-    running = run_btn.click(optimise, inputs, [result, curves, status], api_name="style_optimise")
+    running = run_btn.click(optimise, inputs, [result, curves, status], api_name="style_optimise", **IN_REQUEST)
     stop_btn.click(None, None, None, cancels=[running])
     gram_btn.click(show_grams, [style, extractor, style_layers, size, *picker.inputs], grams, api_name="style_grams")
     apply_btn.click(apply, [source, photo, max_side], [stylised, took], api_name="style_apply")

@@ -6,6 +6,7 @@ from pathlib import Path
 import gradio as gr
 
 from hub import client as hubs
+from training.tasks import get_task
 
 from .common import AppContext, get_hub, hub_picker
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
@@ -109,7 +110,7 @@ def build(ctx: AppContext) -> None:
                "num_layers": int(layers_ or 0), "max_chars": int(chars_ or 0), "epochs": int(epochs_),
                "batch_size": int(batch_), "lr": float(lr_), "grad_clip": float(clip_ or 0), "seed": int(seed_),
                "hub": hub_spec(hub)}
-        j = runner.submit(TASK, cfg, label=f"{model_} on {name}", secret_env=hubs.job_env(hub))
+        j = runner.submit(get_task(TASK).config_of(cfg), label=f"{model_} on {name}", secret_env=hubs.job_env(hub))
         return gr.update(choices=panel.choices(), value=j.id)
 
     def run_generate(folder, prompt_, strategy_, max_new_, temp_, top_k_, top_p_, beam_, seed_):

@@ -6,6 +6,7 @@ from pathlib import Path
 import gradio as gr
 
 from hub import client as hubs
+from training.tasks import get_task
 
 from .common import AppContext, get_hub, hub_picker
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
@@ -103,7 +104,7 @@ def build(ctx: AppContext) -> None:
         cfg = {"model": model_, "dataset": dataset, **columns, "epochs": int(epochs_), "batch_size": int(batch_),
                "lr": float(lr_), "hidden_size": int(hidden_), "teacher_forcing": float(teacher_), "seed": int(seed_),
                "hub": hub_spec(hub)}
-        j = runner.submit(TASK, cfg, label=f"{model_} on {name}", secret_env=hubs.job_env(hub))
+        j = runner.submit(get_task(TASK).config_of(cfg), label=f"{model_} on {name}", secret_env=hubs.job_env(hub))
         return gr.update(choices=panel.choices(), value=j.id)
 
     def run_translate(folder, text_, strategy_, width):

@@ -8,6 +8,7 @@ from typing import Any, Callable
 import gradio as gr
 
 from hub import client as hubs
+from training.tasks import get_task
 
 from .common import AppContext, get_hub, hub_picker
 from .jobs import chosen_data, hub_spec, job_panel, toggle_data_fields
@@ -100,7 +101,7 @@ def vision_train(ctx: AppContext, form: VisionForm):
                "batch_size": int(batch_),
                "image_size": size_, "lr": float(lr_), "flip": bool(flip_), "seed": int(seed_), "hub": hub_spec(hub),
                **dict(zip(extra, extra_values))}
-        j = runner.submit(form.task, cfg, label=f"{model_} on {name}", secret_env=hubs.job_env(hub))
+        j = runner.submit(get_task(form.task).config_of(cfg), label=f"{model_} on {name}", secret_env=hubs.job_env(hub))
         return gr.update(choices=panel.choices(), value=j.id)
 
     toggle_data_fields(source_kind, form.data_sources, {upload: ("upload",), data_repo: ("hub",)})

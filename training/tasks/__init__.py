@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -31,6 +32,12 @@ class Task:
     dry_run: dict[str, Any] = field(default_factory=dict)  # the field values --dry-run runs with
     tab: str | None = None  # module with build(ctx) that lays out the tab
 
+    def config_of(self, values: dict[str, Any]) -> TrainConfig:
+        """The validated config from named values (a form's); a bad value raises ConfigError."""
+        from ..config import config_from_values
+
+        return config_from_values(self.config, values)
+
     def build_spec(self, cfg: TrainConfig) -> TaskSpec:
         return importlib.import_module(self.trainer).build_task(cfg)
 
@@ -43,15 +50,21 @@ class Task:
         return cfg
 
 
-def _load() -> dict[str, Task]:
-    tasks = {}
-    for module in MODULES:
-        task = importlib.import_module(f"{__name__}.{module}").TASK
-        tasks[task.name] = task
-    return tasks
+TASKS: dict[str, Task] = {}
 
 
-TASKS: dict[str, Task] = _load()
+def register(task: Task) -> Task:
+    """Make ``task`` known to the CLI, the runner and the app (its name must be new)."""
+    if TASKS.get(task.name, task) is not task:
+        raise ValueError(f"a task named {task.name!r} is registered already")
+    TASKS[task.name] = task
+    return task
+
+
+# Ours, then declaration modules named in DLP_TASKS (comma-separated dotted names: tasks kept outside this
+# repo; a job's process inherits the variable, so it knows them too).
+for _module in [f"{__name__}.{m}" for m in MODULES] + [m for m in os.environ.get("DLP_TASKS", "").split(",") if m]:
+    register(importlib.import_module(_module).TASK)
 
 
 def get_task(name: str) -> Task:
