@@ -18,10 +18,6 @@ import torch
 from torch import nn
 
 TIMM_PREFIX = "timm:"
-# Offered in the architecture dropdown: small enough to train on a CPU in minutes.
-# Any other timm name works too ("timm:<name>", see timm.list_models()).
-TIMM_SUGGESTED = ("timm:resnet18", "timm:mobilenetv3_small_050", "timm:efficientnet_b0", "timm:convnext_atto",
-                  "timm:vit_tiny_patch16_224")
 
 
 class Adapted(nn.Module):

@@ -55,14 +55,6 @@ def start_starter_run(runner: JobRunner, hub: hubs.Hub) -> str | None:
     return job.id
 
 
-def model_names() -> list[str]:
-    """Our registry, then timm suggestions (any other ``timm:<name>`` is accepted too)."""
-    from hub_models.adapters import TIMM_SUGGESTED
-    from hub_models.classification import MODELS  # imports torch: only once the page is open
-
-    return [*MODELS, *TIMM_SUGGESTED]
-
-
 def load_classifier_checked(folder: Path) -> None:
     """A pulled repo must load as an image classifier (ours, timm or transformers)."""
     from hub_models.inference import load_classifier
@@ -79,9 +71,7 @@ def build(ctx: AppContext) -> None:
         picker = hub_picker(ctx)
         with gr.Row():
             # The full list arrives on page load (listing it imports torch); the config validates the value.
-            form.add("model", gr.Dropdown(label="Architecture", choices=["lenet"], value="lenet",
-                                          allow_custom_value=True, info=f"ours, or {TIMM_PREFIX}<any timm model>",
-                                          scale=2))
+            form.field("model", info=f"ours, or {TIMM_PREFIX}<any timm model>", scale=2)
             form.field("init_from", placeholder="you/resnet18-pets", scale=2,
                        info="a timm repo on the hub above; its head is replaced for your classes")
             source_kind = gr.Radio(list(DATA_SOURCES), value="Built-in digits", label="Data", scale=3)
@@ -156,5 +146,4 @@ def build(ctx: AppContext) -> None:
 
     classify_btn.click(predict, [source, image, top_k], [labels, seen, summary], api_name="classification_predict")
 
-    ctx.demo.load(lambda: gr.update(choices=model_names()), None, form.components["model"],
-                  api_visibility="private")
+    form.load_choices(ctx.demo)

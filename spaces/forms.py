@@ -31,12 +31,13 @@ class ConfigForm:
         f, kind = self.fields[name], self.hints[name]
         meta, value = f.metadata, getattr(self.defaults, name)
         look = {"label": label_of(f), "info": meta.get("help") or None, "value": value, **look}
-        choices = meta.get("choices")
+        choices, suggest = meta.get("choices"), meta.get("suggest")
         if kind is bool:
             component = gr.Checkbox(**look)
-        elif choices is not None:
+        elif choices is not None or suggest is not None or "choices" in look:
             # A registry that imports torch fills its dropdown on page load (see ``load_choices``).
-            look.setdefault("choices", [value] if callable(choices) else list(choices))
+            look.setdefault("choices", [value] if callable(choices) or choices is None else list(choices))
+            look.setdefault("allow_custom_value", suggest is not None)
             component = gr.Dropdown(**look)
         elif kind in (int, float):
             bounds = {"minimum": meta.get("min"), "maximum": meta.get("max")}
@@ -55,12 +56,15 @@ class ConfigForm:
 
     def load_choices(self, demo: gr.Blocks) -> None:
         """Fill the dropdowns whose choices come from a registry that imports torch, once a page opens."""
-        lazy = {n: c for n, c in self.components.items() if callable(self.fields[n].metadata.get("choices"))
-                and isinstance(c, gr.Dropdown)}
+        def names(f: dataclasses.Field) -> list:
+            suggest = f.metadata.get("suggest")
+            return list(suggest()) if suggest else list(choices_of(f))
+
+        lazy = {n: c for n, c in self.components.items() if isinstance(c, gr.Dropdown) and (
+            callable(self.fields[n].metadata.get("choices")) or self.fields[n].metadata.get("suggest"))}
         if lazy:
-            names = list(lazy)
-            demo.load(lambda: [gr.update(choices=list(choices_of(self.fields[n]))) for n in names], None,
-                      [lazy[n] for n in names], api_visibility="private")
+            demo.load(lambda: [gr.update(choices=names(self.fields[n])) for n in lazy], None, list(lazy.values()),
+                      api_visibility="private")
 
     def config(self, values: dict[str, Any], **derived: Any) -> Any:
         """The validated config from the form's ``values`` (other names ignored) and ``derived`` fields

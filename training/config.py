@@ -24,12 +24,14 @@ SCHEDULES = ("constant", "cosine", "step", "onecycle")
 
 
 def opt(default: Any, help: str, choices: tuple | Callable[[], tuple] | None = None, *, label: str = "",  # noqa: A002 - argparse's word
-        min: float | None = None, max: float | None = None, **kw) -> Any:  # noqa: A002
+        min: float | None = None, max: float | None = None,  # noqa: A002
+        suggest: Callable[[], tuple] | None = None, **kw) -> Any:
     """A config field with its CLI help, choices and bounds: what the CLI, the tab's form and validate() read.
 
-    ``label`` is the form's label (default: the field name in words); ``min``/``max`` bound a number.
+    ``label`` is the form's label (default: the field name in words); ``min``/``max`` bound a number;
+    ``suggest`` lists values a form offers where others are allowed too (``timm:<any architecture>``).
     """
-    meta = {"help": help, "choices": choices, "label": label, "min": min, "max": max}
+    meta = {"help": help, "choices": choices, "label": label, "min": min, "max": max, "suggest": suggest}
     # choices may be a callable (registry_names): a model registry that imports torch is read only when needed
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta, **kw)

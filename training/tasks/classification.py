@@ -7,6 +7,9 @@ from ..config import TrainConfig, opt, registry_names
 from . import Task
 
 TIMM_PREFIX = "timm:"  # timm:<any timm architecture> (hub_models.adapters reads the same prefix)
+# Offered in the architecture dropdown: small enough to train on a CPU in minutes. Any other timm name works too.
+TIMM_SUGGESTED = ("timm:resnet18", "timm:mobilenetv3_small_050", "timm:efficientnet_b0", "timm:convnext_atto",
+                  "timm:vit_tiny_patch16_224")
 AUGMENTATIONS = ("flip", "crop", "jitter")
 BUILTIN = "digits"
 
@@ -19,7 +22,8 @@ class ClassificationConfig(TrainConfig):
     lr: float = opt(3e-3, "peak learning rate", label="Learning rate", min=1e-7, max=10)
     model: str = opt("lenet", f"architecture: one of ours (lenet, resnet18-small ...: see the registry in "
                               f"hub_models.classification), or any timm model as {TIMM_PREFIX}<name> "
-                              f"(e.g. {TIMM_PREFIX}resnet18)", label="Architecture")
+                              f"(e.g. {TIMM_PREFIX}resnet18)", label="Architecture", suggest=lambda: MODEL_NAMES()
+                    + TIMM_SUGGESTED)
     init_from: str = opt("", "fine-tune: start from the weights of a timm model, a repo id on --hub (hf-hub: "
                              "prefix allowed) or a folder; its head is replaced to fit your classes",
                          label="Fine-tune from (timm models)")
