@@ -37,9 +37,9 @@ def main() -> None:
     from app import build_app
     from hub_models.inference import classify, load_classifier
     from spaces.classification import EXAMPLES
-    from training.tasks import train
     from training.classification import ClassificationConfig
     from training.runner import JobRunner
+    from training.tasks import train
 
     runner = JobRunner(Path(os.environ["DLP_HOME"]) / "jobs")
     out = runner.root / "bench-run"  # the app serves models from its own folders only

@@ -1,6 +1,6 @@
 """Classic image classifiers from the course, as hub-publishable modules.
 
-Each class inherits ``PyTorchModelHubMixin``: its constructor arguments are its
+Each class inherits ``registry.Published`` (huggingface_hub's ``PyTorchModelHubMixin``): its constructor arguments are its
 config (``config.json``), weights go to ``model.safetensors``, and
 ``Class.from_pretrained(repo_or_dir)`` loads it back. ``MODELS`` is the registry the
 UI dropdowns, the CLI choices and the parametrized tests read.
@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
+
+from .registry import Published, class_for
 
 _HUB = dict(library_name="pytorch", tags=["dl-playground", "image-classification"],
             pipeline_tag="image-classification", license="mit")
@@ -42,7 +43,7 @@ class ImageClassifier(nn.Module):
         self.std = list(std) if std else [0.5] * in_channels
 
 
-class LeNet(ImageClassifier, PyTorchModelHubMixin, **_HUB):
+class LeNet(ImageClassifier, Published, **_HUB):
     """LeNet-5 (LeCun et al., 1998): two conv + pool stages, three fully connected layers.
 
     ``batch_norm`` adds BatchNorm after each conv/linear layer, before the activation
@@ -90,7 +91,7 @@ class Residual(nn.Module):
         return torch.relu(self.body(x) + self.shortcut(x))
 
 
-class ResNet(ImageClassifier, PyTorchModelHubMixin, **_HUB):
+class ResNet(ImageClassifier, Published, **_HUB):
     """ResNet-18 layout (2 residual blocks per stage) with a width and a stem for small or 224 px inputs."""
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3, image_size: int = 32,
@@ -127,7 +128,7 @@ def _stem(in_channels: int, cout: int, image_size: int, batch_norm: bool) -> lis
     return [nn.Conv2d(in_channels, cout, 3, 1, 1), _norm(batch_norm, cout), nn.ReLU()]
 
 
-class AlexNet(ImageClassifier, PyTorchModelHubMixin, **_HUB):
+class AlexNet(ImageClassifier, Published, **_HUB):
     """AlexNet (Krizhevsky et al., 2012): deeper than LeNet, ReLU, max pooling, dropout in the classifier."""
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3, image_size: int = 224,
@@ -152,7 +153,7 @@ class AlexNet(ImageClassifier, PyTorchModelHubMixin, **_HUB):
         return self.classifier(self.features(x))  # (B, C, H, W) -> (B, num_classes)
 
 
-class VGG(ImageClassifier, PyTorchModelHubMixin, **_HUB):
+class VGG(ImageClassifier, Published, **_HUB):
     """VGG (Simonyan & Zisserman, 2014): repeated blocks of 3x3 convs then a 2x2 max pool.
 
     ``conv_arch`` lists (number of convs, channels) per block; VGG-11 is the default.
@@ -182,7 +183,7 @@ class VGG(ImageClassifier, PyTorchModelHubMixin, **_HUB):
         return self.classifier(self.features(x))
 
 
-class NiN(ImageClassifier, PyTorchModelHubMixin, **_HUB):
+class NiN(ImageClassifier, Published, **_HUB):
     """Network in Network (Lin et al., 2013): each block is a conv and two 1x1 convs (a per-pixel MLP);
     the last block outputs one channel per class and global average pooling replaces the dense layers."""
 
@@ -227,7 +228,7 @@ class Inception(nn.Module):
         return torch.cat([self.p1(x), self.p2(x), self.p3(x), self.p4(x)], dim=1)
 
 
-class GoogLeNet(ImageClassifier, PyTorchModelHubMixin, **_HUB):
+class GoogLeNet(ImageClassifier, Published, **_HUB):
     """GoogLeNet (Szegedy et al., 2014), with a channel ``width`` divisor for small runs."""
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3, image_size: int = 224, width: int = 1,
@@ -270,7 +271,7 @@ class DenseBlock(nn.Module):
         return x
 
 
-class DenseNet(ImageClassifier, PyTorchModelHubMixin, **_HUB):
+class DenseNet(ImageClassifier, Published, **_HUB):
     """DenseNet (Huang et al., 2017): dense blocks joined by transition layers (1x1 conv + 2x2 avg pool)."""
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3, image_size: int = 224, growth: int = 32,
@@ -293,7 +294,7 @@ class DenseNet(ImageClassifier, PyTorchModelHubMixin, **_HUB):
         return self.net(x)
 
 
-class MobileNet(ImageClassifier, PyTorchModelHubMixin, **_HUB):
+class MobileNet(ImageClassifier, Published, **_HUB):
     """MobileNet v1 (Howard et al., 2017): depthwise 3x3 + pointwise 1x1 convs, ``alpha`` the width multiplier."""
 
     CFG = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1),
@@ -337,14 +338,8 @@ CLASSES = {c.__name__: c for c, _, _ in MODELS.values()}
 
 
 def class_for_config(config: dict) -> type[ImageClassifier]:
-    """The class whose constructor arguments are exactly the keys of a saved config.json.
-
-    (The mixin writes every constructor argument, defaults included, and no two classes here
-    take the same set.)
-    """
-    from .inference import class_matching
-
-    if (cls := class_matching(config, CLASSES.values())) is not None:
+    """The class a saved config.json names (registry.class_for)."""
+    if (cls := class_for(config, CLASSES.values())) is not None:
         return cls
     raise ValueError("config.json does not match any image classifier of this playground")
 

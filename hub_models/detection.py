@@ -15,10 +15,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from . import boxes as B
+from .registry import Published
 
 _HUB = dict(library_name="pytorch", tags=["dl-playground", "object-detection"], pipeline_tag="object-detection",
             license="mit")
@@ -40,7 +40,7 @@ def _down(cin: int, cout: int) -> nn.Sequential:
                          nn.MaxPool2d(2))
 
 
-class TinySSD(nn.Module, PyTorchModelHubMixin, **_HUB):
+class TinySSD(nn.Module, Published, **_HUB):
     """A single-shot multibox detector (Liu et al., 2016), small enough to train on a CPU in minutes.
 
     A base network brings the image to 1/8 of its size; each further block halves it again. Every
@@ -185,7 +185,7 @@ def _torchvision_net(arch: str, num_classes: int, image_size: int) -> nn.Module:
     raise ValueError(f"unknown torchvision detector {arch!r}; choose one of {', '.join(TORCHVISION)}")
 
 
-class TorchvisionDetector(nn.Module, PyTorchModelHubMixin, **_HUB):
+class TorchvisionDetector(nn.Module, Published, **_HUB):
     """One of torchvision's detectors (``arch``, see TORCHVISION); class 0 is background inside it."""
 
     def __init__(self, arch: str = "fasterrcnn-mobilenet", num_classes: int = 3, labels: list[str] | None = None,

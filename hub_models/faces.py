@@ -22,10 +22,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from .inference import InputError
+from .registry import Published
 
 _HUB = dict(library_name="pytorch", tags=["dl-playground", "face-verification", "metric-learning"],
             pipeline_tag="image-feature-extraction", license="mit")
@@ -55,7 +55,7 @@ def _block(cin: int, cout: int) -> nn.Sequential:
                          nn.MaxPool2d(2))
 
 
-class SmallFaceCNN(Embedder, PyTorchModelHubMixin, **_HUB):
+class SmallFaceCNN(Embedder, Published, **_HUB):
     """Four conv-BN-ReLU blocks (each halves the size), global average pooling and a linear layer to the
     embedding: the small CNN of a Siamese network, shared by both branches."""
 
@@ -84,7 +84,7 @@ class _Residual(nn.Module):
         return F.relu(self.body(x) + self.skip(x))
 
 
-class ResNetFaceEmbedder(Embedder, PyTorchModelHubMixin, **_HUB):
+class ResNetFaceEmbedder(Embedder, Published, **_HUB):
     """A small ResNet: a stem, stages of two residual blocks (the first of each stage halves the size
     and doubles the width), global average pooling and a linear embedding."""
 
@@ -106,7 +106,7 @@ class ResNetFaceEmbedder(Embedder, PyTorchModelHubMixin, **_HUB):
         return self.embed(self.features(self._norm(x)))
 
 
-class TimmFaceEmbedder(Embedder, PyTorchModelHubMixin, **_HUB):
+class TimmFaceEmbedder(Embedder, Published, **_HUB):
     """Any timm backbone (its pooled features, ``num_classes=0``) and a linear embedding; randomly
     initialised here (no download), or fine-tuned from a saved embedder with ``--init-from``."""
 
@@ -196,12 +196,12 @@ def load_embedder(folder: str | Path) -> Embedder:
     """A face embedder folder in eval mode: ours, a timm model or a transformers vision model."""
     import json
 
-    from .inference import class_matching
+    from .registry import class_for
 
     path = Path(folder)
     try:
         config = json.loads((path / "config.json").read_text())
-        if (cls := class_matching(config, CLASSES.values())) is not None:
+        if (cls := class_for(config, CLASSES.values())) is not None:
             return cls.from_pretrained(path).eval()
         if ("architecture" in config and "pretrained_cfg" in config) or config.get("model_type"):
             return _load_foreign(path, config)

@@ -16,11 +16,11 @@ from typing import Any, Iterator
 
 import torch
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from .gen_catalog import SIZES
 from .inference import InputError
+from .registry import Published
 
 
 # ----------------------------------------------------------------- the maths
@@ -56,7 +56,7 @@ def _check_size(size: int) -> None:
         raise ValueError(f"image size must be one of {', '.join(map(str, SIZES))}, got {size}")
 
 
-class DCGAN(nn.Module, PyTorchModelHubMixin, library_name="pytorch", license="mit",
+class DCGAN(nn.Module, Published, library_name="pytorch", license="mit",
             pipeline_tag="unconditional-image-generation", tags=["dl-playground", "gan", "dcgan"]):
     """Radford et al.'s DCGAN: the generator grows a 4x4 map to the image with stride-2 transposed convs,
     BatchNorm and ReLU (tanh out); the discriminator mirrors it with stride-2 convs and LeakyReLU.
@@ -143,7 +143,7 @@ def gan_losses(model: DCGAN, x: torch.Tensor, labels: torch.Tensor | None, z: to
 
 
 # ----------------------------------------------------------------------- VAE
-class VAE(nn.Module, PyTorchModelHubMixin, library_name="pytorch", license="mit",
+class VAE(nn.Module, Published, library_name="pytorch", license="mit",
           pipeline_tag="unconditional-image-generation", tags=["dl-playground", "vae"]):
     """Kingma and Welling's variational autoencoder. The encoder gives the mean and log-variance of
     q(z|x); z = mu + sigma * eps (the reparameterisation trick) goes through the decoder, which gives
@@ -214,7 +214,7 @@ class MaskedConv2d(nn.Conv2d):
         return F.conv2d(x, self.weight * self.mask, self.bias, self.stride, self.padding)
 
 
-class PixelCNN(nn.Module, PyTorchModelHubMixin, library_name="pytorch", license="mit",
+class PixelCNN(nn.Module, Published, library_name="pytorch", license="mit",
                pipeline_tag="unconditional-image-generation", tags=["dl-playground", "pixelcnn", "autoregressive"]):
     """van den Oord et al.'s PixelCNN: p(x) = prod_i p(x_i | x_1..x_{i-1}) over the pixels in raster order,
     each a softmax over ``levels`` intensities. A 7x7 mask-A convolution, then residual 3x3 mask-B layers
@@ -324,7 +324,7 @@ GENERATIVE_MODELS: dict[str, tuple[str, dict[str, Any], str]] = {
 def load_generative(folder: str | Path) -> nn.Module:
     """A generative model folder in eval mode: a diffusers DDPM pipeline (model_index.json), or our
     DCGAN, VAE or PixelCNN (config.json)."""
-    from .inference import class_matching
+    from .registry import class_for
 
     path = Path(folder)
     try:
@@ -338,7 +338,7 @@ def load_generative(folder: str | Path) -> nn.Module:
             labels = json.loads((path / "labels.json").read_text()) if (path / "labels.json").exists() else []
             return DDPM(pipe.unet, pipe.scheduler, labels).eval()
         config = json.loads((path / "config.json").read_text())
-        cls = class_matching(config, [DCGAN, VAE, PixelCNN])
+        cls = class_for(config, [DCGAN, VAE, PixelCNN])
         if cls is None:
             raise ValueError("config.json is not a DCGAN's, a VAE's, a PixelCNN's or a diffusion pipeline's")
         return cls.from_pretrained(path).eval()

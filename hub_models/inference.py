@@ -13,6 +13,8 @@ from typing import Any
 
 from common.errors import UserError
 
+from .registry import class_for
+
 MAX_PIXELS = 40_000_000  # about 6300x6300; a 20000x20000 "image" is refused before decoding
 
 
@@ -114,27 +116,16 @@ def classify(model, image: Any, top_k: int = 5):
     return {model.labels[i]: float(v) for v, i in zip(values.tolist(), idx.tolist())}, img
 
 
-def class_matching(config: dict, classes) -> type | None:
-    """The one of ``classes`` whose constructor arguments are exactly the keys of a saved config.json (the
-    hub mixin writes every argument, defaults included), or None."""
-    import inspect
-
-    for cls in classes:
-        if set(config) == set(inspect.signature(cls.__init__).parameters) - {"self"}:
-            return cls
-    return None
-
-
 def load_by_config(folder: str | Path, classes: dict, transformers_suffix: str, load_transformers, what: str):
     """A model folder of one task in eval mode: a transformers model whose ``architectures`` end with
     ``transformers_suffix`` (loaded by ``load_transformers``), or the one of our ``classes`` whose
-    constructor arguments are exactly the keys of its config.json (the mixin writes them all)."""
+    config.json names (or, for older folders, whose constructor its keys fit: registry.class_for)."""
     path = Path(folder)
     try:
         config = json.loads((path / "config.json").read_text())
         if any(str(a).endswith(transformers_suffix) for a in config.get("architectures") or []):
             return load_transformers(path)
-        if (cls := class_matching(config, classes.values())) is not None:
+        if (cls := class_for(config, classes.values())) is not None:
             return cls.from_pretrained(path).eval()
         raise ValueError(f"config.json matches no {what} of this playground")
     except (OSError, ValueError, KeyError, RuntimeError) as e:

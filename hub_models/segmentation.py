@@ -12,8 +12,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
+
+from .registry import Published
 
 _HUB = dict(library_name="pytorch", tags=["dl-playground", "image-segmentation"], pipeline_tag="image-segmentation",
             license="mit")
@@ -40,7 +41,7 @@ def _double_conv(cin: int, cout: int) -> nn.Sequential:
                          nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
 
 
-class UNet(_Normalised, PyTorchModelHubMixin, **_HUB):
+class UNet(_Normalised, Published, **_HUB):
     """U-Net (Ronneberger et al., 2015): an encoder halves the resolution ``depth`` times, a decoder
     doubles it back with 2x2 transposed convolutions, and each decoder stage also sees the encoder's
     feature map of the same size (the skip connections that keep edges sharp)."""
@@ -82,7 +83,7 @@ def bilinear_kernel(channels: int, kernel_size: int) -> torch.Tensor:
     return weight
 
 
-class FCN(_Normalised, PyTorchModelHubMixin, **_HUB):
+class FCN(_Normalised, Published, **_HUB):
     """A fully convolutional network (Long et al., 2015): a CNN brings the image to 1/8 of its size, a 1x1
     conv turns each feature vector into class scores, and one transposed convolution (kernel 16, stride 8,
     initialised to bilinear upsampling) brings the score map back to the input size. No skips: edges
@@ -115,7 +116,7 @@ TORCHVISION = {
 }
 
 
-class TorchvisionSegmenter(_Normalised, PyTorchModelHubMixin, **_HUB):
+class TorchvisionSegmenter(_Normalised, Published, **_HUB):
     """One of torchvision's segmentation models, randomly initialised (``weights=None``: no download)."""
 
     def __init__(self, arch: str = "deeplabv3-mobilenet", num_classes: int = 4, labels: list[str] | None = None,

@@ -17,11 +17,11 @@ from typing import Any, Iterator
 
 import torch
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from .inference import InputError
 from .style_catalog import BUILTIN_IMAGES, CONTENT_LAYERS, CONV_LAYERS, STYLE_LAYERS, vgg19_names  # noqa: F401
+from .registry import Published
 
 _MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 VGG_REPO = "timm/vgg19.tv_in1k"
@@ -244,7 +244,7 @@ def _conv(cin: int, cout: int, k: int, stride: int = 1, up: bool = False) -> lis
                      nn.ReLU()]
 
 
-class StyleNet(nn.Module, PyTorchModelHubMixin, library_name="pytorch", license="mit", pipeline_tag="image-to-image",
+class StyleNet(nn.Module, Published, library_name="pytorch", license="mit", pipeline_tag="image-to-image",
                tags=["dl-playground", "style-transfer", "fast-neural-style"]):
     """Johnson et al.'s image transformation network, for one style: two stride-2 convs down, residual
     blocks, two nearest-neighbour upsamplings + convs back (no checkerboard artefacts), instance norm.
@@ -279,12 +279,12 @@ STYLE_NETS: dict[str, tuple[dict[str, int], str]] = {
 def load_style_net(folder: str | Path) -> StyleNet:
     import json
 
-    from .inference import class_matching
+    from .registry import class_for
 
     path = Path(folder)
     try:
         config = json.loads((path / "config.json").read_text())
-        if class_matching(config, [StyleNet]) is None:
+        if class_for(config, [StyleNet]) is None:
             raise ValueError("config.json is not a style network's")
         return StyleNet.from_pretrained(path).eval()
     except (OSError, ValueError, KeyError, RuntimeError) as e:

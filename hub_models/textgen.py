@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import torch
-from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from .inference import InputError
+from .registry import Published
 
 _HUB = dict(library_name="pytorch", tags=["dl-playground", "text-generation"], pipeline_tag="text-generation",
             license="mit")
@@ -70,7 +70,7 @@ def build_vocab(text: str, level: str, max_words: int = 8000) -> list[str]:
     return [UNK, *sorted(w for w, _ in counts.most_common(max_words - 1))]
 
 
-class RNNLM(nn.Module, PyTorchModelHubMixin, **_HUB):
+class RNNLM(nn.Module, Published, **_HUB):
     """Embedding -> RNN/GRU/LSTM (stacked) -> linear over the vocabulary; predicts the next token.
 
     Gradients through long sequences explode in plain RNNs: train with gradient clipping (the

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from .inference import InputError
 from .textgen import beam_search, join_words, split_words
+from .registry import Published
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = [PAD, BOS, EOS, UNK]
@@ -44,7 +44,7 @@ def build_vocab(sentences: list[str], max_size: int = 20000) -> list[str]:
     return SPECIALS + sorted(w for w, _ in counts.most_common(max_size - len(SPECIALS)))
 
 
-class Seq2Seq(nn.Module, PyTorchModelHubMixin, **_HUB):
+class Seq2Seq(nn.Module, Published, **_HUB):
     def __init__(self, src_vocab: list[str], tgt_vocab: list[str], attention: str = "additive", embed_size: int = 64,
                  hidden_size: int = 128, dropout: float = 0.1, source_lang: str = "", target_lang: str = ""):
         super().__init__()

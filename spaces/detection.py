@@ -5,12 +5,16 @@ from pathlib import Path
 
 import gradio as gr
 
+from common.errors import UserError
+from training.tasks import get_task
+from training.tasks.detection import TINYSSD_STRIDE
+
 from .common import AppContext
 from .jobs import checked_model_folder, model_source
 from .vision import VisionForm, vision_train
 
-TITLE = "Object detection"
-TASK = "detection"
+TASK = get_task("detection")
+TITLE = TASK.title
 EXAMPLES = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "assets" / "examples").glob("shapes-*.png"))
 INTRO = """A detector predicts **bounding boxes** and their classes. **TinySSD**, written from the lessons,
 puts **anchor boxes** of several sizes and shapes on every cell of feature maps at four scales (fine maps
@@ -35,21 +39,10 @@ def _check(folder: Path) -> None:
     load_detector(folder)
 
 
-def detector_names() -> list[str]:
-    from hub_models.detection import DETECTORS  # imports torch: only once the page is open
-
-    return list(DETECTORS)
-
-
 def _check_folder(folder: str) -> str:
     from training.detection_data import check_detection_folder
 
     return check_detection_folder(folder)
-
-
-def _check_options(model: str, size: int) -> None:
-    if model == "tinyssd" and size % 64:
-        raise gr.Error(f"TinySSD needs an image size that is a multiple of 64 (not {size}): try 128 or 256.")
 
 
 def build(ctx: AppContext) -> None:
@@ -57,17 +50,15 @@ def build(ctx: AppContext) -> None:
     gr.Markdown(INTRO)
     with gr.Tab("Train"):
         vision_train(ctx, VisionForm(
-            task=TASK, names=detector_names, default_model="tinyssd", model_label="Detector",
-            data_sources=DATA_SOURCES,
+            task=TASK, model_label="Detector", data_sources=DATA_SOURCES,
             upload_label="Zip: images + a COCO instances JSON, or YOLO images/ + labels/ (+ data.yaml)",
             repo_label="Dataset repo id (COCO or YOLO layout)", repo_placeholder="you/my-boxes",
             missing_upload="Upload a zip with images and COCO or YOLO annotations.",
-            check_folder=_check_folder, epochs=8, batch=32, lr=3e-3, metric="map50",
-            picture_label="Detections on validation images (score >= 0.4)", push_placeholder="you/tinyssd-shapes",
-            check_options=_check_options, size_info="a multiple of 64 for TinySSD"))
+            check_folder=_check_folder, picture_label="Detections on validation images (score >= 0.4)",
+            push_placeholder="you/tinyssd-shapes", size_info=f"a multiple of {TINYSSD_STRIDE} for TinySSD"))
 
     with gr.Tab("Detect") as detect_tab:
-        source = model_source(ctx, TASK, detect_tab, metric="map50", label="Model (trained here or pulled)",
+        source = model_source(ctx, TASK.name, detect_tab, metric=TASK.metric, label="Model (trained here or pulled)",
                               pull_label="Repo id (ours, or a transformers object detector: DETR, YOLOS...)",
                               placeholder="you/tinyssd-shapes", check=_check)
         cands = gr.State(None)  # the network's scored boxes before NMS: the sliders re-filter these
@@ -99,17 +90,12 @@ def build(ctx: AppContext) -> None:
     # ------------------------------------------------------------------ events
     def detect(folder, image_, score_, iou_):
         from hub_models.detection import detect_image, load_cached, show_detections
-        from hub_models.inference import InputError
 
         folder = checked_model_folder(runner, folder)
         if not image_:
-            raise gr.Error("Upload an image or pick an example.")
-        try:
-            found = detect_image(load_cached(folder), image_)
-            shown = show_detections(image_, found, float(score_), float(iou_))
-        except InputError as e:
-            raise gr.Error(str(e)) from None
-        return *shown, {**found, "image": image_}
+            raise UserError("Upload an image or pick an example.")
+        found = detect_image(load_cached(folder), image_)
+        return *show_detections(image_, found, float(score_), float(iou_)), {**found, "image": image_}
 
     def refilter(found, score_, iou_):
         """The sliders: the same candidates through new thresholds, no network run."""
@@ -123,23 +109,21 @@ def build(ctx: AppContext) -> None:
         except InputError:  # the uploaded file is gone (a new upload replaced it): wait for Detect
             return gr.skip(), gr.skip(), gr.skip()
 
-    def show_anchors(folder, found, scale_, score_, iou_, image_):
+    def show_anchors(folder, found, scale, score, iou, image):
         from hub_models.detection import anchor_picture, load_cached
-        from hub_models.inference import InputError
 
         folder = checked_model_folder(runner, folder)
-        image_ = image_ or (found or {}).get("image")
-        if not image_:
-            raise gr.Error("Upload an image or pick an example.")
-        same = found if found and found.get("image") == image_ else None
-        try:
-            return anchor_picture(load_cached(folder), image_, int(scale_), same, float(score_), float(iou_))
-        except InputError as e:
-            raise gr.Error(str(e)) from None
+        image = image or (found or {}).get("image")
+        if not image:
+            raise UserError("Upload an image or pick an example.")
+        same = found if found and found.get("image") == image else None  # the boxes detected on this image
+        return anchor_picture(load_cached(folder), image, int(scale), same, float(score), float(iou))
 
     outputs = [picture, table, steps]
     detect_btn.click(detect, [source, image, score, iou], [*outputs, cands], api_name="detection_detect")
     score.release(refilter, [cands, score, iou], outputs, api_name="detection_filter", show_progress="hidden")
     iou.release(refilter, [cands, score, iou], outputs, api_visibility="private", show_progress="hidden")
     image.change(lambda: None, None, cands, api_visibility="private")
-    anchors_btn.click(show_anchors, [source, cands, scale, score, iou, image], anchors_img, api_name="detection_anchors")
+    anchors_btn.click(show_anchors, None, anchors_img, api_name="detection_anchors",
+                      inputs_kwargs={"folder": source, "found": cands, "scale": scale, "score": score, "iou": iou,
+                                     "image": image})

@@ -5,12 +5,16 @@ from pathlib import Path
 
 import gradio as gr
 
+from common.errors import UserError
+from training.tasks import get_task
+
 from .common import AppContext
+from .forms import ConfigForm
 from .jobs import load_checked, model_choices, model_source
 from .vision import VisionForm, vision_train
 
-TITLE = "Face verification"
-TASK = "faces"
+TASK = get_task("faces")
+TITLE = TASK.title
 EX = Path(__file__).resolve().parents[1] / "assets" / "examples"
 INTRO = """**Verification** answers "are these two photos the same person?"; **recognition** answers "who is
 this?" among enrolled people. Both compare **embeddings**: a network maps a face to a vector, and two faces
@@ -39,37 +43,28 @@ def _check(folder: Path) -> None:
     load_embedder(folder)
 
 
-def embedder_names() -> list[str]:
-    from hub_models.faces import EMBEDDERS  # imports torch: only once the page is open
-
-    return list(EMBEDDERS)
-
-
 def _check_folder(folder: str) -> str:
     from training.face_data import check_face_folder
 
     return check_face_folder(folder)
 
 
-def _train_extras() -> dict:
+def extras(form: ConfigForm) -> None:
     with gr.Row():
-        loss = gr.Radio(["triplet", "contrastive"], value="triplet", label="Loss",
-                        info="triplet: anchor/positive/negative; contrastive: a Siamese pair")
-        mining = gr.Radio(["semi-hard", "batch-hard", "all"], value="semi-hard", label="Triplet mining")
-        margin = gr.Number(0, label="Margin", minimum=0, maximum=4, info="0: 0.2 for triplet, 1.0 for contrastive")
-        dim = gr.Number(64, label="Embedding size", precision=0, minimum=2, maximum=1024)
-        k = gr.Number(4, label="Photos per person in a batch", precision=0, minimum=2, maximum=32)
-        crop = gr.Radio(["auto", "haar", "none"], value="auto", label="Face finding",
-                        info="auto: crops as given for the built-in people, Haar cascade for uploads")
-    return {"loss": loss, "mining": mining, "margin": margin, "embedding_dim": dim, "photos_per_person": k,
-            "face_crop": crop}
+        form.field("loss", info="triplet: anchor/positive/negative; contrastive: a Siamese pair")
+        form.field("mining", label="Triplet mining", info=None)
+        form.field("margin", info="0: 0.2 for triplet, 1.0 for contrastive")
+        form.field("embedding_dim", label="Embedding size", info=None)
+        form.field("photos_per_person", label="Photos per person in a batch", info=None)
+        form.field("face_crop", label="Face finding",
+                   info="auto: crops as given for the built-in people, Haar cascade for uploads")
 
 
 def build(ctx: AppContext) -> None:
     runner = ctx.runner
     gallery_root = runner.root / "face-gallery"
     gr.Markdown(INTRO)
-    source = model_source(ctx, TASK, [], metric="auc", label="Face embedder (trained here or pulled)",
+    source = model_source(ctx, TASK.name, [], metric=TASK.metric, label="Face embedder (trained here or pulled)",
                           pull_label="Repo id (ours, a timm model or a transformers vision model)",
                           placeholder="you/faces-small-cnn", check=_check)
     threshold = gr.Slider(0, 2, value=1.0, step=0.005, label="Threshold: same person if distance <= this",
@@ -96,7 +91,7 @@ def build(ctx: AppContext) -> None:
             with gr.Column():
                 enrol_photo = gr.File(label="Photo to enrol", file_types=["image"], type="filepath", height=130)
                 with gr.Row():
-                    enrol_name = gr.Textbox(label="Name", placeholder="Ada", scale=3)
+                    enrol_name = gr.Textbox("", label="Name", placeholder="Ada", scale=3)
                     replace = gr.Checkbox(label="Replace", info="if the name is taken", scale=1)
                 enrol_mode = gr.Radio(list(CROP_MODES), value="As the model was trained",
                                       label="Faces (to enrol and to identify)")
@@ -117,15 +112,13 @@ def build(ctx: AppContext) -> None:
             remove_btn = gr.Button("Remove", scale=1)
     with gr.Tab("Train"):
         vision_train(ctx, VisionForm(
-            task=TASK, names=embedder_names, default_model="small-cnn", model_label="Embedding network",
+            task=TASK, model_label="Embedding network",
             model_info="or timm:<any timm architecture>; timm backbones start from random weights (no download)",
             data_sources=DATA_SOURCES, upload_label="Zip: one folder per person, 2+ photos each (LFW's layout)",
             repo_label="Dataset repo id (one folder per person)", repo_placeholder="you/my-faces",
             missing_upload="Upload a zip with one folder of photos per person.", check_folder=_check_folder,
-            epochs=20, batch=16, lr=3e-3, metric="auc",
             picture_label="Unseen people: ROC (model vs raw pixels) and distances of same / different pairs",
-            push_placeholder="you/faces-small-cnn", picture_file="val_roc.png", builtin="faces", image_size=64,
-            extras=_train_extras,
+            push_placeholder="you/faces-small-cnn", picture_file="val_roc.png", extras=extras,
             size_info="faces are resized to this square"))
 
     # ------------------------------------------------------------------ events
@@ -134,27 +127,26 @@ def build(ctx: AppContext) -> None:
 
         return load_checked(runner, folder, load_cached)
 
-    def run_verify(folder, a, b, mode_, t):
+    def with_notes(text: str, notes: list[str]) -> str:
+        return text + "".join(f"\n\n{n}" for n in notes)
+
+    def run_verify(folder, photo_a, photo_b, faces, threshold):
         from hub_models.faces import verdict as say, verify, verify_picture
-        from hub_models.inference import InputError
 
         model = model_for(folder)
-        if not a or not b:
-            raise gr.Error("Upload two photos (A and B), or pick an example.")
-        try:
-            result = verify(model, a, b, CROP_MODES.get(mode_, "auto"))
-        except InputError as e:
-            raise gr.Error(str(e)) from None
+        if not photo_a or not photo_b:
+            raise UserError("Upload two photos (A and B), or pick an example.")
+        result = verify(model, photo_a, photo_b, CROP_MODES.get(faces, "auto"))
         d = result["distance"]
-        text = say(d, float(t)) + "".join(f"\n\n{n}" for n in result["notes"])
-        return text, verify_picture(result), {"distance": d, "notes": result["notes"]}
+        return (with_notes(say(d, float(threshold)), result["notes"]), verify_picture(result),
+                {"distance": d, "notes": result["notes"]})
 
     def redecide(found, t):
         from hub_models.faces import verdict as say
 
         if not found:
             return gr.skip()
-        return say(found["distance"], float(t)) + "".join(f"\n\n{n}" for n in found["notes"])
+        return with_notes(say(found["distance"], float(t)), found["notes"])
 
     def gallery_view():
         from hub_models.faces import Gallery
@@ -166,42 +158,31 @@ def build(ctx: AppContext) -> None:
 
     def face_of(model, photo, mode_):
         from hub_models.faces import face_crop
-        from hub_models.inference import InputError, load_image
+        from hub_models.inference import load_image
 
         mode_ = CROP_MODES.get(mode_, "auto")
-        try:
-            return face_crop(load_image(photo, channels=3), model.face_crop if mode_ == "auto" else mode_)
-        except InputError as e:
-            raise gr.Error(str(e)) from None
+        return face_crop(load_image(photo, channels=3), model.face_crop if mode_ == "auto" else mode_)
 
-    def enrol(folder, photo, name, replace_, mode_):
+    def enrol(folder, photo, name, replace, faces):
         from hub_models.faces import Gallery
-        from hub_models.inference import InputError
 
         model = model_for(folder)
         if not photo:
-            raise gr.Error("Upload a photo of the person to enrol.")
-        face = face_of(model, photo, mode_)
-        try:
-            name = Gallery(gallery_root).enrol(name, face.crop, bool(replace_))
-        except InputError as e:
-            raise gr.Error(str(e)) from None
+            raise UserError("Upload a photo of the person to enrol.")
+        face = face_of(model, photo, faces)
+        name = Gallery(gallery_root).enrol(name, face.crop, bool(replace))
         gr.Info(f"{name} enrolled" + (f" ({len(face.others) + 1} faces in the photo: the largest was used)"
                                       if face.others else ""))
         return *gallery_view(), ""
 
     def identify(folder, photo, t, mode_):
         from hub_models.faces import Gallery
-        from hub_models.inference import InputError
 
         model = model_for(folder)
         if not photo:
-            raise gr.Error("Upload a photo to identify.")
+            raise UserError("Upload a photo to identify.")
         face = face_of(model, photo, mode_)
-        try:
-            who, ranked = Gallery(gallery_root).identify(model, face.crop, float(t))
-        except InputError as e:
-            raise gr.Error(str(e)) from None
+        who, ranked = Gallery(gallery_root).identify(model, face.crop, float(t))
         best, d = ranked[0]
         text = (f"**{who}** (distance {d:.3f} <= threshold {float(t):.3f})" if who else
                 f"**Unknown**: the closest is {best} at distance {d:.3f} > threshold {float(t):.3f}")
@@ -209,14 +190,10 @@ def build(ctx: AppContext) -> None:
 
     def remove(name):
         from hub_models.faces import Gallery
-        from hub_models.inference import InputError
 
         if not name:
-            raise gr.Error("Pick a person to remove.")
-        try:
-            Gallery(gallery_root).remove(name)
-        except InputError as e:
-            raise gr.Error(str(e)) from None
+            raise UserError("Pick a person to remove.")
+        Gallery(gallery_root).remove(name)
         return gallery_view()
 
     def model_threshold(folder):
@@ -225,20 +202,23 @@ def build(ctx: AppContext) -> None:
             return gr.skip()
         try:
             return float(model_for(folder).threshold)
-        except gr.Error:
+        except UserError:  # not a model of ours (or gone): the slider stays; Verify will say why
             return gr.skip()
 
-    verify_btn.click(run_verify, [source, image_a, image_b, mode, threshold], [verdict, picture, last],
-                     api_name="faces_verify")
+    verify_btn.click(run_verify, None, [verdict, picture, last], api_name="faces_verify",
+                     inputs_kwargs={"folder": source, "photo_a": image_a, "photo_b": image_b, "faces": mode,
+                                    "threshold": threshold})
     threshold.release(redecide, [last, threshold], verdict, api_name="faces_threshold", show_progress="hidden")
     for f in (image_a, image_b):
         f.change(lambda: None, None, last, api_visibility="private")
     source.change(model_threshold, source, threshold, api_name="faces_model_threshold")
-    enrol_btn.click(enrol, [source, enrol_photo, enrol_name, replace, enrol_mode], [gallery, remove_name, enrol_name],
-                    api_name="faces_enrol")
+    enrol_btn.click(enrol, None, [gallery, remove_name, enrol_name], api_name="faces_enrol",
+                    inputs_kwargs={"folder": source, "photo": enrol_photo, "name": enrol_name, "replace": replace,
+                                   "faces": enrol_mode})
     identify_btn.click(identify, [source, query, threshold, enrol_mode], [answer, ranking], api_name="faces_identify")
     remove_btn.click(remove, remove_name, [gallery, remove_name], api_name="faces_remove")
     recognise_tab.select(gallery_view, None, [gallery, remove_name], api_name="faces_gallery")
     for t in (verify_tab, recognise_tab):
-        t.select(lambda cur: model_choices(runner, TASK, "auc", cur), source, source, api_visibility="private")
+        t.select(lambda cur: model_choices(runner, TASK.name, TASK.metric, cur), source, source,
+                 api_visibility="private")
     ctx.demo.load(gallery_view, None, [gallery, remove_name], api_visibility="private")

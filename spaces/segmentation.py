@@ -5,13 +5,16 @@ from pathlib import Path
 
 import gradio as gr
 
+from common.errors import UserError
+from training.tasks import get_task
+
 from .common import AppContext
 from .jobs import checked_model_folder, model_source
 from .plots import legend_html
 from .vision import VisionForm, vision_train
 
-TITLE = "Semantic segmentation"
-TASK = "segmentation"
+TASK = get_task("segmentation")
+TITLE = TASK.title
 EXAMPLES = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "assets" / "examples").glob("shapes-*.png"))
 INTRO = """Semantic segmentation labels every **pixel** with a class. An **FCN** (fully convolutional network)
 shrinks the image to a coarse map of class scores with a CNN and a 1x1 convolution, then brings it back to
@@ -33,12 +36,6 @@ def _check(folder: Path) -> None:
     load_segmenter(folder)
 
 
-def segmenter_names() -> list[str]:
-    from hub_models.segmentation import SEGMENTERS  # imports torch: only once the page is open
-
-    return list(SEGMENTERS)
-
-
 def _check_folder(folder: str) -> str:
     from training.segmentation_data import check_segmentation_folder
 
@@ -50,16 +47,14 @@ def build(ctx: AppContext) -> None:
     gr.Markdown(INTRO)
     with gr.Tab("Train"):
         vision_train(ctx, VisionForm(
-            task=TASK, names=segmenter_names, default_model="unet", model_label="Model",
-            data_sources=DATA_SOURCES,
+            task=TASK, model_label="Model", data_sources=DATA_SOURCES,
             upload_label="Zip: images/ and masks/ (PNG class ids or palette; classes.txt, palette.json)",
             repo_label="Dataset repo id (images/ + masks/)", repo_placeholder="you/my-masks",
-            missing_upload="Upload a zip with images/ and masks/.", check_folder=_check_folder, epochs=14,
-            batch=16, lr=1e-2, metric="miou", picture_label="Validation images: image | true mask | predicted mask",
-            push_placeholder="you/unet-shapes"))
+            missing_upload="Upload a zip with images/ and masks/.", check_folder=_check_folder,
+            picture_label="Validation images: image | true mask | predicted mask", push_placeholder="you/unet-shapes"))
 
     with gr.Tab("Segment") as segment_tab:
-        source = model_source(ctx, TASK, segment_tab, metric="miou", label="Model (trained here or pulled)",
+        source = model_source(ctx, TASK.name, segment_tab, metric=TASK.metric, label="Model (trained here or pulled)",
                               pull_label="Repo id (ours, or a transformers semantic segmenter: SegFormer...)",
                               placeholder="you/unet-shapes", check=_check)
         result = gr.State(None)  # the class map of the last image: the opacity slider redraws from it
@@ -96,17 +91,13 @@ def build(ctx: AppContext) -> None:
         return enlarged(mask_overlay(img, mask, float(opacity_)))[0], legend_html(labels, present), rows
 
     def segment(folder, image_, opacity_):
-        from hub_models.inference import InputError
         from hub_models.segmentation import load_cached, segment_image
 
         folder = checked_model_folder(runner, folder)
         if not image_:
-            raise gr.Error("Upload an image or pick an example.")
-        try:
-            model = load_cached(folder)
-            mask, img = segment_image(model, image_)
-        except InputError as e:
-            raise gr.Error(str(e)) from None
+            raise UserError("Upload an image or pick an example.")
+        model = load_cached(folder)
+        mask, img = segment_image(model, image_)
         found = {"mask": mask, "image": img, "labels": list(model.labels)}
         return *draw(found, opacity_), found
 
@@ -121,8 +112,8 @@ def build(ctx: AppContext) -> None:
 
         try:
             return transposed_conv_picture(int(k), int(s), int(p))
-        except ValueError as e:
-            raise gr.Error(str(e)) from None
+        except ValueError as e:  # the sliders allow a padding that removes the whole output: say why
+            raise UserError(str(e)) from None
 
     segment_btn.click(segment, [source, image, opacity], [overlay, legend, shares, result],
                       api_name="segmentation_segment")

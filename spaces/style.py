@@ -7,12 +7,16 @@ from pathlib import Path
 
 import gradio as gr
 
+from common.errors import UserError
+from training.tasks import get_task
+
 from .common import IN_REQUEST, AppContext, get_hub, hub_picker
+from .forms import ConfigForm
 from .jobs import checked_model_folder, model_source
 from .vision import VisionForm, vision_train
 
-TITLE = "Neural style transfer"
-TASK = "style"
+TASK = get_task("style")
+TITLE = TASK.title
 EX = Path(__file__).resolve().parents[1] / "assets" / "examples"
 INTRO = """Style transfer paints the **content** of one image in the **style** of another. A frozen CNN (VGG-19)
 describes both: the **content loss** compares the synthesised image's features with the content image's at a
@@ -32,12 +36,6 @@ EXTRACTOR_CHOICES = {"VGG-19, random weights (offline)": "vgg19-random",
                      "VGG-19, ImageNet weights from the hub (timm/vgg19.tv_in1k)": "vgg19-hub"}
 
 
-def style_net_names() -> list[str]:
-    from hub_models.style import STYLE_NETS  # imports torch: only once the page is open
-
-    return list(STYLE_NETS)
-
-
 def _check(folder: Path) -> None:
     from hub_models.style import load_style_net
 
@@ -50,19 +48,17 @@ def _check_folder(folder: str) -> str:
     return require_images(folder, 2, " photos (one is kept to validate)")
 
 
-def _train_extras() -> dict:
+def extras(form: ConfigForm) -> None:
     from hub_models.style_catalog import BUILTIN_IMAGES
 
     with gr.Row():
-        style = gr.Dropdown(list(BUILTIN_IMAGES), value="flower", label="Style (built in)")
-        style_file = gr.File(label="...or your style image", file_types=["image"], type="filepath", height=90)
-        extractor = gr.Radio(list(EXTRACTOR_CHOICES.values()), value="vgg19-random", label="Scored by",
-                             info="vgg19-hub pulls timm/vgg19.tv_in1k from the hub above")
-        cw = gr.Number(1.0, label="Content weight", minimum=0)
-        sw = gr.Number(10.0, label="Style weight", minimum=0)
-        tw = gr.Number(2.0, label="TV weight", minimum=0)
-    return {"style": style, "style_file": style_file, "extractor": extractor, "content_weight": cw,
-            "style_weight": sw, "tv_weight": tw}
+        # Only the built-in names here: the config also takes a file path, which a visitor must not type.
+        form.field("style", label="Style (built in)", info=None, choices=list(BUILTIN_IMAGES))
+        form.add("style_file", gr.File(label="...or your style image", file_types=["image"], type="filepath",
+                                       height=90))
+        form.field("extractor", label="Scored by", info="vgg19-hub pulls timm/vgg19.tv_in1k from the hub above")
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            form.field(name, info=None)
 
 
 def build(ctx: AppContext) -> None:
@@ -103,7 +99,7 @@ def build(ctx: AppContext) -> None:
         grams = gr.Image(label="Gram matrices of the style layers (first 32 channels; bright: channels that fire "
                                "together)", type="pil")
     with gr.Tab("Fast style") as fast_tab:
-        source = model_source(ctx, TASK, fast_tab, metric="style_loss", label="Style network (trained here or pulled)",
+        source = model_source(ctx, TASK.name, fast_tab, metric=TASK.metric, label="Style network (trained here or pulled)",
                               pull_label="Repo id (a style network)", placeholder="you/style-flower", check=_check)
         with gr.Row():
             photo = gr.File(label="Photo", file_types=["image"], type="filepath", height=120)
@@ -114,87 +110,71 @@ def build(ctx: AppContext) -> None:
         stylised = gr.Image(label="Stylised", type="pil", buttons=["download"])
         gr.Markdown("### Train a style network")
         vision_train(ctx, VisionForm(
-            task=TASK, names=style_net_names, default_model="style-net", model_label="Style network",
+            task=TASK, model_label="Style network",
             model_info="style-net: 0.4 M parameters; style-net-wide: Johnson's 1.7 M",
             data_sources=DATA_SOURCES, upload_label="Zip of photos (content to learn on)",
             repo_label="Dataset repo id (images)", repo_placeholder="you/my-photos",
-            missing_upload="Upload a zip of photos.", check_folder=_check_folder, epochs=4, batch=4, lr=2e-3,
-            metric="style_loss", picture_label="Style, then the network on an unseen photo and on training photos",
-            push_placeholder="you/style-flower", picture_file="val_stylized.png", builtin="photos", image_size=96,
-            extras=_train_extras, size_info="side of the training crops"))
+            missing_upload="Upload a zip of photos.", check_folder=_check_folder,
+            picture_label="Style, then the network on an unseen photo and on training photos",
+            push_placeholder="you/style-flower", picture_file="val_stylized.png", extras=extras,
+            size_info="side of the training crops"))
 
     # ------------------------------------------------------------------ events
-    def images(content_, style_):
-        from hub_models.inference import InputError, load_image
-
-        if not content_ or not style_:
-            raise gr.Error("Give a content image and a style image (or pick examples).")
-        try:
-            return load_image(content_, channels=3), load_image(style_, channels=3)
-        except InputError as e:
-            raise gr.Error(str(e)) from None
-
     def extractor_for(label, choice, url, token):
-        from hub_models.inference import InputError
         from hub_models.style import load_extractor
 
         name = EXTRACTOR_CHOICES.get(label, "vgg19-random")
-        try:
-            return load_extractor(name, get_hub(choice, url, token) if name == "vgg19-hub" else None)
-        except InputError as e:
-            raise gr.Error(str(e)) from None
+        return load_extractor(name, get_hub(choice, url, token) if name == "vgg19-hub" else None)
 
-    def optimise(content_, style_, label, steps_, size_, lr_, cw_, sw_, tw_, c_layers, s_layers, choice, url, token):
+    def optimise(content, style, extractor, steps, size, lr, content_weight, style_weight, tv_weight,
+                 content_layers, style_layers, choice, url, token):
         import pandas as pd
 
-        from hub_models.inference import InputError
+        from hub_models.inference import load_image
         from hub_models.style import gatys
 
-        c_img, s_img = images(content_, style_)
-        ext = extractor_for(label, choice, url, token)
+        if not content or not style:
+            raise UserError("Give a content image and a style image (or pick examples).")
+        c_img, s_img = load_image(content, channels=3), load_image(style, channels=3)
+        ext = extractor_for(extractor, choice, url, token)
+        weights = {"content": float(content_weight), "style": float(style_weight), "tv": float(tv_weight)}
         rows, t0 = [], time.perf_counter()
-        try:
-            for ev in gatys(c_img, s_img, ext, content_layers=tuple(c_layers or ()), style_layers=tuple(s_layers or ()),
-                            content_weight=float(cw_), style_weight=float(sw_), tv_weight=float(tw_),
-                            steps=int(steps_), size=int(size_), lr=float(lr_)):
-                rows += [{"step": ev["step"], "loss": name, "value": w * ev[key]} for name, key, w in
-                         (("content", "content", float(cw_)), ("style", "style", float(sw_)), ("tv", "tv", float(tw_)))]
-                text = (f"Step {ev['step']} / {int(steps_)} · {time.perf_counter() - t0:.0f} s · content "
-                        f"{ev['content']:.3f}, style {ev['style']:.4f}, TV {ev['tv']:.4f} (unweighted) · "
-                        f"{ext.source}")
-                yield ev["image"], pd.DataFrame(rows), text
-        except InputError as e:
-            raise gr.Error(str(e)) from None
+        for ev in gatys(c_img, s_img, ext, content_layers=tuple(content_layers or ()),
+                        style_layers=tuple(style_layers or ()), content_weight=weights["content"],
+                        style_weight=weights["style"], tv_weight=weights["tv"], steps=int(steps), size=int(size),
+                        lr=float(lr)):
+            rows += [{"step": ev["step"], "loss": name, "value": w * ev[name]} for name, w in weights.items()]
+            text = (f"Step {ev['step']} / {int(steps)} · {time.perf_counter() - t0:.0f} s · content "
+                    f"{ev['content']:.3f}, style {ev['style']:.4f}, TV {ev['tv']:.4f} (unweighted) · "
+                    f"{ext.source}")
+            yield ev["image"], pd.DataFrame(rows), text
 
-    def show_grams(style_, label, s_layers, size_, choice, url, token):
-        from hub_models.inference import InputError, load_image
+    def show_grams(style, extractor, style_layers, size, choice, url, token):
+        from hub_models.inference import load_image
         from hub_models.style import gram_picture
 
-        if not style_:
-            raise gr.Error("Give a style image (or pick an example).")
-        ext = extractor_for(label, choice, url, token)
-        try:
-            return gram_picture(load_image(style_, channels=3), ext, tuple(s_layers or ()), size=int(size_))
-        except InputError as e:
-            raise gr.Error(str(e)) from None
+        if not style:
+            raise UserError("Give a style image (or pick an example).")
+        ext = extractor_for(extractor, choice, url, token)
+        return gram_picture(load_image(style, channels=3), ext, tuple(style_layers or ()), size=int(size))
 
     def apply(folder, photo_, side):
-        from hub_models.inference import InputError
         from hub_models.style import load_cached, stylize
 
         folder = checked_model_folder(runner, folder)
         if not photo_:
-            raise gr.Error("Upload a photo or pick an example.")
-        try:
-            model = load_cached(folder)
-            t0 = time.perf_counter()
-            out = stylize(model, photo_, int(side))
-        except InputError as e:
-            raise gr.Error(str(e)) from None
+            raise UserError("Upload a photo or pick an example.")
+        model = load_cached(folder)
+        t0 = time.perf_counter()
+        out = stylize(model, photo_, int(side))
         return out, f"Style *{model.style_name}*: {out.width}x{out.height} in {time.perf_counter() - t0:.2f} s"
 
-    inputs = [content, style, extractor, steps, size, lr, cw, sw, tw, content_layers, style_layers, *picker.inputs]
-    running = run_btn.click(optimise, inputs, [result, curves, status], api_name="style_optimise", **IN_REQUEST)
+    style_inputs = {"style": style, "extractor": extractor, "style_layers": style_layers, "size": size,
+                    **picker.named}
+    running = run_btn.click(optimise, None, [result, curves, status], api_name="style_optimise", **IN_REQUEST,
+                            inputs_kwargs={"content": content, "steps": steps, "lr": lr, "content_weight": cw,
+                                           "style_weight": sw, "tv_weight": tw, "content_layers": content_layers,
+                                           **style_inputs})
     stop_btn.click(None, None, None, cancels=[running])
-    gram_btn.click(show_grams, [style, extractor, style_layers, size, *picker.inputs], grams, api_name="style_grams")
+    gram_btn.click(show_grams, None, grams, api_name="style_grams", inputs_kwargs=style_inputs)
     apply_btn.click(apply, [source, photo, max_side], [stylised, took], api_name="style_apply")

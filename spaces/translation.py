@@ -5,15 +5,17 @@ from pathlib import Path
 
 import gradio as gr
 
+from common.errors import UserError
 from hub import client as hubs
 from training.tasks import get_task
 
 from .common import AppContext, get_hub, hub_picker
+from .forms import ConfigForm
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 from .plots import attention_image
 
-TITLE = "Translation"
-TASK = "translation"
+TASK = get_task("translation")
+TITLE = TASK.title
 INTRO = """An **encoder-decoder** reads a sentence into vectors and writes its translation word by word.
 Without **attention** the decoder sees one vector for the whole source (a bottleneck: train `gru` on
 the built-in pairs and BLEU stalls near 50); with attention it takes, at every step, a weighted mix of
@@ -28,7 +30,6 @@ agreement, gender, negation (*ne ... pas de*), one or two clauses."""
 
 DATA_SOURCES = {"Built-in English -> French": "builtin", "Upload TSV/CSV/JSONL pairs": "upload",
                 "Dataset repo on the hub": "hub"}
-MODEL_NAMES = ["gru-additive-attention", "gru-dot-attention", "gru", "transformer-tiny"]
 MAX_CHARS = 2000
 
 
@@ -42,36 +43,34 @@ def _check(folder: Path) -> None:
 def build(ctx: AppContext) -> None:
     runner = ctx.runner
     gr.Markdown(INTRO)
+    form = ConfigForm(TASK.config)
     with gr.Tab("Train"):
         gr.Markdown("The hub below is where dataset repos come from and where trained models go.")
         picker = hub_picker(ctx)
         with gr.Row():
-            model = gr.Dropdown(MODEL_NAMES, value="gru-additive-attention", label="Model", scale=2)
-            source_kind = gr.Radio(list(DATA_SOURCES), value="Built-in English -> French", label="Sentence pairs",
+            # The registry's names arrive on page load (listing them imports torch); the config validates the value.
+            form.field("model", info=None, scale=2)
+            source_kind = gr.Radio(list(DATA_SOURCES), value=next(iter(DATA_SOURCES)), label="Sentence pairs",
                                    scale=4)
             upload = gr.File(label="Pairs: a source and a target column (.tsv, .csv, .jsonl)",
                              file_types=[".tsv", ".csv", ".jsonl", ".json"], type="filepath", visible=False, scale=3)
-            data_repo = gr.Textbox(label="Dataset repo id", placeholder="you/en-de-pairs", visible=False, scale=3)
+            data_repo = gr.Textbox("", label="Dataset repo id", placeholder="you/en-de-pairs", visible=False, scale=3)
         with gr.Row(visible=False) as columns_row:
-            src_col = gr.Textbox(label="Source column (empty: guess)", placeholder="source")
-            tgt_col = gr.Textbox(label="Target column (empty: guess)", placeholder="target")
+            form.field("source_column", label="Source column (empty: guess)", placeholder="source", info=None)
+            form.field("target_column", label="Target column (empty: guess)", placeholder="target", info=None)
         with gr.Row():
-            epochs = gr.Number(5, label="Epochs", precision=0, minimum=1, maximum=200)
-            batch = gr.Number(64, label="Batch size", precision=0, minimum=1, maximum=1024)
-            lr = gr.Number(3e-3, label="Learning rate", minimum=1e-7, maximum=1)
-            hidden = gr.Number(128, label="Hidden size", precision=0, minimum=8, maximum=2048)
-            teacher = gr.Slider(0, 1, value=1.0, step=0.05, label="Teacher forcing")
-            seed = gr.Number(0, label="Seed", precision=0)
-        panel = job_panel(ctx, TASK, picker, metric="bleu", unit="pairs/s", samples="text",
+            for name in ("epochs", "batch_size", "lr", "hidden_size", "teacher_forcing", "seed"):
+                form.field(name, info=None)
+        panel = job_panel(ctx, TASK.name, picker, metric=TASK.metric, unit="pairs/s", samples="text",
                           repo_placeholder="you/gru-attention-en-fr")
 
     with gr.Tab("Translate") as translate_tab:
-        source = model_source(ctx, TASK, translate_tab, metric="bleu", label="Model (trained here or pulled)",
+        source = model_source(ctx, TASK.name, translate_tab, metric=TASK.metric, label="Model (trained here or pulled)",
                               pull_label="Repo id (ours, or any transformers seq2seq model: Marian, BART, T5...)",
                               placeholder="you/gru-attention-en-fr", check=_check)
         with gr.Row():
             with gr.Column():
-                text = gr.Textbox(label="Sentence", lines=2, placeholder="She does not buy the black hat today .")
+                text = gr.Textbox("", label="Sentence", lines=2, placeholder="She does not buy the black hat today .")
                 gr.Examples([["She does not buy the black hat today ."], ["We like the green bike , and I see a dog ."],
                              ["They draw my white flower ."]], inputs=text,
                             label="Examples (the built-in grammar's words)")
@@ -86,42 +85,36 @@ def build(ctx: AppContext) -> None:
                 beams = gr.Dataframe(headers=["beam", "log-probability"], label="Beams kept (beam search)",
                                      interactive=False, max_height=200)
 
-    def start_job(model_, kind, upload_, repo_, src_c, tgt_c, epochs_, batch_, lr_, hidden_, teacher_, seed_,
-                  choice, url, token):
-        from training.text_data import keep_upload
-        from training.translation_data import table_pairs
+    # ------------------------------------------------------------------ events
+    def start_job(source_kind, upload, data_repo, choice, url, token, **values):
+        from training.text_data import keep_upload, table_columns
+        from training.translation_data import pair_columns
 
-        if model_ not in MODEL_NAMES:
-            raise gr.Error(f"Pick a model: {', '.join(MODEL_NAMES)}.")
+        asked = form.config(values)  # a bad value is reported before an upload is kept
         hub = get_hub(choice, url, token)
-        columns = {"source_column": (src_c or "").strip(), "target_column": (tgt_c or "").strip()}
-        dataset, name, k = chosen_data(DATA_SOURCES, kind, upload_, repo_, builtin="en-fr",
-                                       missing="Upload a file of sentence pairs.",
-                                       keep=lambda f: keep_upload(f, runner.root / "uploads"),
-                                       check=lambda d: table_pairs(d, hub_spec(hub), **columns))
-        if k == "builtin":
-            columns = {}
-        cfg = {"model": model_, "dataset": dataset, **columns, "epochs": int(epochs_), "batch_size": int(batch_),
-               "lr": float(lr_), "hidden_size": int(hidden_), "teacher_forcing": float(teacher_), "seed": int(seed_),
-               "hub": hub_spec(hub)}
-        j = runner.submit(get_task(TASK).config_of(cfg), label=f"{model_} on {name}", secret_env=hubs.job_env(hub))
+        # An upload's header is checked now (the named or guessed columns); the job reads its rows.
+        dataset, name, kind = chosen_data(
+            DATA_SOURCES, source_kind, upload, data_repo, builtin=form.defaults.dataset,
+            missing="Upload a file of sentence pairs.", keep=lambda f: keep_upload(f, runner.root / "uploads"),
+            check=lambda d: pair_columns(table_columns(d), asked.source_column, asked.target_column))
+        # The column fields are hidden for the built-in pairs: what they still hold is not for these.
+        unused = {"source_column": "", "target_column": ""} if kind == "builtin" else {}
+        cfg = form.config(values, dataset=dataset, hub=hub_spec(hub), **unused)
+        j = runner.submit(cfg, label=f"{cfg.model} on {name}", secret_env=hubs.job_env(hub))
         return gr.update(choices=panel.choices(), value=j.id)
 
-    def run_translate(folder, text_, strategy_, width):
-        from hub_models.translation import LoadError, load_cached, translate
+    def run_translate(folder, text, strategy, beam_width):
+        from hub_models.translation import load_cached, translate
 
         folder = checked_model_folder(runner, folder)
-        text_ = (text_ or "").strip()
-        if not text_:
-            raise gr.Error("Enter a sentence to translate.")
-        if len(text_) > MAX_CHARS:
-            raise gr.Error(f"The text is {len(text_):,} characters; the limit is {MAX_CHARS:,} (one or two "
-                           f"sentences: the models here are trained on short ones).")
-        try:
-            model = load_cached(folder)
-        except LoadError as e:
-            raise gr.Error(str(e)) from None
-        result = translate(model, text_, "beam" if strategy_ == "Beam search" else "greedy", int(width))
+        text = (text or "").strip()
+        if not text:
+            raise UserError("Enter a sentence to translate.")
+        if len(text) > MAX_CHARS:
+            raise UserError(f"The text is {len(text):,} characters; the limit is {MAX_CHARS:,} (one or two "
+                            f"sentences: the models here are trained on short ones).")
+        model = load_cached(folder)
+        result = translate(model, text, "beam" if strategy == "Beam search" else "greedy", int(beam_width))
         unknown = result["source_tokens"].count("<unk>")
         if unknown == len(result["source_tokens"]) - 1:
             gr.Warning("None of these words are in the model's vocabulary: it cannot translate them.")
@@ -133,8 +126,10 @@ def build(ctx: AppContext) -> None:
 
     toggle_data_fields(source_kind, DATA_SOURCES,
                        {upload: ("upload",), data_repo: ("hub",), columns_row: ("upload", "hub")})
-    form = [model, source_kind, upload, data_repo, src_col, tgt_col, epochs, batch, lr, hidden, teacher, seed,
-            *picker.inputs]
-    panel.start.click(start_job, form, panel.job, api_name="translation_train")
-    go.click(run_translate, [source, text, strategy, beam_width], [output, heat, beams], api_name="translation_translate")
-    text.submit(run_translate, [source, text, strategy, beam_width], [output, heat, beams], api_visibility="private")
+    form.submit(panel.start, start_job, panel.job, api_name="translation_train",
+                extra={"source_kind": source_kind, "upload": upload, "data_repo": data_repo, **picker.named})
+    translate_inputs = {"folder": source, "text": text, "strategy": strategy, "beam_width": beam_width}
+    go.click(run_translate, None, [output, heat, beams], api_name="translation_translate",
+             inputs_kwargs=translate_inputs)
+    text.submit(run_translate, None, [output, heat, beams], api_visibility="private", inputs_kwargs=translate_inputs)
+    form.load_choices(ctx.demo)

@@ -76,8 +76,8 @@ def test_user_tables_good_and_bad(tmp_path):
 
 
 def test_unknown_dataset_repo_and_wrong_kind_of_base(hub_server, tmp_path):
-    from training.tasks import train
     from training.bert import BertConfig
+    from training.tasks import train
 
     cfg = BertConfig(dataset="alice/no-such-dataset", hub=hub_server.url, output_dir=str(tmp_path / "a"))
     with pytest.raises(TrainingError, match="no-such-dataset"):
@@ -95,8 +95,8 @@ def test_unknown_dataset_repo_and_wrong_kind_of_base(hub_server, tmp_path):
 
 @pytest.mark.parametrize("task,dataset", [("sequence", "sentiment-pairs"), ("token", "entities"), ("mlm", "sentiment")])
 def test_dry_run_each_task(task, dataset, tmp_path):
-    from training.tasks import train
     from training.bert import BertConfig
+    from training.tasks import train
 
     events = list(train(BertConfig(task=task, dataset=dataset, dry_run=True, output_dir=str(tmp_path))))
     assert events[-1]["type"] == "end" and events[-1]["status"] == "completed", events[-1]
@@ -109,8 +109,8 @@ def test_minilm_beats_the_majority_baseline_and_loads_with_plain_transformers(hu
     from transformers import pipeline
 
     from hub.client import pull
-    from training.tasks import train
     from training.bert import BertConfig
+    from training.tasks import train
 
     repo = f"alice/{repo_name}"
     cfg = BertConfig(dataset="sentiment", epochs=1, output_dir=str(tmp_path), push_to_hub=repo, hub=hub_server.url)
@@ -132,8 +132,8 @@ def test_minilm_beats_the_majority_baseline_and_loads_with_plain_transformers(hu
 def test_text_inference_checks_its_input(tmp_path):
     from hub_models.inference import InputError
     from hub_models.text import MAX_CHARS, classify_text, fill_mask, tag_text
-    from training.tasks import train
     from training.bert import BertConfig
+    from training.tasks import train
 
     seq, tok = tmp_path / "seq", tmp_path / "tok"
     list(train(BertConfig(dataset="sentiment", dry_run=True, output_dir=str(seq))))

@@ -11,8 +11,8 @@ from PIL import Image
 from hub import client as hubs
 from hub_models.adapters import create_timm, library_of
 from hub_models.inference import InputError, classify, load_classifier
-from training.tasks import train
 from training.classification import ClassificationConfig
+from training.tasks import train
 
 LABELS = ["cat", "dog", "fox"]
 

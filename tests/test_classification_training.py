@@ -12,10 +12,10 @@ from safetensors.torch import load_file
 
 from conftest import ROOT
 from hub_models.classification import MODELS, create_model
-from training.tasks import train
 from training.classification import ClassificationConfig
 from training.metrics import confusion_matrix
 from training.config import OPTIMIZERS
+from training.tasks import train
 
 
 def _run(cfg: ClassificationConfig, stop=lambda: False) -> list[dict]:

@@ -13,7 +13,7 @@ from PIL import Image
 from hub_models.detection import DETECTORS, create_detector, filter_candidates, load_detector
 from training.config import TrainingError
 from training.tasks import train
-from training.detection import DetectionConfig
+from training.tasks.detection import DetectionConfig
 from training.data import dataset_folder
 from training.detection_data import check_detection_folder, load_records, read_folder
 from training.shapes import CLASSES, make_scene, shapes_split
@@ -211,10 +211,17 @@ def test_trainer_dry_run(name, tmp_path):
 
 
 def test_trainer_refuses_bad_options(tmp_path):
-    with pytest.raises(TrainingError, match="multiple of 64"):
-        list(train(DetectionConfig(output_dir=str(tmp_path), image_size=100, dry_run=True)))
-    with pytest.raises(TrainingError, match="unknown model"):
-        list(train(DetectionConfig(output_dir=str(tmp_path), model="yolo9000", dry_run=True)))
+    from common.errors import ConfigError
+
+    for values, field, message in (({"image_size": 100}, "image_size", "TinySSD needs a multiple of 64, not 100"),
+                                   ({"model": "yolo9000"}, "model", "Model: one of tinyssd, .*not 'yolo9000'"),
+                                   ({"image_size": 16}, "image_size", "Image size: at least 32"),
+                                   ({"val_split": 1.0}, "val_split", "Val split: at most 0.99")):
+        with pytest.raises(ConfigError, match=message) as e:
+            list(train(DetectionConfig(output_dir=str(tmp_path), dry_run=True, **values)))
+        assert e.value.field == field
+    assert not any(tmp_path.iterdir())  # refused before anything is written
+    DetectionConfig(model="fasterrcnn-mobilenet", image_size=100).validate()  # the multiple is TinySSD's rule
 
 
 def test_tinyssd_learns_a_few_scenes():
@@ -259,8 +266,7 @@ def test_trains_from_a_dataset_repo(hub_server, repo_name, tmp_path):
 
 
 def test_fine_tunes_from_a_saved_detector_and_refuses_another_kind(tmp_path):
-    from training.segmentation import SegmentationConfig
-    from training.tasks import train as train_segmentation
+    from training.tasks.segmentation import SegmentationConfig
 
     first = DetectionConfig(output_dir=str(tmp_path / "a"), dry_run=True, image_size=64, device="cpu")
     assert list(train(first))[-1]["status"] == "completed"
@@ -271,5 +277,5 @@ def test_fine_tunes_from_a_saved_detector_and_refuses_another_kind(tmp_path):
     assert any(e["type"] == "log" and "tensors loaded" in e["message"] for e in events)
     assert "fine-tuned from" in (tmp_path / "b" / "model" / "README.md").read_text()
     with pytest.raises(TrainingError, match="shares no weights"):
-        list(train_segmentation(SegmentationConfig(output_dir=str(tmp_path / "c"), dry_run=True, image_size=64,
-                                                   init_from=str(tmp_path / "a" / "model"))))
+        list(train(SegmentationConfig(output_dir=str(tmp_path / "c"), dry_run=True, image_size=64,
+                                      init_from=str(tmp_path / "a" / "model"))))

@@ -5,7 +5,7 @@ import json
 import zipfile
 
 import pytest
-from conftest import table_rows, wait_job
+from conftest import refused, table_rows, wait_job
 
 from spaces.detection import EXAMPLES
 
@@ -13,9 +13,11 @@ LOCAL = ("Local hub (offline)", "", "")
 URL_HUB = "Hub at a URL"
 
 
-def _start(client, model, kind="Built-in shapes", upload=None, repo="", epochs=1, batch=32, size=128):
-    out = client.predict(model, "", kind, upload, repo, epochs, batch, size, 3e-3, True, 0, *LOCAL,
-                         api_name="/detection_train")
+def _start(client, model, hub=LOCAL, **values) -> str:
+    """Start a job by field name: one epoch unless told; the other fields keep the form's defaults (the config's)."""
+    choice, url, token = hub
+    values = {"upload": None, "epochs": 1, **values}  # a file field has no default
+    out = client.predict(model=model, choice=choice, url=url, token=token, **values, api_name="/detection_train")
     return out["value"] if isinstance(out, dict) else out
 
 
@@ -23,7 +25,7 @@ def _start(client, model, kind="Built-in shapes", upload=None, repo="", epochs=1
 def trained(tab):
     """A TinySSD trained for one epoch on the built-in shapes (half a minute; weak, but it runs)."""
     client, runner = tab
-    job = _start(client, "tinyssd", epochs=1)
+    job = _start(client, "tinyssd")
     assert wait_job(runner, job).status == "completed", runner.log_tail(job)
     return job, str(runner.job_dir(job) / "out" / "model")
 
@@ -50,7 +52,7 @@ def test_train_watch_detect_refilter_and_anchors(tab, trained):
     assert len(table_rows(strict)) < loose and any(r[2] > 0 for r in table_rows(steps))  # NMS at work
     _, strict, _ = client.predict(0.99, 1.0, api_name="/detection_filter")
     assert len(table_rows(strict)) < loose
-    anchors = client.predict(folder, 1, 0.5, 0.5, image, api_name="/detection_anchors")
+    anchors = client.predict(folder=folder, scale=1, score=0.5, iou=0.5, image=image, api_name="/detection_anchors")
     assert anchors
 
 
@@ -87,9 +89,9 @@ def test_bad_input_gets_clear_messages(tab, trained, tmp_path):
         client.predict(folder, None, 0.5, 0.5, api_name="/detection_detect")
     with pytest.raises(AppError, match="Pick a model"):
         client.predict(None, handle_file(EXAMPLES[0]), 0.5, 0.5, api_name="/detection_detect")
-    with pytest.raises(AppError, match="multiple of 64"):
-        _start(client, "tinyssd", size=100)
-    with pytest.raises(AppError, match="Pick a model: tinyssd"):
+    with refused("TinySSD needs a multiple of 64, not 100"):
+        _start(client, "tinyssd", image_size=100)
+    with refused("yolo-v99"):
         _start(client, "yolo-v99")
     # A zip whose JSON lists images that are not in it: refused before any job starts.
     with zipfile.ZipFile(tmp_path / "coco.zip", "w") as z:
@@ -97,7 +99,8 @@ def test_bad_input_gets_clear_messages(tab, trained, tmp_path):
                                                  "categories": [{"id": 1, "name": "cat"}]}))
     jobs_before = len(runner.jobs())
     with pytest.raises(AppError, match="none of the 1 images"):
-        _start(client, "tinyssd", kind="Upload a zip (COCO or YOLO)", upload=handle_file(str(tmp_path / "coco.zip")))
+        _start(client, "tinyssd", source_kind="Upload a zip (COCO or YOLO)",
+               upload=handle_file(str(tmp_path / "coco.zip")))
     with pytest.raises(AppError, match="not a valid repo id"):
-        _start(client, "tinyssd", kind="Dataset repo on the hub", repo="../etc")
+        _start(client, "tinyssd", source_kind="Dataset repo on the hub", data_repo="../etc")
     assert len(runner.jobs()) == jobs_before

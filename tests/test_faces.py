@@ -13,9 +13,9 @@ from PIL import Image, ImageOps
 from hub_models.faces import EMBEDDERS, Gallery, create_embedder, face_crop, load_embedder, verify
 from hub_models.inference import InputError, load_image
 from training.config import TrainingError
-from training.tasks import train
 from training.face_verification import FaceConfig
 from training.metric_learning import contrastive_loss, roc, semi_hard_negatives, triplet_loss, pairwise_distances
+from training.tasks import train
 
 EX = Path(__file__).resolve().parents[1] / "assets" / "examples"
 # Five faces on a line (x only): A at 0.0 and 0.3, B at 0.4 and 1.0, C alone at 0.1.

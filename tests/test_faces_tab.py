@@ -7,19 +7,32 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import table_rows, wait_job
+from conftest import refused, table_rows, wait_job
 
 from spaces.faces import EX
 
-LOCAL = ("Local hub (offline)", "", "")
+LOCAL = {"choice": "Local hub (offline)", "url": "", "token": ""}
+BUILTIN = "Built-in drawn people (80 + 20 unseen)"
 URL_HUB = "Hub at a URL"
 AUTO = "As the model was trained"
 
 
-def _start(client, model, kind="Built-in drawn people (80 + 20 unseen)", upload=None, epochs=1, loss="triplet"):
-    out = client.predict(model, "", kind, upload, "", epochs, 16, 64, 3e-3, True, 0,
-                         loss, "semi-hard", 0, 32, 4, "auto", *LOCAL, api_name="/faces_train")
+def _start(client, model, source_kind=BUILTIN, upload=None, **values):
+    """Start a job by field name; the fields left out keep the form's defaults (the config's)."""
+    values = {"epochs": 1, "embedding_dim": 32, **values}
+    out = client.predict(model=model, source_kind=source_kind, upload=upload, **values, **LOCAL,
+                         api_name="/faces_train")
     return out["value"] if isinstance(out, dict) else out
+
+
+def _verify(client, folder, a, b, faces=AUTO, threshold=1.0):
+    return client.predict(folder=folder, photo_a=a, photo_b=b, faces=faces, threshold=threshold,
+                          api_name="/faces_verify")
+
+
+def _enrol(client, folder, photo, name, replace=False):
+    return client.predict(folder=folder, photo=photo, name=name, replace=replace, faces=AUTO,
+                          api_name="/faces_enrol")
 
 
 @pytest.fixture(scope="module")
@@ -44,19 +57,18 @@ def test_train_verify_and_threshold(tab, trained, hub_server, repo_name):
     threshold = client.predict(folder, api_name="/faces_model_threshold")  # the slider follows the model
     saved = json.loads((Path(folder) / "config.json").read_text())["threshold"]
     assert 0 < threshold < 2 and threshold == pytest.approx(saved)
-    text, pic = client.predict(folder, a1, a2, AUTO, threshold, api_name="/faces_verify")
+    text, pic = _verify(client, folder, a1, a2, threshold=threshold)
     assert pic and "distance" in text and f"threshold {threshold:.3f}" in text
     same = float(text.split("distance ")[1].split()[0])
-    text_b, _ = client.predict(folder, a1, b1, AUTO, threshold, api_name="/faces_verify")
+    text_b, _ = _verify(client, folder, a1, b1, threshold=threshold)
     other = float(text_b.split("distance ")[1].split()[0])
     assert same < other  # the same visitor is closer than another one
     # The slider re-decides the last pair without the network: a threshold below the distance says "different".
     assert "Different people" in client.predict(other / 2, api_name="/faces_threshold")
     assert "Same person" in client.predict(other + 0.01, api_name="/faces_threshold")
     # A photograph through the Haar cascade: found, aligned, compared.
-    text, pic = client.predict(folder, handle_file(str(EX / "face-astronaut.jpg")),
-                               handle_file(str(EX / "face-astronaut-mirrored.jpg")),
-                               "Find the face (Haar cascade)", 1.0, api_name="/faces_verify")
+    text, pic = _verify(client, folder, handle_file(str(EX / "face-astronaut.jpg")),
+                        handle_file(str(EX / "face-astronaut-mirrored.jpg")), "Find the face (Haar cascade)")
     assert pic and "distance" in text
 
     repo = f"alice/{repo_name}"
@@ -68,7 +80,7 @@ def test_train_verify_and_threshold(tab, trained, hub_server, repo_name):
     pulled = client.predict(repo, URL_HUB, hub_server.url, "", api_name="/faces_pull")
     pulled = pulled["value"] if isinstance(pulled, dict) else pulled
     assert client.predict(pulled, api_name="/faces_model_threshold") == pytest.approx(threshold)
-    text, _ = client.predict(pulled, a1, a2, AUTO, threshold, api_name="/faces_verify")
+    text, _ = _verify(client, pulled, a1, a2, threshold=threshold)
     assert text.split("distance ")[1].split()[0] == f"{same:.3f}"
 
 
@@ -80,10 +92,10 @@ def test_gallery_enrol_identify_remove(tab, trained):
     _, folder = trained
     photo = {n: handle_file(str(EX / f"face-visitor-{n}.png")) for n in ("a1", "a2", "b1", "c1")}
     for key, name in (("a1", "Visitor A"), ("b1", "Visitor B"), ("c1", "Visitor C")):
-        gallery, names, cleared = client.predict(folder, photo[key], name, False, AUTO, api_name="/faces_enrol")
+        gallery, names, cleared = _enrol(client, folder, photo[key], name)
     assert len(gallery) == 3 and cleared == ""
     with pytest.raises(AppError, match="already enrolled"):
-        client.predict(folder, photo["a2"], "visitor a", False, AUTO, api_name="/faces_enrol")
+        _enrol(client, folder, photo["a2"], "visitor a")
     answer, ranking = client.predict(folder, photo["a2"], 2.0, AUTO, api_name="/faces_identify")
     ranked = table_rows(ranking)
     assert sorted(r[0] for r in ranked) == ["Visitor A", "Visitor B", "Visitor C"]
@@ -109,29 +121,31 @@ def test_bad_input_gets_clear_messages(tab, trained, tmp_path):
     a1 = handle_file(str(EX / "face-visitor-a1.png"))
     (tmp_path / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     with pytest.raises(AppError, match="damaged|not an image"):
-        client.predict(folder, a1, handle_file(str(tmp_path / "x.png")), AUTO, 1.0, api_name="/faces_verify")
+        _verify(client, folder, a1, handle_file(str(tmp_path / "x.png")))
     Image.new("RGB", (300, 300), (90, 140, 200)).save(tmp_path / "sky.png")
     with pytest.raises(AppError, match="Image B: No face found"):
-        client.predict(folder, handle_file(str(EX / "face-astronaut.jpg")), handle_file(str(tmp_path / "sky.png")),
-                       "Find the face (Haar cascade)",
-                       1.0, api_name="/faces_verify")
+        _verify(client, folder, handle_file(str(EX / "face-astronaut.jpg")), handle_file(str(tmp_path / "sky.png")),
+                "Find the face (Haar cascade)")
     Image.new("RGB", (16, 16)).save(tmp_path / "tiny.png")
     with pytest.raises(AppError, match="at least 32x32"):
-        client.predict(folder, handle_file(str(tmp_path / "tiny.png")), a1, AUTO, 1.0, api_name="/faces_verify")
+        _verify(client, folder, handle_file(str(tmp_path / "tiny.png")), a1)
     with pytest.raises(AppError, match="two photos"):
-        client.predict(folder, a1, None, AUTO, 1.0, api_name="/faces_verify")
+        _verify(client, folder, a1, None)
     with pytest.raises(AppError, match="Pick a model"):
-        client.predict(None, a1, a1, AUTO, 1.0, api_name="/faces_verify")
+        _verify(client, None, a1, a1)
     with pytest.raises(AppError, match="Give the person a name"):
-        client.predict(folder, a1, "  ", False, AUTO, api_name="/faces_enrol")
-    with pytest.raises(AppError, match="Pick a model"):
+        _enrol(client, folder, a1, "  ")
+    jobs_before = len(runner.jobs())
+    # Bad config values: refused next to their field, before any job exists.
+    with refused("unknown embedding network 'facenet-9000'"):
         _start(client, "facenet-9000")
+    with refused("timm has no architecture 'resnet-9000'"):
+        _start(client, "timm:resnet-9000")
     with zipfile.ZipFile(tmp_path / "two.zip", "w") as z:  # two people: too few to validate on unseen ones
         for person in ("ada", "bob"):
             z.writestr(f"{person}/1.png", (tmp_path / "sky.png").read_bytes())
-    jobs_before = len(runner.jobs())
     with pytest.raises(AppError, match="at least 4"):
-        _start(client, "small-cnn", kind="Upload a zip (one folder per person)",
+        _start(client, "small-cnn", source_kind="Upload a zip (one folder per person)",
                upload=handle_file(str(tmp_path / "two.zip")))
     assert len(runner.jobs()) == jobs_before
-    assert client.predict(folder, a1, a1, AUTO, 1.0, api_name="/faces_verify")  # still serving
+    assert _verify(client, folder, a1, a1)  # still serving

@@ -170,8 +170,8 @@ def test_sampling_helpers():
 
 @pytest.mark.parametrize("name", list(gen.GENERATIVE_MODELS))
 def test_trainer_dry_runs(name, tmp_path):
-    from training.tasks import train
     from training.generative import GenerativeConfig
+    from training.tasks import train
 
     events = list(train(GenerativeConfig(model=name, dry_run=True, image_size=8, width=8,
                                          output_dir=str(tmp_path / "run"))))
@@ -220,8 +220,8 @@ def test_pixelcnn_sees_only_the_pixels_before_each_one():
 
 
 def test_vae_learns_and_gan_logs_both_players(tmp_path):
-    from training.tasks import train
     from training.generative import GenerativeConfig
+    from training.tasks import train
 
     events = list(train(GenerativeConfig(model="vae-mlp", epochs=3, image_size=8, output_dir=str(tmp_path / "v"))))
     evals = [e["metrics"] for e in events if e["type"] == "eval"]
@@ -239,8 +239,8 @@ def test_folder_data_and_bad_options(tmp_path):
     from PIL import Image
 
     from training.config import TrainingError
-    from training.tasks import train
     from training.generative import GenerativeConfig, load_images
+    from training.tasks import train
 
     z = tmp_path / "flat.zip"
     with zipfile.ZipFile(z, "w") as f:
@@ -274,8 +274,8 @@ def test_dataset_repo_of_parquet_rows_trains_a_cgan(hub_server, repo_name, tmp_p
     import datasets
     from PIL import Image
 
-    from training.tasks import train
     from training.generative import GenerativeConfig, load_images
+    from training.tasks import train
 
     images = [Image.new("L", (12, 12), 20 * i) for i in range(12)]
     ds = datasets.Dataset.from_dict({"image": images, "label": [i % 2 for i in range(12)]},

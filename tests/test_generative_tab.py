@@ -7,28 +7,38 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import table_rows, wait_job
+from conftest import refused, table_rows, wait_job
 
-from spaces.generative import ALL_CLASSES, DATA_SOURCES, DIGITS
+from spaces.generative import ALL_CLASSES, DIGITS
 
-LOCAL = ("Local hub (offline)", "", "")
 URL_HUB = "Hub at a URL"
-BUILTIN = next(iter(DATA_SOURCES))
-# latent, beta, width, real target, generator loss, PixelCNN levels and layers, DDPM steps
-EXTRAS = (0, 1.0, 8, 0.9, "non-saturating", 8, 2, 50)
+# Small and quick: 8 px, narrow networks, a 2-layer PixelCNN, a 50-step DDPM; the other fields keep the form's
+# defaults (the config's: built-in digits, the family's learning rate...).
+SMALL = {"image_size": 8, "width": 8, "layers": 2, "timesteps": 50}
+
+
+def start(client, model: str, **values) -> str:
+    """Start a job by field name on the local hub; returns its id."""
+    values = {"upload": None, "choice": "Local hub (offline)", "url": "", "token": "", **SMALL, **values}
+    out = client.predict(model=model, **values, api_name="/generative_train")
+    return out["value"] if isinstance(out, dict) else out
 
 
 def train(client, runner, model: str, epochs: int = 1) -> str:
-    out = client.predict(model, "", BUILTIN, None, "", epochs, 64, 8, 0, False, 0, *EXTRAS, *LOCAL,
-                         api_name="/generative_train")
-    job = out["value"] if isinstance(out, dict) else out
+    job = start(client, model, epochs=epochs)
     assert wait_job(runner, job).status == "completed", runner.log_tail(job)
     return job
 
 
+def sample(client, folder: str, count: int = 4, **values):
+    """The Sample button's streamed updates (grid, clean grid, status)."""
+    return list(client.submit(model=folder, count=count, **values, api_name="/generative_sample"))
+
+
 def test_toy_gan_streams(tab):
     client, _ = tab
-    job = client.submit("1-D Gaussian", 3.0, 0.5, 200, 1, "non-saturating", 0.9, 1e-3, 0, api_name="/generative_toy")
+    job = client.submit(target="1-D Gaussian", mean=3.0, std=0.5, steps=200, d_steps=1, loss="non-saturating",
+                        label_smoothing=0.9, lr=1e-3, seed=0, api_name="/generative_toy")
     updates = list(job)
     assert len(updates) >= 3  # the picture and curves change while it trains
     picture, losses, probs, status = updates[-1]
@@ -46,9 +56,9 @@ def test_cgan_trains_samples_push_pull(tab, hub_server, repo_name):
     assert [r[0] for r in table_rows(fid)] == [1, 2] and all(r[1] > 0 for r in table_rows(fid))  # FID apart
     assert len(gallery) == 2 and gallery[0]["caption"] == "epoch 2"  # newest first
     folder = str(runner.job_dir(job) / "out" / "model")
-    grid, clean, took = client.predict(folder, 30, 0, ALL_CLASSES, "DDIM", 10, api_name="/generative_sample")
+    grid, clean, took = sample(client, folder, 30, class_name=ALL_CLASSES)[-1]
     assert grid and clean is None and "10 classes x 3 · one row per class" in took
-    grid, _, took = client.predict(folder, 8, 0, "7", "DDIM", 10, api_name="/generative_sample")
+    grid, _, took = sample(client, folder, 8, class_name="7")[-1]
     assert grid and "8 samples" in took
     repo = f"alice/{repo_name}"
     msg = client.predict(job, repo, False, URL_HUB, hub_server.url, hub_server.tokens["alice"],
@@ -57,7 +67,7 @@ def test_cgan_trains_samples_push_pull(tab, hub_server, repo_name):
     assert hub_server.api().model_info(repo).card_data.pipeline_tag == "unconditional-image-generation"
     pulled = client.predict(repo, URL_HUB, hub_server.url, "", api_name="/generative_pull")
     pulled = pulled["value"] if isinstance(pulled, dict) else pulled
-    assert client.predict(pulled, 4, 1, ALL_CLASSES, "DDIM", 10, api_name="/generative_sample")[0]
+    assert sample(client, pulled, 4, seed=1)[-1][0]
 
 
 def test_vae_latent_space_and_ddpm_steps(tab):
@@ -72,7 +82,7 @@ def test_vae_latent_space_and_ddpm_steps(tab):
     _, _, _, metrics, fid, _, _ = client.predict(job, api_name="/generative_watch")
     assert not table_rows(metrics) and len(table_rows(fid)) == 1  # a DDPM logs a loss and the FID: FID only
     ddpm = str(runner.job_dir(job) / "out" / "model")
-    updates = list(client.submit(ddpm, 4, 0, ALL_CLASSES, "DDIM", 20, api_name="/generative_sample"))
+    updates = sample(client, ddpm, 4, sampler="DDIM", steps=20)
     assert len(updates) >= 3 and "DDIM step 20 / 20" in updates[-1][2]  # x_t shown as it is denoised
     assert updates[-1][0] and updates[-1][1]
 
@@ -90,7 +100,7 @@ def test_pixelcnn_trains_and_draws_row_by_row(tab, hub_server, repo_name, tmp_pa
     assert len(table_rows(fid)) == 1 and len(gallery) == 1  # FID once the run completes
     folder = str(runner.job_dir(job) / "out" / "model")
     assert json.loads((Path(folder) / "config.json").read_text())["layers"] == 2  # the form's value
-    updates = list(client.submit(folder, 4, 0, ALL_CLASSES, "DDIM", 10, api_name="/generative_sample"))
+    updates = sample(client, folder, 4)
     assert [u[2].split(" · ")[0] for u in updates] == [f"PixelCNN row {i} / 8" for i in range(1, 9)]
     # A pulled 32 px PixelCNN: the sample count is bounded by the pixels to draw one at a time.
     PixelCNN(image_size=32, width=8, layers=2).save_pretrained(tmp_path / "p")
@@ -98,10 +108,9 @@ def test_pixelcnn_trains_and_draws_row_by_row(tab, hub_server, repo_name, tmp_pa
     pulled = client.predict(f"alice/{repo_name}", URL_HUB, hub_server.url, "", api_name="/generative_pull")
     pulled = pulled["value"] if isinstance(pulled, dict) else pulled
     with pytest.raises(AppError, match="at 32 px, at most 64 samples"):
-        client.predict(pulled, 100, 0, ALL_CLASSES, "DDIM", 10, api_name="/generative_sample")
-    with pytest.raises(AppError, match="train it at 32 px or less"):
-        client.predict("pixelcnn", "", BUILTIN, None, "", 1, 64, 64, 0, False, 0, *EXTRAS, *LOCAL,
-                       api_name="/generative_train")
+        sample(client, pulled, 100)
+    with refused("train it at 32 px or less"):
+        start(client, "pixelcnn", image_size=64)
 
 
 def test_bad_input_gets_clear_messages(tab, hub_server, tmp_path):
@@ -109,18 +118,17 @@ def test_bad_input_gets_clear_messages(tab, hub_server, tmp_path):
     from gradio_client.exceptions import AppError
 
     client, runner = tab
-    with pytest.raises(AppError, match="Image size must be one of 8, 16, 32, 64"):
-        client.predict("dcgan", "", BUILTIN, None, "", 1, 64, 12, 0, False, 0, *EXTRAS, *LOCAL,
-                       api_name="/generative_train")
+    with refused("Image size: one of 8, 16, 32, 64"):
+        start(client, "dcgan", image_size=12)
     with pytest.raises(AppError, match="Pick a model"):
-        client.predict(None, 4, 0, ALL_CLASSES, "DDIM", 10, api_name="/generative_sample")
+        sample(client, None)
     with pytest.raises(AppError, match="greater than maximum value 5"):  # the std field says so before the handler
-        client.predict("1-D Gaussian", 3.0, 50, 100, 1, "minimax", 1.0, 1e-3, 0, api_name="/generative_toy")
+        client.predict(target="1-D Gaussian", std=50, steps=100, loss="minimax", api_name="/generative_toy")
     done = [j for j in runner.jobs() if j.task == "generative" and j.status == "completed"]
     if done:
         folder = str(runner.job_dir(done[0].id) / "out" / "model")
         with pytest.raises(AppError, match="greater than maximum value 256"):
-            client.predict(folder, 10_000, 0, ALL_CLASSES, "DDIM", 10, api_name="/generative_sample")
+            sample(client, folder, 10_000)
         (tmp_path / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
         with pytest.raises(AppError, match="Pick a VAE|damaged|not an image"):
             client.predict(folder, [handle_file(str(tmp_path / "x.png"))], api_name="/generative_reconstruct")

@@ -14,7 +14,7 @@ from hub_models.segmentation import (SEGMENTERS, bilinear_kernel, confusion, cre
                                      load_segmenter, transposed_conv_demo)
 from training.config import TrainingError
 from training.tasks import train
-from training.segmentation import SegmentationConfig
+from training.tasks.segmentation import SegmentationConfig
 from training.segmentation_data import check_segmentation_folder, load_folder
 from training.shapes import CLASSES, make_scene
 
@@ -158,6 +158,18 @@ def test_trainer_dry_run(name, tmp_path):
     assert "image-segmentation" in (folder / "README.md").read_text()
     assert (folder / "val_predictions.png").exists()
     assert load_segmenter(folder).labels == ["background", *CLASSES]
+
+
+def test_trainer_refuses_bad_options(tmp_path):
+    from common.errors import ConfigError
+
+    for values, field, message in (({"model": "segnet9000"}, "model", "Model: one of unet, .*not 'segnet9000'"),
+                                   ({"image_size": 2048}, "image_size", "Image size: at most 1024"),
+                                   ({"val_split": 0.0}, "val_split", "Val split: at least 0.01")):
+        with pytest.raises(ConfigError, match=message) as e:
+            list(train(SegmentationConfig(output_dir=str(tmp_path), dry_run=True, **values)))
+        assert e.value.field == field
+    assert not any(tmp_path.iterdir())  # refused before anything is written
 
 
 def test_trainer_reads_a_zip(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zipfile
 
 import pytest
-from conftest import table_rows, wait_job
+from conftest import refused, table_rows, wait_job
 
 from spaces.segmentation import EXAMPLES
 
@@ -13,9 +13,11 @@ LOCAL = ("Local hub (offline)", "", "")
 URL_HUB = "Hub at a URL"
 
 
-def _start(client, model, kind="Built-in shapes", upload=None, repo="", epochs=1, batch=16, size=64):
-    out = client.predict(model, "", kind, upload, repo, epochs, batch, size, 3e-3, True, 0, *LOCAL,
-                         api_name="/segmentation_train")
+def _start(client, model, hub=LOCAL, **values) -> str:
+    """Start a job by field name: one epoch at 64 px unless told; the other fields keep the form's defaults."""
+    choice, url, token = hub
+    values = {"upload": None, "epochs": 1, "image_size": 64, "lr": 3e-3, **values}  # a file field has no default
+    out = client.predict(model=model, choice=choice, url=url, token=token, **values, api_name="/segmentation_train")
     return out["value"] if isinstance(out, dict) else out
 
 
@@ -65,13 +67,14 @@ def test_bad_input_gets_clear_messages(tab, trained, tmp_path):
     (tmp_path / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     with pytest.raises(AppError, match="damaged|not an image"):
         client.predict(folder, handle_file(str(tmp_path / "x.png")), 0.5, api_name="/segmentation_segment")
-    with pytest.raises(AppError, match="Pick a model"):
+    with refused("segnet-9000"):
         _start(client, "segnet-9000")
     with zipfile.ZipFile(tmp_path / "flat.zip", "w") as z:  # images but no masks/ folder
         z.writestr("a.png", (tmp_path / "x.png").read_bytes())
     jobs_before = len(runner.jobs())
     with pytest.raises(AppError, match="no image and mask folders"):
-        _start(client, "unet", kind="Upload a zip (images/ + masks/)", upload=handle_file(str(tmp_path / "flat.zip")))
+        _start(client, "unet", source_kind="Upload a zip (images/ + masks/)",
+               upload=handle_file(str(tmp_path / "flat.zip")))
     with pytest.raises(AppError, match="Upload a zip"):
-        _start(client, "unet", kind="Upload a zip (images/ + masks/)")
+        _start(client, "unet", source_kind="Upload a zip (images/ + masks/)")
     assert len(runner.jobs()) == jobs_before

@@ -15,8 +15,8 @@ from hub_models.style import (STYLE_NETS, StyleNet, VGGFeatures, builtin_image, 
                               vgg19_from_folder)
 from hub_models.style_catalog import vgg19_names
 from training.config import TrainingError
-from training.tasks import train
 from training.style import StyleConfig
+from training.tasks import train
 
 
 def test_gram_tv_and_relative_mse_against_hand_values():

@@ -100,7 +100,7 @@ def test_a_new_task_trains_from_the_cli_the_runner_and_its_tab(line_task, tmp_pa
            "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT)])}
     cli = [sys.executable, "-m", "training", "line"]
     bad = subprocess.run([*cli, "--points", "4"], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert bad.returncode == 2 and "Points: at least 8" in bad.stderr
+    assert bad.returncode == 2 and "--points: at least 8" in bad.stderr
     ok = subprocess.run([*cli, "--slope", "-3", "--dry-run", "--output-dir", str(tmp_path / "cli")], cwd=ROOT,
                         env=env, capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stderr[-2000:]

@@ -73,11 +73,25 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr if status == "failed" else sys.stdout)
     except UserError as e:
         log.write(event("end", status="failed", metrics={}, model_dir=None, message=str(e)))
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {cli_message(e, task.config)}", file=sys.stderr)
         return 2
     finally:
         log.close()
     return 1 if status == "failed" else 0
+
+
+def cli_message(e: Exception, cls: type) -> str:
+    """A config error names its flag on the command line ("--val-split: at most 0.99"), not the form's label."""
+    import dataclasses
+
+    from common.errors import ConfigError
+
+    from .config import label_of
+
+    if not isinstance(e, ConfigError):
+        return str(e)
+    label = label_of(next(f for f in dataclasses.fields(cls) if f.name == e.field)) + ": "
+    return f"--{e.field.replace('_', '-')}: {str(e).removeprefix(label)}"
 
 
 if __name__ == "__main__":

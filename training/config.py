@@ -46,7 +46,7 @@ class TrainConfig:
     epochs: int = opt(5, "passes over the training split", min=1, max=1000)
     batch_size: int = opt(64, "examples per step", min=1, max=4096)
     optimizer: str = opt("adamw", "optimizer", OPTIMIZERS)
-    lr: float = opt(1e-3, "peak learning rate", label="Learning rate", min=0, max=10)
+    lr: float = opt(1e-3, "peak learning rate", label="Learning rate", min=0)
     schedule: str = opt("cosine", "learning-rate schedule over the run", SCHEDULES)
     warmup_steps: int = opt(0, "linear warm-up steps before the schedule", min=0)
     weight_decay: float = opt(0.0, "weight decay (decoupled for adamw)", min=0, max=1)

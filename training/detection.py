@@ -14,9 +14,9 @@ import torch
 
 from hub_models.detection import DETECTORS
 
-from .config import TrainingError, to_dict
+from .config import to_dict
 from .engine import TaskSpec, load_matching
-from .tasks.detection import DetectionConfig, BUILTIN
+from .tasks.detection import BUILTIN, DetectionConfig
 
 EVAL_IOU = 0.5  # NMS threshold used for the reported mAP
 
@@ -41,8 +41,6 @@ def load_data(cfg: DetectionConfig):
     from .detection_data import from_scenes, load_records, read_folder
 
     size = cfg.image_size
-    if size < 32 or size > 1024:
-        raise TrainingError(f"--image-size must be between 32 and 1024, got {size}")
     if cfg.dataset == BUILTIN:
         from .shapes import CLASSES, shapes_split
 
@@ -54,8 +52,6 @@ def load_data(cfg: DetectionConfig):
     if cfg.dry_run:
         records = records[:16]
     data = load_records(records, names, size, notes)
-    if not 0 < cfg.val_split < 1:
-        raise TrainingError(f"--val-split must be between 0 and 1, got {cfg.val_split}")
     perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.seed)).tolist()
     n_val = max(1, int(len(data) * cfg.val_split))
     name = Path(cfg.dataset).name if Path(cfg.dataset).exists() else cfg.dataset
@@ -86,10 +82,6 @@ def build_task(cfg: DetectionConfig) -> TaskSpec:
 
     from .detection_data import collate
 
-    if cfg.model not in DETECTORS:
-        raise TrainingError(f"unknown model {cfg.model!r}; choose one of {', '.join(DETECTORS)}")
-    if cfg.model == "tinyssd" and cfg.image_size % 64:
-        raise TrainingError(f"tinyssd needs an image size that is a multiple of 64, got {cfg.image_size}")
     train_data, val_data, data_name = load_data(cfg)
     labels = train_data.labels
     torch.manual_seed(cfg.seed)

@@ -7,35 +7,33 @@ UNet2DModel learns to predict the noise DDPMScheduler added). Data: the built-in
 8x8 digits, enlarged), or a folder / zip / dataset repo of images (one folder per class gives a
 conditional GAN its classes). After each epoch: a grid of samples from fixed noise (watch it improve),
 and the FID of samples against the validation split (see training.gen_score for which features).
+
+Each family is one entry in ``FAMILIES``: how its network is built, trained on a batch, evaluated,
+pictured and described on its card. The config arrives resolved (``GenerativeConfig.resolved``: the
+family's learning rate, Adam beta1 and latent size where the fields were left at 0).
 """
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
+from torch import nn
 from torch.utils.data import TensorDataset
 
-from hub_models.gen_catalog import PIXELCNN_MAX_SIZE
-from hub_models.generative import GENERATIVE_MODELS, SIZES
+from hub_models.generative import (
+    DCGAN, DDPM, GENERATIVE_MODELS, VAE, PixelCNN, class_rows, describe, gan_losses, generate, latent_map,
+    picture_grid, vae_loss)
 
 from .config import TrainingError, to_dict
 from .engine import TaskSpec, init_folder, load_matching
-from .tasks.generative import GenerativeConfig, BUILTIN
+from .tasks.generative import BUILTIN, GenerativeConfig
 
 MAX_IMAGES = 20_000
-# Per-family defaults where a field is left at 0: GANs want Adam's beta1 at 0.5 (Radford et al.).
-DEFAULTS = {"gan": {"lr": 2e-4, "adam_beta1": 0.5, "latent_dim": 64},
-            "vae": {"lr": 1e-3, "adam_beta1": 0.9, "latent_dim": 2},
-            "autoregressive": {"lr": 1e-3, "adam_beta1": 0.9, "latent_dim": 0},
-            "diffusion": {"lr": 1e-3, "adam_beta1": 0.9, "latent_dim": 0}}
-
-
-def family_of(cfg: GenerativeConfig) -> str:
-    if cfg.model not in GENERATIVE_MODELS:
-        raise TrainingError(f"unknown model {cfg.model!r}; choose one of {', '.join(GENERATIVE_MODELS)}")
-    return GENERATIVE_MODELS[cfg.model][0]
 
 
 # ---------------------------------------------------------------------- data
@@ -118,59 +116,167 @@ def read_images(files: list[Any], size: int) -> list[Any]:
     return out
 
 
-# -------------------------------------------------------------------- models
-def build_model(cfg: GenerativeConfig, fam: str, channels: int, labels: list[str]) -> torch.nn.Module:
-    from hub_models.generative import DCGAN, DDPM, VAE, PixelCNN
+# ---------------------------------------------------------- what a run shares
+@dataclass
+class Run:
+    """What a family's parts read in one run: the config, the FID's scorer and sample count, the validation
+    images, and the fixed noise the epoch pictures start from (the same every epoch: watch it improve)."""
 
-    kwargs = GENERATIVE_MODELS[cfg.model][1]
-    if fam == "gan":
-        conditional = kwargs.get("conditional", False)
-        if conditional and len(labels) < 2:
-            raise TrainingError("cgan needs classes: the built-in digits, or one folder per class")
-        return DCGAN(image_size=cfg.image_size, channels=channels, latent_dim=cfg.latent_dim, width=cfg.width,
-                     num_classes=len(labels) if conditional else 0, labels=labels if conditional else None,
-                     label_smoothing=cfg.label_smoothing)
-    if fam == "vae":
-        return VAE(image_size=cfg.image_size, channels=channels, latent_dim=cfg.latent_dim, kind=kwargs["kind"],
-                   width=cfg.width, beta=cfg.beta, recon=cfg.recon, labels=labels)
-    if fam == "autoregressive":
-        return PixelCNN(image_size=cfg.image_size, channels=channels, levels=cfg.levels, width=cfg.width,
-                        layers=cfg.layers, labels=labels)
+    cfg: GenerativeConfig
+    scorer: Any  # training.gen_score.Scorer
+    n_fid: int
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    fixed: torch.Tensor
+
+    @property
+    def digits(self) -> bool:
+        return self.cfg.dataset == BUILTIN
+
+    def augment(self, xb: torch.Tensor) -> torch.Tensor:
+        if not self.cfg.flip:
+            return xb
+        return torch.where(torch.rand(len(xb), 1, 1, 1) < 0.5, xb.flip(-1), xb)
+
+    def fid_of_samples(self, m: nn.Module) -> float:
+        return self.scorer.fid(generate(m, self.n_fid, 1, self.cfg.sample_steps, "ddim"))
+
+    def sampled_grid(self, m: nn.Module, side: int):
+        """A side x side grid of samples from the family's own sampler (DDIM for a DDPM)."""
+        return picture_grid(generate(m, side * side, self.cfg.seed, self.cfg.sample_steps, "ddim"), columns=side)
+
+
+@contextmanager
+def evaluating(m: nn.Module) -> Iterator[None]:
+    """Eval mode without gradients, then back to training."""
+    m.eval()
+    with torch.no_grad():
+        yield
+    m.train()
+
+
+def mean_over(loader, loss_of: Callable[[torch.Tensor], torch.Tensor]) -> float:
+    total, count = 0.0, 0
+    for xb, _ in loader:
+        total += loss_of(xb).item() * len(xb)
+        count += len(xb)
+    return total / max(1, count)
+
+
+# ---------------------------------------------------------------------- GAN
+def build_gan(cfg: GenerativeConfig, channels: int, labels: list[str], conditional: bool = False) -> DCGAN:
+    if conditional and len(labels) < 2:
+        raise TrainingError("cgan needs classes: the built-in digits, or one folder per class")
+    return DCGAN(image_size=cfg.image_size, channels=channels, latent_dim=cfg.latent_dim, width=cfg.width,
+                 num_classes=len(labels) if conditional else 0, labels=labels if conditional else None,
+                 label_smoothing=cfg.label_smoothing)
+
+
+def gan_step(run: Run, m: DCGAN, batch, update) -> dict[str, torch.Tensor]:
+    xb, yb = batch
+    z = torch.randn(len(xb), m.latent_dim, device=xb.device)
+    d_loss, g_loss = gan_losses(m, run.augment(xb) * 2 - 1, yb if m.conditional else None, z, run.cfg.gan_loss)
+    update(d_loss, m.discriminator_parameters())
+    g = g_loss()  # after the discriminator's step: the generator answers the updated discriminator
+    update(g, m.generator_parameters())
+    return {"discriminator": d_loss.detach(), "generator": g.detach()}
+
+
+def gan_metrics(run: Run, m: DCGAN, loader) -> dict[str, float]:
+    """What D makes of held-out real images and of fakes (0.5 each: fooled), and the fakes' FID."""
+    n = run.n_fid
+    ids = torch.arange(n) % m.num_classes if m.conditional else None
+    fake = m.generate(torch.randn(n, m.latent_dim, generator=torch.Generator().manual_seed(1)), ids)
+    real_p = torch.sigmoid(m.discriminate(run.x_val[:n] * 2 - 1, run.y_val[:n] if m.conditional else None))
+    fake01 = (fake + 1) / 2
+    metrics = {"d_real": real_p.mean().item(), "d_fake": torch.sigmoid(m.discriminate(fake, ids)).mean().item(),
+               "fid": run.scorer.fid(fake01)}
+    if m.conditional and run.digits:
+        metrics["class_accuracy"] = run.scorer.class_accuracy(fake01, ids)
+    return metrics
+
+
+def gan_picture(run: Run, m: DCGAN):
+    if m.conditional:
+        return picture_grid(class_rows(m, 8, run.cfg.seed), columns=8)
+    return picture_grid((m.generate(run.fixed) + 1) / 2, columns=8)
+
+
+# ---------------------------------------------------------------------- VAE
+def build_vae(cfg: GenerativeConfig, channels: int, labels: list[str], kind: str) -> VAE:
+    return VAE(image_size=cfg.image_size, channels=channels, latent_dim=cfg.latent_dim, kind=kind, width=cfg.width,
+               beta=cfg.beta, recon=cfg.recon, labels=labels)
+
+
+def vae_step(run: Run, m: VAE, batch, update) -> dict[str, torch.Tensor]:
+    xb = run.augment(batch[0])
+    logits, mu, logvar = m(xb)
+    loss, r, kl = vae_loss(logits, xb, mu, logvar, m.beta, m.recon)
+    update(loss)
+    return {"loss": loss.detach(), "reconstruction": r.detach(), "kl": kl.detach()}
+
+
+def vae_metrics(run: Run, m: VAE, loader) -> dict[str, float]:
+    sums, count = torch.zeros(3), 0
+    for xb, _ in loader:
+        logits, mu, logvar = m(xb)
+        sums += torch.tensor([v.item() for v in vae_loss(logits, xb, mu, logvar, m.beta, m.recon)]) * len(xb)
+        count += len(xb)
+    metrics = dict(zip(("loss", "reconstruction", "kl"), (sums / max(1, count)).tolist()))
+    return {**metrics, "fid": run.fid_of_samples(m)}
+
+
+def vae_picture(run: Run, m: VAE):
+    if m.latent_dim == 2:  # the whole latent space, decoded on a grid
+        return picture_grid(latent_map(m, 12), columns=12)
+    return picture_grid(m.decode(run.fixed[:, :m.latent_dim]), columns=8)
+
+
+# ----------------------------------------------------------------- PixelCNN
+def build_pixelcnn(cfg: GenerativeConfig, channels: int, labels: list[str]) -> PixelCNN:
+    return PixelCNN(image_size=cfg.image_size, channels=channels, levels=cfg.levels, width=cfg.width,
+                    layers=cfg.layers, labels=labels)
+
+
+def pixelcnn_step(run: Run, m: PixelCNN, batch, update) -> dict[str, torch.Tensor]:
+    loss = m.nll(run.augment(batch[0]))  # bits per pixel: every pixel predicted at once, the masks keep it causal
+    update(loss)
+    return {"loss": loss.detach()}
+
+
+def pixelcnn_metrics(run: Run, m: PixelCNN, loader) -> dict[str, float]:
+    bits = mean_over(loader, m.nll)  # its FID is measured once, at the end (fid_at_end)
+    return {"loss": bits, "bits_per_pixel": bits}
+
+
+def pixelcnn_picture(run: Run, m: PixelCNN):
+    return run.sampled_grid(m, 6 if run.cfg.image_size <= 16 else 4)  # one pixel at a time: 16 at 32 px
+
+
+# --------------------------------------------------------------------- DDPM
+def build_ddpm(cfg: GenerativeConfig, channels: int, labels: list[str]) -> DDPM:
     model = DDPM.new(cfg.image_size, channels, cfg.width, cfg.timesteps)
     model.labels = labels
     return model
 
 
-def check_config(cfg: GenerativeConfig) -> str:
-    fam = family_of(cfg)
-    for key, value in DEFAULTS[fam].items():
-        if not getattr(cfg, key):
-            setattr(cfg, key, value)
-    if cfg.image_size not in SIZES:
-        raise TrainingError(f"--image-size must be one of {', '.join(map(str, SIZES))} (powers of two: the "
-                            f"networks halve and double it), got {cfg.image_size}")
-    if fam == "autoregressive" and cfg.image_size > PIXELCNN_MAX_SIZE:
-        raise TrainingError(f"a PixelCNN draws one pixel at a time: --image-size {PIXELCNN_MAX_SIZE} or less here")
-    if fam in ("gan", "vae") and not 1 <= cfg.latent_dim <= 512:
-        raise TrainingError(f"--latent-dim must be between 1 and 512, got {cfg.latent_dim}")
-    if not 0.5 <= cfg.label_smoothing <= 1:
-        raise TrainingError("--label-smoothing is the real images' target: between 0.5 and 1")
-    if not 10 <= cfg.timesteps <= 4000 or not 1 <= cfg.sample_steps <= cfg.timesteps:
-        raise TrainingError("--timesteps must be 10 to 4000, and --sample-steps 1 to --timesteps")
-    if not 2 <= cfg.levels <= 256:
-        raise TrainingError(f"--levels must be between 2 and 256, got {cfg.levels}")
-    if not 1 <= cfg.layers <= 30:
-        raise TrainingError(f"--layers must be between 1 and 30, got {cfg.layers}")
-    if not 0 < cfg.beta <= 100:
-        raise TrainingError(f"--beta must be above 0 and at most 100, got {cfg.beta}")
-    if not 8 <= cfg.width <= 256:
-        raise TrainingError(f"--width must be between 8 and 256, got {cfg.width}")
-    return fam
+def ddpm_step(run: Run, m: DDPM, batch, update) -> dict[str, torch.Tensor]:
+    loss = m.loss(run.augment(batch[0]) * 2 - 1)
+    update(loss)
+    return {"loss": loss.detach()}
 
 
-def init_ddpm(model, cfg: GenerativeConfig) -> str:
+def ddpm_metrics(run: Run, m: DDPM, loader) -> dict[str, float]:
+    state = torch.get_rng_state()
+    torch.manual_seed(0)  # the same noise and steps every epoch: comparable values
+    metrics = {"loss": mean_over(loader, lambda xb: m.loss(xb * 2 - 1))}
+    torch.set_rng_state(state)
+    return {**metrics, "fid": run.fid_of_samples(m)}
+
+
+def init_ddpm(model: DDPM, cfg: GenerativeConfig) -> str:
     """Fine-tune a DDPM from a pipeline folder or repo: its UNet's weights, where names and shapes agree."""
-    from hub_models.generative import DDPM, load_generative
+    from hub_models.generative import load_generative
     from hub_models.inference import InputError
 
     try:
@@ -187,154 +293,109 @@ def init_ddpm(model, cfg: GenerativeConfig) -> str:
     return f"fine-tuning from {cfg.init_from}: {len(match)} of {len(own)} UNet tensors loaded"
 
 
-def build_task(cfg: GenerativeConfig) -> TaskSpec:
-    from hub_models.generative import (
-        class_rows, gan_losses, generate, latent_map, picture_grid, vae_loss)
+def ddpm_usage(cfg: GenerativeConfig, repo: str, m: DDPM) -> str:
+    return (f"from diffusers import DDPMPipeline, DDIMScheduler\n"
+            f"pipe = DDPMPipeline.from_pretrained(\"{repo}\")  # plain diffusers: no custom code\n"
+            f"images = pipe(batch_size=16, num_inference_steps={cfg.timesteps}).images  # PIL images\n"
+            f"pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)\n"
+            f"fast = pipe(batch_size=16, num_inference_steps=50).images  # DDIM's schedule, same model")
 
+
+# ----------------------------------------------------------------- families
+def init_matching(model: nn.Module, cfg: GenerativeConfig) -> str:
+    return load_matching(model, cfg.init_from, cfg.hub)
+
+
+def our_usage(cfg: GenerativeConfig, repo: str, m: nn.Module) -> str:
+    cls = type(m).__name__
+    return (f"from hub_models.generative import {cls}, generate\n"
+            f"model = {cls}.from_pretrained(\"{repo}\").eval()  # or a local folder\n"
+            f"images = generate(model, 16, seed=0)  # (16, C, H, W) in [0, 1]")
+
+
+@dataclass(frozen=True)
+class Family:
+    """A family's parts. Each takes the Run first; ``evaluate`` and ``picture`` run in eval mode without
+    gradients. Adding a family: its network in hub_models.generative (GENERATIVE_MODELS names it), its
+    defaults in training.tasks.generative (FAMILY_DEFAULTS), and an entry here."""
+
+    build: Callable[..., nn.Module]  # (cfg, channels, labels, **the registry entry's arguments)
+    step: Callable[..., dict[str, torch.Tensor]]  # (run, model, batch, update) -> named losses
+    evaluate: Callable[..., dict[str, float]]  # (run, model, validation loader) -> metrics
+    picture: Callable[..., Any]  # (run, model) -> the PIL grid of samples shown after each epoch
+    tags: Callable[[nn.Module], list[str]]  # the model card's
+    init: Callable[[nn.Module, GenerativeConfig], str] = init_matching  # --init-from: a note for the user
+    fid_at_end: bool = False  # the FID only once the run completes (a sampler too slow for every epoch)
+    library: str = "pytorch"
+    usage: Callable[[GenerativeConfig, str, nn.Module], str] = our_usage  # the card's code, loading ``repo``
+
+
+FAMILIES = {
+    "gan": Family(build_gan, gan_step, gan_metrics, gan_picture,
+                  tags=lambda m: ["gan", "dcgan"] + (["conditional-gan"] if m.conditional else [])),
+    "vae": Family(build_vae, vae_step, vae_metrics, vae_picture, tags=lambda m: ["vae", f"vae-{m.kind}"]),
+    "autoregressive": Family(build_pixelcnn, pixelcnn_step, pixelcnn_metrics, pixelcnn_picture,
+                             tags=lambda m: ["pixelcnn", "autoregressive"], fid_at_end=True),
+    "diffusion": Family(build_ddpm, ddpm_step, ddpm_metrics, lambda run, m: run.sampled_grid(m, 6),
+                        tags=lambda m: ["diffusers", "ddpm", "diffusers:DDPMPipeline"], init=init_ddpm,
+                        library="diffusers", usage=ddpm_usage),
+}
+
+
+# --------------------------------------------------------------------- task
+def build_task(cfg: GenerativeConfig) -> TaskSpec:
     from .classification import split
     from .gen_score import Scorer
 
-    fam = check_config(cfg)
+    family_name, kwargs, _ = GENERATIVE_MODELS[cfg.model]
+    family = FAMILIES[family_name]
     x, y, labels, data_name, notes = load_images(cfg)
     tr, va = split(len(x), cfg.val_split, cfg.seed)
     channels = x.shape[1]
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, fam, channels, labels)
+    model = family.build(cfg, channels, labels, **kwargs)
     if cfg.init_from:
-        notes.append(init_ddpm(model, cfg) if fam == "diffusion" else load_matching(model, cfg.init_from, cfg.hub))
+        notes.append(family.init(model, cfg))
     if cfg.dry_run:
         tr, va = tr[:8], va[:8]
-    x_val = x[va]
     n_fid = max(2, min(cfg.fid_samples, len(va)))
     digits = cfg.dataset == BUILTIN
-    scorer = Scorer("digits" if digits else "random", x_val[:n_fid], reference=x[tr])
-    conditional = fam == "gan" and model.conditional
+    scorer = Scorer("digits" if digits else "random", x[va][:n_fid], reference=x[tr])
     notes.append(f"{data_name}: {len(tr)} training and {len(va)} validation images, {channels} channel(s), "
                  f"{cfg.image_size} px; FID with {'the in-project digit network' if digits else 'random'} "
                  f"features on {n_fid} samples (real held-out images score {scorer.floor:.1f})")
     fixed = torch.randn(64, getattr(model, "latent_dim", 1) or 1, generator=torch.Generator().manual_seed(cfg.seed))
+    run = Run(cfg, scorer, n_fid, x[va], y[va], fixed)
 
-    def augment(xb: torch.Tensor) -> torch.Tensor:
-        if not cfg.flip:
-            return xb
-        return torch.where(torch.rand(len(xb), 1, 1, 1) < 0.5, xb.flip(-1), xb)
-
-    # ------------------------------------------------------------ one batch
-    def gan_step(m, batch, update) -> dict[str, torch.Tensor]:
-        xb, yb = batch
-        z = torch.randn(len(xb), m.latent_dim, device=xb.device)
-        d_loss, g_loss = gan_losses(m, augment(xb) * 2 - 1, yb if m.conditional else None, z, cfg.gan_loss)
-        update(d_loss, m.discriminator_parameters())
-        g = g_loss()  # after the discriminator's step: the generator answers the updated discriminator
-        update(g, m.generator_parameters())
-        return {"discriminator": d_loss.detach(), "generator": g.detach()}
-
-    def vae_step(m, batch, update) -> dict[str, torch.Tensor]:
-        xb = augment(batch[0])
-        logits, mu, logvar = m(xb)
-        loss, r, kl = vae_loss(logits, xb, mu, logvar, m.beta, m.recon)
-        update(loss)
-        return {"loss": loss.detach(), "reconstruction": r.detach(), "kl": kl.detach()}
-
-    def pixelcnn_step(m, batch, update) -> dict[str, torch.Tensor]:
-        loss = m.nll(augment(batch[0]))  # bits per pixel: every pixel predicted at once, the masks keep it causal
-        update(loss)
-        return {"loss": loss.detach()}
-
-    def ddpm_step(m, batch, update) -> dict[str, torch.Tensor]:
-        loss = m.loss(augment(batch[0]) * 2 - 1)
-        update(loss)
-        return {"loss": loss.detach()}
-
-    # -------------------------------------------------------------- samples
-    def epoch_picture(m):
-        m.eval()
-        with torch.no_grad():
-            if conditional:
-                pic = picture_grid(class_rows(m, 8, cfg.seed), columns=8)
-            elif fam in ("diffusion", "autoregressive"):  # slow samplers: fewer pictures (PixelCNN at 32 px: 16)
-                side = 6 if fam == "diffusion" or cfg.image_size <= 16 else 4
-                pic = picture_grid(generate(m, side * side, cfg.seed, cfg.sample_steps, "ddim"), columns=side)
-            elif fam == "vae" and m.latent_dim == 2:  # the whole latent space, decoded on a grid
-                pic = picture_grid(latent_map(m, 12), columns=12)
-            elif fam == "vae":
-                pic = picture_grid(m.decode(fixed[:, :m.latent_dim]), columns=8)
-            else:
-                pic = picture_grid((m.generate(fixed) + 1) / 2, columns=8)
-        m.train()
-        return pic
-
-    # ------------------------------------------------------------ validation
-    def mean_over(loader, loss_of: Callable[[torch.Tensor], torch.Tensor]) -> float:
-        total, count = 0.0, 0
-        for xb, _ in loader:
-            total += loss_of(xb).item() * len(xb)
-            count += len(xb)
-        return total / max(1, count)
-
-    def fid_of_samples(m) -> float:
-        return scorer.fid(generate(m, n_fid, 1, cfg.sample_steps, "ddim"))
+    def picture(m):
+        with evaluating(m):
+            return family.picture(run, m)
 
     def evaluate(m, loader, accelerator) -> dict[str, float]:
-        m.eval()
-        metrics: dict[str, float] = {}
-        with torch.no_grad():
-            if fam == "vae":
-                sums, count = torch.zeros(3), 0
-                for xb, _ in loader:
-                    logits, mu, logvar = m(xb)
-                    sums += torch.tensor([v.item() for v in vae_loss(logits, xb, mu, logvar, m.beta, m.recon)]) * len(xb)
-                    count += len(xb)
-                metrics = dict(zip(("loss", "reconstruction", "kl"), (sums / max(1, count)).tolist()))
-            elif fam == "autoregressive":  # its FID is measured once, at the end (final_fid)
-                bits = mean_over(loader, m.nll)
-                metrics = {"loss": bits, "bits_per_pixel": bits}
-            elif fam == "diffusion":
-                state = torch.get_rng_state()
-                torch.manual_seed(0)  # the same noise and steps every epoch: comparable values
-                metrics = {"loss": mean_over(loader, lambda xb: m.loss(xb * 2 - 1))}
-                torch.set_rng_state(state)
-            if fam == "gan":  # what D makes of held-out real images and of fakes (0.5 each: fooled)
-                ids = torch.arange(n_fid) % m.num_classes if m.conditional else None
-                fake = m.generate(torch.randn(n_fid, m.latent_dim, generator=torch.Generator().manual_seed(1)), ids)
-                real_p = torch.sigmoid(m.discriminate(x_val[:n_fid] * 2 - 1, y[va][:n_fid] if m.conditional else None))
-                fake01 = (fake + 1) / 2
-                metrics = {"d_real": real_p.mean().item(), "d_fake": torch.sigmoid(m.discriminate(fake, ids)).mean().item(),
-                           "fid": scorer.fid(fake01)}
-                if conditional and digits:
-                    metrics["class_accuracy"] = scorer.class_accuracy(fake01, ids)
-            elif fam != "autoregressive":
-                metrics["fid"] = fid_of_samples(m)
-        m.train()
-        return metrics
+        with evaluating(m):
+            return family.evaluate(run, m, loader)
 
     def final_fid(m) -> dict[str, float]:
-        m.eval()
-        fid = fid_of_samples(m)
-        m.train()
-        return {"fid": fid}
+        with evaluating(m):
+            return {"fid": run.fid_of_samples(m)}
 
-    # ------------------------------------------------------------------ save
     def save(m, folder: Path, metrics: dict[str, float]) -> None:
         from hub.card import write_card
 
         m.eval()
         m.save_pretrained(folder)
-        epoch_picture(m).save(folder / "samples.png")
+        picture(m).save(folder / "samples.png")
         (folder / "evaluation.json").write_text(json.dumps({"metrics": metrics, "fid_floor": scorer.floor,
                                                             "fid_features": scorer.kind}))
-        m.train()
-        write_card(folder, card(cfg, m, fam, data_name, metrics, scorer))
+        write_card(folder, card(cfg, m, family, data_name, metrics, scorer))
 
-    step = {"gan": gan_step, "vae": vae_step, "autoregressive": pixelcnn_step, "diffusion": ddpm_step}[fam]
     return TaskSpec(model=model, train_data=TensorDataset(x[tr], y[tr]), val_data=TensorDataset(x[va], y[va]),
-                    loss=None, train_step=step, evaluate=evaluate, save=save, notes=notes, sample=epoch_picture,
-                    final_metrics=final_fid if fam == "autoregressive" else None)
+                    loss=None, train_step=partial(family.step, run), evaluate=evaluate, save=save, notes=notes,
+                    sample=picture, final_metrics=final_fid if family.fid_at_end else None)
 
 
-def card(cfg: GenerativeConfig, m, fam: str, data_name: str, metrics: dict[str, float], scorer):
+def card(cfg: GenerativeConfig, m: nn.Module, family: Family, data_name: str, metrics: dict[str, float], scorer):
     from hub.card import CardInfo
-    from hub_models.generative import describe
 
     repo = cfg.push_to_hub or f"local/{cfg.model}-{data_name}"
     feats = ("a small CNN trained in-project on the built-in digits" if scorer.kind == "digits"
@@ -346,27 +407,11 @@ def card(cfg: GenerativeConfig, m, fam: str, data_name: str, metrics: dict[str, 
     summary = (f"{describe(m)}, trained with DL Playground on {data_name} ({cfg.epochs} epochs). {fid}, with the "
                f"features of {feats}; held-out real images score {scorer.floor:.2f} with as many samples.{bits}"
                f"\n\n![Samples](samples.png)")
-    if fam == "diffusion":
-        usage = (f"from diffusers import DDPMPipeline, DDIMScheduler\n"
-                 f"pipe = DDPMPipeline.from_pretrained(\"{repo}\")  # plain diffusers: no custom code\n"
-                 f"images = pipe(batch_size=16, num_inference_steps={cfg.timesteps}).images  # PIL images\n"
-                 f"pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)\n"
-                 f"fast = pipe(batch_size=16, num_inference_steps=50).images  # DDIM's schedule, same model")
-        library, tags = "diffusers", ["diffusers", "ddpm", "diffusers:DDPMPipeline"]
-    else:
-        cls = type(m).__name__
-        usage = (f"from hub_models.generative import {cls}, generate\n"
-                 f"model = {cls}.from_pretrained(\"{repo}\").eval()  # or a local folder\n"
-                 f"images = generate(model, 16, seed=0)  # (16, C, H, W) in [0, 1]")
-        library, tags = "pytorch", ["pixelcnn", "autoregressive"]
-        if fam == "gan":
-            tags = ["gan", "dcgan"] + (["conditional-gan"] if m.conditional else [])
-        elif fam == "vae":
-            tags = ["vae", f"vae-{m.kind}"]
     return CardInfo(
-        repo_id=repo, title=f"{cfg.model} on {data_name}", summary=summary, library_name=library,
-        pipeline_tag="unconditional-image-generation", task_name="Image generation", tags=tags,
+        repo_id=repo, title=f"{cfg.model} on {data_name}", summary=summary, library_name=family.library,
+        pipeline_tag="unconditional-image-generation", task_name="Image generation", tags=family.tags(m),
         base_model=cfg.init_from if cfg.init_from and not Path(cfg.init_from).exists() else None,
         datasets=[] if Path(cfg.dataset).exists() or cfg.dataset == BUILTIN else [cfg.dataset],
         dataset_name=data_name, metrics={k: v for k, v in metrics.items()},
-        training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")}, usage=usage)
+        training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")},
+        usage=family.usage(cfg, repo, m))

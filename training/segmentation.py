@@ -15,10 +15,9 @@ import torch.nn.functional as F
 
 from hub_models.segmentation import IGNORE, SEGMENTERS
 
-from .config import TrainingError, to_dict
+from .config import to_dict
 from .engine import TaskSpec, load_matching
-from .tasks.segmentation import SegmentationConfig, BUILTIN
-
+from .tasks.segmentation import BUILTIN, SegmentationConfig
 
 
 def load_data(cfg: SegmentationConfig):
@@ -26,16 +25,12 @@ def load_data(cfg: SegmentationConfig):
     from .segmentation_data import from_scenes, load_folder
 
     size = cfg.image_size
-    if not 32 <= size <= 1024:
-        raise TrainingError(f"--image-size must be between 32 and 1024, got {size}")
     if cfg.dataset == BUILTIN:
         from .shapes import CLASSES, shapes_split
 
         n_train, n_val = (16, 8) if cfg.dry_run else (None, None)
         return (from_scenes(shapes_split("train", size, n_train), CLASSES),
                 from_scenes(shapes_split("val", size, n_val), CLASSES), BUILTIN)
-    if not 0 < cfg.val_split < 1:
-        raise TrainingError(f"--val-split must be between 0 and 1, got {cfg.val_split}")
     data = load_folder(dataset_folder(cfg.dataset, cfg.hub, BUILTIN), size)
     if cfg.dry_run:
         data = data.subset(list(range(min(16, len(data)))))
@@ -65,8 +60,6 @@ def prediction_picture(model, data, n: int = 4):
 def build_task(cfg: SegmentationConfig) -> TaskSpec:
     from hub_models.segmentation import confusion, create_segmenter, iou_table
 
-    if cfg.model not in SEGMENTERS:
-        raise TrainingError(f"unknown model {cfg.model!r}; choose one of {', '.join(SEGMENTERS)}")
     train_data, val_data, data_name = load_data(cfg)
     labels = train_data.labels
     k = len(labels)

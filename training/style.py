@@ -21,8 +21,7 @@ from hub_models.style_catalog import BUILTIN_IMAGES
 
 from .config import TrainingError, to_dict
 from .engine import TaskSpec, load_matching
-from .tasks.style import StyleConfig, BUILTIN
-
+from .tasks.style import BUILTIN, StyleConfig
 
 
 def _open_style(spec: str):
@@ -95,10 +94,6 @@ def build_task(cfg: StyleConfig) -> TaskSpec:
     from hub_models.inference import InputError
     from hub_models.style import StyleNet, content_loss, gram, load_extractor, style_loss, to_tensor, tv_loss
 
-    if not 32 <= cfg.image_size <= 512:
-        raise TrainingError(f"--image-size must be between 32 and 512, got {cfg.image_size}")
-    if cfg.model not in STYLE_NETS:
-        raise TrainingError(f"unknown model {cfg.model!r}; choose one of {', '.join(STYLE_NETS)}")
     style_spec = cfg.style_file or cfg.style
     style_img = _open_style(style_spec)
     train_photos, val_photos, data_name, notes = load_photos(cfg)

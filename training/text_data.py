@@ -1,4 +1,5 @@
-"""Labelled text for the BERT tab: built-in samples, uploaded CSV/TSV/JSONL files, hub dataset repos.
+"""Labelled text for the BERT tab: built-in samples, uploaded CSV/TSV/JSONL files, hub dataset repos; the
+tables and text files of the text tabs (read_table, the cheap checks of an upload, keep_upload).
 
 The built-in samples are generated here from word lists written for this project (MIT, like the
 code), so they work offline and their validation splits use words the training split never shows:
@@ -16,6 +17,7 @@ from typing import Any
 from .config import TrainingError
 
 MAX_FILE_BYTES = 200 * 1024**2
+MAX_CORPUS_BYTES = 50 * 1024**2  # a language model's corpus is read whole into memory
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 # ------------------------------------------------------------ built-in samples
@@ -138,10 +140,12 @@ def builtin_sample(name: str, seed: int = 0) -> TextData:
 TEXT_COLUMNS = ("text", "sentence", "sentence1", "premise", "question", "tokens", "words")
 PAIR_COLUMNS = ("text_pair", "sentence2", "hypothesis")
 LABEL_COLUMNS = ("label", "labels", "ner_tags", "tags", "class", "category")
+HEAD_ROWS = 20  # rows read to learn a table's columns
 
 
-def read_table(spec: str, hub_spec: str):
-    """A pandas DataFrame from a .csv/.tsv/.jsonl/.json file, or a dataset repo id pulled from ``hub_spec``.
+def read_table(spec: str, hub_spec: str, nrows: int | None = None):
+    """A pandas DataFrame from a .csv/.tsv/.jsonl/.json file (its first ``nrows`` rows if given; a .json
+    array is read whole), or a dataset repo id pulled from ``hub_spec``.
 
     Class-label columns of a hub dataset (ints with names) come back as their names.
     """
@@ -156,9 +160,11 @@ def read_table(spec: str, hub_spec: str):
         suffix = path.suffix.lower()
         try:
             if suffix in (".csv", ".tsv", ".txt"):
-                df = pd.read_csv(path, sep="\t" if suffix != ".csv" else ",", dtype=str, keep_default_na=False)
+                df = pd.read_csv(path, sep="\t" if suffix != ".csv" else ",", dtype=str, keep_default_na=False,
+                                 nrows=nrows)
             elif suffix in (".jsonl", ".json"):
-                df = pd.read_json(path, lines=suffix == ".jsonl", dtype=False)
+                lines = suffix == ".jsonl"
+                df = pd.read_json(path, lines=lines, dtype=False, nrows=nrows if lines else None)
             else:
                 raise TrainingError(f"{path.name}: give a .csv, .tsv, .jsonl or .json file")
         except TrainingError:
@@ -193,8 +199,10 @@ def read_table(spec: str, hub_spec: str):
     return df
 
 
-def table_columns(spec: str, hub_spec: str = "local") -> list[str]:
-    return [str(c) for c in read_table(spec, hub_spec).columns]
+def table_columns(path: str | Path) -> list[str]:
+    """The columns of a table file, read from its first rows: the cheap check the web process makes of an
+    upload (type, size, a readable header) before a job reads it whole."""
+    return [str(c) for c in read_table(str(path), "local", nrows=HEAD_ROWS).columns]
 
 
 def _pick(columns: list[str], wanted: str, candidates: tuple[str, ...], what: str, required: bool = True) -> str | None:
@@ -217,17 +225,23 @@ def _words(value: Any, row: int) -> list[str]:
         raise TrainingError(f"row {row}: expected a list of words or a space-separated string, got {value!r}") from None
 
 
-def table_data(spec: str, kind: str, hub_spec: str, *, text_column: str = "", pair_column: str = "",
-               label_column: str = "", val_split: float = 0.2, seed: int = 0) -> TextData:
-    """Rows of a user's table checked for the task ``kind`` ("sequence" or "token"), split train/validation."""
-    df = read_table(spec, hub_spec)
-    columns = [str(c) for c in df.columns]
+def pick_columns(columns: list[str], kind: str, *, text_column: str = "", pair_column: str = "",
+                 label_column: str = "") -> tuple[str, str, str | None]:
+    """(text, label, pair or None) columns of a table for the task ``kind`` ("sequence" or "token"): the ones
+    named, or guessed from the usual names."""
     text_col = _pick(columns, text_column, TEXT_COLUMNS, "text")
     label_col = _pick(columns, label_column, LABEL_COLUMNS, "labels")
     pair_col = _pick(columns, pair_column, PAIR_COLUMNS, "second sentence", required=False) if kind == "sequence" \
         else None
-    if pair_column and kind == "token":
-        raise TrainingError("token classification tags one text; it takes no second-sentence column")
+    return text_col, label_col, pair_col  # type: ignore[return-value]
+
+
+def table_data(spec: str, kind: str, hub_spec: str, *, text_column: str = "", pair_column: str = "",
+               label_column: str = "", val_split: float = 0.2, seed: int = 0) -> TextData:
+    """Rows of a user's table checked for the task ``kind`` ("sequence" or "token"), split train/validation."""
+    df = read_table(spec, hub_spec)
+    text_col, label_col, pair_col = pick_columns([str(c) for c in df.columns], kind, text_column=text_column,
+                                                 pair_column=pair_column, label_column=label_column)
     rows = []
     for i, rec in enumerate(df.to_dict("records"), start=1):
         text, label = rec[text_col], rec[label_col]
@@ -254,14 +268,26 @@ def table_data(spec: str, kind: str, hub_spec: str, *, text_column: str = "", pa
     if len(labels) < 2:
         raise TrainingError(f"the label column {label_col!r} holds one class ({labels[0]!r}): a classifier needs "
                             f"at least two")
-    if not 0 < val_split < 1:
-        raise TrainingError(f"--val-split must be between 0 and 1, got {val_split}")
     rng = random.Random(seed)
     rng.shuffle(rows)
     n_val = max(1, int(len(rows) * val_split))
     name = Path(spec).name if Path(spec).exists() else spec
     notes.append(f"columns: text={text_col}" + (f", pair={pair_col}" if pair_col else "") + f", labels={label_col}")
     return TextData(kind, rows[n_val:], rows[:n_val], labels, name, notes)
+
+
+def check_text_file(path: str | Path) -> None:
+    """A corpus file's size and encoding (its first megabyte): the cheap check of an upload."""
+    path = Path(path)
+    if path.stat().st_size > MAX_CORPUS_BYTES:
+        raise TrainingError(f"{path.name} is over {MAX_CORPUS_BYTES // 1024**2} MB")
+    with path.open("rb") as f:
+        head = f.read(1 << 20)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.reason != "unexpected end of data" or len(head) < 1 << 20:  # (a character cut at the 1 MB mark)
+            raise TrainingError(f"{path.name} is not UTF-8 text") from None
 
 
 def keep_upload(path: str | Path, uploads_dir: str | Path) -> Path:

@@ -17,9 +17,8 @@ import torch.nn.functional as F
 
 from .config import TrainingError, to_dict
 from .engine import TaskSpec
-from .tasks.textgen import TextGenConfig, CORPORA
-
-MAX_CORPUS_BYTES = 50 * 1024**2
+from .tasks.textgen import CORPORA, TextGenConfig
+from .text_data import check_text_file, read_table
 
 
 def load_corpus(cfg: TextGenConfig) -> tuple[str, str]:
@@ -30,16 +29,13 @@ def load_corpus(cfg: TextGenConfig) -> tuple[str, str]:
         return "\n\n".join(topics[k].strip() for k in sorted(topics)), "python-docs"
     path = Path(cfg.dataset).expanduser()
     if path.is_file():
-        if path.stat().st_size > MAX_CORPUS_BYTES:
-            raise TrainingError(f"{path.name} is over {MAX_CORPUS_BYTES // 1024**2} MB")
+        check_text_file(path)
         try:
             return path.read_text(encoding="utf-8"), path.name
         except UnicodeDecodeError:
             raise TrainingError(f"{path.name} is not UTF-8 text") from None
     if path.exists():
         raise TrainingError(f"{path} is not a file")
-    from .text_data import read_table
-
     df = read_table(cfg.dataset, cfg.hub)
     if cfg.text_column not in df.columns:
         raise TrainingError(f"dataset {cfg.dataset} has no column {cfg.text_column!r}; its columns are "
@@ -65,8 +61,6 @@ class Chunks(torch.utils.data.Dataset):
 def build_task(cfg: TextGenConfig) -> TaskSpec:
     from hub_models.textgen import MODELS, LM, build_vocab, create_model, generate, train_bpe
 
-    if cfg.model not in MODELS:
-        raise TrainingError(f"unknown model {cfg.model!r}; choose one of {', '.join(MODELS)}")
     family, level, defaults = MODELS[cfg.model]
     text, name = load_corpus(cfg)
     if cfg.max_chars:

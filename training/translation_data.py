@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from .config import TrainingError
+from .text_data import _pick, read_table
 
 # person: 0 je/I, 1 tu/you, 2 il/he, 3 elle/she, 4 nous/we, 5 ils/they
 _SUBJECTS = [("I", "je"), ("you", "tu"), ("he", "il"), ("she", "elle"), ("we", "nous"), ("they", "ils")]
@@ -95,17 +96,19 @@ SOURCE_COLUMNS = ("source", "src", "en", "english", "input", "text")
 TARGET_COLUMNS = ("target", "tgt", "fr", "french", "output", "translation")
 
 
+def pair_columns(columns: list[str], source_column: str = "", target_column: str = "") -> tuple[str, str]:
+    """(source, target) columns of a table: the ones named, or guessed from the usual names."""
+    if not source_column and not target_column and len(columns) == 2 and not set(columns) & set(TARGET_COLUMNS):
+        return columns[0], columns[1]  # two columns (en, de...): the first is the source
+    return (_pick(columns, source_column, SOURCE_COLUMNS, "source sentences"),  # type: ignore[return-value]
+            _pick(columns, target_column, TARGET_COLUMNS, "target sentences"))
+
+
 def table_pairs(spec: str, hub_spec: str, source_column: str = "", target_column: str = "", val_split: float = 0.1,
                 seed: int = 0) -> tuple[list[dict], list[dict], list[str]]:
     """(train, val, notes) from a TSV/CSV/JSONL file or a dataset repo with a source and a target column."""
-    from .text_data import _pick, read_table
-
     df = read_table(spec, hub_spec)
-    columns = [str(c) for c in df.columns]
-    if not source_column and not target_column and len(columns) == 2 and not set(columns) & set(TARGET_COLUMNS):
-        source_column, target_column = columns  # two columns (en, de...): the first is the source
-    src = _pick(columns, source_column, SOURCE_COLUMNS, "source sentences")
-    tgt = _pick(columns, target_column, TARGET_COLUMNS, "target sentences")
+    src, tgt = pair_columns([str(c) for c in df.columns], source_column, target_column)
     rows, skipped = [], 0
     for i, rec in enumerate(df.to_dict("records"), start=1):
         s, t = rec[src], rec[tgt]

@@ -42,12 +42,14 @@ class Task:
         return importlib.import_module(self.trainer).build_task(cfg)
 
     def prepared(self, cfg: TrainConfig) -> TrainConfig:
-        """The config a run uses: validated, with the dry-run sizes when ``cfg.dry_run`` (a new object:
-        the caller's config is never edited)."""
+        """The config a run uses: validated, with the dry-run sizes when ``cfg.dry_run``, then the config's
+        own ``resolved()`` where it defines one (defaults that depend on other fields, such as a model
+        family's learning rate). A new object: the caller's config is never edited."""
         cfg.validate()
         if cfg.dry_run:
             cfg = dataclasses.replace(cfg, **{"epochs": 1, "max_steps": 1, **self.dry_run})
-        return cfg
+        resolved = getattr(cfg, "resolved", None)
+        return resolved() if resolved else cfg
 
 
 TASKS: dict[str, Task] = {}

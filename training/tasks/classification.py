@@ -19,7 +19,8 @@ class ClassificationConfig(TrainConfig):
     # Defaults that take LeNet past 97% on the digits in a few seconds on two CPU cores.
     epochs: int = opt(10, "passes over the training split", min=1, max=500)
     batch_size: int = opt(32, "examples per step", min=1, max=4096)
-    lr: float = opt(3e-3, "peak learning rate", label="Learning rate", min=1e-7, max=10)
+    lr: float = opt(3e-3, "peak learning rate (a huge one diverges: the run stops with a message)",
+                    label="Learning rate", min=1e-7)
     model: str = opt("lenet", f"architecture: one of ours (lenet, resnet18-small ...: see the registry in "
                               f"hub_models.classification), or any timm model as {TIMM_PREFIX}<name> "
                               f"(e.g. {TIMM_PREFIX}resnet18)", label="Architecture", suggest=lambda: MODEL_NAMES()

@@ -3,31 +3,42 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import TrainConfig, opt, registry_names
+from ..config import SCHEDULES, TrainConfig, opt, registry_names
 from . import Task
 
 DETECTORS = registry_names("hub_models.detection", "DETECTORS")
 
 BUILTIN = "shapes"
+TINYSSD_STRIDE = 64  # the side of a cell of TinySSD's coarsest feature map, in pixels
 
 
 @dataclass
 class DetectionConfig(TrainConfig):
-    epochs: int = opt(8, "passes over the training split")
-    batch_size: int = opt(32, "images per step")
-    lr: float = opt(3e-3, "peak learning rate")
+    epochs: int = opt(8, "passes over the training split", min=1, max=300)
+    batch_size: int = opt(32, "images per step", min=1, max=512)
+    lr: float = opt(3e-3, "peak learning rate", label="Learning rate", min=1e-7, max=1)
     schedule: str = opt("onecycle", "learning-rate schedule over the run (warm-up then decay suits detectors "
-                                    "trained from scratch)", ("constant", "cosine", "step", "onecycle"))
+                                    "trained from scratch)", SCHEDULES)
     model: str = opt("tinyssd", "detector", DETECTORS)
     dataset: str = opt(BUILTIN, "'shapes' (built in: 1000 + 200 generated scenes of ellipses, rectangles and "
                                 "triangles with exact boxes), a COCO or YOLO folder or .zip, or a dataset repo id on "
                                 "--hub")
-    image_size: int = opt(128, "images are resized to this square size (a multiple of 64 for tinyssd)")
-    val_split: float = opt(0.2, "fraction of an uploaded dataset held out for validation")
+    image_size: int = opt(128, f"images are resized to this square size (a multiple of {TINYSSD_STRIDE} for "
+                               f"tinyssd)", min=32, max=1024)
+    val_split: float = opt(0.2, "fraction of an uploaded dataset held out for validation", min=0.01, max=0.99)
     init_from: str = opt("", "fine-tune: start from a detector of the same architecture saved here or on --hub (a "
                              "folder or repo id); tensors whose shapes differ (class heads, for other classes) start "
                              "fresh")
     flip: bool = opt(True, "mirror training images (and their boxes) at random")
 
-TASK = Task(name="detection", title="Object detection", config=DetectionConfig, trainer="training.detection", metric="map50",
-            dry_run={"batch_size": 4}, tab="spaces.detection")
+    def check(self) -> None:
+        from common.errors import ConfigError
+
+        if self.model == "tinyssd" and self.image_size % TINYSSD_STRIDE:
+            k = max(1, round(self.image_size / TINYSSD_STRIDE))
+            raise ConfigError("image_size", f"Image size: TinySSD needs a multiple of {TINYSSD_STRIDE}, not "
+                                            f"{self.image_size} (try {k * TINYSSD_STRIDE})")
+
+
+TASK = Task(name="detection", title="Object detection", config=DetectionConfig, trainer="training.detection",
+            metric="map50", dry_run={"batch_size": 4}, tab="spaces.detection")

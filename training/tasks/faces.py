@@ -3,37 +3,58 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import TrainConfig, opt
+from ..config import SCHEDULES, TrainConfig, opt, registry_names
 from . import Task
+from .classification import TIMM_PREFIX
 
 MINING = ("semi-hard", "batch-hard", "all")
 BUILTIN = "faces"
+EMBEDDERS = registry_names("hub_models.faces", "EMBEDDERS")
 
 
 @dataclass
 class FaceConfig(TrainConfig):
-    epochs: int = opt(20, "passes over the training people")
-    batch_size: int = opt(16, "people per batch (each with --photos-per-person photos)")
-    lr: float = opt(3e-3, "peak learning rate")
-    schedule: str = opt("onecycle", "learning-rate schedule over the run", ("constant", "cosine", "step", "onecycle"))
-    model: str = opt("small-cnn", "embedding network: small-cnn, resnet (ours), timm:resnet18 ... (the registry in hub_models.faces), or timm:<architecture>")
+    epochs: int = opt(20, "passes over the training people", min=1, max=300)
+    # Two people at least: a batch of one has no negatives, so triplet and contrastive loss are zero.
+    batch_size: int = opt(16, "people per batch (each with --photos-per-person photos)", min=2, max=512)
+    lr: float = opt(3e-3, "peak learning rate", label="Learning rate", min=1e-7, max=1)
+    schedule: str = opt("onecycle", "learning-rate schedule over the run", SCHEDULES)
+    model: str = opt("small-cnn", f"embedding network: small-cnn, resnet (ours), timm:resnet18 ... (the registry in "
+                                  f"hub_models.faces), or {TIMM_PREFIX}<any timm architecture>",
+                     suggest=EMBEDDERS)
     loss: str = opt("triplet", "triplet loss (FaceNet) or a Siamese network's contrastive loss",
                     ("triplet", "contrastive"))
     mining: str = opt("semi-hard", "which negatives triplet loss uses", MINING)
-    margin: float = opt(0.0, "margin of the loss; 0: 0.2 for triplet, 1.0 for contrastive")
-    embedding_dim: int = opt(64, "length of the face embedding")
-    photos_per_person: int = opt(4, "photos of each person in a batch (K of P x K)")
+    margin: float = opt(0.0, "margin of the loss; 0: 0.2 for triplet, 1.0 for contrastive", min=0, max=4)
+    embedding_dim: int = opt(64, "length of the face embedding", min=2, max=1024)
+    # Two at least: a batch needs pairs of the same person.
+    photos_per_person: int = opt(4, "photos of each person in a batch (K of P x K)", min=2, max=32)
     dataset: str = opt(BUILTIN, "'faces' (built in: 80 drawn people to train on and 20 unseen ones to validate, "
                                 "10 photos each), a folder or .zip with one folder per person, or a dataset repo "
                                 "id on --hub")
     face_crop: str = opt("auto", "how faces are cut from the photos: haar (OpenCV's cascade finds and aligns "
                                  "them), none (the images are crops already), auto (none for the built-in "
                                  "faces, haar otherwise)", ("auto", "haar", "none"))
-    image_size: int = opt(64, "face crops are resized to this square size")
-    val_split: float = opt(0.2, "fraction of an uploaded dataset's people held out (unseen) for validation")
+    image_size: int = opt(64, "face crops are resized to this square size", min=32, max=256)
+    val_split: float = opt(0.2, "fraction of an uploaded dataset's people held out (unseen) for validation",
+                           min=0.01, max=0.99)
     init_from: str = opt("", "fine-tune: start from an embedder saved here or on --hub (a folder or repo id)")
     flip: bool = opt(True, "mirror training faces at random")
 
+    def check(self) -> None:
+        from common.errors import ConfigError
 
-TASK = Task(name="faces", title="Face verification", config=FaceConfig, trainer="training.face_verification", metric="auc",
-            dry_run={"batch_size": 3}, tab="spaces.faces")
+        if self.model.startswith(TIMM_PREFIX):
+            from hub_models.adapters import check_timm_arch
+
+            try:
+                check_timm_arch(self.model[len(TIMM_PREFIX):])
+            except ValueError as e:
+                raise ConfigError("model", f"Model: {e}") from None
+        elif self.model not in (names := EMBEDDERS()):
+            raise ConfigError("model", f"Model: unknown embedding network {self.model!r}; one of {', '.join(names)}, "
+                                       f"or {TIMM_PREFIX}<any timm architecture>")
+
+
+TASK = Task(name="faces", title="Face verification", config=FaceConfig, trainer="training.face_verification",
+            metric="auc", dry_run={"batch_size": 3}, tab="spaces.faces")

@@ -3,31 +3,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import TrainConfig, opt
+from ..config import TrainConfig, opt, registry_names
 from . import Task
 
 CORPORA = {"python-docs": "the Python Language Reference topics (pydoc_data.topics, PSF License), 465 KB"}
+MIN_CHARS = 1000  # a smaller --max-chars leaves too little for training windows and a validation split
 
 
 @dataclass
 class TextGenConfig(TrainConfig):
     # Defaults that make a character LSTM write recognisable English in a few minutes on two CPU cores.
-    epochs: int = opt(5, "passes over the training split")
-    batch_size: int = opt(32, "sequences per step")
-    lr: float = opt(3e-3, "peak learning rate")
-    grad_clip: float = opt(1.0, "clip the gradient norm to this value (RNNs need it; 0: off)")
-    model: str = opt("char-lstm", "char-rnn, char-gru, char-lstm, word-lstm (ours) or gpt2-tiny (transformers)")
+    epochs: int = opt(5, "passes over the training split", min=1, max=200)
+    batch_size: int = opt(32, "sequences per step", min=1, max=1024)
+    lr: float = opt(3e-3, "peak learning rate", label="Learning rate", min=1e-7, max=1)
+    grad_clip: float = opt(1.0, "clip the gradient norm to this value (RNNs need it; 0: off)",
+                           label="Gradient clipping (0: off)", min=0)
+    model: str = opt("char-lstm", "a character or word RNN, GRU or LSTM (ours), or a tiny GPT-2 (transformers)",
+                     registry_names("hub_models.textgen", "MODELS"))
     dataset: str = opt("python-docs", f"built in: {', '.join(f'{k} ({v})' for k, v in CORPORA.items())}; or a "
                                       f".txt file, or a dataset repo id on --hub (its text column)")
     text_column: str = opt("text", "the column that holds the text, for a dataset repo")
-    seq_len: int = opt(128, "tokens per training sequence (back-propagation through time)")
-    hidden_size: int = opt(0, "RNN hidden units / GPT-2 embedding width (0: the model's default)")
-    num_layers: int = opt(0, "stacked layers (0: the model's default)")
-    max_chars: int = opt(300_000, "use at most this many characters of the corpus (0: all)")
-    val_fraction: float = opt(0.1, "the end of the corpus held out for validation")
+    seq_len: int = opt(128, "tokens per training sequence (back-propagation through time)",
+                       label="Sequence length (tokens)", min=8, max=1024)
+    hidden_size: int = opt(0, "RNN hidden units / GPT-2 embedding width (0: the model's default)",
+                           label="Hidden size (0: default)", min=0, max=2048)
+    num_layers: int = opt(0, "stacked layers (0: the model's default)", label="Layers (0: default)", min=0, max=12)
+    max_chars: int = opt(300_000, f"use at most this many characters of the corpus (0: all; else at least "
+                                  f"{MIN_CHARS:,})", label="Use at most (characters)", min=0)
+    val_fraction: float = opt(0.1, "the end of the corpus held out for validation", min=0.01, max=0.5)
     sample_prompt: str = opt("The ", "prompt of the sample written after each epoch")
-    sample_tokens: int = opt(200, "tokens in that sample")
+    sample_tokens: int = opt(200, "tokens in that sample", min=1, max=2000)
+
+    def check(self) -> None:
+        from common.errors import ConfigError
+
+        if 0 < self.max_chars < MIN_CHARS:
+            raise ConfigError("max_chars", f"Use at most (characters): 0 (all) or at least {MIN_CHARS:,}, not "
+                                           f"{self.max_chars:,}")
 
 
-TASK = Task(name="textgen", title="Text generation", config=TextGenConfig, trainer="training.textgen", metric="perplexity",
-            dry_run={"batch_size": 4, "seq_len": 32, "sample_tokens": 20}, tab="spaces.textgen")
+TASK = Task(name="textgen", title="Text generation", config=TextGenConfig, trainer="training.textgen",
+            metric="perplexity", dry_run={"batch_size": 4, "seq_len": 32, "sample_tokens": 20}, tab="spaces.textgen")
