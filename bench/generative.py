@@ -22,7 +22,9 @@ import torch  # noqa: E402
 from generate_speed import timed  # noqa: E402
 
 from hub_models.generative import DDPM, GENERATIVE_MODELS, diffusion_steps, generate, load_generative  # noqa: E402
-from training.generative import GenerativeConfig, load_images, train  # noqa: E402
+from training.generative import load_images  # noqa: E402
+from training.tasks import train  # noqa: E402
+from training.tasks.generative import GenerativeConfig  # noqa: E402
 
 
 def trained(name: str, epochs: int, out: Path):

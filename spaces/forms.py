@@ -9,6 +9,7 @@ before the handler runs. ``form.config(values, **derived)`` builds the validated
 from __future__ import annotations
 
 import dataclasses
+import threading
 import typing
 from typing import Any, Callable
 
@@ -35,9 +36,11 @@ class ConfigForm:
         if kind is bool:
             component = gr.Checkbox(**look)
         elif choices is not None or suggest is not None or "choices" in look:
-            # A registry that imports torch fills its dropdown on page load (see ``load_choices``).
+            # A registry that imports torch fills its dropdown on page load (see ``load_choices``). Gradio
+            # checks a value against the choices the dropdown was built with (an API call loads no page), so
+            # such a dropdown takes any value and the config's validator refuses an unknown one by name.
             look.setdefault("choices", [value] if callable(choices) or choices is None else list(choices))
-            look.setdefault("allow_custom_value", suggest is not None)
+            look.setdefault("allow_custom_value", suggest is not None or callable(choices))
             component = gr.Dropdown(**look)
         elif kind in (int, float):
             bounds = {"minimum": meta.get("min"), "maximum": meta.get("max")}
@@ -65,17 +68,21 @@ class ConfigForm:
         if lazy:
             demo.load(lambda: [gr.update(choices=names(self.fields[n])) for n in lazy], None, list(lazy.values()),
                       api_visibility="private")
+            # The validator reads these registries in the request that starts a job, which Gradio does not
+            # queue (and gradio_client gives 5 s): import them in the background now, not in that request.
+            threading.Thread(target=lambda: [names(self.fields[n]) for n in lazy], daemon=True).start()
 
-    def config(self, values: dict[str, Any], **derived: Any) -> Any:
+    def config(self, values: dict[str, Any], deep: bool = True, **derived: Any) -> Any:
         """The validated config from the form's ``values`` (other names ignored) and ``derived`` fields
         (the dataset a data picker chose, the hub...)."""
-        return config_from_values(self.cls, {**{k: v for k, v in values.items() if k in self.fields}, **derived})
+        return config_from_values(self.cls, {**{k: v for k, v in values.items() if k in self.fields}, **derived},
+                                  deep)
 
     def validator(self, **values: Any) -> list[dict]:
         """Gradio's validator: a bad value's message next to its field, before the handler runs."""
         bad: dict[str, str] = {}
         try:
-            self.config(values)
+            self.config(values, deep=False)  # Gradio runs it unqueued: no library imports (check_deep) here
         except ConfigError as e:
             bad[e.field] = str(e)
         return [gr.validate(name not in bad, bad.get(name, "")) for name in values]

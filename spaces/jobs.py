@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,7 +18,7 @@ import gradio as gr
 from common.errors import UserError
 from hub import client as hubs
 from training.layout import model_marker
-from training.runner import JobRunner
+from training.runner import Job, JobRunner
 
 from .common import AppContext, HubPicker, get_hub, hub_picker
 from .plots import picture_file
@@ -91,6 +92,188 @@ class JobPanel:
     choices: Callable[[], list[tuple[str, str]]]  # the job dropdown's choices now
 
 
+@dataclass(frozen=True)
+class PanelView:
+    """What a task's panel shows; the layout and the watch both follow it."""
+
+    task: str
+    metric: str  # the jobs table's last column
+    unit: str  # of the throughput in the progress line
+    picture: Callable[[Path], Any] | None = None  # model folder -> PIL image or None
+    samples: str | None = None  # "text" or "image": what the trainer makes after each epoch
+    loss_parts: bool = False  # plot a step's named losses as lines of one chart
+    metric_apart: str | None = None  # a validation metric drawn on a plot of its own
+
+    @property
+    def optional(self) -> list[tuple[str, str, Any]]:
+        """The outputs only some panels have, in order: (name, the files a tick follows for it, its value
+        with no job picked)."""
+        image = self.samples == "image"
+        return [(name, group, empty) for name, group, empty, shown in (
+            ("apart", "run", None, bool(self.metric_apart)),
+            ("picture", "pic", None, self.picture is not None),
+            ("samples", "samples" if image else "run", None if image else "", self.samples in ("text", "image")))
+            if shown]
+
+    @property
+    def groups(self) -> list[str]:
+        """For each output of the watch, in order, the files it is drawn from."""
+        return ["rows", "run", "run", "run", *[group for _, group, _ in self.optional], "log"]
+
+
+def job_choices(runner: JobRunner, task: str) -> list[tuple[str, str]]:
+    return [(f"{j.label} · {j.id}", j.id) for j in runner.jobs() if j.task == task]
+
+
+def watched_job(runner: JobRunner, task: str):
+    """Dropdown update for a reopened page: it watches the job that is running (else the newest one)."""
+    mine = [j for j in runner.jobs() if j.task == task]
+    watched = next((j.id for j in mine if j.status in ("running", "stopping")), mine[0].id if mine else None)
+    return gr.update(choices=[(f"{j.label} · {j.id}", j.id) for j in mine], value=watched)
+
+
+def stop_job(runner: JobRunner, job_id: str | None) -> str:
+    if not job_id:
+        raise UserError("Pick a job to stop.")
+    try:
+        j = runner.stop(job_id)
+    except KeyError as e:
+        raise UserError(str(e)) from None
+    return f"Job {job_id}: {j.status}."
+
+
+def job_rows(runner: JobRunner, view: PanelView, jobs: list[Job], positions: dict[str, int]) -> list[list]:
+    """The jobs table: one row per job of the task."""
+    rows = []
+    for j in jobs:
+        if j.task == view.task:
+            value = job_metrics(runner, j.id).get(view.metric)
+            rows.append([j.id, j.label, j.status, positions.get(j.id, ""),
+                         f"{value:.4f}" if value is not None else ""])
+    return rows
+
+
+def progress_text(job: Job, steps: list[dict], total: int, position: int | None, unit: str) -> str:
+    """The progress line: the queue position, or the status, step, throughput, ETA and final message."""
+    if job.status == "queued":
+        return f"**Queued**, position {position}: one training job runs per device at a time."
+    done = steps[-1]["step"] if steps else 0
+    pct = 100 * done / total if total else 0
+    eta = steps[-1].get("eta_s") if steps and job.status == "running" else None
+    return (f"**{job.status.capitalize()}** · step {done}/{total} ({pct:.0f}%)"
+            + (f" · {steps[-1]['throughput']:.0f} {unit} · ETA {eta:.0f} s" if eta else "")
+            + (f" · {job.message}" if job.message and job.status not in ("running", "queued") else ""))
+
+
+# The plots get None, not an empty frame, until there is data: a plot first drawn empty keeps an empty legend.
+def loss_frame(steps: list[dict], parts: bool):
+    import pandas as pd
+
+    if not steps:
+        return None
+    if parts:
+        return pd.DataFrame([{"step": e["step"], "part": k, "loss": v} for e in steps
+                             for k, v in (e.get("parts") or {"loss": e["loss"]}).items()])
+    return pd.DataFrame({"step": [e["step"] for e in steps], "loss": [e["loss"] for e in steps]})
+
+
+def metric_frames(evals: list[dict], apart: str | None) -> tuple[Any, Any]:
+    """(the validation metrics but the loss and ``apart``, ``apart`` alone) as frames for their plots."""
+    import pandas as pd
+
+    shown = [{"epoch": e["epoch"], "metric": k, "value": v} for e in evals
+             for k, v in e["metrics"].items() if k not in ("loss", apart)]
+    alone = [{"epoch": e["epoch"], apart: e["metrics"][apart]} for e in evals if apart in e["metrics"]]
+    return pd.DataFrame(shown) if shown else None, pd.DataFrame(alone) if alone else None
+
+
+def samples_output(runner: JobRunner, job_id: str, events: list[dict], kind: str) -> Any:
+    """The samples of ``kind`` made after each epoch, newest first: gallery items or one text."""
+    made = [e for e in events if e["type"] == "sample" and e.get("kind") == kind]
+    if kind == "image":
+        root = runner.folder(job_id).run.root
+        return [(picture_file(root / e["data"]), f"epoch {e['epoch']}") for e in reversed(made)] or None
+    return "\n\n".join(f"— epoch {e['epoch']} —\n{e['data']}" for e in reversed(made))
+
+
+def watch(runner: JobRunner, view: PanelView, job_id: str | None) -> tuple:
+    """The panel's outputs for ``job_id``, in the order of the ``<task>_watch`` API: jobs table, progress,
+    loss plot, metrics plot, the view's optional outputs, log."""
+    # Runs every second for every open page: one scan of the jobs serves the table and the queue.
+    jobs = runner.jobs()
+    positions = runner.queue_positions(jobs)
+    rows = job_rows(runner, view, jobs, positions)
+    empty = [value for *_, value in view.optional]
+    if not job_id:
+        return rows, "Start a job, or pick one to watch.", None, None, *empty, ""
+    try:
+        j = runner.get(job_id)
+    except KeyError:
+        return rows, f"No job {job_id}.", None, None, *empty, ""
+    events, _ = runner.events(job_id)
+    steps = [e for e in events if e["type"] == "step"]
+    start = next((e for e in events if e["type"] == "start"), None)
+    total = start["total_steps"] if start else 0
+    metrics, apart = metric_frames([e for e in events if e["type"] == "eval"], view.metric_apart)
+    out: list[Any] = [rows, progress_text(j, steps, total, positions.get(job_id), view.unit),
+                      loss_frame(steps, view.loss_parts), metrics]
+    for name, _, _ in view.optional:
+        out.append(apart if name == "apart" else view.picture(model_dir(runner, job_id)) if name == "picture"
+                   else samples_output(runner, job_id, events, view.samples))
+    return *out, runner.log_tail(job_id)
+
+
+def _stamp(path: Path) -> tuple[float, int] | None:
+    try:
+        st = path.stat()
+        return st.st_mtime, st.st_size
+    except OSError:
+        return None
+
+
+def file_stamps(runner: JobRunner, task: str, job_id: str | None) -> dict[str, Any]:
+    """For each group of outputs (PanelView.groups), a stamp of what it is drawn from: the jobs' states
+    or the (mtime, size) of the job's files. An unchanged stamp means nothing to redraw."""
+    try:
+        d = runner.folder(job_id) if job_id else None
+    except KeyError:
+        d = None
+    return {
+        "rows": tuple((j.id, j.status) for j in runner.jobs() if j.task == task),
+        "run": (job_id, runner.get(job_id).status if d and d.record.exists() else None,
+                _stamp(d.run.events) if d else None),
+        "pic": (job_id, _stamp(d.run.metrics) if d else None),  # written once the model is saved
+        "log": (job_id, _stamp(d.log) if d else None),
+        "samples": (job_id, _stamp(d.run.samples) if d else None),
+    }
+
+
+def tick(runner: JobRunner, view: PanelView, job_id: str | None, seen: dict | None) -> tuple:
+    """The timer's watch: outputs whose files have not changed since this page last drew them are
+    skipped, so idle panels cost the server and the browser (plots, pictures) next to nothing.
+    Returns the outputs and the stamps to remember as ``seen``."""
+    stamps = file_stamps(runner, view.task, job_id)
+    seen = seen or {}
+    if stamps == seen:
+        return *[gr.skip()] * len(view.groups), seen
+    out = watch(runner, view, job_id)
+    return *[v if stamps[g] != seen.get(g) else gr.skip() for v, g in zip(out, view.groups)], stamps
+
+
+def push_job(runner: JobRunner, job_id: str | None, repo_id: str, private_: bool, choice: str, url: str,
+             token: str) -> str:
+    """Push the finished model of ``job_id`` to ``repo_id`` on the picked hub."""
+    if not job_id:
+        raise UserError("Pick a finished job to push.")
+    folder = model_dir(runner, job_id)
+    if model_marker(folder) is None:
+        raise UserError("This job has no trained model yet: wait for it to finish.")
+    hub = get_hub(choice, url, token)
+    url_ = hubs.push_folder(folder, repo_id, hub, private=bool(private_),
+                            commit_message=f"Upload {job_id} from DL Playground")
+    return f"Pushed to **{repo_id}** on {hub.label}: {url_}"
+
+
 def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, unit: str,
               picture_label: str | None = None,
               picture: Callable[[Path], Any] | None = None, samples: str | None = None,
@@ -107,6 +290,8 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
     names ``<task>_stop``, ``<task>_watch`` and ``<task>_push``.
     """
     runner = ctx.runner
+    view = PanelView(task, metric, unit, picture=picture, samples=samples, loss_parts=loss_parts,
+                     metric_apart=metric_apart)
     with gr.Row():
         start = gr.Button("Start training", variant="primary")
         stop = gr.Button("Stop", variant="stop")
@@ -114,17 +299,22 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
                               label="Jobs (they keep running when you close the page)")
     job = gr.Dropdown(label="Job to watch", choices=[], value=None, allow_custom_value=True)
     progress = gr.Markdown()
+    optional: dict[str, gr.components.Component] = {}  # by name, as view.optional lists them
     with gr.Row():
         loss_plot = gr.LinePlot(x="step", y="loss", color="part" if loss_parts else None,
                                 title="Training losses" if loss_parts else "Training loss", height=260)
         metric_plot = gr.LinePlot(x="epoch", y="value", color="metric", title="Validation metrics", height=260)
-        apart_plot = gr.LinePlot(x="epoch", y=metric_apart, title=f"Validation {metric_apart.upper()}",
-                                 height=260) if metric_apart else None
+        if metric_apart:
+            optional["apart"] = gr.LinePlot(x="epoch", y=metric_apart, title=f"Validation {metric_apart.upper()}",
+                                            height=260)
     with gr.Row():
-        pic = gr.Image(label=picture_label, type="pil", height=320, buttons=["download"]) if picture else None
-        sample_box = gr.Textbox(label="Samples after each epoch", lines=12, max_lines=12) if samples == "text" \
-            else gr.Gallery(label="Samples after each epoch (newest first)", columns=4, height=320,
-                            object_fit="contain") if samples == "image" else None
+        if picture is not None:
+            optional["picture"] = gr.Image(label=picture_label, type="pil", height=320, buttons=["download"])
+        if samples == "text":
+            optional["samples"] = gr.Textbox(label="Samples after each epoch", lines=12, max_lines=12)
+        elif samples == "image":
+            optional["samples"] = gr.Gallery(label="Samples after each epoch (newest first)", columns=4, height=320,
+                                             object_fit="contain")
         log = gr.Textbox(label="Log", lines=12, max_lines=12, autoscroll=True)
     with gr.Accordion("Push the trained model to the hub above", open=False):
         with gr.Row():
@@ -132,141 +322,19 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
             private = gr.Checkbox(label="Private", scale=1)
             push = gr.Button("Push", scale=1)
         pushed = gr.Markdown()
-    # The outputs only some panels have, in order: (component, the files tick follows for it, its value
-    # with no job picked).
-    optional = [(c, group, empty) for c, group, empty in (
-        (apart_plot, "run", None), (pic, "pic", None),
-        (sample_box, "samples" if samples == "image" else "run", None if samples == "image" else ""))
-        if c is not None]
 
-    def choices():
-        return [(f"{j.label} · {j.id}", j.id) for j in runner.jobs() if j.task == task]
-
-    def stop_job(job_id):
-        if not job_id:
-            raise UserError("Pick a job to stop.")
-        try:
-            j = runner.stop(job_id)
-        except KeyError as e:
-            raise UserError(str(e)) from None
-        return f"Job {job_id}: {j.status}."
-
-    def watch(job_id):
-        import pandas as pd
-
-        # Runs every second for every open page: one scan of the jobs serves the table and the queue.
-        jobs = runner.jobs()
-        positions = runner.queue_positions(jobs)
-        rows = []
-        for j in jobs:
-            if j.task == task:
-                value = job_metrics(runner, j.id).get(metric)
-                rows.append([j.id, j.label, j.status, positions.get(j.id, ""),
-                             f"{value:.4f}" if value is not None else ""])
-        extras = [empty for *_, empty in optional]
-        if not job_id:
-            return rows, "Start a job, or pick one to watch.", None, None, *extras, ""
-        try:
-            j = runner.get(job_id)
-        except KeyError:
-            return rows, f"No job {job_id}.", None, None, *extras, ""
-        events, _ = runner.events(job_id)
-        steps = [e for e in events if e["type"] == "step"]
-        evals = [e for e in events if e["type"] == "eval"]
-        start_ev = next((e for e in events if e["type"] == "start"), None)
-        total = start_ev["total_steps"] if start_ev else 0
-        done = steps[-1]["step"] if steps else 0
-        if j.status == "queued":
-            text = f"**Queued**, position {positions.get(job_id)}: one training job runs per device at a time."
-        else:
-            pct = 100 * done / total if total else 0
-            eta = steps[-1].get("eta_s") if steps and j.status == "running" else None
-            text = (f"**{j.status.capitalize()}** · step {done}/{total} ({pct:.0f}%)"
-                    + (f" · {steps[-1]['throughput']:.0f} {unit} · ETA {eta:.0f} s" if eta else "")
-                    + (f" · {j.message}" if j.message and j.status not in ("running", "queued") else ""))
-        # None, not an empty frame, until there is data: a plot first drawn empty keeps an empty legend.
-        if loss_parts:
-            loss_df = pd.DataFrame([{"step": e["step"], "part": k, "loss": v} for e in steps
-                                    for k, v in (e.get("parts") or {"loss": e["loss"]}).items()]) if steps else None
-        else:
-            loss_df = pd.DataFrame({"step": [e["step"] for e in steps], "loss": [e["loss"] for e in steps]}) \
-                if steps else None
-        shown = [{"epoch": e["epoch"], "metric": k, "value": v} for e in evals
-                 for k, v in e["metrics"].items() if k not in ("loss", metric_apart)]
-        out: list[Any] = [rows, text, loss_df, pd.DataFrame(shown) if shown else None]
-        if apart_plot is not None:
-            apart = [{"epoch": e["epoch"], metric_apart: e["metrics"][metric_apart]} for e in evals
-                     if metric_apart in e["metrics"]]
-            out.append(pd.DataFrame(apart) if apart else None)
-        if pic is not None:
-            out.append(picture(model_dir(runner, job_id)))
-        if sample_box is not None:
-            made = [e for e in events if e["type"] == "sample" and e.get("kind") == samples]
-            if samples == "image":
-                out.append([(picture_file(runner.folder(job_id).run.root / e["data"]), f"epoch {e['epoch']}")
-                            for e in reversed(made)] or None)
-            else:
-                out.append("\n\n".join(f"— epoch {e['epoch']} —\n{e['data']}" for e in reversed(made)))
-        return *out, runner.log_tail(job_id)
-
-    def _stamp(path: Path) -> tuple[float, int] | None:
-        try:
-            st = path.stat()
-            return st.st_mtime, st.st_size
-        except OSError:
-            return None
-
-    def tick(job_id, seen):
-        """The timer's watch: parts whose files have not changed since this page last drew them are
-        skipped, so idle panels cost the server and the browser (plots, pictures) next to nothing."""
-        try:
-            d = runner.folder(job_id) if job_id else None
-        except KeyError:
-            d = None
-        jobs = runner.jobs()
-        stamps = {
-            "rows": tuple((j.id, j.status) for j in jobs if j.task == task),
-            "run": (job_id, runner.get(job_id).status if d and d.record.exists() else None,
-                    _stamp(d.run.events) if d else None),
-            "pic": (job_id, _stamp(d.run.metrics) if d else None),  # written once the model is saved
-            "log": (job_id, _stamp(d.log) if d else None),
-            "samples": (job_id, _stamp(d.run.samples) if d else None),
-        }
-        seen = seen or {}
-        if stamps == seen:
-            return *[gr.skip()] * len(outputs), seen
-        out = list(watch(job_id))
-        groups = ["rows", "run", "run", "run", *[group for _, group, _ in optional], "log"]
-        return *[v if stamps[g] != seen.get(g) else gr.skip() for v, g in zip(out, groups)], stamps
-
-    def push_job(job_id, repo_id, private_, choice, url, token):
-        if not job_id:
-            raise UserError("Pick a finished job to push.")
-        folder = model_dir(runner, job_id)
-        if model_marker(folder) is None:
-            raise UserError("This job has no trained model yet: wait for it to finish.")
-        hub = get_hub(choice, url, token)
-        url_ = hubs.push_folder(folder, repo_id, hub, private=bool(private_),
-                                commit_message=f"Upload {job_id} from DL Playground")
-        return f"Pushed to **{repo_id}** on {hub.label}: {url_}"
-
-    def on_load():
-        """A reopened page watches the job that is running (else the newest one) with its curves."""
-        mine = [j for j in runner.jobs() if j.task == task]
-        watched = next((j.id for j in mine if j.status in ("running", "stopping")), mine[0].id if mine else None)
-        return gr.update(choices=choices(), value=watched)
-
-    outputs = [jobs_table, progress, loss_plot, metric_plot, *[c for c, _, _ in optional], log]
-    stop.click(stop_job, job, progress, api_name=f"{task}_stop")
+    outputs = [jobs_table, progress, loss_plot, metric_plot, *[optional[name] for name, _, _ in view.optional], log]
+    stop.click(partial(stop_job, runner), job, progress, api_name=f"{task}_stop")
     seen = gr.State(None)
-    job.change(watch, job, outputs, api_name=f"{task}_watch").then(lambda: None, None, seen)
+    job.change(partial(watch, runner, view), job, outputs, api_name=f"{task}_watch").then(lambda: None, None, seen)
     # Only the shown tab's timer runs (app.py switches them): nine panels ticking every second slowed the page.
     timer = gr.Timer(1.0, active=ctx.tab == ctx.first_tab)
     ctx.timers[ctx.tab] = timer
-    timer.tick(tick, [job, seen], [*outputs, seen], api_visibility="private", show_progress="hidden")
-    push.click(push_job, [job, repo, private, *picker.inputs], pushed, api_name=f"{task}_push")
-    ctx.demo.load(on_load, None, job, api_visibility="private")
-    return JobPanel(start=start, job=job, choices=choices)
+    timer.tick(partial(tick, runner, view), [job, seen], [*outputs, seen], api_name=f"{task}_tick",
+               api_visibility="private", show_progress="hidden")
+    push.click(partial(push_job, runner), [job, repo, private, *picker.inputs], pushed, api_name=f"{task}_push")
+    ctx.demo.load(partial(watched_job, runner, task), None, job, api_name=f"{task}_load", api_visibility="private")
+    return JobPanel(start=start, job=job, choices=partial(job_choices, runner, task))
 
 
 def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metric: str, label: str, pull_label: str,

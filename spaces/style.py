@@ -99,8 +99,9 @@ def build(ctx: AppContext) -> None:
         grams = gr.Image(label="Gram matrices of the style layers (first 32 channels; bright: channels that fire "
                                "together)", type="pil")
     with gr.Tab("Fast style") as fast_tab:
-        source = model_source(ctx, TASK.name, fast_tab, metric=TASK.metric, label="Style network (trained here or pulled)",
-                              pull_label="Repo id (a style network)", placeholder="you/style-flower", check=_check)
+        source = model_source(ctx, TASK.name, fast_tab, metric=TASK.metric,
+                              label="Style network (trained here or pulled)", pull_label="Repo id (a style network)",
+                              placeholder="you/style-flower", check=_check)
         with gr.Row():
             photo = gr.File(label="Photo", file_types=["image"], type="filepath", height=120)
             max_side = gr.Slider(128, 1024, value=512, step=64, label="Output size (longer side)")

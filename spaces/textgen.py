@@ -89,7 +89,6 @@ def build(ctx: AppContext) -> None:
     def start_job(source_kind, upload, data_repo, choice, url, token, **values):
         from training.text_data import check_text_file, keep_upload
 
-        form.config(values)  # a bad value is reported before an upload is kept
         hub = get_hub(choice, url, token)
         dataset, name, _ = chosen_data(DATA_SOURCES, source_kind, upload, data_repo, builtin=form.defaults.dataset,
                                        missing="Upload a .txt file.",

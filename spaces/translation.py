@@ -90,7 +90,7 @@ def build(ctx: AppContext) -> None:
         from training.text_data import keep_upload, table_columns
         from training.translation_data import pair_columns
 
-        asked = form.config(values)  # a bad value is reported before an upload is kept
+        asked = form.config(values)  # the column names as the job gets them (trimmed)
         hub = get_hub(choice, url, token)
         # An upload's header is checked now (the named or guessed columns); the job reads its rows.
         dataset, name, kind = chosen_data(

@@ -5,9 +5,10 @@ import json
 
 import pytest
 
+from common.errors import ConfigError
 from training.engine import TrainingError
 from training.metrics import bio_spans, entity_f1
-from training.text_data import _NEG, _PEOPLE, _POS, builtin_sample, table_data
+from training.text_data import _NEG, _PEOPLE, _POS, builtin_sample, pick_columns, table_columns, table_data
 
 
 def test_builtin_samples_hold_out_words_for_validation():
@@ -42,6 +43,14 @@ def test_user_tables_good_and_bad(tmp_path):
     data = table_data(str(csv), "sequence", "local", seed=1)
     assert data.labels == ["neg", "pos"] and len(data.train) + len(data.val) == 20 and len(data.val) == 4
     assert "text=sentence" in data.notes[-1]
+    # What the tab checks of an upload: its header, from the first rows only (the job reads the rest).
+    long = tmp_path / "long.csv"
+    long.write_text("sentence,label\n" + "fine,pos\n" * 50 + '"unclosed,neg\n')
+    assert pick_columns(table_columns(long), "sequence") == ("sentence", "label", None)
+    with pytest.raises(TrainingError, match="long.csv is not a readable CSV file"):
+        table_data(str(long), "sequence", "local")
+    with pytest.raises(TrainingError, match="which column holds the labels"):
+        pick_columns(["sentence", "stars"], "sequence")
 
     tsv = tmp_path / "pairs.tsv"
     tsv.write_text("premise\thypothesis\tlabel\n" + "a\tb\tyes\nc\td\tno\n" * 4)
@@ -89,8 +98,13 @@ def test_unknown_dataset_repo_and_wrong_kind_of_base(hub_server, tmp_path):
     with pytest.raises(TrainingError, match="vit model.*text encoder"):
         list(train(cfg))
     cfg = BertConfig(task="token", dataset="sentiment", output_dir=str(tmp_path / "c"))
-    with pytest.raises(TrainingError, match="for sequence classification.*entities"):
+    with pytest.raises(ConfigError, match="'sentiment' is for sequence labels; for the token task use entities") as e:
         list(train(cfg))
+    assert e.value.field == "dataset"
+    with pytest.raises(ConfigError, match="token classification tags one text") as e:
+        BertConfig(task="token", dataset="entities", pair_column="hypothesis").validate()
+    assert e.value.field == "pair_column"
+    BertConfig(task="mlm", dataset="entities").validate()  # any sample trains a masked LM
 
 
 @pytest.mark.parametrize("task,dataset", [("sequence", "sentiment-pairs"), ("token", "entities"), ("mlm", "sentiment")])

@@ -5,27 +5,27 @@ import json
 
 import pytest
 
-from conftest import table_rows, wait_job
+from conftest import refused, table_rows, wait_job
 
 
 LOCAL = ("Local hub (offline)", "", "")
-SENTENCE = "Sentence or pair label"
-TRAIN_OPTS = (1, 16, 5e-5, 10, 128, 0.01, 0)  # epochs, batch, lr, warm-up, max length, weight decay, seed
+UPLOAD = "Upload CSV/TSV/JSONL"
 
 
-def _start(client, task, source, sample="sentiment", upload=None, repo="", columns=("", "", ""), base="all-MiniLM-L6-v2",
-           opts=TRAIN_OPTS, hub=LOCAL):
-    out = client.predict(task, base, source, sample, upload, repo, *columns, *opts, *hub, api_name="/bert_train")
-    return out["value"] if isinstance(out, dict) else out
-
-
+def _start(client, task="sequence", source_kind="Built-in sample", hub=LOCAL, epochs=1, **values):
+    """Start a job by field name; the fields left out keep the form's defaults (the config's)."""
+    choice, url, token = hub
+    values.setdefault("upload", None)  # a file field has no default
+    out = client.predict(task=task, source_kind=source_kind, epochs=epochs, choice=choice, url=url, token=token,
+                         **values, api_name="/bert_train")
+    return out["value"] if isinstance(out, dict) else out  # the job dropdown's update
 
 
 def test_fine_tune_predict_push_pull(tab, hub_server, repo_name):
     from gradio_client.exceptions import AppError
 
     client, runner = tab
-    job = _start(client, SENTENCE, "Built-in sample")
+    job = _start(client)
     assert wait_job(runner, job).status == "completed", runner.log_tail(job)
     rows, progress, loss, metrics, confusion, log = client.predict(job, api_name="/bert_watch")
     assert "Completed" in progress and len(table_rows(loss)) > 3 and confusion is not None
@@ -53,9 +53,8 @@ def test_fine_tune_predict_push_pull(tab, hub_server, repo_name):
 
 def test_token_tagging_and_masked_lm_from_the_ui(tab):
     client, runner = tab
-    opts = (2, 16, 5e-5, 10, 64, 0.01, 0)
-    tagger = _start(client, "Tag each word (entities)", "Built-in sample", sample="entities", opts=opts)
-    mlm = _start(client, "Masked LM (fill the mask)", "Built-in sample", opts=(1, *opts[1:]))
+    tagger = _start(client, "token", sample="entities", epochs=2, max_length=64)
+    mlm = _start(client, "mlm", max_length=64)
     assert wait_job(runner, tagger).status == "completed", runner.log_tail(tagger)
     folder = str(runner.job_dir(tagger) / "out" / "model")
     _, probs, tags = client.predict(folder, "Hannah Schmidt joined Samsung in Dublin .", "", api_name="/bert_predict")
@@ -69,38 +68,47 @@ def test_token_tagging_and_masked_lm_from_the_ui(tab):
 
 
 def test_bad_inputs_get_messages(tab, hub_server, tmp_path, repo_name):
+    import httpx
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
     from hub.client import push_folder
 
-    client, _ = tab
-    upload = "Upload CSV/TSV/JSONL"
+    client, runner = tab
     missing = tmp_path / "reviews.csv"
     missing.write_text("review,stars\ngreat,5\nawful,1\n" * 5)
     with pytest.raises(AppError, match="which column holds the text"):
-        _start(client, SENTENCE, upload, upload=handle_file(str(missing)))
+        _start(client, source_kind=UPLOAD, upload=handle_file(str(missing)))
     with pytest.raises(AppError, match="no column 'body'"):
-        _start(client, SENTENCE, upload, upload=handle_file(str(missing)), columns=("body", "", "stars"))
-    one = tmp_path / "one.csv"
-    one.write_text("text,label\n" + "fine,pos\n" * 6)
-    with pytest.raises(AppError, match="one class"):
-        _start(client, SENTENCE, upload, upload=handle_file(str(one)))
+        _start(client, source_kind=UPLOAD, upload=handle_file(str(missing)), text_column="body", label_column="stars")
     image = tmp_path / "photo.png"
     image.write_bytes(b"\x89PNG\r\n\x1a\n")
-    with pytest.raises(AppError):
-        _start(client, SENTENCE, upload, upload=handle_file(str(image)))
-    with pytest.raises(AppError, match="for sequence labels"):
-        _start(client, "Tag each word (entities)", "Built-in sample", sample="sentiment")
+    with pytest.raises(httpx.HTTPStatusError) as e:  # Gradio's own check of the file field's types
+        _start(client, source_kind=UPLOAD, upload=handle_file(str(image)))
+    assert "Invalid file type" in e.value.response.text
+    garbled = tmp_path / "rows.jsonl"
+    garbled.write_bytes(b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(AppError, match="rows.jsonl is not a readable JSONL file"):
+        _start(client, source_kind=UPLOAD, upload=handle_file(str(garbled)))
+    with refused("for sequence labels; for the token task use entities"):
+        _start(client, "token", sample="sentiment")
+    with refused("Second-sentence column: token classification tags one text"):
+        _start(client, "token", sample="entities", pair_column="text_pair")
     url_hub = ("Hub at a URL", hub_server.url, "")
     with pytest.raises(AppError, match="Base model.*does-not-exist"):
-        _start(client, SENTENCE, "Built-in sample", base="alice/does-not-exist", hub=url_hub)
-    # A vision repo as the base: refused before any job starts.
+        _start(client, base="alice/does-not-exist", hub=url_hub)
+    # A vision repo as the base: refused before any job starts (from its config.json, not its weights).
     vit = tmp_path / "vit"
     vit.mkdir()
     (vit / "config.json").write_text(json.dumps({"model_type": "vit", "architectures": ["ViTForImageClassification"]}))
     push_folder(vit, f"alice/{repo_name}", hub_server.hub())
     with pytest.raises(AppError, match="vit model"):
-        _start(client, SENTENCE, "Built-in sample", base=f"alice/{repo_name}", hub=url_hub)
+        _start(client, base=f"alice/{repo_name}", hub=url_hub)
     with pytest.raises(AppError, match="Pick a model"):
         client.predict(None, "hello", "", api_name="/bert_predict")
+    # The tab reads an upload's header only; a table with one class starts, and the job fails with the reason.
+    one = tmp_path / "one.csv"
+    one.write_text("text,label\n" + "fine,pos\n" * 6)
+    job = _start(client, source_kind=UPLOAD, upload=handle_file(str(one)))
+    assert wait_job(runner, job).status == "failed"
+    assert "one class" in runner.get(job).message

@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
+from common.errors import ConfigError
 from hub_models.faces import EMBEDDERS, Gallery, create_embedder, face_crop, load_embedder, verify
 from hub_models.inference import InputError, load_image
 from training.config import TrainingError
@@ -183,6 +184,26 @@ def test_foreign_timm_and_transformers_models_embed(tmp_path):
     (tmp_path / "other" / "config.json").write_text('{"num_classes": 3}')
     with pytest.raises(InputError, match="face embedder"):
         load_embedder(tmp_path / "other")
+
+
+def test_config_checks_its_values(tmp_path):
+    for name in [*EMBEDDERS, "timm:efficientnet_b0"]:  # the registry, and any timm architecture
+        FaceConfig(model=name).validate()
+    for values, field, message in [
+            ({"model": "facenet-9000"}, "model", "unknown embedding network 'facenet-9000'.*timm:<any timm"),
+            ({"model": "timm:resnet-9000"}, "model", "timm has no architecture 'resnet-9000'"),
+            ({"photos_per_person": 1}, "photos_per_person", "at least 2"),
+            ({"batch_size": 1}, "batch_size", "at least 2"),
+            ({"image_size": 300}, "image_size", "at most 256"),
+            ({"val_split": 1.0}, "val_split", "at most 0.99"),
+            ({"mining": "hardest"}, "mining", "semi-hard, batch-hard, all")]:
+        with pytest.raises(ConfigError, match=message) as refusal:
+            FaceConfig(**values).validate()
+        assert refusal.value.field == field
+    # train() refuses a bad config before it builds or writes anything.
+    with pytest.raises(ConfigError, match="facenet-9000"):
+        list(train(FaceConfig(model="facenet-9000", output_dir=str(tmp_path / "out"), dry_run=True)))
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("loss,mining,model", [("triplet", "semi-hard", "small-cnn"), ("triplet", "batch-hard", "resnet"),

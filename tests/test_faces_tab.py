@@ -136,10 +136,10 @@ def test_bad_input_gets_clear_messages(tab, trained, tmp_path):
     with pytest.raises(AppError, match="Give the person a name"):
         _enrol(client, folder, a1, "  ")
     jobs_before = len(runner.jobs())
-    # Bad config values: refused next to their field, before any job exists.
+    # Bad config values: refused before any job exists (the cheap checks next to their field).
     with refused("unknown embedding network 'facenet-9000'"):
         _start(client, "facenet-9000")
-    with refused("timm has no architecture 'resnet-9000'"):
+    with refused("timm has no architecture 'resnet-9000'"):  # a deep check: the handler's, once queued
         _start(client, "timm:resnet-9000")
     with zipfile.ZipFile(tmp_path / "two.zip", "w") as z:  # two people: too few to validate on unseen ones
         for person in ("ada", "bob"):

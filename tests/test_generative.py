@@ -170,8 +170,8 @@ def test_sampling_helpers():
 
 @pytest.mark.parametrize("name", list(gen.GENERATIVE_MODELS))
 def test_trainer_dry_runs(name, tmp_path):
-    from training.generative import GenerativeConfig
     from training.tasks import train
+    from training.tasks.generative import GenerativeConfig
 
     events = list(train(GenerativeConfig(model=name, dry_run=True, image_size=8, width=8,
                                          output_dir=str(tmp_path / "run"))))
@@ -219,9 +219,21 @@ def test_pixelcnn_sees_only_the_pixels_before_each_one():
     assert torch.allclose(drawn, drawn.round()) and len(drawn.round().unique()) > 1  # four levels, drawn at random
 
 
+def test_zero_fields_take_the_family_defaults_in_a_new_config():
+    from training.tasks import get_task
+    from training.tasks.generative import GenerativeConfig
+
+    cfg = GenerativeConfig(model="dcgan", dry_run=True)
+    run = get_task("generative").prepared(cfg)
+    assert (run.lr, run.adam_beta1, run.latent_dim, run.batch_size) == (2e-4, 0.5, 64, 4)  # and the dry-run sizes
+    assert (cfg.lr, cfg.adam_beta1, cfg.latent_dim) == (0, 0, 0)  # the caller's config is left alone
+    vae = GenerativeConfig(model="vae-conv", lr=5e-3, latent_dim=8).resolved()
+    assert (vae.lr, vae.adam_beta1, vae.latent_dim) == (5e-3, 0.9, 8)  # a value given stays
+
+
 def test_vae_learns_and_gan_logs_both_players(tmp_path):
-    from training.generative import GenerativeConfig
     from training.tasks import train
+    from training.tasks.generative import GenerativeConfig
 
     events = list(train(GenerativeConfig(model="vae-mlp", epochs=3, image_size=8, output_dir=str(tmp_path / "v"))))
     evals = [e["metrics"] for e in events if e["type"] == "eval"]
@@ -238,9 +250,11 @@ def test_vae_learns_and_gan_logs_both_players(tmp_path):
 def test_folder_data_and_bad_options(tmp_path):
     from PIL import Image
 
+    from common.errors import ConfigError
     from training.config import TrainingError
-    from training.generative import GenerativeConfig, load_images
+    from training.generative import load_images
     from training.tasks import train
+    from training.tasks.generative import GenerativeConfig
 
     z = tmp_path / "flat.zip"
     with zipfile.ZipFile(z, "w") as f:
@@ -256,14 +270,15 @@ def test_folder_data_and_bad_options(tmp_path):
     with pytest.raises(TrainingError, match="cgan needs classes"):
         list(train(GenerativeConfig(model="cgan", dataset=str(z), image_size=8, dry_run=True,
                                     output_dir=str(tmp_path / "r"))))
-    with pytest.raises(TrainingError, match="must be one of 8, 16, 32, 64"):
-        list(train(GenerativeConfig(image_size=12, dry_run=True, output_dir=str(tmp_path / "r"))))
-    with pytest.raises(TrainingError, match="image-size 32 or less"):
-        list(train(GenerativeConfig(model="pixelcnn", image_size=64, dry_run=True, output_dir=str(tmp_path / "r"))))
-    with pytest.raises(TrainingError, match="levels"):
-        list(train(GenerativeConfig(model="pixelcnn", levels=1, dry_run=True, output_dir=str(tmp_path / "r"))))
-    with pytest.raises(TrainingError, match="latent-dim"):
-        list(train(GenerativeConfig(model="vae-mlp", latent_dim=1000, dry_run=True, output_dir=str(tmp_path / "r"))))
+    for bad, field, message in (({"image_size": 12}, "image_size", "Image size: one of 8, 16, 32, 64"),
+                                ({"model": "pixelcnn", "image_size": 64}, "image_size", "train it at 32 px or less"),
+                                ({"model": "pixelcnn", "levels": 1}, "levels", "intensity levels: at least 2"),
+                                ({"model": "vae-mlp", "latent_dim": 1000}, "latent_dim", "Latent size: at most 512"),
+                                ({"model": "ddpm", "timesteps": 20, "sample_steps": 25}, "sample_steps",
+                                 "at most the noise steps")):
+        with pytest.raises(ConfigError, match=message) as e:  # refused before any data is read
+            list(train(GenerativeConfig(**bad, dry_run=True, output_dir=str(tmp_path / "r"))))
+        assert e.value.field == field
     with pytest.raises(TrainingError, match="at least 10"):
         (tmp_path / "few").mkdir()
         Image.new("L", (8, 8)).save(tmp_path / "few" / "a.png")
@@ -274,8 +289,9 @@ def test_dataset_repo_of_parquet_rows_trains_a_cgan(hub_server, repo_name, tmp_p
     import datasets
     from PIL import Image
 
-    from training.generative import GenerativeConfig, load_images
+    from training.generative import load_images
     from training.tasks import train
+    from training.tasks.generative import GenerativeConfig
 
     images = [Image.new("L", (12, 12), 20 * i) for i in range(12)]
     ds = datasets.Dataset.from_dict({"image": images, "label": [i % 2 for i in range(12)]},

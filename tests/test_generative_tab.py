@@ -31,8 +31,10 @@ def train(client, runner, model: str, epochs: int = 1) -> str:
 
 
 def sample(client, folder: str, count: int = 4, **values):
-    """The Sample button's streamed updates (grid, clean grid, status)."""
-    return list(client.submit(model=folder, count=count, **values, api_name="/generative_sample"))
+    """The Sample button's streamed updates (grid, clean grid, status); the app's error, if it refuses."""
+    job = client.submit(model=folder, count=count, **values, api_name="/generative_sample")
+    job.result()
+    return job.outputs()
 
 
 def test_toy_gan_streams(tab):

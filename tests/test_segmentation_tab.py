@@ -67,7 +67,7 @@ def test_bad_input_gets_clear_messages(tab, trained, tmp_path):
     (tmp_path / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     with pytest.raises(AppError, match="damaged|not an image"):
         client.predict(folder, handle_file(str(tmp_path / "x.png")), 0.5, api_name="/segmentation_segment")
-    with refused("segnet-9000"):
+    with refused("Model: one of unet, .*not 'segnet-9000'"):
         _start(client, "segnet-9000")
     with zipfile.ZipFile(tmp_path / "flat.zip", "w") as z:  # images but no masks/ folder
         z.writestr("a.png", (tmp_path / "x.png").read_bytes())
@@ -75,6 +75,6 @@ def test_bad_input_gets_clear_messages(tab, trained, tmp_path):
     with pytest.raises(AppError, match="no image and mask folders"):
         _start(client, "unet", source_kind="Upload a zip (images/ + masks/)",
                upload=handle_file(str(tmp_path / "flat.zip")))
-    with pytest.raises(AppError, match="Upload a zip"):
-        _start(client, "unet", source_kind="Upload a zip (images/ + masks/)")
+    with pytest.raises(AppError, match="Upload a zip"):  # (a model besides the default reaches the handler)
+        _start(client, "deeplabv3-mobilenet", source_kind="Upload a zip (images/ + masks/)")
     assert len(runner.jobs()) == jobs_before

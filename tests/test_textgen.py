@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from common.errors import ConfigError
 from hub_models.textgen import MODELS, LM, RNNLM, _filter, beam_search, create_model, generate, join_words, \
     load_lm, sample_stream, split_words
 from training.config import TrainingError
@@ -130,8 +131,9 @@ def test_bad_corpora_and_models(tmp_path, hub_server):
     latin1.write_bytes("caf\xe9 ".encode("latin-1") * 100)
     with pytest.raises(TrainingError, match="not UTF-8"):
         list(train(TextGenConfig(dataset=str(latin1), output_dir=str(tmp_path / "b"))))
-    with pytest.raises(TrainingError, match="unknown model"):
+    with pytest.raises(ConfigError, match="Model: one of char-rnn, .*not 'gpt5'") as e:
         list(train(TextGenConfig(model="gpt5", output_dir=str(tmp_path / "c"))))
+    assert e.value.field == "model"
     with pytest.raises(TrainingError, match="no-such-corpus"):
         list(train(TextGenConfig(dataset="alice/no-such-corpus", hub=hub_server.url, output_dir=str(tmp_path / "d"))))
     vit = tmp_path / "vit"

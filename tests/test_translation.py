@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from common.errors import ConfigError
 from hub_models.translation import MODELS, LoadError, Seq2Seq, build_vocab, load_translator, translate
 from training.config import TrainingError
 from training.tasks import train
@@ -83,8 +84,9 @@ def test_dry_run_dot_attention_and_bad_tables(tmp_path, hub_server):
     few.write_text("source\ttarget\na\tb\n")
     with pytest.raises(TrainingError, match="only 1 sentence pairs"):
         table_pairs(str(few), "local")
-    with pytest.raises(TrainingError, match="unknown model"):
+    with pytest.raises(ConfigError, match="Model: one of gru, .*not 'transformer-xl'") as e:
         list(train(TranslationConfig(model="transformer-xl", output_dir=str(tmp_path / "x"))))
+    assert e.value.field == "model"
     with pytest.raises(TrainingError, match="no-such-pairs"):
         list(train(TranslationConfig(dataset="alice/no-such-pairs", hub=hub_server.url, output_dir=str(tmp_path / "y"))))
     vit = tmp_path / "vit"

@@ -5,19 +5,26 @@ import json
 
 import pytest
 
-from conftest import table_rows, wait_job
+from conftest import refused, table_rows, wait_job
 
 LOCAL = ("Local hub (offline)", "", "")
 BUILTIN = "Built-in English -> French"
-OPTS = (2, 64, 3e-3, 128, 1.0, 0)  # epochs, batch, lr, hidden, teacher forcing, seed
+UPLOAD = "Upload TSV/CSV/JSONL pairs"
+FLOWER = "They draw my white flower ."
 
 
-def _start(client, model="gru-additive-attention", source=BUILTIN, upload=None, repo="", columns=("", ""),
-           opts=OPTS, hub=LOCAL):
-    out = client.predict(model, source, upload, repo, *columns, *opts, *hub, api_name="/translation_train")
-    return out["value"] if isinstance(out, dict) else out
+def _start(client, model="gru-additive-attention", source_kind=BUILTIN, hub=LOCAL, epochs=2, **values):
+    """Start a job by field name; the fields left out keep the form's defaults (the config's)."""
+    choice, url, token = hub
+    values.setdefault("upload", None)  # a file field has no default
+    out = client.predict(model=model, source_kind=source_kind, epochs=epochs, choice=choice, url=url, token=token,
+                         **values, api_name="/translation_train")
+    return out["value"] if isinstance(out, dict) else out  # the job dropdown's update
 
 
+def _translate(client, folder, text, strategy="Greedy", beam_width=4):
+    return client.predict(folder=folder, text=text, strategy=strategy, beam_width=beam_width,
+                          api_name="/translation_translate")
 
 
 def test_train_and_translate(tab, hub_server, repo_name):
@@ -31,18 +38,16 @@ def test_train_and_translate(tab, hub_server, repo_name):
     assert float([r[4] for r in table_rows(rows) if r[0] == job][0]) > 80
 
     folder = str(runner.job_dir(job) / "out" / "model")
-    text, heat, beams = client.predict(folder, "They draw my white flower .", "Greedy", 4,
-                                       api_name="/translation_translate")
+    text, heat, beams = _translate(client, folder, FLOWER)
     assert text == "Ils dessinent ma fleur blanche." and heat is not None and not table_rows(beams)
-    text, heat, beams = client.predict(folder, "They draw my white flower .", "Beam search", 3,
-                                       api_name="/translation_translate")
+    text, heat, beams = _translate(client, folder, FLOWER, "Beam search", 3)
     kept = table_rows(beams)
     assert len(kept) == 3 and kept[0][0] == text and kept[0][1] >= kept[1][1]
     with pytest.raises(AppError, match="Enter a sentence"):
-        client.predict(folder, "  ", "Greedy", 4, api_name="/translation_translate")
+        _translate(client, folder, "  ")
     with pytest.raises(AppError, match="the limit is 2,000"):
-        client.predict(folder, "a " * 5000, "Greedy", 4, api_name="/translation_translate")
-    text, _, _ = client.predict(folder, "Ðàñ ïß ñøŧ ëñğłïšħ", "Greedy", 4, api_name="/translation_translate")
+        _translate(client, folder, "a " * 5000)
+    text, _, _ = _translate(client, folder, "Ðàñ ïß ñøŧ ëñğłïšħ")
     assert isinstance(text, str)  # unknown words: a warning, still an answer
 
     repo = f"alice/{repo_name}"
@@ -50,8 +55,7 @@ def test_train_and_translate(tab, hub_server, repo_name):
     assert repo in client.predict(job, repo, False, *hub, api_name="/translation_push")
     pulled = client.predict(repo, *hub, api_name="/translation_pull")
     pulled = pulled["value"] if isinstance(pulled, dict) else pulled
-    assert client.predict(pulled, "They draw my white flower .", "Greedy", 4,
-                          api_name="/translation_translate")[0] == "Ils dessinent ma fleur blanche."
+    assert _translate(client, pulled, FLOWER)[0] == "Ils dessinent ma fleur blanche."
 
 
 def test_bad_inputs_get_messages(tab, hub_server, tmp_path, repo_name):
@@ -60,21 +64,17 @@ def test_bad_inputs_get_messages(tab, hub_server, tmp_path, repo_name):
 
     from hub.client import push_folder
 
-    client, _ = tab
-    upload = "Upload TSV/CSV/JSONL pairs"
-    uneven = tmp_path / "uneven.tsv"
-    uneven.write_text("source\ttarget\n" + "a b\tc d\n" * 12 + "only source\t\n")
-    with pytest.raises(AppError, match="without its target"):
-        _start(client, source=upload, upload=handle_file(str(uneven)))
+    client, runner = tab
     three = tmp_path / "three.csv"
     three.write_text("id,english,german\n" + "".join(f"{i},hi {i},hallo {i}\n" for i in range(20)))
     with pytest.raises(AppError, match="which column holds the target"):
-        _start(client, source=upload, upload=handle_file(str(three)))
+        _start(client, source_kind=UPLOAD, upload=handle_file(str(three)))
     with pytest.raises(AppError, match="no column 'fr'"):
-        _start(client, source=upload, upload=handle_file(str(three)), columns=("english", "fr"))
+        _start(client, source_kind=UPLOAD, upload=handle_file(str(three)), source_column="english",
+               target_column="fr")
     with pytest.raises(AppError, match="Upload a file"):
-        _start(client, source=upload)
-    with pytest.raises(AppError, match="not in the list of choices|Pick a model"):
+        _start(client, source_kind=UPLOAD)
+    with refused("Model: one of gru, .*not 'transformer'"):
         _start(client, model="transformer")
     vit = tmp_path / "vit"
     vit.mkdir()
@@ -82,3 +82,9 @@ def test_bad_inputs_get_messages(tab, hub_server, tmp_path, repo_name):
     push_folder(vit, f"alice/{repo_name}", hub_server.hub())
     with pytest.raises(AppError, match="vit model"):
         client.predict(f"alice/{repo_name}", "Hub at a URL", hub_server.url, "", api_name="/translation_pull")
+    # The tab reads an upload's header only; a row without its pair is found by the job, which fails with it.
+    uneven = tmp_path / "uneven.tsv"
+    uneven.write_text("source\ttarget\n" + "a b\tc d\n" * 12 + "only source\t\n")
+    job = _start(client, source_kind=UPLOAD, upload=handle_file(str(uneven)))
+    assert wait_job(runner, job).status == "failed"
+    assert "without its target" in runner.get(job).message

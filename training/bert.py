@@ -17,7 +17,7 @@ import torch
 from .config import to_dict
 from .engine import TaskSpec, TrainingError
 from .metrics import classification_metrics, confusion_matrix, entity_f1
-from .text_data import BUILTIN, BUILTIN_KIND, TextData, builtin_sample, table_data
+from .text_data import BUILTIN, TextData, builtin_sample, table_data
 from .tasks.bert import BertConfig
 
 PIPELINES = {"sequence": "text-classification", "token": "token-classification", "mlm": "fill-mask"}
@@ -41,13 +41,8 @@ def base_folder(cfg: BertConfig) -> tuple[Path, str]:
 
 def load_data(cfg: BertConfig) -> TextData:
     kind = "sequence" if cfg.task == "mlm" else cfg.task
-    if cfg.dataset in BUILTIN:
-        data = builtin_sample(cfg.dataset, cfg.seed)
-        if cfg.task != "mlm" and data.kind != cfg.task:
-            good = [n for n, k in BUILTIN_KIND.items() if k == cfg.task]
-            raise TrainingError(f"the built-in sample {cfg.dataset!r} is for {data.kind} classification; "
-                                f"for --task {cfg.task} use {', '.join(good)}")
-        return data
+    if cfg.dataset in BUILTIN:  # (BertConfig.check matched the sample to the task)
+        return builtin_sample(cfg.dataset, cfg.seed)
     return table_data(cfg.dataset, kind, cfg.hub, text_column=cfg.text_column, pair_column=cfg.pair_column,
                       label_column=cfg.label_column, val_split=cfg.val_split, seed=cfg.seed)
 

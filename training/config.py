@@ -66,11 +66,15 @@ class TrainConfig:
     max_steps: int = opt(0, "stop after this many optimizer steps (0: no limit)", min=0)
 
     def check(self) -> None:
-        """Rules between fields, beyond each field's choices and bounds; raise ConfigError. Tasks extend it."""
+        """Rules between fields, beyond each field's choices and bounds; raise ConfigError. Tasks extend it.
+        Cheap: the form's validator runs it in the request that starts a job."""
 
-    def validate(self) -> None:
-        """Each field's type, choices and bounds, then ``check()``: the same verdict in the web process
-        (before a job starts, next to the field) and in the trainer."""
+    def check_deep(self) -> None:
+        """Rules that must load a library to decide (does timm have this architecture?); raise ConfigError."""
+
+    def validate(self, deep: bool = True) -> None:
+        """Each field's type, choices and bounds, then ``check()`` (and ``check_deep()``): the same verdict in
+        the web process (before a job starts, next to the field) and in the trainer."""
         hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):
             value, meta, kind = getattr(self, f.name), f.metadata, hints[f.name]
@@ -87,6 +91,8 @@ class TrainConfig:
             if meta.get("max") is not None and value > meta["max"]:
                 raise ConfigError(f.name, f"{label_of(f)}: at most {meta['max']:g}, not {value:g}")
         self.check()
+        if deep:
+            self.check_deep()
 
 
 def registry_names(module: str, attr: str) -> Callable[[], tuple[str, ...]]:
@@ -131,7 +137,7 @@ def config_from_args(cls: type, args: argparse.Namespace) -> Any:
     return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
 
 
-def config_from_values(cls: type, values: dict[str, Any]) -> Any:
+def config_from_values(cls: type, values: dict[str, Any], deep: bool = True) -> Any:
     """A config from a form's named values (numbers arrive as floats, empty text as None), validated.
 
     Unknown names are a programming error (a typo in a tab), not a user's: they raise TypeError.
@@ -156,7 +162,7 @@ def config_from_values(cls: type, values: dict[str, Any]) -> Any:
             value = bool(value)
         kwargs[name] = value
     cfg = cls(**kwargs)
-    cfg.validate()
+    cfg.validate(deep)
     return cfg
 
 

@@ -260,7 +260,8 @@ info_routes = APIRouter()
 
 def _info(plural: str, ns: str, name: str, revision: str | None, request: Request, hub: HubContext) -> dict:
     repo = hub.readable(request, _type(plural), f"{ns}/{name}")
-    return hub.repo_info(repo, hub.store.resolve(repo, revision), files_metadata=_flag(request.query_params.get("blobs")))
+    files_metadata = _flag(request.query_params.get("blobs"))
+    return hub.repo_info(repo, hub.store.resolve(repo, revision), files_metadata=files_metadata)
 
 
 @info_routes.get("/api/{plural}/{ns}/{name}")

@@ -41,14 +41,16 @@ class BertConfig(TrainConfig):
     def check(self) -> None:
         from common.errors import ConfigError
 
+        if self.task == "token" and self.pair_column:
+            raise ConfigError("pair_column", "Second-sentence column: token classification tags one text; leave it "
+                                             "empty")
+        # Last: the tab's validator sees the default dataset (the start handler sets the one picked), so this
+        # rule must not hide the ones above from it.
         kind = BUILTIN_KIND.get(self.dataset)
         if kind is not None and self.task != "mlm" and kind != self.task:
             good = [n for n, k in BUILTIN_KIND.items() if k == self.task]
             raise ConfigError("dataset", f"Dataset: the built-in sample {self.dataset!r} is for {kind} labels; for "
                                          f"the {self.task} task use {', '.join(good)}")
-        if self.task == "token" and self.pair_column:
-            raise ConfigError("pair_column", "Second-sentence column: token classification tags one text; leave it "
-                                             "empty")
 
 
 TASK = Task(name="bert", title="BERT fine-tuning", config=BertConfig, trainer="training.bert", metric="accuracy",

@@ -43,20 +43,24 @@ class ClassificationConfig(TrainConfig):
         if unknown := set(self.augmentations) - set(AUGMENTATIONS):
             raise ConfigError("augment", f"unknown augmentation {', '.join(sorted(unknown))}; choose from "
                                          f"{', '.join(AUGMENTATIONS)}")
-        if self.model.startswith(TIMM_PREFIX):
-            from hub_models.adapters import check_timm_arch
-
-            try:
-                check_timm_arch(self.model[len(TIMM_PREFIX):])
-            except ValueError as e:
-                raise ConfigError("model", str(e)) from None
-        else:
+        if not self.model.startswith(TIMM_PREFIX):
             if self.model not in (names := MODEL_NAMES()):
                 raise ConfigError("model", f"unknown architecture {self.model!r}: one of {', '.join(names)}, or "
                                            f"{TIMM_PREFIX}<any timm model>")
             if self.init_from:
                 raise ConfigError("init_from", f"fine-tuning from a checkpoint works for timm models: pick a "
                                                f"{TIMM_PREFIX}<name> architecture")
+
+    def check_deep(self) -> None:
+        from common.errors import ConfigError
+
+        if self.model.startswith(TIMM_PREFIX):
+            from hub_models.adapters import check_timm_arch  # imports timm and torch
+
+            try:
+                check_timm_arch(self.model[len(TIMM_PREFIX):])
+            except ValueError as e:
+                raise ConfigError("model", str(e)) from None
 
     @property
     def augmentations(self) -> tuple[str, ...]:

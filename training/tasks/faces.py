@@ -44,16 +44,20 @@ class FaceConfig(TrainConfig):
     def check(self) -> None:
         from common.errors import ConfigError
 
+        if not self.model.startswith(TIMM_PREFIX) and self.model not in (names := EMBEDDERS()):
+            raise ConfigError("model", f"Model: unknown embedding network {self.model!r}; one of {', '.join(names)}, "
+                                       f"or {TIMM_PREFIX}<any timm architecture>")
+
+    def check_deep(self) -> None:
+        from common.errors import ConfigError
+
         if self.model.startswith(TIMM_PREFIX):
-            from hub_models.adapters import check_timm_arch
+            from hub_models.adapters import check_timm_arch  # imports timm and torch
 
             try:
                 check_timm_arch(self.model[len(TIMM_PREFIX):])
             except ValueError as e:
                 raise ConfigError("model", f"Model: {e}") from None
-        elif self.model not in (names := EMBEDDERS()):
-            raise ConfigError("model", f"Model: unknown embedding network {self.model!r}; one of {', '.join(names)}, "
-                                       f"or {TIMM_PREFIX}<any timm architecture>")
 
 
 TASK = Task(name="faces", title="Face verification", config=FaceConfig, trainer="training.face_verification",

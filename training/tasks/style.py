@@ -44,8 +44,8 @@ class StyleConfig(TrainConfig):
             if not Path(self.style_file).is_file():
                 raise ConfigError("style_file", f"Style file: no file {self.style_file}")
         elif self.style not in BUILTIN_IMAGES and not Path(self.style).is_file():
-            raise ConfigError("style", f"Style: {self.style!r} is neither a built-in image ({', '.join(BUILTIN_IMAGES)}) "
-                                       f"nor an image file")
+            raise ConfigError("style", f"Style: {self.style!r} is neither a built-in image "
+                                       f"({', '.join(BUILTIN_IMAGES)}) nor an image file")
 
 
 TASK = Task(name="style", title="Neural style transfer", config=StyleConfig, trainer="training.style",

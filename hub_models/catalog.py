@@ -1,0 +1,145 @@
+"""Every model family's registry, in one shape and without importing torch.
+
+A registry maps the names the dropdowns, the CLI's choices and the parametrized tests list to a
+:class:`ModelEntry`: the class it is built with (named ``"module:Class"``, imported on first use),
+the constructor arguments that set it apart, one line of description, and where a task's trainer
+differs within it, the family (a GAN or a VAE; an RNN or GPT-2). Networks live in the family's
+module (``hub_models.<family>``); this file only names them, so a tab or a config can list them
+before torch is loaded.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    cls: str  # "hub_models.<module>:<Class>", imported when the model is made
+    summary: str  # one line: what it is
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # constructor arguments of this entry
+    family: str = ""  # the trainer's branch within a task (gan, vae ...; rnn, gpt2; gru, transformer)
+    sizes: tuple[int, ...] = ()  # input sizes the tests try (classifiers)
+
+    def load(self) -> type:
+        module, name = self.cls.split(":")
+        return getattr(importlib.import_module(module), name)
+
+    def create(self, **kwargs: Any) -> Any:
+        """The network with this entry's arguments, ``kwargs`` winning."""
+        return self.load()(**{**self.defaults, **kwargs})
+
+
+def _entries(cls: str, described: Mapping[str, str], key: str) -> dict[str, ModelEntry]:
+    """One entry per name of ``described``, told apart by the constructor argument ``key``."""
+    return {name: ModelEntry(cls, summary, {key: name}) for name, summary in described.items()}
+
+
+_C = "hub_models.classification:"
+# Defaults for the built-in sample; sizes: the input sizes the tests try.
+CLASSIFIERS: dict[str, ModelEntry] = {
+    "lenet": ModelEntry(_C + "LeNet", "LeNet-5: two conv + pool stages, three dense layers", {}, sizes=(16, 28, 32)),
+    "lenet-bn": ModelEntry(_C + "LeNet", "LeNet-5 with BatchNorm", {"batch_norm": True}, sizes=(28, 32)),
+    "alexnet-small": ModelEntry(_C + "AlexNet", "AlexNet, narrow: ReLU, dropout",
+                                {"channels": (24, 64, 96, 96, 64), "hidden": 256, "image_size": 32},
+                                sizes=(16, 32, 224)),
+    "vgg11-small": ModelEntry(_C + "VGG", "VGG-11, narrow: blocks of 3x3 convs",
+                              {"conv_arch": ((1, 16), (1, 32), (2, 64), (2, 64), (2, 64)), "hidden": 256,
+                               "image_size": 32}, sizes=(32, 224)),
+    "vgg11-bn-small": ModelEntry(_C + "VGG", "VGG-11, narrow, with BatchNorm",
+                                 {"conv_arch": ((1, 16), (1, 32), (2, 64), (2, 64), (2, 64)), "hidden": 256,
+                                  "batch_norm": True, "image_size": 32}, sizes=(32, 224)),
+    "nin-small": ModelEntry(_C + "NiN", "Network in Network: 1x1 convs, global average pooling",
+                            {"channels": (32, 64, 96), "image_size": 32}, sizes=(16, 32, 224)),
+    "nin-bn-small": ModelEntry(_C + "NiN", "Network in Network with BatchNorm",
+                               {"channels": (32, 64, 96), "batch_norm": True, "image_size": 32},
+                               sizes=(16, 32, 224)),
+    "googlenet-bn-small": ModelEntry(_C + "GoogLeNet", "GoogLeNet, narrow: Inception blocks, BatchNorm",
+                                     {"width": 8, "batch_norm": True, "image_size": 32}, sizes=(16, 32, 224)),
+    "resnet18-small": ModelEntry(_C + "ResNet", "ResNet-18, narrow: residual blocks", {"width": 16},
+                                 sizes=(8, 32, 224)),
+    "densenet-small": ModelEntry(_C + "DenseNet", "DenseNet, small: dense blocks, transition layers",
+                                 {"growth": 8, "block_layers": (2, 2, 2, 2), "image_size": 32}, sizes=(8, 32, 224)),
+    "mobilenet-small": ModelEntry(_C + "MobileNet", "MobileNet x0.25: depthwise separable convs",
+                                  {"alpha": 0.25, "image_size": 32}, sizes=(16, 32, 224)),
+}
+
+DETECTORS: dict[str, ModelEntry] = {
+    "tinyssd": ModelEntry("hub_models.detection:TinySSD",
+                          "TinySSD, ours: multiscale anchors, IoU matching, NMS, from the lessons"),
+    **_entries("hub_models.detection:TorchvisionDetector", {
+        "fasterrcnn-mobilenet": "Faster R-CNN (two stages: region proposals, then RoI heads), MobileNetV3 + FPN",
+        "retinanet-resnet18": "RetinaNet (one stage, focal loss), ResNet-18 + FPN",
+        "fcos-resnet18": "FCOS (anchor-free: a box per feature-map point), ResNet-18 + FPN",
+        "ssdlite-mobilenet": "SSDlite (SSD with depthwise convs), MobileNetV3",
+    }, "arch"),
+}
+
+SEGMENTERS: dict[str, ModelEntry] = {
+    "unet": ModelEntry("hub_models.segmentation:UNet",
+                       "U-Net, ours: encoder-decoder with skip connections and transposed convolutions"),
+    "fcn": ModelEntry("hub_models.segmentation:FCN",
+                      "FCN, ours: 1x1 class scores and one bilinear-initialised transposed convolution"),
+    **_entries("hub_models.segmentation:TorchvisionSegmenter", {
+        "deeplabv3-mobilenet": "DeepLabV3 (atrous spatial pyramid pooling), MobileNetV3",
+        "lraspp-mobilenet": "LR-ASPP (lite reduced ASPP), MobileNetV3",
+        "fcn-resnet50": "FCN, ResNet-50 (dilated)",
+    }, "arch"),
+}
+
+_F = "hub_models.faces:"
+EMBEDDERS: dict[str, ModelEntry] = {
+    "small-cnn": ModelEntry(_F + "SmallFaceCNN", "small CNN, ours: four conv blocks, global pooling, linear embedding"),
+    "resnet": ModelEntry(_F + "ResNetFaceEmbedder", "ResNet-style, ours: three stages of residual blocks"),
+    "timm:resnet18": ModelEntry(_F + "TimmFaceEmbedder", "timm ResNet-18 backbone", {"arch": "resnet18"}),
+    "timm:mobilenetv3_small_050": ModelEntry(_F + "TimmFaceEmbedder", "timm MobileNetV3-small backbone",
+                                             {"arch": "mobilenetv3_small_050"}),
+}
+
+STYLE_NETS: dict[str, ModelEntry] = {
+    "style-net": ModelEntry("hub_models.style:StyleNet", "16-32-64 channels, 5 residual blocks (0.4 M parameters)",
+                            {"width": 16, "residual_blocks": 5}),
+    "style-net-wide": ModelEntry("hub_models.style:StyleNet",
+                                 "32-64-128 channels, 5 residual blocks (1.7 M, Johnson's size)",
+                                 {"width": 32, "residual_blocks": 5}),
+}
+
+_G = "hub_models.generative:"
+# Sizes and widths come from the config; defaults are what sets an entry apart within its class.
+GENERATIVE_MODELS: dict[str, ModelEntry] = {
+    "dcgan": ModelEntry(_G + "DCGAN", "DCGAN: transposed-conv generator, conv discriminator", family="gan"),
+    "cgan": ModelEntry(_G + "DCGAN", "conditional DCGAN: one row per class (needs classes)", {"conditional": True},
+                       family="gan"),
+    "vae-mlp": ModelEntry(_G + "VAE", "VAE with MLP encoder and decoder", {"kind": "mlp"}, family="vae"),
+    "vae-conv": ModelEntry(_G + "VAE", "VAE with convolutional encoder and decoder", {"kind": "conv"}, family="vae"),
+    "pixelcnn": ModelEntry(_G + "PixelCNN", "PixelCNN: one pixel at a time, masked convolutions, exact likelihood",
+                           family="autoregressive"),
+    "ddpm": ModelEntry(_G + "DDPM", "DDPM: a diffusers UNet2DModel + DDPMScheduler", family="diffusion"),
+}
+
+_T = "hub_models.textgen:"
+# family: the trainer's branch (rnn or gpt2); an RNN's "level" (char or word tokens) is a constructor argument.
+LANGUAGE_MODELS: dict[str, ModelEntry] = {
+    "char-rnn": ModelEntry(_T + "RNNLM", "character-level vanilla RNN",
+                           {"cell": "rnn", "hidden_size": 256, "num_layers": 1, "level": "char"}, family="rnn"),
+    "char-gru": ModelEntry(_T + "RNNLM", "character-level GRU",
+                           {"cell": "gru", "hidden_size": 256, "num_layers": 2, "level": "char"}, family="rnn"),
+    "char-lstm": ModelEntry(_T + "RNNLM", "character-level LSTM",
+                            {"cell": "lstm", "hidden_size": 256, "num_layers": 2, "level": "char"}, family="rnn"),
+    "word-lstm": ModelEntry(_T + "RNNLM", "word-level LSTM",
+                            {"cell": "lstm", "hidden_size": 256, "num_layers": 2, "level": "word"}, family="rnn"),
+    "gpt2-tiny": ModelEntry(_T + "tiny_gpt2", "a small GPT-2 (transformers) with a BPE trained on the corpus",
+                            {"n_layer": 4, "n_head": 4, "n_embd": 128}, family="gpt2"),
+}
+
+_S = "hub_models.translation:"
+TRANSLATORS: dict[str, ModelEntry] = {
+    "gru": ModelEntry(_S + "Seq2Seq", "GRU encoder-decoder without attention", {"attention": "none"}, family="gru"),
+    "gru-additive-attention": ModelEntry(_S + "Seq2Seq", "GRU encoder-decoder with additive (Bahdanau) attention",
+                                         {"attention": "additive"}, family="gru"),
+    "gru-dot-attention": ModelEntry(_S + "Seq2Seq", "GRU encoder-decoder with scaled dot-product attention",
+                                    {"attention": "dot"}, family="gru"),
+    "transformer-tiny": ModelEntry(_S + "tiny_transformer", "a small BART-style Transformer (transformers)",
+                                   family="transformer"),
+}
