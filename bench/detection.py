@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
-from hub_models.detection import DETECTORS, create_detector  # noqa: E402
+from hub_models.catalog import DETECTORS  # noqa: E402
+from hub_models.detection import create_detector  # noqa: E402
 from training.detection import DetectionConfig, build_task  # noqa: E402
 from training.engine import fit, lr_factor, make_optimizer  # noqa: E402
 

@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from hub_models.faces import EMBEDDERS, Gallery, create_embedder, detect_faces, embed_crops, face_crop, verify  # noqa: E402
+from hub_models.catalog import EMBEDDERS  # noqa: E402
+from hub_models.faces import Gallery, create_embedder, detect_faces, embed_crops, face_crop, verify  # noqa: E402
 from hub_models.inference import load_image  # noqa: E402
 
 from generate_speed import timed  # noqa: E402  (bench/ is on sys.path: the script's own folder)

@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from hub_models.segmentation import SEGMENTERS, TransformersSegmenter, create_segmenter  # noqa: E402
+from hub_models.catalog import SEGMENTERS  # noqa: E402
+from hub_models.segmentation import TransformersSegmenter, create_segmenter  # noqa: E402
 
 
 def small_segformer() -> TransformersSegmenter:

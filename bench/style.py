@@ -14,7 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from hub_models.style import STYLE_NETS, StyleNet, builtin_image, gatys, random_vgg19, stylize  # noqa: E402
+from hub_models.catalog import STYLE_NETS  # noqa: E402
+from hub_models.style import StyleNet, builtin_image, gatys, random_vgg19, stylize  # noqa: E402
 
 from generate_speed import timed  # noqa: E402  (bench/ is on sys.path: the script's own folder)
 
@@ -31,8 +32,8 @@ def main() -> None:
         seconds = timed(lambda: list(gatys(content, style, ext, steps=steps, size=size, every=steps)), 1)
         print(f"Gatys, {size} px: {1000 * seconds / steps:7.0f} ms a step")
     photo = builtin_image("astronaut")
-    for name, (kw, _) in STYLE_NETS.items():
-        model = StyleNet(**kw).eval()
+    for name, entry in STYLE_NETS.items():
+        model = StyleNet(**entry.defaults).eval()
         for side in (256, 512):
             ms = 1000 * timed(lambda: stylize(model, photo, side), args.repeats)
             print(f"{name:<15} stylise {side}x{side}: {ms:7.0f} ms")

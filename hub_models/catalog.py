@@ -135,11 +135,12 @@ LANGUAGE_MODELS: dict[str, ModelEntry] = {
 
 _S = "hub_models.translation:"
 TRANSLATORS: dict[str, ModelEntry] = {
-    "gru": ModelEntry(_S + "Seq2Seq", "GRU encoder-decoder without attention", {"attention": "none"}, family="gru"),
-    "gru-additive-attention": ModelEntry(_S + "Seq2Seq", "GRU encoder-decoder with additive (Bahdanau) attention",
+    "gru": ModelEntry(_S + "Seq2Seq", "a GRU encoder-decoder with no attention", {"attention": "none"},
+                      family="gru"),
+    "gru-additive-attention": ModelEntry(_S + "Seq2Seq", "a GRU encoder-decoder with additive (Bahdanau) attention",
                                          {"attention": "additive"}, family="gru"),
-    "gru-dot-attention": ModelEntry(_S + "Seq2Seq", "GRU encoder-decoder with scaled dot-product attention",
+    "gru-dot-attention": ModelEntry(_S + "Seq2Seq", "a GRU encoder-decoder with scaled dot-product attention",
                                     {"attention": "dot"}, family="gru"),
-    "transformer-tiny": ModelEntry(_S + "tiny_transformer", "a small BART-style Transformer (transformers)",
-                                   family="transformer"),
+    "transformer-tiny": ModelEntry(_S + "create_transformer", "an encoder-decoder Transformer (BART architecture, "
+                                   "byte-level BPE shared by both languages)", family="transformer"),
 }

@@ -2,7 +2,7 @@
 
 Each class inherits ``registry.Published`` (huggingface_hub's ``PyTorchModelHubMixin``): its constructor arguments are its
 config (``config.json``), weights go to ``model.safetensors``, and
-``Class.from_pretrained(repo_or_dir)`` loads it back. ``MODELS`` is the registry the
+``Class.from_pretrained(repo_or_dir)`` loads it back. ``hub_models.catalog.CLASSIFIERS`` is the registry the
 UI dropdowns, the CLI choices and the parametrized tests read.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .catalog import CLASSIFIERS
 from .registry import Published, class_for
 
 _HUB = dict(library_name="pytorch", tags=["dl-playground", "image-classification"],
@@ -318,23 +319,7 @@ class MobileNet(ImageClassifier, Published, **_HUB):
         return self.net(x)
 
 
-# name -> (class, defaults for the built-in sample, input sizes the tests try)
-MODELS: dict[str, tuple[type[ImageClassifier], dict, tuple[int, ...]]] = {
-    "lenet": (LeNet, {}, (16, 28, 32)),
-    "lenet-bn": (LeNet, {"batch_norm": True}, (28, 32)),
-    "alexnet-small": (AlexNet, {"channels": (24, 64, 96, 96, 64), "hidden": 256, "image_size": 32}, (16, 32, 224)),
-    "vgg11-small": (VGG, {"conv_arch": ((1, 16), (1, 32), (2, 64), (2, 64), (2, 64)), "hidden": 256,
-                          "image_size": 32}, (32, 224)),
-    "vgg11-bn-small": (VGG, {"conv_arch": ((1, 16), (1, 32), (2, 64), (2, 64), (2, 64)), "hidden": 256,
-                             "batch_norm": True, "image_size": 32}, (32, 224)),
-    "nin-small": (NiN, {"channels": (32, 64, 96), "image_size": 32}, (16, 32, 224)),
-    "nin-bn-small": (NiN, {"channels": (32, 64, 96), "batch_norm": True, "image_size": 32}, (16, 32, 224)),
-    "googlenet-bn-small": (GoogLeNet, {"width": 8, "batch_norm": True, "image_size": 32}, (16, 32, 224)),
-    "resnet18-small": (ResNet, {"width": 16}, (8, 32, 224)),
-    "densenet-small": (DenseNet, {"growth": 8, "block_layers": (2, 2, 2, 2), "image_size": 32}, (8, 32, 224)),
-    "mobilenet-small": (MobileNet, {"alpha": 0.25, "image_size": 32}, (16, 32, 224)),
-}
-CLASSES = {c.__name__: c for c, _, _ in MODELS.values()}
+CLASSES = {c.__name__: c for c in (LeNet, ResNet, AlexNet, VGG, NiN, GoogLeNet, DenseNet, MobileNet)}
 
 
 def class_for_config(config: dict) -> type[ImageClassifier]:
@@ -346,10 +331,9 @@ def class_for_config(config: dict) -> type[ImageClassifier]:
 
 def create_model(name: str, **overrides) -> ImageClassifier:
     """A registered architecture with its defaults, ``overrides`` winning."""
-    if name not in MODELS:
-        raise ValueError(f"Unknown model {name!r}; choose one of: {', '.join(MODELS)}")
-    cls, defaults, _ = MODELS[name]
-    return cls(**{**defaults, **overrides})
+    if name not in CLASSIFIERS:
+        raise ValueError(f"Unknown model {name!r}; choose one of: {', '.join(CLASSIFIERS)}")
+    return CLASSIFIERS[name].create(**overrides)
 
 
 def model_summary(model: nn.Module) -> list[tuple[str, str, int]]:

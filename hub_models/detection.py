@@ -3,7 +3,7 @@
 Every detector here takes images as floats in [0, 1], (B, 3, S, S), and offers
 ``loss(images, targets)`` for training and ``candidates(images)``: its scored boxes *before*
 non-maximum suppression, so the UI can re-filter them with score and IoU sliders without
-running the network again (``filter_candidates``). ``DETECTORS`` is the registry the tab's
+running the network again (``filter_candidates``). ``catalog.DETECTORS`` is the registry the tab's
 dropdown, the CLI and the tests read. Our classes inherit ``PyTorchModelHubMixin``: the
 constructor arguments are ``config.json``, the weights ``model.safetensors``.
 """
@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import boxes as B
+from .catalog import DETECTORS
 from .registry import Published
 
 _HUB = dict(library_name="pytorch", tags=["dl-playground", "object-detection"], pipeline_tag="object-detection",
@@ -140,12 +141,6 @@ class TinySSD(nn.Module, Published, **_HUB):
 
 
 # ----------------------------------------------------------------- torchvision
-TORCHVISION = {
-    "fasterrcnn-mobilenet": "Faster R-CNN (two stages: region proposals, then RoI heads), MobileNetV3 + FPN",
-    "retinanet-resnet18": "RetinaNet (one stage, focal loss), ResNet-18 + FPN",
-    "fcos-resnet18": "FCOS (anchor-free: a box per feature-map point), ResNet-18 + FPN",
-    "ssdlite-mobilenet": "SSDlite (SSD with depthwise convs), MobileNetV3",
-}
 
 
 def _torchvision_net(arch: str, num_classes: int, image_size: int) -> nn.Module:
@@ -182,11 +177,11 @@ def _torchvision_net(arch: str, num_classes: int, image_size: int) -> nn.Module:
         net.transform.fixed_size = (s, s)  # its default boxes are fractions of the image: any size works
         net.transform.min_size, net.transform.max_size = (s,), s
         return net
-    raise ValueError(f"unknown torchvision detector {arch!r}; choose one of {', '.join(TORCHVISION)}")
+    raise ValueError(f"unknown torchvision detector {arch!r}")
 
 
 class TorchvisionDetector(nn.Module, Published, **_HUB):
-    """One of torchvision's detectors (``arch``, see TORCHVISION); class 0 is background inside it."""
+    """One of torchvision's detectors (``arch``: a name of catalog.DETECTORS); class 0 is background inside it."""
 
     def __init__(self, arch: str = "fasterrcnn-mobilenet", num_classes: int = 3, labels: list[str] | None = None,
                  image_size: int = 128):
@@ -245,18 +240,13 @@ def load_transformers_detector(folder: str | Path) -> TransformersDetector:
 
 
 # ----------------------------------------------------------------- registry and I/O
-DETECTORS: dict[str, tuple[type, dict[str, Any], str]] = {
-    "tinyssd": (TinySSD, {}, "TinySSD, ours: multiscale anchors, IoU matching, NMS, from the lessons"),
-    **{name: (TorchvisionDetector, {"arch": name}, desc) for name, desc in TORCHVISION.items()},
-}
 CLASSES = {"TinySSD": TinySSD, "TorchvisionDetector": TorchvisionDetector}
 
 
 def create_detector(name: str, num_classes: int, labels: list[str], image_size: int) -> nn.Module:
     if name not in DETECTORS:
         raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}")
-    cls, defaults, _ = DETECTORS[name]
-    return cls(num_classes=num_classes, labels=labels, image_size=image_size, **defaults)
+    return DETECTORS[name].create(num_classes=num_classes, labels=labels, image_size=image_size)
 
 
 def load_detector(folder: str | Path) -> nn.Module:

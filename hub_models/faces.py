@@ -5,7 +5,7 @@ Every embedder here maps face crops as floats in [0, 1], (B, 3, S, S), to unit-l
 and "same person" means distance <= ``threshold``. Our embedders carry in their config the
 threshold their training found best and how their training faces were prepared (``face_crop``:
 "haar" when a detector cropped them from photos, "none" when the images were crops already).
-``EMBEDDERS`` is the registry the tab's dropdown, the CLI and the tests read.
+``catalog.EMBEDDERS`` is the registry the tab's dropdown, the CLI and the tests read.
 
 Detection uses OpenCV's Haar cascades (they ship inside ``opencv-python-headless``): a frontal
 face cascade finds faces, an eye cascade inside the face finds the eyes, and the crop is rotated
@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .inference import InputError
+from .catalog import EMBEDDERS, ModelEntry
 from .registry import Published
 
 _HUB = dict(library_name="pytorch", tags=["dl-playground", "face-verification", "metric-learning"],
@@ -171,25 +172,18 @@ def _load_foreign(folder: Path, config: dict) -> ForeignEmbedder:
 
 
 # ----------------------------------------------------------------- registry and I/O
-EMBEDDERS: dict[str, tuple[type, dict[str, Any], str]] = {
-    "small-cnn": (SmallFaceCNN, {}, "small CNN, ours: four conv blocks, global pooling, linear embedding"),
-    "resnet": (ResNetFaceEmbedder, {}, "ResNet-style, ours: three stages of residual blocks"),
-    "timm:resnet18": (TimmFaceEmbedder, {"arch": "resnet18"}, "timm ResNet-18 backbone"),
-    "timm:mobilenetv3_small_050": (TimmFaceEmbedder, {"arch": "mobilenetv3_small_050"},
-                                   "timm MobileNetV3-small backbone"),
-}
 CLASSES = {"SmallFaceCNN": SmallFaceCNN, "ResNetFaceEmbedder": ResNetFaceEmbedder, "TimmFaceEmbedder": TimmFaceEmbedder}
 
 
 def create_embedder(name: str, embedding_dim: int, image_size: int, face_crop: str) -> Embedder:
     """An embedder of the registry, or ``timm:<any timm architecture>``."""
     if name in EMBEDDERS:
-        cls, defaults, _ = EMBEDDERS[name]
+        entry = EMBEDDERS[name]
     elif name.startswith("timm:"):
-        cls, defaults = TimmFaceEmbedder, {"arch": name[5:]}
+        entry = ModelEntry(f"{__name__}:TimmFaceEmbedder", f"timm {name[5:]} backbone", {"arch": name[5:]})
     else:
         raise ValueError(f"unknown embedder {name!r}; choose one of {', '.join(EMBEDDERS)} or timm:<architecture>")
-    return cls(embedding_dim=embedding_dim, image_size=image_size, face_crop=face_crop, **defaults)
+    return entry.create(embedding_dim=embedding_dim, image_size=image_size, face_crop=face_crop)
 
 
 def load_embedder(folder: str | Path) -> Embedder:

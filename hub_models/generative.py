@@ -309,18 +309,6 @@ class DDPM(nn.Module):
             (Path(folder) / "labels.json").write_text(json.dumps(self.labels))
 
 
-# ------------------------------------------------------------------ registry
-# name -> (family, what sets it apart within its family, what it is); sizes and widths come from the config
-GENERATIVE_MODELS: dict[str, tuple[str, dict[str, Any], str]] = {
-    "dcgan": ("gan", {}, "DCGAN: transposed-conv generator, conv discriminator"),
-    "cgan": ("gan", {"conditional": True}, "conditional DCGAN: one row per class (needs classes)"),
-    "vae-mlp": ("vae", {"kind": "mlp"}, "VAE with MLP encoder and decoder"),
-    "vae-conv": ("vae", {"kind": "conv"}, "VAE with convolutional encoder and decoder"),
-    "pixelcnn": ("autoregressive", {}, "PixelCNN: one pixel at a time, masked convolutions, exact likelihood"),
-    "ddpm": ("diffusion", {}, "DDPM: a diffusers UNet2DModel + DDPMScheduler"),
-}
-
-
 def load_generative(folder: str | Path) -> nn.Module:
     """A generative model folder in eval mode: a diffusers DDPM pipeline (model_index.json), or our
     DCGAN, VAE or PixelCNN (config.json)."""

@@ -1,7 +1,7 @@
 """Semantic segmentation networks behind one interface: our U-Net and FCN, torchvision's, transformers'.
 
 Every segmenter here maps images as floats in [0, 1], (B, 3, H, W), to class logits at the same
-resolution, (B, K, H, W), class 0 being the background. ``SEGMENTERS`` is the registry the tab's
+resolution, (B, K, H, W), class 0 being the background. ``catalog.SEGMENTERS`` is the registry the tab's
 dropdown, the CLI and the tests read. Our classes inherit ``PyTorchModelHubMixin``.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .catalog import SEGMENTERS
 from .registry import Published
 
 _HUB = dict(library_name="pytorch", tags=["dl-playground", "image-segmentation"], pipeline_tag="image-segmentation",
@@ -109,13 +110,6 @@ class FCN(_Normalised, Published, **_HUB):
 
 
 # ----------------------------------------------------------------- torchvision
-TORCHVISION = {
-    "deeplabv3-mobilenet": "DeepLabV3 (atrous spatial pyramid pooling), MobileNetV3",
-    "lraspp-mobilenet": "LR-ASPP (lite reduced ASPP), MobileNetV3",
-    "fcn-resnet50": "FCN, ResNet-50 (dilated)",
-}
-
-
 class TorchvisionSegmenter(_Normalised, Published, **_HUB):
     """One of torchvision's segmentation models, randomly initialised (``weights=None``: no download)."""
 
@@ -170,19 +164,13 @@ def load_transformers_segmenter(folder: str | Path) -> TransformersSegmenter:
 
 
 # ----------------------------------------------------------------- registry and I/O
-SEGMENTERS: dict[str, tuple[type, dict[str, Any], str]] = {
-    "unet": (UNet, {}, "U-Net, ours: encoder-decoder with skip connections and transposed convolutions"),
-    "fcn": (FCN, {}, "FCN, ours: 1x1 class scores and one bilinear-initialised transposed convolution"),
-    **{name: (TorchvisionSegmenter, {"arch": name}, desc) for name, desc in TORCHVISION.items()},
-}
 CLASSES = {"UNet": UNet, "FCN": FCN, "TorchvisionSegmenter": TorchvisionSegmenter}
 
 
 def create_segmenter(name: str, num_classes: int, labels: list[str], image_size: int) -> nn.Module:
     if name not in SEGMENTERS:
         raise ValueError(f"unknown segmenter {name!r}; choose one of {', '.join(SEGMENTERS)}")
-    cls, defaults, _ = SEGMENTERS[name]
-    return cls(num_classes=num_classes, labels=labels, image_size=image_size, **defaults)
+    return SEGMENTERS[name].create(num_classes=num_classes, labels=labels, image_size=image_size)
 
 
 def load_segmenter(folder: str | Path) -> nn.Module:

@@ -20,13 +20,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .inference import InputError
-from .style_catalog import BUILTIN_IMAGES, CONTENT_LAYERS, CONV_LAYERS, STYLE_LAYERS, vgg19_names  # noqa: F401
 from .registry import Published
+from .style_catalog import (  # noqa: F401
+    BUILTIN_IMAGES, CONTENT_LAYERS, CONV_LAYERS, EXTRACTORS, STYLE_LAYERS, VGG_REPO, vgg19_names)
 
 _MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-VGG_REPO = "timm/vgg19.tv_in1k"
-EXTRACTORS = {"vgg19-random": "VGG-19, seeded random weights (offline)",
-              "vgg19-hub": f"VGG-19, ImageNet weights ({VGG_REPO} on the chosen hub)"}
+
+
 class VGGFeatures(nn.Module):
     """VGG-19's feature layers, frozen; ``forward(x, names)`` returns the named layers' outputs."""
 
@@ -268,12 +268,6 @@ class StyleNet(nn.Module, Published, library_name="pytorch", license="mit", pipe
         x = F.pad(x, (0, (-w) % 4, 0, (-h) % 4), mode="reflect")
         # the network predicts a change of the image's logits: zero change returns the photo itself
         return torch.sigmoid(torch.logit(x.clamp(0.004, 0.996)) + self.net(x * 2 - 1))[..., :h, :w]
-
-
-STYLE_NETS: dict[str, tuple[dict[str, int], str]] = {
-    "style-net": ({"width": 16, "residual_blocks": 5}, "16-32-64 channels, 5 residual blocks (0.4 M parameters)"),
-    "style-net-wide": ({"width": 32, "residual_blocks": 5}, "32-64-128 channels, 5 residual blocks (1.7 M, Johnson's size)"),
-}
 
 
 def load_style_net(folder: str | Path) -> StyleNet:

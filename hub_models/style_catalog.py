@@ -2,6 +2,10 @@
 layers style transfer uses, and the built-in photos and textures."""
 from __future__ import annotations
 
+VGG_REPO = "timm/vgg19.tv_in1k"
+# The frozen networks that score style and content.
+EXTRACTORS = {"vgg19-random": "VGG-19, seeded random weights (offline)",
+              "vgg19-hub": f"VGG-19, ImageNet weights ({VGG_REPO} on the chosen hub)"}
 # d2l's choice: the first conv of each block for style, a deep conv for content
 STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 CONTENT_LAYERS = ("conv4_2",)

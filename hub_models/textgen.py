@@ -8,7 +8,7 @@ Two families:
 
 Decoding (greedy, sampling with temperature / top-k / top-p, beam search) is written once over a
 ``step(tokens, state) -> (log-probs, state)`` function, so both families use the same code and a
-learner can read beam search in thirty lines. ``MODELS`` is the registry the UI, CLI and tests read.
+learner can read beam search in thirty lines. ``catalog.LANGUAGE_MODELS`` is the registry the UI, CLI and tests read.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import nn
 
+from .catalog import LANGUAGE_MODELS
 from .inference import InputError
 from .registry import Published
 
@@ -29,16 +30,6 @@ _HUB = dict(library_name="pytorch", tags=["dl-playground", "text-generation"], p
             license="mit")
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 UNK = "<unk>"
-
-# name -> (family, level, defaults)
-MODELS: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "char-rnn": ("rnn", "char", {"cell": "rnn", "hidden_size": 256, "num_layers": 1}),
-    "char-gru": ("rnn", "char", {"cell": "gru", "hidden_size": 256, "num_layers": 2}),
-    "char-lstm": ("rnn", "char", {"cell": "lstm", "hidden_size": 256, "num_layers": 2}),
-    "word-lstm": ("rnn", "word", {"cell": "lstm", "hidden_size": 256, "num_layers": 2}),
-    "gpt2-tiny": ("gpt2", "bpe", {"n_layer": 4, "n_head": 4, "n_embd": 128}),
-}
-
 
 # ------------------------------------------------------------------ tokenisers
 WORD_RE = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]|\n")  # "it's" stays one word
@@ -110,18 +101,18 @@ class RNNLM(nn.Module, Published, **_HUB):
 def create_model(name: str, vocab: list[str] | None = None, **overrides: Any) -> nn.Module:
     """A fresh registered model; ``vocab`` for RNNs; for GPT-2, ``vocab_size`` and the tokenizer's
     ``eos_token_id`` in overrides (GPT2Config's defaults point at token 50256 of OpenAI's vocabulary)."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    family, level, defaults = MODELS[name]
-    kw = {**defaults, **overrides}
-    if family == "rnn":
-        return RNNLM(vocab or [], level=level, **kw)
+    if name not in LANGUAGE_MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(LANGUAGE_MODELS)}")
+    entry = LANGUAGE_MODELS[name]
+    return entry.create(vocab=vocab or [], **overrides) if entry.family == "rnn" else entry.create(**overrides)
+
+
+def tiny_gpt2(vocab_size: int, eos_token_id: int = 0, n_positions: int = 256, **kw: Any):
+    """A GPT-2 of the given size (transformers), its begin and end tokens the tokenizer's end of text."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    eos = kw.pop("eos_token_id", 0)
-    cfg = GPT2Config(vocab_size=kw.pop("vocab_size"), n_positions=kw.pop("n_positions", 256), bos_token_id=eos,
-                     eos_token_id=eos, **kw)
-    return GPT2LMHeadModel(cfg)
+    return GPT2LMHeadModel(GPT2Config(vocab_size=vocab_size, n_positions=n_positions, bos_token_id=eos_token_id,
+                                      eos_token_id=eos_token_id, **kw))
 
 
 def train_bpe(text: str, vocab_size: int = 1024):

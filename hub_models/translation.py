@@ -31,8 +31,6 @@ from .registry import Published
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = [PAD, BOS, EOS, UNK]
 ATTENTIONS = ("none", "additive", "dot")
-MODELS = {"gru": "none", "gru-additive-attention": "additive", "gru-dot-attention": "dot",
-          "transformer-tiny": "transformer"}  # the last: BART-style, built with transformers
 _HUB = dict(library_name="pytorch", tags=["dl-playground", "translation", "seq2seq"], pipeline_tag="translation",
             license="mit")
 

@@ -9,7 +9,7 @@ from common.errors import UserError
 from hub import client as hubs
 from training.runner import JobRunner
 from training.tasks import get_task
-from training.tasks.classification import BUILTIN, TIMM_PREFIX, ClassificationConfig
+from training.tasks.classification import AUGMENTATIONS, BUILTIN, TIMM_PREFIX, ClassificationConfig
 
 from .common import AppContext, get_hub, hub_picker
 from .forms import ConfigForm
@@ -83,7 +83,7 @@ def build(ctx: AppContext) -> None:
             data_repo = gr.Textbox("", label="Dataset repo id (one folder per class, or image + label columns)",
                                    placeholder="you/my-images", visible=False)
             form.field("image_size", info=None)
-            form.add("augment", gr.CheckboxGroup(["flip", "crop", "jitter"], value=[],
+            form.add("augment", gr.CheckboxGroup(list(AUGMENTATIONS), value=[],
                                                  label="Augmentation (training only)",
                                                  info="flip: mirror (not for digits!), crop: small shifts, jitter: "
                                                       "brightness and contrast"))
@@ -146,4 +146,3 @@ def build(ctx: AppContext) -> None:
 
     classify_btn.click(predict, [source, image, top_k], [labels, seen, summary], api_name="classification_predict")
 
-    form.load_choices(ctx.demo)

@@ -51,7 +51,7 @@ def _check_folder(folder: str) -> str:
 
 def extras(form: ConfigForm) -> None:
     with gr.Row():
-        form.field("loss", info="triplet: anchor/positive/negative; contrastive: a Siamese pair")
+        form.field("loss", widget=gr.Radio, info="triplet: anchor/positive/negative; contrastive: a Siamese pair")
         form.field("mining", label="Triplet mining", info=None)
         form.field("margin", info="0: 0.2 for triplet, 1.0 for contrastive")
         form.field("embedding_dim", label="Embedding size", info=None)

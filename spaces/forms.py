@@ -9,14 +9,13 @@ before the handler runs. ``form.config(values, **derived)`` builds the validated
 from __future__ import annotations
 
 import dataclasses
-import threading
 import typing
 from typing import Any, Callable
 
 import gradio as gr
 
 from common.errors import ConfigError
-from training.config import choices_of, config_from_values, label_of
+from training.config import config_from_values, label_of
 
 
 class ConfigForm:
@@ -27,20 +26,23 @@ class ConfigForm:
         self.components: dict[str, gr.components.Component] = {}
         self.defaults = cls()
 
-    def field(self, name: str, **look: Any) -> gr.components.Component:
-        """A component for config field ``name``, made from its type and metadata."""
+    def field(self, name: str, widget: type | None = None, **look: Any) -> gr.components.Component:
+        """A component for config field ``name``, made from its type and metadata (``widget``: gr.Radio or
+        gr.Slider where a dropdown or a number box would be the default)."""
         f, kind = self.fields[name], self.hints[name]
         meta, value = f.metadata, getattr(self.defaults, name)
         look = {"label": label_of(f), "info": meta.get("help") or None, "value": value, **look}
         choices, suggest = meta.get("choices"), meta.get("suggest")
-        if kind is bool:
+        if widget is not None:  # a Radio or a Slider instead of the generated widget, from the same metadata
+            extra = {"choices": list(choices or suggest or [])} if widget is gr.Radio else \
+                {"minimum": meta.get("min"), "maximum": meta.get("max")} if widget is gr.Slider else {}
+            component = widget(**{**{k: v for k, v in extra.items() if v is not None}, **look})
+        elif kind is bool:
             component = gr.Checkbox(**look)
-        elif choices is not None or suggest is not None or "choices" in look:
-            # A registry that imports torch fills its dropdown on page load (see ``load_choices``). Gradio
-            # checks a value against the choices the dropdown was built with (an API call loads no page), so
-            # such a dropdown takes any value and the config's validator refuses an unknown one by name.
-            look.setdefault("choices", [value] if callable(choices) or choices is None else list(choices))
-            look.setdefault("allow_custom_value", suggest is not None or callable(choices))
+        elif choices is not None or suggest is not None:
+            # The registries are torch-free (hub_models.catalog): the full list is there when the page is built.
+            look.setdefault("choices", list(choices or suggest))
+            look.setdefault("allow_custom_value", suggest is not None)  # timm:<any architecture>
             component = gr.Dropdown(**look)
         elif kind in (int, float):
             bounds = {"minimum": meta.get("min"), "maximum": meta.get("max")}
@@ -56,21 +58,6 @@ class ConfigForm:
             raise TypeError(f"{self.cls.__name__} has no field {name!r}")
         self.components[name] = component
         return component
-
-    def load_choices(self, demo: gr.Blocks) -> None:
-        """Fill the dropdowns whose choices come from a registry that imports torch, once a page opens."""
-        def names(f: dataclasses.Field) -> list:
-            suggest = f.metadata.get("suggest")
-            return list(suggest()) if suggest else list(choices_of(f))
-
-        lazy = {n: c for n, c in self.components.items() if isinstance(c, gr.Dropdown) and (
-            callable(self.fields[n].metadata.get("choices")) or self.fields[n].metadata.get("suggest"))}
-        if lazy:
-            demo.load(lambda: [gr.update(choices=names(self.fields[n])) for n in lazy], None, list(lazy.values()),
-                      api_visibility="private")
-            # The validator reads these registries in the request that starts a job, which Gradio does not
-            # queue (and gradio_client gives 5 s): import them in the background now, not in that request.
-            threading.Thread(target=lambda: [names(self.fields[n]) for n in lazy], daemon=True).start()
 
     def config(self, values: dict[str, Any], deep: bool = True, **derived: Any) -> Any:
         """The validated config from the form's ``values`` (other names ignored) and ``derived`` fields

@@ -65,8 +65,8 @@ def extras(form: ConfigForm) -> None:
         form.field("latent_dim", info="0: GAN 64, VAE 2 (a 2-D latent gets a latent map)")
         form.field("beta", info=None)
         form.field("width", info=None)
-        form.field("label_smoothing", info="0.9: one-sided label smoothing")
-        form.field("gan_loss", info=None)
+        form.field("label_smoothing", widget=gr.Slider, step=0.05, info="0.9: one-sided label smoothing")
+        form.field("gan_loss", widget=gr.Radio, info=None)
     with gr.Row():
         form.field("levels", info="the classes of each pixel's softmax")
         form.field("layers", info="a pixel sees 3 + this many rows up")

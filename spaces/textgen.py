@@ -119,4 +119,3 @@ def build(ctx: AppContext) -> None:
              inputs_kwargs={"folder": source, "prompt": prompt, "strategy": strategy, "max_new_tokens": max_new,
                             "temperature": temperature, "top_k": top_k, "top_p": top_p, "beam_width": beam_width,
                             "seed": seed_gen})
-    form.load_choices(ctx.demo)

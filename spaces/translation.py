@@ -59,8 +59,9 @@ def build(ctx: AppContext) -> None:
             form.field("source_column", label="Source column (empty: guess)", placeholder="source", info=None)
             form.field("target_column", label="Target column (empty: guess)", placeholder="target", info=None)
         with gr.Row():
-            for name in ("epochs", "batch_size", "lr", "hidden_size", "teacher_forcing", "seed"):
+            for name in ("epochs", "batch_size", "lr", "hidden_size", "seed"):
                 form.field(name, info=None)
+            form.field("teacher_forcing", widget=gr.Slider, step=0.05, info=None)
         panel = job_panel(ctx, TASK.name, picker, metric=TASK.metric, unit="pairs/s", samples="text",
                           repo_placeholder="you/gru-attention-en-fr")
 
@@ -132,4 +133,3 @@ def build(ctx: AppContext) -> None:
     go.click(run_translate, None, [output, heat, beams], api_name="translation_translate",
              inputs_kwargs=translate_inputs)
     text.submit(run_translate, None, [output, heat, beams], api_visibility="private", inputs_kwargs=translate_inputs)
-    form.load_choices(ctx.demo)

@@ -89,5 +89,4 @@ def vision_train(ctx: AppContext, vision: VisionForm) -> JobPanel:
     toggle_data_fields(source_kind, vision.data_sources, {upload: ("upload",), data_repo: ("hub",)})
     form.submit(panel.start, start_job, panel.job, api_name=f"{task.name}_train",
                 extra={"source_kind": source_kind, "upload": upload, "data_repo": data_repo, **picker.named})
-    form.load_choices(ctx.demo)
     return panel

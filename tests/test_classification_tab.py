@@ -183,7 +183,6 @@ def test_fine_tune_timm_from_the_hub_then_pull_timm_and_transformers_repos(tab, 
     import timm
     import torch
     from gradio_client import handle_file
-    from gradio_client.exceptions import AppError
     from timm.models import push_to_hf_hub
 
     from hub import client as hubs

@@ -11,7 +11,8 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import ROOT
-from hub_models.classification import MODELS, create_model
+from hub_models.catalog import CLASSIFIERS
+from hub_models.classification import create_model
 from training.classification import ClassificationConfig
 from training.metrics import confusion_matrix
 from training.config import OPTIMIZERS
@@ -22,21 +23,20 @@ def _run(cfg: ClassificationConfig, stop=lambda: False) -> list[dict]:
     return list(train(cfg, stop))
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", list(CLASSIFIERS))
 def test_forward_at_every_supported_size(name):
-    cls, _, sizes = MODELS[name]
-    for size in sizes:
+    for size in CLASSIFIERS[name].sizes:
         for channels in (1, 3):
             model = create_model(name, image_size=size, in_channels=channels, num_classes=4).eval()
             with torch.no_grad():
                 assert model(torch.randn(2, channels, size, size)).shape == (2, 4)
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", list(CLASSIFIERS))
 def test_save_push_pull_load_round_trip(name, hub_server, repo_name, tmp_path):
     from hub import client as hubs
 
-    cls, _, sizes = MODELS[name]
+    cls, sizes = CLASSIFIERS[name].load(), CLASSIFIERS[name].sizes
     torch.manual_seed(0)
     model = create_model(name, image_size=sizes[-1], num_classes=3, labels=["a", "b", "c"],
                          mean=[0.1] * 3 if cls.__name__ != "LeNet" else None).eval()

@@ -10,7 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from hub_models.detection import DETECTORS, create_detector, filter_candidates, load_detector
+from hub_models.catalog import DETECTORS
+from hub_models.detection import create_detector, filter_candidates, load_detector
 from training.config import TrainingError
 from training.tasks import train
 from training.tasks.detection import DetectionConfig

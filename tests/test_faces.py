@@ -11,7 +11,8 @@ import torch
 from PIL import Image, ImageOps
 
 from common.errors import ConfigError
-from hub_models.faces import EMBEDDERS, Gallery, create_embedder, face_crop, load_embedder, verify
+from hub_models.catalog import EMBEDDERS
+from hub_models.faces import Gallery, create_embedder, face_crop, load_embedder, verify
 from hub_models.inference import InputError, load_image
 from training.config import TrainingError
 from training.face_verification import FaceConfig

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from hub_models import generative as gen
+from hub_models.catalog import GENERATIVE_MODELS
 
 
 def test_gaussian_kl_closed_form_matches_monte_carlo():
@@ -98,7 +99,7 @@ def test_update_with_params_changes_only_those():
 
 
 def _tiny(name: str):
-    fam, kwargs, _ = gen.GENERATIVE_MODELS[name]
+    fam, kwargs = GENERATIVE_MODELS[name].family, GENERATIVE_MODELS[name].defaults
     if fam == "gan":
         k = 3 if kwargs.get("conditional") else 0
         return gen.DCGAN(image_size=8, latent_dim=4, width=8, num_classes=k, labels=["a", "b", "c"][:k] or None)
@@ -109,7 +110,7 @@ def _tiny(name: str):
     return gen.DDPM.new(image_size=8, channels=1, width=8, timesteps=20)
 
 
-@pytest.mark.parametrize("name", list(gen.GENERATIVE_MODELS))
+@pytest.mark.parametrize("name", list(GENERATIVE_MODELS))
 def test_save_push_pull_load_round_trip(name, hub_server, repo_name, tmp_path):
     from hub import client as hubs
 
@@ -168,7 +169,7 @@ def test_sampling_helpers():
         list(gen.diffusion_steps(_tiny("ddpm"), 2, steps=50))
 
 
-@pytest.mark.parametrize("name", list(gen.GENERATIVE_MODELS))
+@pytest.mark.parametrize("name", list(GENERATIVE_MODELS))
 def test_trainer_dry_runs(name, tmp_path):
     from training.tasks import train
     from training.tasks.generative import GenerativeConfig

@@ -10,7 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from hub_models.segmentation import (SEGMENTERS, bilinear_kernel, confusion, create_segmenter, iou_table,
+from hub_models.catalog import SEGMENTERS
+from hub_models.segmentation import (bilinear_kernel, confusion, create_segmenter, iou_table,
                                      load_segmenter, transposed_conv_demo)
 from training.config import TrainingError
 from training.tasks import train

@@ -10,8 +10,9 @@ import torch
 from PIL import Image
 
 from common.errors import ConfigError
+from hub_models.catalog import STYLE_NETS
 from hub_models.inference import InputError
-from hub_models.style import (STYLE_NETS, StyleNet, VGGFeatures, builtin_image, gatys, gram, gram_picture,
+from hub_models.style import (StyleNet, VGGFeatures, builtin_image, gatys, gram, gram_picture,
                               load_extractor, load_style_net, random_vgg19, relative_mse, stylize, tv_loss,
                               vgg19_from_folder)
 from hub_models.style_catalog import vgg19_names
@@ -80,7 +81,7 @@ def test_style_nets_save_push_pull_and_load(name, hub_server, repo_name, tmp_pat
     from hub.client import pull, push_folder
 
     torch.manual_seed(0)
-    model = StyleNet(**STYLE_NETS[name][0], style_name="hubble").eval()
+    model = StyleNet(**STYLE_NETS[name].defaults, style_name="hubble").eval()
     x = torch.rand(1, 3, 37, 53)  # any size: padded to a multiple of 4 and cropped back
     with torch.no_grad():
         y = model(x)

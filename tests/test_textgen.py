@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from common.errors import ConfigError
-from hub_models.textgen import MODELS, LM, RNNLM, _filter, beam_search, create_model, generate, join_words, \
+from hub_models.catalog import LANGUAGE_MODELS as MODELS
+from hub_models.textgen import LM, RNNLM, _filter, beam_search, create_model, generate, join_words, \
     load_lm, sample_stream, split_words
 from training.config import TrainingError
 from training.tasks import train
@@ -63,8 +64,8 @@ def test_every_model_round_trips_through_the_hub(name, hub_server, repo_name, tm
     from hub.client import pull, push_folder
 
     torch.manual_seed(0)
-    if MODELS[name][0] == "rnn":
-        vocab = list("abc \n") if MODELS[name][1] == "char" else ["<unk>", "the", "cat", "sat", "\n"]
+    if MODELS[name].family == "rnn":
+        vocab = list("abc \n") if MODELS[name].defaults["level"] == "char" else ["<unk>", "the", "cat", "sat", "\n"]
         model = create_model(name, vocab, hidden_size=16, embed_size=8).eval()
         model.save_pretrained(tmp_path)
     else:

@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 from hub_models.adapters import timm_arch
-from hub_models.classification import MODELS, create_model
+from hub_models.catalog import CLASSIFIERS
+from hub_models.classification import create_model
 
 from .config import to_dict
 from .engine import TaskSpec, TrainingError, init_folder
@@ -102,8 +103,8 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
     elif arch is not None:
         default_size = 32  # small enough to train on a CPU; set --image-size for more
     else:
-        _, defaults, sizes = MODELS[cfg.model]
-        default_size = defaults.get("image_size") or sizes[1 if len(sizes) > 1 else 0]
+        entry = CLASSIFIERS[cfg.model]
+        default_size = entry.defaults.get("image_size") or entry.sizes[1 if len(entry.sizes) > 1 else 0]
     size = cfg.image_size or default_size
     if cfg.dataset == BUILTIN:
         x, y, labels = load_digits_tensors(size)

@@ -9,7 +9,7 @@ import argparse
 import dataclasses
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from common.errors import ConfigError, UserError
 
@@ -23,16 +23,15 @@ OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "step", "onecycle")
 
 
-def opt(default: Any, help: str, choices: tuple | Callable[[], tuple] | None = None, *, label: str = "",  # noqa: A002 - argparse's word
+def opt(default: Any, help: str, choices: tuple | None = None, *, label: str = "",  # noqa: A002 - argparse's word
         min: float | None = None, max: float | None = None,  # noqa: A002
-        suggest: Callable[[], tuple] | None = None, **kw) -> Any:
+        suggest: tuple | None = None, **kw) -> Any:
     """A config field with its CLI help, choices and bounds: what the CLI, the tab's form and validate() read.
 
     ``label`` is the form's label (default: the field name in words); ``min``/``max`` bound a number;
     ``suggest`` lists values a form offers where others are allowed too (``timm:<any architecture>``).
     """
     meta = {"help": help, "choices": choices, "label": label, "min": min, "max": max, "suggest": suggest}
-    # choices may be a callable (registry_names): a model registry that imports torch is read only when needed
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta, **kw)
     return field(default=default, metadata=meta, **kw)
@@ -84,7 +83,7 @@ class TrainConfig:
                 raise ConfigError(f.name, f"{label_of(f)}: a whole number, not {value}")
             if kind is str and not isinstance(value, str):
                 raise ConfigError(f.name, f"{label_of(f)}: text, not {value!r}")
-            if (choices := choices_of(f)) and value not in choices:
+            if (choices := meta.get("choices")) and value not in choices:
                 raise ConfigError(f.name, f"{label_of(f)}: one of {', '.join(map(str, choices))}, not {value!r}")
             if meta.get("min") is not None and value < meta["min"]:
                 raise ConfigError(f.name, f"{label_of(f)}: at least {meta['min']:g}, not {value:g}")
@@ -93,20 +92,6 @@ class TrainConfig:
         self.check()
         if deep:
             self.check_deep()
-
-
-def registry_names(module: str, attr: str) -> Callable[[], tuple[str, ...]]:
-    """The names of a model registry, read when first asked (its module imports torch)."""
-    def names() -> tuple[str, ...]:
-        import importlib
-
-        return tuple(getattr(importlib.import_module(module), attr))
-    return names
-
-
-def choices_of(f: dataclasses.Field) -> tuple | None:
-    choices = f.metadata.get("choices")
-    return choices() if callable(choices) else choices
 
 
 def label_of(f: dataclasses.Field) -> str:
@@ -130,7 +115,7 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type) -> None:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_)
         else:
             parser.add_argument(flag, type=_arg_type(hints[f.name]), default=default,
-                                choices=choices_of(f), help=help_)
+                                choices=f.metadata.get("choices"), help=help_)
 
 
 def config_from_args(cls: type, args: argparse.Namespace) -> Any:

@@ -1,6 +1,6 @@
 """Object-detection trainer: ``python -m training detection --model tinyssd --dataset shapes``.
 
-Trains any detector of ``hub_models.detection.DETECTORS`` on the built-in shapes, a COCO or YOLO
+Trains any detector of ``hub_models.catalog.DETECTORS`` on the built-in shapes, a COCO or YOLO
 folder/zip, or a dataset repo; evaluates mAP@0.5 and mAP@0.5:0.95 (COCO protocol) on the
 validation split after each epoch; saves the model, a picture of its detections on validation
 images and a model card.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from hub_models.detection import DETECTORS
+from hub_models.catalog import DETECTORS
 
 from .config import to_dict
 from .engine import TaskSpec, load_matching
@@ -136,7 +136,7 @@ def build_task(cfg: DetectionConfig) -> TaskSpec:
         n_params = sum(p.numel() for p in m.parameters())
         write_card(folder, CardInfo(
             repo_id=repo, title=f"{cfg.model} on {data_name}",
-            summary=(f"A `{cfg.model}` object detector ({DETECTORS[cfg.model][2]}; {n_params:,} parameters) "
+            summary=(f"A `{cfg.model}` object detector ({DETECTORS[cfg.model].summary}; {n_params:,} parameters) "
                      f"{origin} with DL Playground on {data_name} at {cfg.image_size}x{cfg.image_size} "
                      f"px, {len(labels)} classes: {', '.join(labels)}. mAP follows the COCO protocol "
                      f"(101-point interpolated AP, up to 100 detections per image after NMS at IoU {EVAL_IOU})."

@@ -25,8 +25,9 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from hub_models.catalog import GENERATIVE_MODELS
 from hub_models.generative import (
-    DCGAN, DDPM, GENERATIVE_MODELS, VAE, PixelCNN, class_rows, describe, gan_losses, generate, latent_map,
+    DCGAN, DDPM, VAE, PixelCNN, class_rows, describe, gan_losses, generate, latent_map,
     picture_grid, vae_loss)
 
 from .config import TrainingError, to_dict
@@ -316,7 +317,7 @@ def our_usage(cfg: GenerativeConfig, repo: str, m: nn.Module) -> str:
 @dataclass(frozen=True)
 class Family:
     """A family's parts. Each takes the Run first; ``evaluate`` and ``picture`` run in eval mode without
-    gradients. Adding a family: its network in hub_models.generative (GENERATIVE_MODELS names it), its
+    gradients. Adding a family: its network in hub_models.generative (hub_models.catalog.GENERATIVE_MODELS names it), its
     defaults in training.tasks.generative (FAMILY_DEFAULTS), and an entry here."""
 
     build: Callable[..., nn.Module]  # (cfg, channels, labels, **the registry entry's arguments)
@@ -347,13 +348,13 @@ def build_task(cfg: GenerativeConfig) -> TaskSpec:
     from .classification import split
     from .gen_score import Scorer
 
-    family_name, kwargs, _ = GENERATIVE_MODELS[cfg.model]
-    family = FAMILIES[family_name]
+    entry = GENERATIVE_MODELS[cfg.model]
+    family = FAMILIES[entry.family]
     x, y, labels, data_name, notes = load_images(cfg)
     tr, va = split(len(x), cfg.val_split, cfg.seed)
     channels = x.shape[1]
     torch.manual_seed(cfg.seed)
-    model = family.build(cfg, channels, labels, **kwargs)
+    model = family.build(cfg, channels, labels, **entry.defaults)
     if cfg.init_from:
         notes.append(family.init(model, cfg))
     if cfg.dry_run:

@@ -1,6 +1,6 @@
 """Semantic-segmentation trainer: ``python -m training segmentation --model unet --dataset shapes``.
 
-Trains any model of ``hub_models.segmentation.SEGMENTERS`` on the built-in shapes (masks drawn with
+Trains any model of ``hub_models.catalog.SEGMENTERS`` on the built-in shapes (masks drawn with
 the scenes), an image + mask folder/zip or a dataset repo; reports per-class IoU, mIoU and pixel
 accuracy on the validation split after each epoch; saves the model, a picture of its masks on
 validation images and a model card.
@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from hub_models.segmentation import IGNORE, SEGMENTERS
+from hub_models.catalog import SEGMENTERS
+from hub_models.segmentation import IGNORE
 
 from .config import to_dict
 from .engine import TaskSpec, load_matching
@@ -116,7 +117,7 @@ def build_task(cfg: SegmentationConfig) -> TaskSpec:
         n_params = sum(p.numel() for p in m.parameters())
         write_card(folder, CardInfo(
             repo_id=repo, title=f"{cfg.model} on {data_name}",
-            summary=(f"A `{cfg.model}` semantic segmentation model ({SEGMENTERS[cfg.model][2]}; {n_params:,} "
+            summary=(f"A `{cfg.model}` semantic segmentation model ({SEGMENTERS[cfg.model].summary}; {n_params:,} "
                      f"parameters) {origin} with DL Playground on {data_name} at {cfg.image_size}x"
                      f"{cfg.image_size} px, {k} classes: {', '.join(labels)}.\n\nIoU per class: "
                      + ", ".join(f"{n} {v:.3f}" for n, v in per_class.items())

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from hub_models.style import STYLE_NETS
+from hub_models.catalog import STYLE_NETS
 from hub_models.style_catalog import BUILTIN_IMAGES
 
 from .config import TrainingError, to_dict
@@ -113,7 +113,7 @@ def build_task(cfg: StyleConfig) -> TaskSpec:
                                                         list(STYLE_LAYERS)).items()}
     torch.manual_seed(cfg.seed)
     style_name = style_spec if style_spec in BUILTIN_IMAGES else Path(style_spec).stem
-    model = StyleNet(**STYLE_NETS[cfg.model][0], style_name=style_name,
+    model = StyleNet(**STYLE_NETS[cfg.model].defaults, style_name=style_name,
                      content_weight=cfg.content_weight, style_weight=cfg.style_weight, extractor=cfg.extractor)
     tuned = load_matching(model, cfg.init_from, cfg.hub) if cfg.init_from else None
     n = 8 if cfg.dry_run else cfg.crops_per_epoch

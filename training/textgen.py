@@ -59,9 +59,11 @@ class Chunks(torch.utils.data.Dataset):
 
 
 def build_task(cfg: TextGenConfig) -> TaskSpec:
-    from hub_models.textgen import MODELS, LM, build_vocab, create_model, generate, train_bpe
+    from hub_models.catalog import LANGUAGE_MODELS
+    from hub_models.textgen import LM, build_vocab, create_model, generate, train_bpe
 
-    family, level, defaults = MODELS[cfg.model]
+    entry = LANGUAGE_MODELS[cfg.model]
+    family, level = entry.family, entry.defaults.get("level")
     text, name = load_corpus(cfg)
     if cfg.max_chars:
         text = text[:cfg.max_chars]

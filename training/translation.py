@@ -15,10 +15,12 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
+from hub_models.catalog import TRANSLATORS
+
 from .config import TrainingError, to_dict
 from .engine import TaskSpec
-from .translation_data import builtin_pairs, table_pairs
 from .tasks.translation import BUILTIN, TranslationConfig
+from .translation_data import builtin_pairs, table_pairs
 
 
 class _Pairs(torch.utils.data.Dataset):
@@ -40,7 +42,7 @@ def _pad(rows: list[list[int]]) -> torch.Tensor:
 
 
 def build_task(cfg: TranslationConfig) -> TaskSpec:
-    from hub_models.translation import MODELS, split_words
+    from hub_models.translation import split_words
 
     if cfg.dataset in BUILTIN:
         train_rows, val_rows = builtin_pairs(seed=cfg.seed)
@@ -62,7 +64,7 @@ def build_task(cfg: TranslationConfig) -> TaskSpec:
     if len(train_rows) < 10:
         raise TrainingError(f"only {len(train_rows)} training pairs are short enough; raise --max-len")
     torch.manual_seed(cfg.seed)
-    parts = (_transformer_parts if MODELS[cfg.model] == "transformer" else _gru_parts)(cfg, train_rows, val_rows,
+    parts = (_transformer_parts if TRANSLATORS[cfg.model].family == "transformer" else _gru_parts)(cfg, train_rows, val_rows,
                                                                                      langs)
     model = parts.model
     notes.append(f"{len(train_rows)} training pairs, {len(val_rows)} validation pairs; {parts.vocab_note}")
@@ -98,13 +100,10 @@ def build_task(cfg: TranslationConfig) -> TaskSpec:
             parts.tokenizer.save_pretrained(out)
         repo = cfg.push_to_hub or f"local/{cfg.model}-{name.replace('/', '-')}"
         n_params = sum(p.numel() for p in m.parameters())
-        what = {"none": "A GRU encoder-decoder with no attention", "transformer":
-                "An encoder-decoder Transformer (BART architecture, byte-level BPE shared by both languages)",
-                "additive": "A GRU encoder-decoder with additive (Bahdanau) attention",
-                "dot": "A GRU encoder-decoder with scaled dot-product attention"}[MODELS[cfg.model]]
+        what = TRANSLATORS[cfg.model].summary
         write_card(out, CardInfo(
             repo_id=repo, title=f"{cfg.model} on {name}",
-            summary=(f"{what} ({n_params:,} parameters) trained from scratch with "
+            summary=(f"{what[0].upper()}{what[1:]} ({n_params:,} parameters) trained from scratch with "
                      f"DL Playground on {name}" + (f" ({BUILTIN[name]})" if name in BUILTIN else "")
                      + ". BLEU and chrF are sacrebleu's, on greedy translations of the validation split.\n\n"
                      + "Validation sentences it translated:\n\n" + "\n".join(
@@ -140,10 +139,10 @@ class _Parts:
 
 
 def _gru_parts(cfg: TranslationConfig, train_rows: list[dict], val_rows: list[dict], langs) -> _Parts:
-    from hub_models.translation import BOS, MODELS, Seq2Seq, build_vocab
+    from hub_models.translation import BOS, Seq2Seq, build_vocab
 
     model = Seq2Seq(build_vocab([r["source"] for r in train_rows]), build_vocab([r["target"] for r in train_rows]),
-                    attention=MODELS[cfg.model], embed_size=cfg.embed_size, hidden_size=cfg.hidden_size,
+                    attention=TRANSLATORS[cfg.model].defaults["attention"], embed_size=cfg.embed_size, hidden_size=cfg.hidden_size,
                     source_lang=langs[0], target_lang=langs[1])
     bos = model.tgt_index[BOS]
 

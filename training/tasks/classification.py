@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import TrainConfig, opt, registry_names
+from hub_models.catalog import CLASSIFIERS
+
+from ..config import TrainConfig, opt
 from . import Task
 
 TIMM_PREFIX = "timm:"  # timm:<any timm architecture> (hub_models.adapters reads the same prefix)
@@ -23,8 +25,7 @@ class ClassificationConfig(TrainConfig):
                     label="Learning rate", min=1e-7)
     model: str = opt("lenet", f"architecture: one of ours (lenet, resnet18-small ...: see the registry in "
                               f"hub_models.classification), or any timm model as {TIMM_PREFIX}<name> "
-                              f"(e.g. {TIMM_PREFIX}resnet18)", label="Architecture", suggest=lambda: MODEL_NAMES()
-                    + TIMM_SUGGESTED)
+                              f"(e.g. {TIMM_PREFIX}resnet18)", label="Architecture", suggest=(*CLASSIFIERS, *TIMM_SUGGESTED))
     init_from: str = opt("", "fine-tune: start from the weights of a timm model, a repo id on --hub (hf-hub: "
                              "prefix allowed) or a folder; its head is replaced to fit your classes",
                          label="Fine-tune from (timm models)")
@@ -44,8 +45,8 @@ class ClassificationConfig(TrainConfig):
             raise ConfigError("augment", f"unknown augmentation {', '.join(sorted(unknown))}; choose from "
                                          f"{', '.join(AUGMENTATIONS)}")
         if not self.model.startswith(TIMM_PREFIX):
-            if self.model not in (names := MODEL_NAMES()):
-                raise ConfigError("model", f"unknown architecture {self.model!r}: one of {', '.join(names)}, or "
+            if self.model not in CLASSIFIERS:
+                raise ConfigError("model", f"unknown architecture {self.model!r}: one of {', '.join(CLASSIFIERS)}, or "
                                            f"{TIMM_PREFIX}<any timm model>")
             if self.init_from:
                 raise ConfigError("init_from", f"fine-tuning from a checkpoint works for timm models: pick a "
@@ -66,8 +67,6 @@ class ClassificationConfig(TrainConfig):
     def augmentations(self) -> tuple[str, ...]:
         return tuple(a.strip() for a in self.augment.split(",") if a.strip())
 
-
-MODEL_NAMES = registry_names("hub_models.classification", "MODELS")
 
 TASK = Task(name="classification", title="Image classification", config=ClassificationConfig,
             trainer="training.classification", metric="accuracy", dry_run={"batch_size": 8},

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import SCHEDULES, TrainConfig, opt, registry_names
+from hub_models.catalog import DETECTORS
+
+from ..config import SCHEDULES, TrainConfig, opt
 from . import Task
 
-DETECTORS = registry_names("hub_models.detection", "DETECTORS")
 
 BUILTIN = "shapes"
 TINYSSD_STRIDE = 64  # the side of a cell of TinySSD's coarsest feature map, in pixels
@@ -19,7 +20,7 @@ class DetectionConfig(TrainConfig):
     lr: float = opt(3e-3, "peak learning rate", label="Learning rate", min=1e-7, max=1)
     schedule: str = opt("onecycle", "learning-rate schedule over the run (warm-up then decay suits detectors "
                                     "trained from scratch)", SCHEDULES)
-    model: str = opt("tinyssd", "detector", DETECTORS)
+    model: str = opt("tinyssd", "detector", tuple(DETECTORS))
     dataset: str = opt(BUILTIN, "'shapes' (built in: 1000 + 200 generated scenes of ellipses, rectangles and "
                                 "triangles with exact boxes), a COCO or YOLO folder or .zip, or a dataset repo id on "
                                 "--hub")

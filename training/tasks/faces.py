@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import SCHEDULES, TrainConfig, opt, registry_names
+from hub_models.catalog import EMBEDDERS
+
+from ..config import SCHEDULES, TrainConfig, opt
 from . import Task
 from .classification import TIMM_PREFIX
 
 MINING = ("semi-hard", "batch-hard", "all")
 BUILTIN = "faces"
-EMBEDDERS = registry_names("hub_models.faces", "EMBEDDERS")
 
 
 @dataclass
@@ -21,7 +22,7 @@ class FaceConfig(TrainConfig):
     schedule: str = opt("onecycle", "learning-rate schedule over the run", SCHEDULES)
     model: str = opt("small-cnn", f"embedding network: small-cnn, resnet (ours), timm:resnet18 ... (the registry in "
                                   f"hub_models.faces), or {TIMM_PREFIX}<any timm architecture>",
-                     suggest=EMBEDDERS)
+                     suggest=tuple(EMBEDDERS))
     loss: str = opt("triplet", "triplet loss (FaceNet) or a Siamese network's contrastive loss",
                     ("triplet", "contrastive"))
     mining: str = opt("semi-hard", "which negatives triplet loss uses", MINING)
@@ -44,7 +45,7 @@ class FaceConfig(TrainConfig):
     def check(self) -> None:
         from common.errors import ConfigError
 
-        if not self.model.startswith(TIMM_PREFIX) and self.model not in (names := EMBEDDERS()):
+        if not self.model.startswith(TIMM_PREFIX) and self.model not in (names := tuple(EMBEDDERS)):
             raise ConfigError("model", f"Model: unknown embedding network {self.model!r}; one of {', '.join(names)}, "
                                        f"or {TIMM_PREFIX}<any timm architecture>")
 

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from hub_models.gen_catalog import GAN_LOSSES, PIXELCNN_MAX_SIZE, SIZES
 
-from ..config import OPTIMIZERS, SCHEDULES, TrainConfig, opt, registry_names
+from hub_models.catalog import GENERATIVE_MODELS
+
+from ..config import OPTIMIZERS, SCHEDULES, TrainConfig, opt
 from . import Task
 
-GENERATIVE_MODELS = registry_names("hub_models.generative", "GENERATIVE_MODELS")
 
 BUILTIN = "digits"
 # What a field left at 0 becomes in a family's run: GANs want Adam's beta1 at 0.5 (Radford et al.).
@@ -29,7 +30,7 @@ class GenerativeConfig(TrainConfig):
     adam_beta1: float = opt(0.0, "Adam's beta1 (0: the family's default: GAN 0.5, the others 0.9)", min=0, max=0.999)
     schedule: str = opt("constant", "learning-rate schedule over the run", SCHEDULES)
     model: str = opt("dcgan", "dcgan, cgan (one row per class), vae-mlp, vae-conv, pixelcnn or ddpm (diffusers)",
-                     GENERATIVE_MODELS)
+                     tuple(GENERATIVE_MODELS))
     dataset: str = opt(BUILTIN, "'digits' (built in: scikit-learn's 8x8 digits, 1797 images, 10 classes), or a "
                                 "folder, .zip or dataset repo of images (one folder per class for cgan)")
     image_size: int = opt(16, f"side of the images it learns and makes: one of {', '.join(map(str, SIZES))}",
@@ -63,9 +64,7 @@ class GenerativeConfig(TrainConfig):
     @property
     def family(self) -> str:
         """gan, vae, autoregressive or diffusion: what trains the model and how."""
-        from hub_models.generative import GENERATIVE_MODELS as MODELS
-
-        return MODELS[self.model][0]
+        return GENERATIVE_MODELS[self.model].family
 
     def check(self) -> None:
         from common.errors import ConfigError

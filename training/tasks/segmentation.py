@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import SCHEDULES, TrainConfig, opt, registry_names
+from hub_models.catalog import SEGMENTERS
+
+from ..config import SCHEDULES, TrainConfig, opt
 from . import Task
 
-SEGMENTERS = registry_names("hub_models.segmentation", "SEGMENTERS")
 
 BUILTIN = "shapes"
 
@@ -18,7 +19,7 @@ class SegmentationConfig(TrainConfig):
     lr: float = opt(1e-2, "peak learning rate (U-Net from scratch: the classes separate after a few epochs at 1e-2, "
                           "and stall at 3e-3)", label="Learning rate", min=1e-7, max=1)
     schedule: str = opt("onecycle", "learning-rate schedule over the run", SCHEDULES)
-    model: str = opt("unet", "segmentation network", SEGMENTERS)
+    model: str = opt("unet", "segmentation network", tuple(SEGMENTERS))
     dataset: str = opt(BUILTIN, "'shapes' (built in: 1000 + 200 generated scenes with exact masks of ellipses, "
                                 "rectangles and triangles), a folder or .zip of images/ + masks/, or a dataset "
                                 "repo id on --hub")

@@ -4,13 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub_models.style_catalog import BUILTIN_IMAGES
+from hub_models.catalog import STYLE_NETS
+from hub_models.style_catalog import BUILTIN_IMAGES, EXTRACTORS
 
-from ..config import SCHEDULES, TrainConfig, opt, registry_names
+from ..config import SCHEDULES, TrainConfig, opt
 from . import Task
 
-STYLE_NETS = registry_names("hub_models.style", "STYLE_NETS")
-EXTRACTORS = registry_names("hub_models.style", "EXTRACTORS")
 
 BUILTIN = "photos"
 
@@ -22,13 +21,13 @@ class StyleConfig(TrainConfig):
     lr: float = opt(2e-3, "peak learning rate", label="Learning rate", min=1e-7, max=1)
     schedule: str = opt("cosine", "learning-rate schedule over the run", SCHEDULES)
     model: str = opt("style-net", "the style network: style-net (0.4 M parameters) or style-net-wide (1.7 M, "
-                                  "Johnson's size)", STYLE_NETS)
+                                  "Johnson's size)", tuple(STYLE_NETS))
     style: str = opt("flower", "the style image: " + ", ".join(BUILTIN_IMAGES) + " (built in), or an image file")
     style_file: str = opt("", "an image file for the style (overrides --style)")
     dataset: str = opt(BUILTIN, "content images: 'photos' (built in: crops of astronaut, coffee, rocket and china, "
                                 "photos that ship with scikit-image and scikit-learn), or a folder, .zip or "
                                 "dataset repo of images")
-    extractor: str = opt("vgg19-random", "the frozen network that scores style and content", EXTRACTORS)
+    extractor: str = opt("vgg19-random", "the frozen network that scores style and content", tuple(EXTRACTORS))
     content_weight: float = opt(1.0, "weight of the content loss (relative MSE of features)", min=0)
     style_weight: float = opt(10.0, "weight of the style loss (relative MSE of Gram matrices)", min=0)
     tv_weight: float = opt(2.0, "weight of the total-variation loss (smoothness)", label="TV weight", min=0)

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import TrainConfig, opt, registry_names
+from hub_models.catalog import LANGUAGE_MODELS
+
+from ..config import TrainConfig, opt
 from . import Task
 
 CORPORA = {"python-docs": "the Python Language Reference topics (pydoc_data.topics, PSF License), 465 KB"}
@@ -19,7 +21,7 @@ class TextGenConfig(TrainConfig):
     grad_clip: float = opt(1.0, "clip the gradient norm to this value (RNNs need it; 0: off)",
                            label="Gradient clipping (0: off)", min=0)
     model: str = opt("char-lstm", "a character or word RNN, GRU or LSTM (ours), or a tiny GPT-2 (transformers)",
-                     registry_names("hub_models.textgen", "MODELS"))
+                     tuple(LANGUAGE_MODELS))
     dataset: str = opt("python-docs", f"built in: {', '.join(f'{k} ({v})' for k, v in CORPORA.items())}; or a "
                                       f".txt file, or a dataset repo id on --hub (its text column)")
     text_column: str = opt("text", "the column that holds the text, for a dataset repo")
