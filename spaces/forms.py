@@ -39,10 +39,12 @@ class ConfigForm:
             component = widget(**{**{k: v for k, v in extra.items() if v is not None}, **look})
         elif kind is bool:
             component = gr.Checkbox(**look)
-        elif choices is not None or suggest is not None:
+        elif choices is not None or suggest is not None or "choices" in look:  # (a tab may narrow the choices)
             # The registries are torch-free (hub_models.catalog): the full list is there when the page is built.
-            look.setdefault("choices", list(choices or suggest))
-            look.setdefault("allow_custom_value", suggest is not None)  # timm:<any architecture>
+            look.setdefault("choices", list(choices or suggest or []))
+            # Any typed value reaches the config's check, which names what is wrong next to the field (Gradio's own
+            # refusal is a bare HTTP 400); suggestions allow other values by design (timm:<any architecture>).
+            look.setdefault("allow_custom_value", True)
             component = gr.Dropdown(**look)
         elif kind in (int, float):
             bounds = {"minimum": meta.get("min"), "maximum": meta.get("max")}

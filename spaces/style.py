@@ -52,8 +52,10 @@ def extras(form: ConfigForm) -> None:
     from hub_models.style_catalog import BUILTIN_IMAGES
 
     with gr.Row():
-        # Only the built-in names here: the config also takes a file path, which a visitor must not type.
-        form.field("style", label="Style (built in)", info=None, choices=list(BUILTIN_IMAGES))
+        # Only the built-in names here: the config also takes a file path, which a visitor must not type (it
+        # would be read into the model and pushed with it).
+        form.field("style", label="Style (built in)", info=None, choices=list(BUILTIN_IMAGES),
+                   allow_custom_value=False)
         form.add("style_file", gr.File(label="...or your style image", file_types=["image"], type="filepath",
                                        height=90))
         form.field("extractor", label="Scored by", info="vgg19-hub pulls timm/vgg19.tv_in1k from the hub above")

@@ -58,11 +58,11 @@ def test_timm_from_scratch_trains_and_predicts(tmp_path):
 
 
 def test_unknown_timm_name_and_init_for_our_models_are_refused(tmp_path):
-    from training.engine import TrainingError
+    from common.errors import UserError
 
-    with pytest.raises(TrainingError, match="timm has no architecture"):
+    with pytest.raises(UserError, match="timm has no architecture"):
         list(train(ClassificationConfig(model="timm:resnet9000", dry_run=True, output_dir=str(tmp_path))))
-    with pytest.raises(TrainingError, match="fine-tunes timm models"):
+    with pytest.raises(UserError, match="works for timm models"):
         list(train(ClassificationConfig(model="lenet", init_from="x/y", dry_run=True, output_dir=str(tmp_path))))
 
 

@@ -82,16 +82,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def cli_message(e: Exception, cls: type) -> str:
     """A config error names its flag on the command line ("--val-split: at most 0.99"), not the form's label."""
-    import dataclasses
-
     from common.errors import ConfigError
 
-    from .config import label_of
+    from .config import field_label
 
     if not isinstance(e, ConfigError):
         return str(e)
-    label = label_of(next(f for f in dataclasses.fields(cls) if f.name == e.field)) + ": "
-    return f"--{e.field.replace('_', '-')}: {str(e).removeprefix(label)}"
+    return f"--{e.field.replace('_', '-')}: {str(e).removeprefix(field_label(cls, e.field) + ': ')}"
 
 
 if __name__ == "__main__":

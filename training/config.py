@@ -99,6 +99,11 @@ def label_of(f: dataclasses.Field) -> str:
     return f.metadata.get("label") or f.name.replace("_", " ").capitalize()
 
 
+def field_label(cls: type, name: str) -> str:
+    """The form's label of field ``name`` of config class ``cls``."""
+    return label_of(next(f for f in dataclasses.fields(cls) if f.name == name))
+
+
 def _arg_type(tp: Any) -> Any:
     if typing.get_origin(tp) is not None:
         return str

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.errors import ConfigError
+
 from ..config import TrainConfig, opt
 from ..text_data import BUILTIN, BUILTIN_KIND
 from . import Task
@@ -39,8 +41,6 @@ class BertConfig(TrainConfig):
                                  min=0.01, max=0.99)
 
     def check(self) -> None:
-        from common.errors import ConfigError
-
         if self.task == "token" and self.pair_column:
             raise ConfigError("pair_column", "Second-sentence column: token classification tags one text; leave it "
                                              "empty")

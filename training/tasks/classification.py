@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.errors import ConfigError
 from hub_models.catalog import CLASSIFIERS
 
-from ..config import TrainConfig, opt
+from ..config import TrainConfig, field_label, opt
 from . import Task
 
 TIMM_PREFIX = "timm:"  # timm:<any timm architecture> (hub_models.adapters reads the same prefix)
@@ -16,13 +17,25 @@ AUGMENTATIONS = ("flip", "crop", "jitter")
 BUILTIN = "digits"
 
 
+def check_timm_name(cfg: TrainConfig, name: str) -> None:
+    """A ``timm:<architecture>`` value of field ``name`` must be one timm has (check_deep: imports timm)."""
+    value = getattr(cfg, name)
+    if value.startswith(TIMM_PREFIX):
+        from hub_models.adapters import check_timm_arch
+
+        try:
+            check_timm_arch(value[len(TIMM_PREFIX):])
+        except ValueError as e:
+            raise ConfigError(name, f"{field_label(type(cfg), name)}: {e}") from None
+
+
 @dataclass
 class ClassificationConfig(TrainConfig):
     # Defaults that take LeNet past 97% on the digits in a few seconds on two CPU cores.
     epochs: int = opt(10, "passes over the training split", min=1, max=500)
     batch_size: int = opt(32, "examples per step", min=1, max=4096)
     lr: float = opt(3e-3, "peak learning rate (a huge one diverges: the run stops with a message)",
-                    label="Learning rate", min=1e-7)
+                    label="Learning rate", min=0)
     model: str = opt("lenet", f"architecture: one of ours (lenet, resnet18-small ...: see the registry in "
                               f"hub_models.classification), or any timm model as {TIMM_PREFIX}<name> "
                               f"(e.g. {TIMM_PREFIX}resnet18)", label="Architecture", suggest=(*CLASSIFIERS, *TIMM_SUGGESTED))
@@ -39,8 +52,6 @@ class ClassificationConfig(TrainConfig):
     label_smoothing: float = opt(0.0, "label smoothing of the cross-entropy loss", min=0, max=0.99)
 
     def check(self) -> None:
-        from common.errors import ConfigError
-
         if unknown := set(self.augmentations) - set(AUGMENTATIONS):
             raise ConfigError("augment", f"unknown augmentation {', '.join(sorted(unknown))}; choose from "
                                          f"{', '.join(AUGMENTATIONS)}")
@@ -53,15 +64,7 @@ class ClassificationConfig(TrainConfig):
                                                f"{TIMM_PREFIX}<name> architecture")
 
     def check_deep(self) -> None:
-        from common.errors import ConfigError
-
-        if self.model.startswith(TIMM_PREFIX):
-            from hub_models.adapters import check_timm_arch  # imports timm and torch
-
-            try:
-                check_timm_arch(self.model[len(TIMM_PREFIX):])
-            except ValueError as e:
-                raise ConfigError("model", str(e)) from None
+        check_timm_name(self, "model")
 
     @property
     def augmentations(self) -> tuple[str, ...]:

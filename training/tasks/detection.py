@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.errors import ConfigError
 from hub_models.catalog import DETECTORS
 
 from ..config import SCHEDULES, TrainConfig, opt
@@ -33,8 +34,6 @@ class DetectionConfig(TrainConfig):
     flip: bool = opt(True, "mirror training images (and their boxes) at random")
 
     def check(self) -> None:
-        from common.errors import ConfigError
-
         if self.model == "tinyssd" and self.image_size % TINYSSD_STRIDE:
             k = max(1, round(self.image_size / TINYSSD_STRIDE))
             raise ConfigError("image_size", f"Image size: TinySSD needs a multiple of {TINYSSD_STRIDE}, not "

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.errors import ConfigError
 from hub_models.catalog import EMBEDDERS
 
 from ..config import SCHEDULES, TrainConfig, opt
 from . import Task
-from .classification import TIMM_PREFIX
+from .classification import TIMM_PREFIX, check_timm_name
 
 MINING = ("semi-hard", "batch-hard", "all")
 BUILTIN = "faces"
@@ -43,22 +44,12 @@ class FaceConfig(TrainConfig):
     flip: bool = opt(True, "mirror training faces at random")
 
     def check(self) -> None:
-        from common.errors import ConfigError
-
         if not self.model.startswith(TIMM_PREFIX) and self.model not in (names := tuple(EMBEDDERS)):
             raise ConfigError("model", f"Model: unknown embedding network {self.model!r}; one of {', '.join(names)}, "
                                        f"or {TIMM_PREFIX}<any timm architecture>")
 
     def check_deep(self) -> None:
-        from common.errors import ConfigError
-
-        if self.model.startswith(TIMM_PREFIX):
-            from hub_models.adapters import check_timm_arch  # imports timm and torch
-
-            try:
-                check_timm_arch(self.model[len(TIMM_PREFIX):])
-            except ValueError as e:
-                raise ConfigError("model", f"Model: {e}") from None
+        check_timm_name(self, "model")
 
 
 TASK = Task(name="faces", title="Face verification", config=FaceConfig, trainer="training.face_verification",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from common.errors import ConfigError
 from hub_models.gen_catalog import GAN_LOSSES, PIXELCNN_MAX_SIZE, SIZES
 
 from hub_models.catalog import GENERATIVE_MODELS
@@ -67,8 +68,6 @@ class GenerativeConfig(TrainConfig):
         return GENERATIVE_MODELS[self.model].family
 
     def check(self) -> None:
-        from common.errors import ConfigError
-
         if self.image_size not in SIZES:
             raise ConfigError("image_size", f"Image size: one of {', '.join(map(str, SIZES))} (powers of two: the "
                                             f"networks halve and double it), not {self.image_size}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.errors import ConfigError
 from hub_models.catalog import STYLE_NETS
 from hub_models.style_catalog import BUILTIN_IMAGES, EXTRACTORS
 
@@ -37,8 +38,6 @@ class StyleConfig(TrainConfig):
     flip: bool = opt(True, "mirror content crops at random")
 
     def check(self) -> None:
-        from common.errors import ConfigError
-
         if self.style_file:
             if not Path(self.style_file).is_file():
                 raise ConfigError("style_file", f"Style file: no file {self.style_file}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.errors import ConfigError
 from hub_models.catalog import LANGUAGE_MODELS
 
 from ..config import TrainConfig, opt
@@ -37,8 +38,6 @@ class TextGenConfig(TrainConfig):
     sample_tokens: int = opt(200, "tokens in that sample", min=1, max=2000)
 
     def check(self) -> None:
-        from common.errors import ConfigError
-
         if 0 < self.max_chars < MIN_CHARS:
             raise ConfigError("max_chars", f"Use at most (characters): 0 (all) or at least {MIN_CHARS:,}, not "
                                            f"{self.max_chars:,}")
