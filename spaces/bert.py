@@ -9,7 +9,7 @@ from common.errors import UserError
 from hub import client as hubs
 from training.tasks import get_task
 from training.tasks.bert import KINDS
-from training.text_data import BUILTIN, BUILTIN_KIND
+from training.bert_data import BUILTIN, BUILTIN_KIND
 
 from .common import AppContext, get_hub, hub_picker
 from .forms import ConfigForm
@@ -38,14 +38,14 @@ BASE_CHECK_FILES = ["config.json", "tokenizer.json", "tokenizer_config.json", "v
 
 def _text_model_kind(folder: Path) -> None:
     """A pulled repo must be a sequence or token classifier, or a masked LM."""
-    from hub_models.text import model_kind
+    from hub_models.bert import model_kind
 
     model_kind(folder)
 
 
 def _check_base(base: str, task: str, hub: hubs.Hub) -> None:
     """A base repo on the hub must be a text encoder for ``task``: its config and tokenizer files say so."""
-    from hub_models.text import check_text_model
+    from hub_models.bert import check_text_model
 
     try:
         folder = hubs.pull(hubs.check_repo_id(base), hub, allow_patterns=BASE_CHECK_FILES)
@@ -115,7 +115,7 @@ def build(ctx: AppContext) -> None:
         return next((n for n, k in BUILTIN_KIND.items() if k == kind), form.defaults.dataset)
 
     def on_upload(path):
-        from training.text_data import LABEL_COLUMNS, PAIR_COLUMNS, TEXT_COLUMNS, table_columns
+        from training.bert_data import LABEL_COLUMNS, PAIR_COLUMNS, TEXT_COLUMNS, table_columns
 
         if not path:
             return gr.update(), gr.update(), gr.update()
@@ -129,8 +129,8 @@ def build(ctx: AppContext) -> None:
                 gr.update(choices=cols, value=guess(LABEL_COLUMNS)))
 
     def start_job(source_kind, sample, upload, data_repo, choice, url, token, **values):
-        from hub_models.text import BUILTIN_BASE, is_builtin
-        from training.text_data import keep_upload, pick_columns, table_columns
+        from hub_models.bert import BUILTIN_BASE, is_builtin
+        from training.bert_data import keep_upload, pick_columns, table_columns
 
         hub = get_hub(choice, url, token)
         base = (values["base"] or "").strip()
@@ -152,7 +152,7 @@ def build(ctx: AppContext) -> None:
         return gr.update(choices=panel.choices(), value=j.id)
 
     def predict(folder, text_, pair_):
-        from hub_models.text import classify_text, fill_mask, model_kind, tag_text
+        from hub_models.bert import classify_text, fill_mask, model_kind, tag_text
 
         folder = checked_model_folder(runner, folder)
         kind = model_kind(Path(folder))
@@ -165,7 +165,7 @@ def build(ctx: AppContext) -> None:
         return "A masked LM: it fills `[MASK]`.", fill_mask(folder, text_), None
 
     def fill(folder, text_):
-        from hub_models.text import fill_mask
+        from hub_models.bert import fill_mask
 
         return fill_mask(checked_model_folder(runner, folder), text_)
 

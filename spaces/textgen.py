@@ -87,7 +87,7 @@ def build(ctx: AppContext) -> None:
 
     # ------------------------------------------------------------------ events
     def start_job(source_kind, upload, data_repo, choice, url, token, **values):
-        from training.text_data import check_text_file, keep_upload
+        from training.bert_data import check_text_file, keep_upload
 
         hub = get_hub(choice, url, token)
         dataset, name, _ = chosen_data(DATA_SOURCES, source_kind, upload, data_repo, builtin=form.defaults.dataset,

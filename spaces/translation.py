@@ -88,7 +88,7 @@ def build(ctx: AppContext) -> None:
 
     # ------------------------------------------------------------------ events
     def start_job(source_kind, upload, data_repo, choice, url, token, **values):
-        from training.text_data import keep_upload, table_columns
+        from training.bert_data import keep_upload, table_columns
         from training.translation_data import pair_columns
 
         asked = form.config(values)  # the column names as the job gets them (trimmed)

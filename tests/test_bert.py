@@ -8,7 +8,7 @@ import pytest
 from common.errors import ConfigError
 from training.engine import TrainingError
 from training.metrics import bio_spans, entity_f1
-from training.text_data import _NEG, _PEOPLE, _POS, builtin_sample, pick_columns, table_columns, table_data
+from training.bert_data import _NEG, _PEOPLE, _POS, builtin_sample, pick_columns, table_columns, table_data
 
 
 def test_builtin_samples_hold_out_words_for_validation():
@@ -145,7 +145,7 @@ def test_minilm_beats_the_majority_baseline_and_loads_with_plain_transformers(hu
 
 def test_text_inference_checks_its_input(tmp_path):
     from hub_models.inference import InputError
-    from hub_models.text import MAX_CHARS, classify_text, fill_mask, tag_text
+    from hub_models.bert import MAX_CHARS, classify_text, fill_mask, tag_text
     from training.bert import BertConfig
     from training.tasks import train
 

@@ -222,7 +222,7 @@ def test_trainer_dry_run(loss, mining, model, tmp_path):
 
 
 def _people_zip(tmp_path, people=5, photos=3, bad=False) -> Path:
-    from training.faces import people as crowd, render
+    from training.face_sample import people as crowd, render
 
     root = tmp_path / "people"
     for i, person in enumerate(crowd("train", people)):

@@ -17,7 +17,7 @@ import torch
 from .config import to_dict
 from .engine import TaskSpec, TrainingError
 from .metrics import classification_metrics, confusion_matrix, entity_f1
-from .text_data import BUILTIN, TextData, builtin_sample, table_data
+from .bert_data import BUILTIN, TextData, builtin_sample, table_data
 from .tasks.bert import BertConfig
 
 PIPELINES = {"sequence": "text-classification", "token": "token-classification", "mlm": "fill-mask"}
@@ -25,7 +25,7 @@ PIPELINES = {"sequence": "text-classification", "token": "token-classification",
 
 def base_folder(cfg: BertConfig) -> tuple[Path, str]:
     """(folder, name for the card) of the base encoder."""
-    from hub_models.text import BUILTIN_BASE_REPO, builtin_base_folder, is_builtin
+    from hub_models.bert import BUILTIN_BASE_REPO, builtin_base_folder, is_builtin
 
     if is_builtin(cfg.base):
         return builtin_base_folder(), BUILTIN_BASE_REPO
@@ -84,7 +84,7 @@ def build_task(cfg: BertConfig) -> TaskSpec:
     import transformers
 
     from hub_models.inference import InputError
-    from hub_models.text import check_text_model
+    from hub_models.bert import check_text_model
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()

@@ -29,7 +29,7 @@ def load_data(cfg: FaceConfig):
     builtin = cfg.dataset == BUILTIN
     mode = cfg.face_crop if cfg.face_crop != "auto" else ("none" if builtin else "haar")
     if builtin:
-        from .faces import face_split
+        from .face_sample import face_split
 
         people, photos = (6, 4) if cfg.dry_run else (None, 10)
         train = from_pil(*face_split("train", size, people, photos), size, mode)

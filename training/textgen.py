@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from .config import TrainingError, to_dict
 from .engine import TaskSpec
 from .tasks.textgen import CORPORA, TextGenConfig
-from .text_data import check_text_file, read_table
+from .bert_data import check_text_file, read_table
 
 
 def load_corpus(cfg: TextGenConfig) -> tuple[str, str]:

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from .config import TrainingError
-from .text_data import _pick, read_table
+from .bert_data import _pick, read_table
 
 # person: 0 je/I, 1 tu/you, 2 il/he, 3 elle/she, 4 nous/we, 5 ils/they
 _SUBJECTS = [("I", "je"), ("you", "tu"), ("he", "il"), ("she", "elle"), ("we", "nous"), ("they", "ils")]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from common.errors import ConfigError
 
 from ..config import TrainConfig, opt
-from ..text_data import BUILTIN, BUILTIN_KIND
+from ..bert_data import BUILTIN, BUILTIN_KIND
 from . import Task
 
 KINDS = ("sequence", "token", "mlm")
