@@ -121,15 +121,16 @@ class PanelView:
         return ["rows", "run", "run", "run", *[group for _, group, _ in self.optional], "log"]
 
 
-def job_choices(runner: JobRunner, task: str) -> list[tuple[str, str]]:
-    return [(f"{j.label} · {j.id}", j.id) for j in runner.jobs() if j.task == task]
+def job_choices(runner: JobRunner, task: str, jobs: list[Job] | None = None) -> list[tuple[str, str]]:
+    """The job dropdown's (label, id) for ``task``, newest first."""
+    return [(f"{j.label} · {j.id}", j.id) for j in (runner.jobs() if jobs is None else jobs) if j.task == task]
 
 
 def watched_job(runner: JobRunner, task: str):
     """Dropdown update for a reopened page: it watches the job that is running (else the newest one)."""
     mine = [j for j in runner.jobs() if j.task == task]
     watched = next((j.id for j in mine if j.status in ("running", "stopping")), mine[0].id if mine else None)
-    return gr.update(choices=[(f"{j.label} · {j.id}", j.id) for j in mine], value=watched)
+    return gr.update(choices=job_choices(runner, task, mine), value=watched)
 
 
 def stop_job(runner: JobRunner, job_id: str | None) -> str:
