@@ -149,10 +149,10 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_role("combobox", name="Model").filter(visible=True).click()
         page.get_by_role("option", name="char-gru").click()
         page.get_by_label("Use at most (characters)").fill("40000")
-        page.get_by_label("Epochs").filter(visible=True).fill("3")
+        page.get_by_label("Epochs").filter(visible=True).fill("2")
         page.get_by_role("button", name="Start training").filter(visible=True).click()
         expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=TRAINING_MS)
-        expect(page.get_by_label("Samples after each epoch")).to_have_value(re.compile("— epoch 3 —"))
+        expect(page.get_by_label("Samples after each epoch")).to_have_value(re.compile("— epoch 2 —"))
         page.wait_for_timeout(1500)
         _shot(page, "textgen-train")
         page.get_by_role("tab", name="Generate").click()
@@ -176,9 +176,11 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.wait_for_timeout(1000)
         _shot(page, "translation-translate")
 
-        # Object detection: a TinySSD on the built-in shapes, then an example scene and NMS step by step.
+        # Object detection: a quick TinySSD (one epoch at 64 px) on the built-in shapes, then an example scene and
+        # NMS step by step.
         page.get_by_role("tab", name="Object detection").click()
-        page.get_by_label("Epochs").filter(visible=True).fill("2")
+        page.get_by_label("Epochs").filter(visible=True).fill("1")
+        page.get_by_label("Image size").filter(visible=True).fill("64")
         page.get_by_role("button", name="Start training").filter(visible=True).click()
         expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=TRAINING_MS)
         expect(page.get_by_text("Detections on validation images").filter(visible=True)).to_be_visible()
@@ -210,7 +212,7 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         # Face verification: a small CNN on the built-in people, verify an example pair, enrol and identify.
         page.get_by_role("tab", name="Face verification").click()
         page.get_by_role("tab", name="Train", exact=True).filter(visible=True).click()
-        page.get_by_label("Epochs").filter(visible=True).fill("2")
+        page.get_by_label("Epochs").filter(visible=True).fill("1")
         page.get_by_role("button", name="Start training").filter(visible=True).click()
         expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=TRAINING_MS)
         page.wait_for_timeout(1500)
@@ -261,10 +263,10 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_role("tab", name="Train", exact=True).filter(visible=True).click()
         page.get_by_role("combobox", name="Model").filter(visible=True).click()
         page.get_by_role("option", name="cgan", exact=True).click()
-        page.get_by_label("Epochs").filter(visible=True).fill("3")
+        page.get_by_label("Epochs").filter(visible=True).fill("2")
         page.get_by_role("button", name="Start training").filter(visible=True).click()
         expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=TRAINING_MS)
-        expect(page.get_by_role("img", name="epoch 3")).to_be_visible()  # the gallery of per-epoch grids
+        expect(page.get_by_role("img", name="epoch 2")).to_be_visible()  # the gallery of per-epoch grids
         page.wait_for_timeout(1500)
         _shot(page, "generative-train")
         page.get_by_role("tab", name="Sample", exact=True).click()
