@@ -64,6 +64,10 @@ class TrainConfig:
     dry_run: bool = opt(False, "one tiny step on a few examples, to check that everything is wired")
     max_steps: int = opt(0, "stop after this many optimizer steps (0: no limit)", min=0)
 
+    def resolved(self) -> TrainConfig:
+        """This config with the defaults that depend on other fields filled in (a new object; here: none)."""
+        return self
+
     def check(self) -> None:
         """Rules between fields, beyond each field's choices and bounds; raise ConfigError. Tasks extend it.
         Cheap: the form's validator runs it in the request that starts a job."""

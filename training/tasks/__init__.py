@@ -32,24 +32,17 @@ class Task:
     dry_run: dict[str, Any] = field(default_factory=dict)  # the field values --dry-run runs with
     tab: str | None = None  # module with build(ctx) that lays out the tab
 
-    def config_of(self, values: dict[str, Any]) -> TrainConfig:
-        """The validated config from named values (a form's); a bad value raises ConfigError."""
-        from ..config import config_from_values
-
-        return config_from_values(self.config, values)
-
     def build_spec(self, cfg: TrainConfig) -> TaskSpec:
         return importlib.import_module(self.trainer).build_task(cfg)
 
     def prepared(self, cfg: TrainConfig) -> TrainConfig:
-        """The config a run uses: validated, with the dry-run sizes when ``cfg.dry_run``, then the config's
-        own ``resolved()`` where it defines one (defaults that depend on other fields, such as a model
-        family's learning rate). A new object: the caller's config is never edited."""
+        """The config a run uses: validated, with the dry-run sizes when ``cfg.dry_run``, then ``resolved()``
+        (defaults that depend on other fields, such as a model family's learning rate). A new object where
+        anything changes: the caller's config is never edited."""
         cfg.validate()
         if cfg.dry_run:
             cfg = dataclasses.replace(cfg, **{"epochs": 1, "max_steps": 1, **self.dry_run})
-        resolved = getattr(cfg, "resolved", None)
-        return resolved() if resolved else cfg
+        return cfg.resolved()
 
 
 TASKS: dict[str, Task] = {}
