@@ -119,6 +119,17 @@ def refused(match: str):
     return pytest.raises((AppError, ValidationError), match=match)
 
 
+def assert_refused(make, cases) -> None:
+    """For each (values, field, message): ``make(**values)`` raises a ConfigError that names ``field`` and
+    whose message matches ``message``."""
+    from common.errors import ConfigError
+
+    for values, field, message in cases:
+        with pytest.raises(ConfigError, match=message) as e:
+            make(**values)
+        assert e.value.field == field, (values, e.value.field)
+
+
 def table_rows(table) -> list:
     """A Dataframe output as rows, however gradio_client returns it (dict or list)."""
     return (table["data"] if isinstance(table, dict) else table) or []

@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
+from conftest import assert_refused
 from common.errors import ConfigError
 from hub_models.catalog import EMBEDDERS
 from hub_models.faces import Gallery, create_embedder, face_crop, load_embedder, verify
@@ -190,17 +191,14 @@ def test_foreign_timm_and_transformers_models_embed(tmp_path):
 def test_config_checks_its_values(tmp_path):
     for name in [*EMBEDDERS, "timm:efficientnet_b0"]:  # the registry, and any timm architecture
         FaceConfig(model=name).validate()
-    for values, field, message in [
-            ({"model": "facenet-9000"}, "model", "unknown embedding network 'facenet-9000'.*timm:<any timm"),
-            ({"model": "timm:resnet-9000"}, "model", "timm has no architecture 'resnet-9000'"),
-            ({"photos_per_person": 1}, "photos_per_person", "at least 2"),
-            ({"batch_size": 1}, "batch_size", "at least 2"),
-            ({"image_size": 300}, "image_size", "at most 256"),
-            ({"val_split": 1.0}, "val_split", "at most 0.99"),
-            ({"mining": "hardest"}, "mining", "semi-hard, batch-hard, all")]:
-        with pytest.raises(ConfigError, match=message) as refusal:
-            FaceConfig(**values).validate()
-        assert refusal.value.field == field
+    assert_refused(lambda **v: FaceConfig(**v).validate(), (
+        ({"model": "facenet-9000"}, "model", "unknown embedding network 'facenet-9000'.*timm:<any timm"),
+        ({"model": "timm:resnet-9000"}, "model", "timm has no architecture 'resnet-9000'"),
+        ({"photos_per_person": 1}, "photos_per_person", "at least 2"),
+        ({"batch_size": 1}, "batch_size", "at least 2"),
+        ({"image_size": 300}, "image_size", "at most 256"),
+        ({"val_split": 1.0}, "val_split", "at most 0.99"),
+        ({"mining": "hardest"}, "mining", "semi-hard, batch-hard, all")))
     # train() refuses a bad config before it builds or writes anything.
     with pytest.raises(ConfigError, match="facenet-9000"):
         list(train(FaceConfig(model="facenet-9000", output_dir=str(tmp_path / "out"), dry_run=True)))
