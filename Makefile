@@ -5,7 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 ARGS ?=
-PYTEST_ARGS ?=
+# Two workers on the two cores, whole files each, the browser test (the longest file) first (tests/conftest.py).
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 .PHONY: run test install install-dev chromium bench clean
 

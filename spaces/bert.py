@@ -148,8 +148,7 @@ def build(ctx: AppContext) -> None:
         # The column fields are hidden for a built-in sample: what they still hold is not for it.
         unused = dict.fromkeys(COLUMNS, "") if source == "builtin" else {}
         cfg = form.config(values, base=base, dataset=dataset, hub=hub_spec(hub), **unused)
-        j = runner.submit(cfg, label=f"{cfg.base} · {cfg.task} on {name}", secret_env=hubs.job_env(hub))
-        return gr.update(choices=panel.choices(), value=j.id)
+        return panel.submit(cfg, f"{cfg.base} · {cfg.task} on {name}", hub)
 
     def predict(folder, text_, pair_):
         from hub_models.bert import classify_text, fill_mask, model_kind, tag_text

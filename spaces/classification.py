@@ -126,8 +126,7 @@ def build(ctx: AppContext) -> None:
         cfg = form.config(values, dataset=dataset, hub=hub_spec(hub))
         if cfg.init_from:
             hubs.check_repo_id(cfg.init_from.removeprefix("hf-hub:"))
-        j = runner.submit(cfg, label=f"{cfg.model} on {name}", secret_env=hubs.job_env(hub))
-        return gr.update(choices=panel.choices(), value=j.id)
+        return panel.submit(cfg, f"{cfg.model} on {name}", hub)
 
     def predict(folder, image_, k):
         from hub_models.classification import model_summary

@@ -89,7 +89,14 @@ def model_choices(runner: JobRunner, task: str, metric: str, current: str | None
 class JobPanel:
     start: gr.Button
     job: gr.Dropdown
-    choices: Callable[[], list[tuple[str, str]]]  # the job dropdown's choices now
+    runner: JobRunner
+    task: str
+
+    def submit(self, cfg: Any, label: str, hub: hubs.Hub | None = None):
+        """Queue a job for ``cfg`` (its pushes and pulls use ``hub``'s token, passed in the job's environment);
+        the job dropdown's update that picks it, which starts the watch."""
+        job = self.runner.submit(cfg, label=label, secret_env=hubs.job_env(hub) if hub else None)
+        return gr.update(choices=job_choices(self.runner, self.task), value=job.id)
 
 
 @dataclass(frozen=True)
@@ -190,10 +197,10 @@ def metric_frames(evals: list[dict], apart: str | None) -> tuple[Any, Any]:
 
 def samples_output(runner: JobRunner, job_id: str, events: list[dict], kind: str) -> Any:
     """The samples of ``kind`` made after each epoch, newest first: gallery items or one text."""
+    if kind == "image":  # from the folder its tick stamps (an event could lag the file: a tick would miss it)
+        saved = runner.folder(job_id).run.sample_pictures()
+        return [(picture_file(path), f"epoch {epoch}") for epoch, path in reversed(saved)] or None
     made = [e for e in events if e["type"] == "sample" and e.get("kind") == kind]
-    if kind == "image":
-        root = runner.folder(job_id).run.root
-        return [(picture_file(root / e["data"]), f"epoch {e['epoch']}") for e in reversed(made)] or None
     return "\n\n".join(f"— epoch {e['epoch']} —\n{e['data']}" for e in reversed(made))
 
 
@@ -335,7 +342,7 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
                api_visibility="private", show_progress="hidden")
     push.click(partial(push_job, runner), [job, repo, private, *picker.inputs], pushed, api_name=f"{task}_push")
     ctx.demo.load(partial(watched_job, runner, task), None, job, api_name=f"{task}_load", api_visibility="private")
-    return JobPanel(start=start, job=job, choices=partial(job_choices, runner, task))
+    return JobPanel(start=start, job=job, runner=runner, task=task)
 
 
 def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metric: str, label: str, pull_label: str,

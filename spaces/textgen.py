@@ -6,7 +6,6 @@ from pathlib import Path
 import gradio as gr
 
 from common.errors import UserError
-from hub import client as hubs
 from training.tasks import get_task
 
 from .common import AppContext, get_hub, hub_picker
@@ -94,8 +93,7 @@ def build(ctx: AppContext) -> None:
                                        missing="Upload a .txt file.",
                                        keep=lambda f: keep_upload(f, runner.root / "uploads"), check=check_text_file)
         cfg = form.config(values, dataset=dataset, hub=hub_spec(hub))
-        j = runner.submit(cfg, label=f"{cfg.model} on {name}", secret_env=hubs.job_env(hub))
-        return gr.update(choices=panel.choices(), value=j.id)
+        return panel.submit(cfg, f"{cfg.model} on {name}", hub)
 
     def run_generate(folder, prompt, strategy, max_new_tokens, temperature, top_k, top_p, beam_width, seed):
         from hub_models.textgen import generate, load_cached

@@ -6,7 +6,6 @@ from pathlib import Path
 import gradio as gr
 
 from common.errors import UserError
-from hub import client as hubs
 from training.tasks import get_task
 
 from .common import AppContext, get_hub, hub_picker
@@ -101,8 +100,7 @@ def build(ctx: AppContext) -> None:
         # The column fields are hidden for the built-in pairs: what they still hold is not for these.
         unused = {"source_column": "", "target_column": ""} if kind == "builtin" else {}
         cfg = form.config(values, dataset=dataset, hub=hub_spec(hub), **unused)
-        j = runner.submit(cfg, label=f"{cfg.model} on {name}", secret_env=hubs.job_env(hub))
-        return gr.update(choices=panel.choices(), value=j.id)
+        return panel.submit(cfg, f"{cfg.model} on {name}", hub)
 
     def run_translate(folder, text, strategy, beam_width):
         from hub_models.translation import load_cached, translate

@@ -83,8 +83,7 @@ def vision_train(ctx: AppContext, vision: VisionForm) -> JobPanel:
                                        keep=lambda f: extract_upload(f, runner.root / "uploads"),
                                        check=vision.check_folder)
         cfg = form.config(values, dataset=dataset, hub=hub_spec(hub))
-        j = runner.submit(cfg, label=f"{cfg.model} on {name}", secret_env=hubs.job_env(hub))
-        return gr.update(choices=panel.choices(), value=j.id)
+        return panel.submit(cfg, f"{cfg.model} on {name}", hub)
 
     toggle_data_fields(source_kind, vision.data_sources, {upload: ("upload",), data_repo: ("hub",)})
     form.submit(panel.start, start_job, panel.job, api_name=f"{task.name}_train",

@@ -18,6 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 _TMP = Path(tempfile.mkdtemp(prefix="dlp-tests-"))
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # ``make test`` runs two workers on two cores: one thread each, for the torch in this process and for the jobs
+    # it starts (they inherit it). Two threads each oversubscribe the cores and were slower than one worker.
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -26,6 +30,11 @@ def pytest_sessionfinish(session, exitstatus):
     import shutil
 
     shutil.rmtree(_TMP, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(items):
+    """The browser test first: it is the longest file, and under pytest-xdist a file that starts last ends last."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is None)
 
 
 def free_port() -> int:

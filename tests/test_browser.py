@@ -128,10 +128,11 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         expect(page.locator("[data-testid='label-output-value']").first).to_have_text("0", timeout=RESULT_MS)
         _shot(page, "classification-predict")
 
-        # BERT fine-tuning: MiniLM on the built-in reviews with the defaults, then a new review with a word the
+        # BERT fine-tuning: MiniLM on the built-in reviews for one epoch, then a new review with a word the
         # training split holds ("wonderful"): a held-out adjective tests pre-training, not the wiring, and a
         # default recipe misjudged "exquisite" once in CI (test_bert checks held-out words on its own).
         page.get_by_role("tab", name="BERT fine-tuning").click()
+        page.get_by_label("Epochs").filter(visible=True).fill("1")  # enough for the built-in reviews (test_bert_tab)
         page.get_by_role("button", name="Start training").filter(visible=True).click()
         expect(page.get_by_text("Completed ·")).to_be_visible(timeout=TRAINING_MS)
         expect(page.get_by_text("Confusion matrix (validation split)").filter(visible=True)).to_be_visible()
@@ -144,15 +145,15 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
             "positive", timeout=RESULT_MS)
         _shot(page, "bert-predict")
 
-        # Text generation: a small character GRU on part of the built-in corpus, then sample from it.
+        # Text generation: a small character GRU on part of the built-in corpus, one epoch, then sample from it.
         page.get_by_role("tab", name="Text generation").click()
         page.get_by_role("combobox", name="Model").filter(visible=True).click()
         page.get_by_role("option", name="char-gru").click()
-        page.get_by_label("Use at most (characters)").fill("40000")
-        page.get_by_label("Epochs").filter(visible=True).fill("2")
+        page.get_by_label("Use at most (characters)").fill("20000")
+        page.get_by_label("Epochs").filter(visible=True).fill("1")
         page.get_by_role("button", name="Start training").filter(visible=True).click()
         expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=TRAINING_MS)
-        expect(page.get_by_label("Samples after each epoch")).to_have_value(re.compile("— epoch 2 —"))
+        expect(page.get_by_label("Samples after each epoch")).to_have_value(re.compile("— epoch 1 —"))
         page.wait_for_timeout(1500)
         _shot(page, "textgen-train")
         page.get_by_role("tab", name="Generate").click()
@@ -263,10 +264,10 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_role("tab", name="Train", exact=True).filter(visible=True).click()
         page.get_by_role("combobox", name="Model").filter(visible=True).click()
         page.get_by_role("option", name="cgan", exact=True).click()
-        page.get_by_label("Epochs").filter(visible=True).fill("2")
+        page.get_by_label("Epochs").filter(visible=True).fill("1")
         page.get_by_role("button", name="Start training").filter(visible=True).click()
         expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=TRAINING_MS)
-        expect(page.get_by_role("img", name="epoch 2")).to_be_visible()  # the gallery of per-epoch grids
+        expect(page.get_by_role("img", name="epoch 1")).to_be_visible()  # the gallery of per-epoch grids
         page.wait_for_timeout(1500)
         _shot(page, "generative-train")
         page.get_by_role("tab", name="Sample", exact=True).click()

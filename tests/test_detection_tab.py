@@ -23,9 +23,10 @@ def _start(client, model, hub=LOCAL, **values) -> str:
 
 @pytest.fixture(scope="module")
 def trained(tab):
-    """A TinySSD trained for one epoch on the built-in shapes (half a minute; weak, but it runs)."""
+    """A TinySSD trained for one epoch on the built-in shapes at 64 px (weak, but it runs: test_detection checks
+    what it learns)."""
     client, runner = tab
-    job = _start(client, "tinyssd")
+    job = _start(client, "tinyssd", image_size=64)
     assert wait_job(runner, job).status == "completed", runner.log_tail(job)
     return job, str(runner.job_dir(job) / "out" / "model")
 

@@ -107,3 +107,34 @@ def test_a_failing_job_reports_its_reason(runner, tmp_path):
     done = runner.wait(job.id, timeout=120)
     assert done.status == "failed" and done.message and done.returncode == 2, runner.log_tail(job.id)
     assert runner.get(job.id).config["dataset"] == str(tmp_path / "empty")
+
+
+def test_the_panel_shows_a_sample_picture_even_before_its_event(runner):
+    """A tick between a picture's save and its event once stamped the folder and drew the gallery from the
+    events: the newest picture never showed. The gallery now comes from the folder its stamp covers."""
+    import json
+
+    import gradio as gr
+    from PIL import Image
+
+    from spaces.jobs import PanelView, tick
+    from training.runner import Job
+
+    job = Job(id="20261130-000000-abcdef", task="generative", argv=[], device="cpu", created=time.time(),
+              status="running")
+    runner._save(job)
+    run = runner.folder(job.id).run
+    run.samples.mkdir(parents=True)
+    for epoch in (1, 2):
+        Image.new("RGB", (8, 8), (epoch * 100, 0, 0)).save(run.sample(epoch))
+    run.events.write_text(json.dumps({"type": "sample", "step": 1, "epoch": 1, "kind": "image",
+                                      "data": "samples/epoch-0001.png"}) + "\n")  # epoch 2's event: not yet
+    view = PanelView("generative", "fid", "img/s", samples="image")
+    *out, seen = tick(runner, view, job.id, None)
+    gallery = out[view.groups.index("samples")]
+    assert [caption for _, caption in gallery] == ["epoch 2", "epoch 1"]
+    assert gallery[0][0].getpixel((0, 0)) == (200, 0, 0)
+    assert tick(runner, view, job.id, seen)[:-1] == (gr.skip(),) * len(view.groups)  # nothing changed: nothing sent
+    runner.folder(job.id).log.write_text("epoch 3 ...")  # only the log changed: only the log is sent again
+    *again, _ = tick(runner, view, job.id, seen)
+    assert [g for v, g in zip(again, view.groups) if v != gr.skip()] == ["log"]

@@ -322,7 +322,9 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
             else:  # a picture: saved next to the events, which name it
                 picture = run.sample(epoch + 1)
                 picture.parent.mkdir(exist_ok=True)
-                made.save(picture)
+                # Whole or absent: the app draws the gallery from this folder while the job runs.
+                made.save(part := picture.with_suffix(".part"), format="PNG")
+                os.replace(part, picture)
                 yield event("sample", step=step, epoch=epoch + 1, kind="image", data=str(picture.relative_to(out)))
         if accelerator.is_main_process:
             ckpt = save_checkpoint(out, accelerator.unwrap_model(model), optimizer, scheduler, epoch + 1, step)

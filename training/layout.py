@@ -48,6 +48,10 @@ class RunFolder:
     def sample(self, epoch: int) -> Path:
         return self.samples / f"epoch-{epoch:04d}.png"
 
+    def sample_pictures(self) -> list[tuple[int, Path]]:
+        """The saved sample pictures as (epoch, path), oldest first."""
+        return sorted((int(p.stem.split("-")[1]), p) for p in self.samples.glob("epoch-[0-9]*.png"))
+
     @property
     def checkpoints(self) -> Path:
         return self.root / "checkpoints"

@@ -21,7 +21,6 @@ def build(ctx: AppContext) -> None:
     panel = job_panel(ctx, TASK.name, picker, metric=TASK.metric, unit="points/s")
 
     def start(**values):
-        job = ctx.runner.submit(form.config(values), label=f"y = {values['slope']} x + 0.5")
-        return gr.update(choices=panel.choices(), value=job.id)
+        return panel.submit(form.config(values), label=f"y = {values['slope']} x + 0.5")
 
     form.submit(panel.start, start, panel.job, api_name="line_train")
