@@ -1,6 +1,8 @@
 """DL Playground: a tabbed Gradio app. This file only parses the command line and assembles tabs.
 
     python app.py [--host 127.0.0.1] [--port 7860] [--share] [--hub local|hf|URL]
+
+On a Hugging Face Space it starts the same way, with no arguments: every option reads an environment variable.
 """
 from __future__ import annotations
 
@@ -18,9 +20,9 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import gradio as gr  # noqa: E402
 
 from hub.client import HubActionError, cache_root, resolve_hub  # noqa: E402
-from spaces import TABS  # noqa: E402
-from spaces import common  # noqa: E402
-from spaces.common import AppContext, show_user_errors  # noqa: E402
+from webui import TABS  # noqa: E402
+from webui import common  # noqa: E402
+from webui.common import AppContext, show_user_errors  # noqa: E402
 from training.runner import JobRunner  # noqa: E402
 
 HEADER = """# DL Playground
@@ -39,7 +41,7 @@ def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr
         tabs = {}
         with gr.Tabs():
             for name in TABS:
-                module = importlib.import_module(f"spaces.{name}")
+                module = importlib.import_module(f"webui.{name}")
                 with gr.Tab(module.TITLE, id=name) as tabs[name]:
                     ctx.tab = name
                     module.build(ctx)
@@ -52,19 +54,35 @@ def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr
     return demo
 
 
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def on_space() -> bool:
+    """Running as a Hugging Face Space (which sets SPACE_ID): public, whatever address it binds."""
+    return bool(os.environ.get("SPACE_ID"))
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Every option also reads an environment variable (a Space passes no arguments)."""
     p = argparse.ArgumentParser(description="DL Playground: a browser playground and model hub for deep learning.")
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-                   help="address to serve on (0.0.0.0 for every interface)")
-    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
-    p.add_argument("--share", action="store_true", help="ask Gradio for a public link")
+                   help="address to serve on; 0.0.0.0 for every interface (env GRADIO_SERVER_NAME)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+                   help="port (env GRADIO_SERVER_PORT)")
+    p.add_argument("--share", action="store_true", default=env_flag("DLP_SHARE"),
+                   help="ask Gradio for a public link (env DLP_SHARE=1)")
     p.add_argument("--hub", default=os.environ.get("DLP_HUB", "local"),
-                   help="default hub: 'local' (embedded, offline), 'hf' (huggingface.co) or a server URL")
-    p.add_argument("--no-starter", action="store_true",
-                   help="do not train the starter LeNet when the local hub has no image classifier yet")
-    p.add_argument("--open-local-hub", action="store_true",
-                   help="let every visitor write to the local hub as you, even when the app is public "
-                        "(by default a public app gives visitors read-only access to it)")
+                   help="default hub: 'local' (embedded, offline), 'hf' (huggingface.co) or a server URL (env DLP_HUB)")
+    p.add_argument("--no-starter", action="store_true", default=env_flag("DLP_NO_STARTER"),
+                   help="do not train the starter LeNet when the local hub has no image classifier yet "
+                        "(env DLP_NO_STARTER=1)")
+    p.add_argument("--public", action="store_true", default=env_flag("DLP_PUBLIC"),
+                   help="treat visitors as strangers even on a loopback address, e.g. behind a reverse proxy; "
+                        "implied on a Hugging Face Space, a non-loopback --host and --share (env DLP_PUBLIC=1)")
+    p.add_argument("--open-local-hub", action="store_true", default=env_flag("DLP_OPEN_LOCAL_HUB"),
+                   help="let every visitor write to the local hub as you, even when the app is public: by default a "
+                        "public app gives visitors read-only access to it (env DLP_OPEN_LOCAL_HUB=1)")
     return p.parse_args(argv)
 
 
@@ -79,11 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"Default hub: {hub.label}")
-    public = args.share or args.host not in ("127.0.0.1", "localhost", "::1")
-    common.visitors_own_local_hub = args.open_local_hub or not public
-    if not common.visitors_own_local_hub:
-        print("The app is reachable by others: visitors get read-only access to the local hub unless they "
-              "paste a token (make one with: python -m hub.server add-token --user NAME).")
+    print(f"Data folder: {cache_root()}")
+    private = args.host in ("127.0.0.1", "localhost", "::1") and not args.public and not on_space()
+    # Until the share link exists or fails, assume it will: strangers must not find the owner's hub open.
+    common.visitors_own_local_hub = args.open_local_hub or (private and not args.share)
     runner = JobRunner(cache_root() / "jobs")
     demo = build_app(args.hub, runner=runner)
     demo.queue(default_concurrency_limit=8)  # many users can predict at once
@@ -93,12 +110,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.share and demo.share_url:
         print(f"Public link: {demo.share_url}")
     elif args.share:
+        common.visitors_own_local_hub = args.open_local_hub or private  # as private as it really is
         print("Could not create a public share link (it needs internet access to Gradio's share servers). "
-              f"The app is still served at {demo.local_url}", file=sys.stderr)
+              f"The app is served at {demo.local_url} only, as without --share.", file=sys.stderr)
     else:
         print("Add --share for a public link.")
+    if not common.visitors_own_local_hub:
+        print("The app is reachable by others: visitors get read-only access to the local hub unless they "
+              "paste a token (make one with: python -m hub.server add-token --user NAME).")
     if hub.kind == "local" and not args.no_starter:  # after launch: the page is served first
-        from spaces.classification import start_starter_run
+        from webui.classification import start_starter_run
 
         if job_id := start_starter_run(runner, hub):
             print(f"The local hub has no image classifier yet: training a starter LeNet (job {job_id}).")

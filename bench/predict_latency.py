@@ -36,7 +36,7 @@ def main() -> None:
 
     from app import build_app
     from hub_models.inference import classify, load_classifier
-    from spaces.classification import EXAMPLES
+    from webui.classification import EXAMPLES
     from training.classification import ClassificationConfig
     from training.runner import JobRunner
     from training.tasks import train

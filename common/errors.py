@@ -2,7 +2,7 @@
 
 Anything the user can fix (a bad file, a bad option, a repo that does not exist, a hub that does
 not answer) raises a subclass of :class:`UserError` with a one-line message. The CLI prints it,
-a job ends ``failed`` with it, and every tab shows it the same way (``spaces.common.handler``).
+a job ends ``failed`` with it, and every tab shows it the same way (``webui.common.show_user_errors``).
 Anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations

@@ -53,10 +53,18 @@ class Hub:
         return Hub(self.kind, self.endpoint, token.strip() if token and token.strip() else self.token, self.store_dir)
 
 
+# A Hugging Face Space's persistent storage, when its owner turns it on; without it a Space loses everything
+# (trained models, the local hub) at each restart.
+PERSISTENT_STORAGE = Path("/data")
+
+
 def cache_root() -> Path:
-    """Where the app keeps its data: ``$DLP_HOME`` or the user's cache dir."""
+    """Where the app keeps its data: ``$DLP_HOME``, else ``/data/dl-playground`` where persistent storage is
+    mounted (a Space's), else the user's cache dir."""
     if os.environ.get("DLP_HOME"):
         return Path(os.environ["DLP_HOME"]).expanduser()
+    if PERSISTENT_STORAGE.is_dir() and os.access(PERSISTENT_STORAGE, os.W_OK):
+        return PERSISTENT_STORAGE / "dl-playground"
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dl-playground"
 
 

@@ -81,19 +81,55 @@ def test_share_without_network_says_so(tmp_path):
         while time.monotonic() < deadline and not any("Could not create a public share link" in x for x in lines):
             time.sleep(0.2)
         assert any("Could not create a public share link" in x for x in lines), "".join(lines)
+        assert any("only, as without --share" in x for x in lines)
         wait_for(f"http://127.0.0.1:{port}/", proc)  # and it still serves locally
-        # A public app does not let anonymous visitors act as its owner on the local hub.
+        # No link: the app is as private as before, so its owner on loopback keeps their hub (it once went
+        # read-only without a word).
         from gradio_client import Client
         from gradio_client.exceptions import AppError
 
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        _, found = client.predict("Local hub (offline)", "", "", "", "", "model", api_name="/hub_list")
-        assert "0 model repos" in found
-        with pytest.raises(AppError, match="needs the owner's write token"):
+        with pytest.raises(AppError) as refusal:
             client.predict("Local hub (offline)", "", "", "learner/x", "learner/x", "model", api_name="/hub_delete")
+        assert "owner's write token" not in str(refusal.value)
+        assert not any("visitors get read-only access" in x for x in lines)
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_starts_as_a_hugging_face_space(tmp_path):
+    """As a Space starts it: ``python app.py`` with no arguments, SYSTEM=spaces, SPACE_ID, the address in the
+    environment, and Hugging Face's ``spaces`` package installed: Gradio then wraps every event with it (a
+    top-level ``spaces/`` package of ours once shadowed it and the app died on its first event)."""
+    import spaces
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    from training.tasks import TASKS
+
+    assert hasattr(spaces, "GPU") and hasattr(spaces, "gradio_auto_wrap")  # Hugging Face's, not a folder of ours
+    port = free_port()
+    env = {**os.environ, "SYSTEM": "spaces", "SPACE_ID": "teacher/playground", "GRADIO_SERVER_NAME": "127.0.0.1",
+           "GRADIO_SERVER_PORT": str(port), "DLP_HOME": str(tmp_path), "DLP_NO_STARTER": "1"}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_for(url, proc)
+        config = httpx.get(f"{url}config", timeout=10).json()
+        tabs = {c["props"].get("label") for c in config["components"] if c["type"] == "tabitem"}
+        assert {t.title for t in TASKS.values()} | {"Hub", "About"} <= tabs
+        client = Client(url, verbose=False)
+        _, found = client.predict("Local hub (offline)", "", "", "", "", "model", api_name="/hub_list")
+        assert "0 model repos" in found  # an event ran through spaces.gradio_auto_wrap
+        # A Space is public: an anonymous visitor does not act as the owner on the local hub.
+        with pytest.raises(AppError, match="needs the owner's write token"):
+            client.predict("Local hub (offline)", "", "", "learner/x", "learner/x", "model", api_name="/hub_delete")
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert f"Data folder: {tmp_path}" in out and "visitors get read-only access" in out
 
 
 def test_bad_hub_argument_is_refused():
@@ -187,7 +223,7 @@ def test_only_the_shown_tabs_job_panel_polls(tmp_path, monkeypatch):
     """Nine job panels ticking every second slowed the page: a tab's timer runs only while it is shown."""
     monkeypatch.setenv("DLP_HOME", str(tmp_path))
     from app import build_app
-    from spaces import TABS
+    from webui import TABS
     from training.runner import JobRunner
 
     demo = build_app(default_hub="http://127.0.0.1:9", runner=JobRunner(tmp_path / "jobs"))

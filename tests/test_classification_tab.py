@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from conftest import refused
-from spaces.classification import EXAMPLES
+from webui.classification import EXAMPLES
 
 URL_HUB = "Hub at a URL"
 

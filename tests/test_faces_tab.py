@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import refused, table_rows, wait_job
 
-from spaces.faces import EX
+from webui.faces import EX
 
 LOCAL = {"choice": "Local hub (offline)", "url": "", "token": ""}
 BUILTIN = "Built-in drawn people (80 + 20 unseen)"

@@ -158,3 +158,17 @@ def test_tokens_go_only_to_their_own_hub(monkeypatch):
 def test_huggingface_co_unreachable_is_a_clear_message():
     with pytest.raises(hubs.HubActionError, match="Cannot reach huggingface.co"):
         hubs.list_repos(hubs.Hub("hf", "https://huggingface.co.invalid", None))
+
+
+def test_data_lives_on_persistent_storage_when_there_is_one(tmp_path, monkeypatch):
+    """A Space keeps only /data across restarts: the app's data goes there unless DLP_HOME says otherwise."""
+    monkeypatch.delenv("DLP_HOME", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(hubs, "PERSISTENT_STORAGE", tmp_path / "absent")
+    assert hubs.cache_root() == tmp_path / "cache" / "dl-playground"  # no persistent storage: the cache dir
+    storage = tmp_path / "data"
+    storage.mkdir()
+    monkeypatch.setattr(hubs, "PERSISTENT_STORAGE", storage)
+    assert hubs.cache_root() == storage / "dl-playground"
+    monkeypatch.setenv("DLP_HOME", str(tmp_path / "mine"))
+    assert hubs.cache_root() == tmp_path / "mine"

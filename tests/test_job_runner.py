@@ -117,7 +117,7 @@ def test_the_panel_shows_a_sample_picture_even_before_its_event(runner):
     import gradio as gr
     from PIL import Image
 
-    from spaces.jobs import PanelView, tick
+    from webui.jobs import PanelView, tick
     from training.runner import Job
 
     job = Job(id="20261130-000000-abcdef", task="generative", argv=[], device="cpu", created=time.time(),

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 from conftest import refused, table_rows, wait_job
 
-from spaces.segmentation import EXAMPLES
+from webui.segmentation import EXAMPLES
 
 LOCAL = ("Local hub (offline)", "", "")
 URL_HUB = "Hub at a URL"

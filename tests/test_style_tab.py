@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import table_rows, wait_job
 
-from spaces.style import CONTENT_EXAMPLES, STYLE_EXAMPLES
+from webui.style import CONTENT_EXAMPLES, STYLE_EXAMPLES
 
 LOCAL = {"choice": "Local hub (offline)", "url": "", "token": ""}
 URL_HUB = "Hub at a URL"

@@ -41,7 +41,7 @@ def test_every_task_is_declared_once_with_a_tab_a_trainer_and_a_metric():
 
 
 def test_declarations_and_forms_import_no_torch():
-    code = ("import sys; import training.tasks, spaces.forms, app; "
+    code = ("import sys; import training.tasks, webui.forms, app; "
             "print(sorted(m for m in ('torch', 'transformers', 'timm', 'diffusers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -108,7 +108,7 @@ def test_a_new_task_trains_from_the_cli_the_runner_and_its_tab(line_task, tmp_pa
     # Its tab: a form generated from the config, named values, a validator, a job through the runner.
     import gradio as gr
 
-    from spaces.common import AppContext, show_user_errors
+    from webui.common import AppContext, show_user_errors
 
     for k in ("DLP_TASKS", "PYTHONPATH"):  # the job's process registers the task the same way
         monkeypatch.setenv(k, env[k])

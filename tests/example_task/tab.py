@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from spaces.common import AppContext, hub_picker
-from spaces.forms import ConfigForm
-from spaces.jobs import job_panel
+from webui.common import AppContext, hub_picker
+from webui.forms import ConfigForm
+from webui.jobs import job_panel
 from training.tasks import get_task
 
 TASK = get_task("line")

@@ -5,4 +5,4 @@ tab lays out components and wires events: the work it triggers lives in ``hub_mo
 """
 from training.tasks import TASKS
 
-TABS: list[str] = [*(t.tab.removeprefix("spaces.") for t in TASKS.values() if t.tab), "hub", "about"]
+TABS: list[str] = [*(t.tab.removeprefix("webui.") for t in TASKS.values() if t.tab), "hub", "about"]
