@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from dataclasses import replace
 import logging
 import os
 import signal
@@ -21,7 +22,7 @@ import gradio as gr  # noqa: E402
 
 from hub.client import HubActionError, cache_root, resolve_hub  # noqa: E402
 from webui import TABS  # noqa: E402
-from webui import common  # noqa: E402
+from webui import visitors  # noqa: E402
 from webui.common import AppContext, show_user_errors  # noqa: E402
 from training.runner import JobRunner  # noqa: E402
 
@@ -56,6 +57,14 @@ def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr
 
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def allowed_hubs(default_hub: str) -> frozenset[str]:
+    """The hub URLs visitors of a public app may use: the default hub's, and DLP_ALLOWED_HUBS (comma-separated)."""
+    listed = [u for u in os.environ.get("DLP_ALLOWED_HUBS", "").split(",") if u.strip()]
+    if default_hub.startswith(("http://", "https://")):
+        listed.append(default_hub)
+    return frozenset(visitors.normalise(u) for u in listed)
 
 
 def on_space() -> bool:
@@ -100,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Data folder: {cache_root()}")
     private = args.host in ("127.0.0.1", "localhost", "::1") and not args.public and not on_space()
     # Until the share link exists or fails, assume it will: strangers must not find the owner's hub open.
-    common.visitors_own_local_hub = args.open_local_hub or (private and not args.share)
+    visitors.policy = visitors.Policy(public=not private or args.share, allowed_hubs=allowed_hubs(args.hub),
+                                      open_local_hub=args.open_local_hub)
     runner = JobRunner(cache_root() / "jobs")
     demo = build_app(args.hub, runner=runner)
     demo.queue(default_concurrency_limit=8)  # many users can predict at once
@@ -110,14 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.share and demo.share_url:
         print(f"Public link: {demo.share_url}")
     elif args.share:
-        common.visitors_own_local_hub = args.open_local_hub or private  # as private as it really is
+        visitors.policy = replace(visitors.policy, public=not private)  # as private as it really is
         print("Could not create a public share link (it needs internet access to Gradio's share servers). "
               f"The app is served at {demo.local_url} only, as without --share.", file=sys.stderr)
     else:
         print("Add --share for a public link.")
-    if not common.visitors_own_local_hub:
-        print("The app is reachable by others: visitors get read-only access to the local hub unless they "
-              "paste a token (make one with: python -m hub.server add-token --user NAME).")
+    if visitors.policy.public:
+        print("The app is reachable by others: visitors never act with your credentials; they get read-only "
+              "access to the local hub unless they paste a token (make one with: python -m hub.server add-token "
+              "--user NAME)" + (" (--open-local-hub: they write to it as you)" if args.open_local_hub else "") + ".")
     if hub.kind == "local" and not args.no_starter:  # after launch: the page is served first
         from webui.classification import start_starter_run
 

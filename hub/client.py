@@ -114,19 +114,28 @@ def local_hub(data_dir: str | Path | None = None) -> Hub:
         return _local
 
 
-def resolve_hub(spec: str | None = None, token: str | None = None) -> Hub:
-    """``local`` (default), ``hf`` or an ``http(s)://`` URL of a Hub-compatible server."""
+def resolve_hub(spec: str | None = None, token: str | None = None, *, as_owner: bool = True) -> Hub:
+    """``local`` (default), ``hf`` or an ``http(s)://`` URL of a Hub-compatible server, with ``token``, else
+    (``as_owner``) the owner's: the local hub's session token, ``HF_TOKEN`` or the stored huggingface login,
+    ``DLP_HUB_TOKEN``. A visitor of a public app is never ``as_owner``."""
     spec = (spec or "local").strip()
     if spec == "local":
         hub = local_hub()
+        if not as_owner:
+            hub = Hub(hub.kind, hub.endpoint, None, hub.store_dir)
     elif spec in ("hf", "huggingface", HF_ENDPOINT):
-        hub = Hub("hf", HF_ENDPOINT, None if token else _hf_token())
+        hub = Hub("hf", HF_ENDPOINT, _hf_token() if as_owner and not token else None)
     elif re.match(r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$", spec):
         # Never the huggingface.co token: it must not travel to another server.
-        hub = Hub("url", spec.rstrip("/"), os.environ.get("DLP_HUB_TOKEN") or None)
+        hub = Hub("url", spec.rstrip("/"), (os.environ.get("DLP_HUB_TOKEN") or None) if as_owner else None)
     else:
         raise HubActionError(f"Unknown hub {spec!r}: use 'local', 'hf' or a URL such as http://host:8808")
     return hub.with_token(token)
+
+
+# The owner's credentials in this process's environment: a job does not inherit them (training.runner), it gets
+# the token of the hub its visitor picked (job_env), or none.
+OWNER_SECRETS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "DLP_HUB_TOKEN", ENV_LOCAL_TOKEN)
 
 
 def job_env(hub: Hub) -> dict[str, str]:

@@ -92,7 +92,7 @@ def test_share_without_network_says_so(tmp_path):
         with pytest.raises(AppError) as refusal:
             client.predict("Local hub (offline)", "", "", "learner/x", "learner/x", "model", api_name="/hub_delete")
         assert "owner's write token" not in str(refusal.value)
-        assert not any("visitors get read-only access" in x for x in lines)
+        assert not any("reachable by others" in x for x in lines)
     finally:
         proc.kill()
         proc.wait()
@@ -129,7 +129,7 @@ def test_starts_as_a_hugging_face_space(tmp_path):
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=20)
-    assert f"Data folder: {tmp_path}" in out and "visitors get read-only access" in out
+    assert f"Data folder: {tmp_path}" in out and "visitors never act with your credentials" in out
 
 
 def test_bad_hub_argument_is_refused():

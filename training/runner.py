@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from common.procs import pid_alive
+from hub.client import OWNER_SECRETS
 
 from .config import config_to_argv, to_dict
 from .events import read_events
@@ -200,7 +201,11 @@ class JobRunner:
         log = open(self.folder(job.id).log, "ab")
         # PASSIVE: idle OpenMP threads sleep instead of spinning, so a job sharing the CPU with the web
         # server (or a browser) is not slowed many times over; alone it costs a few per cent.
-        env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, **self._secrets.pop(job.id, {}), "PYTHONUNBUFFERED": "1"}
+        # The app's own credentials stay behind (a visitor's job must not push as the owner, nor read the stored
+        # huggingface login); the job gets the token of the hub it was started with, if any (secret_env).
+        inherited = {k: v for k, v in os.environ.items() if k not in OWNER_SECRETS}
+        env = {"OMP_WAIT_POLICY": "PASSIVE", **inherited, "HF_TOKEN_PATH": os.devnull, **self._secrets.pop(job.id, {}),
+               "PYTHONUNBUFFERED": "1"}
         # Its own session: the job survives the app's terminal closing, and signals reach it alone.
         proc = subprocess.Popen(job.argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)

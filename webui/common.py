@@ -12,11 +12,9 @@ import gradio as gr
 from common.errors import UserError
 from hub.client import Hub, resolve_hub
 
+from . import visitors
+
 HUB_CHOICES = {"Local hub (offline)": "local", "huggingface.co": "hf", "Hub at a URL": "url"}
-# Whether a visitor who leaves the token empty acts as the app's owner on the local hub.
-# True when served on loopback only; app.py turns it off for --share and non-loopback hosts,
-# so that strangers on a public link cannot push to or delete the owner's repos.
-visitors_own_local_hub = True
 
 
 # Work that runs inside a request (a toy GAN trained live, Gatys' optimisation, sampling) shares the web
@@ -75,14 +73,16 @@ def hub_picker(ctx: AppContext) -> HubPicker:
 
 
 def get_hub(choice: str, url: str, token: str) -> Hub:
-    """The Hub the picker names; a bad choice or URL becomes a message in the UI."""
+    """The Hub the picker names, with the token pasted, else the owner's only when the owner asks
+    (webui.visitors); a bad choice or URL, or an address a visitor may not use, becomes a message in the UI."""
     kind = HUB_CHOICES.get(choice, choice)
-    if kind == "url" and not (url or "").strip():
-        raise UserError("Enter the hub's URL, e.g. http://host:8808")
-    hub = resolve_hub((url or "").strip() if kind == "url" else kind, token=token or None)
-    if hub.kind == "local" and not (token or "").strip() and not visitors_own_local_hub:
-        hub = Hub(hub.kind, hub.endpoint, None, hub.store_dir)  # read-only for anonymous visitors
-    return hub
+    url = (url or "").strip()
+    if kind == "url":
+        if not url:
+            raise UserError("Enter the hub's URL, e.g. http://host:8808")
+        visitors.check_visitor_url(url)
+    owner = visitors.owns_local_hub() if kind == "local" else visitors.is_owner()
+    return resolve_hub(url if kind == "url" else kind, token=(token or "").strip() or None, as_owner=owner)
 
 
 def shows_user_errors(fn: Callable) -> Callable:

@@ -1,0 +1,176 @@
+"""A public app never lends its owner's credentials, and visitors reach only the hubs its owner lists."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import ROOT, free_port
+from test_app import wait_for
+from test_hub_client_module import _model_folder
+
+URL_HUB = "Hub at a URL"
+OWNER_HF_TOKEN = "hf_ownersecretownersecretownersecret"
+
+
+@pytest.fixture
+def public(monkeypatch):
+    from webui import visitors
+
+    def set_policy(**kw):
+        monkeypatch.setattr(visitors, "policy", visitors.Policy(public=True, **kw))
+    set_policy()
+    return set_policy
+
+
+@pytest.fixture
+def listener():
+    """A loopback server that records the Authorization header of every request and answers an empty list."""
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self):
+            seen.append(self.headers.get("Authorization"))
+            body = b"[]"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_GET = do_HEAD = do_POST = do_DELETE = _answer
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+
+
+def test_a_visitor_never_gets_the_owners_tokens(public, monkeypatch):
+    from webui.common import get_hub
+
+    monkeypatch.setenv("HF_TOKEN", OWNER_HF_TOKEN)
+    monkeypatch.setenv("DLP_HUB_TOKEN", "owner-team-token")
+    assert get_hub("huggingface.co", "", "").token is None
+    assert get_hub("huggingface.co", "", "hf_mine").token == "hf_mine"  # a pasted token serves its visitor
+    assert get_hub("Local hub (offline)", "", "").token is None  # read-only, not the session token
+    public(allowed_hubs=frozenset({"http://127.0.0.1:9"}))
+    assert get_hub(URL_HUB, "http://127.0.0.1:9/", "").token is None  # a listed hub, still not as the owner
+    public(open_local_hub=True)
+    assert get_hub("Local hub (offline)", "", "").token  # the owner opened the local hub to everyone
+    assert get_hub("huggingface.co", "", "").token is None  # and that alone
+
+
+def test_a_visitor_cannot_point_the_server_at_its_own_network(public):
+    from common.errors import UserError
+    from webui.common import get_hub
+
+    for url in ("http://127.0.0.1:8808", "http://localhost:8808", "http://[::1]:80", "http://10.0.0.7",
+                "http://192.168.1.1:8080", "http://169.254.169.254/latest", "http://0.0.0.0:22"):
+        with pytest.raises(UserError, match="own network|Cannot resolve"):
+            get_hub(URL_HUB, url, "")
+    public(allowed_hubs=frozenset({"http://127.0.0.1:8808"}))
+    assert get_hub(URL_HUB, "http://127.0.0.1:8808", "tok").token == "tok"  # listed by the owner
+
+
+def test_the_owner_of_a_private_app_keeps_their_credentials(monkeypatch):
+    from webui.common import get_hub
+
+    monkeypatch.setenv("HF_TOKEN", OWNER_HF_TOKEN)
+    monkeypatch.setenv("DLP_HUB_TOKEN", "owner-team-token")
+    assert get_hub("huggingface.co", "", "").token == OWNER_HF_TOKEN
+    assert get_hub(URL_HUB, "http://127.0.0.1:9", "").token == "owner-team-token"
+
+
+def test_jobs_do_not_inherit_the_owners_credentials(tmp_path, monkeypatch):
+    """A job starts with the token of the hub its visitor picked (or none): not the app's HF_TOKEN or
+    DLP_HUB_TOKEN, not the stored huggingface login."""
+    import training.runner as r
+    from hub.client import OWNER_SECRETS
+    from training.tasks.classification import ClassificationConfig
+
+    monkeypatch.setenv("HF_TOKEN", OWNER_HF_TOKEN)
+    monkeypatch.setenv("DLP_HUB_TOKEN", "owner-team-token")
+    started = threading.Event()
+    captured: dict[str, str] = {}
+
+    def popen(argv, env, **kw):
+        captured.update(env)
+        started.set()
+        return _Done()
+
+    monkeypatch.setattr(r.subprocess, "Popen", popen)
+    runner = r.JobRunner(tmp_path, poll_s=0.1)
+    try:
+        runner.submit(ClassificationConfig(dry_run=True), secret_env={"HF_TOKEN": "hf_visitor"})
+        assert started.wait(10)
+    finally:
+        runner.close()
+    assert captured["HF_TOKEN"] == "hf_visitor" and captured["HF_TOKEN_PATH"] == os.devnull
+    assert not {k for k in OWNER_SECRETS if k != "HF_TOKEN"} & set(captured)
+    assert OWNER_HF_TOKEN not in captured.values()
+
+
+class _Done:
+    pid = 1
+    returncode = 0
+
+    def poll(self):
+        return 0
+
+    def wait(self, timeout=None):
+        return 0
+
+
+def test_an_anonymous_visitor_of_a_public_app(hub_server, listener, repo_name, tmp_path):
+    """A public app (``--public`` on loopback, as behind a reverse proxy) whose owner set a team hub as the default
+    with their token, and an HF token: an anonymous visitor sends no token anywhere, lists no private repo, deletes
+    nothing, and reaches no address of the server's network the owner did not list."""
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    from hub import client as hubs
+
+    listener_url, seen = listener
+    private_repo, public_repo = f"alice/{repo_name}-private", f"alice/{repo_name}"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    hubs.push_folder(_model_folder(tmp_path / "a", private_repo), private_repo, hub_server.hub("alice"), private=True)
+    hubs.push_folder(_model_folder(tmp_path / "b", public_repo), public_repo, hub_server.hub("alice"))
+    port = free_port()
+    env = {**os.environ, "DLP_HOME": str(tmp_path / "home"), "DLP_HUB_TOKEN": hub_server.tokens["alice"],
+           "HF_TOKEN": OWNER_HF_TOKEN, "DLP_ALLOWED_HUBS": listener_url}
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--public", "--no-starter",
+                             "--hub", hub_server.url], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", proc)
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        table, found = client.predict(URL_HUB, hub_server.url, "", "", "", "model", api_name="/hub_list")
+        listed = {r[0] for r in (table.get("data") if isinstance(table, dict) else table) or []}
+        assert public_repo in listed and private_repo not in listed
+        with pytest.raises(AppError, match="token"):
+            client.predict(URL_HUB, hub_server.url, "", public_repo, public_repo, "model", api_name="/hub_delete")
+        assert hub_server.api().repo_exists(public_repo)
+        # A listed address gets the request, without the owner's token.
+        client.predict(URL_HUB, listener_url, "", "", "", "model", api_name="/hub_list")
+        assert seen and all(h is None for h in seen)
+        # An address of the server's own network the owner did not list is refused before any request.
+        with pytest.raises(AppError, match="own network"):
+            client.predict(URL_HUB, "http://127.0.0.1:9", "", "", "", "model", api_name="/hub_list")
+        # huggingface.co without a token of the visitor's: the owner's HF_TOKEN is not used (the call fails
+        # offline, and it must not say the token was rejected, nor carry it).
+        with pytest.raises(AppError) as e:
+            client.predict("huggingface.co", "", "", "", "", "model", api_name="/hub_list")
+        assert OWNER_HF_TOKEN not in str(e.value)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
