@@ -38,6 +38,8 @@ def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr
         runner = JobRunner(cache_root() / "jobs")
     with gr.Blocks(title="DL Playground") as demo:
         ctx = AppContext(demo=demo, default_hub=default_hub, runner=runner, first_tab=TABS[0])
+        browser = gr.BrowserState("", storage_key="dlp-visitor", secret=visitors.browser_secret(runner.root))
+        ctx.identified = demo.load(visitors.identify, browser, browser, api_visibility="private")
         gr.Markdown(HEADER, elem_classes="dlp-header")
         tabs = {}
         with gr.Tabs():
@@ -109,13 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Data folder: {cache_root()}")
     private = args.host in ("127.0.0.1", "localhost", "::1") and not args.public and not on_space()
     # Until the share link exists or fails, assume it will: strangers must not find the owner's hub open.
-    visitors.policy = visitors.Policy(public=not private or args.share, allowed_hubs=allowed_hubs(args.hub),
-                                      open_local_hub=args.open_local_hub)
+    visitors.policy = visitors.Policy.from_env(public=not private or args.share, allowed_hubs=allowed_hubs(args.hub),
+                                               open_local_hub=args.open_local_hub)
     runner = JobRunner(cache_root() / "jobs")
     demo = build_app(args.hub, runner=runner)
     demo.queue(default_concurrency_limit=8)  # many users can predict at once
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True,
-                css=CSS, theme=gr.themes.Soft(), show_error=True, quiet=True)
+                css=CSS, theme=gr.themes.Soft(), show_error=True, quiet=True,
+                max_file_size=f"{visitors.policy.max_upload_mb}mb" if visitors.policy.public else None)
     print(f"DL Playground is served at {demo.local_url}")
     if args.share and demo.share_url:
         print(f"Public link: {demo.share_url}")

@@ -121,7 +121,7 @@ def test_the_panel_shows_a_sample_picture_even_before_its_event(runner):
     from training.runner import Job
 
     job = Job(id="20261130-000000-abcdef", task="generative", argv=[], device="cpu", created=time.time(),
-              status="running")
+              status="completed")  # (a running job without a process would be failed by the runner)
     runner._save(job)
     run = runner.folder(job.id).run
     run.samples.mkdir(parents=True)
@@ -138,3 +138,22 @@ def test_the_panel_shows_a_sample_picture_even_before_its_event(runner):
     runner.folder(job.id).log.write_text("epoch 3 ...")  # only the log changed: only the log is sent again
     *again, _ = tick(runner, view, job.id, seen)
     assert [g for v, g in zip(again, view.groups) if v != gr.skip()] == ["log"]
+
+
+def test_the_queue_takes_turns_between_owners():
+    """One visitor's ten jobs do not hold back another's first: an owner's k-th queued job waits for every
+    other owner's k-th."""
+    from training.runner import Job, queue_order
+
+    def job(n, owner, status="queued"):
+        return Job(id=f"j{n}", task="classification", argv=[], device="cpu", created=float(n), status=status,
+                   owner=owner)
+
+    jobs = [*(job(n, "a") for n in range(5)), job(5, "b"), job(6, "c"), job(7, "b"), job(8, "a", "running")]
+    assert [j.id for j in queue_order(jobs)] == ["j0", "j5", "j6", "j1", "j7", "j2", "j3", "j4"]
+
+
+def test_a_job_past_its_time_limit_is_stopped_and_says_why(runner):
+    job = runner.submit(LONG, max_seconds=3)
+    done = runner.wait(job.id, timeout=120)
+    assert done.status == "stopped" and "time limit of 0.05 min" in done.message

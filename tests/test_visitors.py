@@ -147,7 +147,7 @@ def test_an_anonymous_visitor_of_a_public_app(hub_server, listener, repo_name, t
     hubs.push_folder(_model_folder(tmp_path / "b", public_repo), public_repo, hub_server.hub("alice"))
     port = free_port()
     env = {**os.environ, "DLP_HOME": str(tmp_path / "home"), "DLP_HUB_TOKEN": hub_server.tokens["alice"],
-           "HF_TOKEN": OWNER_HF_TOKEN, "DLP_ALLOWED_HUBS": listener_url}
+           "HF_TOKEN": OWNER_HF_TOKEN, "DLP_ALLOWED_HUBS": listener_url, "DLP_MAX_UPLOAD_MB": "1"}
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--public", "--no-starter",
                              "--hub", hub_server.url], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -166,6 +166,12 @@ def test_an_anonymous_visitor_of_a_public_app(hub_server, listener, repo_name, t
         # An address of the server's own network the owner did not list is refused before any request.
         with pytest.raises(AppError, match="own network"):
             client.predict(URL_HUB, "http://127.0.0.1:9", "", "", "", "model", api_name="/hub_list")
+        # Uploads above the limit are refused at the door.
+        import httpx
+
+        big = httpx.post(f"http://127.0.0.1:{port}/gradio_api/upload", files={"files": ("a.zip", b"\0" * 2_000_000)})
+        small = httpx.post(f"http://127.0.0.1:{port}/gradio_api/upload", files={"files": ("a.zip", b"\0" * 1000)})
+        assert big.status_code == 413 and small.status_code == 200, (big.text, small.text)
         # huggingface.co without a token of the visitor's: the owner's HF_TOKEN is not used (the call fails
         # offline, and it must not say the token was rejected, nor carry it).
         with pytest.raises(AppError) as e:
@@ -174,3 +180,70 @@ def test_an_anonymous_visitor_of_a_public_app(hub_server, listener, repo_name, t
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_visitors_see_stop_push_and_use_only_their_own_jobs(public, hub_server, tmp_path, repo_name):
+    """Two visitors of a public app (two sessions): the second cannot see, watch, stop, push or predict with
+    the first one's job; the first can."""
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    from app import build_app
+    from training.runner import JobRunner
+    from webui.classification import EXAMPLES
+
+    runner = JobRunner(tmp_path / "jobs", poll_s=0.1)
+    demo = build_app(default_hub=hub_server.url, runner=runner)
+    demo.queue()
+    port = free_port()
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        first, second = Client(url, verbose=False), Client(url, verbose=False)
+        out = first.predict(model="lenet", epochs=1, choice="Local hub (offline)", url="", token="", upload=None,
+                            api_name="/classification_train")
+        job = out["value"] if isinstance(out, dict) else out
+        assert runner.get(job).owner.startswith("session:")
+
+        def ids(table):
+            return {r[0] for r in (table["data"] if isinstance(table, dict) else table)}
+
+        rows, progress, *_ = second.predict(job, api_name="/classification_watch")
+        assert job not in ids(rows) and progress == f"No job {job}."
+        with pytest.raises(AppError, match="no job"):
+            second.predict(job, api_name="/classification_stop")
+        with pytest.raises(AppError, match="no job"):
+            second.predict(job, f"alice/{repo_name}", False, URL_HUB, hub_server.url, hub_server.tokens["alice"],
+                           api_name="/classification_push")
+        assert runner.wait(job, timeout=180).status == "completed", runner.log_tail(job)
+        rows, progress, *_ = first.predict(job, api_name="/classification_watch")
+        assert job in ids(rows) and "Completed" in progress
+        folder = str(runner.folder(job).run.model)
+        with pytest.raises(AppError, match="not one trained here"):  # its server path, typed in
+            second.predict(folder, handle_file(EXAMPLES[0]), 1, api_name="/classification_predict")
+        label, _, _ = first.predict(folder, handle_file(EXAMPLES[0]), 1, api_name="/classification_predict")
+        assert label["label"]
+    finally:
+        demo.close()
+        runner.close()
+
+
+def test_a_visitor_may_queue_only_so_many_jobs(public, tmp_path):
+    from common.errors import UserError
+    from training.runner import JobRunner
+    from training.tasks.classification import ClassificationConfig
+    from webui import visitors
+
+    public(max_jobs=2, max_job_minutes=5)
+    runner = JobRunner(tmp_path, poll_s=60)  # nothing starts: the jobs stay queued
+    try:
+        for _ in range(2):
+            runner.submit(ClassificationConfig(dry_run=True), **visitors.job_limits(runner))
+        with pytest.raises(UserError, match="2 jobs queued or running, the most this public app allows"):
+            visitors.job_limits(runner)
+        assert all(j.extra["max_seconds"] == 300 for j in runner.jobs())
+        runner.submit(ClassificationConfig(dry_run=True), owner="session:someone-else")  # others are not counted
+        with pytest.raises(UserError):
+            visitors.job_limits(runner)
+    finally:
+        runner.close()

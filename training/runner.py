@@ -50,6 +50,7 @@ class Job:
     label: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)  # the validated config the command line carries
+    owner: str = ""  # who started it: "" for the app's owner (and the CLI), else a visitor's key (webui.visitors)
 
 
 class JobRunner:
@@ -67,12 +68,13 @@ class JobRunner:
 
     # ----------------------------------------------------------------- public
     def submit(self, cfg: TrainConfig, *, device: str = "cpu", label: str = "",
-               secret_env: dict[str, str] | None = None) -> Job:
+               secret_env: dict[str, str] | None = None, owner: str = "", max_seconds: float | None = None) -> Job:
         """Queue ``python -m training <task>`` for ``cfg`` (validated here: a bad value is the caller's
         ConfigError, not a failed job); its output dir is the job's folder.
 
         ``secret_env`` (a hub token) reaches the process environment only: it is not written to
-        disk, so a job still queued when the app restarts starts without it.
+        disk, so a job still queued when the app restarts starts without it. ``owner`` names who started it
+        (the queue takes turns between owners); a job still running ``max_seconds`` after it started is stopped.
         """
         from .tasks import task_of
 
@@ -81,7 +83,8 @@ class JobRunner:
         job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         cfg = replace(cfg, output_dir=str(self.folder(job_id).run.root))
         job = Job(id=job_id, task=task.name, argv=[sys.executable, "-m", "training", task.name, *config_to_argv(cfg)],
-                  device=device, created=time.time(), label=label or task.name, config=to_dict(cfg))
+                  device=device, created=time.time(), label=label or task.name, config=to_dict(cfg), owner=owner,
+                  extra={"max_seconds": max_seconds} if max_seconds else {})
         with self._lock:
             if secret_env:
                 self._secrets[job_id] = dict(secret_env)
@@ -124,9 +127,8 @@ class JobRunner:
         """Queued job id -> position on its device (1 starts next), from one scan of the jobs."""
         positions: dict[str, int] = {}
         per_device: dict[str, int] = {}
-        for j in sorted(jobs if jobs is not None else self.jobs(), key=lambda j: j.created):
-            if j.status == "queued":
-                per_device[j.device] = positions[j.id] = per_device.get(j.device, 0) + 1
+        for j in queue_order(jobs if jobs is not None else self.jobs()):
+            per_device[j.device] = positions[j.id] = per_device.get(j.device, 0) + 1
         return positions
 
     def queue_position(self, job_id: str) -> int | None:
@@ -194,6 +196,8 @@ class JobRunner:
         else:
             last_lines = self.log_tail(job.id, 400).strip().splitlines()
             job.status, job.message = "failed", last_lines[-1] if last_lines else "the process ended without a result"
+        if job.extra.get("time_limit"):
+            job.message = f"stopped at the time limit of {job.extra['max_seconds'] / 60:g} min per job"
         job.returncode, job.ended, job.pid = returncode, time.time(), None
         self._save(job)
 
@@ -229,8 +233,13 @@ class JobRunner:
                     continue
                 if job.status == "stopping" and time.time() > job.extra.get("kill_at", float("inf")):
                     _signal(job.pid, signal.SIGKILL)
+                limit = job.extra.get("max_seconds")
+                if job.status == "running" and limit and time.time() > (job.started or 0) + limit:
+                    job.extra["time_limit"] = True  # _finish says why it stopped
+                    self._save(job)
+                    self.stop(job.id)
                 busy.add(job.device)
-            for job in sorted((j for j in jobs if j.status == "queued"), key=lambda j: j.created):
+            for job in queue_order(jobs):
                 if job.device not in busy:
                     self._start(job)
                     busy.add(job.device)
@@ -243,6 +252,18 @@ class JobRunner:
                 print(f"job runner: {type(e).__name__}: {e}", file=sys.stderr)
             self._wake.wait(poll_s)
             self._wake.clear()
+
+
+def queue_order(jobs: list[Job]) -> list[Job]:
+    """The queued jobs in the order they start: oldest first, but one owner's jobs take turns with the others'
+    (an owner's k-th queued job waits for every other owner's k-th), so ten jobs of one visitor do not hold back
+    another's first."""
+    rank: dict[str, int] = {}
+    order = []
+    for j in sorted((j for j in jobs if j.status == "queued"), key=lambda j: j.created):
+        rank[j.owner] = rank.get(j.owner, -1) + 1
+        order.append((rank[j.owner], j.created, j))
+    return [j for *_, j in sorted(order, key=lambda t: t[:2])]
 
 
 def _signal(pid: int | None, sig: int) -> None:

@@ -33,6 +33,13 @@ class AppContext:
     tab: str = ""  # the tab being built
     first_tab: str = ""  # the tab a page opens on
     timers: dict[str, gr.Timer] = field(default_factory=dict)  # tab -> its job panel's timer
+    identified: Any = None  # the page-load event that tells who the visitor is (webui.visitors.identify)
+
+    def on_load(self, fn: Callable, inputs: Any, outputs: Any, **kwargs: Any) -> Any:
+        """Run ``fn`` when a page opens, once the visitor is known: what it shows (their jobs, their models)
+        depends on who they are."""
+        return (self.identified.then if self.identified is not None else self.demo.load)(fn, inputs, outputs,
+                                                                                           **kwargs)
 
     @property
     def default_choice(self) -> str:

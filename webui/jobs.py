@@ -20,6 +20,7 @@ from hub import client as hubs
 from training.layout import model_marker
 from training.runner import Job, JobRunner
 
+from . import visitors
 from .common import AppContext, HubPicker, get_hub, hub_picker
 from .plots import picture_file
 
@@ -38,10 +39,23 @@ def job_metrics(runner: JobRunner, job_id: str) -> dict:
     return json.loads(p.read_text()) if p.exists() else {}
 
 
+def visible_jobs(runner: JobRunner, jobs: list[Job] | None = None) -> list[Job]:
+    """The jobs the visitor being served may see: their own; the owner sees all."""
+    return [j for j in (runner.jobs() if jobs is None else jobs) if visitors.sees(j.owner)]
+
+
+def visible_job(runner: JobRunner, job_id: str) -> Job:
+    """``job_id`` if the visitor being served may see it, else KeyError, as for a job that does not exist."""
+    job = runner.get(job_id)
+    if not visitors.sees(job.owner):
+        raise KeyError(f"no job {job_id!r}")
+    return job
+
+
 def trained_models(runner: JobRunner, task: str, metric: str) -> list[tuple[str, str]]:
-    """(label, folder) for every job of ``task`` that left a model, newest first."""
+    """(label, folder) for every visible job of ``task`` that left a model, newest first."""
     out = []
-    for job in runner.jobs():
+    for job in visible_jobs(runner):
         folder = model_dir(runner, job.id)
         if job.task == task and model_marker(folder) is not None:
             value = job_metrics(runner, job.id).get(metric)
@@ -51,10 +65,18 @@ def trained_models(runner: JobRunner, task: str, metric: str) -> list[tuple[str,
 
 
 def is_model_folder(runner: JobRunner, folder: str) -> bool:
-    """Only folders the app made (jobs, pulls) load: a model path from a request is never taken on trust."""
+    """Only folders the app made load (a visible job's, a pull's): a model path from a request is never taken on
+    trust."""
     p = Path(folder).resolve()
-    roots = (runner.root.resolve(), (hubs.cache_root() / "pulled").resolve())
-    return any(p.is_relative_to(r) for r in roots) and model_marker(p) is not None
+    jobs = (runner.root / "jobs").resolve()
+    if p.is_relative_to(jobs):
+        try:
+            visible_job(runner, p.relative_to(jobs).parts[0])
+        except (KeyError, IndexError, TypeError, ValueError):
+            return False
+    elif not p.is_relative_to((hubs.cache_root() / "pulled").resolve()):
+        return False
+    return model_marker(p) is not None
 
 
 def checked_model_folder(runner: JobRunner, folder: str | None) -> str:
@@ -95,7 +117,8 @@ class JobPanel:
     def submit(self, cfg: Any, label: str, hub: hubs.Hub | None = None):
         """Queue a job for ``cfg`` (its pushes and pulls use ``hub``'s token, passed in the job's environment);
         the job dropdown's update that picks it, which starts the watch."""
-        job = self.runner.submit(cfg, label=label, secret_env=hubs.job_env(hub) if hub else None)
+        job = self.runner.submit(cfg, label=label, secret_env=hubs.job_env(hub) if hub else None,
+                                 **visitors.job_limits(self.runner))
         return gr.update(choices=job_choices(self.runner, self.task), value=job.id)
 
 
@@ -130,12 +153,12 @@ class PanelView:
 
 def job_choices(runner: JobRunner, task: str, jobs: list[Job] | None = None) -> list[tuple[str, str]]:
     """The job dropdown's (label, id) for ``task``, newest first."""
-    return [(f"{j.label} · {j.id}", j.id) for j in (runner.jobs() if jobs is None else jobs) if j.task == task]
+    return [(f"{j.label} · {j.id}", j.id) for j in visible_jobs(runner, jobs) if j.task == task]
 
 
 def watched_job(runner: JobRunner, task: str):
     """Dropdown update for a reopened page: it watches the job that is running (else the newest one)."""
-    mine = [j for j in runner.jobs() if j.task == task]
+    mine = [j for j in visible_jobs(runner) if j.task == task]
     watched = next((j.id for j in mine if j.status in ("running", "stopping")), mine[0].id if mine else None)
     return gr.update(choices=job_choices(runner, task, mine), value=watched)
 
@@ -144,6 +167,7 @@ def stop_job(runner: JobRunner, job_id: str | None) -> str:
     if not job_id:
         raise UserError("Pick a job to stop.")
     try:
+        visible_job(runner, job_id)
         j = runner.stop(job_id)
     except KeyError as e:
         raise UserError(str(e)) from None
@@ -209,13 +233,13 @@ def watch(runner: JobRunner, view: PanelView, job_id: str | None) -> tuple:
     loss plot, metrics plot, the view's optional outputs, log."""
     # Runs every second for every open page: one scan of the jobs serves the table and the queue.
     jobs = runner.jobs()
-    positions = runner.queue_positions(jobs)
-    rows = job_rows(runner, view, jobs, positions)
+    positions = runner.queue_positions(jobs)  # places in the one queue every visitor's jobs wait in
+    rows = job_rows(runner, view, visible_jobs(runner, jobs), positions)
     empty = [value for *_, value in view.optional]
     if not job_id:
         return rows, "Start a job, or pick one to watch.", None, None, *empty, ""
     try:
-        j = runner.get(job_id)
+        j = visible_job(runner, job_id)
     except KeyError:
         return rows, f"No job {job_id}.", None, None, *empty, ""
     events, _ = runner.events(job_id)
@@ -243,11 +267,11 @@ def file_stamps(runner: JobRunner, task: str, job_id: str | None) -> dict[str, A
     """For each group of outputs (PanelView.groups), a stamp of what it is drawn from: the jobs' states
     or the (mtime, size) of the job's files. An unchanged stamp means nothing to redraw."""
     try:
-        d = runner.folder(job_id) if job_id else None
+        d = runner.folder(visible_job(runner, job_id).id) if job_id else None
     except KeyError:
         d = None
     return {
-        "rows": tuple((j.id, j.status) for j in runner.jobs() if j.task == task),
+        "rows": tuple((j.id, j.status) for j in visible_jobs(runner) if j.task == task),
         "run": (job_id, runner.get(job_id).status if d and d.record.exists() else None,
                 _stamp(d.run.events) if d else None),
         "pic": (job_id, _stamp(d.run.metrics) if d else None),  # written once the model is saved
@@ -273,7 +297,10 @@ def push_job(runner: JobRunner, job_id: str | None, repo_id: str, private_: bool
     """Push the finished model of ``job_id`` to ``repo_id`` on the picked hub."""
     if not job_id:
         raise UserError("Pick a finished job to push.")
-    folder = model_dir(runner, job_id)
+    try:
+        folder = model_dir(runner, visible_job(runner, job_id).id)
+    except KeyError as e:
+        raise UserError(str(e)) from None
     if model_marker(folder) is None:
         raise UserError("This job has no trained model yet: wait for it to finish.")
     hub = get_hub(choice, url, token)
@@ -341,7 +368,7 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
     timer.tick(partial(tick, runner, view), [job, seen], [*outputs, seen], api_name=f"{task}_tick",
                api_visibility="private", show_progress="hidden")
     push.click(partial(push_job, runner), [job, repo, private, *picker.inputs], pushed, api_name=f"{task}_push")
-    ctx.demo.load(partial(watched_job, runner, task), None, job, api_name=f"{task}_load", api_visibility="private")
+    ctx.on_load(partial(watched_job, runner, task), None, job, api_name=f"{task}_load", api_visibility="private")
     return JobPanel(start=start, job=job, runner=runner, task=task)
 
 
@@ -384,7 +411,7 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
     for t in tab if isinstance(tab, list) else [tab]:
         t.select(refresh, source, source, api_visibility="private")
     pull_btn.click(pull_model, [repo, *picker.inputs], source, api_name=f"{task}_pull")
-    ctx.demo.load(on_load, None, source, api_visibility="private")
+    ctx.on_load(on_load, None, source, api_visibility="private")
     return source
 
 

@@ -8,11 +8,21 @@ configured, never an address of the server's own network that they typed.
 from __future__ import annotations
 
 import ipaddress
+import re
+import secrets
 import socket
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import gradio as gr
+
+from common.errors import UserError
 from hub.client import HubActionError
+
+OWNER = ""  # the key of the app's owner: a private app's every visitor, the CLI, the starter run
 
 
 @dataclass(frozen=True)
@@ -24,6 +34,24 @@ class Policy:
     # server's own network, which any other address a visitor types may not.
     allowed_hubs: frozenset[str] = field(default_factory=frozenset)
     open_local_hub: bool = False  # --open-local-hub: every visitor writes to the local hub as the owner
+    # Limits for visitors of a public app (the owner has none): environment variables, see from_env().
+    max_jobs: int = 2  # queued and running jobs per visitor
+    max_job_minutes: float = 30  # a visitor's job is stopped this long after it started
+    max_upload_mb: int = 200  # per uploaded file
+
+    @classmethod
+    def from_env(cls, **fields) -> Policy:
+        import os
+
+        def number(name, default, kind):
+            try:
+                return kind(os.environ.get(name, default))
+            except ValueError:
+                raise SystemExit(f"error: {name} must be a number, not {os.environ[name]!r}") from None
+
+        return cls(max_jobs=number("DLP_MAX_JOBS_PER_VISITOR", cls.max_jobs, int),
+                   max_job_minutes=number("DLP_MAX_JOB_MINUTES", cls.max_job_minutes, float),
+                   max_upload_mb=number("DLP_MAX_UPLOAD_MB", cls.max_upload_mb, int), **fields)
 
 
 policy = Policy()
@@ -32,6 +60,77 @@ policy = Policy()
 def is_owner() -> bool:
     """Whether the request being served comes from the app's owner: on a private app, everybody is."""
     return not policy.public
+
+
+# Page session -> browser id. Gradio gives every page load a new session; the browser id, kept in the browser's
+# localStorage (gr.BrowserState), is what makes a reloaded page the same visitor's. Bounded: oldest dropped.
+_browsers: OrderedDict[str, str] = OrderedDict()
+_browsers_lock = threading.Lock()
+MAX_SESSIONS = 20_000
+_BROWSER_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _request():
+    """The request being served: Gradio keeps it in a context variable while an event runs."""
+    from gradio.context import LocalContext
+
+    return LocalContext.request.get(None)
+
+
+def current_key() -> str:
+    """Whose work the request being served acts on: OWNER on a private app; else the visitor's browser (a
+    reload keeps it), else the page session (one that never identified itself)."""
+    if is_owner():
+        return OWNER
+    session = getattr(_request(), "session_hash", None) or "none"
+    with _browsers_lock:
+        browser = _browsers.get(session)
+    return f"browser:{browser}" if browser else f"session:{session}"
+
+
+def sees(owner: str) -> bool:
+    """Whether the request being served may see work that ``owner`` started: the app's owner sees all."""
+    return is_owner() or owner == current_key()
+
+
+def identify(browser_id: str | None, request: gr.Request) -> str:
+    """Page load: note which browser this page session belongs to (a new browser gets a random id, which
+    its localStorage keeps); returns the id to store."""
+    browser = browser_id if isinstance(browser_id, str) and _BROWSER_ID.match(browser_id) else secrets.token_hex(16)
+    if request is not None and request.session_hash:
+        with _browsers_lock:
+            _browsers[request.session_hash] = browser
+            _browsers.move_to_end(request.session_hash)
+            while len(_browsers) > MAX_SESSIONS:
+                _browsers.popitem(last=False)
+    return browser
+
+
+def browser_secret(folder: Path) -> str:
+    """The key that encrypts the browser id in localStorage, kept in the data folder so that an app restart
+    still reads it (a random one per process would make every visitor a stranger after a restart)."""
+    path = folder / "browser-state.key"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        folder.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(16)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+def job_limits(runner) -> dict:
+    """The runner.submit arguments for a job the request being served starts: its owner, and for a visitor of a
+    public app its time limit; a visitor with ``max_jobs`` jobs queued or running is told to wait."""
+    key = current_key()
+    if is_owner():
+        return {"owner": key}
+    active = [j for j in runner.jobs() if j.owner == key and j.status in ("queued", "running", "stopping")]
+    if len(active) >= policy.max_jobs:
+        raise UserError(f"You have {len(active)} jobs queued or running, the most this public app allows per "
+                        "visitor: wait for one to finish, or stop one.")
+    return {"owner": key, "max_seconds": policy.max_job_minutes * 60}
 
 
 def owns_local_hub() -> bool:
