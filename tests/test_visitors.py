@@ -247,3 +247,28 @@ def test_a_visitor_may_queue_only_so_many_jobs(public, tmp_path):
             visitors.job_limits(runner)
     finally:
         runner.close()
+
+
+def test_each_visitor_has_a_face_gallery_of_their_own(public, tmp_path, monkeypatch):
+    """The gallery (names and photos) lives in the visitor's own folder; browsers that identified themselves
+    keep theirs across page sessions."""
+    from types import SimpleNamespace
+
+    from gradio.context import LocalContext
+
+    from webui import visitors
+
+    def as_session(session):
+        LocalContext.request.set(SimpleNamespace(session_hash=session))
+        return visitors.own_folder(tmp_path)
+
+    try:
+        first, second = as_session("page-1"), as_session("page-2")
+        assert first != second and first.parent == second.parent == tmp_path / "visitors"
+        browser = visitors.identify("", SimpleNamespace(session_hash="page-3"))
+        assert visitors.identify(browser, SimpleNamespace(session_hash="page-4")) == browser  # a reload
+        assert as_session("page-3") == as_session("page-4") != first
+        monkeypatch.setattr(visitors, "policy", visitors.Policy())  # a private app: the owner's own gallery
+        assert as_session("page-1") == tmp_path
+    finally:
+        LocalContext.request.set(None)

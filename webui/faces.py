@@ -8,6 +8,7 @@ import gradio as gr
 from common.errors import UserError
 from training.tasks import get_task
 
+from . import visitors
 from .common import AppContext
 from .forms import ConfigForm
 from .jobs import load_checked, model_choices, model_source
@@ -62,7 +63,12 @@ def extras(form: ConfigForm) -> None:
 
 def build(ctx: AppContext) -> None:
     runner = ctx.runner
-    gallery_root = runner.root / "face-gallery"
+
+    def own_gallery():
+        """The gallery of the visitor being served (names and photos are theirs; the owner's is the app's)."""
+        from hub_models.faces import Gallery
+
+        return Gallery(visitors.own_folder(runner.root / "face-gallery"))
     gr.Markdown(INTRO)
     source = model_source(ctx, TASK.name, [], metric=TASK.metric, label="Face embedder (trained here or pulled)",
                           pull_label="Repo id (ours, a timm model or a transformers vision model)",
@@ -149,9 +155,7 @@ def build(ctx: AppContext) -> None:
         return with_notes(say(found["distance"], float(t)), found["notes"])
 
     def gallery_view():
-        from hub_models.faces import Gallery
-
-        g = Gallery(gallery_root)
+        g = own_gallery()
         entries = g.entries()
         return ([(crop, f"{name} · {when}") for name, when, crop in entries],
                 gr.update(choices=[e[0] for e in entries], value=None))
@@ -164,36 +168,30 @@ def build(ctx: AppContext) -> None:
         return face_crop(load_image(photo, channels=3), model.face_crop if mode_ == "auto" else mode_)
 
     def enrol(folder, photo, name, replace, faces):
-        from hub_models.faces import Gallery
-
         model = model_for(folder)
         if not photo:
             raise UserError("Upload a photo of the person to enrol.")
         face = face_of(model, photo, faces)
-        name = Gallery(gallery_root).enrol(name, face.crop, bool(replace))
+        name = own_gallery().enrol(name, face.crop, bool(replace))
         gr.Info(f"{name} enrolled" + (f" ({len(face.others) + 1} faces in the photo: the largest was used)"
                                       if face.others else ""))
         return *gallery_view(), ""
 
     def identify(folder, photo, t, mode_):
-        from hub_models.faces import Gallery
-
         model = model_for(folder)
         if not photo:
             raise UserError("Upload a photo to identify.")
         face = face_of(model, photo, mode_)
-        who, ranked = Gallery(gallery_root).identify(model, face.crop, float(t))
+        who, ranked = own_gallery().identify(model, face.crop, float(t))
         best, d = ranked[0]
         text = (f"**{who}** (distance {d:.3f} <= threshold {float(t):.3f})" if who else
                 f"**Unknown**: the closest is {best} at distance {d:.3f} > threshold {float(t):.3f}")
         return text, [[n, round(v, 4)] for n, v in ranked]
 
     def remove(name):
-        from hub_models.faces import Gallery
-
         if not name:
             raise UserError("Pick a person to remove.")
-        Gallery(gallery_root).remove(name)
+        own_gallery().remove(name)
         return gallery_view()
 
     def model_threshold(folder):
@@ -221,4 +219,4 @@ def build(ctx: AppContext) -> None:
     for t in (verify_tab, recognise_tab):
         t.select(lambda cur: model_choices(runner, TASK.name, TASK.metric, cur), source, source,
                  api_visibility="private")
-    ctx.demo.load(gallery_view, None, [gallery, remove_name], api_visibility="private")
+    ctx.on_load(gallery_view, None, [gallery, remove_name], api_visibility="private")

@@ -7,6 +7,7 @@ configured, never an address of the server's own network that they typed.
 """
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 import secrets
@@ -86,6 +87,13 @@ def current_key() -> str:
     with _browsers_lock:
         browser = _browsers.get(session)
     return f"browser:{browser}" if browser else f"session:{session}"
+
+
+def own_folder(root: Path) -> Path:
+    """The part of ``root`` that belongs to the request being served: ``root`` for the owner, a folder per
+    visitor (named by a hash of their key, which is a bearer secret) otherwise."""
+    key = current_key()
+    return root if key == OWNER else root / "visitors" / hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def sees(owner: str) -> bool:
