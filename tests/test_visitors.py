@@ -272,3 +272,16 @@ def test_each_visitor_has_a_face_gallery_of_their_own(public, tmp_path, monkeypa
         assert as_session("page-1") == tmp_path
     finally:
         LocalContext.request.set(None)
+
+
+def test_visitors_are_not_shown_server_paths(public, hub_server, repo_name, tmp_path):
+    from hub import client as hubs
+    from hub.client import cache_root
+    from webui import about, hub
+
+    assert str(cache_root()) not in about.data_note() and "apart from other visitors" in about.data_note()
+    repo = f"alice/{repo_name}"
+    hubs.push_folder(_model_folder(tmp_path, repo), repo, hub_server.hub("alice"))
+    public(allowed_hubs=frozenset({hub_server.url.lower()}))
+    said = hub.pull_repo(URL_HUB, hub_server.url, "", repo, "model")
+    assert said.startswith(f"Pulled **{repo}**") and str(cache_root()) not in said and "`" not in said

@@ -7,6 +7,7 @@ import gradio as gr
 
 from hub.client import cache_root
 
+from . import visitors
 from .common import AppContext
 
 TITLE = "About"
@@ -43,9 +44,18 @@ def environment_table() -> list[list[str]]:
     return rows
 
 
+def data_note() -> str:
+    """Where the data lives: the folder for the owner; a visitor is told what is kept, not where."""
+    if visitors.is_owner():
+        return (f"**Data folder:** `{cache_root()}` (local hub storage, pulled models, training runs). "
+                "Set `DLP_HOME` to move it.")
+    return ("**Your work here:** the jobs you start and the faces you enrol are kept on this app's server, apart "
+            "from other visitors'; push a model to a hub to keep it.")
+
+
 def build(ctx: AppContext) -> None:
     gr.Markdown(ABOUT)
-    gr.Markdown(f"**Data folder:** `{cache_root()}` (local hub storage, pulled models, training runs). "
-                "Set `DLP_HOME` to move it.")
+    note = gr.Markdown()
+    ctx.on_load(data_note, None, note, api_visibility="private")
     gr.Dataframe(environment_table(), headers=["library", "version"], interactive=False,
                  label="Installed versions")

@@ -6,6 +6,7 @@ import gradio as gr
 from common.errors import UserError
 from hub import client as hubs
 
+from . import visitors
 from .common import AppContext, get_hub, hub_picker
 
 TITLE = "Hub"
@@ -73,7 +74,8 @@ def pull_repo(choice: str, url: str, token: str, repo_id: str, repo_type: str) -
     hub = get_hub(choice, url, token)
     path = hubs.pull(repo_id, hub, repo_type=repo_type or "model")
     n = sum(1 for p in path.rglob("*") if p.is_file() and p.name != ".complete")
-    return f"Pulled **{repo_id}** ({n} files) into `{path}`."
+    where = f" into `{path}`" if visitors.is_owner() else ""  # a server path is the owner's business
+    return f"Pulled **{repo_id}** ({n} files){where}."
 
 
 def delete_repo(choice: str, url: str, token: str, repo_id: str, confirm: str, repo_type: str) -> str:
