@@ -23,7 +23,7 @@ import gradio as gr  # noqa: E402
 from hub.client import HubActionError, cache_root, resolve_hub  # noqa: E402
 from webui import TABS  # noqa: E402
 from webui import visitors  # noqa: E402
-from webui.common import AppContext, show_user_errors  # noqa: E402
+from webui.common import IN_REQUEST, AppContext, show_user_errors  # noqa: E402
 from training.runner import JobRunner  # noqa: E402
 
 HEADER = """# DL Playground
@@ -53,6 +53,9 @@ def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr
         for name, tab in tabs.items():
             tab.select(lambda shown=name: [gr.Timer(active=t == shown) for t in ctx.timers], None, timers,
                        api_visibility="private", show_progress="hidden", queue=False)
+    for block_fn in demo.fns.values():
+        if block_fn.concurrency_id == IN_REQUEST["concurrency_id"]:
+            block_fn.fn = visitors.one_per_visitor(block_fn.fn)
     show_user_errors(demo)
     return demo
 

@@ -285,3 +285,46 @@ def test_visitors_are_not_shown_server_paths(public, hub_server, repo_name, tmp_
     public(allowed_hubs=frozenset({hub_server.url.lower()}))
     said = hub.pull_repo(URL_HUB, hub_server.url, "", repo, "model")
     assert said.startswith(f"Pulled **{repo}**") and str(cache_root()) not in said and "`" not in said
+
+
+def test_one_in_request_computation_at_a_time_per_visitor(public):
+    from types import SimpleNamespace
+
+    from gradio.context import LocalContext
+
+    from common.errors import UserError
+    from webui import visitors
+
+    def steps():
+        yield 1
+        yield 2
+
+    guarded = visitors.one_per_visitor(steps)
+    try:
+        LocalContext.request.set(SimpleNamespace(session_hash="a"))
+        first = guarded()
+        assert next(first) == 1  # running
+        with pytest.raises(UserError, match="already have a computation running"):
+            next(guarded())
+        LocalContext.request.set(SimpleNamespace(session_hash="b"))
+        assert list(guarded()) == [1, 2]  # another visitor is not held back
+        LocalContext.request.set(SimpleNamespace(session_hash="a"))
+        assert list(first) == [2]  # done: the turn is free again
+        assert list(guarded()) == [1, 2]
+    finally:
+        LocalContext.request.set(None)
+
+
+def test_the_app_guards_every_in_request_computation(tmp_path):
+    from app import build_app
+    from training.runner import JobRunner
+    from webui.common import IN_REQUEST
+
+    runner = JobRunner(tmp_path, poll_s=60)
+    try:
+        demo = build_app(default_hub="http://127.0.0.1:9", runner=runner)
+    finally:
+        runner.close()
+    guarded = {b.name: getattr(b.fn, "one_per_visitor", False) for b in demo.fns.values()
+               if b.concurrency_id == IN_REQUEST["concurrency_id"]}
+    assert set(guarded) >= {"toy", "optimise", "sample_images"} and all(guarded.values()), guarded

@@ -7,6 +7,9 @@ configured, never an address of the server's own network that they typed.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 import hashlib
 import ipaddress
 import re
@@ -16,6 +19,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlsplit
 
 import gradio as gr
@@ -139,6 +143,44 @@ def job_limits(runner) -> dict:
         raise UserError(f"You have {len(active)} jobs queued or running, the most this public app allows per "
                         "visitor: wait for one to finish, or stop one.")
     return {"owner": key, "max_seconds": policy.max_job_minutes * 60}
+
+
+_computing: set[str] = set()  # visitors with an in-request computation running
+_computing_lock = threading.Lock()
+
+
+def one_per_visitor(fn: Callable) -> Callable:
+    """``fn``, a computation streamed inside the request (Gatys, the toy GAN, sampling), runs once at a time per
+    visitor of a public app: the concurrency group caps them in total, this keeps one visitor from taking every
+    slot."""
+    @contextlib.contextmanager
+    def turn():
+        key = None if is_owner() else current_key()
+        if key is not None:
+            with _computing_lock:
+                if key in _computing:
+                    raise UserError("You already have a computation running on this app: stop it, or wait for it "
+                                    "to finish.")
+                _computing.add(key)
+        try:
+            yield
+        finally:
+            if key is not None:
+                with _computing_lock:
+                    _computing.discard(key)
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def guarded(*args, **kwargs):
+            with turn():
+                yield from fn(*args, **kwargs)
+    else:
+        @functools.wraps(fn)
+        def guarded(*args, **kwargs):
+            with turn():
+                return fn(*args, **kwargs)
+    guarded.one_per_visitor = True  # (functools.wraps carries it through later wrappers)
+    return guarded
 
 
 def owns_local_hub() -> bool:
