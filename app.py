@@ -40,7 +40,10 @@ def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr
         ctx = AppContext(demo=demo, default_hub=default_hub, runner=runner, first_tab=TABS[0])
         browser = gr.BrowserState("", storage_key="dlp-visitor", secret=visitors.browser_secret(runner.root))
         ctx.identified = demo.load(visitors.identify, browser, browser, api_visibility="private")
-        gr.Markdown(HEADER, elem_classes="dlp-header")
+        with gr.Row():
+            gr.Markdown(HEADER, elem_classes="dlp-header")
+            if sign_in_offered():  # visitors push to huggingface.co with their own account (README: hf_oauth)
+                gr.LoginButton("Sign in with Hugging Face", scale=0, min_width=260)
         tabs = {}
         with gr.Tabs():
             for name in TABS:
@@ -75,6 +78,12 @@ def allowed_hubs(default_hub: str) -> frozenset[str]:
 def on_space() -> bool:
     """Running as a Hugging Face Space (which sets SPACE_ID): public, whatever address it binds."""
     return bool(os.environ.get("SPACE_ID"))
+
+
+def sign_in_offered() -> bool:
+    """On a Space with OAuth on (``hf_oauth: true`` gives it OAUTH_CLIENT_ID), or a simulated one (SPACE_ID
+    without SYSTEM=spaces, where Gradio mocks the login with the machine's own Hugging Face login)."""
+    return on_space() and (bool(os.environ.get("OAUTH_CLIENT_ID")) or os.environ.get("SYSTEM") != "spaces")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

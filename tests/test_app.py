@@ -110,8 +110,11 @@ def test_starts_as_a_hugging_face_space(tmp_path):
 
     assert hasattr(spaces, "GPU") and hasattr(spaces, "gradio_auto_wrap")  # Hugging Face's, not a folder of ours
     port = free_port()
+    # hf_oauth: true in the README gives a Space these (the provider is only asked when someone signs in).
+    oauth = {"OAUTH_CLIENT_ID": "client", "OAUTH_CLIENT_SECRET": "secret", "OAUTH_SCOPES": "openid profile",
+             "OPENID_PROVIDER_URL": "http://127.0.0.1:9"}
     env = {**os.environ, "SYSTEM": "spaces", "SPACE_ID": "teacher/playground", "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_SERVER_PORT": str(port), "DLP_HOME": str(tmp_path), "DLP_NO_STARTER": "1"}
+           "GRADIO_SERVER_PORT": str(port), "DLP_HOME": str(tmp_path), "DLP_NO_STARTER": "1", **oauth}
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
@@ -120,6 +123,7 @@ def test_starts_as_a_hugging_face_space(tmp_path):
         config = httpx.get(f"{url}config", timeout=10).json()
         tabs = {c["props"].get("label") for c in config["components"] if c["type"] == "tabitem"}
         assert {t.title for t in TASKS.values()} | {"Hub", "About"} <= tabs
+        assert any(c["props"].get("value") == "Sign in with Hugging Face" for c in config["components"])
         client = Client(url, verbose=False)
         _, found = client.predict("Local hub (offline)", "", "", "", "", "model", api_name="/hub_list")
         assert "0 model repos" in found  # an event ran through spaces.gradio_auto_wrap

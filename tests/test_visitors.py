@@ -328,3 +328,27 @@ def test_the_app_guards_every_in_request_computation(tmp_path):
     guarded = {b.name: getattr(b.fn, "one_per_visitor", False) for b in demo.fns.values()
                if b.concurrency_id == IN_REQUEST["concurrency_id"]}
     assert set(guarded) >= {"toy", "optimise", "sample_images"} and all(guarded.values()), guarded
+
+
+def test_a_visitor_signed_in_with_hugging_face_pushes_as_themselves(public, monkeypatch):
+    import time
+    from types import SimpleNamespace
+
+    from gradio.context import LocalContext
+
+    from webui import visitors
+    from webui.common import get_hub
+
+    monkeypatch.setenv("HF_TOKEN", OWNER_HF_TOKEN)
+    oauth = {"access_token": "hf_oauth_of_carol", "expires_at": time.time() + 3600,
+             "userinfo": {"preferred_username": "carol"}}
+    try:
+        LocalContext.request.set(SimpleNamespace(session_hash="p1", session={"oauth_info": oauth}))
+        assert visitors.current_key() == "hf:carol"  # the same on every browser carol signs in from
+        assert get_hub("huggingface.co", "", "").token == "hf_oauth_of_carol"
+        assert get_hub("huggingface.co", "", "hf_pasted").token == "hf_pasted"
+        assert visitors.namespaced("you/lenet-digits") == "carol/lenet-digits"
+        oauth["expires_at"] = time.time() - 1  # an expired sign-in is no sign-in
+        assert get_hub("huggingface.co", "", "").token is None and visitors.current_key() == "session:p1"
+    finally:
+        LocalContext.request.set(None)

@@ -89,7 +89,10 @@ def get_hub(choice: str, url: str, token: str) -> Hub:
             raise UserError("Enter the hub's URL, e.g. http://host:8808")
         visitors.check_visitor_url(url)
     owner = visitors.owns_local_hub() if kind == "local" else visitors.is_owner()
-    return resolve_hub(url if kind == "url" else kind, token=(token or "").strip() or None, as_owner=owner)
+    token = (token or "").strip() or None
+    if kind == "hf" and not token and (user := visitors.signed_in()):
+        token = user[1]  # signed in with Hugging Face: their own token
+    return resolve_hub(url if kind == "url" else kind, token=token, as_owner=owner)
 
 
 def shows_user_errors(fn: Callable) -> Callable:

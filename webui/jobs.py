@@ -369,6 +369,8 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
                api_visibility="private", show_progress="hidden")
     push.click(partial(push_job, runner), [job, repo, private, *picker.inputs], pushed, api_name=f"{task}_push")
     ctx.on_load(partial(watched_job, runner, task), None, job, api_name=f"{task}_load", api_visibility="private")
+    ctx.on_load(lambda: gr.update(placeholder=visitors.namespaced(repo_placeholder)), None, repo,
+                api_visibility="private")
     return JobPanel(start=start, job=job, runner=runner, task=task)
 
 

@@ -82,11 +82,27 @@ def _request():
     return LocalContext.request.get(None)
 
 
+def signed_in() -> tuple[str, str] | None:
+    """(username, access token) of a visitor signed in with Hugging Face (a Space's OAuth), else None."""
+    from gradio.helpers import _session_from_request
+    from gradio.oauth import _get_valid_oauth_info_from_session
+
+    request = _request()
+    info = _get_valid_oauth_info_from_session(_session_from_request(request)) if request is not None else None
+    if not info:
+        return None
+    user = (info.get("userinfo") or {}).get("preferred_username")
+    return (user, info.get("access_token")) if user and info.get("access_token") else None
+
+
 def current_key() -> str:
-    """Whose work the request being served acts on: OWNER on a private app; else the visitor's browser (a
-    reload keeps it), else the page session (one that never identified itself)."""
+    """Whose work the request being served acts on: OWNER on a private app; else the visitor's Hugging Face
+    account when signed in, else their browser (a reload keeps it), else the page session (one that never
+    identified itself)."""
     if is_owner():
         return OWNER
+    if user := signed_in():
+        return f"hf:{user[0]}"
     session = getattr(_request(), "session_hash", None) or "none"
     with _browsers_lock:
         browser = _browsers.get(session)
@@ -181,6 +197,12 @@ def one_per_visitor(fn: Callable) -> Callable:
                 return fn(*args, **kwargs)
     guarded.one_per_visitor = True  # (functools.wraps carries it through later wrappers)
     return guarded
+
+
+def namespaced(placeholder: str) -> str:
+    """A repo id placeholder ("you/lenet-digits") in the signed-in visitor's namespace."""
+    user = signed_in()
+    return f"{user[0]}/{placeholder.split('/', 1)[-1]}" if user else placeholder
 
 
 def owns_local_hub() -> bool:

@@ -195,7 +195,7 @@ account_routes = APIRouter()
 @account_routes.get("/api/whoami-v2")
 def whoami(request: Request, hub: Ctx) -> dict:
     user = hub.require_user(request)
-    return {"type": "user", "id": user, "name": user, "fullname": user, "orgs": [],
+    return {"type": "user", "id": user, "name": user, "fullname": user, "avatarUrl": "", "orgs": [],
             "auth": {"type": "access_token", "accessToken": {"displayName": "dl-playground", "role": "write"}}}
 
 
