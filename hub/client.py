@@ -159,6 +159,15 @@ def _hf_token() -> str | None:
     return get_token()
 
 
+def local_path(spec: str) -> Path:
+    """The file or folder ``spec`` names on this machine. A spec that reads as a repo id ("alice/model") names a
+    hub repo even where a folder of that name exists under the working directory, so this returns a path that
+    does not exist for it: a visitor who types a repo id must not reach the server's folders (on the command
+    line, write ./alice/model for such a folder)."""
+    spec = (spec or "").strip()
+    return Path("/nonexistent/repo-id") / spec if _REPO_ID_RE.match(spec) else Path(spec).expanduser()
+
+
 def check_repo_id(repo_id: str) -> str:
     repo_id = (repo_id or "").strip()
     if not _REPO_ID_RE.match(repo_id) or ".." in repo_id or "--" in repo_id:

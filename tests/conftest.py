@@ -7,6 +7,7 @@ the official clients run unmodified (``from_pretrained("alice/x")``) against it.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -27,8 +28,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 def pytest_sessionfinish(session, exitstatus):
     """The session's hub data, HF_HOME and DLP_HOME go with it: the detection and segmentation round trips
     push torchvision models (tens of MB each), and left behind, every run would keep gigabytes."""
-    import shutil
-
     shutil.rmtree(_TMP, ignore_errors=True)
 
 
@@ -153,3 +152,32 @@ def wait_job(runner, job_id: str, limit: float = 240):
         assert time.monotonic() < deadline, runner.log_tail(job_id)
         time.sleep(0.5)
     return runner.get(job_id)
+
+
+# ---------------------------------------------------------------- the browser tests (Debian's Chromium)
+CHROMIUM = os.environ.get("DLP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        # launch() gives every run a fresh, temporary user-data dir of its own.
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def screenshot(page, name: str) -> None:
+    """A full-page screenshot into $DLP_SCREENSHOTS, when that is set (the README's pictures come from there)."""
+    if os.environ.get("DLP_SCREENSHOTS"):
+        out = Path(os.environ["DLP_SCREENSHOTS"])
+        out.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(out / f"{name}.png"), full_page=True)

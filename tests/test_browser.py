@@ -8,48 +8,20 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, screenshot as _shot
 from test_app import wait_for
 from test_hub_client_module import _model_folder
-
-CHROMIUM = os.environ.get("DLP_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 pytestmark = pytest.mark.browser
 # Generous waits: CI shares two cores between the app, its training jobs and the browser; a wait that
 # is long enough costs nothing when things are quick.
 TRAINING_MS = 480_000  # a training job from Start to "Completed"
 RESULT_MS = 120_000  # one prediction, or a job starting
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        # launch() gives every run a fresh, temporary user-data dir of its own.
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def _shot(page, name: str) -> None:
-    if os.environ.get("DLP_SCREENSHOTS"):
-        out = Path(os.environ["DLP_SCREENSHOTS"])
-        out.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(out / f"{name}.png"), full_page=True)
 
 
 @pytest.mark.timeout(2400)  # every tab trains and predicts: 15 min on two cores
@@ -279,34 +251,3 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         proc.terminate()
         proc.wait(timeout=20)
 
-
-@pytest.mark.timeout(300)
-def test_sign_in_with_hugging_face_on_a_simulated_space(browser, hub_server, tmp_path):
-    """SPACE_ID without SYSTEM=spaces: the app shows its sign-in button and Gradio mocks the OAuth login with the
-    machine's own Hugging Face login (here alice's token on the test hub, which HF_ENDPOINT points at). The
-    signed-in visitor is offered their own namespace where they push."""
-    from playwright.sync_api import expect
-
-    port = free_port()
-    env = {**os.environ, "DLP_HOME": str(tmp_path / "home"), "SPACE_ID": "teacher/playground",
-           "HF_TOKEN": hub_server.tokens["alice"], "DLP_NO_STARTER": "1"}
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/", proc)
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        page.goto(f"http://127.0.0.1:{port}/")
-        sign_in = page.get_by_role("button", name="Sign in with Hugging Face")
-        expect(sign_in).to_be_visible(timeout=30_000)
-        push = page.get_by_text("Push the trained model to the hub above").first
-        push.click()
-        expect(page.get_by_placeholder("you/lenet-digits")).to_be_visible()  # not signed in: no namespace yet
-        sign_in.click()
-        expect(page.get_by_role("button", name=re.compile(r"Logout \(alice\)"))).to_be_visible(timeout=30_000)
-        _shot(page, "space-signed-in")
-        page.get_by_text("Push the trained model to the hub above").first.click()
-        expect(page.get_by_placeholder("alice/lenet-digits")).to_be_visible(timeout=30_000)
-        page.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)

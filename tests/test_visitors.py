@@ -352,3 +352,28 @@ def test_a_visitor_signed_in_with_hugging_face_pushes_as_themselves(public, monk
         assert get_hub("huggingface.co", "", "").token is None and visitors.current_key() == "session:p1"
     finally:
         LocalContext.request.set(None)
+
+
+def test_a_repo_id_never_names_a_server_folder(hub_server, tmp_path, monkeypatch):
+    """"Fine-tune from", "Base model", "Dataset repo" take repo ids: one that is also the name of a folder under
+    the app's working directory (its runs/, its code) still names a repo; a folder is written as a path."""
+    from hub.client import local_path
+    from training.config import TrainingError
+    from training.engine import init_folder
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "latest").mkdir(parents=True)
+    (tmp_path / "runs" / "latest" / "model.safetensors").write_bytes(b"\0")
+    assert not local_path("runs/latest").exists()
+    assert local_path("./runs/latest").is_dir() and local_path(str(tmp_path / "runs")).is_dir()
+    with pytest.raises(TrainingError, match="cannot start from runs/latest"):
+        init_folder("runs/latest", hub_server.url)
+    assert init_folder("./runs/latest", hub_server.url).resolve() == (tmp_path / "runs" / "latest").resolve()
+
+
+def test_jobs_say_where_they_run_on_zero_gpu(monkeypatch):
+    from webui.jobs import jobs_run_where
+
+    assert jobs_run_where() == ""
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    assert "run on this Space's **CPU**" in jobs_run_where()

@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from hub.client import local_path
+
 from .config import to_dict
 from .engine import TaskSpec, TrainingError
 from .metrics import classification_metrics, confusion_matrix, entity_f1
@@ -29,8 +31,8 @@ def base_folder(cfg: BertConfig) -> tuple[Path, str]:
 
     if is_builtin(cfg.base):
         return builtin_base_folder(), BUILTIN_BASE_REPO
-    if Path(cfg.base).is_dir():
-        return Path(cfg.base), Path(cfg.base).name
+    if (folder := local_path(cfg.base)).is_dir():
+        return folder, folder.name
     from hub.client import HubActionError, pull, resolve_hub
 
     try:

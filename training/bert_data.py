@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub.client import local_path
+
 from .config import TrainingError
 
 MAX_FILE_BYTES = 200 * 1024**2
@@ -151,7 +153,7 @@ def read_table(spec: str, hub_spec: str, nrows: int | None = None):
     """
     import pandas as pd
 
-    path = Path(spec).expanduser()
+    path = local_path(spec)
     if path.is_file():
         if path.stat().st_size == 0:
             raise TrainingError(f"{path.name} is empty")

@@ -15,6 +15,8 @@ from pathlib import Path, PurePosixPath
 
 import torch
 
+from hub.client import local_path
+
 from .engine import TrainingError
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -160,7 +162,7 @@ def _mode(path: Path) -> str:
 
 def load_dataset_spec(spec: str, image_size: int, hub: str) -> tuple[torch.Tensor, torch.Tensor, list[str], list[str]]:
     """A folder, a .zip (extracted next to it), or a dataset repo id on ``hub``."""
-    path = Path(spec).expanduser()
+    path = local_path(spec)
     if path.is_dir():
         return load_image_folder(path, image_size)
     if path.suffix.lower() == ".zip" and path.is_file():
@@ -173,7 +175,7 @@ def load_dataset_spec(spec: str, image_size: int, hub: str) -> tuple[torch.Tenso
 def dataset_folder(spec: str, hub: str, builtin: str) -> Path:
     """The folder a --dataset names: a folder, a .zip (extracted next to it) or a dataset repo pulled from
     ``hub``; ``builtin`` names the task's built-in sample in the message for anything else."""
-    path = Path(spec).expanduser()
+    path = local_path(spec)
     if path.is_dir():
         return path
     if path.suffix.lower() == ".zip" and path.is_file():

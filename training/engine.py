@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from hub.client import local_path
+
 from .config import TrainConfig, TrainingError, to_dict
 from .events import event
 from .layout import RunFolder
@@ -149,7 +151,7 @@ def find_resume(cfg: TrainConfig) -> Path | None:
         return None
     if cfg.resume == "auto":
         return latest_checkpoint(Path(cfg.output_dir))
-    p = Path(cfg.resume)
+    p = local_path(cfg.resume)
     if p.is_dir() and (found := latest_checkpoint(p)) is not None:
         return found
     for candidate in (p / "last-checkpoint", p):
@@ -171,8 +173,8 @@ def find_resume(cfg: TrainConfig) -> Path | None:
 # ------------------------------------------------------------------- fine-tuning
 def init_folder(spec: str, hub_spec: str) -> Path:
     """The folder of the model --init-from names: a local folder, or a repo pulled from the hub."""
-    if Path(spec).is_dir():
-        return Path(spec)
+    if local_path(spec).is_dir():
+        return local_path(spec)
     from hub.client import HubActionError, pull, resolve_hub
 
     repo = spec.removeprefix("hf-hub:")

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from hub.client import local_path
+
 from .config import TrainingError, to_dict
 from .engine import TaskSpec
 from .tasks.textgen import CORPORA, TextGenConfig
@@ -27,7 +29,7 @@ def load_corpus(cfg: TextGenConfig) -> tuple[str, str]:
         from pydoc_data.topics import topics
 
         return "\n\n".join(topics[k].strip() for k in sorted(topics)), "python-docs"
-    path = Path(cfg.dataset).expanduser()
+    path = local_path(cfg.dataset)
     if path.is_file():
         check_text_file(path)
         try:

@@ -309,6 +309,17 @@ def push_job(runner: JobRunner, job_id: str | None, repo_id: str, private_: bool
     return f"Pushed to **{repo_id}** on {hub.label}: {url_}"
 
 
+def jobs_run_where() -> str:
+    """Where a training job runs, said wherever it is not where a visitor would guess."""
+    import os
+
+    if os.environ.get("SPACES_ZERO_GPU") == "true":
+        return ("Training jobs run on this Space's **CPU**: ZeroGPU lends a GPU to each request (trying a model, "
+                "Gatys, sampling), not to jobs that run in the background. Keep them small, or train on your "
+                "machine and pull the model here.")
+    return ""
+
+
 def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, unit: str,
               picture_label: str | None = None,
               picture: Callable[[Path], Any] | None = None, samples: str | None = None,
@@ -330,6 +341,8 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
     with gr.Row():
         start = gr.Button("Start training", variant="primary")
         stop = gr.Button("Stop", variant="stop")
+    if where := jobs_run_where():
+        gr.Markdown(where)
     jobs_table = gr.Dataframe(headers=["job", "model", "status", "queue", metric], interactive=False,
                               label="Jobs (they keep running when you close the page)")
     job = gr.Dropdown(label="Job to watch", choices=[], value=None, allow_custom_value=True)

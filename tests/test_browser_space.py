@@ -1,0 +1,49 @@
+"""A simulated Space in a real browser: the sign-in button, Gradio's mocked OAuth login, the visitor's namespace.
+
+A file of its own so that ``make test`` runs it in the other worker than the long browser test.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, free_port, screenshot as _shot
+from test_app import wait_for
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.timeout(300)
+def test_sign_in_with_hugging_face_on_a_simulated_space(browser, hub_server, tmp_path):
+    """SPACE_ID without SYSTEM=spaces: the app shows its sign-in button and Gradio mocks the OAuth login with the
+    machine's own Hugging Face login (here alice's token on the test hub, which HF_ENDPOINT points at). The
+    signed-in visitor is offered their own namespace where they push."""
+    from playwright.sync_api import expect
+
+    port = free_port()
+    env = {**os.environ, "DLP_HOME": str(tmp_path / "home"), "SPACE_ID": "teacher/playground",
+           "HF_TOKEN": hub_server.tokens["alice"], "DLP_NO_STARTER": "1"}
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", proc)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(f"http://127.0.0.1:{port}/")
+        sign_in = page.get_by_role("button", name="Sign in with Hugging Face")
+        expect(sign_in).to_be_visible(timeout=30_000)
+        push = page.get_by_text("Push the trained model to the hub above").first
+        push.click()
+        expect(page.get_by_placeholder("you/lenet-digits")).to_be_visible()  # not signed in: no namespace yet
+        sign_in.click()
+        expect(page.get_by_role("button", name=re.compile(r"Logout \(alice\)"))).to_be_visible(timeout=30_000)
+        _shot(page, "space-signed-in")
+        page.get_by_text("Push the trained model to the hub above").first.click()
+        expect(page.get_by_placeholder("alice/lenet-digits")).to_be_visible(timeout=30_000)
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
