@@ -377,3 +377,29 @@ def test_jobs_say_where_they_run_on_zero_gpu(monkeypatch):
     assert jobs_run_where() == ""
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     assert "run on this Space's **CPU**" in jobs_run_where()
+
+
+def test_model_pickers_name_models_by_id_not_server_path(tmp_path):
+    from common.errors import UserError
+    from hub.client import cache_root
+    from training.runner import Job, JobRunner
+    from webui.jobs import checked_model_folder, model_key, model_path, trained_models
+
+    runner = JobRunner(tmp_path / "jobs", poll_s=60)
+    try:
+        job = Job(id="20261130-000000-abcdef", task="faces", argv=[], device="cpu", created=1.0, status="completed")
+        runner._save(job)
+        model = runner.folder(job.id).run.model
+        model.mkdir(parents=True)
+        (model / "config.json").write_text("{}")
+        [(label, value)] = trained_models(runner, "faces", "auc")
+        assert value == f"job:{job.id}" and str(tmp_path) not in label + value
+        assert model_path(runner, value) == model and checked_model_folder(runner, value) == str(model)
+        assert model_key(runner, model) == value
+        pulled = cache_root() / "pulled" / "local" / "models" / "alice" / "m" / ("a" * 40)
+        assert model_key(runner, pulled) == f"pulled:local/models/alice/m/{'a' * 40}"
+        for bad in ("pulled:../../../etc", "job:../x", "job:", "/etc"):
+            with pytest.raises(UserError, match="not one trained here"):
+                checked_model_folder(runner, bad)
+    finally:
+        runner.close()

@@ -60,8 +60,35 @@ def trained_models(runner: JobRunner, task: str, metric: str) -> list[tuple[str,
         if job.task == task and model_marker(folder) is not None:
             value = job_metrics(runner, job.id).get(metric)
             shown = f", {metric} {value:.3f}" if value is not None else ""
-            out.append((f"{job.label} · {job.id} ({job.status}{shown})", str(folder)))
+            out.append((f"{job.label} · {job.id} ({job.status}{shown})", JOB_KEY + job.id))
     return out
+
+
+# A model picker's values name models by id, not by server path: a visitor sees every value the page holds.
+JOB_KEY, PULLED_KEY = "job:", "pulled:"
+
+
+def model_key(runner: JobRunner, folder: str | Path) -> str:
+    """The picker value for a model folder the app made: ``job:<id>`` or ``pulled:<hub>/<type>s/<repo>/<commit>``."""
+    p = Path(folder).resolve()
+    jobs, pulled = (runner.root / "jobs").resolve(), (hubs.cache_root() / "pulled").resolve()
+    if p.is_relative_to(jobs):
+        return JOB_KEY + p.relative_to(jobs).parts[0]
+    if p.is_relative_to(pulled):
+        return PULLED_KEY + p.relative_to(pulled).as_posix()
+    return str(folder)
+
+
+def model_path(runner: JobRunner, value: str) -> Path:
+    """The folder a picker value names (a folder path, from the API, names itself; is_model_folder vets it)."""
+    if value.startswith(JOB_KEY):
+        try:
+            return model_dir(runner, value.removeprefix(JOB_KEY))
+        except KeyError:
+            return Path("/nonexistent")
+    if value.startswith(PULLED_KEY):
+        return hubs.cache_root() / "pulled" / value.removeprefix(PULLED_KEY)
+    return Path(value)
 
 
 def is_model_folder(runner: JobRunner, folder: str) -> bool:
@@ -79,10 +106,12 @@ def is_model_folder(runner: JobRunner, folder: str) -> bool:
     return model_marker(p) is not None
 
 
-def checked_model_folder(runner: JobRunner, folder: str | None) -> str:
-    """The picked model folder, or a message: none picked, or a path the app did not make."""
-    if not folder:
+def checked_model_folder(runner: JobRunner, picked: str | None) -> str:
+    """The folder of the picked model (a picker value or a folder path), or a message: none picked, or not a
+    model the app made for this visitor."""
+    if not picked:
         raise UserError("Pick a model: train one in the Train tab or pull one from a hub.")
+    folder = str(model_path(runner, picked))
     if not is_model_folder(runner, folder):
         raise UserError("That model is not one trained here or pulled from a hub.")
     return folder
@@ -93,15 +122,15 @@ def load_checked(runner: JobRunner, folder: str | None, load: Callable[[str], An
     return load(checked_model_folder(runner, folder))
 
 
-def pulled_label(folder: str) -> str:
-    p = Path(folder)  # .../<namespace>/<name>/<commit>
+def pulled_label(value: str) -> str:
+    p = Path(value)  # .../<namespace>/<name>/<commit>
     return f"{p.parent.parent.name}/{p.parent.name} @ {p.name[:8]}"
 
 
 def model_choices(runner: JobRunner, task: str, metric: str, current: str | None):
     """Dropdown update: the newest trained model first; a model picked before (maybe pulled) stays picked."""
     choices = trained_models(runner, task, metric)
-    if current and current not in {c[1] for c in choices} and Path(current).exists():
+    if current and current not in {c[1] for c in choices} and model_path(runner, current).exists():
         choices.append((pulled_label(current), current))
     known = {c[1] for c in choices}
     return gr.update(choices=choices, value=current if current in known else (choices[0][1] if choices else None))
@@ -412,8 +441,9 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
         repo_id = (repo_id or "").strip().removeprefix("hf-hub:")  # timm's spelling of a hub repo
         folder = hubs.pull(repo_id, hub)
         check(folder)
-        choices = trained_models(runner, task, metric) + [(f"{repo_id} ({hub.label})", str(folder))]
-        return gr.update(choices=choices, value=str(folder))
+        key = model_key(runner, folder)
+        choices = trained_models(runner, task, metric) + [(f"{repo_id} ({hub.label})", key)]
+        return gr.update(choices=choices, value=key)
 
     def refresh(current):
         return model_choices(runner, task, metric, current)
