@@ -47,3 +47,38 @@ def test_sign_in_with_hugging_face_on_a_simulated_space(browser, hub_server, tmp
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.mark.timeout(400)
+def test_two_visitors_in_two_browsers_see_their_own_jobs(browser, tmp_path):
+    """A public app (--public on loopback, as behind a reverse proxy): the job one browser starts is in its own
+    table, also after a reload, and not in another browser's."""
+    from playwright.sync_api import expect
+
+    port = free_port()
+    env = {**os.environ, "DLP_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--public", "--no-starter"], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first, second = browser.new_context(), browser.new_context()  # separate storage: two visitors
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", proc)
+        a, b = first.new_page(viewport={"width": 1600, "height": 1000}), second.new_page(
+            viewport={"width": 1600, "height": 1000})
+        for page in (a, b):
+            page.set_default_timeout(60_000)
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.get_by_role("tab", name="Image classification").click()
+        a.get_by_label("Epochs").fill("1")
+        a.get_by_role("button", name="Start training").click()
+        expect(a.get_by_role("gridcell", name="lenet on digits")).to_be_visible(timeout=60_000)
+        a.reload()  # the same visitor: their browser id is in localStorage
+        a.get_by_role("tab", name="Image classification").click()
+        expect(a.get_by_role("gridcell", name="lenet on digits")).to_be_visible(timeout=60_000)
+        b.wait_for_timeout(3000)  # several ticks of b's own table
+        expect(b.get_by_role("gridcell", name="lenet on digits")).to_have_count(0)
+        expect(b.get_by_text("Sign in with Hugging Face")).to_have_count(0)  # not a Space: no sign-in
+    finally:
+        first.close()
+        second.close()
+        proc.terminate()
+        proc.wait(timeout=20)
