@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 import hashlib
+import inspect
 import ipaddress
+import os
 import re
 import secrets
 import socket
@@ -46,8 +47,6 @@ class Policy:
 
     @classmethod
     def from_env(cls, **fields) -> Policy:
-        import os
-
         def number(name, default, kind):
             try:
                 return kind(os.environ.get(name, default))
