@@ -59,11 +59,11 @@ def test_two_visitors_in_two_browsers_see_their_own_jobs(browser, tmp_path):
     env = {**os.environ, "DLP_HOME": str(tmp_path / "home")}
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--public", "--no-starter"], cwd=ROOT,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    first, second = browser.new_context(), browser.new_context()  # separate storage: two visitors
+    # Separate storage: two visitors.
+    first, second = (browser.new_context(viewport={"width": 1600, "height": 1000}) for _ in range(2))
     try:
         wait_for(f"http://127.0.0.1:{port}/", proc)
-        a, b = first.new_page(viewport={"width": 1600, "height": 1000}), second.new_page(
-            viewport={"width": 1600, "height": 1000})
+        a, b = first.new_page(), second.new_page()
         for page in (a, b):
             page.set_default_timeout(60_000)
             page.goto(f"http://127.0.0.1:{port}/")
