@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from dataclasses import replace
 import logging
 import os
 import signal
 import sys
+from dataclasses import replace
 
 # Offline by default: no usage analytics calls (read when gradio is imported).
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

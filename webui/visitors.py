@@ -153,7 +153,9 @@ def job_limits(runner) -> dict:
     key = current_key()
     if is_owner():
         return {"owner": key}
-    active = [j for j in runner.jobs() if j.owner == key and j.status in ("queued", "running", "stopping")]
+    from training.runner import ACTIVE
+
+    active = [j for j in runner.jobs() if j.owner == key and j.status in ACTIVE]
     if len(active) >= policy.max_jobs:
         raise UserError(f"You have {len(active)} jobs queued or running, the most this public app allows per "
                         "visitor: wait for one to finish, or stop one.")
