@@ -6,6 +6,7 @@ the official clients run unmodified (``from_pretrained("alice/x")``) against it.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
@@ -19,6 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 _TMP = Path(tempfile.mkdtemp(prefix="dlp-tests-"))
+# The suite's temp files, pytest's tmp_path folders and those of the jobs it starts included, live under _TMP and go
+# with it: gradio_client leaves a folder in the temp dir per file it downloads, and a run writes gigabytes.
+(_TMP / "tmp").mkdir()
+tempfile.tempdir = os.environ["TMPDIR"] = str(_TMP / "tmp")
+atexit.register(shutil.rmtree, _TMP, True)  # after the session: threads still shutting down may write there
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # ``make test`` runs two workers on two cores: one thread each, for the torch in this process and for the jobs
     # it starts (they inherit it). Two threads each oversubscribe the cores and were slower than one worker.
@@ -107,7 +113,8 @@ def tab(hub_server, tmp_path_factory):
     from app import build_app
     from training.runner import JobRunner
 
-    runner = JobRunner(tmp_path_factory.mktemp("jobs"), poll_s=0.1)
+    root = tmp_path_factory.mktemp("jobs")
+    runner = JobRunner(root, poll_s=0.1)
     demo = build_app(default_hub=hub_server.url, runner=runner)
     demo.queue()
     port = free_port()
@@ -117,6 +124,7 @@ def tab(hub_server, tmp_path_factory):
     finally:
         demo.close()
         runner.close()
+        shutil.rmtree(root, ignore_errors=True)  # the module's jobs and models: up to a gigabyte
 
 
 def refused(match: str):
