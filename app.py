@@ -23,7 +23,7 @@ import gradio as gr  # noqa: E402
 from hub.client import HubActionError, cache_root, resolve_hub  # noqa: E402
 from webui import TABS  # noqa: E402
 from webui import visitors  # noqa: E402
-from webui.common import IN_REQUEST, AppContext, show_user_errors  # noqa: E402
+from webui.common import IN_REQUEST, PREDICT, AppContext, on_zero_gpu, show_user_errors  # noqa: E402
 from training.runner import JobRunner  # noqa: E402
 
 HEADER = """# DL Playground
@@ -36,7 +36,10 @@ def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr
     """The whole UI. Heavy libraries are imported by the tabs' handlers, not here."""
     if runner is None:
         runner = JobRunner(cache_root() / "jobs")
-    with gr.Blocks(title="DL Playground") as demo:
+    public = visitors.policy.public
+    # Gradio's copies of a public app's uploads go after keep_hours too (checked hourly).
+    keep = (3600, int(visitors.policy.keep_hours * 3600)) if public else None
+    with gr.Blocks(title="DL Playground", delete_cache=keep) as demo:
         ctx = AppContext(demo=demo, default_hub=default_hub, runner=runner, first_tab=TABS[0])
         browser = gr.BrowserState("", storage_key="dlp-visitor", secret=visitors.browser_secret(runner.root))
         ctx.identified = demo.load(visitors.identify, browser, browser, api_visibility="private")
@@ -56,11 +59,29 @@ def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr
         for name, tab in tabs.items():
             tab.select(lambda shown=name: [gr.Timer(active=t == shown) for t in ctx.timers], None, timers,
                        api_visibility="private", show_progress="hidden", queue=False)
+    gpu = zero_gpu()
     for block_fn in demo.fns.values():
-        if block_fn.concurrency_id == IN_REQUEST["concurrency_id"]:
+        if block_fn.concurrency_id not in (IN_REQUEST["concurrency_id"], PREDICT["concurrency_id"]):
+            continue
+        in_request = block_fn.concurrency_id == IN_REQUEST["concurrency_id"]
+        if gpu is not None:  # the visitor's identity travels with the call (the GPU runs it in another process)
+            block_fn.fn = visitors.run_as(gpu(duration=180 if in_request else 60), block_fn.fn)
+        if in_request:
             block_fn.fn = visitors.one_per_visitor(block_fn.fn)
+        # The machine's limits, DLP_MAX_COMPUTATIONS and DLP_MAX_PREDICTIONS
+        block_fn.concurrency_limit = visitors.policy.max_computations if in_request else visitors.policy.max_predictions
     show_user_errors(demo)
     return demo
+
+
+def zero_gpu():
+    """spaces.GPU on ZeroGPU hardware, None elsewhere. Training jobs run in processes of their own and do not get
+    it (webui.jobs says so)."""
+    if not on_zero_gpu():
+        return None
+    import spaces
+
+    return spaces.GPU
 
 
 def env_flag(name: str) -> bool:
@@ -126,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     visitors.policy = visitors.Policy.from_env(public=not private or args.share, allowed_hubs=allowed_hubs(args.hub),
                                                open_local_hub=args.open_local_hub)
     runner = JobRunner(cache_root() / "jobs")
+    if visitors.policy.public:
+        visitors.start_sweeper(runner)
     demo = build_app(args.hub, runner=runner)
     demo.queue(default_concurrency_limit=8)  # many users can predict at once
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True,

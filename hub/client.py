@@ -270,10 +270,18 @@ def push_folder(folder: str | Path, repo_id: str, hub: Hub, *, private: bool = F
     return info.commit_url
 
 
-def pulled_dir(hub: Hub, repo_id: str, repo_type: str = "model") -> Path:
-    """Per-hub folder that holds the pulled snapshots of one repo, one sub-folder per commit."""
+# A job started for a visitor of a public app pulls into that visitor's folder, within their pull size limit: the
+# app sets these in the job's environment (webui.visitors.job_env).
+ENV_PULLED_DIR, ENV_MAX_PULL_MB = "DLP_PULLED_DIR", "DLP_MAX_PULL_MB"
+
+
+def pulled_dir(hub: Hub, repo_id: str, repo_type: str = "model", into: Path | None = None) -> Path:
+    """Per-hub folder that holds the pulled snapshots of one repo, one sub-folder per commit, under ``into``
+    (default: the process's pull folder, DLP_PULLED_DIR or the data folder's ``pulled``)."""
     ns, name = repo_id.split("/")
-    return cache_root() / "pulled" / _slug(hub) / f"{repo_type}s" / ns / name
+    if into is None:
+        into = Path(os.environ[ENV_PULLED_DIR]) if os.environ.get(ENV_PULLED_DIR) else cache_root() / "pulled"
+    return into / _slug(hub) / f"{repo_type}s" / ns / name
 
 
 def _slug(hub: Hub) -> str:
@@ -281,18 +289,23 @@ def _slug(hub: Hub) -> str:
 
 
 def pull(repo_id: str, hub: Hub, *, revision: str | None = None, repo_type: str = "model",
-         allow_patterns: list[str] | None = None) -> Path:
-    """Download a repo snapshot into a per-hub, per-commit folder and return it.
+         allow_patterns: list[str] | None = None, into: Path | None = None, max_bytes: int | None = None) -> Path:
+    """Download a repo snapshot into a per-hub, per-commit folder (under ``into``, see pulled_dir) and return it.
 
     A snapshot already on disk is reused after one small metadata call; when the hub
-    cannot be reached, the newest snapshot pulled before is returned instead.
+    cannot be reached, the newest snapshot pulled before is returned instead. A repo whose files (those
+    ``allow_patterns`` picks) add up to more than ``max_bytes`` (default: DLP_MAX_PULL_MB) is refused unread.
     """
     from huggingface_hub import snapshot_download
 
     repo_id = check_repo_id(repo_id)
-    base = pulled_dir(hub, repo_id, repo_type)
+    base = pulled_dir(hub, repo_id, repo_type, into)
+    if max_bytes is None and os.environ.get(ENV_MAX_PULL_MB):
+        max_bytes = int(float(os.environ[ENV_MAX_PULL_MB]) * 2**20)
     try:
-        sha = _api(hub).repo_info(repo_id, repo_type=repo_type, revision=revision).sha
+        info = _api(hub).repo_info(repo_id, repo_type=repo_type, revision=revision,
+                                   files_metadata=max_bytes is not None)
+        sha = info.sha
     except Exception as exc:
         err = explain(exc, hub, repo_id)
         if "Cannot reach" in str(err) and revision is None and (latest := _latest(base)) is not None:
@@ -303,6 +316,8 @@ def pull(repo_id: str, hub: Hub, *, revision: str | None = None, repo_type: str 
     target = base / key
     if (target / ".complete").exists():
         return target
+    if max_bytes is not None:
+        _check_size(info, repo_id, allow_patterns, max_bytes)
     base.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=base, prefix=".partial-"))
     try:
@@ -321,6 +336,20 @@ def pull(repo_id: str, hub: Hub, *, revision: str | None = None, repo_type: str 
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _check_size(info: Any, repo_id: str, allow_patterns: list[str] | None, max_bytes: int) -> None:
+    from huggingface_hub.utils import filter_repo_objects
+
+    files = filter_repo_objects(info.siblings or [], allow_patterns=allow_patterns, key=lambda f: f.rfilename)
+    total = sum(f.size or 0 for f in files)
+    if total > max_bytes:
+        raise HubActionError(f"'{repo_id}' is {_mb(total)}; this app pulls at most {_mb(max_bytes)} per repo for "
+                             "its visitors.")
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
 
 
 def _copy_from_store(hub: Hub, repo_id: str, repo_type: str, sha: str, dest: Path,

@@ -403,3 +403,202 @@ def test_model_pickers_name_models_by_id_not_server_path(tmp_path):
                 checked_model_folder(runner, bad)
     finally:
         runner.close()
+
+
+def _as_visitor(session: str | None) -> None:
+    """The request being served comes from page session ``session`` (None: no request)."""
+    from types import SimpleNamespace
+
+    from gradio.context import LocalContext
+
+    LocalContext.request.set(SimpleNamespace(session_hash=session) if session else None)
+
+
+def test_the_owner_acts_as_owner_on_a_public_app_with_the_admin_secret(public, monkeypatch):
+    from types import SimpleNamespace
+
+    from common.errors import UserError
+    from webui import visitors
+
+    secret = "a-long-admin-secret-of-the-owner"
+    public(admin_secret=secret)
+    assert secret not in repr(visitors.policy)
+    monkeypatch.setattr(visitors, "_failures", [])
+    try:
+        browser = visitors.identify("", SimpleNamespace(session_hash="p1"))
+        _as_visitor("p1")
+        assert not visitors.is_owner()
+        with pytest.raises(UserError, match="not this app's admin secret"):
+            visitors.prove_owner("a-long-admin-secret-of-the-ownex")
+        assert not visitors.is_owner()
+        visitors.prove_owner(secret)
+        assert visitors.is_owner() and visitors.current_key() == visitors.OWNER
+        visitors.identify(browser, SimpleNamespace(session_hash="p2"))  # a reload of the same browser
+        _as_visitor("p2")
+        assert visitors.is_owner()
+        _as_visitor("p3")  # another browser
+        assert not visitors.is_owner()
+        _as_visitor("p2")
+        visitors.leave_owner()
+        assert not visitors.is_owner() and visitors.current_key() == f"browser:{browser}"
+        # Guessing is hopeless: a few wrong secrets a minute, for everybody together; then even the right one waits.
+        for _ in range(visitors.MAX_FAILURES_PER_MINUTE - 1):  # one was wrong above
+            with pytest.raises(UserError, match="not this app's admin secret"):
+                visitors.prove_owner("guess")
+        with pytest.raises(UserError, match="Too many wrong secrets"):
+            visitors.prove_owner(secret)
+        assert not visitors.is_owner()
+        # On a Space, its author signed in with Hugging Face is the owner.
+        public(owner_account="alice")
+        monkeypatch.setattr(visitors, "signed_in", lambda: ("alice", "hf_oauth_of_alice"))
+        assert visitors.is_owner()
+        monkeypatch.setattr(visitors, "signed_in", lambda: ("mallory", "hf_oauth_of_mallory"))
+        assert not visitors.is_owner()
+    finally:
+        _as_visitor(None)
+        visitors._owner_browsers.clear()
+    monkeypatch.setenv("DLP_ADMIN_SECRET", "short")
+    with pytest.raises(SystemExit, match="at least 16 characters"):
+        visitors.Policy.from_env(public=True)
+
+
+def test_visitors_pull_into_folders_of_their_own_within_a_size_limit(public, hub_server, repo_name, tmp_path,
+                                                                     monkeypatch):
+    """A visitor's pulled copy (here of a private repo, with their own token) is theirs: another visitor cannot name
+    it; the owner can. A repo above the pull size limit is refused before a byte is read; jobs follow both."""
+    from common.errors import UserError
+    from hub import client as hubs
+    from training.runner import JobRunner
+    from webui import visitors
+    from webui.jobs import checked_model_folder, model_key, model_path
+
+    repo = f"alice/{repo_name}"
+    hubs.push_folder(_model_folder(tmp_path, repo), repo, hub_server.hub("alice"), private=True)
+    public(allowed_hubs=frozenset({hub_server.url.lower()}))
+    runner = JobRunner(tmp_path / "jobs", poll_s=60)
+    try:
+        _as_visitor("a")
+        folder = visitors.pull(repo, hub_server.hub("alice"))
+        key = model_key(runner, folder)
+        assert key.startswith("pulled:") and model_path(runner, key) == folder
+        assert folder.is_relative_to(hubs.cache_root() / "pulled" / "visitors")
+        assert checked_model_folder(runner, key) == str(folder)
+        _as_visitor("b")
+        for named in (key, str(folder)):
+            with pytest.raises(UserError, match="not one trained here"):
+                checked_model_folder(runner, named)
+        public(allowed_hubs=frozenset({hub_server.url.lower()}), max_pull_mb=0)
+        with pytest.raises(UserError, match=r"this app pulls at most 0 MB per repo for its visitors"):
+            visitors.pull(repo, hub_server.hub("alice"))
+        limits = visitors.job_limits(runner)
+        assert limits["env"] == {"DLP_PULLED_DIR": str(visitors.pulls_root()), "DLP_MAX_PULL_MB": "0"}
+        _as_visitor(None)
+        monkeypatch.setattr(visitors, "policy", visitors.Policy())  # the owner sees every pulled copy
+        assert checked_model_folder(runner, str(folder)) == str(folder)
+        # A job started with those settings in its environment pulls the same way.
+        monkeypatch.setenv("DLP_PULLED_DIR", str(tmp_path / "job-pulls"))
+        assert hubs.pull(repo, hub_server.hub("alice")).is_relative_to(tmp_path / "job-pulls")
+        monkeypatch.setenv("DLP_MAX_PULL_MB", "0")
+        monkeypatch.setenv("DLP_PULLED_DIR", str(tmp_path / "other-pulls"))
+        with pytest.raises(UserError, match="at most 0 MB"):
+            hubs.pull(repo, hub_server.hub("alice"))
+    finally:
+        _as_visitor(None)
+        runner.close()
+
+
+def test_what_visitors_leave_goes_after_the_time_the_owner_set(public, tmp_path, monkeypatch):
+    import time
+
+    from training.runner import Job, JobRunner
+    from webui import visitors
+
+    public(keep_hours=1)
+    monkeypatch.setattr(visitors, "cache_root", lambda: tmp_path / "home")
+    runner = JobRunner(tmp_path / "jobs", poll_s=60)
+    now, old = time.time(), time.time() - 2 * 3600
+    try:
+        folders = {}
+        for who in ("idle", "busy"):
+            _as_visitor(who)
+            folders[who] = visitors.pulls_root()
+            folders[who].mkdir(parents=True)
+        os.utime(folders["idle"], (old, old))
+        _as_visitor("busy")
+        visitors.pulls_root()  # used just now: kept
+        for job_id, owner, status, ended in (("old-visitor", "session:idle", "completed", old),
+                                             ("new-visitor", "session:idle", "failed", now),
+                                             ("old-owner", visitors.OWNER, "completed", old),
+                                             ("old-running", "session:idle", "running", None)):
+            runner._save(Job(id=job_id, task="faces", argv=[], device="cpu", created=old, status=status,
+                             ended=ended, owner=owner))
+        assert visitors.sweep(runner, now=now) == 2
+        assert not folders["idle"].exists() and folders["busy"].exists()
+        assert {j.id for j in runner.jobs()} == {"new-visitor", "old-owner", "old-running"}
+    finally:
+        _as_visitor(None)
+        runner.close()
+
+
+def test_a_call_run_elsewhere_knows_who_asked(public):
+    """On ZeroGPU hardware spaces.GPU runs a handler in another process, without Gradio's request: run_as carries
+    the visitor there (here a thread stands in for the process; a new thread starts without context)."""
+    from webui import visitors
+
+    def elsewhere(fn):
+        def run(*args, **kwargs):
+            out = []
+            thread = threading.Thread(target=lambda: out.append(fn(*args, **kwargs)))
+            thread.start()
+            thread.join()
+            return out[0]
+        return run
+
+    def probe(x):
+        return x, visitors.current_key(), visitors.is_owner()
+
+    def steps(x):
+        yield probe(x)
+
+    try:
+        _as_visitor("a")
+        assert elsewhere(probe)(1) == (1, "session:none", False)  # what it would be without
+        assert visitors.run_as(elsewhere, probe)(1) == (1, "session:a", False)
+        assert list(visitors.run_as(lambda fn: fn, steps)(2)) == [(2, "session:a", False)]
+    finally:
+        _as_visitor(None)
+
+
+def test_the_machines_limits_apply_to_every_model_run(public, tmp_path, monkeypatch):
+    """DLP_MAX_PREDICTIONS and DLP_MAX_COMPUTATIONS cap model runs (all visitors together); on ZeroGPU hardware every
+    one of them runs through spaces.GPU; the admin secret's form is there when a secret is set."""
+    import types
+
+    from app import build_app
+    from training.runner import JobRunner
+    from webui.common import IN_REQUEST, PREDICT
+
+    wrapped = []
+
+    def gpu(duration=60):
+        def wrap(fn):
+            wrapped.append(duration)
+            return fn
+        return wrap
+
+    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=gpu))
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    public(max_predictions=3, max_computations=1, admin_secret="x" * 16)
+    runner = JobRunner(tmp_path, poll_s=60)
+    try:
+        demo = build_app(default_hub="http://127.0.0.1:9", runner=runner)
+    finally:
+        runner.close()
+    limits = {b.api_name: (b.concurrency_id, b.concurrency_limit) for b in demo.fns.values()}
+    for name in ("classification_predict", "detection_detect", "textgen_generate", "bert_fill_mask", "faces_verify"):
+        assert limits[name] == (PREDICT["concurrency_id"], 3), name
+    for name in ("style_optimise", "generative_toy", "generative_sample"):
+        assert limits[name] == (IN_REQUEST["concurrency_id"], 1), name
+    assert len(wrapped) == sum(cid in (PREDICT["concurrency_id"], IN_REQUEST["concurrency_id"])
+                               for cid, _ in limits.values()) >= 19
+    assert "prove_owner" in limits and "leave_owner" in limits

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,12 +69,14 @@ class JobRunner:
 
     # ----------------------------------------------------------------- public
     def submit(self, cfg: TrainConfig, *, device: str = "cpu", label: str = "",
-               secret_env: dict[str, str] | None = None, owner: str = "", max_seconds: float | None = None) -> Job:
+               secret_env: dict[str, str] | None = None, env: dict[str, str] | None = None, owner: str = "",
+               max_seconds: float | None = None) -> Job:
         """Queue ``python -m training <task>`` for ``cfg`` (validated here: a bad value is the caller's
         ConfigError, not a failed job); its output dir is the job's folder.
 
         ``secret_env`` (a hub token) reaches the process environment only: it is not written to
-        disk, so a job still queued when the app restarts starts without it. ``owner`` names who started it
+        disk, so a job still queued when the app restarts starts without it; ``env`` (settings, such as where a
+        visitor's job pulls to) is kept with the job. ``owner`` names who started it
         (the queue takes turns between owners); a job still running ``max_seconds`` after it started is stopped.
         """
         from .tasks import task_of
@@ -84,7 +87,7 @@ class JobRunner:
         cfg = replace(cfg, output_dir=str(self.folder(job_id).run.root))
         job = Job(id=job_id, task=task.name, argv=[sys.executable, "-m", "training", task.name, *config_to_argv(cfg)],
                   device=device, created=time.time(), label=label or task.name, config=to_dict(cfg), owner=owner,
-                  extra={"max_seconds": max_seconds} if max_seconds else {})
+                  extra={k: v for k, v in (("max_seconds", max_seconds), ("env", env)) if v})
         with self._lock:
             if secret_env:
                 self._secrets[job_id] = dict(secret_env)
@@ -166,6 +169,13 @@ class JobRunner:
             time.sleep(0.1)
         raise TimeoutError(f"job {job_id} still {self.get(job_id).status} after {timeout}s")
 
+    def remove(self, job_id: str) -> None:
+        """Delete a finished job and its files (a visitor's, kept too long: webui.visitors.sweep)."""
+        with self._lock:
+            if self.get(job_id).status in ACTIVE:
+                raise ValueError(f"job {job_id} is still {self.get(job_id).status}")
+            shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
+
     def close(self) -> None:
         """Stop following jobs (they keep running; a new runner picks them up)."""
         self._closed = True
@@ -208,8 +218,8 @@ class JobRunner:
         # The app's own credentials stay behind (a visitor's job must not push as the owner, nor read the stored
         # huggingface login); the job gets the token of the hub it was started with, if any (secret_env).
         inherited = {k: v for k, v in os.environ.items() if k not in OWNER_SECRETS}
-        env = {"OMP_WAIT_POLICY": "PASSIVE", **inherited, "HF_TOKEN_PATH": os.devnull, **self._secrets.pop(job.id, {}),
-               "PYTHONUNBUFFERED": "1"}
+        env = {"OMP_WAIT_POLICY": "PASSIVE", **inherited, "HF_TOKEN_PATH": os.devnull, **job.extra.get("env", {}),
+               **self._secrets.pop(job.id, {}), "PYTHONUNBUFFERED": "1"}
         # Its own session: the job survives the app's terminal closing, and signals reach it alone.
         proc = subprocess.Popen(job.argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)

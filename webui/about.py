@@ -59,3 +59,21 @@ def build(ctx: AppContext) -> None:
     ctx.on_load(data_note, None, note, api_visibility="private")
     gr.Dataframe(environment_table(), headers=["library", "version"], interactive=False,
                  label="Installed versions")
+    if visitors.policy.public and visitors.policy.admin_secret:
+        owner_access()
+
+
+def owner_access() -> None:
+    """On a public app, the owner proves who they are with the admin secret (DLP_ADMIN_SECRET); the page reloads
+    to show what the owner sees (every visitor's jobs, the data folder) and to use the app's credentials."""
+    with gr.Accordion("Owner access", open=False):
+        gr.Markdown("The owner of this app can act as the owner from this browser: see and stop every visitor's "
+                    "jobs, and push with the app's own credentials.")
+        with gr.Row():
+            secret = gr.Textbox(label="Admin secret (DLP_ADMIN_SECRET)", type="password", scale=3)
+            enter = gr.Button("Act as owner", scale=1)
+            leave = gr.Button("Back to visitor", scale=1)
+        status = gr.Markdown()
+    reload = "() => window.location.reload()"
+    enter.click(visitors.prove_owner, secret, status, api_name="prove_owner").success(None, js=reload)
+    leave.click(visitors.leave_owner, None, status, api_name="leave_owner").success(None, js=reload)

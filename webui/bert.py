@@ -11,7 +11,8 @@ from training.tasks import get_task
 from training.tasks.bert import KINDS
 from training.bert_data import BUILTIN, BUILTIN_KIND
 
-from .common import AppContext, get_hub, hub_picker
+from . import visitors
+from .common import PREDICT, AppContext, get_hub, hub_picker
 from .forms import ConfigForm
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 from .plots import confusion_picture
@@ -48,7 +49,7 @@ def _check_base(base: str, task: str, hub: hubs.Hub) -> None:
     from hub_models.bert import check_text_model
 
     try:
-        folder = hubs.pull(hubs.check_repo_id(base), hub, allow_patterns=BASE_CHECK_FILES)
+        folder = visitors.pull(hubs.check_repo_id(base), hub, allow_patterns=BASE_CHECK_FILES)
         check_text_model(folder, "token" if task == "token" else "sequence", base)
     except UserError as e:
         raise UserError(f"Base model: {e}") from None
@@ -175,6 +176,6 @@ def build(ctx: AppContext) -> None:
     form.submit(panel.start, start_job, panel.job, api_name="bert_train",
                 extra={"source_kind": source_kind, "sample": sample, "upload": upload, "data_repo": data_repo,
                        **picker.named})
-    run.click(predict, [source, text, text_pair], [note, probs, tags], api_name="bert_predict")
+    run.click(predict, [source, text, text_pair], [note, probs, tags], api_name="bert_predict", **PREDICT)
     text.submit(predict, [source, text, text_pair], [note, probs, tags], api_visibility="private")
-    fill_btn.click(fill, [source, masked], filled, api_name="bert_fill_mask")
+    fill_btn.click(fill, [source, masked], filled, api_name="bert_fill_mask", **PREDICT)

@@ -11,7 +11,7 @@ from training.runner import JobRunner
 from training.tasks import get_task
 from training.tasks.classification import AUGMENTATIONS, BUILTIN, TIMM_PREFIX, ClassificationConfig
 
-from .common import AppContext, get_hub, hub_picker
+from .common import PREDICT, AppContext, get_hub, hub_picker
 from .forms import ConfigForm
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 from .plots import confusion_picture
@@ -143,5 +143,5 @@ def build(ctx: AppContext) -> None:
     form.submit(panel.start, start_job, panel.job, api_name="classification_train",
                 extra={"source_kind": source_kind, "upload": upload, "data_repo": data_repo, **picker.named})
 
-    classify_btn.click(predict, [source, image, top_k], [labels, seen, summary], api_name="classification_predict")
+    classify_btn.click(predict, [source, image, top_k], [labels, seen, summary], api_name="classification_predict", **PREDICT)
 

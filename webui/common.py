@@ -21,6 +21,17 @@ HUB_CHOICES = {"Local hub (offline)": "local", "huggingface.co": "hf", "Hub at a
 # process's cores with every visitor: at most two such events run at once across all tabs, the rest
 # wait in Gradio's queue; each has a Stop that cancels it. Training proper runs as jobs (training.runner).
 IN_REQUEST = {"concurrency_limit": 2, "concurrency_id": "in-request-compute"}
+# Events that run a model in the web process (predict, detect, generate...) share one limit: many visitors
+# predicting at once wait their turn instead of each loading a model into memory. On ZeroGPU hardware both
+# groups run through spaces.GPU (app.py).
+PREDICT = {"concurrency_limit": 4, "concurrency_id": "predict"}
+
+
+def on_zero_gpu() -> bool:
+    """On ZeroGPU hardware (a Space sets SPACES_ZERO_GPU), where a GPU is lent to one request at a time."""
+    import os
+
+    return os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
 
 
 @dataclass

@@ -9,7 +9,7 @@ from common.errors import UserError
 from training.tasks import get_task
 
 from . import visitors
-from .common import AppContext
+from .common import PREDICT, AppContext
 from .forms import ConfigForm
 from .jobs import load_checked, model_choices, model_source
 from .vision import VisionForm, vision_train
@@ -68,7 +68,7 @@ def build(ctx: AppContext) -> None:
         """The gallery of the visitor being served (names and photos are theirs; the owner's is the app's)."""
         from hub_models.faces import Gallery
 
-        return Gallery(visitors.own_folder(runner.root / "face-gallery"))
+        return Gallery(visitors.own_folder(runner.root / visitors.FACE_GALLERY))
     gr.Markdown(INTRO)
     source = model_source(ctx, TASK.name, [], metric=TASK.metric, label="Face embedder (trained here or pulled)",
                           pull_label="Repo id (ours, a timm model or a transformers vision model)",
@@ -203,17 +203,17 @@ def build(ctx: AppContext) -> None:
         except UserError:  # not a model of ours (or gone): the slider stays; Verify will say why
             return gr.skip()
 
-    verify_btn.click(run_verify, None, [verdict, picture, last], api_name="faces_verify",
+    verify_btn.click(run_verify, None, [verdict, picture, last], api_name="faces_verify", **PREDICT,
                      inputs_kwargs={"folder": source, "photo_a": image_a, "photo_b": image_b, "faces": mode,
                                     "threshold": threshold})
     threshold.release(redecide, [last, threshold], verdict, api_name="faces_threshold", show_progress="hidden")
     for f in (image_a, image_b):
         f.change(lambda: None, None, last, api_visibility="private")
-    source.change(model_threshold, source, threshold, api_name="faces_model_threshold")
-    enrol_btn.click(enrol, None, [gallery, remove_name, enrol_name], api_name="faces_enrol",
+    source.change(model_threshold, source, threshold, api_name="faces_model_threshold", **PREDICT)
+    enrol_btn.click(enrol, None, [gallery, remove_name, enrol_name], api_name="faces_enrol", **PREDICT,
                     inputs_kwargs={"folder": source, "photo": enrol_photo, "name": enrol_name, "replace": replace,
                                    "faces": enrol_mode})
-    identify_btn.click(identify, [source, query, threshold, enrol_mode], [answer, ranking], api_name="faces_identify")
+    identify_btn.click(identify, [source, query, threshold, enrol_mode], [answer, ranking], api_name="faces_identify", **PREDICT)
     remove_btn.click(remove, remove_name, [gallery, remove_name], api_name="faces_remove")
     recognise_tab.select(gallery_view, None, [gallery, remove_name], api_name="faces_gallery")
     for t in (verify_tab, recognise_tab):

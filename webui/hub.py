@@ -72,7 +72,7 @@ def select_row(table, evt: gr.SelectData) -> str:
 
 def pull_repo(choice: str, url: str, token: str, repo_id: str, repo_type: str) -> str:
     hub = get_hub(choice, url, token)
-    path = hubs.pull(repo_id, hub, repo_type=repo_type or "model")
+    path = visitors.pull(repo_id, hub, repo_type=repo_type or "model")
     n = sum(1 for p in path.rglob("*") if p.is_file() and p.name != ".complete")
     where = f" into `{path}`" if visitors.is_owner() else ""  # a server path is the owner's business
     return f"Pulled **{repo_id}** ({n} files){where}."

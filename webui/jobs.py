@@ -21,7 +21,7 @@ from training.layout import model_marker
 from training.runner import Job, JobRunner
 
 from . import visitors
-from .common import AppContext, HubPicker, get_hub, hub_picker
+from .common import AppContext, HubPicker, get_hub, hub_picker, on_zero_gpu
 from .plots import picture_file
 
 
@@ -71,7 +71,7 @@ JOB_KEY, PULLED_KEY = "job:", "pulled:"
 def model_key(runner: JobRunner, folder: str | Path) -> str:
     """The picker value for a model folder the app made: ``job:<id>`` or ``pulled:<hub>/<type>s/<repo>/<commit>``."""
     p = Path(folder).resolve()
-    jobs, pulled = (runner.root / "jobs").resolve(), (hubs.cache_root() / "pulled").resolve()
+    jobs, pulled = (runner.root / "jobs").resolve(), visitors.pulls_root().resolve()
     if p.is_relative_to(jobs):
         return JOB_KEY + p.relative_to(jobs).parts[0]
     if p.is_relative_to(pulled):
@@ -87,7 +87,7 @@ def model_path(runner: JobRunner, value: str) -> Path:
         except KeyError:
             return Path("/nonexistent")
     if value.startswith(PULLED_KEY):
-        return hubs.cache_root() / "pulled" / value.removeprefix(PULLED_KEY)
+        return visitors.pulls_root() / value.removeprefix(PULLED_KEY)
     return Path(value)
 
 
@@ -101,7 +101,7 @@ def is_model_folder(runner: JobRunner, folder: str) -> bool:
             visible_job(runner, p.relative_to(jobs).parts[0])
         except (KeyError, IndexError, TypeError, ValueError):
             return False
-    elif not p.is_relative_to((hubs.cache_root() / "pulled").resolve()):
+    elif not p.is_relative_to(visitors.pulls_root().resolve()):
         return False
     return model_marker(p) is not None
 
@@ -340,9 +340,7 @@ def push_job(runner: JobRunner, job_id: str | None, repo_id: str, private_: bool
 
 def jobs_run_where() -> str:
     """Where a training job runs, said wherever it is not where a visitor would guess."""
-    import os
-
-    if os.environ.get("SPACES_ZERO_GPU") == "true":
+    if on_zero_gpu():
         return ("Training jobs run on this Space's **CPU**: ZeroGPU lends a GPU to each request (trying a model, "
                 "Gatys, sampling), not to jobs that run in the background. Keep them small, or train on your "
                 "machine and pull the model here.")
@@ -439,7 +437,7 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
     def pull_model(repo_id, choice, url, token):
         hub = get_hub(choice, url, token)
         repo_id = (repo_id or "").strip().removeprefix("hf-hub:")  # timm's spelling of a hub repo
-        folder = hubs.pull(repo_id, hub)
+        folder = visitors.pull(repo_id, hub)
         check(folder)
         key = model_key(runner, folder)
         choices = trained_models(runner, task, metric) + [(f"{repo_id} ({hub.label})", key)]

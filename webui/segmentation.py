@@ -8,7 +8,7 @@ import gradio as gr
 from common.errors import UserError
 from training.tasks import get_task
 
-from .common import AppContext
+from .common import PREDICT, AppContext
 from .jobs import checked_model_folder, model_source
 from .plots import legend_html
 from .vision import VisionForm, vision_train
@@ -116,7 +116,7 @@ def build(ctx: AppContext) -> None:
             raise UserError(str(e)) from None
 
     segment_btn.click(segment, [source, image, opacity], [overlay, legend, shares, result],
-                      api_name="segmentation_segment")
+                      api_name="segmentation_segment", **PREDICT)
     opacity.release(redraw, [result, opacity], [overlay, legend, shares], api_name="segmentation_opacity",
                     show_progress="hidden")
     image.change(lambda: None, None, result, api_visibility="private")

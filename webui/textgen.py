@@ -8,7 +8,7 @@ import gradio as gr
 from common.errors import UserError
 from training.tasks import get_task
 
-from .common import AppContext, get_hub, hub_picker
+from .common import PREDICT, AppContext, get_hub, hub_picker
 from .forms import ConfigForm
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 
@@ -113,7 +113,7 @@ def build(ctx: AppContext) -> None:
     toggle_data_fields(source_kind, DATA_SOURCES, {upload: ("upload",), data_repo: ("hub",)})
     form.submit(panel.start, start_job, panel.job, api_name="textgen_train",
                 extra={"source_kind": source_kind, "upload": upload, "data_repo": data_repo, **picker.named})
-    go.click(run_generate, None, [output, beams], api_name="textgen_generate",
+    go.click(run_generate, None, [output, beams], api_name="textgen_generate", **PREDICT,
              inputs_kwargs={"folder": source, "prompt": prompt, "strategy": strategy, "max_new_tokens": max_new,
                             "temperature": temperature, "top_k": top_k, "top_p": top_p, "beam_width": beam_width,
                             "seed": seed_gen})

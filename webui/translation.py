@@ -8,7 +8,7 @@ import gradio as gr
 from common.errors import UserError
 from training.tasks import get_task
 
-from .common import AppContext, get_hub, hub_picker
+from .common import PREDICT, AppContext, get_hub, hub_picker
 from .forms import ConfigForm
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 from .plots import attention_image
@@ -128,6 +128,6 @@ def build(ctx: AppContext) -> None:
     form.submit(panel.start, start_job, panel.job, api_name="translation_train",
                 extra={"source_kind": source_kind, "upload": upload, "data_repo": data_repo, **picker.named})
     translate_inputs = {"folder": source, "text": text, "strategy": strategy, "beam_width": beam_width}
-    go.click(run_translate, None, [output, heat, beams], api_name="translation_translate",
+    go.click(run_translate, None, [output, heat, beams], api_name="translation_translate", **PREDICT,
              inputs_kwargs=translate_inputs)
     text.submit(run_translate, None, [output, heat, beams], api_visibility="private", inputs_kwargs=translate_inputs)

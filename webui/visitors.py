@@ -8,15 +8,19 @@ configured, never an address of the server's own network that they typed.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import hashlib
+import hmac
 import inspect
 import ipaddress
 import os
 import re
 import secrets
+import shutil
 import socket
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +30,7 @@ from urllib.parse import urlsplit
 import gradio as gr
 
 from common.errors import UserError
-from hub.client import HubActionError
+from hub.client import ENV_MAX_PULL_MB, ENV_PULLED_DIR, HubActionError, cache_root
 
 OWNER = ""  # the key of the app's owner: a private app's every visitor, the CLI, the starter run
 
@@ -44,6 +48,14 @@ class Policy:
     max_jobs: int = 2  # queued and running jobs per visitor
     max_job_minutes: float = 30  # a visitor's job is stopped this long after it started
     max_upload_mb: int = 200  # per uploaded file
+    max_pull_mb: int = 2000  # per repo a visitor pulls onto the server's disk
+    max_computations: int = 2  # in-request computations (Gatys, toy GAN, sampling) at once, all visitors together
+    max_predictions: int = 4  # model runs (predict, detect, generate...) at once, all visitors together
+    keep_hours: float = 24  # a visitor's pulled copies, gallery and finished jobs go this long after their last use
+    # Who may act as the owner on a public app: a browser that gave DLP_ADMIN_SECRET, or the Space's author signed
+    # in with Hugging Face (a Space sets SPACE_AUTHOR_NAME).
+    admin_secret: str = field(default="", repr=False)
+    owner_account: str = ""
 
     @classmethod
     def from_env(cls, **fields) -> Policy:
@@ -53,17 +65,84 @@ class Policy:
             except ValueError:
                 raise SystemExit(f"error: {name} must be a number, not {os.environ[name]!r}") from None
 
+        secret = os.environ.get("DLP_ADMIN_SECRET", "")
+        if secret and len(secret) < MIN_SECRET:
+            raise SystemExit(f"error: DLP_ADMIN_SECRET must be at least {MIN_SECRET} characters long "
+                             "(python -c 'import secrets; print(secrets.token_urlsafe())' makes one)")
         return cls(max_jobs=number("DLP_MAX_JOBS_PER_VISITOR", cls.max_jobs, int),
                    max_job_minutes=number("DLP_MAX_JOB_MINUTES", cls.max_job_minutes, float),
-                   max_upload_mb=number("DLP_MAX_UPLOAD_MB", cls.max_upload_mb, int), **fields)
+                   max_upload_mb=number("DLP_MAX_UPLOAD_MB", cls.max_upload_mb, int),
+                   max_pull_mb=number("DLP_MAX_PULL_MB", cls.max_pull_mb, int),
+                   max_computations=number("DLP_MAX_COMPUTATIONS", cls.max_computations, int),
+                   max_predictions=number("DLP_MAX_PREDICTIONS", cls.max_predictions, int),
+                   keep_hours=number("DLP_KEEP_VISITOR_HOURS", cls.keep_hours, float),
+                   admin_secret=secret, owner_account=os.environ.get("SPACE_AUTHOR_NAME", ""), **fields)
+
+
+MIN_SECRET = 16
 
 
 policy = Policy()
 
 
+@dataclass(frozen=True)
+class Visitor:
+    """Who a request comes from, carried where Gradio's request context does not go (run_as)."""
+
+    owner: bool
+    key: str
+    account: tuple[str, str] | None = field(default=None, repr=False)  # (username, token) when signed in
+
+
+_acting: contextvars.ContextVar[Visitor | None] = contextvars.ContextVar("dlp_visitor", default=None)
+
+
+def who() -> Visitor:
+    return _acting.get() or Visitor(is_owner(), current_key(), signed_in())
+
+
+def run_as(wrap: Callable[[Callable], Callable], fn: Callable) -> Callable:
+    """``fn`` run through ``wrap``, knowing who asked. ``wrap`` is spaces.GPU on ZeroGPU hardware, which runs ``fn``
+    in another process and carries only part of Gradio's request context there, not the request itself."""
+    if inspect.isgeneratorfunction(fn):
+        def inner(visitor, *args, **kwargs):
+            token = _acting.set(visitor)
+            try:
+                yield from fn(*args, **kwargs)
+            finally:
+                _acting.reset(token)
+
+        wrapped = wrap(inner)
+
+        @functools.wraps(fn)
+        def outer(*args, **kwargs):
+            yield from wrapped(who(), *args, **kwargs)
+    else:
+        def inner(visitor, *args, **kwargs):
+            token = _acting.set(visitor)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _acting.reset(token)
+
+        wrapped = wrap(inner)
+
+        @functools.wraps(fn)
+        def outer(*args, **kwargs):
+            return wrapped(who(), *args, **kwargs)
+    return outer
+
+
 def is_owner() -> bool:
-    """Whether the request being served comes from the app's owner: on a private app, everybody is."""
-    return not policy.public
+    """Whether the request being served comes from the app's owner: on a private app, everybody is; on a public
+    one, a browser that gave the admin secret (prove_owner) or the Space's author signed in."""
+    if (acting := _acting.get()) is not None:
+        return acting.owner
+    if not policy.public:
+        return True
+    if _owner_browsers and _browser() in _owner_browsers:
+        return True
+    return bool(policy.owner_account) and (user := signed_in()) is not None and user[0] == policy.owner_account
 
 
 # Page session -> browser id. Gradio gives every page load a new session; the browser id, kept in the browser's
@@ -83,6 +162,8 @@ def _request():
 
 def signed_in() -> tuple[str, str] | None:
     """(username, access token) of a visitor signed in with Hugging Face (a Space's OAuth), else None."""
+    if (acting := _acting.get()) is not None:
+        return acting.account
     from gradio.helpers import _session_from_request
     from gradio.oauth import _get_valid_oauth_info_from_session
 
@@ -98,21 +179,57 @@ def current_key() -> str:
     """Whose work the request being served acts on: OWNER on a private app; else the visitor's Hugging Face
     account when signed in, else their browser (a reload keeps it), else the page session (one that never
     identified itself)."""
+    if (acting := _acting.get()) is not None:
+        return acting.key
     if is_owner():
         return OWNER
     if user := signed_in():
         return f"hf:{user[0]}"
-    session = getattr(_request(), "session_hash", None) or "none"
+    browser = _browser()
+    return f"browser:{browser}" if browser else f"session:{getattr(_request(), 'session_hash', None) or 'none'}"
+
+
+def _browser() -> str | None:
+    """The browser id of the request being served (identify), None before the page identified itself."""
+    session = getattr(_request(), "session_hash", None)
     with _browsers_lock:
-        browser = _browsers.get(session)
-    return f"browser:{browser}" if browser else f"session:{session}"
+        return _browsers.get(session) if session else None
 
 
 def own_folder(root: Path) -> Path:
     """The part of ``root`` that belongs to the request being served: ``root`` for the owner, a folder per
-    visitor (named by a hash of their key, which is a bearer secret) otherwise."""
+    visitor (named by a hash of their key, which is a bearer secret) otherwise. Asking for it counts as using
+    it: sweep() removes a visitor's folders ``keep_hours`` after their last use."""
     key = current_key()
-    return root if key == OWNER else root / "visitors" / hashlib.sha256(key.encode()).hexdigest()[:32]
+    if key == OWNER:
+        return root
+    folder = root / VISITORS / hashlib.sha256(key.encode()).hexdigest()[:32]
+    with contextlib.suppress(OSError):
+        os.utime(folder)
+    return folder
+
+
+VISITORS = "visitors"
+FACE_GALLERY = "face-gallery"  # under the runner's root
+
+
+def visitor_roots(runner) -> list[Path]:
+    """The folders that hold a folder per visitor (own_folder): pulled copies and face galleries."""
+    return [cache_root() / "pulled", runner.root / FACE_GALLERY]
+
+
+def pulls_root() -> Path:
+    """Where the request being served pulls repos to: a visitor's copies (maybe of their private repos) are
+    theirs alone."""
+    return own_folder(cache_root() / "pulled")
+
+
+def pull(repo_id: str, hub, **kwargs) -> Path:
+    """hub.client.pull for the request being served: into its own folder, within a visitor's pull size limit."""
+    from hub.client import pull as pull_repo
+
+    limit = None if is_owner() else policy.max_pull_mb * 2**20
+    return pull_repo(repo_id, hub, into=pulls_root(), max_bytes=limit, **kwargs)
 
 
 def sees(owner: str) -> bool:
@@ -131,6 +248,40 @@ def identify(browser_id: str | None, request: gr.Request) -> str:
             while len(_browsers) > MAX_SESSIONS:
                 _browsers.popitem(last=False)
     return browser
+
+
+# Browsers that gave the admin secret: memory only, so an app restart asks again.
+_owner_browsers: set[str] = set()
+_failures: list[float] = []  # times of wrong secrets, all visitors together
+MAX_FAILURES_PER_MINUTE = 10
+
+
+def prove_owner(secret: str) -> str:
+    """A visitor of a public app gives the admin secret (DLP_ADMIN_SECRET): from now on their browser acts as the
+    owner. Wrong secrets are few per minute, for everybody together, so that guessing one is hopeless."""
+    browser = _browser()
+    if not policy.admin_secret:
+        raise UserError("This app has no admin secret (DLP_ADMIN_SECRET): its owner uses it from its own machine.")
+    if browser is None:
+        raise UserError("Reload the page, then try again.")
+    now = time.monotonic()
+    with _browsers_lock:
+        _failures[:] = [t for t in _failures if now - t < 60]
+        if len(_failures) >= MAX_FAILURES_PER_MINUTE:
+            raise UserError("Too many wrong secrets were tried in the last minute: wait a minute.")
+        if not hmac.compare_digest((secret or "").strip().encode(), policy.admin_secret.encode()):
+            _failures.append(now)
+            raise UserError("That is not this app's admin secret.")
+        _owner_browsers.add(browser)
+    return "This browser now acts as the app's owner."
+
+
+def leave_owner() -> str:
+    """The browser goes back to being a visitor (on a shared computer, before walking away)."""
+    browser = _browser()
+    with _browsers_lock:
+        _owner_browsers.discard(browser or "")
+    return "This browser is a visitor again."
 
 
 def browser_secret(folder: Path) -> str:
@@ -159,7 +310,45 @@ def job_limits(runner) -> dict:
     if len(active) >= policy.max_jobs:
         raise UserError(f"You have {len(active)} jobs queued or running, the most this public app allows per "
                         "visitor: wait for one to finish, or stop one.")
-    return {"owner": key, "max_seconds": policy.max_job_minutes * 60}
+    # The job's own pulls (a base model, a dataset) go where the visitor's do, within the same limit.
+    return {"owner": key, "max_seconds": policy.max_job_minutes * 60,
+            "env": {ENV_PULLED_DIR: str(pulls_root()), ENV_MAX_PULL_MB: str(policy.max_pull_mb)}}
+
+
+def sweep(runner, now: float | None = None) -> int:
+    """Remove what visitors left: their folders (pulled copies, face galleries) unused for ``policy.keep_hours``,
+    and their jobs that ended that long ago. Returns how many went."""
+    cutoff = (now or time.time()) - policy.keep_hours * 3600
+    gone = 0
+    for root in visitor_roots(runner):
+        for folder in (root / VISITORS).glob("*") if (root / VISITORS).is_dir() else []:
+            with contextlib.suppress(OSError):
+                if folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder)
+                    gone += 1
+    from training.runner import ACTIVE
+
+    for job in runner.jobs():
+        if job.owner != OWNER and job.status not in ACTIVE and (job.ended or job.created) < cutoff:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                runner.remove(job.id)
+                gone += 1
+    return gone
+
+
+def start_sweeper(runner) -> threading.Thread:
+    """sweep() every quarter of ``keep_hours`` (at most hourly) while the app runs."""
+    def loop():
+        while True:
+            try:
+                sweep(runner)
+            except Exception as e:  # the next round retries
+                print(f"visitor files sweep: {type(e).__name__}: {e}")
+            time.sleep(min(3600.0, policy.keep_hours * 900))
+
+    thread = threading.Thread(target=loop, name="visitor-sweep", daemon=True)
+    thread.start()
+    return thread
 
 
 _computing: set[str] = set()  # visitors with an in-request computation running
