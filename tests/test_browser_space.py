@@ -52,15 +52,16 @@ def test_sign_in_with_hugging_face_on_a_simulated_space(browser, hub_server, tmp
 @pytest.mark.timeout(400)
 def test_two_visitors_in_two_browsers_see_their_own_jobs(browser, tmp_path):
     """A public app (--public on loopback, as behind a reverse proxy): the job one browser starts is in its own
-    table, also after a reload, and not in another browser's."""
+    table, also after a reload, and not in another browser's, until that browser gives the owner's admin secret."""
     from playwright.sync_api import expect
 
     port = free_port()
-    env = {**os.environ, "DLP_HOME": str(tmp_path / "home")}
+    secret = "the-owners-admin-secret-0123456789"
+    env = {**os.environ, "DLP_HOME": str(tmp_path / "home"), "DLP_ADMIN_SECRET": secret}
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--public", "--no-starter"], cwd=ROOT,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # Separate storage: two visitors.
-    first, second = (browser.new_context(viewport={"width": 1600, "height": 1000}) for _ in range(2))
+    first, second = (browser.new_context(viewport={"width": 1920, "height": 1000}) for _ in range(2))
     try:
         wait_for(f"http://127.0.0.1:{port}/", proc)
         a, b = first.new_page(), second.new_page()
@@ -77,6 +78,18 @@ def test_two_visitors_in_two_browsers_see_their_own_jobs(browser, tmp_path):
         b.wait_for_timeout(3000)  # several ticks of b's own table
         expect(b.get_by_role("gridcell", name="lenet on digits")).to_have_count(0)
         expect(b.get_by_text("Sign in with Hugging Face")).to_have_count(0)  # not a Space: no sign-in
+        # The owner, in the second browser, gives the admin secret: the page reloads and shows every visitor's job.
+        b.get_by_role("tab", name="About").click()
+        b.get_by_text("Owner access").click()
+        b.get_by_label("Admin secret (DLP_ADMIN_SECRET)").fill("a wrong one")
+        b.get_by_role("button", name="Act as owner").click()
+        expect(b.get_by_text("That is not this app's admin secret.").first).to_be_visible()
+        b.get_by_label("Admin secret (DLP_ADMIN_SECRET)").fill(secret)
+        b.get_by_role("button", name="Act as owner").click()
+        b.wait_for_load_state()
+        b.get_by_role("tab", name="Image classification").click()
+        expect(b.get_by_role("gridcell", name="lenet on digits")).to_be_visible(timeout=60_000)
+        _shot(b, "owner-sees-every-job")
     finally:
         first.close()
         second.close()
