@@ -23,7 +23,7 @@ import gradio as gr  # noqa: E402
 from hub.client import HubActionError, cache_root, resolve_hub  # noqa: E402
 from webui import TABS  # noqa: E402
 from webui import visitors  # noqa: E402
-from webui.common import IN_REQUEST, PREDICT, AppContext, on_zero_gpu, show_user_errors  # noqa: E402
+from webui.common import IN_REQUEST, PREDICT, AppContext, cache_images_atomically, on_zero_gpu, show_user_errors  # noqa: E402
 from training.runner import JobRunner  # noqa: E402
 
 HEADER = """# DL Playground
@@ -36,6 +36,7 @@ def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr
     """The whole UI. Heavy libraries are imported by the tabs' handlers, not here."""
     if runner is None:
         runner = JobRunner(cache_root() / "jobs")
+    cache_images_atomically()
     public = visitors.policy.public
     # Gradio's copies of a public app's uploads go after keep_hours too (checked hourly).
     keep = (3600, int(visitors.policy.keep_hours * 3600)) if public else None

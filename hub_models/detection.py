@@ -9,7 +9,6 @@ constructor arguments are ``config.json``, the weights ``model.safetensors``.
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cache import model_cache
 from . import boxes as B
 from .catalog import DETECTORS
 from .registry import Published
@@ -358,8 +358,7 @@ def anchor_picture(model: nn.Module, image: Any, scale: int, cands: dict[str, An
     return out
 
 
-@lru_cache(maxsize=4)
+@model_cache(maxsize=4)
 def load_cached(folder: str) -> nn.Module:
-    """load_detector, kept for the next request (a folder's content never changes: jobs write once, pulls
-    are per commit)."""
+    """load_detector, kept for the next request."""
     return load_detector(folder)

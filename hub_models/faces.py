@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cache import model_cache
 from .inference import InputError
 from .catalog import EMBEDDERS, ModelEntry
 from .registry import Published
@@ -206,7 +207,7 @@ def load_embedder(folder: str | Path) -> Embedder:
                          ) from None
 
 
-@lru_cache(maxsize=4)
+@model_cache(maxsize=4)
 def load_cached(folder: str) -> Embedder:
     return load_embedder(folder)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -18,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cache import model_cache
 from .gen_catalog import SIZES
 from .inference import InputError
 from .registry import Published
@@ -336,7 +336,7 @@ def load_generative(folder: str | Path) -> nn.Module:
                          ) from None
 
 
-@lru_cache(maxsize=4)
+@model_cache(maxsize=4)
 def load_cached(folder: str) -> nn.Module:
     return load_generative(folder)
 

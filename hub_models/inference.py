@@ -7,12 +7,12 @@ what the model takes.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from common.errors import UserError
 
+from .cache import model_cache
 from .registry import class_for
 
 MAX_PIXELS = 40_000_000  # about 6300x6300; a 20000x20000 "image" is refused before decoding
@@ -70,7 +70,7 @@ def image_to_tensor(img):
     return t.view(img.height, img.width, channels).permute(2, 0, 1)  # (H, W, C) -> (C, H, W)
 
 
-@lru_cache(maxsize=8)
+@model_cache(maxsize=8)
 def load_classifier(folder: str):
     """An image classifier folder, in eval mode: one of ours (``config.json`` + ``model.safetensors``),
     a timm model, or a transformers ``AutoModelForImageClassification``."""

@@ -6,7 +6,6 @@ dropdown, the CLI and the tests read. Our classes inherit ``PyTorchModelHubMixin
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cache import model_cache
 from .catalog import SEGMENTERS
 from .registry import Published
 
@@ -181,7 +181,7 @@ def load_segmenter(folder: str | Path) -> nn.Module:
                           "segmentation model")
 
 
-@lru_cache(maxsize=4)
+@model_cache(maxsize=4)
 def load_cached(folder: str) -> nn.Module:
     return load_segmenter(folder)
 

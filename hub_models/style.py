@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cache import model_cache
 from .inference import InputError
 from .registry import Published
 from .style_catalog import (  # noqa: F401
@@ -286,7 +287,7 @@ def load_style_net(folder: str | Path) -> StyleNet:
                          f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
 
 
-@lru_cache(maxsize=4)
+@model_cache(maxsize=4)
 def load_cached(folder: str) -> StyleNet:
     return load_style_net(folder)
 

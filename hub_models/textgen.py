@@ -15,13 +15,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
 
+from .cache import model_cache
 from .catalog import LANGUAGE_MODELS
 from .inference import InputError
 from .registry import Published
@@ -298,16 +298,14 @@ def _continue(prompt: str, new: str, lm: LM) -> str:
     return prompt + (" " if word_level and prompt and new[:1].isalnum() and not prompt.endswith(("\n", " ")) else "") + new
 
 
-@lru_cache(maxsize=4)
-def _cached(folder: str, stamp: float) -> LM:
+@model_cache(maxsize=4)
+def _cached(folder: str) -> LM:
     return load_lm(folder)
 
 
 def load_cached(folder: str | Path) -> LM:
     """load_lm, kept for the next request; reloaded when the folder's config changes."""
     p = Path(folder)
-    try:
-        stamp = (p / "config.json").stat().st_mtime
-    except OSError:
-        raise LoadError(f"{p.name} has no config.json: not a model") from None
-    return _cached(str(p), stamp)
+    if not (p / "config.json").is_file():
+        raise LoadError(f"{p.name} has no config.json: not a model")
+    return _cached(str(p))

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import math
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from .cache import model_cache
 from .inference import InputError
 from .textgen import beam_search, join_words, split_words
 from .registry import Published
@@ -292,14 +292,13 @@ def load_translator(folder: str | Path) -> "Seq2Seq | HFTranslator":
         raise LoadError(f"cannot load {folder.name}: {str(e).splitlines()[0]}") from None
 
 
-@lru_cache(maxsize=4)
-def _cached(folder: str, stamp: float) -> "Seq2Seq | HFTranslator":
+@model_cache(maxsize=4)
+def _cached(folder: str) -> "Seq2Seq | HFTranslator":
     return load_translator(folder)
 
 
 def load_cached(folder: str | Path) -> "Seq2Seq | HFTranslator":
     p = Path(folder)
-    try:
-        return _cached(str(p), (p / "config.json").stat().st_mtime)
-    except OSError:
-        raise LoadError(f"{p.name} has no config.json: not a model") from None
+    if not (p / "config.json").is_file():
+        raise LoadError(f"{p.name} has no config.json: not a model")
+    return _cached(str(p))

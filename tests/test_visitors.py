@@ -602,3 +602,34 @@ def test_the_machines_limits_apply_to_every_model_run(public, tmp_path, monkeypa
     assert len(wrapped) == sum(cid in (PREDICT["concurrency_id"], IN_REQUEST["concurrency_id"])
                                for cid, _ in limits.values()) >= 19
     assert "prove_owner" in limits and "leave_owner" in limits
+
+
+def test_visitors_copies_of_one_commit_are_loaded_once(tmp_path):
+    """Every visitor has a copy of a repo they pull; the web process keeps one loaded model per commit."""
+    import json
+
+    from hub_models.cache import model_cache
+
+    loads = []
+
+    @model_cache(maxsize=2)
+    def load(folder):
+        loads.append(folder)
+        return object()
+
+    def copy(name, sha):
+        folder = tmp_path / name / sha
+        folder.mkdir(parents=True)
+        (folder / ".complete").write_text(json.dumps({"repo_id": "alice/m", "sha": sha, "endpoint": "http://hub"}))
+        (folder / "config.json").write_text("{}")
+        return folder
+
+    a, b, newer = copy("visitor-a", "1" * 40), copy("visitor-b", "1" * 40), copy("visitor-b2", "2" * 40)
+    assert load(a) is load(b) and len(loads) == 1
+    assert load(newer) is not load(a) and len(loads) == 2
+    trained = tmp_path / "job" / "model"
+    trained.mkdir(parents=True)
+    (trained / "config.json").write_text("{}")
+    first = load(trained)
+    os.utime(trained / "config.json", (1, 1))  # rewritten: loaded again
+    assert load(trained) is not first and len(loads) == 4

@@ -8,6 +8,7 @@ per device runs at a time; the rest wait in a queue.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTIVE = ("queued", "running", "stopping")
+JOB_NICENESS = 10
 
 
 @dataclass
@@ -224,6 +226,10 @@ class JobRunner:
         proc = subprocess.Popen(job.argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
+        # A job yields the CPU to the web process: visitors' predictions stay quick while it trains, and it takes
+        # whatever they leave (its threads, started later, inherit this).
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, proc.pid, JOB_NICENESS)
         self._procs[job.id] = proc
         job.status, job.pid, job.started = "running", proc.pid, time.time()
         self._save(job)

@@ -133,3 +133,32 @@ def show_user_errors(demo: gr.Blocks) -> None:
     for block_fn in demo.fns.values():
         if block_fn.fn is not None and not inspect.iscoroutinefunction(block_fn.fn):
             block_fn.fn = shows_user_errors(block_fn.fn)
+
+
+def cache_images_atomically() -> None:
+    """Gradio (6.31) writes an output image into its cache in place, at a path named by the image's hash: when two
+    visitors get the same picture at once (the same example through the same model), one request rewrites the
+    file while the other's browser downloads it, and that download ends short. Written whole under a temporary
+    name and renamed into place, and not rewritten when already there, a cached image is always complete."""
+    import os
+    import secrets
+    from pathlib import Path
+
+    from gradio import processing_utils as pu
+
+    if getattr(pu.save_pil_to_cache, "atomic", False):
+        return
+
+    def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+        data = pu.encode_pil_to_bytes(img, format)
+        folder = Path(cache_dir) / pu.hash_bytes(data)
+        folder.mkdir(exist_ok=True, parents=True)
+        path = (folder / f"{name}.{format}").resolve()
+        if not path.exists():
+            tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        return str(path)
+
+    save_pil_to_cache.atomic = True
+    pu.save_pil_to_cache = save_pil_to_cache
