@@ -174,9 +174,15 @@ def main() -> None:
                 with lock:
                     latencies.append(time.perf_counter() - t0)
 
+        curve: list[tuple[int, float]] = []  # (predictions so far, RSS) every 30 s: growth or a plateau
+
         def sample() -> None:
+            last = time.monotonic()
             while time.monotonic() < stop_at:
                 peak[0] = max(peak[0], rss_mb(app.pid))
+                if time.monotonic() - last >= 30:
+                    last = time.monotonic()
+                    curve.append((len(latencies), rss_mb(app.pid)))
                 time.sleep(1)
 
         threads = [threading.Thread(target=visit, args=(v, k)) for v, k in zip(visitors, keys)]
@@ -208,6 +214,7 @@ def main() -> None:
     print(f"errors:                              {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
     print(f"app memory (RSS):                    {before:.0f} MB before, {peak[0]:.0f} MB peak, {after:.0f} MB after")
     print(f"the visitor's job while measured:    {status}")
+    print("app memory every 30 s:               " + ", ".join(f"{mb:.0f} MB after {n}" for n, mb in curve))
 
 
 if __name__ == "__main__":
