@@ -42,6 +42,11 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def wait_for(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     import httpx
 
@@ -187,12 +192,12 @@ def main() -> None:
 
         threads = [threading.Thread(target=visit, args=(v, k)) for v, k in zip(visitors, keys)]
         threads.append(threading.Thread(target=sample))
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), cpu_seconds(app.pid)
         for th in threads:
             th.start()
         for th in threads:
             th.join()
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, cpu_seconds(app.pid) - cpu0
         status = "(none)"
         if job:
             status = trainer.predict(job, api_name="/classification_watch")[1]
@@ -211,6 +216,8 @@ def main() -> None:
           f"({len(lat)} in {wall:.0f} s)")
     print(f"latency:                             p50 {q(0.5):.0f} ms, p99 {q(0.99):.0f} ms, "
           f"mean {statistics.mean(lat) * 1000:.0f} ms")
+    print(f"app CPU per prediction:              {cpu / max(1, len(lat)) * 1000:.0f} ms "
+          f"({cpu / wall:.2f} cores on average)")
     print(f"errors:                              {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
     print(f"app memory (RSS):                    {before:.0f} MB before, {peak[0]:.0f} MB peak, {after:.0f} MB after")
     print(f"the visitor's job while measured:    {status}")
