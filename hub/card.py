@@ -86,13 +86,45 @@ def front_matter(text: str) -> tuple[str, str | None] | None:
     return text[3:end], text[end + 4:].lstrip("-").lstrip("\n")
 
 
+# Card metadata is read by the hub for every listing and written out as JSON: bounded before it is stored or served.
+MAX_METADATA_BYTES = 64 * 1024
+MAX_METADATA_DEPTH = 32
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """yaml.safe_load without aliases and with bounded nesting. An alias re-uses a node, and JSON writes every use
+    out in full: a 439-byte card of nested aliases made one repo's info 203 MB. Deep nesting would exhaust the
+    recursion of the composer."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.YAMLError("aliases (*name) are not allowed in card metadata")
+        self._depth += 1
+        try:
+            if self._depth > MAX_METADATA_DEPTH:
+                raise yaml.YAMLError(f"card metadata nests deeper than {MAX_METADATA_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def load_metadata(yaml_text: str) -> Any:
+    """The YAML of a card's front matter, within the bounds above (yaml.YAMLError when not)."""
+    if len(yaml_text.encode("utf-8", errors="replace")) > MAX_METADATA_BYTES:
+        raise yaml.YAMLError(f"card metadata is over {MAX_METADATA_BYTES // 1024} KB")
+    return yaml.load(yaml_text, Loader=_BoundedLoader)  # noqa: S506 (a SafeLoader)
+
+
 def split_card(text: str) -> tuple[dict[str, Any], str]:
-    """(metadata, markdown body) of a README; a card without front matter has empty metadata."""
+    """(metadata, markdown body) of a README; a card without front matter, or with metadata out of bounds, has
+    empty metadata."""
     parts = front_matter(text)
     if parts is None or parts[1] is None:
         return {}, text
     try:
-        meta = yaml.safe_load(parts[0]) or {}
+        meta = load_metadata(parts[0]) or {}
     except yaml.YAMLError:
         return {}, text
     return (meta if isinstance(meta, dict) else {}), parts[1]
@@ -104,7 +136,7 @@ def card_errors(text: str) -> list[str]:
     if parts is None:
         return []
     try:
-        meta = yaml.safe_load(parts[0])
+        meta = load_metadata(parts[0])
     except yaml.YAMLError as e:
         return [f"Invalid YAML in README front matter: {e}"]
     return [] if meta is None or isinstance(meta, dict) else ["The README front matter must be a YAML mapping"]

@@ -28,6 +28,18 @@ class RunningServer:
         self._thread.join(timeout)
 
 
+def server_config(app: Any, **kwargs: Any):
+    """uvicorn's settings for the hub: idle keep-alive connections and half-sent requests time out (guard), and
+    the process may hold as many sockets as the system allows."""
+    import uvicorn
+
+    from .guard import HEADER_TIMEOUT, protocol_class, raise_open_files_limit
+
+    raise_open_files_limit()
+    return uvicorn.Config(app, http=protocol_class(), access_log=False, timeout_keep_alive=int(HEADER_TIMEOUT),
+                          **kwargs)
+
+
 def start_in_thread(data_dir: str | Path, host: str = "127.0.0.1", port: int = 0,
                     max_body: int | None = None, log_level: str = "warning") -> RunningServer:
     """Serve the hub from ``data_dir`` on ``host:port`` (0 picks a free port) in a daemon thread."""
@@ -47,8 +59,7 @@ def start_in_thread(data_dir: str | Path, host: str = "127.0.0.1", port: int = 0
     sock.listen(128)
     port = sock.getsockname()[1]
     app = create_app(store, max_body=max_body or DEFAULT_MAX_BODY)
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, timeout_keep_alive=30)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(app, log_level=log_level))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="hub-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

@@ -8,6 +8,8 @@ Handlers that touch the disk are plain ``def`` so FastAPI runs them in its threa
 """
 from __future__ import annotations
 
+import errno
+import logging
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -17,18 +19,22 @@ from pathlib import Path
 from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.concurrency import run_in_threadpool
 
 from ..card import card_errors, split_card
+from .guard import RequestGuard, header_safe
 from .payload import apply_commit
 from .storage import (
     REPO_TYPES, Conflict, EntryNotFound, HubError, HubStore, Repo, RepoNotFound, validate_path, validate_repo_id,
 )
 
 DEFAULT_MAX_BODY = 2 * 1024**3  # 2 GiB of request body (base64 inflates uploads by 4/3)
-SMALL_BODY = 16 * 1024 * 1024  # only commits carry file contents; every other body is a small JSON document
 _PLURAL = {"models": "model", "datasets": "dataset", "spaces": "space"}
+# Files a browser would run as a page of the hub's origin if shown inline.
+ACTIVE_SUFFIXES = {".html", ".htm", ".xhtml", ".svg", ".svgz", ".xml", ".xsl", ".js", ".mjs", ".shtml", ".swf", ".pdf"}
 
 
 class Unauthorized(HubError):
@@ -39,16 +45,12 @@ class Forbidden(HubError):
     status = 403
 
 
-class TooLarge(HubError):
-    status = 413
-
-
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _error(exc: HubError, commit: str | None = None) -> JSONResponse:
-    headers = {"X-Error-Message": str(exc)}
+    headers = {"X-Error-Message": header_safe(str(exc))}
     if exc.code:
         headers["X-Error-Code"] = exc.code
     if commit:
@@ -62,7 +64,14 @@ def _flag(value: str | None) -> bool:
 
 
 def _private(body: dict) -> bool:
-    return bool(body.get("private")) or body.get("visibility") in ("private", "protected")
+    """The visibility a create or settings body asks for, its JSON types checked ({"private": "no"} is refused,
+    not read as true)."""
+    private, visibility = body.get("private"), body.get("visibility")
+    if private is not None and not isinstance(private, bool):
+        raise HubError(f"'private' must be true or false, not {private!r}")
+    if visibility is not None and visibility not in ("public", "private", "protected"):
+        raise HubError(f"'visibility' must be 'public', 'private' or 'protected', not {visibility!r}")
+    return bool(private) or visibility in ("private", "protected")
 
 
 def _int_param(value: str | None, default: int, minimum: int = 1) -> int:
@@ -217,6 +226,8 @@ def _create_args(body: dict) -> tuple[str, str, bool]:
     if repo_type not in REPO_TYPES:
         raise HubError(f"Invalid repo type {repo_type!r}")
     name, org = body.get("name") or "", body.get("organization")
+    if not isinstance(name, str) or not isinstance(org, (str, type(None))):
+        raise HubError("'name' and 'organization' must be strings")
     repo_id = f"{org}/{name}" if org else name
     return repo_type, repo_id, _private(body)
 
@@ -429,17 +440,11 @@ async def commit(plural: str, ns: str, name: str, revision: str, request: Reques
     repo, user = await run_in_threadpool(hub.writable, request, repo_type, f"{ns}/{name}")
     if request.query_params.get("create_pr") in ("1", "true"):
         raise HubError("Pull requests are not supported by this hub; commit to a branch instead")
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > hub.max_body:
-        raise TooLarge(f"Request body of {declared} bytes exceeds this hub's limit of {hub.max_body} bytes")
-    # Spool the body to disk as it arrives (it can be GBs of base64), then parse it in a thread.
+    # Spool the body to disk as it arrives (it can be GBs of base64; the RequestGuard bounds it), then parse it in
+    # a thread.
     spool = tempfile.TemporaryFile(dir=hub.store.root / "tmp")
     try:
-        received = 0
         async for chunk in request.stream():
-            received += len(chunk)
-            if received > hub.max_body:
-                raise TooLarge(f"Request body exceeds this hub's limit of {hub.max_body} bytes")
             spool.write(chunk)
         new = await run_in_threadpool(apply_commit, hub.store, repo, revision, user, spool)
     finally:
@@ -473,8 +478,11 @@ def resolve_file(request: Request, hub: HubContext, repo_type: str, ns: str, nam
     if request.method == "HEAD":
         headers["Content-Length"] = str(entry["size"])
         return Response(status_code=200, headers=headers)
+    # User content never runs as the hub's own page: no script, no plugin, no sniffing a type; markup is a download.
+    headers.update({"Content-Security-Policy": "default-src 'none'; sandbox", "X-Content-Type-Options": "nosniff"})
+    active = Path(path).suffix.lower() in ACTIVE_SUFFIXES
     resp = FileResponse(hub.store.blob_path(entry["oid"]), headers=headers, filename=Path(path).name,
-                        content_disposition_type="inline")
+                        content_disposition_type="attachment" if active else "inline")
     resp.chunk_size = 1024 * 1024  # 64 KiB chunks (the default) halve loopback throughput
     resp.headers["ETag"] = headers["ETag"]  # FileResponse would set its own mtime-based one
     return resp
@@ -497,25 +505,52 @@ def health() -> dict:
 
 
 # ------------------------------------------------------------------- app
-async def limit_small_bodies(request: Request, call_next) -> Response:
-    """Refuse an oversized body by its Content-Length before reading it (a commit's is checked as it streams)."""
-    max_body = request.app.state.hub.max_body
-    limit = max_body if "/commit/" in request.url.path else min(max_body, SMALL_BODY)
-    if int(request.headers.get("content-length") or 0) > limit:
-        return _error(TooLarge(f"Request body exceeds this hub's limit of {limit} bytes"))
-    return await call_next(request)
-
-
 async def _hub_error(_: Request, exc: HubError) -> JSONResponse:
     return _error(exc)
+
+
+async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """The framework's own refusals (no such route, a body it could not parse, BodyRefused) in the hub's format."""
+    detail = exc.detail if isinstance(exc.detail, str) else "Malformed request"
+    if detail == "There was an error parsing the body":
+        detail = "Malformed request: the body could not be read as JSON"
+    return _error(HubError(detail, status=exc.status_code))
+
+
+async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    """A body FastAPI could not take (``body: dict`` given a list, a number...)."""
+    where = next((".".join(str(p) for p in e.get("loc", ())) for e in exc.errors()), "body")
+    return _error(HubError(f"Malformed request: {where} is not what this endpoint takes (a JSON object)"))
+
+
+async def _malformed(request: Request, exc: Exception) -> JSONResponse:
+    """A request whose values the handlers could not use (a number for a path, nesting deep enough to exhaust
+    recursion, text that is not UTF-8): its sender's mistake, answered 400, never a 500."""
+    logging.getLogger(__name__).info("malformed request to %s: %s: %s", request.url.path, type(exc).__name__, exc)
+    return _error(HubError(f"Malformed request ({type(exc).__name__})"))
+
+
+async def _os_error(request: Request, exc: OSError) -> JSONResponse:
+    """The disk is full (507; every write is a temporary file renamed into place, so nothing changed), or another
+    I/O failure (500, without the server's paths)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return _error(HubError("The hub's disk is full: nothing was changed. Try again once space is freed.",
+                               status=507))
+    logging.getLogger(__name__).exception("I/O error on %s", request.url.path)
+    return _error(HubError("The hub could not read or write its data", status=500))
 
 
 def create_app(store: HubStore, *, max_body: int = DEFAULT_MAX_BODY, public_url: str | None = None) -> FastAPI:
     app = FastAPI(title="DL Playground hub", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
     app.state.hub = HubContext(store, max_body=max_body, public_url=public_url)
-    app.middleware("http")(limit_small_bodies)
+    app.add_middleware(RequestGuard, user_for_token=store.user_for_token, max_body=max_body)
     app.add_exception_handler(HubError, _hub_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    for malformed in (ValueError, TypeError, LookupError, AttributeError, RecursionError):
+        app.add_exception_handler(malformed, _malformed)
+    app.add_exception_handler(OSError, _os_error)
     # Starlette tries routes in this order; /api/whoami-v2 must come before /api/{plural}.
     for router in (account_routes, repo_routes, info_routes, branch_routes, tree_routes, upload_routes,
                    download_routes):

@@ -47,41 +47,44 @@ def _ndjson_items(spool: IO[bytes]) -> Iterator[tuple[dict, bytes | None]]:
 def apply_commit(store: HubStore, repo: Repo, revision: str, user: str, spool: IO[bytes]) -> Commit:
     """Parse the NDJSON commit payload spooled in ``spool``, store its blobs, then commit under the repo lock."""
     branch = validate_branch(revision)
-    header: dict | None = None
-    ops: list[FileOp] = []
-    for lineno, (item, b64) in enumerate(_ndjson_items(spool), 1):
-        try:
-            key, value = item["key"], item["value"]
-        except (KeyError, TypeError):
-            raise HubError(f"Malformed commit payload at line {lineno}") from None
-        if key == "header":
-            header = value
-        elif key == "file":
-            path = validate_path(value.get("path", ""))
+    with store.writing():  # gc keeps the blobs stored below until the commit refers to them
+        header: dict | None = None
+        ops: list[FileOp] = []
+        for lineno, (item, b64) in enumerate(_ndjson_items(spool), 1):
             try:
-                content = b64 if b64 is not None else value.get("content", "")
-                data = binascii.a2b_base64(content, strict_mode=True) \
-                    if value.get("encoding") == "base64" else str(content).encode()
-            except binascii.Error:
-                raise HubError(f"Invalid base64 content for {path}") from None
-            if path == "README.md" and (errors := card_errors(data.decode("utf-8", errors="replace"))):
-                raise HubError("; ".join(errors))
-            ops.append(FileOp("add", path, oid=store.put_blob(data), size=len(data)))
-        elif key == "lfsFile":
-            raise HubError("This hub stores every file inline; it never asked for LFS. Upgrade or retry the upload.")
-        elif key == "deletedFile":
-            ops.append(FileOp("delete", validate_path(value.get("path", ""))))
-        elif key == "deletedFolder":
-            ops.append(FileOp("delete_folder", validate_path(value.get("path", "").rstrip("/"))))
-        elif key == "copyFile":
-            ops.append(FileOp("copy", validate_path(value.get("path", "")), src_path=validate_path(value.get("srcPath", "")),
-                              src_revision=value.get("srcRevision")))
-        else:
-            raise HubError(f"Unknown commit operation {key!r}")
-    if header is None:
-        raise HubError("Commit payload has no header line")
-    summary = str(header.get("summary") or "").strip()
-    if not summary:
-        raise HubError("A commit needs a summary (commit message)")
-    return store.commit(repo, branch, ops, author=user, summary=summary[:500],
-                        description=str(header.get("description") or ""), parent_commit=header.get("parentCommit"))
+                key, value = item["key"], item["value"]
+            except (KeyError, TypeError):
+                raise HubError(f"Malformed commit payload at line {lineno}") from None
+            if not isinstance(value, dict):
+                raise HubError(f"Malformed commit payload at line {lineno}: the value is not an object")
+            if key == "header":
+                header = value
+            elif key == "file":
+                path = validate_path(value.get("path", ""))
+                try:
+                    content = b64 if b64 is not None else value.get("content", "")
+                    data = binascii.a2b_base64(content, strict_mode=True) \
+                        if value.get("encoding") == "base64" else str(content).encode()
+                except binascii.Error:
+                    raise HubError(f"Invalid base64 content for {path}") from None
+                if path == "README.md" and (errors := card_errors(data.decode("utf-8", errors="replace"))):
+                    raise HubError("; ".join(errors))
+                ops.append(FileOp("add", path, oid=store.put_blob(data), size=len(data)))
+            elif key == "lfsFile":
+                raise HubError("This hub stores every file inline; it never asked for LFS. Upgrade or retry the upload.")
+            elif key == "deletedFile":
+                ops.append(FileOp("delete", validate_path(value.get("path", ""))))
+            elif key == "deletedFolder":
+                ops.append(FileOp("delete_folder", validate_path(value.get("path", "").rstrip("/"))))
+            elif key == "copyFile":
+                ops.append(FileOp("copy", validate_path(value.get("path", "")), src_path=validate_path(value.get("srcPath", "")),
+                                  src_revision=value.get("srcRevision")))
+            else:
+                raise HubError(f"Unknown commit operation {key!r}")
+        if not isinstance(header, dict):
+            raise HubError("Commit payload has no header line")
+        summary = str(header.get("summary") or "").strip()
+        if not summary:
+            raise HubError("A commit needs a summary (commit message)")
+        return store.commit(repo, branch, ops, author=user, summary=summary[:500],
+                            description=str(header.get("description") or ""), parent_commit=header.get("parentCommit"))

@@ -7,7 +7,9 @@ Layout under ``root``::
         repo.json                   owner, private flag, sdk, creation time
         refs.json                   {"main": "<commit id>", ...}
         commits/<commit id>.json    parents, author, message and the full flat tree
-        .lock                       per-repo flock; serialises commits across threads and processes
+    locks/<type>/<ns>/<name>.lock   per-repo flock; serialises commits across threads and processes (outside the
+                                    repo's folder: a commit waiting on a deleted repo must not bring it back)
+    .gc.lock                        shared while a commit stores blobs, exclusive while gc deletes them
     tokens.json                     {sha256(token): {"user": ..., "ephemeral": ...}}; never the token
 
 Every write lands in a temporary file first and becomes visible by ``os.replace``;
@@ -91,6 +93,8 @@ class PreconditionFailed(HubError):
 
 
 def validate_repo_id(repo_id: str) -> tuple[str, str]:
+    if not isinstance(repo_id, str):
+        raise HubError(f"Invalid repo id {repo_id!r}: not a string")
     parts = repo_id.split("/")
     if len(parts) != 2 or not all(_NAME_RE.match(p) for p in parts):
         raise HubError(f"Invalid repo id {repo_id!r}: expected 'namespace/name' with letters, digits, '-', '_', '.'")
@@ -102,6 +106,8 @@ def validate_repo_id(repo_id: str) -> tuple[str, str]:
 
 def validate_path(path: str) -> str:
     """A repo-relative POSIX path: no absolute paths, no '..', no control characters."""
+    if not isinstance(path, str):
+        raise HubError(f"Invalid path in repo: {path!r} is not a string")
     if not path or len(path) > 1024 or path.startswith("/") or _PATH_CHAR_RE.search(path):
         raise HubError(f"Invalid path in repo: {path!r}")
     segments = path.split("/")
@@ -111,9 +117,20 @@ def validate_path(path: str) -> str:
 
 
 def validate_branch(name: str) -> str:
-    if not _BRANCH_RE.match(name) or ".." in name or name.endswith("/") or "//" in name or COMMIT_RE.match(name):
+    if not isinstance(name, str) or not _BRANCH_RE.match(name) or ".." in name or name.endswith("/") or "//" in name or COMMIT_RE.match(name):
         raise HubError(f"Invalid branch name {name!r}")
+    if "/" in name:  # the official client puts it in URL paths where a '/' splits the route
+        raise HubError(f"Invalid branch name {name!r}: this hub takes branch names without '/'")
     return name
+
+
+def _check_clashes(tree: dict[str, dict]) -> None:
+    """A path may not be both a file and a folder (``a`` and ``a/b``): no checkout could hold both."""
+    for path in tree:
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            if (folder := "/".join(parts[:i])) in tree:
+                raise HubError(f"{path} needs a folder {folder}, but {folder} is a file in this commit")
 
 
 def git_blob_oid(data: bytes) -> str:
@@ -197,14 +214,23 @@ class HubStore:
 
     # ---------------------------------------------------------------- tokens
     @contextlib.contextmanager
-    def _flock(self, path: Path) -> Iterator[None]:
+    def _flock(self, path: Path, mode: int = fcntl.LOCK_EX) -> Iterator[None]:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
+            fcntl.flock(f, mode)
             try:
                 yield
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
+
+    def _repo_lock(self, repo: Repo) -> contextlib.AbstractContextManager:
+        ns, name = repo.id.split("/")
+        return self._flock(self.root / "locks" / repo.type / ns / f"{name}.lock")
+
+    def writing(self) -> contextlib.AbstractContextManager:
+        """Held (shared) from a commit's first stored blob to its new ref: gc, which takes it exclusively, never
+        sees a blob stored for a commit that is not visible yet."""
+        return self._flock(self.root / ".gc.lock", fcntl.LOCK_SH)
 
     def _tokens(self) -> dict:
         p = self.root / "tokens.json"
@@ -226,6 +252,22 @@ class HubStore:
             tokens = self._tokens()
             if tokens.pop(hash_token(token), None) is not None:
                 _write_json(self.root / "tokens.json", tokens)
+
+    def list_tokens(self) -> list[dict]:
+        """Every token as {id, user, created, ephemeral}; the id is the start of the token's hash, not the token."""
+        return sorted(({"id": h[:12], "user": t["user"], "created": t.get("created", 0),
+                        "ephemeral": bool(t.get("ephemeral"))} for h, t in self._tokens().items()),
+                      key=lambda t: t["created"])
+
+    def revoke_tokens(self, *, token_id: str | None = None, user: str | None = None) -> int:
+        """Revoke the token whose list_tokens id is ``token_id``, or every token of ``user``; returns how many."""
+        with self._tokens_lock, self._flock(self.root / ".tokens.lock"):
+            tokens = self._tokens()
+            keep = {h: t for h, t in tokens.items()
+                    if not ((token_id and h.startswith(token_id) and len(token_id) >= 8) or (user and t["user"] == user))}
+            if len(keep) != len(tokens):
+                _write_json(self.root / "tokens.json", keep)
+            return len(tokens) - len(keep)
 
     def purge_stale_ephemeral_tokens(self) -> None:
         """Drop session tokens whose process is gone (a killed app cannot revoke its own)."""
@@ -275,27 +317,28 @@ class HubStore:
         tmp = Path(tempfile.mkdtemp(dir=self.root / "tmp", prefix="repo-"))
         now = time.time()
         _write_json(tmp / "repo.json", {"owner": owner, "private": bool(private), "created_at": now, "sdk": sdk})
-        oid = self.put_blob(GITATTRIBUTES)
-        first = self._write_commit(tmp, parents=[], author=owner, summary="initial commit", description="",
-                                   tree={".gitattributes": {"oid": oid, "size": len(GITATTRIBUTES)}})
-        _write_json(tmp / "refs.json", {DEFAULT_BRANCH: first.id})
-        final.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.rename(tmp, final)  # fails if another request created it meanwhile
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise Conflict(f"You already created this {repo_type} repo: {repo_id}") from None
+        with self.writing():
+            oid = self.put_blob(GITATTRIBUTES)
+            first = self._write_commit(tmp, parents=[], author=owner, summary="initial commit", description="",
+                                       tree={".gitattributes": {"oid": oid, "size": len(GITATTRIBUTES)}})
+            _write_json(tmp / "refs.json", {DEFAULT_BRANCH: first.id})
+            final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(tmp, final)  # fails if another request created it meanwhile
+            except OSError:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise Conflict(f"You already created this {repo_type} repo: {repo_id}") from None
         return self.get_repo(repo_type, repo_id)
 
     def delete_repo(self, repo_type: str, repo_id: str) -> None:
         repo = self.get_repo(repo_type, repo_id)
         trash = self.root / "trash" / uuid.uuid4().hex
-        with self._flock(repo.path / ".lock"):
+        with self._repo_lock(repo):
             os.rename(repo.path, trash)
         shutil.rmtree(trash, ignore_errors=True)
 
     def set_private(self, repo: Repo, private: bool) -> None:
-        with self._flock(repo.path / ".lock"):
+        with self._repo_lock(repo):
             meta = _read_json(repo.path / "repo.json")
             meta["private"] = bool(private)
             _write_json(repo.path / "repo.json", meta)
@@ -332,7 +375,7 @@ class HubStore:
 
     def create_branch(self, repo: Repo, branch: str, start: str | None) -> None:
         validate_branch(branch)
-        with self._flock(repo.path / ".lock"):
+        with self._repo_lock(repo):
             refs = self.refs(repo)
             if branch in refs:
                 raise Conflict(f"Reference already exists: refs/heads/{branch}")
@@ -340,7 +383,7 @@ class HubStore:
             _write_json(repo.path / "refs.json", refs)
 
     def delete_branch(self, repo: Repo, branch: str) -> None:
-        with self._flock(repo.path / ".lock"):
+        with self._repo_lock(repo):
             refs = self.refs(repo)
             if branch == DEFAULT_BRANCH:
                 raise HubError("The main branch cannot be deleted", status=403)
@@ -356,7 +399,9 @@ class HubStore:
         """Store file contents under their git blob id (idempotent) and return the id."""
         oid = git_blob_oid(data)
         path = self.blob_path(oid)
-        if not path.exists():
+        try:
+            os.utime(path)  # stored before: young again, so that gc's age test keeps it
+        except FileNotFoundError:
             _atomic_write(path, data)
         return oid
 
@@ -373,7 +418,7 @@ class HubStore:
     def commit(self, repo: Repo, branch: str, ops: list[FileOp], *, author: str, summary: str,
                description: str = "", parent_commit: str | None = None) -> Commit:
         """Apply ``ops`` on top of the branch head, under the repo lock, and move the branch."""
-        with self._flock(repo.path / ".lock"):
+        with self._repo_lock(repo):
             if not (repo.path / "repo.json").exists():
                 raise RepoNotFound(f"Repository {repo.id} not found")
             refs = self.refs(repo)
@@ -400,6 +445,7 @@ class HubStore:
                     if op.src_path not in src_tree:
                         raise EntryNotFound(f"{op.src_path} does not exist in {repo.id}")
                     tree[op.path] = dict(src_tree[op.src_path])
+            _check_clashes(tree)
             new = self._write_commit(repo.path, parents=[head], author=author, summary=summary,
                                      description=description, tree=tree)
             refs[branch] = new.id
@@ -407,15 +453,25 @@ class HubStore:
             return new
 
     def garbage_collect(self, min_age_s: float = 3600) -> int:
-        """Remove blobs that no commit of any repo references. Returns how many were removed."""
-        live: set[str] = set()
-        for repo_type in REPO_TYPES:
-            for repo in self.list_repos(repo_type):
-                for p in (repo.path / "commits").glob("*.json"):
-                    live.update(v["oid"] for v in _read_json(p)["tree"].values())
-        removed, now = 0, time.time()
-        for p in (self.root / "blobs").glob("*/*"):
-            if p.parent.name + p.name not in live and now - p.stat().st_mtime > min_age_s:
-                p.unlink()
-                removed += 1
+        """Remove blobs that no commit of any repo references and that are older than ``min_age_s``, and the
+        temporary files interrupted writes left. Returns how many blobs were removed."""
+        with self._flock(self.root / ".gc.lock"):  # no commit is between storing its blobs and its new ref
+            live: set[str] = set()
+            for repo_type in REPO_TYPES:
+                for repo in self.list_repos(repo_type):
+                    for p in (repo.path / "commits").glob("*.json"):
+                        live.update(v["oid"] for v in _read_json(p)["tree"].values())
+            removed, cutoff = 0, time.time() - min_age_s
+            for p in (self.root / "blobs").glob("*/*"):
+                with contextlib.suppress(FileNotFoundError):
+                    if p.name.startswith(".tmp-"):
+                        if p.stat().st_mtime < cutoff:
+                            p.unlink()
+                    elif p.parent.name + p.name not in live and p.stat().st_mtime < cutoff:
+                        p.unlink()
+                        removed += 1
+            for p in (self.root / "repos").glob("*/*/*/commits/.tmp-*"):
+                with contextlib.suppress(FileNotFoundError):
+                    if p.stat().st_mtime < cutoff:
+                        p.unlink()
         return removed
