@@ -341,3 +341,57 @@ def test_tokens_are_listed_and_revoked_from_the_command_line(tmp_path):
     assert cli("revoke", "--user", "nobody").returncode == 1
     gc = cli("gc", "--min-age-hours", "0")
     assert gc.returncode == 0 and gc.stdout.startswith("removed ")
+
+
+def test_listings_page_through_the_official_client(hub_server, repo_name):
+    """Trees and histories come in pages the client follows (Link: rel="next"); every file and commit arrives once."""
+    from hub.server.storage import FileOp, HubStore
+
+    api, repo_id = hub_server.api(), f"alice/{repo_name}"
+    api.create_repo(repo_id)
+    store = HubStore(hub_server.data_dir)  # the server's data, written directly: faster than 2,500 uploads
+    repo = store.get_repo("model", repo_id)
+    oid = store.put_blob(b"x")
+    store.commit(repo, "main", [FileOp("add", f"d{i % 7}/f{i:04d}.txt", oid=oid, size=1) for i in range(2500)],
+                 author="alice", summary="many files")
+    for i in range(149):
+        store.commit(repo, "main", [FileOp("add", f"log/{i}.txt", oid=oid, size=1)], author="alice", summary=f"c{i}")
+    files = api.list_repo_files(repo_id)
+    assert len(files) == len(set(files)) == 2500 + 149 + 1
+    r = httpx.get(f"{hub_server.url}/api/models/{repo_id}/tree/main", params={"recursive": "true"})
+    assert len(r.json()) == 1000 and 'rel="next"' in r.headers["link"]
+    commits = api.list_repo_commits(repo_id)
+    assert len(commits) == len({c.commit_id for c in commits}) == 1 + 1 + 149
+    assert [c.title for c in commits[:2]] == ["c148", "c147"] and commits[-1].title == "initial commit"
+
+
+def test_the_repo_index_follows_every_change_and_rebuilds(hub_server, repo_name, tmp_path):
+    from huggingface_hub import HfApi
+
+    from hub.server.storage import HubStore
+
+    api, repo_id = hub_server.api(), f"alice/{repo_name}"
+    api.create_repo(repo_id)
+    card = "---\nlibrary_name: pytorch\npipeline_tag: image-classification\ntags: [index-test]\n---\n# x\n"
+    api.upload_file(path_or_fileobj=card.encode(), path_in_repo="README.md", repo_id=repo_id)
+    found = [m.id for m in api.list_models(filter="index-test")]
+    assert found == [repo_id]
+    assert [m.id for m in api.list_models(pipeline_tag="image-classification", search=repo_name)] == [repo_id]
+    api.update_repo_settings(repo_id, private=True)
+    assert [m.id for m in hub_server.api("bob").list_models(search=repo_name)] == []
+    assert [m.id for m in api.list_models(search=repo_name)] == [repo_id]  # its owner still sees it
+    api.delete_repo(repo_id)
+    assert [m.id for m in api.list_models(search=repo_name)] == []
+    # A data dir without an index (from before it, or with the file lost) gets one built from its repos.
+    token = HubStore(tmp_path).add_token("carol")
+    store = HubStore(tmp_path)
+    store.create_repo("model", "carol/kept", "carol")
+    store.index.close()
+    (tmp_path / "index.sqlite").unlink()
+    from hub.server import start_in_thread
+
+    server = start_in_thread(tmp_path)
+    try:
+        assert [m.id for m in HfApi(endpoint=server.url, token=token).list_models()] == ["carol/kept"]
+    finally:
+        server.stop()

@@ -9,9 +9,12 @@ Handlers that touch the disk are plain ``def`` so FastAPI runs them in its threa
 from __future__ import annotations
 
 import errno
+import itertools
 import logging
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import formatdate
@@ -26,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..card import card_errors, split_card
 from .guard import RequestGuard, header_safe
+from .index import card_tags
 from .payload import apply_commit
 from .storage import (
     REPO_TYPES, Conflict, EntryNotFound, HubError, HubStore, Repo, RepoNotFound, validate_path, validate_repo_id,
@@ -33,6 +37,7 @@ from .storage import (
 
 DEFAULT_MAX_BODY = 2 * 1024**3  # 2 GiB of request body (base64 inflates uploads by 4/3)
 _PLURAL = {"models": "model", "datasets": "dataset", "spaces": "space"}
+TREE_PAGE, COMMITS_PAGE = 1000, 100  # entries per page of a tree and of a history
 # Files a browser would run as a page of the hub's origin if shown inline.
 ACTIVE_SUFFIXES = {".html", ".htm", ".xhtml", ".svg", ".svgz", ".xml", ".xsl", ".js", ".mjs", ".shtml", ".swf", ".pdf"}
 
@@ -89,21 +94,6 @@ def _type(plural: str) -> str:
     return _PLURAL[plural]
 
 
-def card_tags(card: dict[str, Any]) -> list[str]:
-    """The tags the Hub derives from card metadata, so that ``filter=`` finds them."""
-    def as_list(v: Any) -> list[str]:
-        return [str(x) for x in v] if isinstance(v, list) else ([str(v)] if v else [])
-
-    tags = as_list(card.get("tags"))
-    for key in ("library_name", "pipeline_tag"):
-        tags += as_list(card.get(key))
-    tags += [f"dataset:{d}" for d in as_list(card.get("datasets"))]
-    tags += [f"base_model:{b}" for b in as_list(card.get("base_model"))]
-    tags += [f"license:{x}" for x in as_list(card.get("license"))]
-    tags += [f"language:{x}" for x in as_list(card.get("language"))]
-    return list(dict.fromkeys(tags))
-
-
 @dataclass
 class HubContext:
     """What every handler shares: the store, the request-body limit and the URL clients reach the hub by."""
@@ -112,6 +102,8 @@ class HubContext:
     max_body: int = DEFAULT_MAX_BODY
     public_url: str | None = None
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)  # README blob id -> metadata (blobs are immutable)
+    listings: OrderedDict = field(default_factory=OrderedDict)  # (repo, commit, path, recursive) -> tree entries
+    lock: threading.Lock = field(default_factory=threading.Lock)  # handlers run in a thread pool
 
     def base_url(self, request: Request) -> str:
         return self.public_url or str(request.base_url).rstrip("/")
@@ -151,6 +143,20 @@ class HubContext:
         if user != repo.owner:
             raise Forbidden(f"You don't have the rights to write to {repo_id}")
         return repo, user
+
+    def listing(self, repo: Repo, commit_id: str, path: str, recursive: bool) -> list[dict]:
+        """tree_entries of a commit's folder, kept for the pages that follow (commits never change)."""
+        key = (str(repo.path), commit_id, path, recursive)
+        with self.lock:
+            if (hit := self.listings.get(key)) is not None:
+                self.listings.move_to_end(key)
+                return hit
+        entries = tree_entries(self.store.read_commit(repo, commit_id).tree, path, recursive)
+        with self.lock:
+            self.listings[key] = entries
+            while len(self.listings) > 64:
+                self.listings.popitem(last=False)
+        return entries
 
     # ------------------------------------------------------------- repo info
     def card(self, tree: dict) -> dict[str, Any]:
@@ -287,38 +293,28 @@ def repo_info_rev(plural: str, ns: str, name: str, revision: str, request: Reque
 
 @info_routes.get("/api/{plural}")
 def list_repos(plural: str, request: Request, hub: Ctx) -> Response:
+    """A page of the repos the caller may see, from the repo index: its cost is the page's, not the hub's."""
     repo_type = _type(plural)
     q = request.query_params
-    user = hub.user_of(request)
-    search = (q.get("search") or "").lower()
-    author = q.get("author")
-    filters = q.getlist("filter")
-    pipeline_tag = q.get("pipeline_tag")
     want_card = _flag(q.get("full")) or _flag(q.get("cardData"))
     per_page = min(_int_param(q.get("limit"), 1000), 1000)
     offset = _int_param(q.get("cursor"), 0, minimum=0)
+    rows, more = hub.store.index.query(
+        repo_type, user=hub.user_of(request), author=q.get("author"), search=q.get("search") or "",
+        filters=q.getlist("filter"), pipeline_tag=q.get("pipeline_tag"), newest_first=q.get("direction", "-1") == "-1",
+        offset=offset, limit=per_page)
     out = []
-    for repo in hub.store.list_repos(repo_type):
-        if repo.private and user != repo.owner:
-            continue
-        if author and repo.namespace != author:
-            continue
-        if search and search not in repo.id.lower():
-            continue
-        info = hub.repo_info(repo, hub.store.refs(repo)["main"], full=True)
-        if filters and not all(f in info["tags"] for f in filters):
-            continue
-        if pipeline_tag and info.get("pipeline_tag") != pipeline_tag:
-            continue
-        if not want_card:
-            info.pop("cardData", None)
+    for row in rows:
+        info: dict[str, Any] = {"_id": row.id, "id": row.id, "author": row.id.split("/")[0], "sha": row.sha,
+                                "lastModified": _iso(row.modified), "createdAt": _iso(row.created),
+                                "private": row.private, "downloads": 0, "likes": 0, "tags": row.tags}
+        if repo_type == "model":
+            info.update(modelId=row.id, library_name=row.card.get("library_name"),
+                        pipeline_tag=row.card.get("pipeline_tag"))
+        if want_card:
+            info["cardData"] = row.card
         out.append(info)
-    out.sort(key=lambda i: i["lastModified"], reverse=(q.get("direction", "-1") == "-1"))
-    headers = {}
-    if offset + per_page < len(out):  # the client follows Link: rel="next", GitHub-style
-        nxt = request.url.include_query_params(cursor=offset + per_page, limit=per_page)
-        headers["Link"] = f'<{hub.base_url(request)}{nxt.path}?{nxt.query}>; rel="next"'
-    return JSONResponse(out[offset:offset + per_page], headers=headers)
+    return _page(request, hub, out, offset + per_page if more else None, per_page)
 
 
 @info_routes.get("/api/{plural}/{ns}/{name}/refs")
@@ -330,10 +326,24 @@ def list_refs(plural: str, ns: str, name: str, request: Request, hub: Ctx) -> di
 
 
 @info_routes.get("/api/{plural}/{ns}/{name}/commits/{revision:path}")
-def list_commits(plural: str, ns: str, name: str, revision: str, request: Request, hub: Ctx) -> list:
+def list_commits(plural: str, ns: str, name: str, revision: str, request: Request, hub: Ctx) -> Response:
+    """A page of the history, newest first; a long history costs what its pages before this one cost."""
     repo = hub.readable(request, _type(plural), f"{ns}/{name}")
-    return [{"id": c.id, "title": c.summary, "message": c.description, "authors": [{"user": c.author}],
-             "date": _iso(c.date)} for c in hub.store.history(repo, revision)]
+    limit = min(_int_param(request.query_params.get("limit"), COMMITS_PAGE), COMMITS_PAGE)
+    offset = _int_param(request.query_params.get("cursor"), 0, minimum=0)
+    page = list(itertools.islice(hub.store.history(repo, revision), offset, offset + limit + 1))
+    rows = [{"id": c.id, "title": c.summary, "message": c.description, "authors": [{"user": c.author}],
+             "date": _iso(c.date)} for c in page[:limit]]
+    return _page(request, hub, rows, offset + limit if len(page) > limit else None, limit)
+
+
+def _page(request: Request, hub: HubContext, rows: list, next_cursor: int | None, limit: int) -> JSONResponse:
+    """One page of a listing; a next one is linked GitHub-style (Link: rel="next"), as the client follows."""
+    headers = {}
+    if next_cursor is not None:
+        nxt = request.url.include_query_params(cursor=next_cursor, limit=limit)
+        headers["Link"] = f'<{hub.base_url(request)}{nxt.path}?{nxt.query}>; rel="next"'
+    return JSONResponse(rows, headers=headers)
 
 
 # --------------------------------------------------------------- branches
@@ -389,12 +399,17 @@ def tree_root(plural: str, ns: str, name: str, revision: str, request: Request, 
 
 @tree_routes.get("/api/{plural}/{ns}/{name}/tree/{revision}/{path:path}")
 def tree(plural: str, ns: str, name: str, revision: str, path: str, request: Request, hub: Ctx) -> Any:
+    """A page of a folder's entries; later pages come from the listing kept for the commit."""
     repo = hub.readable(request, _type(plural), f"{ns}/{name}")
     cid = hub.store.resolve(repo, revision)
+    limit = min(_int_param(request.query_params.get("limit"), TREE_PAGE), TREE_PAGE)
+    offset = _int_param(request.query_params.get("cursor"), 0, minimum=0)
     try:
-        return tree_entries(hub.store.read_commit(repo, cid).tree, path, _flag(request.query_params.get("recursive")))
+        entries = hub.listing(repo, cid, path, _flag(request.query_params.get("recursive")))
     except EntryNotFound as e:
         return _error(e, cid)
+    return _page(request, hub, entries[offset:offset + limit],
+                 offset + limit if offset + limit < len(entries) else None, limit)
 
 
 def _paths_info(hub: HubContext, request: Request, repo_type: str, repo_id: str, revision: str,

@@ -22,25 +22,32 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
 import shutil
+import sqlite3
 import tempfile
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 from common.procs import pid_alive
 
+from ..card import split_card
+from .index import RepoIndex, Row
+
 REPO_TYPES = ("model", "dataset", "space")
 SPACE_SDKS = ("gradio", "docker", "static", "streamlit")
 DEFAULT_BRANCH = "main"
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+MAX_CACHED_TREE_ENTRIES = 200_000  # files of the commits kept parsed in memory (some 60 MB at most)
 _BRANCH_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 _PATH_CHAR_RE = re.compile(r"[\x00-\x1f\x7f\\]")
 
@@ -208,9 +215,38 @@ class FileOp:
 class HubStore:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root).expanduser().resolve()
+        self._commits: OrderedDict[tuple[str, str], Commit] = OrderedDict()  # read_commit's cache
+        self._commits_lock = threading.Lock()
+        self._cached_entries = 0
         for sub in ("blobs", "repos", "tmp", "trash"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self._tokens_lock = threading.Lock()
+        self.index = RepoIndex(self.root / "index.sqlite")
+        if self.index.fresh:  # a data dir from before the index, or of another version: build it once
+            for repo_type in REPO_TYPES:
+                for repo in self.list_repos(repo_type):
+                    self._index(repo)
+            self.index.mark_built()
+
+    def _index(self, repo: Repo) -> None:
+        """Bring the repo's row of the index in step with the disk (called under the repo's lock)."""
+        try:
+            repo = self.get_repo(repo.type, repo.id)
+            head = self.read_commit(repo, self.refs(repo)[DEFAULT_BRANCH])
+        except (HubError, OSError, KeyError):
+            self.index.delete(repo.type, repo.id)
+            return
+        card: dict = {}
+        readme = head.tree.get("README.md")
+        if readme and readme["size"] <= 1_000_000:
+            with contextlib.suppress(OSError):
+                card = split_card(self.blob_path(readme["oid"]).read_text(errors="replace"))[0]
+        try:
+            self.index.put(Row(repo.type, repo.id, repo.owner, repo.private, repo.created_at, head.date, head.id,
+                               card))
+        except sqlite3.Error as e:  # the change itself is made; a listing will miss it until the index is rebuilt
+            logging.getLogger(__name__).warning("repo index not updated for %s: %s", repo.id, e)
+            self.index.invalidate()
 
     # ---------------------------------------------------------------- tokens
     @contextlib.contextmanager
@@ -328,13 +364,17 @@ class HubStore:
             except OSError:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise Conflict(f"You already created this {repo_type} repo: {repo_id}") from None
-        return self.get_repo(repo_type, repo_id)
+        repo = self.get_repo(repo_type, repo_id)
+        with self._repo_lock(repo):
+            self._index(repo)
+        return repo
 
     def delete_repo(self, repo_type: str, repo_id: str) -> None:
         repo = self.get_repo(repo_type, repo_id)
         trash = self.root / "trash" / uuid.uuid4().hex
         with self._repo_lock(repo):
             os.rename(repo.path, trash)
+            self.index.delete(repo.type, repo.id)
         shutil.rmtree(trash, ignore_errors=True)
 
     def set_private(self, repo: Repo, private: bool) -> None:
@@ -342,6 +382,7 @@ class HubStore:
             meta = _read_json(repo.path / "repo.json")
             meta["private"] = bool(private)
             _write_json(repo.path / "repo.json", meta)
+            self._index(repo)
 
     # ------------------------------------------------------------- revisions
     def refs(self, repo: Repo) -> dict[str, str]:
@@ -362,16 +403,29 @@ class HubStore:
         raise RevisionNotFound(f"Invalid rev id: {rev}")
 
     def read_commit(self, repo: Repo, commit_id: str) -> Commit:
-        data = _read_json(repo.path / "commits" / f"{commit_id}.json")
-        return Commit(id=commit_id, **data)
+        """A commit, from memory when read recently: commits never change, and each file a snapshot downloads
+        looks its path up in the tree (a 1,000-file snapshot would otherwise parse the tree 1,000 times)."""
+        key = (str(repo.path), commit_id)
+        with self._commits_lock:
+            if (hit := self._commits.get(key)) is not None:
+                self._commits.move_to_end(key)
+                return hit
+        commit = Commit(id=commit_id, **_read_json(repo.path / "commits" / f"{commit_id}.json"))
+        with self._commits_lock:
+            self._commits[key] = commit
+            self._cached_entries += len(commit.tree)
+            while self._cached_entries > MAX_CACHED_TREE_ENTRIES and len(self._commits) > 1:
+                _, old = self._commits.popitem(last=False)
+                self._cached_entries -= len(old.tree)
+        return commit
 
-    def history(self, repo: Repo, revision: str | None) -> list[Commit]:
-        out, cid = [], self.resolve(repo, revision)
+    def history(self, repo: Repo, revision: str | None) -> Iterator[Commit]:
+        """The commits from ``revision`` back to the first, newest first, read as they are needed."""
+        cid = self.resolve(repo, revision)
         while cid:
             c = self.read_commit(repo, cid)
-            out.append(c)
+            yield c
             cid = c.parents[0] if c.parents else None
-        return out
 
     def create_branch(self, repo: Repo, branch: str, start: str | None) -> None:
         validate_branch(branch)
@@ -450,6 +504,8 @@ class HubStore:
                                      description=description, tree=tree)
             refs[branch] = new.id
             _write_json(repo.path / "refs.json", refs)  # the moment the commit becomes visible
+            if branch == DEFAULT_BRANCH:
+                self._index(repo)
             return new
 
     def garbage_collect(self, min_age_s: float = 3600) -> int:
