@@ -69,7 +69,7 @@ def apply_commit(store: HubStore, repo: Repo, revision: str, user: str, spool: I
                     raise HubError(f"Invalid base64 content for {path}") from None
                 if path == "README.md" and (errors := card_errors(data.decode("utf-8", errors="replace"))):
                     raise HubError("; ".join(errors))
-                ops.append(FileOp("add", path, oid=store.put_blob(data), size=len(data)))
+                ops.append(FileOp("add", path, oid=store.put_blob(data, sync=False), size=len(data)))
             elif key == "lfsFile":
                 raise HubError("This hub stores every file inline; it never asked for LFS. Upgrade or retry the upload.")
             elif key == "deletedFile":
@@ -86,5 +86,6 @@ def apply_commit(store: HubStore, repo: Repo, revision: str, user: str, spool: I
         summary = str(header.get("summary") or "").strip()
         if not summary:
             raise HubError("A commit needs a summary (commit message)")
+        store.sync_blobs()  # every blob on disk before the commit that refers to them
         return store.commit(repo, branch, ops, author=user, summary=summary[:500],
                             description=str(header.get("description") or ""), parent_commit=header.get("parentCommit"))

@@ -19,6 +19,7 @@ upload leaves the previous state intact.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import hashlib
 import json
@@ -151,19 +152,38 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, data: bytes, sync: bool = True) -> None:
+    """``data`` at ``path``, whole or not at all; on disk before it returns unless ``sync`` is False (then the
+    caller makes it durable with sync_filesystem before anything refers to it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def sync_filesystem(path: Path) -> None:
+    """Everything written to ``path``'s filesystem reaches the disk: one syncfs(2) for a commit's many blobs instead
+    of an fsync each (a 10,000-file commit spent most of its time in them). Where syncfs is missing, sync(2)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if libc.syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    except (OSError, AttributeError):
+        pass
+    os.sync()
 
 
 def _write_json(path: Path, obj: object) -> None:
@@ -449,15 +469,24 @@ class HubStore:
     def blob_path(self, oid: str) -> Path:
         return self.root / "blobs" / oid[:2] / oid[2:]
 
-    def put_blob(self, data: bytes) -> str:
-        """Store file contents under their git blob id (idempotent) and return the id."""
+    def put_blob(self, data: bytes, sync: bool = True) -> str:
+        """Store file contents under their git blob id (idempotent) and return the id. With ``sync`` False the
+        caller calls sync_blobs() before a commit refers to it."""
         oid = git_blob_oid(data)
         path = self.blob_path(oid)
         try:
-            os.utime(path)  # stored before: young again, so that gc's age test keeps it
+            # Stored before: young again, so that gc's age test keeps it. A size that differs is what a crash
+            # before sync_blobs can leave (a renamed file whose data never reached the disk): written again.
+            if path.stat().st_size == len(data):
+                os.utime(path)
+                return oid
         except FileNotFoundError:
-            _atomic_write(path, data)
+            pass
+        _atomic_write(path, data, sync=sync)
         return oid
+
+    def sync_blobs(self) -> None:
+        sync_filesystem(self.root / "blobs")
 
     # --------------------------------------------------------------- commits
     def _write_commit(self, repo_dir: Path, *, parents: list[str], author: str, summary: str,
