@@ -167,6 +167,25 @@ def test_slow_clients_are_cut_off(own_server):
     assert httpx.get(server.url + "/health").status_code == 200
 
 
+def test_one_client_cannot_hold_every_connection(own_server):
+    server, _ = own_server(MAX_CONNECTIONS_PER_CLIENT=5)
+    host, port = server.url.removeprefix("http://").split(":")
+    held = [socket.create_connection((host, int(port)), timeout=10) for _ in range(5)]
+    try:
+        time.sleep(0.3)
+        with socket.create_connection((host, int(port)), timeout=10) as extra:
+            try:  # closed at once, this address already holds five: an empty read, or a reset
+                extra.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert extra.recv(4096) == b""
+            except ConnectionResetError:
+                pass
+    finally:
+        for s in held:
+            s.close()
+    time.sleep(0.3)
+    assert httpx.get(server.url + "/health").status_code == 200  # freed
+
+
 def test_a_full_disk_answers_507_and_changes_nothing(own_server, monkeypatch):
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections import Counter
 from typing import Any, Callable
 
 from starlette.exceptions import HTTPException
@@ -15,6 +16,7 @@ ANON_BODY = 1024 * 1024  # what a request without a valid token may send
 SMALL_BODY = 16 * 1024 * 1024  # only commits carry file contents; every other body is a small JSON document
 HEADER_TIMEOUT = 30.0  # seconds a connection may take to send a request's headers
 BODY_IDLE_TIMEOUT = 60.0  # seconds a request body may pause between two chunks
+MAX_CONNECTIONS_PER_CLIENT = 256  # open connections from one address; more are closed at once
 
 _UNSAFE = re.compile(r"[^\x20-\x7e]")
 
@@ -108,13 +110,32 @@ class RequestGuard:
 
 def protocol_class() -> type:
     """uvicorn's HTTP protocol with a deadline for a request's headers: a connection that opens and sends nothing,
-    or half a request, is closed (uvicorn times out only idle keep-alive connections, after a response)."""
+    or half a request, is closed (uvicorn times out only idle keep-alive connections, after a response); and at
+    most MAX_CONNECTIONS_PER_CLIENT connections from one address."""
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
+    open_from: Counter[str] = Counter()  # client address -> open connections (all on the server's event loop)
+
     class TimedProtocol(H11Protocol):
+        _address: str | None = None
+
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
+            address = self.client[0] if self.client else ""
+            if open_from[address] >= MAX_CONNECTIONS_PER_CLIENT:  # one client holding sockets open starves the rest
+                transport.close()
+                return
+            open_from[address] += 1
+            self._address = address
             self._arm()
+
+        def connection_lost(self, exc) -> None:
+            super().connection_lost(exc)
+            if self._address is not None:
+                open_from[self._address] -= 1
+                if open_from[self._address] <= 0:
+                    del open_from[self._address]
+                self._address = None
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
