@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -208,6 +209,7 @@ def main() -> None:
         app.terminate()
         app.wait(timeout=30)
         server.stop()
+        shutil.rmtree(HOME, ignore_errors=True)
 
     lat = sorted(latencies)
     q = lambda f: lat[min(len(lat) - 1, int(f * len(lat)))] * 1000  # noqa: E731
