@@ -106,6 +106,12 @@ def get_hub(choice: str, url: str, token: str) -> Hub:
     return resolve_hub(url if kind == "url" else kind, token=token, as_owner=owner)
 
 
+def user_error(e: UserError) -> gr.Error:
+    """The notice for ``e``. Not printed to the server's log: it is the visitor's mistake, not the app's, and its
+    text can echo what they typed (a secret pasted into the wrong field)."""
+    return gr.Error(str(e), print_exception=False)
+
+
 def shows_user_errors(fn: Callable) -> Callable:
     """``fn`` with a UserError (a bad file, a bad value, a hub that says no) turned into the message
     every tab shows: a gr.Error notice that fades after Gradio's usual 10 s. Any other exception is a
@@ -116,7 +122,7 @@ def shows_user_errors(fn: Callable) -> Callable:
             try:
                 yield from fn(*args, **kwargs)
             except UserError as e:
-                raise gr.Error(str(e)) from None
+                raise user_error(e) from None
         return stream
 
     @functools.wraps(fn)
@@ -124,7 +130,7 @@ def shows_user_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except UserError as e:
-            raise gr.Error(str(e)) from None
+            raise user_error(e) from None
     return call
 
 
