@@ -1,6 +1,6 @@
 """Command line of the self-hosted hub.
 
-    python -m hub.server serve --host 0.0.0.0 --port 8808 --data-dir DIR
+    python -m hub.server serve --host 0.0.0.0 --port 8808 --data-dir DIR [--max-file-gb 50]
     python -m hub.server add-token --data-dir DIR --user NAME
     python -m hub.server tokens --data-dir DIR                      (list: id, user, created)
     python -m hub.server revoke --data-dir DIR (--id ID | --user NAME)
@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8808)
     serve.add_argument("--data-dir", type=Path, default=None)
     serve.add_argument("--max-body-mb", type=int, default=2048, help="largest accepted request body (MiB)")
+    serve.add_argument("--max-file-gb", type=float, default=50,
+                       help="largest single file, uploaded through LFS or Xet (GiB; default 50)")
     serve.add_argument("--public-url", default=None, help="URL clients reach this server by (for repo URLs)")
     tok = sub.add_parser("add-token", help="print a new write token for a user (shown once, stored hashed)")
     tok.add_argument("--data-dir", type=Path, default=None)
@@ -81,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     from . import server_config
     from .app import create_app
 
-    app = create_app(store, max_body=args.max_body_mb * 1024 * 1024, public_url=args.public_url)
+    app = create_app(store, max_body=args.max_body_mb * 1024 * 1024, public_url=args.public_url,
+                     max_file=int(args.max_file_gb * 1024**3))
     print(f"DL Playground hub serving {store.root} on http://{args.host}:{args.port}", file=sys.stderr)
     uvicorn.Server(server_config(app, host=args.host, port=args.port, log_level="info")).run()
     return 0

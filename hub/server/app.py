@@ -8,7 +8,9 @@ Handlers that touch the disk are plain ``def`` so FastAPI runs them in its threa
 """
 from __future__ import annotations
 
+import base64
 import errno
+import fnmatch
 import itertools
 import logging
 import tempfile
@@ -31,10 +33,12 @@ from ..card import card_errors, split_card
 from .guard import RequestGuard, header_safe
 from .index import card_tags
 from .payload import apply_commit
+from .transfer import DEFAULT_MAX_FILE, Tickets, transfer_routes
 from .storage import (
-    REPO_TYPES, Conflict, EntryNotFound, HubError, HubStore, Repo, RepoNotFound, validate_path, validate_repo_id,
+    LFS_PATTERNS, REPO_TYPES, Conflict, EntryNotFound, HubError, HubStore, Repo, RepoNotFound, validate_path, validate_repo_id,
 )
 
+LFS_MIN_SIZE = 10 * 1024**2  # text files this large go through LFS too
 DEFAULT_MAX_BODY = 2 * 1024**3  # 2 GiB of request body (base64 inflates uploads by 4/3)
 _PLURAL = {"models": "model", "datasets": "dataset", "spaces": "space"}
 TREE_PAGE, COMMITS_PAGE = 1000, 100  # entries per page of a tree and of a history
@@ -101,6 +105,8 @@ class HubContext:
     store: HubStore
     max_body: int = DEFAULT_MAX_BODY
     public_url: str | None = None
+    max_file: int = DEFAULT_MAX_FILE  # one large file (LFS or Xet upload)
+    tickets: Tickets | None = None  # signs large-file upload links and Xet tokens
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)  # README blob id -> metadata (blobs are immutable)
     listings: OrderedDict = field(default_factory=OrderedDict)  # (repo, commit, path, recursive) -> tree entries
     lock: threading.Lock = field(default_factory=threading.Lock)  # handlers run in a thread pool
@@ -115,8 +121,10 @@ class HubContext:
     # ------------------------------------------------------------ auth/access
     def user_of(self, request: Request) -> str | None:
         """The token's user; None without a token, 401 for a token the hub does not know."""
+        if (known := request.scope.get("state", {}).get("user")) is not None:  # the RequestGuard looked it up
+            return known
         auth = request.headers.get("authorization", "")
-        if not auth:
+        if not auth or "ticket" in request.scope.get("state", {}):
             return None
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         user = self.store.user_for_token(token) if token else None
@@ -369,6 +377,14 @@ def delete_branch(plural: str, ns: str, name: str, branch: str, request: Request
 tree_routes = APIRouter()
 
 
+def file_entry(path: str, entry: dict) -> dict:
+    """A file as tree/ and paths-info list it; a large file adds its LFS pointer's fields."""
+    out = {"type": "file", "path": path, "oid": entry["oid"], "size": entry["size"]}
+    if "lfs" in entry:
+        out["lfs"] = {"oid": entry["lfs"], "size": entry["size"], "pointerSize": 134}
+    return out
+
+
 def tree_entries(tree: dict, path: str, recursive: bool) -> list[dict]:
     """The files and folders under ``path`` of a flat tree (folders first), as ``tree/`` lists them."""
     prefix = path.strip("/") + "/" if path.strip("/") else ""
@@ -386,7 +402,7 @@ def tree_entries(tree: dict, path: str, recursive: bool) -> list[dict]:
             d = prefix + "/".join(parts[:i])
             dirs.setdefault(d, {"type": "directory", "path": d, "oid": "0" * 40, "size": 0})
         if recursive or len(parts) == 1:
-            files.append({"type": "file", "path": p, "oid": e["oid"], "size": e["size"]})
+            files.append(file_entry(p, e))
     if prefix and not files and not dirs:
         raise EntryNotFound(f"{path} does not exist")
     return sorted(dirs.values(), key=lambda d: d["path"]) + files
@@ -419,7 +435,7 @@ def _paths_info(hub: HubContext, request: Request, repo_type: str, repo_id: str,
     out = []
     for p in paths:
         if p in t:
-            out.append({"type": "file", "path": p, "oid": t[p]["oid"], "size": t[p]["size"]})
+            out.append(file_entry(p, t[p]))
         elif any(k.startswith(p.rstrip("/") + "/") for k in t):
             out.append({"type": "directory", "path": p, "oid": "0" * 40, "size": 0})
     return out
@@ -443,10 +459,30 @@ def preupload(plural: str, ns: str, name: str, revision: str, request: Request, 
         tree_ = hub.store.read_commit(repo, hub.store.resolve(repo, revision)).tree
     except HubError:
         tree_ = {}  # a branch about to be created: nothing to compare with
-    # Everything goes "regular" (inline base64 in the commit): "lfs" would send the client to a Xet CAS.
-    return {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
-                       "oid": tree_.get(f["path"], {}).get("oid")} for f in body.get("files", [])],
-            "commitOid": None}
+    answers = []
+    for f in body.get("files", []):
+        path, size = validate_path(f.get("path")), f.get("size")
+        if not isinstance(size, int):
+            raise HubError(f"preupload: 'size' of {path} must be an integer")
+        mode = upload_mode(path, size, f.get("sample"))
+        entry = tree_.get(path, {})
+        # The client skips a file whose oid matches: a large file's is its sha256, a small one's its blob id.
+        answers.append({"path": path, "uploadMode": mode, "shouldIgnore": False,
+                        "oid": entry.get("lfs") if mode == "lfs" else entry.get("oid")})
+    return {"files": answers, "commitOid": None}
+
+
+def upload_mode(path: str, size: int, sample: Any) -> str:
+    """"lfs" (uploaded on its own, streamed: hub.server.transfer) or "regular" (inline in the commit), as
+    huggingface.co decides: the .gitattributes patterns, anything of 10 MB or more, and binary content."""
+    name = path.rsplit("/", 1)[-1]
+    if size >= LFS_MIN_SIZE or any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(path, p) for p in LFS_PATTERNS):
+        return "lfs"
+    try:
+        binary = b"\0" in base64.b64decode(sample or "", validate=False)
+    except (ValueError, TypeError):
+        binary = False
+    return "lfs" if binary else "regular"
 
 
 @upload_routes.post("/api/{plural}/{ns}/{name}/commit/{revision:path}")
@@ -555,11 +591,13 @@ async def _os_error(request: Request, exc: OSError) -> JSONResponse:
     return _error(HubError("The hub could not read or write its data", status=500))
 
 
-def create_app(store: HubStore, *, max_body: int = DEFAULT_MAX_BODY, public_url: str | None = None) -> FastAPI:
+def create_app(store: HubStore, *, max_body: int = DEFAULT_MAX_BODY, public_url: str | None = None,
+               max_file: int = DEFAULT_MAX_FILE) -> FastAPI:
     app = FastAPI(title="DL Playground hub", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
-    app.state.hub = HubContext(store, max_body=max_body, public_url=public_url)
-    app.add_middleware(RequestGuard, user_for_token=store.user_for_token, max_body=max_body)
+    tickets = Tickets(store.root)
+    app.state.hub = HubContext(store, max_body=max_body, public_url=public_url, max_file=max_file, tickets=tickets)
+    app.add_middleware(RequestGuard, user_for_token=store.user_for_token, max_body=max_body, admit=tickets.admit)
     app.add_exception_handler(HubError, _hub_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid)
@@ -568,7 +606,7 @@ def create_app(store: HubStore, *, max_body: int = DEFAULT_MAX_BODY, public_url:
     app.add_exception_handler(OSError, _os_error)
     # Starlette tries routes in this order; /api/whoami-v2 must come before /api/{plural}.
     for router in (account_routes, repo_routes, info_routes, branch_routes, tree_routes, upload_routes,
-                   download_routes):
+                   transfer_routes, download_routes):
         app.include_router(router)
     app.add_api_route("/health", health, methods=["GET"])
     return app

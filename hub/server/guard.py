@@ -43,26 +43,39 @@ class BodyRefused(HTTPException):
 
 
 class RequestGuard:
-    """ASGI middleware. ``user_for_token(token) -> user | None`` is the store's; ``max_body`` the commit limit."""
+    """ASGI middleware. ``user_for_token(token) -> user | None`` is the store's; ``max_body`` the commit limit;
+    ``admit(path, bearer) -> (claims | None, limit) | None`` recognises the large-file upload paths, which carry a
+    signed ticket instead of a token (hub.server.transfer.Tickets.admit).
 
-    def __init__(self, app: Callable, user_for_token: Callable[[str], str | None], max_body: int):
-        self.app, self.user_for_token, self.max_body = app, user_for_token, max_body
+    The user a token names, or a ticket's claims, are left in ``scope["state"]`` ("user", "ticket") for the
+    handlers, which then need not look the token up again."""
+
+    def __init__(self, app: Callable, user_for_token: Callable[[str], str | None], max_body: int,
+                 admit: Callable[[str, str], tuple[dict | None, int] | None] | None = None):
+        self.app, self.user_for_token, self.max_body, self.admit = app, user_for_token, max_body, admit
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         auth = headers.get("authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         user = None
-        if auth:
-            token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        state = scope.setdefault("state", {})
+        if (upload := self.admit(scope.get("path", ""), token) if self.admit else None) is not None:
+            claims, limit = upload
+            if claims is None:
+                return await self._refuse(send, 401, "This upload link or token is invalid or has expired: "
+                                                     "start the upload again")
+            state["ticket"], user = claims, claims["user"]
+        elif auth:
             user = self.user_for_token(token) if token else None
             if user is None:  # the same answer whatever the path names: an unknown token learns nothing
                 return await self._refuse(send, 401, "Invalid credentials in Authorization header")
-        if user is None:
-            limit = ANON_BODY
-        else:
+            state["user"] = user
             limit = self.max_body if "/commit/" in scope.get("path", "") else min(self.max_body, SMALL_BODY)
+        else:
+            limit = ANON_BODY
         try:
             declared = int(headers.get("content-length") or 0)
         except ValueError:

@@ -70,8 +70,15 @@ def apply_commit(store: HubStore, repo: Repo, revision: str, user: str, spool: I
                 if path == "README.md" and (errors := card_errors(data.decode("utf-8", errors="replace"))):
                     raise HubError("; ".join(errors))
                 ops.append(FileOp("add", path, oid=store.put_blob(data, sync=False), size=len(data)))
-            elif key == "lfsFile":
-                raise HubError("This hub stores every file inline; it never asked for LFS. Upgrade or retry the upload.")
+            elif key == "lfsFile":  # uploaded before the commit, through LFS or Xet (hub.server.transfer)
+                path, sha256 = validate_path(value.get("path", "")), value.get("oid")
+                found = store.large_file(sha256) if isinstance(sha256, str) else None
+                if found is None:
+                    raise HubError(f"{path}: no upload with sha256 {sha256!r} reached this hub (or it expired): "
+                                   "upload the file again")
+                if value.get("size") not in (None, found[1]):
+                    raise HubError(f"{path}: the upload with sha256 {sha256} has {found[1]} bytes, not {value['size']}")
+                ops.append(FileOp("add", path, oid=found[0], size=found[1], sha256=sha256))
             elif key == "deletedFile":
                 ops.append(FileOp("delete", validate_path(value.get("path", ""))))
             elif key == "deletedFolder":

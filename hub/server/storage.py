@@ -3,6 +3,8 @@
 Layout under ``root``::
 
     blobs/ab/<git-blob-sha1>        content-addressed file contents (shared by all repos)
+    lfs/ab/<sha256>                 {"oid": git blob sha1, "size"}: a large file uploaded through LFS or Xet, verified
+    xet/xorbs/<user>/ab/<hash>      Xet chunk containers as a client sent them, per uploader, until gc
     repos/<type>/<ns>/<name>/
         repo.json                   owner, private flag, sdk, creation time
         refs.json                   {"main": "<commit id>", ...}
@@ -22,6 +24,7 @@ import contextlib
 import ctypes
 import fcntl
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -47,23 +50,22 @@ REPO_TYPES = ("model", "dataset", "space")
 SPACE_SDKS = ("gradio", "docker", "static", "streamlit")
 DEFAULT_BRANCH = "main"
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 MAX_CACHED_TREE_ENTRIES = 200_000  # files of the commits kept parsed in memory (some 60 MB at most)
 _BRANCH_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 _PATH_CHAR_RE = re.compile(r"[\x00-\x1f\x7f\\]")
 
-# What huggingface.co puts in a new repo's first commit.
-GITATTRIBUTES = b"""*.7z filter=lfs diff=lfs merge=lfs -text
-*.bin filter=lfs diff=lfs merge=lfs -text
-*.ckpt filter=lfs diff=lfs merge=lfs -text
-*.h5 filter=lfs diff=lfs merge=lfs -text
-*.npy filter=lfs diff=lfs merge=lfs -text
-*.onnx filter=lfs diff=lfs merge=lfs -text
-*.pt filter=lfs diff=lfs merge=lfs -text
-*.pth filter=lfs diff=lfs merge=lfs -text
-*.safetensors filter=lfs diff=lfs merge=lfs -text
-*.zip filter=lfs diff=lfs merge=lfs -text
-"""
+# Files stored as large files (uploaded through LFS or Xet, not inline in the commit): huggingface.co's default
+# .gitattributes patterns, which a new repo's first commit holds and preupload follows.
+LFS_PATTERNS = (
+    "*.7z", "*.arrow", "*.bin", "*.bz2", "*.ckpt", "*.ftz", "*.gz", "*.h5", "*.joblib", "*.lfs.*", "*.mlmodel",
+    "*.model", "*.msgpack", "*.npy", "*.npz", "*.onnx", "*.ot", "*.parquet", "*.pb", "*.pickle", "*.pkl", "*.pt",
+    "*.pth", "*.rar", "*.safetensors", "saved_model/**/*", "*.tar.*", "*.tar", "*.tflite", "*.tgz", "*.wasm",
+    "*.xz", "*.zip", "*.zst", "*tfevents*", "*.lz4", "*.mds", "*.mp3", "*.ogg", "*.wav", "*.flac", "*.mp4",
+    "*.jpg", "*.jpeg", "*.png", "*.webp", "*.gif",
+)
+GITATTRIBUTES = "".join(f"{p} filter=lfs diff=lfs merge=lfs -text\n" for p in LFS_PATTERNS).encode()
 
 
 class HubError(Exception):
@@ -217,7 +219,7 @@ class Commit:
     summary: str
     description: str
     date: float
-    tree: dict[str, dict]  # path -> {"oid": git blob sha1, "size": bytes}
+    tree: dict[str, dict]  # path -> {"oid": git blob sha1, "size": bytes[, "lfs": sha256 of a large file]}
 
 
 @dataclass
@@ -230,6 +232,7 @@ class FileOp:
     size: int | None = None
     src_path: str | None = None
     src_revision: str | None = None
+    sha256: str | None = None  # a large file's (uploaded through LFS or Xet)
 
 
 class HubStore:
@@ -238,7 +241,7 @@ class HubStore:
         self._commits: OrderedDict[tuple[str, str], Commit] = OrderedDict()  # read_commit's cache
         self._commits_lock = threading.Lock()
         self._cached_entries = 0
-        for sub in ("blobs", "repos", "tmp", "trash"):
+        for sub in ("blobs", "repos", "tmp", "trash", "lfs"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self._tokens_lock = threading.Lock()
         self.index = RepoIndex(self.root / "index.sqlite")
@@ -488,6 +491,28 @@ class HubStore:
     def sync_blobs(self) -> None:
         sync_filesystem(self.root / "blobs")
 
+    # ----------------------------------------------------------- large files
+    def lfs_record(self, sha256: str) -> Path:
+        if not SHA256_RE.match(sha256 or ""):
+            raise HubError(f"Invalid sha256 {sha256!r}: expected 64 lowercase hex characters")
+        return self.root / "lfs" / sha256[:2] / sha256[2:]
+
+    def large_file(self, sha256: str) -> tuple[str, int] | None:
+        """(blob id, size) of a large file uploaded before, refreshed so gc keeps it for a commit about to name it;
+        None when it was never uploaded or gc has removed it since (then the client uploads it again)."""
+        try:
+            rec = _read_json(self.lfs_record(sha256))
+            path = self.blob_path(rec["oid"])
+            if path.stat().st_size != rec["size"]:
+                return None
+            os.utime(path)
+            return rec["oid"], rec["size"]
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
+
+    def blob_writer(self, size: int) -> "BlobWriter":
+        return BlobWriter(self, size)
+
     # --------------------------------------------------------------- commits
     def _write_commit(self, repo_dir: Path, *, parents: list[str], author: str, summary: str,
                       description: str, tree: dict[str, dict]) -> Commit:
@@ -515,7 +540,7 @@ class HubStore:
             tree = dict(self.read_commit(repo, head).tree)
             for op in ops:
                 if op.kind == "add":
-                    tree[op.path] = {"oid": op.oid, "size": op.size}
+                    tree[op.path] = {"oid": op.oid, "size": op.size, **({"lfs": op.sha256} if op.sha256 else {})}
                 elif op.kind == "delete":
                     if tree.pop(op.path, None) is None:
                         raise EntryNotFound(f"{op.path} does not exist in {repo.id}@{branch}")
@@ -555,8 +580,74 @@ class HubStore:
                     elif p.parent.name + p.name not in live and p.stat().st_mtime < cutoff:
                         p.unlink()
                         removed += 1
-            for p in (self.root / "repos").glob("*/*/*/commits/.tmp-*"):
+            old = itertools.chain((self.root / "repos").glob("*/*/*/commits/.tmp-*"), (self.root / "tmp").glob("upload-*"),
+                                  (self.root / "xet").glob("xorbs/*/*/*"), (self.root / "lfs").glob("*/.tmp-*"))
+            for p in old:  # interrupted writes, and Xet containers whose files were rebuilt long ago
                 with contextlib.suppress(FileNotFoundError):
                     if p.stat().st_mtime < cutoff:
                         p.unlink()
+            for p in (self.root / "lfs").glob("*/*"):  # records of large files whose blob is gone
+                with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
+                    if not p.name.startswith(".tmp-") and not self.blob_path(_read_json(p)["oid"]).exists():
+                        p.unlink()
         return removed
+
+
+class BlobWriter:
+    """A large file streamed to disk at constant memory: sha256 (its LFS id) and the git blob sha1 (its blob id) are
+    computed as the bytes pass; on :meth:`finish` it becomes a blob and an ``lfs/`` record, or nothing at all."""
+
+    def __init__(self, store: HubStore, size: int):
+        if not isinstance(size, int) or size < 0:
+            raise HubError(f"Invalid size {size!r}")
+        self.store, self.size, self.written = store, size, 0
+        self.sha256 = hashlib.sha256()
+        self.sha1 = hashlib.sha1(b"blob %d\0" % size)
+        fd, self.tmp = tempfile.mkstemp(dir=store.root / "tmp", prefix="upload-")
+        self.file = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        if self.written + len(data) > self.size:
+            raise HubError(f"The upload is longer than the {self.size} bytes it announced", status=400)
+        self.file.write(data)
+        self.sha256.update(data)
+        self.sha1.update(data)
+        self.written += len(data)
+
+    def finish(self, expect_sha256: str | None = None) -> tuple[str, str, int]:
+        """Verify and store; returns (sha256, blob id, size)."""
+        if self.written != self.size:
+            raise HubError(f"The upload ended after {self.written} of the {self.size} bytes it announced")
+        sha256 = self.sha256.hexdigest()
+        if expect_sha256 is not None and sha256 != expect_sha256:
+            raise HubError(f"The uploaded bytes have sha256 {sha256}, not {expect_sha256}: upload them again")
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        oid = self.sha1.hexdigest()
+        with self.store.writing():
+            path = self.store.blob_path(oid)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                if path.stat().st_size == self.size:
+                    os.utime(path)
+                    os.unlink(self.tmp)
+                else:
+                    os.replace(self.tmp, path)
+            except FileNotFoundError:
+                os.replace(self.tmp, path)
+            _atomic_write(self.store.lfs_record(sha256), json.dumps({"oid": oid, "size": self.size}).encode())
+        return sha256, oid, self.size
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self.file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.tmp)
+
+    def __enter__(self) -> "BlobWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.file.closed:
+            self.abort()
