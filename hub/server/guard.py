@@ -88,9 +88,10 @@ class RequestGuard:
 
         async def guarded_receive() -> dict[str, Any]:
             nonlocal received
-            try:
-                message = await asyncio.wait_for(receive(), BODY_IDLE_TIMEOUT)
-            except asyncio.TimeoutError:
+            try:  # asyncio.timeout, not wait_for: no task per message (a 1 GB upload is ~4,000 messages)
+                async with asyncio.timeout(BODY_IDLE_TIMEOUT):
+                    message = await receive()
+            except TimeoutError:
                 raise BodyRefused(408, f"The request body stalled for {BODY_IDLE_TIMEOUT:.0f} s") from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
@@ -125,11 +126,14 @@ def protocol_class() -> type:
     """uvicorn's HTTP protocol with a deadline for a request's headers: a connection that opens and sends nothing,
     or half a request, is closed (uvicorn times out only idle keep-alive connections, after a response); and at
     most MAX_CONNECTIONS_PER_CLIENT connections from one address."""
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+    try:  # httptools parses bodies twice as fast as h11 (uploads of large files are bound by it)
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Protocol
+    except ImportError:
+        from uvicorn.protocols.http.h11_impl import H11Protocol as Protocol
 
     open_from: Counter[str] = Counter()  # client address -> open connections (all on the server's event loop)
 
-    class TimedProtocol(H11Protocol):
+    class TimedProtocol(Protocol):
         _address: str | None = None
 
         def connection_made(self, transport) -> None:

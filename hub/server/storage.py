@@ -593,16 +593,23 @@ class HubStore:
         return removed
 
 
+def lfs_pointer(sha256: str, size: int) -> bytes:
+    """The Git LFS pointer file that stands for a large file in git (https://git-lfs.com/spec/v1)."""
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode()
+
+
 class BlobWriter:
-    """A large file streamed to disk at constant memory: sha256 (its LFS id) and the git blob sha1 (its blob id) are
-    computed as the bytes pass; on :meth:`finish` it becomes a blob and an ``lfs/`` record, or nothing at all."""
+    """A large file streamed to disk at constant memory and verified by its sha256; on :meth:`finish` it becomes a
+    blob and an ``lfs/`` record, or nothing at all. Its blob id is the git id of its LFS pointer (what a git
+    tree holds for it on huggingface.co), so the bytes are hashed once, by sha256, not also by sha1.
+
+    :meth:`write` and :meth:`hash` may run in two threads at once (both release the GIL); :meth:`update` does both."""
 
     def __init__(self, store: HubStore, size: int):
         if not isinstance(size, int) or size < 0:
             raise HubError(f"Invalid size {size!r}")
         self.store, self.size, self.written = store, size, 0
         self.sha256 = hashlib.sha256()
-        self.sha1 = hashlib.sha1(b"blob %d\0" % size)
         fd, self.tmp = tempfile.mkstemp(dir=store.root / "tmp", prefix="upload-")
         self.file = os.fdopen(fd, "wb")
 
@@ -610,9 +617,14 @@ class BlobWriter:
         if self.written + len(data) > self.size:
             raise HubError(f"The upload is longer than the {self.size} bytes it announced", status=400)
         self.file.write(data)
-        self.sha256.update(data)
-        self.sha1.update(data)
         self.written += len(data)
+
+    def hash(self, data: bytes) -> None:
+        self.sha256.update(data)
+
+    def update(self, data: bytes) -> None:
+        self.write(data)
+        self.hash(data)
 
     def finish(self, expect_sha256: str | None = None) -> tuple[str, str, int]:
         """Verify and store; returns (sha256, blob id, size)."""
@@ -624,7 +636,7 @@ class BlobWriter:
         self.file.flush()
         os.fsync(self.file.fileno())
         self.file.close()
-        oid = self.sha1.hexdigest()
+        oid = git_blob_oid(lfs_pointer(sha256, self.size))
         with self.store.writing():
             path = self.store.blob_path(oid)
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ the RequestGuard checks them before a byte of body is read, and only they admit 
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -24,7 +25,7 @@ import secrets
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -89,16 +90,26 @@ def _free_space_check(store: HubStore, size: int) -> None:
         raise HubError(f"The hub's disk has no room for {size} more bytes: nothing was uploaded", status=507)
 
 
-async def _stream_into(request: Request, write) -> None:
-    """The request body into ``write`` (run in a thread, where hashing does not hold up the event loop)."""
+async def _stream_into(request: Request, *consumers: Callable[[bytes], object]) -> None:
+    """The request body into each of ``consumers``, each in a thread of its own (hashing and writing release the
+    GIL), while the next block is being received: at most two blocks of _BUFFER in memory."""
+    async def hand_over(block: bytearray) -> None:
+        await asyncio.gather(*(run_in_threadpool(consume, block) for consume in consumers))
+
+    pending: asyncio.Future | None = None
     buf = bytearray()
-    async for chunk in request.stream():
-        buf += chunk
-        if len(buf) >= _BUFFER:
-            await run_in_threadpool(write, buf)
-            buf = bytearray()
+    try:
+        async for chunk in request.stream():
+            buf += chunk
+            if len(buf) >= _BUFFER:
+                if pending is not None:
+                    await pending
+                pending, buf = asyncio.ensure_future(hand_over(buf)), bytearray()
+    finally:
+        if pending is not None:
+            await pending
     if buf:
-        await run_in_threadpool(write, buf)
+        await hand_over(buf)
 
 
 transfer_routes = APIRouter()
@@ -152,7 +163,7 @@ async def lfs_upload(ticket: str, request: Request) -> Response:
     """The bytes of one large file, at the link the batch answered; kept only if their sha256 is the ticket's."""
     claims, store = request.state.ticket, request.app.state.store
     with await run_in_threadpool(store.blob_writer, claims["size"]) as writer:
-        await _stream_into(request, writer.write)
+        await _stream_into(request, writer.write, writer.hash)
         await run_in_threadpool(writer.finish, claims["oid"])
     return Response(status_code=200)
 
@@ -220,7 +231,7 @@ def _register_shard(hub: Any, user: str, data: bytes) -> int:
         _free_space_check(hub.store, recipe.size)
         with hub.store.blob_writer(recipe.size) as writer:
             try:
-                rebuild(recipe, lambda h: _xorb_path(hub.store, user, h), writer.write)
+                rebuild(recipe, lambda h: _xorb_path(hub.store, user, h), writer.update)
             except XetFormatError as e:
                 raise HubError(f"Invalid upload: {e}") from None
             writer.finish(recipe.sha256)
