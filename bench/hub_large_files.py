@@ -163,7 +163,7 @@ def main() -> None:
         # --- the PUT alone, and the download, against the minimal server (A B A B)
         put_hub, put_raw, get_hub, get_raw, peaks = [], [], [], [], []
         for _ in range(args.rounds):
-            for f in list((data / "lfs").glob("*/*")):  # forget the upload, so the batch asks for it again
+            for f in list((data / "lfs").glob("*/*/*")):  # forget the upload, so the batch asks for it again
                 f.unlink()
             actions, errors, _ = post_lfs_batch_info(upload_infos=[info], token=token, repo_type="model",
                                                      repo_id="bench/large", endpoint=url)
@@ -188,7 +188,7 @@ def main() -> None:
 
         # --- end to end with the official client
         for how, obj in (("LFS (file object)", None), ("Xet (path, hf_xet)", str(src))):
-            for f in list((data / "lfs").glob("*/*")):
+            for f in list((data / "lfs").glob("*/*/*")):
                 f.unlink()
             reset_peak(server.pid)
             t = time.perf_counter()

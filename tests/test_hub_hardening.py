@@ -84,7 +84,8 @@ def test_a_fuzz_of_malformed_requests_gets_4xx_with_a_message(hub_server, repo_n
         for method, path in (("POST", "/api/repos/create"), ("DELETE", "/api/repos/delete"),
                              ("PUT", f"/api/models/{repo}/settings"), ("POST", f"/api/models/{repo}/preupload/main"),
                              ("POST", f"/api/models/{repo}/branch/b1"), ("POST", "/api/validate-yaml"),
-                             ("POST", f"/api/models/{repo}/paths-info/main")):
+                             ("POST", f"/api/models/{repo}/paths-info/main"),
+                             ("POST", f"/{repo}.git/info/lfs/objects/batch")):
             for headers in (auth, {}):
                 requests.append((method, path, body, {**headers, "Content-Type": "application/json"}))
     for body in commit_bodies:
@@ -95,6 +96,13 @@ def test_a_fuzz_of_malformed_requests_gets_4xx_with_a_message(hub_server, repo_n
                  f"/api/models/{repo}/commits/%ff", "/api/nonsense/a/b", f"/{repo}/resolve/main/" + "a" * 5000):
         for headers in (auth, {}):
             requests.append(("GET", path, b"", headers))
+    xet = {"Authorization": "Bearer " + httpx.get(f"{url}/api/models/{repo}/xet-write-token/main", headers=auth
+                                                  ).json()["accessToken"]}
+    for body in bodies + commit_bodies:  # the large-file uploads: a shard, a xorb, an LFS link
+        for method, path, headers in (("POST", "/xet/v1/shards", xet), ("POST", "/xet/v1/xorbs/default/" + "0" * 64, {}),
+                                      ("POST", "/xet/v1/xorbs/default/nothex", xet),
+                                      ("PUT", "/api/lfs-upload/eyJrIjoibGZzIn0.x", {})):
+            requests.append((method, path, body, headers))
     for name in ("é", "中文", "a\x01b"):
         requests.append(("POST", "/api/repos/create", json.dumps({"name": name}).encode(),
                          {**auth, "Content-Type": "application/json"}))

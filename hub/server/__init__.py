@@ -41,11 +41,13 @@ def server_config(app: Any, **kwargs: Any):
 
 
 def start_in_thread(data_dir: str | Path, host: str = "127.0.0.1", port: int = 0,
-                    max_body: int | None = None, log_level: str = "warning") -> RunningServer:
+                    max_body: int | None = None, log_level: str = "warning",
+                    max_file: int | None = None) -> RunningServer:
     """Serve the hub from ``data_dir`` on ``host:port`` (0 picks a free port) in a daemon thread."""
     import uvicorn
 
     from .app import DEFAULT_MAX_BODY, create_app
+    from .transfer import DEFAULT_MAX_FILE
     from .storage import HubStore
 
     store = HubStore(data_dir)
@@ -58,7 +60,7 @@ def start_in_thread(data_dir: str | Path, host: str = "127.0.0.1", port: int = 0
     sock.bind((host, port))
     sock.listen(128)
     port = sock.getsockname()[1]
-    app = create_app(store, max_body=max_body or DEFAULT_MAX_BODY)
+    app = create_app(store, max_body=max_body or DEFAULT_MAX_BODY, max_file=max_file or DEFAULT_MAX_FILE)
     server = uvicorn.Server(server_config(app, log_level=log_level))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="hub-server", daemon=True)
     thread.start()

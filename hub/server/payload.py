@@ -44,6 +44,15 @@ def _ndjson_items(spool: IO[bytes]) -> Iterator[tuple[dict, bytes | None]]:
             pos = end + 1
 
 
+def _in_branch(store: HubStore, repo: Repo, branch: str, sha256: object) -> tuple[str, int] | None:
+    """A large file the branch already holds (the client copies files by naming their sha256)."""
+    try:
+        tree = store.read_commit(repo, store.resolve(repo, branch)).tree
+    except HubError:
+        return None
+    return next(((e["oid"], e["size"]) for e in tree.values() if e.get("lfs") == sha256), None)
+
+
 def apply_commit(store: HubStore, repo: Repo, revision: str, user: str, spool: IO[bytes]) -> Commit:
     """Parse the NDJSON commit payload spooled in ``spool``, store its blobs, then commit under the repo lock."""
     branch = validate_branch(revision)
@@ -72,7 +81,7 @@ def apply_commit(store: HubStore, repo: Repo, revision: str, user: str, spool: I
                 ops.append(FileOp("add", path, oid=store.put_blob(data, sync=False), size=len(data)))
             elif key == "lfsFile":  # uploaded before the commit, through LFS or Xet (hub.server.transfer)
                 path, sha256 = validate_path(value.get("path", "")), value.get("oid")
-                found = store.large_file(sha256) if isinstance(sha256, str) else None
+                found = store.large_file(sha256, user) or _in_branch(store, repo, branch, sha256)
                 if found is None:
                     raise HubError(f"{path}: no upload with sha256 {sha256!r} reached this hub (or it expired): "
                                    "upload the file again")

@@ -3,7 +3,8 @@
 Layout under ``root``::
 
     blobs/ab/<git-blob-sha1>        content-addressed file contents (shared by all repos)
-    lfs/ab/<sha256>                 {"oid": git blob sha1, "size"}: a large file uploaded through LFS or Xet, verified
+    lfs/<user>/ab/<sha256>          {"oid", "size"}: a large file that user uploaded (LFS or Xet), verified; a commit
+                                    may name it by sha256 (per user: knowing a hash must not give its content)
     xet/xorbs/<user>/ab/<hash>      Xet chunk containers as a client sent them, per uploader, until gc
     repos/<type>/<ns>/<name>/
         repo.json                   owner, private flag, sdk, creation time
@@ -492,16 +493,16 @@ class HubStore:
         sync_filesystem(self.root / "blobs")
 
     # ----------------------------------------------------------- large files
-    def lfs_record(self, sha256: str) -> Path:
-        if not SHA256_RE.match(sha256 or ""):
+    def lfs_record(self, sha256: str, user: str) -> Path:
+        if not isinstance(sha256, str) or not SHA256_RE.match(sha256):
             raise HubError(f"Invalid sha256 {sha256!r}: expected 64 lowercase hex characters")
-        return self.root / "lfs" / sha256[:2] / sha256[2:]
+        return self.root / "lfs" / user / sha256[:2] / sha256[2:]
 
-    def large_file(self, sha256: str) -> tuple[str, int] | None:
-        """(blob id, size) of a large file uploaded before, refreshed so gc keeps it for a commit about to name it;
-        None when it was never uploaded or gc has removed it since (then the client uploads it again)."""
+    def large_file(self, sha256: str, user: str) -> tuple[str, int] | None:
+        """(blob id, size) of a large file ``user`` uploaded before, refreshed so gc keeps it for a commit about to
+        name it; None when it was never uploaded or gc has removed it since (then the client uploads it again)."""
         try:
-            rec = _read_json(self.lfs_record(sha256))
+            rec = _read_json(self.lfs_record(sha256, user))
             path = self.blob_path(rec["oid"])
             if path.stat().st_size != rec["size"]:
                 return None
@@ -510,8 +511,8 @@ class HubStore:
         except (FileNotFoundError, ValueError, KeyError, TypeError):
             return None
 
-    def blob_writer(self, size: int) -> "BlobWriter":
-        return BlobWriter(self, size)
+    def blob_writer(self, size: int, user: str) -> "BlobWriter":
+        return BlobWriter(self, size, user)
 
     # --------------------------------------------------------------- commits
     def _write_commit(self, repo_dir: Path, *, parents: list[str], author: str, summary: str,
@@ -581,12 +582,12 @@ class HubStore:
                         p.unlink()
                         removed += 1
             old = itertools.chain((self.root / "repos").glob("*/*/*/commits/.tmp-*"), (self.root / "tmp").glob("upload-*"),
-                                  (self.root / "xet").glob("xorbs/*/*/*"), (self.root / "lfs").glob("*/.tmp-*"))
+                                  (self.root / "xet").glob("xorbs/*/*/*"), (self.root / "lfs").glob("*/*/.tmp-*"))
             for p in old:  # interrupted writes, and Xet containers whose files were rebuilt long ago
                 with contextlib.suppress(FileNotFoundError):
                     if p.stat().st_mtime < cutoff:
                         p.unlink()
-            for p in (self.root / "lfs").glob("*/*"):  # records of large files whose blob is gone
+            for p in (self.root / "lfs").glob("*/*/*"):  # records of large files whose blob is gone
                 with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
                     if not p.name.startswith(".tmp-") and not self.blob_path(_read_json(p)["oid"]).exists():
                         p.unlink()
@@ -605,10 +606,10 @@ class BlobWriter:
 
     :meth:`write` and :meth:`hash` may run in two threads at once (both release the GIL); :meth:`update` does both."""
 
-    def __init__(self, store: HubStore, size: int):
+    def __init__(self, store: HubStore, size: int, user: str):
         if not isinstance(size, int) or size < 0:
             raise HubError(f"Invalid size {size!r}")
-        self.store, self.size, self.written = store, size, 0
+        self.store, self.size, self.user, self.written = store, size, user, 0
         self.sha256 = hashlib.sha256()
         fd, self.tmp = tempfile.mkstemp(dir=store.root / "tmp", prefix="upload-")
         self.file = os.fdopen(fd, "wb")
@@ -648,7 +649,7 @@ class BlobWriter:
                     os.replace(self.tmp, path)
             except FileNotFoundError:
                 os.replace(self.tmp, path)
-            _atomic_write(self.store.lfs_record(sha256), json.dumps({"oid": oid, "size": self.size}).encode())
+            _atomic_write(self.store.lfs_record(sha256, self.user), json.dumps({"oid": oid, "size": self.size}).encode())
         return sha256, oid, self.size
 
     def abort(self) -> None:

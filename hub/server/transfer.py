@@ -134,7 +134,7 @@ async def _lfs_batch(repo_type: str, ns: str, name: str, request: Request) -> JS
         elif size > hub.max_file:
             answers.append({"oid": oid, "size": size, "error": {
                 "code": 422, "message": f"{size} bytes is over this hub's limit of {hub.max_file} bytes per file"}})
-        elif await run_in_threadpool(hub.store.large_file, oid):
+        elif await run_in_threadpool(hub.store.large_file, oid, user):
             answers.append({"oid": oid, "size": size})  # already here: no action, the client skips it
         else:
             await run_in_threadpool(_free_space_check, hub.store, size)
@@ -162,7 +162,7 @@ for _prefix, _repo_type in (("", "model"), ("/datasets", "dataset"), ("/spaces",
 async def lfs_upload(ticket: str, request: Request) -> Response:
     """The bytes of one large file, at the link the batch answered; kept only if their sha256 is the ticket's."""
     claims, store = request.state.ticket, request.app.state.store
-    with await run_in_threadpool(store.blob_writer, claims["size"]) as writer:
+    with await run_in_threadpool(store.blob_writer, claims["size"], claims["user"]) as writer:
         await _stream_into(request, writer.write, writer.hash)
         await run_in_threadpool(writer.finish, claims["oid"])
     return Response(status_code=200)
@@ -226,10 +226,10 @@ def _register_shard(hub: Any, user: str, data: bytes) -> int:
     for recipe in recipes:
         if recipe.size > hub.max_file:
             raise HubError(f"{recipe.size} bytes is over this hub's limit of {hub.max_file} bytes per file")
-        if recipe.sha256 and hub.store.large_file(recipe.sha256):
+        if recipe.sha256 and hub.store.large_file(recipe.sha256, user):
             continue
         _free_space_check(hub.store, recipe.size)
-        with hub.store.blob_writer(recipe.size) as writer:
+        with hub.store.blob_writer(recipe.size, user) as writer:
             try:
                 rebuild(recipe, lambda h: _xorb_path(hub.store, user, h), writer.update)
             except XetFormatError as e:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-SHARD_TAG_LEN = 32
+SHARD_TAG = bytes.fromhex("48465265706f4d6574614461746100556967456a7b815783a5bdd95ccdd14aa9")  # "HFRepoMetaData\0"...
 SHARD_HEADER_VERSION = 2
 ENTRY = 48  # every shard record is 48 bytes
 BOOKEND = b"\xff" * 32
@@ -53,8 +53,8 @@ class FileRecipe:
 
 def parse_shard(data: bytes) -> list[FileRecipe]:
     """The files a shard upload records (its CAS Info section, the new xorbs' chunk lists, is not needed here)."""
-    if len(data) < ENTRY or struct.unpack_from("<Q", data, SHARD_TAG_LEN)[0] != SHARD_HEADER_VERSION:
-        raise XetFormatError("not a Xet shard (header version 2 expected)")
+    if len(data) < ENTRY or data[:32] != SHARD_TAG or struct.unpack_from("<Q", data, 32)[0] != SHARD_HEADER_VERSION:
+        raise XetFormatError("not a Xet shard (its tag, and header version 2, expected)")
     pos, files = ENTRY, []
     while True:
         if pos + ENTRY > len(data):
