@@ -327,3 +327,36 @@ def test_lfs_endpoint_refuses_what_it_does_not_take(hub_server, repo_name):
                       headers=_auth(hub_server)).status_code == 404
     with pytest.raises(HfHubHTTPError):
         api.upload_file(path_or_fileobj=b"x", path_in_repo="w.bin", repo_id=f"alice/{repo_name}-missing")
+
+
+def test_later_xet_uploads_reuse_chunks_after_gc(tmp_path, monkeypatch):
+    """The Xet client remembers the chunks it uploaded and names them again when a later file shares them (a
+    fine-tuned model with the last one's frozen layers). gc has removed the xorbs by then: the hub rebuilds those
+    chunks from the files it made of them."""
+    from hub.server import start_in_thread, xet
+    from hub.server.storage import HubStore
+
+    from_blobs = []
+    real = xet.UploaderChunks._blob_bytes
+    monkeypatch.setattr(xet.UploaderChunks, "_blob_bytes", lambda self, *a: from_blobs.append(a) or real(self, *a))
+    store = HubStore(tmp_path / "hub")
+    token = store.add_token("alice")
+    server = start_in_thread(tmp_path / "hub")
+    try:
+        api = HfApi(endpoint=server.url, token=token)
+        api.create_repo("alice/tuned")
+        frozen = _mixed_bytes(2_000_000, seed=1)
+        (tmp_path / "v1.safetensors").write_bytes(frozen + os.urandom(500_000))
+        api.upload_file(path_or_fileobj=str(tmp_path / "v1.safetensors"), path_in_repo="v1.safetensors",
+                        repo_id="alice/tuned")
+        store.garbage_collect(min_age_s=0)
+        assert not list((tmp_path / "hub" / "xet").glob("*/xorbs/*/*"))
+        v2 = frozen + os.urandom(700_000)
+        (tmp_path / "v2.safetensors").write_bytes(v2)
+        api.upload_file(path_or_fileobj=str(tmp_path / "v2.safetensors"), path_in_repo="v2.safetensors",
+                        repo_id="alice/tuned")
+        got = hf_hub_download("alice/tuned", "v2.safetensors", endpoint=server.url, cache_dir=tmp_path / "c")
+        assert open(got, "rb").read() == v2
+        assert from_blobs  # the shared chunks came out of v1's blob, not from a new upload
+    finally:
+        server.stop()

@@ -2,13 +2,14 @@
 user error is shown."""
 from __future__ import annotations
 
-import functools
+import contextlib
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import gradio as gr
 
+from common.calls import within
 from common.errors import UserError
 from hub.client import Hub, resolve_hub
 
@@ -116,22 +117,15 @@ def shows_user_errors(fn: Callable) -> Callable:
     """``fn`` with a UserError (a bad file, a bad value, a hub that says no) turned into the message
     every tab shows: a gr.Error notice that fades after Gradio's usual 10 s. Any other exception is a
     bug and keeps its traceback. Generators keep streaming until the error."""
-    if inspect.isgeneratorfunction(fn):
-        @functools.wraps(fn)
-        def stream(*args, **kwargs):
-            try:
-                yield from fn(*args, **kwargs)
-            except UserError as e:
-                raise user_error(e) from None
-        return stream
+    return within(fn, _user_errors_shown)
 
-    @functools.wraps(fn)
-    def call(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except UserError as e:
-            raise user_error(e) from None
-    return call
+
+@contextlib.contextmanager
+def _user_errors_shown(*_args, **_kwargs) -> Iterator[None]:
+    try:
+        yield
+    except UserError as e:
+        raise user_error(e) from None
 
 
 def show_user_errors(demo: gr.Blocks) -> None:

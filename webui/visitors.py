@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 import gradio as gr
 
+from common.calls import within
 from common.errors import UserError
 from hub.client import ENV_MAX_PULL_MB, ENV_PULLED_DIR, HubActionError, cache_root
 
@@ -104,33 +105,26 @@ def who() -> Visitor:
 def run_as(wrap: Callable[[Callable], Callable], fn: Callable) -> Callable:
     """``fn`` run through ``wrap``, knowing who asked. ``wrap`` is spaces.GPU on ZeroGPU hardware, which runs ``fn``
     in another process and carries only part of Gradio's request context there, not the request itself."""
+    wrapped = wrap(within(fn, _acting_as, extra_first=True))
+    # The visitor is found here, in the request's thread, and travels to ``wrapped`` as its first argument.
     if inspect.isgeneratorfunction(fn):
-        def inner(visitor, *args, **kwargs):
-            token = _acting.set(visitor)
-            try:
-                yield from fn(*args, **kwargs)
-            finally:
-                _acting.reset(token)
-
-        wrapped = wrap(inner)
-
         @functools.wraps(fn)
         def outer(*args, **kwargs):
             yield from wrapped(who(), *args, **kwargs)
     else:
-        def inner(visitor, *args, **kwargs):
-            token = _acting.set(visitor)
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _acting.reset(token)
-
-        wrapped = wrap(inner)
-
         @functools.wraps(fn)
         def outer(*args, **kwargs):
             return wrapped(who(), *args, **kwargs)
     return outer
+
+
+@contextlib.contextmanager
+def _acting_as(visitor: "Visitor", *_args, **_kwargs):
+    token = _acting.set(visitor)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
 
 
 def is_owner() -> bool:
@@ -375,16 +369,7 @@ def one_per_visitor(fn: Callable) -> Callable:
                 with _computing_lock:
                     _computing.discard(key)
 
-    if inspect.isgeneratorfunction(fn):
-        @functools.wraps(fn)
-        def guarded(*args, **kwargs):
-            with turn():
-                yield from fn(*args, **kwargs)
-    else:
-        @functools.wraps(fn)
-        def guarded(*args, **kwargs):
-            with turn():
-                return fn(*args, **kwargs)
+    guarded = within(fn, lambda *_args, **_kwargs: turn())
     guarded.one_per_visitor = True  # (functools.wraps carries it through later wrappers)
     return guarded
 

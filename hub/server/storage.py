@@ -5,7 +5,8 @@ Layout under ``root``::
     blobs/ab/<git-blob-sha1>        content-addressed file contents (shared by all repos)
     lfs/<user>/ab/<sha256>          {"oid", "size"}: a large file that user uploaded (LFS or Xet), verified; a commit
                                     may name it by sha256 (per user: knowing a hash must not give its content)
-    xet/xorbs/<user>/ab/<hash>      Xet chunk containers as a client sent them, per uploader, until gc
+    xet/<user>/xorbs/ab/<hash>      Xet chunk containers as a client sent them, per uploader, until gc
+    xet/<user>/maps/ab/<hash>       where those chunks lie in the blobs rebuilt from them (hub.server.xet)
     repos/<type>/<ns>/<name>/
         repo.json                   owner, private flag, sdk, creation time
         refs.json                   {"main": "<commit id>", ...}
@@ -582,7 +583,8 @@ class HubStore:
                         p.unlink()
                         removed += 1
             old = itertools.chain((self.root / "repos").glob("*/*/*/commits/.tmp-*"), (self.root / "tmp").glob("upload-*"),
-                                  (self.root / "xet").glob("xorbs/*/*/*"), (self.root / "lfs").glob("*/*/.tmp-*"))
+                                  (self.root / "xet").glob("*/xorbs/*/*"), (self.root / "xet").glob("*/maps/*/.tmp-*"),
+                                  (self.root / "lfs").glob("*/*/.tmp-*"))
             for p in old:  # interrupted writes, and Xet containers whose files were rebuilt long ago
                 with contextlib.suppress(FileNotFoundError):
                     if p.stat().st_mtime < cutoff:
@@ -590,6 +592,11 @@ class HubStore:
             for p in (self.root / "lfs").glob("*/*/*"):  # records of large files whose blob is gone
                 with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
                     if not p.name.startswith(".tmp-") and not self.blob_path(_read_json(p)["oid"]).exists():
+                        p.unlink()
+            for p in (self.root / "xet").glob("*/maps/*/*"):  # chunk maps none of whose blobs is left
+                with contextlib.suppress(FileNotFoundError, ValueError, TypeError, IndexError):
+                    if not p.name.startswith(".tmp-") and not any(self.blob_path(r[0]).exists()
+                                                                  for r in json.loads(p.read_text())):
                         p.unlink()
         return removed
 

@@ -32,7 +32,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from .storage import SHA256_RE, HubError, HubStore, _atomic_write
-from .xet import MAX_XORB_BYTES, XetFormatError, parse_shard, rebuild
+from .xet import MAX_XORB_BYTES, UploaderChunks, XetFormatError, parse_shard
 
 LFS_UPLOAD_PREFIX = "/api/lfs-upload/"
 XET_PREFIX = "/xet/"
@@ -179,11 +179,15 @@ def xet_write_token(plural: str, ns: str, name: str, revision: str, request: Req
     return {"accessToken": token, "exp": exp, "casUrl": hub.base_url(request) + XET_PREFIX.rstrip("/")}
 
 
+def _chunks(store: HubStore, user: str) -> UploaderChunks:
+    # Per uploader: a xorb's bytes are not checked against its hash, so one user's cannot stand in for another's.
+    return UploaderChunks(store.root / "xet" / user, store.blob_path)
+
+
 def _xorb_path(store: HubStore, user: str, hex_hash: str) -> Path:
     if not _HEX64.match(hex_hash):
         raise HubError(f"Invalid xorb hash {hex_hash!r}: expected 64 lowercase hex characters")
-    # Per uploader: a xorb's bytes are not checked against its hash, so one user's cannot stand in for another's.
-    return store.root / "xet" / "xorbs" / user / hex_hash[:2] / hex_hash
+    return _chunks(store, user).xorb_path(hex_hash)
 
 
 @transfer_routes.post(XET_PREFIX + "v1/xorbs/{prefix}/{hex_hash}")
@@ -229,12 +233,14 @@ def _register_shard(hub: Any, user: str, data: bytes) -> int:
         if recipe.sha256 and hub.store.large_file(recipe.sha256, user):
             continue
         _free_space_check(hub.store, recipe.size)
+        chunks = _chunks(hub.store, user)
         with hub.store.blob_writer(recipe.size, user) as writer:
             try:
-                rebuild(recipe, lambda h: _xorb_path(hub.store, user, h), writer.update)
+                placed = chunks.rebuild(recipe, writer.update)
             except XetFormatError as e:
                 raise HubError(f"Invalid upload: {e}") from None
-            writer.finish(recipe.sha256)
+            _sha256, oid, _size = writer.finish(recipe.sha256)
+        chunks.remember(placed, oid)
     return len(recipes)
 
 

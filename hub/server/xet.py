@@ -8,7 +8,10 @@ client's xorbs are kept apart from every other uploader's, and each rebuilt file
 """
 from __future__ import annotations
 
+import json
+import os
 import struct
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -151,21 +154,91 @@ class XorbReader:
         self.file.close()
 
 
-def rebuild(recipe: FileRecipe, xorb_path: Callable[[str], Path], write: Callable[[bytes], object]) -> None:
-    """Write the file ``recipe`` describes, chunk by chunk, through ``write``; ``xorb_path(hex)`` finds the
-    uploader's xorbs."""
-    readers: dict[str, XorbReader] = {}
-    try:
-        for term in recipe.terms:
-            if term.xorb not in readers:
-                readers[term.xorb] = XorbReader(xorb_path(term.xorb))
-            produced = 0
-            for raw in readers[term.xorb].chunks(term.start, term.end):
-                produced += len(raw)
-                write(raw)
-            if produced != term.size:
-                raise XetFormatError(f"xorb {term.xorb} chunks [{term.start}, {term.end}) hold {produced} bytes, "
-                                     f"the shard says {term.size}")
-    finally:
-        for reader in readers.values():
-            reader.close()
+class UploaderChunks:
+    """The chunks one uploader's files are built from: the xorbs they sent and, once gc has removed those, the same
+    chunks inside the files rebuilt from them. A Xet client remembers what it uploaded (its local shard cache) and
+    names those chunks again in later uploads (a fine-tuned model sharing layers with the last one): a map per xorb,
+    written when a file is rebuilt, says where each of its chunks lies in which blob.
+
+    Layout under ``root`` (``xet/<user>``): ``xorbs/ab/<hash>`` as sent; ``maps/ab/<hash>`` JSON ranges
+    ``[blob id, first chunk, end chunk, offset in the blob, [chunk sizes]]``."""
+
+    def __init__(self, root: Path, blob_path: Callable[[str], Path]):
+        self.root, self.blob_path = root, blob_path
+        self._readers: dict[str, XorbReader] = {}
+
+    def xorb_path(self, hex_hash: str) -> Path:
+        return self.root / "xorbs" / hex_hash[:2] / hex_hash
+
+    def _map_path(self, hex_hash: str) -> Path:
+        return self.root / "maps" / hex_hash[:2] / hex_hash
+
+    def _ranges(self, hex_hash: str) -> list:
+        try:
+            return json.loads(self._map_path(hex_hash).read_text())
+        except (FileNotFoundError, ValueError):
+            return []
+
+    def _term(self, term: Term) -> tuple[Iterator[bytes], Callable[[], list[int] | None]]:
+        """The term's bytes, and (once read) its chunk sizes when they came from a xorb (None from a blob)."""
+        path = self.xorb_path(term.xorb)
+        if term.xorb in self._readers or path.exists():
+            reader = self._readers.setdefault(term.xorb, XorbReader(path))
+            return reader.chunks(term.start, term.end), lambda: [h[3] for h in reader.headers[term.start:term.end]]
+        for oid, first, end, offset, sizes in self._ranges(term.xorb):
+            if first <= term.start and term.end <= end:
+                at = offset + sum(sizes[:term.start - first])
+                return self._blob_bytes(oid, at, sum(sizes[term.start - first:term.end - first])), lambda: None
+        raise XetFormatError(f"the shard names xorb {term.xorb}, which was not uploaded")
+
+    def _blob_bytes(self, oid: str, offset: int, length: int) -> Iterator[bytes]:
+        try:
+            f = open(self.blob_path(oid), "rb")
+        except FileNotFoundError:
+            raise XetFormatError("the shard names chunks of a file this hub no longer holds: upload again") from None
+        with f:
+            f.seek(offset)
+            while length > 0:
+                block = f.read(min(length, 1024 * 1024))
+                if not block:
+                    raise XetFormatError("the shard names chunks past the end of the file that held them")
+                length -= len(block)
+                yield block
+
+    def rebuild(self, recipe: FileRecipe, write: Callable[[bytes], object]) -> list[tuple]:
+        """Write the file ``recipe`` describes through ``write``, one chunk in memory at a time; returns where the
+        chunks of xorbs landed in it, for :meth:`remember`."""
+        placed, offset = [], 0
+        try:
+            for term in recipe.terms:
+                data, sizes = self._term(term)
+                produced = 0
+                for raw in data:
+                    produced += len(raw)
+                    write(raw)
+                if produced != term.size:
+                    raise XetFormatError(f"xorb {term.xorb} chunks [{term.start}, {term.end}) hold {produced} "
+                                         f"bytes, the shard says {term.size}")
+                if (chunk_sizes := sizes()) is not None:
+                    placed.append((term.xorb, term.start, term.end, offset, chunk_sizes))
+                offset += produced
+        finally:
+            for reader in self._readers.values():
+                reader.close()
+            self._readers.clear()
+        return placed
+
+    def remember(self, placed: list[tuple], oid: str) -> None:
+        """Record that the chunks ``placed`` by rebuild now lie in blob ``oid``."""
+        by_xorb: dict[str, list] = {}
+        for xorb, start, end, offset, sizes in placed:
+            by_xorb.setdefault(xorb, []).append([oid, start, end, offset, sizes])
+        for xorb, ranges in by_xorb.items():
+            known = self._ranges(xorb)
+            new = [r for r in ranges if not any(k[1] <= r[1] and r[2] <= k[2] for k in known)]
+            if new:
+                path = self._map_path(xorb)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}")
+                tmp.write_text(json.dumps(known + new))
+                os.replace(tmp, path)
