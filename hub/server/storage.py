@@ -621,13 +621,13 @@ class BlobWriter:
         fd, self.tmp = tempfile.mkstemp(dir=store.root / "tmp", prefix="upload-")
         self.file = os.fdopen(fd, "wb")
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         if self.written + len(data) > self.size:
             raise HubError(f"The upload is longer than the {self.size} bytes it announced", status=400)
         self.file.write(data)
         self.written += len(data)
 
-    def hash(self, data: bytes) -> None:
+    def hash(self, data: bytes | memoryview) -> None:
         self.sha256.update(data)
 
     def update(self, data: bytes) -> None:
