@@ -245,7 +245,7 @@ def main() -> None:
             api.create_commit("bench/large", [_lfs_op(CommitOperationAdd, huge, hinfo)], commit_message="huge")
             print(f"{args.huge_gb:.0f} GB file through LFS: {took:.1f} s ({args.huge_gb * 1.074 / took:.2f} GB/s), "
                   f"hub server peak RSS {peak_mb(server.pid):.0f} MB; committed, "
-                  f"size on the hub {api.model_info('bench/large', files_metadata=True).siblings[-1].size}")
+                  f"size on the hub {next(f.size for f in api.model_info('bench/large', files_metadata=True).siblings if f.rfilename == huge.name)}")
     finally:
         if server is not None:
             server.kill()

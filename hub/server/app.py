@@ -577,7 +577,9 @@ async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
 async def _malformed(request: Request, exc: Exception) -> JSONResponse:
     """A request whose values the handlers could not use (a number for a path, nesting deep enough to exhaust
     recursion, text that is not UTF-8): its sender's mistake, answered 400, never a 500."""
-    logging.getLogger(__name__).info("malformed request to %s: %s: %s", request.url.path, type(exc).__name__, exc)
+    # With its traceback (at info level): a bug of ours that raised one of these would otherwise hide as a 400.
+    logging.getLogger(__name__).info("malformed request to %s: %s: %s", request.url.path, type(exc).__name__, exc,
+                                     exc_info=exc)
     return _error(HubError(f"Malformed request ({type(exc).__name__})"))
 
 

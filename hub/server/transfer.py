@@ -42,7 +42,9 @@ XET_BODY = MAX_XORB_BYTES + 1024 * 1024  # a xorb or a shard
 DEFAULT_MAX_FILE = 50 * 1024**3  # the largest single file this hub accepts (serve --max-file-gb)
 DISK_RESERVE = 256 * 1024**2  # left free on the hub's disk after an upload
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_BUFFER = 16 * 1024 * 1024  # bytes gathered from the socket before a thread writes and hashes them
+# Bytes gathered from the socket before threads write and hash them: larger blocks mean fewer hand-overs between
+# threads (each waits for the GIL), and memory per upload (two blocks). Xorbs, several at once, only get written.
+LFS_BLOCK, XORB_BLOCK = 8 * 1024 * 1024, 1024 * 1024
 
 
 class Tickets:
@@ -90,23 +92,23 @@ def _free_space_check(store: HubStore, size: int) -> None:
         raise HubError(f"The hub's disk has no room for {size} more bytes: nothing was uploaded", status=507)
 
 
-async def _stream_into(request: Request, *consumers: Callable[[memoryview], object]) -> None:
+async def _stream_into(request: Request, block: int, *consumers: Callable[[memoryview], object]) -> None:
     """The request body into each of ``consumers``, each in a thread of its own (hashing and writing release the
-    GIL) while the next block is being received. Two buffers of _BUFFER, filled in turn, are all the memory it
-    takes: fresh ones per block cost more in page faults than the hashing."""
+    GIL) while the next block is being received. Two buffers of ``block`` bytes, filled in turn, are all the memory
+    it takes: fresh ones per block cost more in page faults than the hashing."""
     async def hand_over(block: memoryview) -> None:
         await asyncio.gather(*(run_in_threadpool(consume, block) for consume in consumers))
 
-    buffers, which, fill = (bytearray(_BUFFER), bytearray(_BUFFER)), 0, 0
+    buffers, which, fill = (bytearray(block), bytearray(block)), 0, 0
     pending: asyncio.Future | None = None
     try:
         async for chunk in request.stream():
             view = memoryview(chunk)
             while view:
-                n = min(len(view), _BUFFER - fill)
+                n = min(len(view), block - fill)
                 buffers[which][fill:fill + n] = view[:n]
                 fill, view = fill + n, view[n:]
-                if fill == _BUFFER:
+                if fill == block:
                     if pending is not None:
                         await pending  # the other buffer is free again
                     pending = asyncio.ensure_future(hand_over(memoryview(buffers[which])))
@@ -169,7 +171,7 @@ async def lfs_upload(ticket: str, request: Request) -> Response:
     """The bytes of one large file, at the link the batch answered; kept only if their sha256 is the ticket's."""
     claims, store = request.state.ticket, request.app.state.store
     with await run_in_threadpool(store.blob_writer, claims["size"], claims["user"]) as writer:
-        await _stream_into(request, writer.write, writer.hash)
+        await _stream_into(request, LFS_BLOCK, writer.write, writer.hash)
         await run_in_threadpool(writer.finish, claims["oid"])
     return Response(status_code=200)
 
@@ -207,7 +209,7 @@ async def xet_upload_xorb(prefix: str, hex_hash: str, request: Request) -> dict:
     tmp = path.with_name(f".tmp-{secrets.token_hex(8)}")
     try:
         with open(tmp, "wb") as f:
-            await _stream_into(request, f.write)
+            await _stream_into(request, XORB_BLOCK, f.write)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
