@@ -19,7 +19,6 @@ import contextlib
 import http.server
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,37 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from measure import cpu_seconds, free_port, memory_mb, wait_for  # noqa: E402 (bench/measure.py)
 BLOCK = 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_up(url: str) -> None:
-    import httpx
-
-    for _ in range(200):
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def reset_peak(pid: int) -> None:
@@ -150,8 +120,8 @@ def main() -> None:
         server = subprocess.Popen([sys.executable, "-m", "hub.server", "serve", "--port", str(port), "--data-dir",
                                    str(data)], cwd=ROOT, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
-        wait_up(url + "/health")
-        idle_mb = peak_mb(server.pid)
+        wait_for(url + "/health", server)
+        idle_mb = memory_mb(server.pid, 'VmHWM')
         minimal = http.server.ThreadingHTTPServer(
             ("127.0.0.1", 0), lambda *a: MinimalHandler(*a, directory=str(static)))
         threading.Thread(target=minimal.serve_forever, daemon=True).start()
@@ -176,16 +146,16 @@ def main() -> None:
                                                      repo_id="bench/large", endpoint=url)
             assert not errors and actions[0].get("actions"), (actions, errors)
             reset_peak(server.pid)
-            cpu = cpu_s(server.pid)
+            cpu = cpu_seconds(server.pid)
             put_hub.append(put(actions[0]["actions"]["upload"]["href"], src))
-            put_cpu.append(cpu_s(server.pid) - cpu)
-            peaks.append(peak_mb(server.pid))
+            put_cpu.append(cpu_seconds(server.pid) - cpu)
+            peaks.append(memory_mb(server.pid, 'VmHWM'))
             put_raw.append(put(raw_url + "/put", src))
         api.create_commit("bench/large", [_lfs_op(CommitOperationAdd, src, info)], commit_message="large")
         for _ in range(args.rounds):
             reset_peak(server.pid)
             get_hub.append(get(f"{url}/bench/large/resolve/main/model.bin"))
-            peaks.append(peak_mb(server.pid))
+            peaks.append(memory_mb(server.pid, 'VmHWM'))
             get_raw.append(get(f"{raw_url}/src.bin"))
         gbs = size / 1e9
         m = statistics.median
@@ -209,7 +179,7 @@ def main() -> None:
                 api.upload_file(path_or_fileobj=obj, path_in_repo=f"e2e-{len(how)}.bin", repo_id="bench/large")
             took = time.perf_counter() - t
             print(f"upload_file through {how:<19} {took:6.2f} s ({gbs / took:.2f} GB/s), "
-                  f"hub server peak RSS {peak_mb(server.pid):.0f} MB")
+                  f"hub server peak RSS {memory_mb(server.pid, 'VmHWM'):.0f} MB")
             # What gc does an hour later: the xorbs go (the chunk maps stay, for the client's later uploads).
             subprocess.run([sys.executable, "-m", "hub.server", "gc", "--data-dir", str(data), "--min-age-hours", "0"],
                            cwd=ROOT, check=True, capture_output=True)
@@ -244,7 +214,7 @@ def main() -> None:
             took = put(actions[0]["actions"]["upload"]["href"], huge)
             api.create_commit("bench/large", [_lfs_op(CommitOperationAdd, huge, hinfo)], commit_message="huge")
             print(f"{args.huge_gb:.0f} GB file through LFS: {took:.1f} s ({args.huge_gb * 1.074 / took:.2f} GB/s), "
-                  f"hub server peak RSS {peak_mb(server.pid):.0f} MB; committed, "
+                  f"hub server peak RSS {memory_mb(server.pid, 'VmHWM'):.0f} MB; committed, "
                   f"size on the hub {next(f.size for f in api.model_info('bench/large', files_metadata=True).siblings if f.rfilename == huge.name)}")
     finally:
         if server is not None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,43 +24,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from measure import cpu_seconds, free_port, memory_mb, wait_for  # noqa: E402 (bench/measure.py)
 HOME = Path(tempfile.mkdtemp(prefix="dlp-bench-"))
 os.environ.setdefault("DLP_HOME", str(HOME / "bench"))
 URL_HUB = "Hub at a URL"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def wait_for(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit("the app exited")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("the app did not start")
 
 
 class Visitor:
@@ -154,7 +120,7 @@ def main() -> None:
         for v in visitors:  # each pulls the model into their own folder, and warms up
             keys.append(v.call("classification_pull", [repo, URL_HUB, hub_url, ""])[0]["value"])
             v.predict(keys[-1], image)
-        before = rss_mb(app.pid)
+        before = memory_mb(app.pid)
         job = None
         if not args.no_job:
             job = trainer.predict(model="lenet", epochs=150, choice=URL_HUB, url=hub_url, token="", upload=None,
@@ -185,10 +151,10 @@ def main() -> None:
         def sample() -> None:
             last = time.monotonic()
             while time.monotonic() < stop_at:
-                peak[0] = max(peak[0], rss_mb(app.pid))
+                peak[0] = max(peak[0], memory_mb(app.pid))
                 if time.monotonic() - last >= 30:
                     last = time.monotonic()
-                    curve.append((len(latencies), rss_mb(app.pid)))
+                    curve.append((len(latencies), memory_mb(app.pid)))
                 time.sleep(1)
 
         threads = [threading.Thread(target=visit, args=(v, k)) for v, k in zip(visitors, keys)]
@@ -204,7 +170,7 @@ def main() -> None:
             status = trainer.predict(job, api_name="/classification_watch")[1]
             trainer.predict(job, api_name="/classification_stop")
             time.sleep(3)
-        after = rss_mb(app.pid)
+        after = memory_mb(app.pid)
     finally:
         app.terminate()
         app.wait(timeout=30)

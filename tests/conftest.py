@@ -7,6 +7,7 @@ the official clients run unmodified (``from_pretrained("alice/x")``) against it.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import socket
@@ -79,6 +80,24 @@ class HubFixture:
         from hub.client import Hub
 
         return Hub("url", self.url, self.tokens[user] if user else None)
+
+
+@contextlib.contextmanager
+def own_hub(data: Path, **options):
+    """A hub server of the test's own (its data in ``data``; ``options`` as start_in_thread takes them): yields
+    (server, HfApi for alice, the HubStore)."""
+    from huggingface_hub import HfApi
+
+    from hub.server import start_in_thread
+    from hub.server.storage import HubStore
+
+    store = HubStore(data)
+    token = store.add_token("alice")
+    server = start_in_thread(data, **options)
+    try:
+        yield server, HfApi(endpoint=server.url, token=token), store
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ import pytest
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError
 
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, own_hub
 
 
 def _auth(hub_server, user="alice"):
@@ -198,13 +198,7 @@ def test_datasets_push_to_hub_and_a_large_folder(hub_server, repo_name, tmp_path
 
 
 def test_file_size_limit_is_the_servers(tmp_path):
-    from hub.server import start_in_thread
-    from hub.server.storage import HubStore
-
-    token = HubStore(tmp_path).add_token("alice")
-    server = start_in_thread(tmp_path, max_file=100_000)
-    try:
-        api = HfApi(endpoint=server.url, token=token)
+    with own_hub(tmp_path, max_file=100_000) as (_server, api, _store):
         api.create_repo("alice/limit")
         with open(tmp_path / "big.bin", "wb") as f:
             f.write(os.urandom(150_000))
@@ -214,26 +208,17 @@ def test_file_size_limit_is_the_servers(tmp_path):
         with pytest.raises(Exception):  # through Xet: the shard is refused with the same message
             api.upload_file(path_or_fileobj=str(tmp_path / "big.bin"), path_in_repo="big.bin", repo_id="alice/limit")
         assert api.list_repo_files("alice/limit") == [".gitattributes"]
-    finally:
-        server.stop()
 
 
 def test_gc_between_upload_and_commit_is_caught(tmp_path):
     """gc may remove an uploaded large file no commit names yet (it is old enough); the commit that then names it
     is refused with a message, the client's next try uploads it again, and no tree ever points at a missing blob."""
-    from hub.server import start_in_thread
-    from hub.server.storage import HubStore
-
-    store = HubStore(tmp_path)
-    token = store.add_token("alice")
-    server = start_in_thread(tmp_path)
-    try:
-        api = HfApi(endpoint=server.url, token=token)
+    with own_hub(tmp_path) as (server, api, store):
         api.create_repo("alice/gc")
         data = os.urandom(100_000)
         sha = hashlib.sha256(data).hexdigest()
         href = httpx.post(f"{server.url}/alice/gc.git/info/lfs/objects/batch",
-                          headers={"Authorization": f"Bearer {token}"},
+                          headers={"Authorization": f"Bearer {api.token}"},
                           json={"operation": "upload", "objects": [{"oid": sha, "size": len(data)}]}
                           ).json()["objects"][0]["actions"]["upload"]["href"]
         assert httpx.put(href, content=data).status_code == 200
@@ -246,8 +231,6 @@ def test_gc_between_upload_and_commit_is_caught(tmp_path):
         assert store.garbage_collect(min_age_s=0) == 0  # now committed: kept
         assert open(hf_hub_download("alice/gc", "w.bin", endpoint=server.url, cache_dir=tmp_path / "c"),
                     "rb").read() == data
-    finally:
-        server.stop()
 
 
 def test_killed_server_mid_upload_leaves_the_previous_state(tmp_path):
@@ -333,17 +316,12 @@ def test_later_xet_uploads_reuse_chunks_after_gc(tmp_path, monkeypatch):
     """The Xet client remembers the chunks it uploaded and names them again when a later file shares them (a
     fine-tuned model with the last one's frozen layers). gc has removed the xorbs by then: the hub rebuilds those
     chunks from the files it made of them."""
-    from hub.server import start_in_thread, xet
-    from hub.server.storage import HubStore
+    from hub.server import xet
 
     from_blobs = []
     real = xet.UploaderChunks._blob_bytes
     monkeypatch.setattr(xet.UploaderChunks, "_blob_bytes", lambda self, *a: from_blobs.append(a) or real(self, *a))
-    store = HubStore(tmp_path / "hub")
-    token = store.add_token("alice")
-    server = start_in_thread(tmp_path / "hub")
-    try:
-        api = HfApi(endpoint=server.url, token=token)
+    with own_hub(tmp_path / "hub") as (server, api, store):
         api.create_repo("alice/tuned")
         frozen = _mixed_bytes(2_000_000, seed=1)
         (tmp_path / "v1.safetensors").write_bytes(frozen + os.urandom(500_000))
@@ -358,5 +336,3 @@ def test_later_xet_uploads_reuse_chunks_after_gc(tmp_path, monkeypatch):
         got = hf_hub_download("alice/tuned", "v2.safetensors", endpoint=server.url, cache_dir=tmp_path / "c")
         assert open(got, "rb").read() == v2
         assert from_blobs  # the shared chunks came out of v1's blob, not from a new upload
-    finally:
-        server.stop()

@@ -16,7 +16,7 @@ from huggingface_hub.errors import (
     HfHubHTTPError, RemoteEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError,
 )
 
-from conftest import ROOT
+from conftest import ROOT, own_hub
 
 
 def _head(api, repo_id, repo_type="model"):
@@ -148,15 +148,7 @@ def test_bad_repo_ids_are_refused(hub_server, repo_id):
 
 
 def test_oversize_body_is_refused(tmp_path):
-    from huggingface_hub import HfApi
-
-    from hub.server import start_in_thread
-    from hub.server.storage import HubStore
-
-    token = HubStore(tmp_path).add_token("alice")
-    server = start_in_thread(tmp_path, max_body=4096)
-    try:
-        api = HfApi(endpoint=server.url, token=token)
+    with own_hub(tmp_path, max_body=4096) as (_server, api, _store):
         api.create_repo("alice/small")
         api.upload_file(path_or_fileobj=b"ok", path_in_repo="ok.txt", repo_id="alice/small")
         with pytest.raises(HfHubHTTPError) as e:
@@ -164,8 +156,6 @@ def test_oversize_body_is_refused(tmp_path):
             api.upload_file(path_or_fileobj=b"x" * 10_000, path_in_repo="big.txt", repo_id="alice/small")
         assert e.value.response.status_code == 413
         assert api.list_repo_files("alice/small") == [".gitattributes", "ok.txt"]
-    finally:
-        server.stop()
 
 
 def test_oversize_json_body_is_refused(hub_server):
