@@ -7,6 +7,7 @@ import gradio as gr
 
 from common.errors import UserError
 from hub import client as hubs
+from hub_models.visual import confusion_picture
 from training.tasks import get_task
 from training.tasks.bert import KINDS
 from training.bert_data import BUILTIN, BUILTIN_KIND
@@ -15,7 +16,6 @@ from . import visitors
 from .common import PREDICT, AppContext, get_hub, hub_picker
 from .forms import ConfigForm
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
-from .plots import confusion_picture
 
 TASK = get_task("bert")
 TITLE = TASK.title

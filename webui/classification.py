@@ -7,6 +7,7 @@ import gradio as gr
 
 from common.errors import UserError
 from hub import client as hubs
+from hub_models.visual import confusion_picture
 from training.runner import JobRunner
 from training.tasks import get_task
 from training.tasks.classification import AUGMENTATIONS, BUILTIN, TIMM_PREFIX, ClassificationConfig
@@ -14,7 +15,6 @@ from training.tasks.classification import AUGMENTATIONS, BUILTIN, TIMM_PREFIX, C
 from .common import PREDICT, AppContext, get_hub, hub_picker
 from .forms import ConfigForm
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
-from .plots import confusion_picture
 
 TASK = get_task("classification")
 TITLE = TASK.title

@@ -10,7 +10,6 @@ from training.tasks import get_task
 
 from .common import PREDICT, AppContext
 from .jobs import checked_model_folder, model_source
-from .plots import legend_html
 from .vision import VisionForm, vision_train
 
 TASK = get_task("segmentation")
@@ -83,7 +82,7 @@ def build(ctx: AppContext) -> None:
     # ------------------------------------------------------------------ events
     def draw(found, opacity_):
         from hub_models.segmentation import class_shares
-        from hub_models.visual import enlarged, mask_overlay
+        from hub_models.visual import enlarged, legend_html, mask_overlay
 
         mask, img, labels = found["mask"], found["image"], found["labels"]
         rows = class_shares(mask, labels)

@@ -6,12 +6,12 @@ from pathlib import Path
 import gradio as gr
 
 from common.errors import UserError
+from hub_models.visual import attention_image
 from training.tasks import get_task
 
 from .common import PREDICT, AppContext, get_hub, hub_picker
 from .forms import ConfigForm
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
-from .plots import attention_image
 
 TASK = get_task("translation")
 TITLE = TASK.title
