@@ -31,6 +31,7 @@ class Task:
     metric: str  # the validation metric the jobs table, the model picker and the tests follow
     dry_run: dict[str, Any] = field(default_factory=dict)  # the field values --dry-run runs with
     tab: str | None = None  # module with build(ctx) that lays out the tab
+    space: str | None = None  # folder under spaces/ with the demo a model of this task is published as (hub.publish)
 
     def build_spec(self, cfg: TrainConfig) -> TaskSpec:
         return importlib.import_module(self.trainer).build_task(cfg)

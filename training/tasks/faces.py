@@ -53,4 +53,4 @@ class FaceConfig(TrainConfig):
 
 
 TASK = Task(name="faces", title="Face verification", config=FaceConfig, trainer="training.face_verification",
-            metric="auc", dry_run={"batch_size": 3}, tab="webui.faces")
+            metric="auc", dry_run={"batch_size": 3}, tab="webui.faces", space="faces")

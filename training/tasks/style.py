@@ -47,4 +47,4 @@ class StyleConfig(TrainConfig):
 
 
 TASK = Task(name="style", title="Neural style transfer", config=StyleConfig, trainer="training.style",
-            metric="style_loss", dry_run={"batch_size": 2, "image_size": 64}, tab="webui.style")
+            metric="style_loss", dry_run={"batch_size": 2, "image_size": 64}, tab="webui.style", space="style")

@@ -44,4 +44,5 @@ class TextGenConfig(TrainConfig):
 
 
 TASK = Task(name="textgen", title="Text generation", config=TextGenConfig, trainer="training.textgen",
-            metric="perplexity", dry_run={"batch_size": 4, "seq_len": 32, "sample_tokens": 20}, tab="webui.textgen")
+            metric="perplexity", dry_run={"batch_size": 4, "seq_len": 32, "sample_tokens": 20},
+            tab="webui.textgen", space="textgen")

@@ -36,4 +36,4 @@ class TranslationConfig(TrainConfig):
 
 
 TASK = Task(name="translation", title="Translation", config=TranslationConfig, trainer="training.translation",
-            metric="bleu", dry_run={"batch_size": 8}, tab="webui.translation")
+            metric="bleu", dry_run={"batch_size": 8}, tab="webui.translation", space="translation")

@@ -1,0 +1,54 @@
+"""$title: an image classifier, as its own demo.
+
+It loads $model_id (revision $revision) from $hub_label and classifies the pictures you give it. The code
+under hub_models/ and common/ is DL Playground's own, copied here: it is what defines the network.
+"""
+import os
+
+import gradio as gr
+from huggingface_hub import snapshot_download
+
+from common.errors import UserError
+from hub_models.classification import model_summary
+from hub_models.inference import classify, load_classifier
+
+MODEL, REVISION = "$model_id", "$revision"
+HUB = os.environ.get("DLP_MODEL_HUB") or $endpoint  # None: huggingface.co
+EXAMPLES = ["examples/digit-0.png", "examples/digit-3.png", "examples/digit-5.png"]
+
+model = load_classifier(snapshot_download(MODEL, revision=REVISION, endpoint=HUB,
+                                          token=os.environ.get("HF_TOKEN") or None))
+
+
+def predict(image, top_k):
+    """Top-k classes with their probabilities, and the image the network saw."""
+    if image is None:
+        raise gr.Error("Give an image first (upload one or pick an example).")
+    try:
+        scores, seen = classify(model, image, int(top_k))
+    except UserError as e:
+        raise gr.Error(str(e)) from None
+    return scores, seen.resize((140, 140), 0)
+
+
+with gr.Blocks(title="$title") as demo:
+    gr.Markdown(f"# $title\nAn image classifier with {len(model.labels)} classes "
+                f"({', '.join(model.labels[:10])}{'...' if len(model.labels) > 10 else ''}): "
+                f"`{MODEL}` at `{REVISION[:8]}`.")
+    with gr.Row():
+        with gr.Column():
+            image = gr.Image(type="pil", label="Your image")
+            top_k = gr.Slider(1, min(10, len(model.labels)), value=min(3, len(model.labels)), step=1,
+                              label="How many classes to show")
+            button = gr.Button("Classify", variant="primary")
+        with gr.Column():
+            label = gr.Label(label="Prediction")
+            seen = gr.Image(label="What the network sees", height=160)
+    gr.Examples([[e] for e in EXAMPLES if os.path.exists(e)], image)
+    with gr.Accordion("The network, layer by layer", open=False):
+        gr.Dataframe([list(r) for r in model_summary(model)], headers=["layer", "type", "parameters"])
+    button.click(predict, [image, top_k], [label, seen], api_name="predict")
+    image.upload(predict, [image, top_k], [label, seen], api_visibility="private")
+
+if __name__ == "__main__":
+    demo.launch()
