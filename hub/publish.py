@@ -116,7 +116,7 @@ def render(task: str, folder: Path, *, model_id: str, revision: str, hub: Hub, t
     src = template_dir(task)
     values = {
         "model_id": model_id, "revision": revision, "title": title, "sdk_version": gradio.__version__,
-        "endpoint": "None" if hub.kind == "hf" else repr(hub.endpoint.rstrip("/")),
+        "endpoint": "" if hub.kind == "hf" else hub.endpoint.rstrip("/"),
         "hub_label": "huggingface.co" if hub.kind == "hf" else hub.endpoint,
         "model_url": f"{'https://huggingface.co' if hub.kind == 'hf' else hub.endpoint.rstrip('/')}/{model_id}",
         "license": _license_of(folder),

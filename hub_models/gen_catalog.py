@@ -4,3 +4,4 @@ TOY_TARGETS = ("1-D Gaussian", "2-D Gaussian", "2-D ring of 8 Gaussians")
 GAN_LOSSES = ("non-saturating", "minimax")
 MAX_SAMPLES = 256  # one request's grid
 PIXELCNN_MAX_SIZE = 32  # it draws one pixel at a time: 64 px would take minutes per sample grid on a CPU
+ALL_CLASSES = "all classes: one row each"  # the class picker's first choice: a conditional GAN's one row each

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .cache import model_cache
-from .gen_catalog import SIZES
+from .gen_catalog import ALL_CLASSES, MAX_SAMPLES, SIZES
 from .inference import InputError
 from .registry import Published
 
@@ -506,3 +506,35 @@ def picture_grid(x: torch.Tensor, columns: int = 0, cell: int = 0):
     columns = columns or max(1, math.ceil(math.sqrt(n)))
     cell = cell or max(x.shape[-1], min(96, 640 // columns))
     return grid(to_pictures(x, cell), columns, pad=2)
+
+
+def samples(m: nn.Module, n: int, seed: int = 0, class_name: str = ALL_CLASSES, sampler: str = "DDIM",
+            steps: int = 50) -> Iterator[tuple]:
+    """(grid, clean grid or None, status) as ``m`` samples: a DDPM's x_t and predicted x_0 as it denoises, a
+    PixelCNN's rows as it draws them, the grid at once for the others (a conditional GAN: one row per class)."""
+    import time
+
+    t0 = time.perf_counter()
+    if isinstance(m, DDPM):
+        for i, x, x0 in diffusion_steps(m, n, seed, steps, sampler.lower(), max(1, steps // 20)):
+            yield picture_grid(x), picture_grid(x0), f"{sampler} step {i} / {steps} · {time.perf_counter() - t0:.1f} s"
+        return
+    if isinstance(m, PixelCNN):
+        side = m.image_size
+        if n * side * side > MAX_SAMPLES * 256:
+            raise InputError(f"A PixelCNN draws one pixel at a time: at {side} px, at most "
+                            f"{MAX_SAMPLES * 256 // (side * side)} samples per request.")
+        for rows, x in pixel_steps(m, n, seed, every=max(1, side // 16)):
+            yield picture_grid(x), None, f"PixelCNN row {rows} / {side} · {time.perf_counter() - t0:.1f} s"
+        return
+    if isinstance(m, DCGAN) and m.conditional:
+        if class_name == ALL_CLASSES or not class_name:
+            per = max(1, n // m.num_classes)
+            x = class_rows(m, per, seed)
+            yield picture_grid(x, columns=per), None, (f"{m.num_classes} classes x {per} · one row per class "
+                                                       f"({', '.join(m.labels)}) · {time.perf_counter() - t0:.2f} s")
+            return
+        x = sample(m, n, seed, labels=torch.full((n,), class_index(m, class_name)))
+    else:
+        x = sample(m, n, seed)
+    yield picture_grid(x), None, f"{n} samples in {time.perf_counter() - t0:.2f} s"

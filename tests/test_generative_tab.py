@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import refused, table_rows, wait_job
 
-from webui.generative import ALL_CLASSES, DIGITS
+from hub_models.gen_catalog import ALL_CLASSES
+from webui.generative import DIGITS
 
 URL_HUB = "Hub at a URL"
 # Small and quick: 8 px, narrow networks, a 2-layer PixelCNN, a 50-step DDPM; the other fields keep the form's

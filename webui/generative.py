@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator
 import gradio as gr
 
 from common.errors import UserError
-from hub_models.gen_catalog import GAN_LOSSES, MAX_SAMPLES, TOY_TARGETS
+from hub_models.gen_catalog import ALL_CLASSES, GAN_LOSSES, MAX_SAMPLES, TOY_TARGETS
 from training.tasks import get_task
 
 from .common import IN_REQUEST, PREDICT, AppContext
@@ -21,7 +21,6 @@ TASK = get_task("generative")
 TITLE = TASK.title
 EX = Path(__file__).resolve().parents[1] / "assets" / "examples"
 DIGITS = [str(EX / f"digit-{i}.png") for i in range(6)]
-ALL_CLASSES = "all classes: one row each"
 INTRO = """A **generative model** learns to make new examples like its training data. A **GAN** pits a
 **generator** G (noise z -> image) against a **discriminator** D (image -> probability it is real): D learns to
 tell real from fake, G learns to fool D. The generator's loss is usually the **non-saturating** -log D(G(z)):
@@ -129,40 +128,6 @@ def toy_section() -> None:
 
 
 # ------------------------------------------------------------------ sample
-def samples(m: Any, n: int, seed: int, class_name: str, sampler: str, steps: int) -> Iterator[tuple]:
-    """(grid, clean grid or None, status) as ``m`` samples: a DDPM's x_t and predicted x_0 as it denoises, a
-    PixelCNN's rows as it draws them, the grid at once for the others (a conditional GAN: one row per class)."""
-    import torch
-
-    from hub_models.generative import (
-        DCGAN, DDPM, PixelCNN, class_index, class_rows, diffusion_steps, picture_grid, pixel_steps, sample)
-
-    t0 = time.perf_counter()
-    if isinstance(m, DDPM):
-        for i, x, x0 in diffusion_steps(m, n, seed, steps, sampler.lower(), max(1, steps // 20)):
-            yield picture_grid(x), picture_grid(x0), f"{sampler} step {i} / {steps} · {time.perf_counter() - t0:.1f} s"
-        return
-    if isinstance(m, PixelCNN):
-        side = m.image_size
-        if n * side * side > MAX_SAMPLES * 256:
-            raise UserError(f"A PixelCNN draws one pixel at a time: at {side} px, at most "
-                            f"{MAX_SAMPLES * 256 // (side * side)} samples per request.")
-        for rows, x in pixel_steps(m, n, seed, every=max(1, side // 16)):
-            yield picture_grid(x), None, f"PixelCNN row {rows} / {side} · {time.perf_counter() - t0:.1f} s"
-        return
-    if isinstance(m, DCGAN) and m.conditional:
-        if class_name == ALL_CLASSES or not class_name:
-            per = max(1, n // m.num_classes)
-            x = class_rows(m, per, seed)
-            yield picture_grid(x, columns=per), None, (f"{m.num_classes} classes x {per} · one row per class "
-                                                       f"({', '.join(m.labels)}) · {time.perf_counter() - t0:.2f} s")
-            return
-        x = sample(m, n, seed, labels=torch.full((n,), class_index(m, class_name)))
-    else:
-        x = sample(m, n, seed)
-    yield picture_grid(x), None, f"{n} samples in {time.perf_counter() - t0:.2f} s"
-
-
 def sample_section(source: gr.Dropdown, model_of: Callable[[str | None], Any]) -> None:
     about = gr.Markdown()
     with gr.Row():
@@ -196,6 +161,8 @@ def sample_section(source: gr.Dropdown, model_of: Callable[[str | None], Any]) -
         return describe(m), gr.update(choices=[ALL_CLASSES, *classes], value=ALL_CLASSES)
 
     def sample_images(model, count, seed, class_name, sampler, steps):
+        from hub_models.generative import samples
+
         yield from samples(model_of(model), int(count), int(seed or 0), class_name, sampler, int(steps))
 
     source.change(on_model, source, [about, class_name], api_visibility="private")

@@ -13,7 +13,7 @@ from hub_models.classification import model_summary
 from hub_models.inference import classify, load_classifier
 
 MODEL, REVISION = "$model_id", "$revision"
-HUB = os.environ.get("DLP_MODEL_HUB") or $endpoint  # None: huggingface.co
+HUB = os.environ.get("DLP_MODEL_HUB") or "$endpoint" or None  # None: huggingface.co
 EXAMPLES = ["examples/digit-0.png", "examples/digit-3.png", "examples/digit-5.png"]
 
 model = load_classifier(snapshot_download(MODEL, revision=REVISION, endpoint=HUB,

@@ -1,0 +1,59 @@
+"""$title: a fine-tuned BERT-family encoder, as its own demo.
+
+It loads $model_id (revision $revision) from $hub_label. The pre-trained encoder turns each token into a
+vector that depends on the whole sentence; the fine-tuned head reads the [CLS] vector to label the sentence
+(or the pair), each word's first sub-token vector to tag it, or a [MASK]ed position's vector to guess the
+word (Devlin et al., 2019). The code under hub_models/ and common/ is DL Playground's own, copied here.
+"""
+import os
+from pathlib import Path
+
+import gradio as gr
+from huggingface_hub import snapshot_download
+
+from common.errors import UserError
+from hub_models.bert import classify_text, fill_mask, model_kind, tag_text
+
+MODEL, REVISION = "$model_id", "$revision"
+HUB = os.environ.get("DLP_MODEL_HUB") or "$endpoint" or None  # None: huggingface.co
+FOLDER = snapshot_download(MODEL, revision=REVISION, endpoint=HUB, token=os.environ.get("HF_TOKEN") or None)
+KIND = model_kind(Path(FOLDER))  # "sequence", "token" or "mlm"
+EXAMPLES = {"sequence": [["The soup was exquisite.", ""], ["The lecture was tedious.", ""]],
+            "token": [["Kenji Tanaka flew from Seoul to Vienna to meet Airbus .", ""]],
+            "mlm": [["The movie was [MASK].", ""]]}[KIND]
+
+
+def predict(text, pair):
+    """A note, and the labels' probabilities (sentences), the words' tags (tagging) or the words for [MASK]."""
+    if not (text or "").strip():
+        raise gr.Error("Enter some text.")
+    try:
+        if KIND == "sequence":
+            scores, note = classify_text(FOLDER, text, pair or "")
+            return note, scores, None
+        if KIND == "token":
+            tagged, note = tag_text(FOLDER, text)
+            return note, None, tagged
+        return "The most likely words for [MASK]:", fill_mask(FOLDER, text), None
+    except UserError as e:
+        raise gr.Error(str(e)) from None
+
+
+with gr.Blocks(title="$title") as demo:
+    gr.Markdown(f"# $title\n`{MODEL}` at `{REVISION[:8]}`: "
+                + {"sequence": "labels a sentence (or a pair).", "token": "tags each word.",
+                   "mlm": "fills in `[MASK]`."}[KIND])
+    with gr.Row():
+        with gr.Column():
+            text = gr.Textbox(EXAMPLES[0][0], label="Text", lines=2)
+            pair = gr.Textbox("", label="Second sentence (for a sentence-pair model)", visible=KIND == "sequence")
+            button = gr.Button("Run", variant="primary")
+        with gr.Column():
+            note = gr.Markdown()
+            probs = gr.Label(label="Probabilities", visible=KIND != "token")
+            tags = gr.HighlightedText(label="Tags", visible=KIND == "token")
+    gr.Examples(EXAMPLES, [text, pair])
+    button.click(predict, [text, pair], [note, probs, tags], api_name="predict")
+
+if __name__ == "__main__":
+    demo.launch()

@@ -1,0 +1,81 @@
+"""$title: a semantic segmentation model, as its own demo.
+
+It loads $model_id (revision $revision) from $hub_label and labels every pixel of your image with a class.
+The opacity slider redraws the same class map without running the network again. The code under hub_models/
+and common/ is DL Playground's own, copied here: it is what defines the network.
+"""
+import os
+
+import gradio as gr
+from huggingface_hub import snapshot_download
+
+from common.errors import UserError
+from hub_models.segmentation import class_shares, load_segmenter, segment_image, transposed_conv_picture
+from hub_models.visual import enlarged, legend_html, mask_overlay
+
+MODEL, REVISION = "$model_id", "$revision"
+HUB = os.environ.get("DLP_MODEL_HUB") or "$endpoint" or None  # None: huggingface.co
+EXAMPLES = ["examples/shapes-1.png", "examples/shapes-2.png", "examples/shapes-3.png"]
+
+model = load_segmenter(snapshot_download(MODEL, revision=REVISION, endpoint=HUB,
+                                         token=os.environ.get("HF_TOKEN") or None))
+LABELS = list(model.labels)
+
+
+def draw(found, opacity):
+    rows = class_shares(found["mask"], LABELS)
+    present = [LABELS.index(r[0]) for r in rows if r[0] in LABELS]
+    return enlarged(mask_overlay(found["image"], found["mask"], float(opacity)))[0], legend_html(LABELS, present), rows
+
+
+def segment(image, opacity):
+    """The class map over the image, its legend, each class's share of the pixels; and the map, for redraws."""
+    if not image:
+        raise gr.Error("Give an image first (upload one or pick an example).")
+    try:
+        mask, img = segment_image(model, image)
+    except UserError as e:
+        raise gr.Error(str(e)) from None
+    found = {"mask": mask, "image": img}
+    return *draw(found, opacity), found
+
+
+def redraw(found, opacity):
+    return draw(found, opacity) if found else (gr.skip(), gr.skip(), gr.skip())
+
+
+def transposed(k, s, p):
+    try:
+        return transposed_conv_picture(int(k), int(s), int(p))
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+
+
+with gr.Blocks(title="$title") as demo:
+    gr.Markdown(f"# $title\nSemantic segmentation into {', '.join(LABELS)}: `{MODEL}` at `{REVISION[:8]}`.")
+    found = gr.State(None)
+    with gr.Row():
+        with gr.Column():
+            image = gr.Image(type="filepath", label="Your image")
+            opacity = gr.Slider(0, 1, value=0.55, step=0.05, label="Mask opacity")
+            button = gr.Button("Segment", variant="primary")
+        with gr.Column():
+            picture = gr.Image(label="Classes over the image", type="pil")
+            legend = gr.HTML()
+            shares = gr.Dataframe(headers=["class", "% of pixels"], interactive=False)
+    gr.Examples([[e] for e in EXAMPLES if os.path.exists(e)], image)
+    with gr.Accordion("How the network upsamples: a transposed convolution, with numbers", open=False):
+        with gr.Row():
+            k = gr.Slider(1, 4, value=2, step=1, label="Kernel size")
+            s = gr.Slider(1, 3, value=1, step=1, label="Stride")
+            p = gr.Slider(0, 2, value=0, step=1, label="Padding")
+        lesson = gr.Image(label="Input * kernel -> output", type="pil")
+        for slider in (k, s, p):
+            slider.release(transposed, [k, s, p], lesson, api_visibility="private")
+        demo.load(transposed, [k, s, p], lesson, api_visibility="private")
+    button.click(segment, [image, opacity], [picture, legend, shares, found], api_name="segment")
+    opacity.release(redraw, [found, opacity], [picture, legend, shares], api_visibility="private",
+                    show_progress="hidden")
+
+if __name__ == "__main__":
+    demo.launch()
