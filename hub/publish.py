@@ -3,8 +3,8 @@
 A task's demo is a folder of plain files under ``spaces/<task>/`` (``Task.space``): ``app.py``, ``README.md`` and
 ``requirements.txt``, with ``$placeholders`` filled from the model (string.Template). The Space also gets the
 files of ours that app.py imports (``hub_models/...``, ``common/...``, found by following the imports, so the
-model's own card stays true: ``from hub_models... import``) and the example inputs app.py names (``examples/x``,
-copied from ``assets/examples``). A requirement line ending ``# when: timm`` is kept only for a model that needs
+model's own card stays true: ``from hub_models... import``) and the example inputs app.py names (files of
+``assets/examples``, copied into ``examples/``). A requirement line ending ``# when: timm`` is kept only for a model that needs
 timm (see :func:`libraries_of`).
 
     python -m hub.publish run OWNER/NAME-demo --hub http://127.0.0.1:8808   # run a published Space locally
@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SPACES_DIR = ROOT / "spaces"
 EXAMPLES_DIR = ROOT / "assets" / "examples"
 OUR_PACKAGES = ("hub_models", "common")  # what a Space may carry of ours; nothing that imports gradio or trains
-_EXAMPLE_RE = re.compile(r"""["']examples/([\w.-]+)["']""")
 _WHEN_RE = re.compile(r"\s*#\s*when:\s*([\w-]+)\s*$")
 
 
@@ -142,10 +141,16 @@ def render(task: str, folder: Path, *, model_id: str, revision: str, hub: Hub, t
         target = into / (name.replace(".", "/") + ".py")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ROOT / (name.replace(".", "/") + ".py"), target)
-    for example in sorted(set(_EXAMPLE_RE.findall(app))):
+    for example in sorted(_examples_named(app)):
         (into / "examples").mkdir(exist_ok=True)
         shutil.copyfile(EXAMPLES_DIR / example, into / "examples" / example)
     return into
+
+
+def _examples_named(source: str) -> set[str]:
+    """The files of assets/examples whose names app.py spells out (its EXAMPLES)."""
+    names = {n.value for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    return {n for n in names if "/" not in n and (EXAMPLES_DIR / n).is_file()}
 
 
 def _license_of(folder: Path) -> str:

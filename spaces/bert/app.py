@@ -14,6 +14,7 @@ from huggingface_hub import snapshot_download
 from common.errors import UserError
 from hub_models.bert import classify_text, fill_mask, model_kind, tag_text
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL, REVISION = "$model_id", "$revision"
 HUB = os.environ.get("DLP_MODEL_HUB") or "$endpoint" or None  # None: huggingface.co
 FOLDER = snapshot_download(MODEL, revision=REVISION, endpoint=HUB, token=os.environ.get("HF_TOKEN") or None)

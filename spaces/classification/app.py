@@ -12,9 +12,10 @@ from common.errors import UserError
 from hub_models.classification import model_summary
 from hub_models.inference import classify, load_classifier
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL, REVISION = "$model_id", "$revision"
 HUB = os.environ.get("DLP_MODEL_HUB") or "$endpoint" or None  # None: huggingface.co
-EXAMPLES = ["examples/digit-0.png", "examples/digit-3.png", "examples/digit-5.png"]
+EXAMPLES = [os.path.join(HERE, "examples", f) for f in ("digit-0.png", "digit-3.png", "digit-5.png")]
 
 model = load_classifier(snapshot_download(MODEL, revision=REVISION, endpoint=HUB,
                                           token=os.environ.get("HF_TOKEN") or None))

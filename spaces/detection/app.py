@@ -13,9 +13,10 @@ from huggingface_hub import snapshot_download
 from common.errors import UserError
 from hub_models.detection import TinySSD, anchor_picture, detect_image, load_detector, show_detections
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL, REVISION = "$model_id", "$revision"
 HUB = os.environ.get("DLP_MODEL_HUB") or "$endpoint" or None  # None: huggingface.co
-EXAMPLES = ["examples/shapes-1.png", "examples/shapes-2.png", "examples/shapes-3.png"]
+EXAMPLES = [os.path.join(HERE, "examples", f) for f in ("shapes-1.png", "shapes-2.png", "shapes-3.png")]
 
 model = load_detector(snapshot_download(MODEL, revision=REVISION, endpoint=HUB,
                                         token=os.environ.get("HF_TOKEN") or None))

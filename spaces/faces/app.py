@@ -13,13 +13,15 @@ from huggingface_hub import snapshot_download
 from common.errors import UserError
 from hub_models.faces import load_embedder, verdict, verify, verify_picture
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL, REVISION = "$model_id", "$revision"
 HUB = os.environ.get("DLP_MODEL_HUB") or "$endpoint" or None  # None: huggingface.co
 CROP_MODES = {"As the model was trained": "auto", "Find the face (Haar cascade)": "haar",
               "The image is a face crop": "none"}
-EXAMPLES = [["examples/face-visitor-a1.png", "examples/face-visitor-a2.png", "As the model was trained"],
-            ["examples/face-visitor-a1.png", "examples/face-visitor-b1.png", "As the model was trained"],
-            ["examples/face-astronaut.jpg", "examples/face-astronaut-mirrored.jpg", "Find the face (Haar cascade)"]]
+EXAMPLES = [[os.path.join(HERE, "examples", a), os.path.join(HERE, "examples", b), mode] for a, b, mode in (
+    ("face-visitor-a1.png", "face-visitor-a2.png", "As the model was trained"),
+    ("face-visitor-a1.png", "face-visitor-b1.png", "As the model was trained"),
+    ("face-astronaut.jpg", "face-astronaut-mirrored.jpg", "Find the face (Haar cascade)"))]
 
 model = load_embedder(snapshot_download(MODEL, revision=REVISION, endpoint=HUB,
                                         token=os.environ.get("HF_TOKEN") or None))

@@ -18,9 +18,11 @@ from hub_models.generative import (
     DCGAN, VAE, describe, image_tensor, latent_map, latent_walk, load_generative, picture_grid, prior_point,
     reconstruct, samples)
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL, REVISION = "$model_id", "$revision"
 HUB = os.environ.get("DLP_MODEL_HUB") or "$endpoint" or None  # None: huggingface.co
-EXAMPLES = [f"examples/digit-{i}.png" for i in range(6)]
+EXAMPLES = [os.path.join(HERE, "examples", f) for f in ("digit-0.png", "digit-1.png", "digit-2.png",
+                                                          "digit-3.png", "digit-4.png", "digit-5.png")]
 
 model = load_generative(snapshot_download(MODEL, revision=REVISION, endpoint=HUB,
                                           token=os.environ.get("HF_TOKEN") or None))

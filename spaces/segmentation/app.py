@@ -13,9 +13,10 @@ from common.errors import UserError
 from hub_models.segmentation import class_shares, load_segmenter, segment_image, transposed_conv_picture
 from hub_models.visual import enlarged, legend_html, mask_overlay
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL, REVISION = "$model_id", "$revision"
 HUB = os.environ.get("DLP_MODEL_HUB") or "$endpoint" or None  # None: huggingface.co
-EXAMPLES = ["examples/shapes-1.png", "examples/shapes-2.png", "examples/shapes-3.png"]
+EXAMPLES = [os.path.join(HERE, "examples", f) for f in ("shapes-1.png", "shapes-2.png", "shapes-3.png")]
 
 model = load_segmenter(snapshot_download(MODEL, revision=REVISION, endpoint=HUB,
                                          token=os.environ.get("HF_TOKEN") or None))

@@ -15,9 +15,11 @@ from common.errors import UserError
 from hub_models.inference import load_image
 from hub_models.style import gram_picture, load_style_net, random_vgg19, stylize
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL, REVISION = "$model_id", "$revision"
 HUB = os.environ.get("DLP_MODEL_HUB") or "$endpoint" or None  # None: huggingface.co
-EXAMPLES = ["examples/content-chelsea.jpg", "examples/content-astronaut.jpg", "examples/content-coffee.jpg"]
+EXAMPLES = [os.path.join(HERE, "examples", f) for f in ("content-chelsea.jpg", "content-astronaut.jpg",
+                                                          "content-coffee.jpg")]
 
 folder = snapshot_download(MODEL, revision=REVISION, endpoint=HUB, token=os.environ.get("HF_TOKEN") or None)
 model = load_style_net(folder)

@@ -14,6 +14,7 @@ from huggingface_hub import snapshot_download
 from common.errors import UserError
 from hub_models.textgen import generate, load_lm
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL, REVISION = "$model_id", "$revision"
 HUB = os.environ.get("DLP_MODEL_HUB") or "$endpoint" or None  # None: huggingface.co
 STRATEGIES = {"Sampling": "sample", "Greedy": "greedy", "Beam search": "beam"}

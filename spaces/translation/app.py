@@ -14,6 +14,7 @@ from common.errors import UserError
 from hub_models.translation import load_translator, translate
 from hub_models.visual import attention_image
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL, REVISION = "$model_id", "$revision"
 HUB = os.environ.get("DLP_MODEL_HUB") or "$endpoint" or None  # None: huggingface.co
 EXAMPLES = ["She does not buy the black hat today .", "We like the green bike , and I see a dog .",
