@@ -4,8 +4,8 @@ A task's demo is a folder of plain files under ``spaces/<task>/`` (``Task.space`
 ``requirements.txt``, with ``$placeholders`` filled from the model (string.Template). The Space also gets the
 files of ours that app.py imports (``hub_models/...``, ``common/...``, found by following the imports, so the
 model's own card stays true: ``from hub_models... import``) and the example inputs app.py names (files of
-``assets/examples``, copied into ``examples/``). A requirement line ending ``# when: timm`` is kept only for a model that needs
-timm (see :func:`libraries_of`).
+``assets/examples``, copied into ``examples/``). A requirement line ending ``# when: timm`` is kept only for a
+model that needs timm (see :func:`libraries_of`).
 
     python -m hub.publish run OWNER/NAME-demo --hub http://127.0.0.1:8808   # run a published Space locally
 """
@@ -189,6 +189,11 @@ def publish(task: str, folder: str | Path, *, model_id: str, revision: str, spac
     if _exists(api, space_id, "model") or _exists(api, space_id, "dataset"):
         raise PublishError(f"{space_id} is already a model or dataset repo on {hub.label}: pick another Space name.")
     src = template_dir(task)  # raises for a task without a template, before anything is made
+    try:
+        api.repo_info(model_id, revision=revision)
+    except Exception as exc:
+        raise PublishError(f"The model {model_id} at {revision[:8]} is not on {hub.label}: push it there first "
+                           f"(the Space loads it from there). ({explain(exc, hub, model_id)})") from None
     with tempfile.TemporaryDirectory(prefix="dlp-space-") as tmp:
         render(task, folder, model_id=model_id, revision=revision, hub=hub, title=_title(model_id), into=Path(tmp))
         try:

@@ -60,7 +60,7 @@ with gr.Blocks(title="$title") as demo:
     button = gr.Button("Sample", variant="primary")
     status = gr.Markdown()
     with gr.Row():
-        grid = gr.Image(label="Samples", type="pil", height=420)
+        grid = gr.Image(label="Samples", type="pil", height=420, format="png")
         clean = gr.Image(label="Diffusion: the clean images predicted from x_t", type="pil", height=420)
     button.click(sample_images, [count, seed, class_name, sampler, steps], [grid, clean, status], api_name="sample")
     if isinstance(model, VAE):

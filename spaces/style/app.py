@@ -50,7 +50,7 @@ with gr.Blocks(title="$title") as demo:
             side = gr.Slider(128, 1024, value=512, step=32, label="Longer side of the result (pixels)")
             button = gr.Button("Paint it", variant="primary")
         with gr.Column():
-            result = gr.Image(label="Stylised", type="pil")
+            result = gr.Image(label="Stylised", type="pil", format="png")
             timing = gr.Markdown()
     gr.Examples([[e] for e in EXAMPLES if os.path.exists(e)], photo)
     if os.path.exists(STYLE):
