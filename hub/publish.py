@@ -209,6 +209,30 @@ def publish(task: str, folder: str | Path, *, model_id: str, revision: str, spac
     return Published(space_id, f"{hub.endpoint.rstrip('/')}/spaces/{space_id}", run, info.oid)
 
 
+def model_on_hub(folder: str | Path, hub: Hub, name: str, *, private: bool = False) -> tuple[str, str]:
+    """(repo id, commit) of the model in ``folder`` on ``hub``: where it was pulled from, if that is ``hub``;
+    else pushed there now, as ``<your namespace>/<name>`` (a Space loads its model from the hub it is on)."""
+    from .client import push_folder
+
+    folder = Path(folder)
+    try:
+        origin = json.loads((folder / ".complete").read_text())
+    except (OSError, ValueError):
+        origin = {}
+    if origin.get("endpoint", "").rstrip("/") == hub.endpoint.rstrip("/") and origin.get("repo_id"):
+        return origin["repo_id"], origin["sha"]
+    if not hub.token:
+        raise PublishError(f"The model must be on {hub.label} for its Space to load it, and pushing it there needs "
+                           "a write token: paste one in the token field.")
+    try:
+        me = _api(hub).whoami()["name"]
+    except Exception as exc:
+        raise explain(exc, hub) from exc
+    model_id = check_repo_id(f"{me}/{re.sub(r'[^A-Za-z0-9._-]+', '-', name).strip('-.')[:80] or 'model'}")
+    url = push_folder(folder, model_id, hub, private=private, commit_message="Upload the model of a published demo")
+    return model_id, url.rstrip("/").rsplit("/", 1)[-1]
+
+
 def _exists(api, repo_id: str, repo_type: str) -> bool:
     from huggingface_hub.errors import RepositoryNotFoundError
 

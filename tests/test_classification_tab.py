@@ -10,6 +10,7 @@ from PIL import Image
 
 from conftest import refused
 from webui.classification import EXAMPLES
+from webui.jobs import JOB_KEY
 
 URL_HUB = "Hub at a URL"
 
@@ -82,6 +83,16 @@ def test_train_watch_predict_push_and_pull(tab, hub_server, repo_name):
     assert label["label"] == "0"
     with pytest.raises(AppError, match="not found"):
         client.predict(repo, URL_HUB, hub_server.url, "", api_name="/classification_pull")  # private
+
+    # Publish the trained model as a Space: the model goes to the hub first, then its demo (tests/test_spaces.py
+    # runs such demos); without a token, nothing is made.
+    with pytest.raises(AppError, match="needs a write token"):
+        client.predict(JOB_KEY + job, "", False, URL_HUB, hub_server.url, "", api_name="/classification_publish")
+    answer = client.predict(JOB_KEY + job, f"alice/{repo_name}-demo", False, URL_HUB, hub_server.url,
+                            hub_server.tokens["alice"], api_name="/classification_publish")
+    assert f"alice/{repo_name}-demo" in answer and "python -m hub.publish run" in answer
+    space = hub_server.api().space_info(f"alice/{repo_name}-demo")
+    assert {"app.py", "README.md", "requirements.txt"} <= {s.rfilename for s in space.siblings}
 
 
 def test_stop_from_the_ui(tab):

@@ -433,6 +433,7 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
         with gr.Row():
             repo = gr.Textbox(label=pull_label, placeholder=placeholder, scale=3)
             pull_btn = gr.Button("Pull", scale=1)
+    publish_section(ctx, task, source)
 
     def pull_model(repo_id, choice, url, token):
         hub = get_hub(choice, url, token)
@@ -456,6 +457,44 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
     pull_btn.click(pull_model, [repo, *picker.inputs], source, api_name=f"{task}_pull")
     ctx.on_load(on_load, None, source, api_visibility="private")
     return source
+
+
+def publish_section(ctx: AppContext, task: str, source: gr.Dropdown) -> None:
+    """"Publish as a Space": the model picked in ``source`` as a demo of its own (hub.publish), on the hub picked
+    here: a link on huggingface.co, or the command that runs it from a local or team hub. The event is
+    ``<task>_publish``."""
+    runner = ctx.runner
+    with gr.Accordion("Publish as a Space: a demo of this model that anyone can open", open=False):
+        gr.Markdown("Makes a Space repo holding a small Gradio app for this model (its predict view and examples), "
+                    "a README with the Space's settings and only the requirements the demo needs. The model goes "
+                    "to the same hub first if it is not there yet. Publishing again updates the Space.")
+        picker = hub_picker(ctx)
+        with gr.Row():
+            space_id = gr.Textbox(label="Space repo id", placeholder="your-name/my-model-demo (empty: <model>-demo)",
+                                  scale=3)
+            private = gr.Checkbox(label="Private", value=False, scale=1)
+            publish_btn = gr.Button("Publish", scale=1)
+        answer = gr.Markdown()
+
+    def publish_model(model, space, private_, choice, url, token):
+        from hub import publish as spaces
+
+        folder = checked_model_folder(runner, model)
+        hub = get_hub(choice, url, token)
+        job_id = (model or "").removeprefix(JOB_KEY) if (model or "").startswith(JOB_KEY) else None
+        name = visible_job(runner, job_id).label if job_id else Path(folder).parent.name
+        model_id, revision = spaces.model_on_hub(folder, hub, name, private=bool(private_))
+        space = (space or "").strip() or spaces.default_space_id(model_id, model_id.split("/")[0])
+        done = spaces.publish(task, folder, model_id=model_id, revision=revision, space_id=space, hub=hub,
+                              private=bool(private_))
+        if done.run is None:
+            return f"Published: **[{done.space_id}]({done.url})** (the model: {model_id} at `{revision[:8]}`)."
+        return (f"Published **{done.space_id}** on {hub.label} (the model: {model_id} at `{revision[:8]}`). "
+                f"Run it on a machine that reaches this hub:\n\n```bash\n{done.run}\n```")
+
+    publish_btn.click(lambda: "", None, answer, api_visibility="private").then(
+        publish_model, None, answer, api_name=f"{task}_publish",
+        inputs_kwargs={"model": source, "space": space_id, "private_": private, **picker.named})
 
 
 def toggle_data_fields(radio: gr.Radio, sources: dict[str, str], shown: dict[Any, tuple[str, ...]]) -> None:
