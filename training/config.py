@@ -58,6 +58,8 @@ class TrainConfig:
     push_to_hub: str = opt("", "repo id to push the trained model to (and checkpoints, see --hub-strategy)")
     hub: str = opt("local", "hub to push to / resume from: local, hf or a URL")
     private: bool = opt(False, "make the pushed repo private")
+    export_onnx: bool = opt(False, "also export the model to ONNX (model.onnx beside the weights, checked against "
+                                   "PyTorch and named in the card) for use without PyTorch", label="Export to ONNX")
     hub_strategy: str = opt("end", "push only the final model, or every epoch's checkpoint too",
                             ("end", "checkpoint"))
     resume: str = opt("", "continue from the last checkpoint: 'auto' (this output dir), a folder, or a hub repo id")

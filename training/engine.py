@@ -343,6 +343,8 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
             metrics = spec.evaluate(model, val_loader, accelerator)
         spec.save(accelerator.unwrap_model(model), model_dir, metrics)
         run.metrics.write_text(json.dumps(metrics, indent=2))
+        if cfg.export_onnx:
+            yield event("log", message=_export_onnx(accelerator.unwrap_model(model), model_dir))
         if cfg.push_to_hub and status == "completed":
             from hub.client import HubActionError, push_folder, resolve_hub
 
@@ -354,6 +356,23 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
                 status, message = "failed", f"training finished but the push failed: {e}"
     yield event("end", status=status, metrics=metrics, model_dir=str(model_dir) if model_dir.exists() else None,
                 message=message)
+
+
+def _export_onnx(model: nn.Module, folder: Path) -> str:
+    """model.onnx beside the weights, checked against PyTorch and added to the card; a failure is a line of the
+    log, not a failed run (the model itself is saved)."""
+    from hub_models.export import card_section, export_onnx, onnx_difference
+
+    try:
+        path, sig = export_onnx(model.cpu(), folder)
+        difference = onnx_difference(path, sig)
+    except Exception as e:  # the exporter's own errors are many and deep: the run's result stands without it
+        (folder / "model.onnx").unlink(missing_ok=True)
+        return f"ONNX export skipped: {str(e).splitlines()[0][:300] if str(e) else type(e).__name__}"
+    readme = folder / "README.md"
+    if readme.exists():
+        readme.write_text(readme.read_text() + card_section(sig, difference))
+    return f"exported {path.name} (outputs within {difference:.1e} of PyTorch's)"
 
 
 def _batch_len(batch: Any) -> int:
