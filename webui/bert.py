@@ -78,7 +78,8 @@ def build(ctx: AppContext) -> None:
             # The choices come from an upload's header; any name may be typed (a dataset repo's columns).
             column_fields = [form.field(name, choices=[], allow_custom_value=True, info=None) for name in COLUMNS]
         with gr.Row():
-            for name in ("epochs", "batch_size", "lr", "warmup_steps", "max_length", "weight_decay", "seed"):
+            for name in ("epochs", "batch_size", "lr", "warmup_steps", "max_length", "weight_decay", "seed",
+                         "export_onnx"):
                 form.field(name, info=None)
         panel = job_panel(ctx, TASK.name, picker, metric=TASK.metric, unit="examples/s",
                           picture_label="Confusion matrix (validation split)", picture=confusion_picture,

@@ -88,7 +88,7 @@ def build(ctx: AppContext) -> None:
                                                  info="flip: mirror (not for digits!), crop: small shifts, jitter: "
                                                       "brightness and contrast"))
         with gr.Row():
-            for name in ("optimizer", "lr", "schedule", "weight_decay", "seed"):
+            for name in ("optimizer", "lr", "schedule", "weight_decay", "seed", "export_onnx"):
                 form.field(name, info=None)
         panel = job_panel(ctx, TASK.name, picker, metric=TASK.metric, unit="img/s",
                           picture_label="Confusion matrix (validation split)", picture=confusion_picture,

@@ -254,4 +254,4 @@ def build(ctx: AppContext) -> None:
             repo_placeholder="you/my-images", missing_upload="Upload a zip of images.", check_folder=_check_folder,
             picture_label="", push_placeholder="you/dcgan-digits", picture_file=None,
             size_info="8, 16, 32 or 64 (the digits are 8x8, enlarged)", samples="image", loss_parts=True,
-            metric_apart="fid", extras=extras))
+            metric_apart="fid", extras=extras, onnx=False))

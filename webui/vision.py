@@ -39,6 +39,7 @@ class VisionForm:
     samples: str | None = None  # "image": the grids the trainer makes after each epoch, in a gallery
     loss_parts: bool = False  # plot a step's named losses (a GAN's two players) as separate lines
     metric_apart: str | None = None  # a validation metric with a plot of its own (FID)
+    onnx: bool = True  # offer "Export to ONNX" (hub_models.export: one pass of the network, no sampling loop)
 
 
 def vision_train(ctx: AppContext, vision: VisionForm) -> JobPanel:
@@ -64,6 +65,8 @@ def vision_train(ctx: AppContext, vision: VisionForm) -> JobPanel:
         form.field("lr")
         form.field("flip", label="Random horizontal flips", info=None)
         form.field("seed", info=None)
+        if vision.onnx:
+            form.field("export_onnx", info=None)
     if vision.extras:
         vision.extras(form)
     panel = job_panel(ctx, task.name, picker, metric=task.metric, unit="img/s", picture_label=vision.picture_label,
