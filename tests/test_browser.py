@@ -100,6 +100,30 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         expect(page.locator("[data-testid='label-output-value']").first).to_have_text("0", timeout=RESULT_MS)
         _shot(page, "classification-predict")
 
+        # Publish the model as a Space, then run the published demo here and classify in it.
+        page.get_by_role("button", name="Publish as a Space").filter(visible=True).click()
+        page.get_by_label("Space repo id").filter(visible=True).fill(f"alice/{repo_name}-demo")
+        page.get_by_label("Token").filter(visible=True).fill(hub_server.tokens["alice"])
+        page.get_by_role("button", name="Publish", exact=True).filter(visible=True).click()
+        expect(page.get_by_text("python -m hub.publish run")).to_be_visible(timeout=RESULT_MS)
+        _shot(page, "classification-publish")
+        space_port = free_port()
+        space = subprocess.Popen([sys.executable, "-m", "hub.publish", "run", f"alice/{repo_name}-demo", "--hub",
+                                  hub_server.url, "--port", str(space_port)], cwd=ROOT, env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(f"http://127.0.0.1:{space_port}/", space)
+            demo = browser.new_page(viewport={"width": 1400, "height": 900})
+            demo.goto(f"http://127.0.0.1:{space_port}/")
+            demo.locator(".gallery-item").first.click()  # its first example: a 0
+            demo.get_by_role("button", name="Classify").click()
+            expect(demo.locator("[data-testid='label-output-value']").first).to_have_text("0", timeout=RESULT_MS)
+            _shot(demo, "space-demo")
+            demo.close()
+        finally:
+            space.terminate()
+            space.wait()
+
         # BERT fine-tuning: MiniLM on the built-in reviews for one epoch, then a new review with a word the
         # training split holds ("wonderful"): a held-out adjective tests pre-training, not the wiring, and a
         # default recipe misjudged "exquisite" once in CI (test_bert checks held-out words on its own).
