@@ -2,14 +2,9 @@
 leaves model.onnx beside the weights and says so in the card, and kinds that are not exported say why."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
 
-from conftest import ROOT
 
 
 def _tiny_bert():
@@ -20,13 +15,11 @@ def _tiny_bert():
 
 
 def _models():
-    """One of each kind the exporter meets: an image model, one with two outputs, a transformers encoder (the
-    face embedders and style networks are image models like the U-Net; the classifier goes through the CLI below)."""
+    """The kinds the exporter meets besides the plain image model of the run below: one with two outputs, and a
+    transformers encoder (face embedders, segmenters and style networks are image models like the classifier)."""
     from hub_models.detection import create_detector
-    from hub_models.segmentation import create_segmenter
 
     yield "detection", create_detector("tinyssd", 3, ["a", "b", "c"], 64)
-    yield "segmentation", create_segmenter("unet", 3, ["a", "b", "c"], 64)
     yield "bert", _tiny_bert()
 
 
@@ -53,13 +46,16 @@ def test_models_that_loop_are_not_exported(tmp_path):
         export_onnx(model, tmp_path)
 
 
-def test_a_run_with_export_onnx_pushes_it_beside_the_weights(hub_server, repo_name, tmp_path):
+def test_a_run_with_export_onnx_pushes_it_beside_the_weights(hub_server, repo_name, tmp_path, monkeypatch):
+    from training.tasks import get_task, train
+
+    monkeypatch.setenv("DLP_HUB_TOKEN", hub_server.tokens["alice"])
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "training", "classification", "--dry-run", "--export-onnx",
-                           "--output-dir", str(out), "--push-to-hub", f"alice/{repo_name}", "--hub", hub_server.url],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "DLP_HUB_TOKEN": hub_server.tokens["alice"]})
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    cfg = get_task("classification").config(dry_run=True, export_onnx=True, output_dir=str(out),
+                                            push_to_hub=f"alice/{repo_name}", hub=hub_server.url)
+    events = list(train(cfg))
+    assert events[-1]["status"] == "completed", events[-1]
+    assert any("exported model.onnx" in e.get("message", "") for e in events)
     assert (out / "model" / "model.onnx").exists()
     card = (out / "model" / "README.md").read_text()
     assert "## ONNX" in card and "pixel_values" in card
