@@ -171,8 +171,9 @@ def local_path(spec: str) -> Path:
 def check_repo_id(repo_id: str) -> str:
     repo_id = (repo_id or "").strip()
     if not _REPO_ID_RE.match(repo_id) or ".." in repo_id or "--" in repo_id:
-        raise HubActionError(f"{repo_id!r} is not a valid repo id: use 'namespace/name' "
-                             "(letters, digits, '-', '_', '.'), e.g. 'alice/lenet-digits'")
+        # (Not starting or ending with a quote: the page's error notice drops those.)
+        raise HubActionError(f"This is not a valid repo id: {repo_id!r}. Use namespace/name (letters, digits, '-', "
+                             "'_', '.'), for example alice/lenet-digits.")
     return repo_id
 
 

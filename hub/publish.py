@@ -205,7 +205,8 @@ def publish(task: str, folder: str | Path, *, model_id: str, revision: str, spac
             raise explain(exc, hub, space_id) from exc
     if hub.kind == "hf":
         return Published(space_id, f"https://huggingface.co/spaces/{space_id}", None, info.oid)
-    run = f"python -m hub.publish run {space_id} --hub {hub.endpoint}"
+    # The local hub's address changes with each start of the app: the command names it "local", which finds it.
+    run = f"python -m hub.publish run {space_id}" + ("" if hub.kind == "local" else f" --hub {hub.endpoint}")
     return Published(space_id, f"{hub.endpoint.rstrip('/')}/spaces/{space_id}", run, info.oid)
 
 
@@ -279,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"running {args.space_id} from {folder} on http://127.0.0.1:{args.port}", file=sys.stderr)
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(args.port)}
+    # The model is loaded from this hub's address now (the app pins the one it had when it was published).
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(args.port), "DLP_MODEL_HUB": hub.endpoint}
     if hub.token:
         env["HF_TOKEN"] = hub.token  # the app reads a private model with it, as a Space reads its secret
     env.pop("PYTHONPATH", None)  # the Space's own files, not this checkout's

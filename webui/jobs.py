@@ -487,10 +487,12 @@ def publish_section(ctx: AppContext, task: str, source: gr.Dropdown) -> None:
         space = (space or "").strip() or spaces.default_space_id(model_id, model_id.split("/")[0])
         done = spaces.publish(task, folder, model_id=model_id, revision=revision, space_id=space, hub=hub,
                               private=bool(private_))
+        said = f"(commit `{done.commit[:8]}`; the model: {model_id} at `{revision[:8]}`)"
         if done.run is None:
-            return f"Published: **[{done.space_id}]({done.url})** (the model: {model_id} at `{revision[:8]}`)."
-        return (f"Published **{done.space_id}** on {hub.label} (the model: {model_id} at `{revision[:8]}`). "
-                f"Run it on a machine that reaches this hub:\n\n```bash\n{done.run}\n```")
+            return f"Published: **[{done.space_id}]({done.url})** {said}."
+        return (f"Published **{done.space_id}** on {hub.label} {said}. Run it from this playground's folder, with "
+                f"its Python environment (`.venv/bin/python` after `make run`), on a machine that reaches this "
+                f"hub:\n\n```bash\n{done.run}\n```")
 
     publish_btn.click(lambda: "", None, answer, api_visibility="private").then(
         publish_model, None, answer, api_name=f"{task}_publish",
