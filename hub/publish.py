@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import string
 import subprocess
 import sys
@@ -285,7 +286,14 @@ def main(argv: list[str] | None = None) -> int:
     if hub.token:
         env["HF_TOKEN"] = hub.token  # the app reads a private model with it, as a Space reads its secret
     env.pop("PYTHONPATH", None)  # the Space's own files, not this checkout's
-    return subprocess.call([sys.executable, "app.py"], cwd=folder, env=env)
+    app = subprocess.Popen([sys.executable, "app.py"], cwd=folder, env=env)
+    # Stopping this command stops the demo too (it would otherwise outlive us, serving on its port).
+    signal.signal(signal.SIGTERM, lambda *_: app.terminate())
+    try:
+        return app.wait()
+    except KeyboardInterrupt:
+        app.terminate()
+        return app.wait()
 
 
 if __name__ == "__main__":
