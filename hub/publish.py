@@ -40,7 +40,7 @@ class PublishError(UserError):
 
 
 @dataclass(frozen=True)
-class Published:
+class PublishedSpace:
     space_id: str
     url: str  # the Space's page on huggingface.co, or its repo on a local/team hub
     run: str | None  # on a local/team hub: the command that runs it here
@@ -172,7 +172,7 @@ def default_space_id(model_id: str, namespace: str) -> str:
 
 
 def publish(task: str, folder: str | Path, *, model_id: str, revision: str, space_id: str, hub: Hub,
-            private: bool = False) -> Published:
+            private: bool = False) -> PublishedSpace:
     """Create (or update: a new commit) the Space ``space_id`` on ``hub`` for the model ``model_id``@``revision``
     whose files are in ``folder``. Every check runs before anything is created."""
     folder = Path(folder)
@@ -205,10 +205,10 @@ def publish(task: str, folder: str | Path, *, model_id: str, revision: str, spac
         except Exception as exc:
             raise explain(exc, hub, space_id) from exc
     if hub.kind == "hf":
-        return Published(space_id, f"https://huggingface.co/spaces/{space_id}", None, info.oid)
+        return PublishedSpace(space_id, f"https://huggingface.co/spaces/{space_id}", None, info.oid)
     # The local hub's address changes with each start of the app: the command names it "local", which finds it.
     run = f"python -m hub.publish run {space_id}" + ("" if hub.kind == "local" else f" --hub {hub.endpoint}")
-    return Published(space_id, f"{hub.endpoint.rstrip('/')}/spaces/{space_id}", run, info.oid)
+    return PublishedSpace(space_id, f"{hub.endpoint.rstrip('/')}/spaces/{space_id}", run, info.oid)
 
 
 def model_on_hub(folder: str | Path, hub: Hub, name: str, *, private: bool = False) -> tuple[str, str]:

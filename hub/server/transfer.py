@@ -96,8 +96,8 @@ async def _stream_into(request: Request, block: int, *consumers: Callable[[memor
     """The request body into each of ``consumers``, each in a thread of its own (hashing and writing release the
     GIL) while the next block is being received. Two buffers of ``block`` bytes, filled in turn, are all the memory
     it takes: fresh ones per block cost more in page faults than the hashing."""
-    async def hand_over(block: memoryview) -> None:
-        await asyncio.gather(*(run_in_threadpool(consume, block) for consume in consumers))
+    async def hand_over(data: memoryview) -> None:
+        await asyncio.gather(*(run_in_threadpool(consume, data) for consume in consumers))
 
     buffers, which, fill = (bytearray(block), bytearray(block)), 0, 0
     pending: asyncio.Future | None = None
