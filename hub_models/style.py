@@ -102,14 +102,11 @@ def builtin_image(name: str):
 
     if name not in BUILTIN_IMAGES:
         raise InputError(f"no built-in image {name!r}; choose one of {', '.join(BUILTIN_IMAGES)}")
-    package, key, _ = BUILTIN_IMAGES[name]
-    if package == "skimage":
-        import skimage.data
+    from common.packaged import package_file
 
-        return Image.fromarray(getattr(skimage.data, key)()).convert("RGB")
-    from sklearn.datasets import load_sample_image
-
-    return Image.fromarray(load_sample_image(key)).convert("RGB")
+    package, file, _ = BUILTIN_IMAGES[name]
+    with Image.open(package_file(package, *file.split("/"))) as img:
+        return img.convert("RGB")
 
 
 # ----------------------------------------------------------------- the losses

@@ -29,17 +29,17 @@ CONV_LAYERS = [n for n in vgg19_names() if n.startswith("conv")]
 
 
 # Photographs and textures that ship inside installed packages: the offline examples and training photos.
-BUILTIN_IMAGES = {
-    "astronaut": ("skimage", "astronaut", "Eileen Collins, NASA (public domain)"),
-    "chelsea": ("skimage", "chelsea", "Chelsea the cat, Stefan van der Walt (CC0)"),
-    "coffee": ("skimage", "coffee", "a cup of coffee, Rachel Michetti (CC0)"),
-    "rocket": ("skimage", "rocket", "a SpaceX Falcon 9 launch (public domain)"),
-    "china": ("sklearn", "china.jpg", "a temple in China, danielbuechele on Flickr (CC BY 2.0)"),
-    "flower": ("sklearn", "flower.jpg", "a flower, vultilion on Flickr (CC BY 2.0)"),
-    "hubble": ("skimage", "hubble_deep_field", "the Hubble Deep Field, NASA (public domain)"),
-    "stain": ("skimage", "immunohistochemistry", "an immunohistochemistry stain (public domain)"),
-    "brick": ("skimage", "brick", "a brick wall texture (CC0)"),
-    "gravel": ("skimage", "gravel", "a gravel texture (CC0)"),
+BUILTIN_IMAGES = {  # name: (package, file in it, credit)
+    "astronaut": ("skimage", "data/astronaut.png", "Eileen Collins, NASA (public domain)"),
+    "chelsea": ("skimage", "data/chelsea.png", "Chelsea the cat, Stefan van der Walt (CC0)"),
+    "coffee": ("skimage", "data/coffee.png", "a cup of coffee, Rachel Michetti (CC0)"),
+    "rocket": ("skimage", "data/rocket.jpg", "a SpaceX Falcon 9 launch (public domain)"),
+    "china": ("sklearn", "datasets/images/china.jpg", "a temple in China, danielbuechele on Flickr (CC BY 2.0)"),
+    "flower": ("sklearn", "datasets/images/flower.jpg", "a flower, vultilion on Flickr (CC BY 2.0)"),
+    "hubble": ("skimage", "data/hubble_deep_field.jpg", "the Hubble Deep Field, NASA (public domain)"),
+    "stain": ("skimage", "data/ihc.png", "an immunohistochemistry stain (public domain)"),
+    "brick": ("skimage", "data/brick.png", "a brick wall texture (CC0)"),
+    "gravel": ("skimage", "data/gravel.png", "a gravel texture (CC0)"),
 }
 CONTENT_PHOTOS = ("astronaut", "coffee", "rocket", "china")  # fast style trains on crops of these
 VAL_PHOTOS = ("chelsea",)  # and is validated on a photo it never saw

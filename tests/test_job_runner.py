@@ -140,6 +140,19 @@ def test_the_panel_shows_a_sample_picture_even_before_its_event(runner):
     assert [g for v, g in zip(again, view.groups) if v != gr.skip()] == ["log"]
 
 
+
+def test_a_tick_with_no_job_picked_redraws_only_the_table(runner):
+    """After a reload, a tick sent before the page picked its running job landed after the pick's watch and
+    blanked its progress ("Start a job, or pick one to watch" under a picked job): it now sends the table alone."""
+    import gradio as gr
+
+    from webui.jobs import PanelView, tick
+
+    view = PanelView("classification", "accuracy", "img/s")
+    rows, *rest, seen = tick(runner, view, None, None)
+    assert isinstance(rows, list) and rest == [gr.skip()] * (len(view.groups) - 1)
+    assert tick(runner, view, None, seen)[:-1] == (gr.skip(),) * len(view.groups)
+
 def test_the_queue_takes_turns_between_owners():
     """One visitor's ten jobs do not hold back another's first: an owner's k-th queued job waits for every
     other owner's k-th."""

@@ -58,6 +58,18 @@ def test_a_config_goes_through_the_command_line_unchanged(name):
     assert config_from_args(task.config, parser.parse_args(config_to_argv(cfg))) == cfg
 
 
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_the_command_line_help_of_every_task(name, capsys):
+    """``python -m training bert --help`` crashed on the "15 %" of a help text (argparse %-formats them)."""
+    from training.__main__ import main
+
+    with pytest.raises(SystemExit) as stop:
+        main([name, "--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert f"usage: python -m training {name}" in out and "--epochs" in out
+
 def test_validation_names_the_field_and_is_a_user_error():
     from training.tasks.classification import ClassificationConfig
 

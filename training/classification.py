@@ -23,13 +23,16 @@ from .tasks.classification import BUILTIN, ClassificationConfig
 
 def load_digits_tensors(image_size: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """scikit-learn's bundled digits (no download), scaled to [0, 1] and resized: (N, 1, S, S), (N,)."""
-    from sklearn.datasets import load_digits
+    import numpy as np
 
-    d = load_digits()
-    x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0  # (N, 1, 8, 8)
+    from common.packaged import package_file
+
+    # The file load_digits reads (64 pixels and the digit per row), read without importing sklearn.
+    rows = np.loadtxt(package_file("sklearn", "datasets", "data", "digits.csv.gz"), delimiter=",", dtype=np.float32)
+    x = torch.from_numpy(rows[:, :-1]).reshape(-1, 1, 8, 8) / 16.0  # (N, 1, 8, 8)
     if image_size != 8:
         x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False)
-    return x, torch.tensor(d.target), [str(n) for n in d.target_names]
+    return x, torch.from_numpy(rows[:, -1].astype(np.int64)), [str(n) for n in range(10)]
 
 
 def split(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

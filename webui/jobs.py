@@ -257,6 +257,9 @@ def samples_output(runner: JobRunner, job_id: str, events: list[dict], kind: str
     return "\n\n".join(f"— epoch {e['epoch']} —\n{e['data']}" for e in reversed(made))
 
 
+NO_JOB = "Start a job, or pick one to watch."
+
+
 def watch(runner: JobRunner, view: PanelView, job_id: str | None) -> tuple:
     """The panel's outputs for ``job_id``, in the order of the ``<task>_watch`` API: jobs table, progress,
     loss plot, metrics plot, the view's optional outputs, log."""
@@ -266,7 +269,7 @@ def watch(runner: JobRunner, view: PanelView, job_id: str | None) -> tuple:
     rows = job_rows(runner, view, visible_jobs(runner, jobs), positions)
     empty = [value for *_, value in view.optional]
     if not job_id:
-        return rows, "Start a job, or pick one to watch.", None, None, *empty, ""
+        return rows, NO_JOB, None, None, *empty, ""
     try:
         j = visible_job(runner, job_id)
     except KeyError:
@@ -318,6 +321,10 @@ def tick(runner: JobRunner, view: PanelView, job_id: str | None, seen: dict | No
     if stamps == seen:
         return *[gr.skip()] * len(view.groups), seen
     out = watch(runner, view, job_id)
+    if not job_id:
+        # Only the table: a tick sent before a reopened page picked its job can land after the pick's own
+        # watch, and would blank the progress and curves it drew. Clearing the pick redraws through ``watch``.
+        return out[0], *[gr.skip()] * (len(view.groups) - 1), stamps
     return *[v if stamps[g] != seen.get(g) else gr.skip() for v, g in zip(out, view.groups)], stamps
 
 
@@ -373,7 +380,7 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
     jobs_table = gr.Dataframe(headers=["job", "model", "status", "queue", metric], interactive=False,
                               label="Jobs (they keep running when you close the page)")
     job = gr.Dropdown(label="Job to watch", choices=[], value=None, allow_custom_value=True)
-    progress = gr.Markdown()
+    progress = gr.Markdown(NO_JOB)
     optional: dict[str, gr.components.Component] = {}  # by name, as view.optional lists them
     with gr.Row():
         loss_plot = gr.LinePlot(x="step", y="loss", color="part" if loss_parts else None,
