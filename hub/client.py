@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import getpass
+import glob
 import hashlib
 import json
 import os
@@ -22,9 +23,11 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from common.errors import UserError
+
+from .lean import size_text
 
 HF_ENDPOINT = "https://huggingface.co"
 # Set by the app for the processes it starts (training jobs), so they reuse its embedded hub.
@@ -165,7 +168,32 @@ def local_path(spec: str) -> Path:
     does not exist for it: a visitor who types a repo id must not reach the server's folders (on the command
     line, write ./alice/model for such a folder)."""
     spec = (spec or "").strip()
-    return Path("/nonexistent/repo-id") / spec if _REPO_ID_RE.match(spec) else Path(spec).expanduser()
+    return Path("/nonexistent/repo-id") / spec if _REPO_ID_RE.match(spec) or spec in LEGACY_IDS \
+        else Path(spec).expanduser()
+
+
+# Ids from before every repo had a namespace. huggingface.co still answers them by redirecting to these names;
+# other hubs do not keep the redirects, so the client renames them itself.
+LEGACY_IDS = {name.split("/")[1]: name for name in (
+    "openai-community/gpt2", "openai-community/gpt2-medium", "openai-community/gpt2-large",
+    "openai-community/gpt2-xl", "distilbert/distilgpt2", "google-bert/bert-base-uncased",
+    "google-bert/bert-base-cased", "google-bert/bert-large-uncased", "google-bert/bert-base-multilingual-cased",
+    "google-bert/bert-base-chinese", "distilbert/distilbert-base-uncased", "distilbert/distilbert-base-cased",
+    "distilbert/distilbert-base-uncased-finetuned-sst-2-english", "FacebookAI/roberta-base",
+    "FacebookAI/roberta-large", "FacebookAI/xlm-roberta-base", "google-t5/t5-small", "google-t5/t5-base",
+    "google-t5/t5-large", "albert/albert-base-v2")}
+_LEGACY_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+
+
+def canonical_repo_id(repo_id: str, hub: Hub) -> str:
+    """``repo_id`` checked, a legacy short id (``gpt2``) renamed as huggingface.co renames it; huggingface.co
+    itself also gets other short ids as typed (it resolves them)."""
+    repo_id = (repo_id or "").strip()
+    if repo_id in LEGACY_IDS:
+        return LEGACY_IDS[repo_id]
+    if hub.kind == "hf" and _LEGACY_ID_RE.match(repo_id) and ".." not in repo_id:
+        return repo_id
+    return check_repo_id(repo_id)
 
 
 def check_repo_id(repo_id: str) -> str:
@@ -279,7 +307,7 @@ ENV_PULLED_DIR, ENV_MAX_PULL_MB = "DLP_PULLED_DIR", "DLP_MAX_PULL_MB"
 def pulled_dir(hub: Hub, repo_id: str, repo_type: str = "model", into: Path | None = None) -> Path:
     """Per-hub folder that holds the pulled snapshots of one repo, one sub-folder per commit, under ``into``
     (default: the process's pull folder, DLP_PULLED_DIR or the data folder's ``pulled``)."""
-    ns, name = repo_id.split("/")
+    ns, name = repo_id.split("/") if "/" in repo_id else ("_", repo_id)  # a short id huggingface.co resolves
     if into is None:
         into = Path(os.environ[ENV_PULLED_DIR]) if os.environ.get(ENV_PULLED_DIR) else cache_root() / "pulled"
     return into / _slug(hub) / f"{repo_type}s" / ns / name
@@ -290,43 +318,66 @@ def _slug(hub: Hub) -> str:
 
 
 def pull(repo_id: str, hub: Hub, *, revision: str | None = None, repo_type: str = "model",
-         allow_patterns: list[str] | None = None, into: Path | None = None, max_bytes: int | None = None) -> Path:
+         allow_patterns: list[str] | None = None, into: Path | None = None, max_bytes: int | None = None,
+         lean: bool | None = None, progress: Callable[[int, int, str], None] | None = None) -> Path:
     """Download a repo snapshot into a per-hub, per-commit folder (under ``into``, see pulled_dir) and return it.
 
-    A snapshot already on disk is reused after one small metadata call; when the hub
-    cannot be reached, the newest snapshot pulled before is returned instead. A repo whose files (those
-    ``allow_patterns`` picks) add up to more than ``max_bytes`` (default: DLP_MAX_PULL_MB) is refused unread.
+    Of a model repo only what loading needs comes down (``lean``, the default without ``allow_patterns``; see
+    hub.lean): one PyTorch weight format, no exports or checkpoints. A snapshot already on disk is reused after one
+    small metadata call; when the hub cannot be reached, the newest snapshot pulled before is returned instead. A
+    pull of more than ``max_bytes`` (default: DLP_MAX_PULL_MB) is refused unread. ``progress(done, total, what)``
+    is called with the bytes on disk while the files come down.
     """
     from huggingface_hub import snapshot_download
 
-    repo_id = check_repo_id(repo_id)
+    from .lean import select
+
+    repo_id = canonical_repo_id(repo_id, hub)
     base = pulled_dir(hub, repo_id, repo_type, into)
+    if lean is None:
+        lean = repo_type == "model" and not allow_patterns
     if max_bytes is None and os.environ.get(ENV_MAX_PULL_MB):
         max_bytes = int(float(os.environ[ENV_MAX_PULL_MB]) * 2**20)
+    # A partial pull gets a folder of its own, so a full pull never reuses it.
+    spec = "" if not (lean or allow_patterns) else \
+        "-" + hashlib.sha1(repr((lean, sorted(allow_patterns or []))).encode()).hexdigest()[:8]
     try:
-        info = _api(hub).repo_info(repo_id, repo_type=repo_type, revision=revision,
-                                   files_metadata=max_bytes is not None)
-        sha = info.sha
+        info = _api(hub).repo_info(repo_id, repo_type=repo_type, revision=revision, files_metadata=True)
     except Exception as exc:
         err = explain(exc, hub, repo_id)
-        if "Cannot reach" in str(err) and revision is None and (latest := _latest(base)) is not None:
+        if "Cannot reach" in str(err) and revision is None and (latest := _latest(base, spec)) is not None:
             return latest
         raise err from exc
-    # A partial pull (allow_patterns) gets a folder of its own, so a full pull never reuses it.
-    key = sha if not allow_patterns else f"{sha}-{hashlib.sha1(repr(sorted(allow_patterns)).encode()).hexdigest()[:8]}"
-    target = base / key
+    target = base / f"{info.sha}{spec}"
     if (target / ".complete").exists():
         return target
-    if max_bytes is not None:
-        _check_size(info, repo_id, allow_patterns, max_bytes)
+    files = {s.rfilename: s.size or 0 for s in info.siblings or []}
+    if allow_patterns:
+        from huggingface_hub.utils import filter_repo_objects
+
+        files = {f: files[f] for f in filter_repo_objects(list(files), allow_patterns=allow_patterns)}
+    chosen = select(files) if lean else None
+    if chosen is not None:
+        files = chosen.keep
+    total = sum(files.values())
+    if max_bytes is not None and total > max_bytes:
+        raise HubActionError(f"'{repo_id}' is {size_text(total)} to pull; the limit here is {size_text(max_bytes)} "
+                             "per repo (DLP_MAX_PULL_MB).")
+    what = f"{repo_id}: {size_text(total)} in {len(files)} files" + (
+        f" (skipping {size_text(chosen.skip_bytes)} that loading does not need)" if chosen and chosen.skip else "")
     base.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=base, prefix=".partial-"))
+
+    def download() -> None:
+        if not (hub.store_dir and _copy_from_store(hub, repo_id, repo_type, info.sha, tmp, files)):
+            snapshot_download(repo_id, repo_type=repo_type, revision=info.sha, endpoint=hub.endpoint,
+                              token=hub.token or False, local_dir=tmp, allow_patterns=[glob.escape(f) for f in files])
+
     try:
-        if not (hub.store_dir and _copy_from_store(hub, repo_id, repo_type, sha, tmp, allow_patterns)):
-            snapshot_download(repo_id, repo_type=repo_type, revision=sha, endpoint=hub.endpoint,
-                              token=hub.token or False, local_dir=tmp, allow_patterns=allow_patterns)
+        _with_progress(download, tmp, total, what, progress)
         shutil.rmtree(tmp / ".cache", ignore_errors=True)
-        (tmp / ".complete").write_text(json.dumps({"repo_id": repo_id, "sha": sha, "endpoint": hub.endpoint}))
+        (tmp / ".complete").write_text(json.dumps({"repo_id": repo_id, "sha": info.sha, "endpoint": hub.endpoint,
+                                                   "files": len(files), "bytes": total}))
         try:
             os.rename(tmp, target)  # appears whole, or not at all
         except OSError:
@@ -339,31 +390,48 @@ def pull(repo_id: str, hub: Hub, *, revision: str | None = None, repo_type: str 
     return target
 
 
-def _check_size(info: Any, repo_id: str, allow_patterns: list[str] | None, max_bytes: int) -> None:
-    from huggingface_hub.utils import filter_repo_objects
+def _with_progress(download: Callable[[], None], folder: Path, total: int, what: str,
+                   progress: Callable[[int, int, str], None] | None) -> None:
+    """Run ``download``, telling ``progress`` twice a second how many bytes are in ``folder`` (whichever way the
+    bytes come, the store's copy, HTTP or Xet, they are written there)."""
+    if progress is None:
+        return download()
+    failed: list[BaseException] = []
 
-    files = filter_repo_objects(info.siblings or [], allow_patterns=allow_patterns, key=lambda f: f.rfilename)
-    total = sum(f.size or 0 for f in files)
-    if total > max_bytes:
-        raise HubActionError(f"'{repo_id}' is {_mb(total)}; this app pulls at most {_mb(max_bytes)} per repo for "
-                             "its visitors.")
+    def run() -> None:
+        try:
+            download()
+        except BaseException as e:  # raised again in the caller's thread
+            failed.append(e)
+
+    worker = threading.Thread(target=run, daemon=True)
+    progress(0, total, what)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.5)
+        progress(min(total, _bytes_in(folder)), total, what)
+    if failed:
+        raise failed[0]
+    progress(total, total, what)
 
 
-def _mb(n: int) -> str:
-    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
+def _bytes_in(folder: Path) -> int:
+    n = 0
+    for root, _, names in os.walk(folder):
+        for name in names:
+            try:
+                n += os.stat(os.path.join(root, name)).st_size
+            except OSError:  # renamed while we looked
+                pass
+    return n
 
 
-def _copy_from_store(hub: Hub, repo_id: str, repo_type: str, sha: str, dest: Path,
-                     allow_patterns: list[str] | None) -> bool:
-    """Same-disk pull: the server lists the commit's files (and checks access), bytes come from its blob store.
-
-    Returns False, having copied nothing, when a blob is not where expected (then HTTP is used).
+def _copy_from_store(hub: Hub, repo_id: str, repo_type: str, sha: str, dest: Path, wanted: dict[str, int]) -> bool:
+    """Same-disk pull of the ``wanted`` files: the server lists the commit's files (and checks access), bytes come
+    from its blob store. Returns False, having copied nothing, when a blob is not where expected (then HTTP is used).
     """
-    from huggingface_hub.utils import filter_repo_objects
-
     files = [f for f in _api(hub).list_repo_tree(repo_id, repo_type=repo_type, revision=sha, recursive=True)
-             if hasattr(f, "blob_id")]
-    files = list(filter_repo_objects(files, allow_patterns=allow_patterns, key=lambda f: f.path))
+             if hasattr(f, "blob_id") and f.path in wanted]
     blobs = [(f, hub.store_dir / "blobs" / f.blob_id[:2] / f.blob_id[2:]) for f in files]
     if not all(src.is_file() and src.stat().st_size == f.size for f, src in blobs):
         return False
@@ -374,8 +442,10 @@ def _copy_from_store(hub: Hub, repo_id: str, repo_type: str, sha: str, dest: Pat
     return True
 
 
-def _latest(base: Path) -> Path | None:
-    done = [p for p in base.glob("*/.complete") if len(p.parent.name) == 40] if base.is_dir() else []  # full pulls
+def _latest(base: Path, spec: str) -> Path | None:
+    """The newest complete pull of the same kind (full, lean or these patterns) in ``base``."""
+    done = [p for p in base.glob(f"*{spec}/.complete") if len(p.parent.name) == 40 + len(spec)] if base.is_dir() \
+        else []
     return max(done, key=lambda p: p.stat().st_mtime).parent if done else None
 
 

@@ -24,11 +24,15 @@ class Adapted(nn.Module):
     """A foreign classifier with our metadata attributes; ``net`` is the library's own module."""
 
     def __init__(self, net: nn.Module, in_channels: int, image_size: int, labels: list[str],
-                 mean: list[float], std: list[float]):
+                 mean: list[float], std: list[float], crop_pct: float | None = None,
+                 interpolation: str | None = None):
         super().__init__()
         self.net = net
         self.in_channels, self.image_size, self.labels = in_channels, image_size, list(labels)
         self.mean, self.std = list(mean), list(std)
+        # How the pretrained weights saw their images (inference.classify): the shorter side resized to
+        # image_size / crop_pct, then a centre crop; None: resized to the square, as our own models are trained.
+        self.crop_pct, self.interpolation = crop_pct, interpolation
 
 
 class TimmClassifier(Adapted):
@@ -115,9 +119,24 @@ def load_timm(folder: str | Path) -> TimmClassifier:
     names = config.get("label_names") or net.pretrained_cfg.get("label_names")
     if isinstance(names, dict):  # {id: name} with gaps allowed
         names = [str(names.get(str(i), names.get(i, i))) for i in range(net.num_classes)]
-    labels = [str(n) for n in names] if names and len(names) == net.num_classes \
-        else [str(i) for i in range(net.num_classes)]
-    return TimmClassifier(net, info["in_channels"], info["image_size"], labels, info["mean"], info["std"])
+    labels = [str(n) for n in names] if names and len(names) == net.num_classes else imagenet_labels(net)
+    pcfg = config.get("pretrained_cfg", {})
+    crop = pcfg.get("crop_pct")  # (the playground saves 1.0: its timm models train on squares)
+    return TimmClassifier(net, info["in_channels"], info["image_size"], labels, info["mean"], info["std"],
+                          crop_pct=float(crop) if crop and crop < 1 else None,
+                          interpolation=pcfg.get("interpolation"))
+
+
+def imagenet_labels(net: nn.Module) -> list[str]:
+    """Class names of a timm model trained on an ImageNet subset (its repo lists none: timm ships them),
+    else the class numbers."""
+    from timm.data import ImageNetInfo, infer_imagenet_subset
+
+    subset = infer_imagenet_subset(net)
+    if subset is None:
+        return [str(i) for i in range(net.num_classes)]
+    info = ImageNetInfo(subset)
+    return [info.index_to_description(i) for i in range(net.num_classes)]  # as transformers' id2label: "tench, Tinca tinca"
 
 
 def load_transformers(folder: str | Path) -> TransformersClassifier:
@@ -140,4 +159,14 @@ def load_transformers(folder: str | Path) -> TransformersClassifier:
     std = pre.get("image_std", [0.5] * channels) if normalize else [1.0] * channels
     n = int(cfg.num_labels)
     labels = [str(cfg.id2label.get(i, i)) for i in range(n)]
-    return TransformersClassifier(net.eval(), channels, int(size), labels, list(mean), list(std))
+    crop_pct = pre.get("crop_pct")  # ConvNeXt: the shorter side to size / crop_pct, then a centre crop
+    crop = pre.get("crop_size")
+    if crop_pct is None and pre.get("do_center_crop") and crop:  # DeiT, BEiT: resize, then crop a smaller square
+        crop = crop.get("height") if isinstance(crop, dict) else crop
+        crop_pct, size = int(crop) / int(size), crop
+    return TransformersClassifier(net.eval(), channels, int(size), labels, list(mean), list(std),
+                                  crop_pct=float(crop_pct) if crop_pct and crop_pct < 1 else None,
+                                  interpolation=RESAMPLE_NAMES.get(pre.get("resample")))
+
+
+RESAMPLE_NAMES = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}  # PIL's numbers

@@ -144,3 +144,30 @@ TRANSLATORS: dict[str, ModelEntry] = {
     "transformer-tiny": ModelEntry(_S + "create_transformer", "an encoder-decoder Transformer (BART architecture, "
                                    "byte-level BPE shared by both languages)", family="transformer"),
 }
+
+
+@dataclass(frozen=True)
+class HubModel:
+    """A well-known model on huggingface.co that a task's loaders run: offered in its tab's pull list."""
+
+    repo_id: str
+    summary: str
+
+
+# Per task, the famous models its Predict side loads (each has an offline mirror in tests/mirrors.py, with the
+# same file names and config structure, that the tests pull, run and fine-tune from).
+HUB_MODELS: dict[str, tuple[HubModel, ...]] = {
+    "classification": (
+        HubModel("timm/resnet50.a1_in1k", "ResNet-50, ImageNet-1k, timm (98 MB)"),
+        HubModel("google/vit-base-patch16-224", "ViT-B/16, ImageNet-21k then 1k, transformers (346 MB)"),
+        HubModel("facebook/convnext-tiny-224", "ConvNeXt-T, ImageNet-1k, transformers (114 MB)"),
+    ),
+    "textgen": (
+        HubModel("openai-community/gpt2", "GPT-2 small, 124 M parameters (548 MB)"),
+        HubModel("distilbert/distilgpt2", "DistilGPT-2, 82 M parameters (353 MB)"),
+    ),
+    "translation": (
+        HubModel("Helsinki-NLP/opus-mt-en-fr", "Marian, English to French, OPUS data (301 MB)"),
+        HubModel("google-t5/t5-small", "T5-small, asked to translate English to French (242 MB)"),
+    ),
+}

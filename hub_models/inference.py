@@ -105,7 +105,7 @@ def classify(model, image: Any, top_k: int = 5):
     img = load_image(image, channels=model.in_channels)
     if model.in_channels == 1 and ImageStat.Stat(img).mean[0] > 127:
         img = ImageOps.invert(img)
-    img = img.resize((model.image_size, model.image_size))
+    img = fit_image(img, model.image_size, getattr(model, "crop_pct", None), getattr(model, "interpolation", None))
     x = image_to_tensor(img).float().div(255).unsqueeze(0)  # (1, C, H, W)
     mean = torch.tensor(model.mean).view(1, -1, 1, 1)
     std = torch.tensor(model.std).view(1, -1, 1, 1)
@@ -114,6 +114,22 @@ def classify(model, image: Any, top_k: int = 5):
     k = min(top_k, len(model.labels))
     values, idx = probs.topk(k)
     return {model.labels[i]: float(v) for v, i in zip(values.tolist(), idx.tolist())}, img
+
+
+def fit_image(img, size: int, crop_pct: float | None = None, interpolation: str | None = None):
+    """``img`` as a ``size`` square: resized to it, or as timm and ConvNeXt evaluate (``crop_pct``): the shorter
+    side resized to size / crop_pct, then the centre cropped."""
+    from PIL import Image
+
+    resample = getattr(Image.Resampling, (interpolation or "bicubic").upper(), Image.Resampling.BICUBIC)
+    if not crop_pct:
+        return img.resize((size, size), resample)
+    short = int(size / crop_pct)  # timm: scale_size = floor(img_size / crop_pct)
+    scale = short / min(img.size)
+    w, h = max(size, round(img.width * scale)), max(size, round(img.height * scale))
+    img = img.resize((w, h), resample)
+    left, top = (w - size) // 2, (h - size) // 2
+    return img.crop((left, top, left + size, top + size))
 
 
 def load_by_config(folder: str | Path, classes: dict, transformers_suffix: str, load_transformers, what: str):

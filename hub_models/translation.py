@@ -190,8 +190,9 @@ class HFTranslator:
 
     attention = "transformer"
 
-    def __init__(self, model, tokenizer):
+    def __init__(self, model, tokenizer, prefix: str = ""):
         self.model, self.tokenizer = model.eval(), tokenizer
+        self.prefix = prefix  # T5 is told the task in words: "translate English to French: "
 
     def tokens(self, ids: list[int]) -> list[str]:
         out = []
@@ -202,7 +203,7 @@ class HFTranslator:
     def translate(self, text: str, strategy: str, beam_width: int, max_len: int) -> dict[str, Any]:
         import torch
 
-        enc = self.tokenizer(text, return_tensors="pt", truncation=True, max_length=512)
+        enc = self.tokenizer(self.prefix + text, return_tensors="pt", truncation=True, max_length=512)
         n = beam_width if strategy == "beam" else 1
         with torch.no_grad():
             out = self.model.generate(**enc, num_beams=n, num_return_sequences=n, max_new_tokens=max_len,
@@ -282,14 +283,23 @@ def load_translator(folder: str | Path) -> "Seq2Seq | HFTranslator":
         transformers.utils.logging.set_verbosity_error()
         try:
             model = transformers.AutoModelForSeq2SeqLM.from_pretrained(str(folder), attn_implementation="eager")
-            return HFTranslator(model,
-                                transformers.AutoTokenizer.from_pretrained(str(folder)))
-        except (OSError, ValueError, RuntimeError) as e:
+            return HFTranslator(model, transformers.AutoTokenizer.from_pretrained(str(folder)),
+                                prefix=task_prefix(cfg))
+        except (OSError, ValueError, RuntimeError, ImportError) as e:  # (ImportError: a tokenizer's library)
             raise LoadError(f"cannot load {folder.name}: {str(e).splitlines()[0]}") from None
     try:
         return Seq2Seq.from_pretrained(str(folder)).eval()
     except (OSError, ValueError, RuntimeError) as e:
         raise LoadError(f"cannot load {folder.name}: {str(e).splitlines()[0]}") from None
+
+
+def task_prefix(config: dict) -> str:
+    """The words a multi-task model (T5) is asked to translate with: English to French where it has them, else its
+    first translation task's; "" for models that only translate."""
+    tasks = config.get("task_specific_params") or {}
+    chosen = tasks.get("translation_en_to_fr") or next(
+        (v for k, v in sorted(tasks.items()) if k.startswith("translation_")), {})
+    return chosen.get("prefix", "") if isinstance(chosen, dict) else ""
 
 
 @model_cache(maxsize=4)

@@ -208,3 +208,12 @@ def screenshot(page, name: str) -> None:
         out = Path(os.environ["DLP_SCREENSHOTS"])
         out.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="session")
+def mirrors(hub_server, tmp_path_factory):
+    """Pushes the offline mirror of a famous repo (tests/mirrors.py) to the session's hub: ``mirrors(repo_id)``."""
+    from mirrors import push_mirror
+
+    tmp = tmp_path_factory.mktemp("mirrors")
+    return lambda repo_id: push_mirror(hub_server, repo_id, tmp)

@@ -54,7 +54,7 @@ def test_fine_tune_predict_push_pull(tab, hub_server, repo_name):
 def test_token_tagging_and_masked_lm_from_the_ui(tab):
     client, runner = tab
     tagger = _start(client, "token", sample="entities", epochs=2, max_length=64)
-    mlm = _start(client, "mlm", max_length=32, batch_size=64)  # wiring only: a few steps
+    mlm = _start(client, "mlm", max_length=32, batch_size=64, epochs=1)  # wiring only: one short epoch
     assert wait_job(runner, tagger).status == "completed", runner.log_tail(tagger)
     folder = str(runner.job_dir(tagger) / "out" / "model")
     _, probs, tags = client.predict(folder, "Hannah Schmidt joined Samsung in Dublin .", "", api_name="/bert_predict")

@@ -48,7 +48,7 @@ def test_push_and_pull_round_trip(hub_server, repo_name, tmp_path):
     assert repo in url
     path = hubs.pull(repo, hub)
     assert (path / "model.safetensors").read_bytes() == b"\0" * 4096
-    assert path.parent == hubs.pulled_dir(hub, repo) and len(path.name) == 40  # one folder per commit
+    assert path.parent == hubs.pulled_dir(hub, repo) and len(path.name.split("-")[0]) == 40  # a folder per commit
     only_config = hubs.pull(repo, hub, allow_patterns=["*.json"])
     assert only_config != path and not (only_config / "model.safetensors").exists()
     assert (only_config / "config.json").exists()
@@ -172,3 +172,58 @@ def test_data_lives_on_persistent_storage_when_there_is_one(tmp_path, monkeypatc
     assert hubs.cache_root() == storage / "dl-playground"
     monkeypatch.setenv("DLP_HOME", str(tmp_path / "mine"))
     assert hubs.cache_root() == tmp_path / "mine"
+
+
+# The files of openai-community/gpt2 as huggingface.co lists them (sizes rounded): one model, eight formats.
+GPT2_FILES = {
+    ".gitattributes": 445, "64-8bits.tflite": 125_162_496, "64-fp16.tflite": 248_269_688,
+    "64.tflite": 495_875_004, "README.md": 8_092, "config.json": 665, "flax_model.msgpack": 497_764_120,
+    "generation_config.json": 124, "merges.txt": 456_318, "model.safetensors": 548_105_171,
+    "onnx/config.json": 879, "onnx/decoder_model.onnx": 653_665_842, "onnx/decoder_model_merged.onnx": 655_189_339,
+    "onnx/decoder_with_past_model.onnx": 653_672_649, "onnx/generation_config.json": 119,
+    "onnx/merges.txt": 456_318, "onnx/special_tokens_map.json": 99, "onnx/tokenizer.json": 2_107_653,
+    "onnx/tokenizer_config.json": 234, "onnx/vocab.json": 1_042_301, "pytorch_model.bin": 548_118_077,
+    "rust_model.ot": 702_517_648, "tf_model.h5": 497_933_648, "tokenizer.json": 1_355_256,
+    "tokenizer_config.json": 26, "vocab.json": 1_042_301,
+}
+
+
+def test_a_lean_pull_keeps_what_loading_needs():
+    from hub.lean import select
+
+    gpt2 = select(GPT2_FILES)
+    assert sorted(gpt2.keep) == ["README.md", "config.json", "generation_config.json", "merges.txt",
+                                 "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.json"]
+    assert gpt2.keep_bytes < 600 * 2**20 and gpt2.skip_bytes > 4.5 * 2**30  # 525 MB of 5.3 GB
+    diffusers = select({"model_index.json": 1, "unet/config.json": 1, "unet/diffusion_pytorch_model.safetensors": 9,
+                        "unet/diffusion_pytorch_model.fp16.safetensors": 5, "unet/diffusion_pytorch_model.bin": 9,
+                        "scheduler/scheduler_config.json": 1, "vae/diffusion_pytorch_model.fp16.safetensors": 5})
+    assert sorted(diffusers.keep) == ["model_index.json", "scheduler/scheduler_config.json", "unet/config.json",
+                                      "unet/diffusion_pytorch_model.safetensors",
+                                      "vae/diffusion_pytorch_model.fp16.safetensors"]  # a variant alone is the weights
+    old = select({"config.json": 1, "pytorch_model.bin": 9, "tf_model.h5": 9, "last-checkpoint/model.safetensors": 9,
+                  "checkpoint-500/optimizer.pt": 9, "vgg19.pth": 9})
+    assert sorted(old.keep) == ["config.json", "pytorch_model.bin"]  # no safetensors: the .bin
+
+
+def test_lean_pulls_take_only_the_listed_files_and_report_progress(hub_server, repo_name, tmp_path):
+    hub = hub_server.hub("alice")
+    repo = f"alice/{repo_name}"
+    folder = tmp_path / "model"
+    folder.mkdir()
+    sizes = {"config.json": 10, "model.safetensors": 300_000, "pytorch_model.bin": 300_000,
+             "onnx/model.onnx": 200_000, "tf_model.h5": 200_000, "last-checkpoint/training_state.pt": 1000}
+    for name, size in sizes.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(b"{}" if name.endswith(".json") else bytes(size))
+    hubs.push_folder(folder, repo, hub)
+    with pytest.raises(hubs.HubActionError, match="293 KB to pull; the limit here is 98 KB"):
+        hubs.pull(repo, hub, max_bytes=100_000)
+    seen = []
+    path = hubs.pull(repo, hub, progress=lambda done, total, what: seen.append((done, total, what)))
+    assert sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file() and p.name != ".complete") == \
+        ["config.json", "model.safetensors"]
+    assert seen[0][0] == 0 and seen[-1][0] == seen[-1][1] == 300_002
+    assert seen[0][2].endswith(": 293 KB in 2 files (skipping 687 KB that loading does not need)")
+    full = hubs.pull(repo, hub, lean=False)  # a resume pulls the checkpoint too
+    assert (full / "last-checkpoint" / "training_state.pt").exists() and full != path

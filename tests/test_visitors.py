@@ -488,7 +488,7 @@ def test_visitors_pull_into_folders_of_their_own_within_a_size_limit(public, hub
             with pytest.raises(UserError, match="not one trained here"):
                 checked_model_folder(runner, named)
         public(allowed_hubs=frozenset({hub_server.url.lower()}), max_pull_mb=0)
-        with pytest.raises(UserError, match=r"this app pulls at most 0 MB per repo for its visitors"):
+        with pytest.raises(UserError, match=r"the limit here is 0 bytes per repo"):
             visitors.pull(repo, hub_server.hub("alice"))
         limits = visitors.job_limits(runner)
         assert limits["env"] == {"DLP_PULLED_DIR": str(visitors.pulls_root()), "DLP_MAX_PULL_MB": "0"}
@@ -500,7 +500,7 @@ def test_visitors_pull_into_folders_of_their_own_within_a_size_limit(public, hub
         assert hubs.pull(repo, hub_server.hub("alice")).is_relative_to(tmp_path / "job-pulls")
         monkeypatch.setenv("DLP_MAX_PULL_MB", "0")
         monkeypatch.setenv("DLP_PULLED_DIR", str(tmp_path / "other-pulls"))
-        with pytest.raises(UserError, match="at most 0 MB"):
+        with pytest.raises(UserError, match="the limit here is 0 bytes"):
             hubs.pull(repo, hub_server.hub("alice"))
     finally:
         _as_visitor(None)

@@ -162,7 +162,7 @@ def find_resume(cfg: TrainConfig) -> Path | None:
     from hub.client import HubActionError, pull, resolve_hub
 
     try:
-        snap = pull(cfg.resume, resolve_hub(cfg.hub))
+        snap = pull(cfg.resume, resolve_hub(cfg.hub), lean=False)  # the checkpoint too
     except HubActionError as e:
         raise TrainingError(f"cannot resume from hub repo {cfg.resume}: {e}") from None
     if not (snap / "last-checkpoint" / "training_state.pt").exists():

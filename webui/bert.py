@@ -49,7 +49,7 @@ def _check_base(base: str, task: str, hub: hubs.Hub) -> None:
     from hub_models.bert import check_text_model
 
     try:
-        folder = visitors.pull(hubs.check_repo_id(base), hub, allow_patterns=BASE_CHECK_FILES)
+        folder = visitors.pull(base, hub, allow_patterns=BASE_CHECK_FILES)  # (pull checks the id)
         check_text_model(folder, "token" if task == "token" else "sequence", base)
     except UserError as e:
         raise UserError(f"Base model: {e}") from None

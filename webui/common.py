@@ -162,3 +162,21 @@ def cache_images_atomically() -> None:
 
     save_pil_to_cache.atomic = True
     pu.save_pil_to_cache = save_pil_to_cache
+
+
+STREAM_EVERY_S = 0.1
+
+
+def throttled(updates: Iterator[Any], every: float = STREAM_EVERY_S) -> Iterator[Any]:
+    """``updates`` at most one per ``every`` seconds, and always the last: a model makes hundreds of tokens a
+    second, and an update per token (the whole text each time) froze the page and fell behind by seconds."""
+    import time
+
+    last, pending, sent = float("-inf"), None, True
+    for pending in updates:
+        sent = False
+        if (now := time.monotonic()) - last >= every:
+            last, sent = now, True
+            yield pending
+    if not sent:
+        yield pending

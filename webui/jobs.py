@@ -17,6 +17,8 @@ import gradio as gr
 
 from common.errors import UserError
 from hub import client as hubs
+from hub.lean import size_text
+from hub_models.catalog import HUB_MODELS
 from training.layout import model_marker
 from training.runner import Job, JobRunner
 
@@ -435,18 +437,30 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
     with gr.Row():
         source = gr.Dropdown(label=label, choices=[], value=None, allow_custom_value=True, scale=3)
         refresh_btn = gr.Button("Refresh", scale=1)
+    famous = HUB_MODELS.get(task, ())
     with gr.Accordion("Pull a model from a hub", open=False):
         picker = hub_picker(ctx)
         with gr.Row():
-            repo = gr.Textbox(label=pull_label, placeholder=placeholder, scale=3)
+            # The famous models of the task, or any repo id typed in.
+            repo = gr.Dropdown([(f"{m.repo_id} · {m.summary}", m.repo_id) for m in famous], value=None,
+                               label=pull_label, info=f"for example {placeholder}" if famous else None,
+                               allow_custom_value=True, scale=3)
             pull_btn = gr.Button("Pull", scale=1)
+        gr.Markdown("Only what loading needs comes down: one PyTorch weight format, no TensorFlow, Flax, ONNX or "
+                    "checkpoint files. The size shows while it pulls.")
     publish_section(ctx, task, source)
 
-    def pull_model(repo_id, choice, url, token):
+    def pull_model(repo_id, choice, url, token, progress=gr.Progress()):
         hub = get_hub(choice, url, token)
         repo_id = (repo_id or "").strip().removeprefix("hf-hub:")  # timm's spelling of a hub repo
-        folder = visitors.pull(repo_id, hub)
+
+        def show(done: int, total: int, what: str) -> None:
+            progress((done // 2**20, max(1, total // 2**20)), desc=f"Pulling {what}", unit="MB")
+
+        folder = visitors.pull(repo_id, hub, progress=show)
         check(folder)
+        if (done := folder / ".complete").exists() and (made := json.loads(done.read_text())).get("bytes"):
+            gr.Info(f"Pulled {repo_id}: {size_text(made['bytes'])} in {made['files']} files.")
         key = model_key(runner, folder)
         choices = trained_models(runner, task, metric) + [(f"{repo_id} ({hub.label})", key)]
         return gr.update(choices=choices, value=key)

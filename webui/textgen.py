@@ -8,7 +8,7 @@ import gradio as gr
 from common.errors import UserError
 from training.tasks import get_task
 
-from .common import PREDICT, AppContext, get_hub, hub_picker
+from .common import PREDICT, AppContext, get_hub, hub_picker, throttled
 from .forms import ConfigForm
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 
@@ -106,8 +106,9 @@ def build(ctx: AppContext) -> None:
         kind = STRATEGY_LABELS.get(strategy, "sample")
         if kind == "beam" and int(beam_width) * n > 4000:
             raise UserError("Beam search re-reads every beam at every step: keep beam width x tokens under 4000.")
-        for text, kept in generate(lm, prompt or "", n, kind, temperature=float(temperature), top_k=int(top_k),
-                                   top_p=float(top_p), beam_width=int(beam_width), seed=int(seed)):
+        made = generate(lm, prompt or "", n, kind, temperature=float(temperature), top_k=int(top_k),
+                        top_p=float(top_p), beam_width=int(beam_width), seed=int(seed))
+        for text, kept in throttled(made):
             yield text, [[t, round(s, 3)] for t, s in kept] or None
 
     toggle_data_fields(source_kind, DATA_SOURCES, {upload: ("upload",), data_repo: ("hub",)})
