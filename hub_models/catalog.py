@@ -162,6 +162,20 @@ HUB_MODELS: dict[str, tuple[HubModel, ...]] = {
         HubModel("google/vit-base-patch16-224", "ViT-B/16, ImageNet-21k then 1k, transformers (346 MB)"),
         HubModel("facebook/convnext-tiny-224", "ConvNeXt-T, ImageNet-1k, transformers (114 MB)"),
     ),
+    "detection": (
+        HubModel("hustvl/yolos-tiny", "YOLOS-Ti: a ViT that reads boxes off detection tokens, COCO (26 MB)"),
+    ),
+    "segmentation": (
+        HubModel("nvidia/segformer-b0-finetuned-ade-512-512", "SegFormer-B0, ADE20K's 150 classes (15 MB)"),
+    ),
+    "generative": (
+        HubModel("google/ddpm-cifar10-32", "DDPM (Ho et al.), CIFAR-10 at 32 px (143 MB)"),
+    ),
+    "bert": (
+        HubModel("distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+                 "DistilBERT fine-tuned on SST-2: positive or negative (268 MB)"),
+        HubModel("google-bert/bert-base-uncased", "BERT-base: fills in [MASK] (440 MB)"),
+    ),
     "textgen": (
         HubModel("openai-community/gpt2", "GPT-2 small, 124 M parameters (548 MB)"),
         HubModel("distilbert/distilgpt2", "DistilGPT-2, 82 M parameters (353 MB)"),

@@ -322,7 +322,7 @@ def load_generative(folder: str | Path) -> nn.Module:
             index = json.loads((path / "model_index.json").read_text())
             if index.get("_class_name") not in ("DDPMPipeline", "DDIMPipeline"):
                 raise ValueError(f"a {index.get('_class_name')}, not a DDPM or DDIM pipeline")
-            pipe = DDPMPipeline.from_pretrained(str(path), use_safetensors=True)
+            pipe = DDPMPipeline.from_pretrained(str(path))  # safetensors, else a .bin read with weights_only
             labels = json.loads((path / "labels.json").read_text()) if (path / "labels.json").exists() else []
             return DDPM(pipe.unet, pipe.scheduler, labels).eval()
         config = json.loads((path / "config.json").read_text())

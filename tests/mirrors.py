@@ -25,8 +25,6 @@ def _extras(folder: Path, names: list[str]) -> None:
 
     for name in names:
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        # Random, not zeros: the Xet client dedups chunks it uploaded before, and this hub keeps each uploader's
-        # xorbs apart, so two mirrors (two namespaces, one machine) sharing zero chunks would refuse the second push.
         (folder / name).write_bytes(os.urandom(EXTRA_BYTES))
 
 
@@ -188,6 +186,118 @@ def t5_small(folder: Path, tmp: Path) -> None:
                      "onnx/encoder_model.onnx", "onnx/decoder_model.onnx"])
 
 
+
+# ADE20K's 150 classes, as nvidia/segformer-*-ade-* list them in id2label.
+ADE20K = ("wall building sky floor tree ceiling road bed windowpane grass cabinet sidewalk person earth door table "
+          "mountain plant curtain chair car water painting sofa shelf house sea mirror rug field armchair seat fence "
+          "desk rock wardrobe lamp bathtub railing cushion base box column signboard chest_of_drawers counter sand "
+          "sink skyscraper fireplace refrigerator grandstand path stairs runway case pool_table pillow screen_door "
+          "stairway river bridge bookcase blind coffee_table toilet flower book hill bench countertop stove palm "
+          "kitchen_island computer swivel_chair boat bar arcade_machine hovel bus towel light truck tower chandelier "
+          "awning streetlight booth television_receiver airplane dirt_track apparel pole land bannister escalator "
+          "ottoman bottle buffet poster stage van ship fountain conveyer_belt canopy washer plaything swimming_pool "
+          "stool barrel basket waterfall tent bag minibike cradle oven ball food step tank trade_name microwave pot "
+          "animal bicycle lake dishwasher screen blanket sculpture hood sconce vase traffic_light tray ashcan fan "
+          "pier crt_screen plate monitor bulletin_board shower radiator glass clock flag").split()
+ADE20K = [name.replace("_", " ") for name in ADE20K]
+
+
+def yolos_tiny(folder: Path) -> None:
+    """hustvl/yolos-tiny: YolosForObjectDetection with COCO's 91 ids (N/A in the gaps) and its image processor."""
+    from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
+    from transformers import YolosConfig, YolosForObjectDetection
+
+    coco = ["N/A" if c == "__background__" else c for c in FasterRCNN_ResNet50_FPN_Weights.DEFAULT.meta["categories"]]
+    config = YolosConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                         image_size=[128, 160], num_detection_tokens=10, id2label=dict(enumerate(coco)),
+                         label2id={c: i for i, c in enumerate(coco)})
+    YolosForObjectDetection(config).save_pretrained(folder)
+    # The real processor resizes to 800 x 1333 px; the mirror's to 128 x 160 (its tiny network, the same keys).
+    (folder / "preprocessor_config.json").write_text(json.dumps({
+        "do_normalize": True, "do_resize": True, "format": "coco_detection", "image_mean": [0.485, 0.456, 0.406],
+        "image_std": [0.229, 0.224, 0.225], "image_processor_type": "YolosImageProcessor",
+        "size": {"shortest_edge": 128, "longest_edge": 160}}, indent=2))
+    _extras(folder, ["pytorch_model.bin"])
+
+
+def segformer_b0_ade(folder: Path) -> None:
+    """nvidia/segformer-b0-finetuned-ade-512-512: SegformerForSemanticSegmentation, ADE20K's 150 classes."""
+    from transformers import SegformerConfig, SegformerForSemanticSegmentation
+
+    assert len(ADE20K) == 150
+    config = SegformerConfig(hidden_sizes=[8, 16, 24, 32], depths=[1, 1, 1, 1], num_attention_heads=[1, 1, 1, 1],
+                             decoder_hidden_size=32, id2label=dict(enumerate(ADE20K)),
+                             label2id={c: i for i, c in enumerate(ADE20K)})
+    SegformerForSemanticSegmentation(config).save_pretrained(folder)
+    (folder / "preprocessor_config.json").write_text(json.dumps({
+        "do_normalize": True, "do_reduce_labels": True, "do_resize": True, "image_mean": [0.485, 0.456, 0.406],
+        "image_std": [0.229, 0.224, 0.225], "image_processor_type": "SegformerImageProcessor", "resample": 2,
+        "size": {"height": 512, "width": 512}}, indent=2))
+    _extras(folder, ["pytorch_model.bin", "tf_model.h5"])
+
+
+def ddpm_cifar10(folder: Path) -> None:
+    """google/ddpm-cifar10-32: a diffusers DDPMPipeline (model_index.json, unet/, scheduler/). The real repo predates
+    safetensors; whether it holds them beside the .bin cannot be checked offline, so the mirror has both."""
+    from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
+
+    unet = UNet2DModel(sample_size=32, in_channels=3, out_channels=3, block_out_channels=(8, 16),
+                       down_block_types=("DownBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+                       layers_per_block=1, norm_num_groups=4)
+    DDPMPipeline(unet=unet, scheduler=DDPMScheduler(num_train_timesteps=1000)).save_pretrained(folder)
+    _extras(folder, ["unet/diffusion_pytorch_model.bin"])
+
+
+def _wordpiece(folder: Path, texts: list[str], tokenizer_class: str):
+    """vocab.txt (the special tokens, then the words and pieces of ``texts``, lower-cased as the uncased models have
+    them) and the tokenizer files made from it; returns the tokenizer."""
+    import re
+
+    from transformers import AutoTokenizer
+
+    words = sorted({w for t in texts for w in re.findall(r"\w+|[^\w\s]", t.lower())})
+    chars = sorted({c for w in words for c in w})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars, *[f"##{c}" for c in chars], *words]
+    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": tokenizer_class,
+                                                              "do_lower_case": True, "model_max_length": 512}))
+    tok = AutoTokenizer.from_pretrained(folder)
+    tok.save_pretrained(folder)  # tokenizer.json beside vocab.txt, as the real repos have
+    return tok
+
+
+def _reviews() -> list[str]:
+    from training.bert_data import builtin_sample
+
+    sample = builtin_sample("sentiment")
+    return [r["text"] for r in sample.train + sample.val]
+
+
+def distilbert_sst2(folder: Path) -> None:
+    """distilbert/distilbert-base-uncased-finetuned-sst-2-english: DistilBertForSequenceClassification (NEGATIVE,
+    POSITIVE), vocab.txt, tokenizer_config.json; the .h5, .ot and ONNX copies."""
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification
+
+    tok = _wordpiece(folder, _reviews(), "DistilBertTokenizer")
+    config = DistilBertConfig(vocab_size=len(tok), dim=32, n_layers=1, n_heads=2, hidden_dim=64,
+                              id2label={0: "NEGATIVE", 1: "POSITIVE"}, label2id={"NEGATIVE": 0, "POSITIVE": 1},
+                              finetuning_task="sst-2")
+    DistilBertForSequenceClassification(config).save_pretrained(folder)
+    _extras(folder, ["pytorch_model.bin", "tf_model.h5", "rust_model.ot", "onnx/model.onnx"])
+
+
+def bert_base_uncased(folder: Path) -> None:
+    """google-bert/bert-base-uncased: BertForMaskedLM, vocab.txt, tokenizer.json; Flax, TF, Rust, Core ML, ONNX."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    tok = _wordpiece(folder, _reviews(), "BertTokenizer")
+    config = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, architectures=["BertForMaskedLM"])
+    BertForMaskedLM(config).save_pretrained(folder)
+    _extras(folder, ["pytorch_model.bin", "tf_model.h5", "flax_model.msgpack", "rust_model.ot",
+                     "coreml/fill-mask/float32_model.mlpackage/Data/com.apple.CoreML/weights/weight.bin",
+                     "model.onnx"])
+
 # Each builder fills a folder (some also use a scratch folder).
 MIRRORS: dict[str, Callable[..., None]] = {
     "timm/resnet50.a1_in1k": timm_resnet50,
@@ -197,6 +307,11 @@ MIRRORS: dict[str, Callable[..., None]] = {
     "distilbert/distilgpt2": distilgpt2,
     "Helsinki-NLP/opus-mt-en-fr": opus_mt_en_fr,
     "google-t5/t5-small": t5_small,
+    "hustvl/yolos-tiny": yolos_tiny,
+    "nvidia/segformer-b0-finetuned-ade-512-512": segformer_b0_ade,
+    "google/ddpm-cifar10-32": ddpm_cifar10,
+    "distilbert/distilbert-base-uncased-finetuned-sst-2-english": distilbert_sst2,
+    "google-bert/bert-base-uncased": bert_base_uncased,
 }
 
 
@@ -215,4 +330,12 @@ def push_mirror(hub_fixture, repo_id: str, tmp: Path) -> None:
     build = MIRRORS[repo_id]
     build(folder, scratch) if build.__code__.co_argcount == 2 else build(folder)
     _card(folder, repo_id)
-    push_folder(folder, repo_id, Hub("url", hub_fixture.url, token), commit_message="Mirror (tiny weights)")
+    from huggingface_hub import constants
+
+    # By Git LFS, not Xet: the Xet client reuses chunks it sent before under another namespace's token, which this
+    # hub refuses (it keeps each uploader's xorbs apart, docs/ARCHITECTURE.md); the mirrors do not test Xet.
+    xet, constants.HF_HUB_DISABLE_XET = constants.HF_HUB_DISABLE_XET, True
+    try:
+        push_folder(folder, repo_id, Hub("url", hub_fixture.url, token), commit_message="Mirror (tiny weights)")
+    finally:
+        constants.HF_HUB_DISABLE_XET = xet

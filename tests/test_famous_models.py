@@ -84,6 +84,49 @@ def test_marian_and_t5_translate(mirrors, hub_server, repo_id, tokenizer_files):
     if model.prefix:
         assert "".join(out["source_tokens"]).startswith("translate")  # the prefix goes in front of the sentence
 
+
+def test_yolos_and_segformer_run_in_the_vision_tabs(mirrors, hub_server):
+    from hub_models.detection import detect_image, load_detector
+    from hub_models.segmentation import load_segmenter, segment_image
+    from hub_models.style import builtin_image
+
+    photo = builtin_image("chelsea")
+    mirrors("hustvl/yolos-tiny")
+    detector = load_detector(hubs.pull("hustvl/yolos-tiny", hub_server.hub(None)))
+    assert detector.labels[1] == "person" and len(detector.labels) == 91
+    assert set(detect_image(detector, photo)) >= {"boxes", "scores", "labels"}
+    mirrors("nvidia/segformer-b0-finetuned-ade-512-512")
+    segmenter = load_segmenter(hubs.pull("nvidia/segformer-b0-finetuned-ade-512-512", hub_server.hub(None)))
+    assert segmenter.labels[:3] == ["wall", "building", "sky"] and len(segmenter.labels) == 150
+    mask, *_ = segment_image(segmenter, photo)
+    assert int(mask.max()) < 150
+
+
+def test_ddpm_cifar10_samples(mirrors, hub_server):
+    from hub_models.generative import load_generative, samples
+
+    mirrors("google/ddpm-cifar10-32")
+    folder = hubs.pull("google/ddpm-cifar10-32", hub_server.hub(None))
+    assert "unet/diffusion_pytorch_model.safetensors" in _files(folder)
+    assert "unet/diffusion_pytorch_model.bin" not in _files(folder)
+    *_, (grid, clean, status) = samples(load_generative(folder), 2, steps=2)
+    assert grid.size[0] >= 64 and "step 2 / 2" in status
+
+
+def test_distilbert_sst2_classifies_and_bert_fills_the_mask(mirrors, hub_server):
+    from hub_models.bert import classify_text, fill_mask, model_kind
+
+    mirrors("distilbert/distilbert-base-uncased-finetuned-sst-2-english")
+    sst2 = hubs.pull("distilbert-base-uncased-finetuned-sst-2-english", hub_server.hub(None))  # the short id
+    assert model_kind(sst2) == "sequence"
+    probs, _ = classify_text(sst2, "The soup was wonderful.")
+    assert set(probs) == {"NEGATIVE", "POSITIVE"}
+    mirrors("google-bert/bert-base-uncased")
+    bert = hubs.pull("bert-base-uncased", hub_server.hub(None))
+    assert not any(f.startswith(("coreml/", "onnx/")) or f.endswith((".h5", ".msgpack", ".ot", ".onnx", ".bin"))
+                   for f in _files(bert))
+    assert model_kind(bert) == "mlm" and len(fill_mask(bert, "The movie was [MASK].")) == 8
+
 def test_the_tab_offers_its_famous_models_and_pulls_one(tab, mirrors, hub_server):
     """The pull field lists the task's famous models (any other id can be typed); a pull of one reaches Predict."""
     from gradio_client import handle_file
