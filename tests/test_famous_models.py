@@ -152,3 +152,27 @@ def load_labels(repo_id: str, hub_server) -> list[str]:
     from hub_models.inference import load_classifier
 
     return load_classifier(str(hubs.pull(repo_id, hub_server.hub(None)))).labels
+
+
+def test_text_generation_fine_tunes_gpt2(mirrors, hub_server, tmp_path):
+    """The trainer starts from a GPT-2 repo (the legacy id), keeps its tokenizer, and says so in the card."""
+    from training.tasks import train
+    from training.tasks.textgen import TextGenConfig
+
+    mirrors("openai-community/gpt2")
+    corpus = tmp_path / "hello.txt"
+    corpus.write_text("hello world, hello there.\n" * 300)
+    cfg = TextGenConfig(init_from="gpt2", dataset=str(corpus), epochs=1, seq_len=32, batch_size=8, lr=3e-3,
+                        hub=hub_server.url, output_dir=str(tmp_path / "out"), sample_tokens=5)
+    events = list(train(cfg))
+    evals = [e["metrics"]["perplexity"] for e in events if e["type"] == "eval"]
+    assert events[-1]["status"] == "completed", events[-1]
+    assert evals[-1] < 102.4  # the random-weight mirror learns the phrase: a blind guess is 1,024
+    assert any("fine-tuning gpt2" in (e.get("message") or "") for e in events)
+    model = tmp_path / "out" / "model"
+    from transformers import AutoTokenizer
+
+    base = hubs.pull("gpt2", hub_server.hub(None))
+    phrase = "hello world, the corpus"
+    assert AutoTokenizer.from_pretrained(model)(phrase).input_ids == AutoTokenizer.from_pretrained(base)(phrase).input_ids
+    assert "base_model: openai-community/gpt2" in (model / "README.md").read_text()

@@ -15,10 +15,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from hub.client import local_path
+from hub.client import LEGACY_IDS, local_path
 
 from .config import TrainingError, to_dict
-from .engine import TaskSpec
+from .engine import TaskSpec, init_folder
 from .tasks.textgen import CORPORA, TextGenConfig
 from .bert_data import check_text_file, read_table
 
@@ -60,12 +60,38 @@ class Chunks(torch.utils.data.Dataset):
         return self.ids[s:s + self.seq_len], self.ids[s + 1:s + self.seq_len + 1]
 
 
+def pretrained_lm(cfg: TextGenConfig):
+    """(model, tokenizer) of the causal LM --init-from names, pulled from --hub if it is a repo id."""
+    import json
+
+    import transformers
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    folder = init_folder(cfg.init_from, cfg.hub)
+    try:
+        kind = json.loads((folder / "config.json").read_text()).get("model_type")
+    except (OSError, ValueError):
+        raise TrainingError(f"{cfg.init_from} has no readable config.json: not a transformers model") from None
+    if kind not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        raise TrainingError(f"{cfg.init_from} is a {kind or 'headless'} model, not a causal language model "
+                            "(GPT-2, GPT-Neo, Llama...)")
+    transformers.utils.logging.set_verbosity_error()
+    try:
+        tok = transformers.AutoTokenizer.from_pretrained(str(folder))
+        model = transformers.AutoModelForCausalLM.from_pretrained(str(folder))  # built-in classes, no remote code
+    except (OSError, ValueError, ImportError) as e:
+        raise TrainingError(f"cannot load {cfg.init_from}: {str(e).splitlines()[0]}") from None
+    if cfg.seq_len > getattr(model.config, "n_positions", getattr(model.config, "max_position_embeddings", 1 << 30)):
+        raise TrainingError(f"--seq-len {cfg.seq_len} is longer than the {cfg.init_from}'s context")
+    return model, tok
+
+
 def build_task(cfg: TextGenConfig) -> TaskSpec:
     from hub_models.catalog import LANGUAGE_MODELS
     from hub_models.textgen import LM, build_vocab, create_model, generate, train_bpe
 
     entry = LANGUAGE_MODELS[cfg.model]
-    family, level = entry.family, entry.defaults.get("level")
+    family, level = ("gpt2", None) if cfg.init_from else (entry.family, entry.defaults.get("level"))
     text, name = load_corpus(cfg)
     if cfg.max_chars:
         text = text[:cfg.max_chars]
@@ -88,6 +114,12 @@ def build_task(cfg: TextGenConfig) -> TaskSpec:
         if level == "word":
             unk = (ids == model.index["<unk>"]).float().mean().item()
             notes.append(f"{unk:.1%} of the words are outside the {len(model.vocab)}-word vocabulary (<unk>)")
+    elif cfg.init_from:
+        model, tok = pretrained_lm(cfg)
+        lm = LM(model, "hf", tok, model.config.n_positions)
+        ids = torch.tensor(tok(text)["input_ids"], dtype=torch.long)
+        notes.append(f"fine-tuning {cfg.init_from} ({sum(p.numel() for p in model.parameters()):,} parameters) with "
+                     f"its own tokenizer: {len(tok):,} tokens, {len(text) / len(ids):.2f} characters per token")
     else:
         tok = train_bpe(text, vocab_size=1024 if not cfg.dry_run else 300)
         if cfg.hidden_size:
@@ -158,10 +190,13 @@ def build_task(cfg: TextGenConfig) -> TaskSpec:
             library, usage = "transformers", (
                 f"from transformers import pipeline\ngen = pipeline(\"text-generation\", model=\"{repo}\")\n"
                 f"print(gen(\"The \", max_new_tokens=100, do_sample=True, temperature=0.8)[0][\"generated_text\"])")
+        base = LEGACY_IDS.get(cfg.init_from, cfg.init_from) if cfg.init_from and not local_path(cfg.init_from).is_dir() \
+            else None
+        how = f"fine-tuned from {cfg.init_from}" if cfg.init_from else "trained from scratch"
         write_card(out, CardInfo(
-            repo_id=repo, title=f"{cfg.model} on {name}",
-            summary=(f"A {level}-level language model ({type(m).__name__}, {n_params:,} parameters) trained from "
-                     f"scratch with DL Playground on {name} ({CORPORA.get(name, 'a user corpus')}), "
+            repo_id=repo, title=f"{cfg.init_from or cfg.model} on {name}", base_model=base,
+            summary=(f"A {level + '-level ' if level else ''}language model ({type(m).__name__}, {n_params:,} "
+                     f"parameters) {how} with DL Playground on {name} ({CORPORA.get(name, 'a user corpus')}), "
                      f"{cfg.seq_len}-token windows. A sample it wrote:\n\n> "
                      + (out / "sample.txt").read_text()[:400].replace("\n", "\n> ")),
             pipeline_tag="text-generation", task_name="Text Generation", library_name=library,

@@ -47,6 +47,8 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             # The registry's names arrive on page load (listing them imports torch); the config validates the value.
             form.field("model", info=None, scale=2)
+            form.field("init_from", info="its tokenizer and size replace the model's", scale=2,
+                       placeholder="openai-community/gpt2")
             source_kind = gr.Radio(list(DATA_SOURCES), value=next(iter(DATA_SOURCES)), label="Text", scale=4)
             upload = gr.File(label="A UTF-8 text file", file_types=[".txt", ".md"], type="filepath", visible=False,
                              scale=3)
@@ -93,7 +95,7 @@ def build(ctx: AppContext) -> None:
                                        missing="Upload a .txt file.",
                                        keep=lambda f: keep_upload(f, runner.root / "uploads"), check=check_text_file)
         cfg = form.config(values, dataset=dataset, hub=hub_spec(hub))
-        return panel.submit(cfg, f"{cfg.model} on {name}", hub)
+        return panel.submit(cfg, f"{cfg.init_from or cfg.model} on {name}", hub)
 
     def run_generate(folder, prompt, strategy, max_new_tokens, temperature, top_k, top_p, beam_width, seed):
         from hub_models.textgen import generate, load_cached

@@ -34,6 +34,10 @@ class TextGenConfig(TrainConfig):
     max_chars: int = opt(300_000, f"use at most this many characters of the corpus (0: all; else at least "
                                   f"{MIN_CHARS:,})", label="Use at most (characters)", min=0)
     val_fraction: float = opt(0.1, "the end of the corpus held out for validation", min=0.01, max=0.5)
+    init_from: str = opt("", "fine-tune: start from a causal language model of transformers (GPT-2 family) saved "
+                             "here or on --hub, a folder or repo id such as openai-community/gpt2; its tokenizer and "
+                             "size are used, and --model, --hidden-size and --num-layers are ignored",
+                         label="Fine-tune from (a GPT-2 repo)")
     sample_prompt: str = opt("The ", "prompt of the sample written after each epoch")
     sample_tokens: int = opt(200, "tokens in that sample", min=1, max=2000)
 
