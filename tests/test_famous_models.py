@@ -176,3 +176,23 @@ def test_text_generation_fine_tunes_gpt2(mirrors, hub_server, tmp_path):
     phrase = "hello world, the corpus"
     assert AutoTokenizer.from_pretrained(model)(phrase).input_ids == AutoTokenizer.from_pretrained(base)(phrase).input_ids
     assert "base_model: openai-community/gpt2" in (model / "README.md").read_text()
+
+
+@pytest.mark.parametrize("repo_id", ["Helsinki-NLP/opus-mt-en-fr", "t5-small"])
+def test_translation_fine_tunes_marian_and_t5(mirrors, hub_server, repo_id, tmp_path):
+    """From a Marian (its two SentencePiece models) or a T5 (asked in words) repo, on the built-in pairs."""
+    from hub_models.translation import load_translator, translate
+    from training.tasks import train
+    from training.tasks.translation import TranslationConfig
+
+    mirrors(hubs.LEGACY_IDS.get(repo_id, repo_id))
+    cfg = TranslationConfig(init_from=repo_id, epochs=1, batch_size=32, lr=3e-3, hub=hub_server.url,
+                            dry_run=True, output_dir=str(tmp_path / "out"))
+    events = list(train(cfg))
+    assert events[-1]["status"] == "completed", events[-1]
+    assert any(f"fine-tuning {repo_id}" in (e.get("message") or "") for e in events)
+    model = load_translator(tmp_path / "out" / "model")
+    assert model.prefix == ("translate English to French: " if "t5" in repo_id else "")
+    assert translate(model, "She finds an apple .")["source_tokens"]
+    card = (tmp_path / "out" / "model" / "README.md").read_text()
+    assert f"base_model: {hubs.LEGACY_IDS.get(repo_id, repo_id)}" in card

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
+from hub.client import LEGACY_IDS, local_path
 from hub_models.catalog import TRANSLATORS
 
 from .config import TrainingError, to_dict
@@ -64,8 +65,8 @@ def build_task(cfg: TranslationConfig) -> TaskSpec:
     if len(train_rows) < 10:
         raise TrainingError(f"only {len(train_rows)} training pairs are short enough; raise --max-len")
     torch.manual_seed(cfg.seed)
-    parts = (_transformer_parts if TRANSLATORS[cfg.model].family == "transformer" else _gru_parts)(cfg, train_rows, val_rows,
-                                                                                     langs)
+    transformer = cfg.init_from or TRANSLATORS[cfg.model].family == "transformer"
+    parts = (_transformer_parts if transformer else _gru_parts)(cfg, train_rows, val_rows, langs)
     model = parts.model
     notes.append(f"{len(train_rows)} training pairs, {len(val_rows)} validation pairs; {parts.vocab_note}")
 
@@ -100,10 +101,13 @@ def build_task(cfg: TranslationConfig) -> TaskSpec:
             parts.tokenizer.save_pretrained(out)
         repo = cfg.push_to_hub or f"local/{cfg.model}-{name.replace('/', '-')}"
         n_params = sum(p.numel() for p in m.parameters())
-        what = TRANSLATORS[cfg.model].summary
+        what = f"{type(m).__name__} fine-tuned from {cfg.init_from}" if cfg.init_from else TRANSLATORS[cfg.model].summary
+        base = LEGACY_IDS.get(cfg.init_from, cfg.init_from) if cfg.init_from and not local_path(cfg.init_from).is_dir() \
+            else None
         write_card(out, CardInfo(
-            repo_id=repo, title=f"{cfg.model} on {name}",
-            summary=(f"{what[0].upper()}{what[1:]} ({n_params:,} parameters) trained from scratch with "
+            repo_id=repo, title=f"{cfg.init_from or cfg.model} on {name}", base_model=base,
+            summary=(f"{what[0].upper()}{what[1:]} ({n_params:,} parameters) trained "
+                     f"{'further' if cfg.init_from else 'from scratch'} with "
                      f"DL Playground on {name}" + (f" ({BUILTIN[name]})" if name in BUILTIN else "")
                      + ". BLEU and chrF are sacrebleu's, on greedy translations of the validation split.\n\n"
                      + "Validation sentences it translated:\n\n" + "\n".join(
@@ -178,17 +182,53 @@ def _gru_parts(cfg: TranslationConfig, train_rows: list[dict], val_rows: list[di
                   usage)
 
 
+def pretrained_seq2seq(cfg: TranslationConfig):
+    """(model, tokenizer, task prefix) of the seq2seq model --init-from names, pulled from --hub if a repo id."""
+    import json
+
+    import transformers
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
+
+    from hub_models.translation import task_prefix
+
+    from .engine import init_folder
+
+    folder = init_folder(cfg.init_from, cfg.hub)
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        raise TrainingError(f"{cfg.init_from} has no readable config.json: not a transformers model") from None
+    if config.get("model_type") not in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES:
+        raise TrainingError(f"{cfg.init_from} is a {config.get('model_type') or 'headless'} model, not a "
+                            "sequence-to-sequence model (Marian, T5, BART...)")
+    transformers.utils.logging.set_verbosity_error()
+    try:
+        tok = transformers.AutoTokenizer.from_pretrained(str(folder))
+        model = transformers.AutoModelForSeq2SeqLM.from_pretrained(str(folder))  # built-in classes only
+    except (OSError, ValueError, ImportError) as e:
+        raise TrainingError(f"cannot load {cfg.init_from}: {str(e).splitlines()[0]}") from None
+    return model, tok, task_prefix(config)
+
+
 def _transformer_parts(cfg: TranslationConfig, train_rows: list[dict], val_rows: list[dict], langs) -> _Parts:
     from hub_models.translation import HFTranslator, create_transformer, train_shared_bpe
 
-    tok = train_shared_bpe([r[k] for r in train_rows for k in ("source", "target")],
-                           vocab_size=400 if cfg.dry_run else 2000)
-    model = create_transformer(tok, d_model=cfg.hidden_size, max_positions=max(128, 4 * cfg.max_len))
-    limit = model.config.max_position_embeddings
+    prefix = ""
+    if cfg.init_from:
+        model, tok, prefix = pretrained_seq2seq(cfg)
+        limit = min(512, getattr(model.config, "max_position_embeddings", 512) or 512)
+        vocab_note = f"fine-tuning {cfg.init_from} with its own tokenizer ({len(tok):,} tokens)"
+    else:
+        tok = train_shared_bpe([r[k] for r in train_rows for k in ("source", "target")],
+                               vocab_size=400 if cfg.dry_run else 2000)
+        model = create_transformer(tok, d_model=cfg.hidden_size, max_positions=max(128, 4 * cfg.max_len))
+        limit = model.config.max_position_embeddings
+        vocab_note = f"shared byte-level BPE of {len(tok)} tokens"
 
     def encode(rows):
-        return _Pairs([(tok(r["source"], truncation=True, max_length=limit)["input_ids"],
-                        tok(r["target"], truncation=True, max_length=limit)["input_ids"]) for r in rows])
+        # text_target: Marian reads targets with its target-language SentencePiece model
+        return _Pairs([(tok(prefix + r["source"], truncation=True, max_length=limit)["input_ids"],
+                        tok(text_target=r["target"], truncation=True, max_length=limit)["input_ids"]) for r in rows])
 
     def collate(batch):
         src = _pad([s for s, _ in batch]).masked_fill_(_pad([[1] * len(s) for s, _ in batch]) == 0,
@@ -212,8 +252,8 @@ def _transformer_parts(cfg: TranslationConfig, train_rows: list[dict], val_rows:
         return (f"from transformers import AutoModelForSeq2SeqLM, AutoTokenizer\n"
                 f"model = AutoModelForSeq2SeqLM.from_pretrained(\"{repo}\")\n"
                 f"tok = AutoTokenizer.from_pretrained(\"{repo}\")\n"
-                f"out = model.generate(**tok(\"{example}\", return_tensors=\"pt\"), num_beams=4, max_new_tokens=64)\n"
+                f"out = model.generate(**tok(\"{prefix}{example}\", return_tensors=\"pt\"), num_beams=4, max_new_tokens=64)\n"
                 f"print(tok.decode(out[0], skip_special_tokens=True))")
 
-    return _Parts(model, encode(train_rows), encode(val_rows), collate, loss, score, lambda m: HFTranslator(m, tok),
-                  f"shared byte-level BPE of {len(tok)} tokens", "transformers", usage, tokenizer=tok)
+    return _Parts(model, encode(train_rows), encode(val_rows), collate, loss, score,
+                  lambda m: HFTranslator(m, tok, prefix), vocab_note, "transformers", usage, tokenizer=tok)

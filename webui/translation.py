@@ -49,6 +49,8 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             # The registry's names arrive on page load (listing them imports torch); the config validates the value.
             form.field("model", info=None, scale=2)
+            form.field("init_from", info="its tokenizer and size replace the model's", scale=2,
+                       placeholder="Helsinki-NLP/opus-mt-en-fr")
             source_kind = gr.Radio(list(DATA_SOURCES), value=next(iter(DATA_SOURCES)), label="Sentence pairs",
                                    scale=4)
             upload = gr.File(label="Pairs: a source and a target column (.tsv, .csv, .jsonl)",
@@ -100,7 +102,7 @@ def build(ctx: AppContext) -> None:
         # The column fields are hidden for the built-in pairs: what they still hold is not for these.
         unused = {"source_column": "", "target_column": ""} if kind == "builtin" else {}
         cfg = form.config(values, dataset=dataset, hub=hub_spec(hub), **unused)
-        return panel.submit(cfg, f"{cfg.model} on {name}", hub)
+        return panel.submit(cfg, f"{cfg.init_from or cfg.model} on {name}", hub)
 
     def run_translate(folder, text, strategy, beam_width):
         from hub_models.translation import load_cached, translate

@@ -33,6 +33,10 @@ class TranslationConfig(TrainConfig):
     teacher_forcing: float = opt(1.0, "probability of feeding the true previous word while training", min=0, max=1)
     max_len: int = opt(40, "drop pairs longer than this many words (either side)", min=1, max=1000)
     val_split: float = opt(0.1, "fraction of a user's pairs held out for validation", min=0.01, max=0.99)
+    init_from: str = opt("", "fine-tune: start from a sequence-to-sequence model of transformers (Marian, T5, BART) "
+                             "saved here or on --hub, a folder or repo id such as Helsinki-NLP/opus-mt-en-fr; its "
+                             "tokenizer and size are used, and --model and --hidden-size are ignored",
+                         label="Fine-tune from (a Marian, T5 or BART repo)")
 
 
 TASK = Task(name="translation", title="Translation", config=TranslationConfig, trainer="training.translation",
