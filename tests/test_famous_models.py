@@ -162,12 +162,12 @@ def test_text_generation_fine_tunes_gpt2(mirrors, hub_server, tmp_path):
     mirrors("openai-community/gpt2")
     corpus = tmp_path / "hello.txt"
     corpus.write_text("hello world, hello there.\n" * 300)
-    cfg = TextGenConfig(init_from="gpt2", dataset=str(corpus), epochs=1, seq_len=32, batch_size=8, lr=3e-3,
+    cfg = TextGenConfig(init_from="gpt2", dataset=str(corpus), epochs=2, seq_len=32, batch_size=8, lr=1e-2,
                         hub=hub_server.url, output_dir=str(tmp_path / "out"), sample_tokens=5)
     events = list(train(cfg))
     evals = [e["metrics"]["perplexity"] for e in events if e["type"] == "eval"]
     assert events[-1]["status"] == "completed", events[-1]
-    assert evals[-1] < 102.4  # the random-weight mirror learns the phrase: a blind guess is 1,024
+    assert evals[-1] < 102.4, evals  # the random-weight mirror learns the phrase: a blind guess is 1,024
     assert any("fine-tuning gpt2" in (e.get("message") or "") for e in events)
     model = tmp_path / "out" / "model"
     from transformers import AutoTokenizer
