@@ -146,12 +146,17 @@ def test_a_tick_with_no_job_picked_redraws_only_the_table(runner):
     blanked its progress ("Start a job, or pick one to watch" under a picked job): it now sends the table alone."""
     import gradio as gr
 
-    from webui.jobs import PanelView, tick
+    from training.runner import Job
+    from webui.jobs import NO_JOB, PanelView, tick
 
     view = PanelView("classification", "accuracy", "img/s")
-    rows, *rest, seen = tick(runner, view, None, None)
-    assert isinstance(rows, list) and rest == [gr.skip()] * (len(view.groups) - 1)
+    rows, hint, *rest, seen = tick(runner, view, None, None)
+    assert rows == [] and hint == NO_JOB and rest == [gr.skip()] * (len(view.groups) - 2)  # nothing to pick: the hint
     assert tick(runner, view, None, seen)[:-1] == (gr.skip(),) * len(view.groups)
+    runner._save(Job(id="20261130-000000-abcdef", task="classification", argv=[], device="cpu", created=time.time(),
+                     status="completed"))
+    rows, hint, *rest, _ = tick(runner, view, None, seen)
+    assert len(rows) == 1 and hint == gr.skip() and rest == [gr.skip()] * (len(view.groups) - 2)
 
 def test_the_queue_takes_turns_between_owners():
     """One visitor's ten jobs do not hold back another's first: an owner's k-th queued job waits for every

@@ -324,9 +324,10 @@ def tick(runner: JobRunner, view: PanelView, job_id: str | None, seen: dict | No
         return *[gr.skip()] * len(view.groups), seen
     out = watch(runner, view, job_id)
     if not job_id:
-        # Only the table: a tick sent before a reopened page picked its job can land after the pick's own
-        # watch, and would blank the progress and curves it drew. Clearing the pick redraws through ``watch``.
-        return out[0], *[gr.skip()] * (len(view.groups) - 1), stamps
+        # The table, and the hint only where there is no job the page could pick: a tick sent before a reopened
+        # page picked its job can land after the pick's own watch, and would blank what it drew.
+        rows = out[0]
+        return rows, gr.skip() if rows else NO_JOB, *[gr.skip()] * (len(view.groups) - 2), stamps
     return *[v if stamps[g] != seen.get(g) else gr.skip() for v, g in zip(out, view.groups)], stamps
 
 
@@ -382,7 +383,7 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
     jobs_table = gr.Dataframe(headers=["job", "model", "status", "queue", metric], interactive=False,
                               label="Jobs (they keep running when you close the page)")
     job = gr.Dropdown(label="Job to watch", choices=[], value=None, allow_custom_value=True)
-    progress = gr.Markdown(NO_JOB)
+    progress = gr.Markdown()  # (not NO_JOB: a reopened page shows it until its pick is watched, over a picked job)
     optional: dict[str, gr.components.Component] = {}  # by name, as view.optional lists them
     with gr.Row():
         loss_plot = gr.LinePlot(x="step", y="loss", color="part" if loss_parts else None,
