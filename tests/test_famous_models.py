@@ -196,3 +196,18 @@ def test_translation_fine_tunes_marian_and_t5(mirrors, hub_server, repo_id, tmp_
     assert translate(model, "She finds an apple .")["source_tokens"]
     card = (tmp_path / "out" / "model" / "README.md").read_text()
     assert f"base_model: {hubs.LEGACY_IDS.get(repo_id, repo_id)}" in card
+
+
+def test_online_the_style_tab_scores_with_imagenet_vgg19(tmp_path, monkeypatch):
+    """With huggingface.co as the default hub, Gatys and the style networks use timm/vgg19.tv_in1k by default;
+    offline, the seeded random VGG-19."""
+    monkeypatch.setenv("DLP_HOME", str(tmp_path))
+    from app import build_app
+
+    def defaults(hub: str) -> tuple:
+        blocks = build_app(default_hub=hub).config["components"]
+        by_label = {c["props"].get("label"): c["props"].get("value") for c in blocks}
+        return by_label["Feature extractor"], by_label["Scored by"]
+
+    assert defaults("hf") == ("VGG-19, ImageNet weights from the hub (timm/vgg19.tv_in1k)", "vgg19-hub")
+    assert defaults("http://127.0.0.1:9") == ("VGG-19, random weights (offline)", "vgg19-random")

@@ -3,6 +3,7 @@ fast feed-forward style networks (train as a job, push, pull, apply)."""
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
@@ -48,7 +49,7 @@ def _check_folder(folder: str) -> str:
     return require_images(folder, 2, " photos (one is kept to validate)")
 
 
-def extras(form: ConfigForm) -> None:
+def extras(form: ConfigForm, online: bool = False) -> None:
     from hub_models.style_catalog import BUILTIN_IMAGES
 
     with gr.Row():
@@ -58,13 +59,15 @@ def extras(form: ConfigForm) -> None:
                    allow_custom_value=False)
         form.add("style_file", gr.File(label="...or your style image", file_types=["image"], type="filepath",
                                        height=90))
-        form.field("extractor", label="Scored by", info="vgg19-hub pulls timm/vgg19.tv_in1k from the hub above")
+        form.field("extractor", label="Scored by", info="vgg19-hub pulls timm/vgg19.tv_in1k from the hub above",
+                   **({"value": "vgg19-hub"} if online else {}))
         for name in ("content_weight", "style_weight", "tv_weight"):
             form.field(name, info=None)
 
 
 def build(ctx: AppContext) -> None:
     runner = ctx.runner
+    online = ctx.default_hub == "hf"
     gr.Markdown(INTRO)
     with gr.Tab("Optimise (Gatys)"):
         with gr.Row():
@@ -74,7 +77,8 @@ def build(ctx: AppContext) -> None:
             gr.Examples(CONTENT_EXAMPLES, inputs=content, label="Content (photos that ship with scikit-image)")
             gr.Examples(STYLE_EXAMPLES, inputs=style, label="Style (scikit-image, scikit-learn)")
         with gr.Row():
-            extractor = gr.Radio(list(EXTRACTOR_CHOICES), value=next(iter(EXTRACTOR_CHOICES)),
+            # Online (huggingface.co the default hub), the ImageNet weights the method was made with.
+            extractor = gr.Radio(list(EXTRACTOR_CHOICES), value=list(EXTRACTOR_CHOICES)[1 if online else 0],
                                  label="Feature extractor", scale=2)
             steps = gr.Slider(10, 1000, value=100, step=10, label="Steps")
             size = gr.Slider(64, 512, value=160, step=32, label="Image size (longer side)")
@@ -119,7 +123,8 @@ def build(ctx: AppContext) -> None:
             repo_label="Dataset repo id (images)", repo_placeholder="you/my-photos",
             missing_upload="Upload a zip of photos.", check_folder=_check_folder,
             picture_label="Style, then the network on an unseen photo and on training photos",
-            push_placeholder="you/style-flower", picture_file="val_stylized.png", extras=extras,
+            push_placeholder="you/style-flower", picture_file="val_stylized.png",
+            extras=partial(extras, online=online),
             size_info="side of the training crops"))
 
     # ------------------------------------------------------------------ events
