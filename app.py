@@ -55,6 +55,7 @@ def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr
                 with gr.Tab(module.TITLE, id=name) as tabs[name]:
                     ctx.tab = name
                     module.build(ctx)
+        ctx.wire_page_load()
         # Only the shown tab's job panel polls the server.
         timers = list(ctx.timers.values())
         for name, tab in tabs.items():

@@ -154,6 +154,9 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.wait_for_timeout(1500)
         _shot(page, "textgen-train")
         page.get_by_role("tab", name="Generate").click()
+        # The tab's refresh picks the new model; a click before it lands generates from no model ("Pick a model").
+        expect(page.get_by_role("combobox", name="Model (trained here or pulled)").filter(visible=True)).to_have_value(
+            re.compile("char-gru"), timeout=RESULT_MS)
         page.get_by_role("button", name="Generate").click()
         expect(page.get_by_label("Text (streams as it is made)")).to_have_value(re.compile(r"^The .{150,}", re.S),
                                                                                 timeout=RESULT_MS)

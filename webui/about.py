@@ -56,7 +56,7 @@ def data_note() -> str:
 def build(ctx: AppContext) -> None:
     gr.Markdown(ABOUT)
     note = gr.Markdown()
-    ctx.on_load(data_note, None, note, api_visibility="private")
+    ctx.on_load(data_note, note)
     gr.Dataframe(environment_table(), headers=["library", "version"], interactive=False,
                  label="Installed versions")
     if visitors.policy.public and visitors.policy.admin_secret:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -46,12 +47,31 @@ class AppContext:
     first_tab: str = ""  # the tab a page opens on
     timers: dict[str, gr.Timer] = field(default_factory=dict)  # tab -> its job panel's timer
     identified: Any = None  # the page-load event that tells who the visitor is (webui.visitors.identify)
+    page_load: list[tuple[Callable[[], Any], list]] = field(default_factory=list)  # (fn, its outputs)
 
-    def on_load(self, fn: Callable, inputs: Any, outputs: Any, **kwargs: Any) -> Any:
-        """Run ``fn`` when a page opens, once the visitor is known: what it shows (their jobs, their models)
-        depends on who they are."""
-        return (self.identified.then if self.identified is not None else self.demo.load)(fn, inputs, outputs,
-                                                                                           **kwargs)
+    def on_load(self, fn: Callable[[], Any], outputs: Any) -> None:
+        """Have ``fn()`` fill ``outputs`` when a page opens, once the visitor is known: what it shows (their jobs,
+        their models) depends on who they are. All of them run in one event (``wire_page_load``): thirty events
+        of their own took over 30 s to fill a reopened page on busy cores."""
+        self.page_load.append((fn, outputs if isinstance(outputs, list) else [outputs]))
+
+    def wire_page_load(self) -> None:
+        """The one page-load event that runs every ``on_load``; called once the tabs are built."""
+        steps = list(self.page_load)
+
+        def fill() -> list:
+            values: list = []
+            for fn, group in steps:
+                try:
+                    got = fn()
+                except Exception:  # a bug in one part: the rest of the page still fills (the log has the trace)
+                    traceback.print_exc()
+                    got = [gr.skip()] * len(group)
+                values.extend(got if len(group) > 1 else [got])
+            return values
+
+        (self.identified.then if self.identified is not None else self.demo.load)(
+            fill, None, [o for _, group in steps for o in group], api_visibility="private", show_progress="hidden")
 
     @property
     def default_choice(self) -> str:

@@ -219,4 +219,4 @@ def build(ctx: AppContext) -> None:
     for t in (verify_tab, recognise_tab):
         t.select(lambda cur: model_choices(runner, TASK.name, TASK.metric, cur), source, source,
                  api_visibility="private")
-    ctx.on_load(gallery_view, None, [gallery, remove_name], api_visibility="private")
+    ctx.on_load(gallery_view, [gallery, remove_name])

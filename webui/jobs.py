@@ -418,9 +418,8 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
     timer.tick(partial(tick, runner, view), [job, seen], [*outputs, seen], api_name=f"{task}_tick",
                api_visibility="private", show_progress="hidden")
     push.click(partial(push_job, runner), [job, repo, private, *picker.inputs], pushed, api_name=f"{task}_push")
-    ctx.on_load(partial(watched_job, runner, task), None, job, api_name=f"{task}_load", api_visibility="private")
-    ctx.on_load(lambda: gr.update(placeholder=visitors.namespaced(repo_placeholder)), None, repo,
-                api_visibility="private")
+    ctx.on_load(partial(watched_job, runner, task), job)
+    ctx.on_load(lambda: gr.update(placeholder=visitors.namespaced(repo_placeholder)), repo)
     return JobPanel(start=start, job=job, runner=runner, task=task)
 
 
@@ -477,7 +476,7 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
     for t in tab if isinstance(tab, list) else [tab]:
         t.select(refresh, source, source, api_visibility="private")
     pull_btn.click(pull_model, [repo, *picker.inputs], source, api_name=f"{task}_pull")
-    ctx.on_load(on_load, None, source, api_visibility="private")
+    ctx.on_load(on_load, source)
     return source
 
 
