@@ -9,6 +9,7 @@ loads it with no code from this project.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,9 @@ def build_task(cfg: BertConfig) -> TaskSpec:
         raise TrainingError(f"cannot load {base_name}: {str(e).splitlines()[0]}") from None
     train_ds = encode(tok, data.train, cfg.task, label_ids, cfg.max_length)
     val_ds = encode(tok, data.val, cfg.task, label_ids, cfg.max_length)
+    epochs = cfg.epochs or auto_epochs(len(train_ds), cfg.batch_size)
+    if not cfg.epochs:
+        notes.append(f"epochs: {epochs} (auto: at least 3 passes and {MIN_STEPS} optimizer steps)")
     if cfg.task == "mlm":
         collate = transformers.DataCollatorForLanguageModeling(tok, mlm_probability=cfg.mlm_probability)
     elif cfg.task == "token":
@@ -207,4 +211,13 @@ def build_task(cfg: BertConfig) -> TaskSpec:
                    f"print({example})")))
 
     return TaskSpec(model=model, train_data=train_ds, val_data=val_ds, loss=loss, evaluate=evaluate, save=save,
-                    notes=notes, collate=collate)
+                    notes=notes, collate=collate, epochs=epochs)
+
+
+MIN_STEPS = 100  # bench/bert_probe.py: fewer left a fine-tuned encoder below a linear probe on new words
+
+
+def auto_epochs(n_train: int, batch_size: int) -> int:
+    """Passes enough for MIN_STEPS optimizer steps, and at least 3."""
+    steps = max(1, n_train // batch_size) if n_train > batch_size else 1  # (the loader drops a last short batch)
+    return max(3, math.ceil(MIN_STEPS / steps))

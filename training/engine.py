@@ -46,6 +46,7 @@ class TaskSpec:
     # Metrics too slow for every epoch, measured once when a run completes (a PixelCNN's FID: its samples
     # are drawn one pixel at a time).
     final_metrics: Callable[[nn.Module], dict[str, float]] | None = None
+    epochs: int | None = None  # passes the task chose from its data (a config's epochs of 0: auto); else cfg.epochs
 
 
 class NonFiniteLoss(Exception):
@@ -236,7 +237,8 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
     val_loader = DataLoader(spec.val_data, batch_size=max(cfg.batch_size, 256), num_workers=cfg.num_workers,
                             collate_fn=spec.collate)
     steps_per_epoch = len(train_loader)
-    total = steps_per_epoch * cfg.epochs
+    epochs = spec.epochs or cfg.epochs
+    total = steps_per_epoch * epochs
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
     model = spec.model
@@ -282,7 +284,7 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
 
     train_step = spec.train_step or plain_step
     log_every = max(1, steps_per_epoch // 20)
-    for epoch in range(start_epoch, cfg.epochs):
+    for epoch in range(start_epoch, epochs):
         if step >= total or status != "completed":
             break
         train_loader.set_epoch(epoch)
@@ -337,7 +339,7 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
     if status == "completed" and spec.final_metrics is not None and accelerator.is_main_process:
         extra = spec.final_metrics(accelerator.unwrap_model(model))
         metrics = {**metrics, **extra}
-        yield event("eval", step=step, epoch=cfg.epochs, metrics=extra)
+        yield event("eval", step=step, epoch=epochs, metrics=extra)
     if status != "failed" and accelerator.is_main_process:
         if not metrics:
             metrics = spec.evaluate(model, val_loader, accelerator)

@@ -15,7 +15,9 @@ KINDS = ("sequence", "token", "mlm")
 @dataclass
 class BertConfig(TrainConfig):
     # Defaults that fine-tune MiniLM on the built-in reviews in about a minute on two CPU cores.
-    epochs: int = opt(3, "passes over the training split", min=1, max=100)
+    epochs: int = opt(0, "passes over the training split; 0: auto, at least 3 and enough for 100 optimizer steps (a "
+                         "60-row table in 3 passes is 9 steps: fine-tuned, it scored 0.73 on new words where a "
+                         "linear probe scored 0.99; in 100 steps, 0.975)", label="Epochs (0: auto)", min=0, max=100)
     batch_size: int = opt(16, "examples per step", min=1, max=512)
     lr: float = opt(5e-5, "peak learning rate (BERT fine-tuning likes 2e-5 to 1e-4)", label="Learning rate",
                     min=1e-7, max=1)
