@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -98,11 +99,18 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=0, help="0: the config's default")
     ap.add_argument("--rows", type=int, nargs="+", default=[400, 60], help="sizes of the user table to try")
     args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bert-probe-"))
+    try:
+        run(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the fine-tuned models: a few hundred MB
+
+
+def run(args: argparse.Namespace, tmp: Path) -> None:
     from training.bert_data import builtin_sample, table_data
     from training.tasks import train
     from training.tasks.bert import BertConfig
 
-    tmp = Path(tempfile.mkdtemp(prefix="bert-probe-"))
     sample = builtin_sample("sentiment")
     # (data name, what the trainer is given, the probe's training rows, the held-out rows both are scored on)
     cases = [("built-in sentiment", "sentiment", sample.train, sample.val)]
