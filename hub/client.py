@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from common.errors import UserError
 
-from .lean import size_text
+from .lean import select, size_text
 
 HF_ENDPOINT = "https://huggingface.co"
 # Set by the app for the processes it starts (training jobs), so they reuse its embedded hub.
@@ -329,8 +329,6 @@ def pull(repo_id: str, hub: Hub, *, revision: str | None = None, repo_type: str 
     is called with the bytes on disk while the files come down.
     """
     from huggingface_hub import snapshot_download
-
-    from .lean import select
 
     repo_id = canonical_repo_id(repo_id, hub)
     base = pulled_dir(hub, repo_id, repo_type, into)

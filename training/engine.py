@@ -185,6 +185,36 @@ def init_folder(spec: str, hub_spec: str) -> Path:
         raise TrainingError(f"cannot start from {repo}: {e}") from None
 
 
+
+def pretrained_transformers(spec: str, hub_spec: str, auto_class: str, kinds: Any, what: str) -> tuple[Any, Any, dict]:
+    """(model, tokenizer, config.json) of the transformers model --init-from names (a folder, or a repo pulled from
+    the hub), refused unless its ``model_type`` is one of ``kinds``; ``auto_class`` is the transformers class that
+    loads it (built-in classes only, no remote code), ``what`` the kind a user reads in the refusal."""
+    import transformers
+
+    folder = init_folder(spec, hub_spec)
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        raise TrainingError(f"{spec} has no readable config.json: not a transformers model") from None
+    if config.get("model_type") not in kinds:
+        raise TrainingError(f"{spec} is a {config.get('model_type') or 'headless'} model, not {what}")
+    transformers.utils.logging.set_verbosity_error()
+    try:
+        tok = transformers.AutoTokenizer.from_pretrained(str(folder))
+        model = getattr(transformers, auto_class).from_pretrained(str(folder))
+    except (OSError, ValueError, ImportError) as e:  # (ImportError: a tokenizer's library)
+        raise TrainingError(f"cannot load {spec}: {str(e).splitlines()[0]}") from None
+    return model, tok, config
+
+
+def base_model_id(spec: str) -> str | None:
+    """The card's ``base_model`` for --init-from ``spec``: its repo id (a short id under its current name), or None
+    for a local folder."""
+    from hub.client import LEGACY_IDS
+
+    return LEGACY_IDS.get(spec, spec) if spec and not local_path(spec).is_dir() else None
+
 def load_matching(model: nn.Module, spec: str, hub_spec: str) -> str:
     """Fine-tuning: copy the weights of a saved model (``model.safetensors`` of a folder or hub repo) into
     ``model`` wherever a tensor's name and shape agree; the rest (a head for other classes) starts fresh.

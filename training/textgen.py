@@ -15,10 +15,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from hub.client import LEGACY_IDS, local_path
+from hub.client import local_path
 
 from .config import TrainingError, to_dict
-from .engine import TaskSpec, init_folder
+from .engine import TaskSpec, base_model_id, pretrained_transformers
 from .tasks.textgen import CORPORA, TextGenConfig
 from .bert_data import check_text_file, read_table
 
@@ -62,25 +62,11 @@ class Chunks(torch.utils.data.Dataset):
 
 def pretrained_lm(cfg: TextGenConfig):
     """(model, tokenizer) of the causal LM --init-from names, pulled from --hub if it is a repo id."""
-    import json
-
-    import transformers
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
-    folder = init_folder(cfg.init_from, cfg.hub)
-    try:
-        kind = json.loads((folder / "config.json").read_text()).get("model_type")
-    except (OSError, ValueError):
-        raise TrainingError(f"{cfg.init_from} has no readable config.json: not a transformers model") from None
-    if kind not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
-        raise TrainingError(f"{cfg.init_from} is a {kind or 'headless'} model, not a causal language model "
-                            "(GPT-2, GPT-Neo, Llama...)")
-    transformers.utils.logging.set_verbosity_error()
-    try:
-        tok = transformers.AutoTokenizer.from_pretrained(str(folder))
-        model = transformers.AutoModelForCausalLM.from_pretrained(str(folder))  # built-in classes, no remote code
-    except (OSError, ValueError, ImportError) as e:
-        raise TrainingError(f"cannot load {cfg.init_from}: {str(e).splitlines()[0]}") from None
+    model, tok, _ = pretrained_transformers(cfg.init_from, cfg.hub, "AutoModelForCausalLM",
+                                            MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+                                            "a causal language model (GPT-2, GPT-Neo, Llama...)")
     if cfg.seq_len > getattr(model.config, "n_positions", getattr(model.config, "max_position_embeddings", 1 << 30)):
         raise TrainingError(f"--seq-len {cfg.seq_len} is longer than the {cfg.init_from}'s context")
     return model, tok
@@ -190,8 +176,7 @@ def build_task(cfg: TextGenConfig) -> TaskSpec:
             library, usage = "transformers", (
                 f"from transformers import pipeline\ngen = pipeline(\"text-generation\", model=\"{repo}\")\n"
                 f"print(gen(\"The \", max_new_tokens=100, do_sample=True, temperature=0.8)[0][\"generated_text\"])")
-        base = LEGACY_IDS.get(cfg.init_from, cfg.init_from) if cfg.init_from and not local_path(cfg.init_from).is_dir() \
-            else None
+        base = base_model_id(cfg.init_from)
         how = f"fine-tuned from {cfg.init_from}" if cfg.init_from else "trained from scratch"
         write_card(out, CardInfo(
             repo_id=repo, title=f"{cfg.init_from or cfg.model} on {name}", base_model=base,

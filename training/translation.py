@@ -15,11 +15,10 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from hub.client import LEGACY_IDS, local_path
 from hub_models.catalog import TRANSLATORS
 
 from .config import TrainingError, to_dict
-from .engine import TaskSpec
+from .engine import TaskSpec, base_model_id, pretrained_transformers
 from .tasks.translation import BUILTIN, TranslationConfig
 from .translation_data import builtin_pairs, table_pairs
 
@@ -102,8 +101,7 @@ def build_task(cfg: TranslationConfig) -> TaskSpec:
         repo = cfg.push_to_hub or f"local/{cfg.model}-{name.replace('/', '-')}"
         n_params = sum(p.numel() for p in m.parameters())
         what = f"{type(m).__name__} fine-tuned from {cfg.init_from}" if cfg.init_from else TRANSLATORS[cfg.model].summary
-        base = LEGACY_IDS.get(cfg.init_from, cfg.init_from) if cfg.init_from and not local_path(cfg.init_from).is_dir() \
-            else None
+        base = base_model_id(cfg.init_from)
         write_card(out, CardInfo(
             repo_id=repo, title=f"{cfg.init_from or cfg.model} on {name}", base_model=base,
             summary=(f"{what[0].upper()}{what[1:]} ({n_params:,} parameters) trained "
@@ -184,29 +182,13 @@ def _gru_parts(cfg: TranslationConfig, train_rows: list[dict], val_rows: list[di
 
 def pretrained_seq2seq(cfg: TranslationConfig):
     """(model, tokenizer, task prefix) of the seq2seq model --init-from names, pulled from --hub if a repo id."""
-    import json
-
-    import transformers
     from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
 
     from hub_models.translation import task_prefix
 
-    from .engine import init_folder
-
-    folder = init_folder(cfg.init_from, cfg.hub)
-    try:
-        config = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError):
-        raise TrainingError(f"{cfg.init_from} has no readable config.json: not a transformers model") from None
-    if config.get("model_type") not in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES:
-        raise TrainingError(f"{cfg.init_from} is a {config.get('model_type') or 'headless'} model, not a "
-                            "sequence-to-sequence model (Marian, T5, BART...)")
-    transformers.utils.logging.set_verbosity_error()
-    try:
-        tok = transformers.AutoTokenizer.from_pretrained(str(folder))
-        model = transformers.AutoModelForSeq2SeqLM.from_pretrained(str(folder))  # built-in classes only
-    except (OSError, ValueError, ImportError) as e:
-        raise TrainingError(f"cannot load {cfg.init_from}: {str(e).splitlines()[0]}") from None
+    model, tok, config = pretrained_transformers(cfg.init_from, cfg.hub, "AutoModelForSeq2SeqLM",
+                                                 MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES,
+                                                 "a sequence-to-sequence model (Marian, T5, BART...)")
     return model, tok, task_prefix(config)
 
 
