@@ -152,6 +152,13 @@ class HubModel:
 
     repo_id: str
     summary: str
+    base: bool = True  # the task's trainer can start from it (--init-from): offered in the Train form too
+
+
+def fine_tune_bases(task: str) -> tuple[tuple[str, str], ...]:
+    """(label, value) choices of a Train form's "Fine-tune from" field: from scratch, then the famous bases."""
+    return (("none: from scratch", ""), *((f"{m.repo_id}: {m.summary}", m.repo_id)
+                                           for m in HUB_MODELS.get(task, ()) if m.base))
 
 
 # Per task, the famous models its Predict side loads (each has an offline mirror in tests/mirrors.py, with the
@@ -159,17 +166,19 @@ class HubModel:
 HUB_MODELS: dict[str, tuple[HubModel, ...]] = {
     "classification": (
         HubModel("timm/resnet50.a1_in1k", "ResNet-50, ImageNet-1k, timm (98 MB)"),
-        HubModel("google/vit-base-patch16-224", "ViT-B/16, ImageNet-21k then 1k, transformers (346 MB)"),
-        HubModel("facebook/convnext-tiny-224", "ConvNeXt-T, ImageNet-1k, transformers (114 MB)"),
+        HubModel("google/vit-base-patch16-224", "ViT-B/16, ImageNet-21k then 1k, transformers (346 MB)", base=False),
+        HubModel("facebook/convnext-tiny-224", "ConvNeXt-T, ImageNet-1k, transformers (114 MB)", base=False),
     ),
     "detection": (
+        HubModel("facebook/detr-resnet-50", "DETR: a ResNet-50 and a transformer that predicts a set of boxes, "
+                                            "COCO (167 MB)"),
         HubModel("hustvl/yolos-tiny", "YOLOS-Ti: a ViT that reads boxes off detection tokens, COCO (26 MB)"),
     ),
     "segmentation": (
         HubModel("nvidia/segformer-b0-finetuned-ade-512-512", "SegFormer-B0, ADE20K's 150 classes (15 MB)"),
     ),
     "generative": (
-        HubModel("google/ddpm-cifar10-32", "DDPM (Ho et al.), CIFAR-10 at 32 px (143 MB)"),
+        HubModel("google/ddpm-cifar10-32", "DDPM (Ho et al.), CIFAR-10 at 32 px (143 MB)", base=False),
     ),
     "bert": (
         HubModel("distilbert/distilbert-base-uncased-finetuned-sst-2-english",

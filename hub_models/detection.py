@@ -218,25 +218,46 @@ class TransformersDetector(nn.Module):
 
         self.image_size = processor_side(processor, "shortest_edge", "height")
 
+    def _inputs(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        inputs = self.processor(images=list(images.cpu()), return_tensors="pt", do_rescale=False)
+        return {k: v.to(images.device) for k, v in inputs.items()}
+
+    def loss(self, images: torch.Tensor, targets: list[dict[str, torch.Tensor]]) -> torch.Tensor:
+        """The model's own set loss (Hungarian matching of predictions to boxes, then class + L1 + GIoU terms:
+        Carion et al., 2020, https://arxiv.org/abs/2005.12872); boxes go in as (cx, cy, w, h) fractions of the image."""
+        h, w = images.shape[-2:]
+        scale = torch.tensor([w, h, w, h], dtype=torch.float32, device=images.device)
+        labels = []
+        for t in targets:
+            b = t["boxes"].float() / scale
+            labels.append({"class_labels": t["labels"].long(),
+                           "boxes": torch.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2,
+                                                 b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], 1)})
+        return self.net(**self._inputs(images), labels=labels).loss
+
+    def save_pretrained(self, folder: str | Path) -> None:
+        """config.json + model.safetensors + preprocessor_config.json: transformers' own layout, so the folder loads
+        with ``pipeline("object-detection", model=...)`` as well as here."""
+        self.net.save_pretrained(folder)
+        self.processor.save_pretrained(folder)
+
     @torch.no_grad()
     def candidates(self, images: torch.Tensor) -> list[dict[str, torch.Tensor]]:
         h, w = images.shape[-2:]
-        inputs = self.processor(images=list(images), return_tensors="pt", do_rescale=False)
+        inputs = self._inputs(images)
         outputs = self.net(**inputs)
         results = self.processor.post_process_object_detection(outputs, threshold=MIN_SCORE,
                                                                target_sizes=[(h, w)] * len(images))
         return [{"boxes": r["boxes"], "scores": r["scores"], "labels": r["labels"]} for r in results]
 
 
-def load_transformers_detector(folder: str | Path) -> TransformersDetector:
-    from transformers import AutoImageProcessor, AutoModelForObjectDetection
+def load_transformers_detector(folder: str | Path, labels: list[str] | None = None,
+                               image_size: int | None = None) -> TransformersDetector:
+    """A transformers object detector; with ``labels`` (and ``image_size``), ready to fine-tune on those classes."""
+    from .inference import load_transformers_vision
 
-    net = AutoModelForObjectDetection.from_pretrained(folder).eval()  # built-in classes only, no remote code
-    try:
-        processor = AutoImageProcessor.from_pretrained(folder)
-    except (OSError, ValueError):  # a repo without preprocessor_config.json: the model type's defaults
-        processor = AutoImageProcessor.for_model(net.config.model_type)
-    return TransformersDetector(net, processor)
+    net, processor = load_transformers_vision(folder, "AutoModelForObjectDetection", labels, image_size)
+    return TransformersDetector(net.train(labels is not None), processor)
 
 
 # ----------------------------------------------------------------- registry and I/O

@@ -159,3 +159,26 @@ def processor_side(processor: Any, *keys: str, default: int = 512) -> int:
         if value:
             return int(value)
     return default
+
+
+def load_transformers_vision(folder: str | Path, auto_class: str, labels: list[str] | None = None,
+                             image_size: int | None = None) -> tuple[Any, Any]:
+    """(model, image processor) of a transformers vision folder, by ``auto_class`` (built-in classes only, no remote
+    code). For fine-tuning, ``labels`` gives the model a head for those classes (tensors whose shape then differs start
+    fresh; the rest, backbone and all, keep their pretrained weights) and ``image_size`` makes the processor resize to
+    the square the model trains at, so that what it learns is what it is later shown."""
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()  # "some weights were newly initialised": the head, on purpose
+    head = {} if labels is None else {"id2label": dict(enumerate(labels)), "label2id": {n: i for i, n in
+                                                                                     enumerate(labels)},
+                                      "num_labels": len(labels), "ignore_mismatched_sizes": True}
+    net = getattr(transformers, auto_class).from_pretrained(folder, **head)
+    resize = {} if image_size is None else {"size": {"height": image_size, "width": image_size}}
+    try:
+        processor = transformers.AutoImageProcessor.from_pretrained(folder, **resize)
+    except (OSError, ValueError):  # a repo without preprocessor_config.json: the model type's defaults
+        processor = transformers.AutoImageProcessor.for_model(net.config.model_type, **resize)
+    if labels is not None and hasattr(processor, "do_reduce_labels"):
+        processor.do_reduce_labels = False  # (ADE20K's processors shift its labels; ours start at the background)
+    return net, processor

@@ -147,20 +147,23 @@ class TransformersSegmenter(nn.Module):
         self.image_size = processor_side(processor, "height", "shortest_edge")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        inputs = self.processor(images=list(x), return_tensors="pt", do_rescale=False)
-        logits = self.net(**inputs).logits
+        inputs = self.processor(images=list(x.cpu()), return_tensors="pt", do_rescale=False)
+        logits = self.net(pixel_values=inputs["pixel_values"].to(x.device)).logits
         return F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
+    def save_pretrained(self, folder: str | Path) -> None:
+        """transformers' own layout: the folder loads with ``pipeline("image-segmentation", model=...)`` too."""
+        self.net.save_pretrained(folder)
+        self.processor.save_pretrained(folder)
 
-def load_transformers_segmenter(folder: str | Path) -> TransformersSegmenter:
-    from transformers import AutoImageProcessor, AutoModelForSemanticSegmentation
 
-    net = AutoModelForSemanticSegmentation.from_pretrained(folder).eval()  # built-in classes only
-    try:
-        processor = AutoImageProcessor.from_pretrained(folder)
-    except (OSError, ValueError):
-        processor = AutoImageProcessor.for_model(net.config.model_type)
-    return TransformersSegmenter(net, processor)
+def load_transformers_segmenter(folder: str | Path, labels: list[str] | None = None,
+                                image_size: int | None = None) -> TransformersSegmenter:
+    """A transformers semantic segmenter; with ``labels`` (and ``image_size``), ready to fine-tune on those classes."""
+    from .inference import load_transformers_vision
+
+    net, processor = load_transformers_vision(folder, "AutoModelForSemanticSegmentation", labels, image_size)
+    return TransformersSegmenter(net.train(labels is not None), processor)
 
 
 # ----------------------------------------------------------------- registry and I/O

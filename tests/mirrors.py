@@ -202,12 +202,18 @@ ADE20K = ("wall building sky floor tree ceiling road bed windowpane grass cabine
 ADE20K = [name.replace("_", " ") for name in ADE20K]
 
 
+def _coco() -> list[str]:
+    """COCO's 91 category ids as the DETR-family repos name them (N/A in the gaps)."""
+    from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
+
+    return ["N/A" if c == "__background__" else c for c in FasterRCNN_ResNet50_FPN_Weights.DEFAULT.meta["categories"]]
+
+
 def yolos_tiny(folder: Path) -> None:
     """hustvl/yolos-tiny: YolosForObjectDetection with COCO's 91 ids (N/A in the gaps) and its image processor."""
-    from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
     from transformers import YolosConfig, YolosForObjectDetection
 
-    coco = ["N/A" if c == "__background__" else c for c in FasterRCNN_ResNet50_FPN_Weights.DEFAULT.meta["categories"]]
+    coco = _coco()
     config = YolosConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                          image_size=[128, 160], num_detection_tokens=10, id2label=dict(enumerate(coco)),
                          label2id={c: i for i, c in enumerate(coco)})
@@ -216,6 +222,28 @@ def yolos_tiny(folder: Path) -> None:
     (folder / "preprocessor_config.json").write_text(json.dumps({
         "do_normalize": True, "do_resize": True, "format": "coco_detection", "image_mean": [0.485, 0.456, 0.406],
         "image_std": [0.229, 0.224, 0.225], "image_processor_type": "YolosImageProcessor",
+        "size": {"shortest_edge": 128, "longest_edge": 160}}, indent=2))
+    _extras(folder, ["pytorch_model.bin"])
+
+
+def detr_resnet50(folder: Path) -> None:
+    """facebook/detr-resnet-50 as its ``no_timm`` revision lays it out: DetrForObjectDetection over transformers' own
+    ResNet (``backbone_config``; the main revision names timm's resnet50 instead, which cannot be shrunk through the
+    config), COCO's 91 ids, and the processor. The mirror's ResNet has 8-64 channels and one block per stage."""
+    from transformers import DetrConfig, DetrForObjectDetection, ResNetConfig
+
+    coco = _coco()
+    backbone = ResNetConfig(embedding_size=8, hidden_sizes=[8, 16, 32, 64], depths=[1, 1, 1, 1],
+                            layer_type="bottleneck", out_features=["stage1", "stage2", "stage3", "stage4"])
+    config = DetrConfig(use_timm_backbone=False, backbone_config=backbone.to_dict(), d_model=32, encoder_layers=1,
+                        decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
+                        decoder_ffn_dim=64, num_queries=20, id2label=dict(enumerate(coco)),
+                        label2id={c: i for i, c in enumerate(coco)})
+    DetrForObjectDetection(config).save_pretrained(folder)
+    (folder / "preprocessor_config.json").write_text(json.dumps({
+        "do_normalize": True, "do_resize": True, "do_pad": True, "format": "coco_detection",
+        "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225],
+        "image_processor_type": "DetrImageProcessor", "resample": 2, "rescale_factor": 0.00392156862745098,
         "size": {"shortest_edge": 128, "longest_edge": 160}}, indent=2))
     _extras(folder, ["pytorch_model.bin"])
 
@@ -308,6 +336,7 @@ MIRRORS: dict[str, Callable[..., None]] = {
     "Helsinki-NLP/opus-mt-en-fr": opus_mt_en_fr,
     "google-t5/t5-small": t5_small,
     "hustvl/yolos-tiny": yolos_tiny,
+    "facebook/detr-resnet-50": detr_resnet50,
     "nvidia/segformer-b0-finetuned-ade-512-512": segformer_b0_ade,
     "google/ddpm-cifar10-32": ddpm_cifar10,
     "distilbert/distilbert-base-uncased-finetuned-sst-2-english": distilbert_sst2,

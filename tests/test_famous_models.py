@@ -102,6 +102,60 @@ def test_yolos_and_segformer_run_in_the_vision_tabs(mirrors, hub_server):
     assert int(mask.max()) < 150
 
 
+@pytest.mark.parametrize("repo_id,task", [("facebook/detr-resnet-50", "detection"), ("hustvl/yolos-tiny", "detection"),
+                                          ("nvidia/segformer-b0-finetuned-ade-512-512", "segmentation")])
+def test_detection_and_segmentation_fine_tune_from_coco_and_ade20k_bases(mirrors, hub_server, tmp_path, repo_id, task):
+    """A transformers base (the form offers it) replaces --model; its backbone is kept, its head made for the
+    shapes' classes; the result loads with transformers' own pipeline and its card names the base."""
+    import torch
+    from transformers import pipeline
+
+    from hub_models.catalog import fine_tune_bases
+    from hub_models.detection import load_transformers_detector
+    from hub_models.segmentation import load_transformers_segmenter
+    from hub_models.style import builtin_image
+    from training.tasks import TASKS, train
+
+    assert repo_id in {value for _, value in fine_tune_bases(task)}
+    mirrors(repo_id)
+    base = hubs.pull(repo_id, hub_server.hub(None))
+    assert _files(base) == ["README.md", "config.json", "model.safetensors", "preprocessor_config.json"]
+    load = load_transformers_detector if task == "detection" else load_transformers_segmenter
+    labels = ["ellipse", "rectangle", "triangle"]
+    start, pretrained = load(base, labels, 64).net.state_dict(), load(base).net.state_dict()
+    head = "class_labels_classifier" if task == "detection" else "decode_head.classifier"
+    fresh = [k for k, v in start.items() if v.shape != pretrained[k].shape]  # the head's last layer
+    assert fresh and all(k.startswith(head) for k in fresh)
+    assert all(torch.equal(v, pretrained[k]) for k, v in start.items() if k not in fresh)  # the rest: pretrained
+    assert start[fresh[0]].shape[0] == len(labels) + (task == "detection")  # (+ the "no object" class)
+    cfg = TASKS[task].config(init_from=repo_id, hub=hub_server.url, dry_run=True, epochs=1, batch_size=4,
+                             output_dir=str(tmp_path / "out"))
+    events = list(train(cfg))
+    assert events[-1]["status"] == "completed", events[-1]
+    assert any(f"fine-tuning {repo_id}" in (e.get("message") or "") for e in events)
+    folder = tmp_path / "out" / "model"
+    card = (folder / "README.md").read_text()
+    assert f"base_model: {repo_id}" in card and "library_name: transformers" in card
+    kind = "object-detection" if task == "detection" else "image-segmentation"
+    found = pipeline(kind, model=str(folder), **({"threshold": 0.0} if task == "detection" else {}))(
+        builtin_image("chelsea"))
+    names = set(labels) | ({"background"} if task == "segmentation" else set())
+    assert found and {r["label"] for r in found} <= names
+
+
+def test_detection_refuses_an_image_classifier_as_its_base(mirrors, hub_server, tmp_path):
+    from training.config import TrainingError
+    from training.tasks import train
+    from training.tasks.detection import DetectionConfig
+
+    mirrors("google/vit-base-patch16-224")
+    cfg = DetectionConfig(init_from="google/vit-base-patch16-224", hub=hub_server.url, dry_run=True,
+                          output_dir=str(tmp_path / "out"))
+    with pytest.raises(TrainingError, match="^google/vit-base-patch16-224 is a ViTForImageClassification, not an "
+                                            "object detector$"):
+        list(train(cfg))
+
+
 def test_ddpm_cifar10_samples(mirrors, hub_server):
     from hub_models.generative import load_generative, samples
 
@@ -138,6 +192,9 @@ def test_the_tab_offers_its_famous_models_and_pulls_one(tab, mirrors, hub_server
                for c in comp["props"]["choices"]}
     for task in HUB_MODELS:
         assert {m.repo_id for m in HUB_MODELS[task]} <= {value for _, value in offered}, task
+    fine_tune = [{value for _, value in comp["props"]["choices"]} for comp in client.config["components"]
+                 if comp.get("props", {}).get("label") == "Fine-tune from (optional)" and comp["props"].get("choices")]
+    assert {"", "facebook/detr-resnet-50", "hustvl/yolos-tiny"} in fine_tune  # the detection form's bases
     repo_id = HUB_MODELS["classification"][0].repo_id
     mirrors(repo_id)
     pulled = client.predict(repo_id, URL_HUB, hub_server.url, "", api_name="/classification_pull")

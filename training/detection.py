@@ -15,7 +15,7 @@ import torch
 from hub_models.catalog import DETECTORS
 
 from .config import to_dict
-from .engine import TaskSpec, load_matching
+from .engine import TaskSpec, base_model_id, vision_start
 from .tasks.detection import BUILTIN, DetectionConfig
 
 EVAL_IOU = 0.5  # NMS threshold used for the reported mAP
@@ -78,15 +78,17 @@ def prediction_picture(model, data, n: int = 8, score: float = 0.4):
 
 
 def build_task(cfg: DetectionConfig) -> TaskSpec:
-    from hub_models.detection import create_detector
+    from hub_models.detection import TransformersDetector, create_detector, load_transformers_detector
 
     from .detection_data import collate
 
     train_data, val_data, data_name = load_data(cfg)
     labels = train_data.labels
     torch.manual_seed(cfg.seed)
-    model = create_detector(cfg.model, len(labels), labels, cfg.image_size)
-    tuned = load_matching(model, cfg.init_from, cfg.hub) if cfg.init_from else None
+    model, tuned = vision_start(cfg, lambda: create_detector(cfg.model, len(labels), labels, cfg.image_size),
+                                "ForObjectDetection", load_transformers_detector, labels, "an object detector")
+    foreign = isinstance(model, TransformersDetector)
+    name = model.net.config.model_type if foreign else cfg.model
     counts = torch.bincount(torch.cat([t["labels"] for t in train_data.targets]), minlength=len(labels))
     per_class = ", ".join(f"{n}: {int(c)}" for n, c in zip(labels, counts))
     notes = list(train_data.notes) + ([tuned] if tuned else []) + [
@@ -130,25 +132,31 @@ def build_task(cfg: DetectionConfig) -> TaskSpec:
             if per_class:
                 text += "\nAP@0.5: " + ", ".join(f"{k} {v:.3f}" for k, v in per_class.items())
             captioned(picture, text).save(folder / "val_predictions.png")
-        repo = cfg.push_to_hub or f"local/{cfg.model}-{data_name.replace('/', '-')}"
+        repo = cfg.push_to_hub or f"local/{name}-{data_name.replace('/', '-')}"
         cls = type(m).__name__
+        kind = type(m.net).__name__ if foreign else DETECTORS[cfg.model].summary
         origin = f"fine-tuned from `{cfg.init_from}`" if cfg.init_from else "trained from scratch"
         n_params = sum(p.numel() for p in m.parameters())
         write_card(folder, CardInfo(
-            repo_id=repo, title=f"{cfg.model} on {data_name}",
-            summary=(f"A `{cfg.model}` object detector ({DETECTORS[cfg.model].summary}; {n_params:,} parameters) "
+            repo_id=repo, title=f"{name} on {data_name}",
+            summary=(f"A `{name}` object detector ({kind}; {n_params:,} parameters) "
                      f"{origin} with DL Playground on {data_name} at {cfg.image_size}x{cfg.image_size} "
                      f"px, {len(labels)} classes: {', '.join(labels)}. mAP follows the COCO protocol "
                      f"(101-point interpolated AP, up to 100 detections per image after NMS at IoU {EVAL_IOU})."
                      + ("\n\nAP@0.5 per class: " + ", ".join(f"{k} {v:.3f}" for k, v in per_class.items())
                         if per_class else "")
                      + "\n\n![Detections on validation images](val_predictions.png)"),
-            base_model=cfg.init_from if cfg.init_from and not Path(cfg.init_from).exists() else None,
-            pipeline_tag="object-detection", task_name="Object Detection", tags=[cfg.model, "object-detection"],
+            base_model=base_model_id(cfg.init_from), pipeline_tag="object-detection", task_name="Object Detection",
+            library_name="transformers" if foreign else "pytorch",
+            tags=[name, "object-detection"],
             datasets=[] if Path(cfg.dataset).exists() or cfg.dataset == BUILTIN else [cfg.dataset],
             dataset_name=data_name, metrics=metrics,
             training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")},
-            usage=(f"from hub_models.detection import {cls}, filter_candidates\n"
+            usage=(f"from transformers import pipeline\n"
+                   f"detector = pipeline(\"object-detection\", model=\"{repo}\")  # or a local folder\n"
+                   f"detector(\"photo.jpg\")  # [{{'score': ..., 'label': ..., 'box': {{'xmin': ...}}}}, ...]"
+                   if foreign else
+                   f"from hub_models.detection import {cls}, filter_candidates\n"
                    f"model = {cls}.from_pretrained(\"{repo}\").eval()  # or a local folder\n"
                    f"cands = model.candidates(images)  # images: (B, 3, {cfg.image_size}, {cfg.image_size}) in [0, 1]\n"
                    f"keep = filter_candidates(cands[0], score_threshold=0.5, iou_threshold=0.5)\n"

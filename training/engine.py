@@ -215,6 +215,34 @@ def base_model_id(spec: str) -> str | None:
 
     return LEGACY_IDS.get(spec, spec) if spec and not local_path(spec).is_dir() else None
 
+def vision_start(cfg: TrainConfig, create: Callable[[], nn.Module], suffix: str, load_foreign: Callable[..., nn.Module],
+                 labels: list[str], what: str) -> tuple[nn.Module, str | None]:
+    """(model, note) a vision trainer starts from. Without --init-from, ``create()`` from scratch. With it: our own
+    saved model of the same architecture (:func:`load_matching`), or a transformers model whose ``architectures``
+    end with ``suffix`` (``load_foreign(folder, labels, image_size)``: a COCO- or ADE20K-pretrained DETR, YOLOS,
+    SegFormer... with a fresh head for ``labels``); the architecture is then the base's, whatever --model says."""
+    if not cfg.init_from:
+        return create(), None
+    folder = init_folder(cfg.init_from, cfg.hub)
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        raise TrainingError(f"{cfg.init_from} has no readable config.json: not a saved model") from None
+    archs = [str(a) for a in config.get("architectures") or []]
+    if "_class_name" in config or not archs:
+        model = create()
+        return model, load_matching(model, cfg.init_from, cfg.hub)
+    if not any(a.endswith(suffix) for a in archs):
+        raise TrainingError(f"{cfg.init_from} is a {archs[0]}, not {what}")
+    try:
+        model = load_foreign(folder, labels, cfg.image_size)
+    except (OSError, ValueError, ImportError, RuntimeError) as e:
+        raise TrainingError(f"cannot load {cfg.init_from}: {str(e).splitlines()[0]}") from None
+    n = sum(p.numel() for p in model.parameters())
+    return model, (f"fine-tuning {cfg.init_from} ({archs[0]}, {n:,} parameters; its head starts fresh for "
+                   f"{len(labels)} classes; images at {cfg.image_size} px), not --model {cfg.model}")
+
+
 def load_matching(model: nn.Module, spec: str, hub_spec: str) -> str:
     """Fine-tuning: copy the weights of a saved model (``model.safetensors`` of a folder or hub repo) into
     ``model`` wherever a tensor's name and shape agree; the rest (a head for other classes) starts fresh.

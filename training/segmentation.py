@@ -17,7 +17,7 @@ from hub_models.catalog import SEGMENTERS
 from hub_models.segmentation import IGNORE
 
 from .config import to_dict
-from .engine import TaskSpec, load_matching
+from .engine import TaskSpec, base_model_id, vision_start
 from .tasks.segmentation import BUILTIN, SegmentationConfig
 
 
@@ -59,14 +59,18 @@ def prediction_picture(model, data, n: int = 4):
 
 
 def build_task(cfg: SegmentationConfig) -> TaskSpec:
-    from hub_models.segmentation import confusion, create_segmenter, iou_table
+    from hub_models.segmentation import (TransformersSegmenter, confusion, create_segmenter, iou_table,
+                                         load_transformers_segmenter)
 
     train_data, val_data, data_name = load_data(cfg)
     labels = train_data.labels
     k = len(labels)
     torch.manual_seed(cfg.seed)
-    model = create_segmenter(cfg.model, k, labels, cfg.image_size)
-    tuned = load_matching(model, cfg.init_from, cfg.hub) if cfg.init_from else None
+    model, tuned = vision_start(cfg, lambda: create_segmenter(cfg.model, k, labels, cfg.image_size),
+                                "ForSemanticSegmentation", load_transformers_segmenter, labels,
+                                "a semantic segmentation model")
+    foreign = isinstance(model, TransformersSegmenter)
+    name = model.net.config.model_type if foreign else cfg.model
     share = torch.bincount(train_data.masks[train_data.masks != IGNORE].flatten().long(), minlength=k).double()
     share = share / share.sum().clamp(min=1)
     notes = list(train_data.notes) + ([tuned] if tuned else []) + [
@@ -111,24 +115,29 @@ def build_task(cfg: SegmentationConfig) -> TaskSpec:
             if per_class:
                 text += "\nIoU: " + ", ".join(f"{n} {v:.3f}" for n, v in per_class.items())
             captioned(picture, text).save(folder / "val_predictions.png")
-        repo = cfg.push_to_hub or f"local/{cfg.model}-{data_name.replace('/', '-')}"
+        repo = cfg.push_to_hub or f"local/{name}-{data_name.replace('/', '-')}"
         cls = type(m).__name__
+        kind = type(m.net).__name__ if foreign else SEGMENTERS[cfg.model].summary
         origin = f"fine-tuned from `{cfg.init_from}`" if cfg.init_from else "trained from scratch"
         n_params = sum(p.numel() for p in m.parameters())
         write_card(folder, CardInfo(
-            repo_id=repo, title=f"{cfg.model} on {data_name}",
-            summary=(f"A `{cfg.model}` semantic segmentation model ({SEGMENTERS[cfg.model].summary}; {n_params:,} "
+            repo_id=repo, title=f"{name} on {data_name}",
+            summary=(f"A `{name}` semantic segmentation model ({kind}; {n_params:,} "
                      f"parameters) {origin} with DL Playground on {data_name} at {cfg.image_size}x"
                      f"{cfg.image_size} px, {k} classes: {', '.join(labels)}.\n\nIoU per class: "
                      + ", ".join(f"{n} {v:.3f}" for n, v in per_class.items())
                      + "\n\n![Image, true mask, predicted mask on validation images](val_predictions.png)"),
-            base_model=cfg.init_from if cfg.init_from and not Path(cfg.init_from).exists() else None,
-            pipeline_tag="image-segmentation", task_name="Semantic Segmentation",
-            tags=[cfg.model, "semantic-segmentation"],
+            base_model=base_model_id(cfg.init_from), pipeline_tag="image-segmentation",
+            library_name="transformers" if foreign else "pytorch",
+            task_name="Semantic Segmentation", tags=[name, "semantic-segmentation"],
             datasets=[] if Path(cfg.dataset).exists() or cfg.dataset == BUILTIN else [cfg.dataset],
             dataset_name=data_name, metrics={k_: v for k_, v in metrics.items() if k_ != "loss"},
             training={k_: v for k_, v in to_dict(cfg).items() if k_ not in ("push_to_hub", "hub", "resume")},
-            usage=(f"from hub_models.segmentation import {cls}\n"
+            usage=(f"from transformers import pipeline\n"
+                   f"segmenter = pipeline(\"image-segmentation\", model=\"{repo}\")  # or a local folder\n"
+                   f"segmenter(\"photo.jpg\")  # one {{'label': ..., 'mask': PIL image}} per class found"
+                   if foreign else
+                   f"from hub_models.segmentation import {cls}\n"
                    f"model = {cls}.from_pretrained(\"{repo}\").eval()  # or a local folder\n"
                    f"logits = model(images)  # images: (B, 3, H, W) in [0, 1] -> (B, {k}, H, W)\n"
                    f"classes = logits.argmax(1)  # model.labels names them; 0 is {labels[0]}")))

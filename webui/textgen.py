@@ -47,8 +47,7 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             # The registry's names arrive on page load (listing them imports torch); the config validates the value.
             form.field("model", info=None, scale=2)
-            form.field("init_from", info="its tokenizer and size replace the model's", scale=2,
-                       placeholder="openai-community/gpt2")
+            form.field("init_from", info="its tokenizer and size replace the model's; or type any repo id", scale=2)
             source_kind = gr.Radio(list(DATA_SOURCES), value=next(iter(DATA_SOURCES)), label="Text", scale=4)
             upload = gr.File(label="A UTF-8 text file", file_types=[".txt", ".md"], type="filepath", visible=False,
                              scale=3)

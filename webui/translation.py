@@ -49,8 +49,7 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             # The registry's names arrive on page load (listing them imports torch); the config validates the value.
             form.field("model", info=None, scale=2)
-            form.field("init_from", info="its tokenizer and size replace the model's", scale=2,
-                       placeholder="Helsinki-NLP/opus-mt-en-fr")
+            form.field("init_from", info="its tokenizer and size replace the model's; or type any repo id", scale=2)
             source_kind = gr.Radio(list(DATA_SOURCES), value=next(iter(DATA_SOURCES)), label="Sentence pairs",
                                    scale=4)
             upload = gr.File(label="Pairs: a source and a target column (.tsv, .csv, .jsonl)",

@@ -51,8 +51,12 @@ def vision_train(ctx: AppContext, vision: VisionForm) -> JobPanel:
     with gr.Row():
         # The registry's names arrive on page load (listing them imports torch); the config validates the value.
         form.field("model", label=vision.model_label, info=vision.model_info, scale=2)
-        form.field("init_from", label="Fine-tune from (optional)", placeholder=vision.push_placeholder, scale=2,
-                   info="a model of the same kind on the hub above; its class heads adapt to your classes")
+        # A task with famous bases offers them (a dropdown that takes any repo id too); the others a text box.
+        bases = {} if form.fields["init_from"].metadata.get("suggest") else \
+            {"placeholder": vision.push_placeholder}
+        form.field("init_from", label="Fine-tune from (optional)", scale=2, **bases,
+                   info="a model of the same kind on the hub above (a transformers base brings its own architecture); "
+                        "its class heads adapt to your classes")
         source_kind = gr.Radio(list(vision.data_sources), value=next(iter(vision.data_sources)), label="Data",
                                scale=4)
         upload = gr.File(label=vision.upload_label, file_types=[".zip"], type="filepath", visible=False, scale=3)
@@ -86,7 +90,7 @@ def vision_train(ctx: AppContext, vision: VisionForm) -> JobPanel:
                                        keep=lambda f: extract_upload(f, runner.root / "uploads"),
                                        check=vision.check_folder)
         cfg = form.config(values, dataset=dataset, hub=hub_spec(hub))
-        return panel.submit(cfg, f"{cfg.model} on {name}", hub)
+        return panel.submit(cfg, f"{cfg.init_from or cfg.model} on {name}", hub)
 
     toggle_data_fields(source_kind, vision.data_sources, {upload: ("upload",), data_repo: ("hub",)})
     form.submit(panel.start, start_job, panel.job, api_name=f"{task.name}_train",

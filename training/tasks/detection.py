@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.errors import ConfigError
-from hub_models.catalog import DETECTORS
+from hub_models.catalog import DETECTORS, fine_tune_bases
 
 from ..config import SCHEDULES, TrainConfig, opt
 from . import Task
@@ -28,9 +28,10 @@ class DetectionConfig(TrainConfig):
     image_size: int = opt(128, f"images are resized to this square size (a multiple of {TINYSSD_STRIDE} for "
                                f"tinyssd)", min=32, max=1024)
     val_split: float = opt(0.2, "fraction of an uploaded dataset held out for validation", min=0.01, max=0.99)
-    init_from: str = opt("", "fine-tune: start from a detector of the same architecture saved here or on --hub (a "
-                             "folder or repo id); tensors whose shapes differ (class heads, for other classes) start "
-                             "fresh")
+    init_from: str = opt("", "fine-tune: start from a detector saved here or on --hub (a folder or repo id): one of "
+                             "ours of the same architecture, or a transformers one pretrained on COCO (DETR, YOLOS...), "
+                             "which then replaces --model; class heads for other classes start fresh",
+                         suggest=fine_tune_bases("detection"))
     flip: bool = opt(True, "mirror training images (and their boxes) at random")
 
     def check(self) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub_models.catalog import SEGMENTERS
+from hub_models.catalog import SEGMENTERS, fine_tune_bases
 
 from ..config import SCHEDULES, TrainConfig, opt
 from . import Task
@@ -25,9 +25,10 @@ class SegmentationConfig(TrainConfig):
                                 "repo id on --hub")
     image_size: int = opt(128, "images and masks are resized to this square size", min=32, max=1024)
     val_split: float = opt(0.2, "fraction of an uploaded dataset held out for validation", min=0.01, max=0.99)
-    init_from: str = opt("", "fine-tune: start from a segmentation model of the same architecture saved here or "
-                             "on --hub (a folder or repo id); tensors whose shapes differ (class heads, for other "
-                             "classes) start fresh")
+    init_from: str = opt("", "fine-tune: start from a segmentation model saved here or on --hub (a folder or repo "
+                             "id): one of ours of the same architecture, or a transformers one pretrained on ADE20K "
+                             "(SegFormer...), which then replaces --model; class heads for other classes start fresh",
+                         suggest=fine_tune_bases("segmentation"))
     flip: bool = opt(True, "mirror training images (and masks) at random")
 
 

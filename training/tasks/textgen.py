@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.errors import ConfigError
-from hub_models.catalog import LANGUAGE_MODELS
+from hub_models.catalog import LANGUAGE_MODELS, fine_tune_bases
 
 from ..config import TrainConfig, opt
 from . import Task
@@ -37,7 +37,7 @@ class TextGenConfig(TrainConfig):
     init_from: str = opt("", "fine-tune: start from a causal language model of transformers (GPT-2 family) saved "
                              "here or on --hub, a folder or repo id such as openai-community/gpt2; its tokenizer and "
                              "size are used, and --model, --hidden-size and --num-layers are ignored",
-                         label="Fine-tune from (a GPT-2 repo)")
+                         label="Fine-tune from (a GPT-2 repo)", suggest=fine_tune_bases("textgen"))
     sample_prompt: str = opt("The ", "prompt of the sample written after each epoch")
     sample_tokens: int = opt(200, "tokens in that sample", min=1, max=2000)
 

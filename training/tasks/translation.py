@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub_models.catalog import TRANSLATORS
+from hub_models.catalog import TRANSLATORS, fine_tune_bases
 
 from ..config import TrainConfig, opt
 from . import Task
@@ -36,7 +36,7 @@ class TranslationConfig(TrainConfig):
     init_from: str = opt("", "fine-tune: start from a sequence-to-sequence model of transformers (Marian, T5, BART) "
                              "saved here or on --hub, a folder or repo id such as Helsinki-NLP/opus-mt-en-fr; its "
                              "tokenizer and size are used, and --model and --hidden-size are ignored",
-                         label="Fine-tune from (a Marian, T5 or BART repo)")
+                         label="Fine-tune from (a Marian, T5 or BART repo)", suggest=fine_tune_bases("translation"))
 
 
 TASK = Task(name="translation", title="Translation", config=TranslationConfig, trainer="training.translation",
