@@ -6,7 +6,7 @@ features and do worse than the probe on new words (Kumar et al., 2022, https://a
 compares the two on the built-in sentiment sample and on a review table written here with its own held-out
 adjectives, for the recipes given on the command line.
 
-    python bench/bert_probe.py [--epochs N]
+    python bench/bert_probe.py [--epochs N] [--rows 400 60 30] [--seeds 3]
 """
 from __future__ import annotations
 
@@ -98,6 +98,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--epochs", type=int, default=0, help="0: the config's default")
     ap.add_argument("--rows", type=int, nargs="+", default=[400, 60], help="sizes of the user table to try")
+    ap.add_argument("--seeds", type=int, default=1, help="fine-tune with seeds 0..N-1: the mean and each run")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bert-probe-"))
     try:
@@ -119,16 +120,20 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         table, held_out = review_table(tmp / str(n), n)
         rows_of = [table_data(str(f), "sequence", "local", val_split=0.01).train for f in (table, held_out)]
         cases.append((f"reviews.csv, {n} rows", str(table), *rows_of))
-    print(f"{'data':28} {'linear probe':>12} {'fine-tuned':>11} {'time':>7}")
+    print(f"{'data':28} {'linear probe':>12} {'fine-tuned':>11} {'time/run':>9}  runs")
     for name, spec, train_rows, val_rows in cases:
         p = probe(train_rows, val_rows)
         t = time.perf_counter()
-        out = tmp / f"out-{len(train_rows)}-{spec[-12:].replace('/', '-')}"
-        extra = {"epochs": args.epochs} if args.epochs else {}
-        end = list(train(BertConfig(task="sequence", dataset=spec, output_dir=str(out), **extra)))[-1]
-        assert end["status"] == "completed", end
-        print(f"{name:28} {p:12.3f} {accuracy_of(out / 'model', val_rows):11.3f} {time.perf_counter() - t:6.0f}s",
-              flush=True)
+        runs = []
+        for seed in range(args.seeds):
+            out = tmp / f"out-{len(train_rows)}-{spec[-12:].replace('/', '-')}-{seed}"
+            extra = {"epochs": args.epochs} if args.epochs else {}
+            end = list(train(BertConfig(task="sequence", dataset=spec, output_dir=str(out), seed=seed, **extra)))[-1]
+            assert end["status"] == "completed", end
+            runs.append(accuracy_of(out / "model", val_rows))
+            shutil.rmtree(out)
+        print(f"{name:28} {p:12.3f} {sum(runs) / len(runs):11.3f} {(time.perf_counter() - t) / len(runs):8.0f}s  "
+              f"{', '.join(f'{r:.3f}' for r in runs)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,48 @@ def check_text_model(folder: Path, kind: str, name: str) -> dict[str, Any]:
     return cfg
 
 
+def pools_by_mean(folder: Path) -> bool:
+    """Was this base trained to be read by mean pooling (a sentence-transformers folder: 1_Pooling/config.json)?"""
+    try:
+        pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(pooling.get("pooling_mode_mean_tokens")) and not pooling.get("pooling_mode_cls_token")
+
+
+MEAN_LAYER_SCALE = 100.0  # the mean's weight against the [CLS] vector the residual adds
+
+
+def add_mean_pooling_layer(model: Any) -> None:
+    """Append to a ``BertForSequenceClassification`` one encoder layer whose every output, the [CLS] position's
+    included, is the LayerNorm of the mean of the layer below over the real tokens, so that the classifier reads
+    the sentence embedding the base was trained to give (sentence-transformers mean-pool; BERT's head reads [CLS],
+    which such a base never trained: a linear probe on it scores 0.78 where the mean scores 0.91,
+    bench/bert_probe.py). The layer is plain BERT, so the saved folder still loads with
+    ``pipeline("text-classification")``:
+    query and key weights 0 make every attention score equal (softmax: uniform over the unmasked tokens); value =
+    identity, then the output projection MEAN_LAYER_SCALE x identity, so the residual [CLS] vector hardly counts
+    before the LayerNorm; the feed-forward output 0 leaves that. Fine-tuning then updates it with the rest (queries and keys
+    stay at 0: their gradients are 0 there)."""
+    import torch
+    from transformers.models.bert.modeling_bert import BertLayer
+
+    config = model.config
+    layer = BertLayer(config, layer_idx=config.num_hidden_layers)
+    eye = torch.eye(config.hidden_size)
+    attn, out = layer.attention, layer.output
+    with torch.no_grad():
+        for linear, weight in ((attn.self.query, 0 * eye), (attn.self.key, 0 * eye), (attn.self.value, eye),
+                               (attn.output.dense, MEAN_LAYER_SCALE * eye), (out.dense, None)):
+            linear.weight.copy_(weight) if weight is not None else linear.weight.zero_()
+            linear.bias.zero_()
+        for norm in (attn.output.LayerNorm, out.LayerNorm):
+            norm.weight.fill_(1.0)
+            norm.bias.zero_()
+    model.bert.encoder.layer.append(layer.train(model.training))
+    config.num_hidden_layers += 1
+
+
 def model_kind(folder: Path) -> str:
     """"sequence" or "token": which head a fine-tuned folder has."""
     arch = (read_config(folder).get("architectures") or [""])[0]

@@ -177,6 +177,10 @@ HUB_MODELS: dict[str, tuple[HubModel, ...]] = {
     "segmentation": (
         HubModel("nvidia/segformer-b0-finetuned-ade-512-512", "SegFormer-B0, ADE20K's 150 classes (15 MB)"),
     ),
+    "faces": (
+        HubModel("timm/resnet18.a1_in1k", "ResNet-18's ImageNet features: verify as they are, or train an embedder "
+                                          "from them (47 MB)"),
+    ),
     "generative": (
         HubModel("google/ddpm-cifar10-32", "DDPM (Ho et al.), CIFAR-10 at 32 px (143 MB)", base=False),
     ),

@@ -42,9 +42,12 @@ class Embedder(nn.Module):
     threshold: float
     face_crop: str
 
+    mean: tuple[float, ...] = _MEAN
+    std: tuple[float, ...] = _STD
+
     def _norm(self, x: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(_MEAN, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(_STD, device=x.device).view(1, 3, 1, 1)
+        mean = torch.tensor(self.mean, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, device=x.device).view(1, 3, 1, 1)
         return (x - mean) / std
 
     def embed(self, features: torch.Tensor) -> torch.Tensor:
@@ -110,10 +113,13 @@ class ResNetFaceEmbedder(Embedder, Published, **_HUB):
 
 class TimmFaceEmbedder(Embedder, Published, **_HUB):
     """Any timm backbone (its pooled features, ``num_classes=0``) and a linear embedding; randomly
-    initialised here (no download), or fine-tuned from a saved embedder with ``--init-from``."""
+    initialised here (no download), fine-tuned from a saved embedder with ``--init-from``, or with its backbone
+    from a timm repo's pretrained weights (:meth:`from_timm_folder`; ``model_args``, ``mean`` and ``std`` then come
+    from that repo's config.json)."""
 
     def __init__(self, arch: str = "resnet18", embedding_dim: int = 64, image_size: int = 64,
-                 threshold: float = 1.0, face_crop: str = "haar"):
+                 threshold: float = 1.0, face_crop: str = "haar", model_args: dict | None = None,
+                 mean: list[float] | None = None, std: list[float] | None = None):
         super().__init__()
         import timm
 
@@ -122,8 +128,9 @@ class TimmFaceEmbedder(Embedder, Published, **_HUB):
         check_timm_arch(arch)
         self.arch, self.embedding_dim, self.image_size = arch, embedding_dim, image_size
         self.threshold, self.face_crop = threshold, face_crop
-        kw = {"img_size": image_size} if "vit" in arch or "deit" in arch else {}
-        self.backbone = timm.create_model(arch, pretrained=False, num_classes=0, **kw).eval()
+        self.mean, self.std = tuple(mean or _MEAN), tuple(std or _STD)
+        self._timm_kw = {**(model_args or {}), **({"img_size": image_size} if "vit" in arch or "deit" in arch else {})}
+        self.backbone = timm.create_model(arch, pretrained=False, num_classes=0, **self._timm_kw).eval()
         with torch.no_grad():  # pooled width: num_features, or a conv head's (MobileNetV3) when it has one
             width = self.backbone(torch.zeros(1, 3, image_size, image_size)).shape[1]
         self.backbone.train()
@@ -131,6 +138,25 @@ class TimmFaceEmbedder(Embedder, Published, **_HUB):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.embed(self.backbone(self._norm(x)))
+
+    @classmethod
+    def from_timm_folder(cls, folder: str | Path, embedding_dim: int, image_size: int,
+                         face_crop: str) -> TimmFaceEmbedder:
+        """An embedder whose backbone starts from a timm model folder's weights (ImageNet features: faces are
+        learnt from there), its classifier dropped; the embedding layer starts fresh."""
+        import json
+
+        import timm
+
+        from .adapters import checkpoint_info
+
+        config, info = json.loads((Path(folder) / "config.json").read_text()), checkpoint_info(folder)
+        model = cls(info["arch"], embedding_dim, image_size, face_crop=face_crop,
+                    model_args=config.get("model_args"), mean=info["mean"], std=info["std"])
+        pretrained = timm.create_model(f"local-dir:{folder}", pretrained=True, num_classes=0,
+                                       **{k: v for k, v in model._timm_kw.items() if k == "img_size"})
+        model.backbone.load_state_dict(pretrained.state_dict())
+        return model
 
 
 class ForeignEmbedder(Embedder):
@@ -145,7 +171,7 @@ class ForeignEmbedder(Embedder):
         self.proj = nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - torch.tensor(self.mean).view(1, -1, 1, 1)) / torch.tensor(self.std).view(1, -1, 1, 1)
+        x = self._norm(x)
         if self.kind == "timm":
             return self.embed(self.net(x))
         out = self.net(pixel_values=x)

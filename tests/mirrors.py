@@ -39,8 +39,8 @@ def _imagenet_labels() -> dict[str, str]:
     return {str(i): info.index_to_description(i) for i in range(1000)}
 
 
-def timm_resnet50(folder: Path) -> None:
-    """timm/resnet50.a1_in1k: config.json (architecture, num_classes, pretrained_cfg) + model.safetensors."""
+def _timm_resnet(folder: Path, arch: str) -> None:
+    """timm/<arch>.a1_in1k: config.json (architecture, num_classes, pretrained_cfg) + model.safetensors."""
     import timm
     from safetensors.torch import save_file
 
@@ -50,14 +50,22 @@ def timm_resnet50(folder: Path) -> None:
                       "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "num_classes": 1000,
                       "pool_size": [7, 7], "first_conv": "conv1", "classifier": "fc", "origin_url": "",
                       "paper_ids": "arXiv:2110.00476"}
-    model_args = {"channels": [8, 16, 32, 64], "stem_width": 8}  # the mirror's one addition: a tiny ResNet-50
-    net = timm.create_model("resnet50", **model_args)
-    (folder / "config.json").write_text(json.dumps({"architecture": "resnet50", "num_classes": 1000,
+    model_args = {"channels": [8, 16, 32, 64], "stem_width": 8}  # the mirror's one addition: a tiny ResNet
+    net = timm.create_model(arch, **model_args)
+    (folder / "config.json").write_text(json.dumps({"architecture": arch, "num_classes": 1000,
                                                     "num_features": net.num_features, "global_pool": "avg",
                                                     "model_args": model_args, "pretrained_cfg": pretrained_cfg},
                                                    indent=2))
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, folder / "model.safetensors")
     _extras(folder, ["pytorch_model.bin"])
+
+
+def timm_resnet50(folder: Path) -> None:
+    _timm_resnet(folder, "resnet50")
+
+
+def timm_resnet18(folder: Path) -> None:
+    _timm_resnet(folder, "resnet18")
 
 
 def _transformers_classifier(folder: Path, config, preprocessor: dict, extras: list[str]) -> None:
@@ -329,6 +337,7 @@ def bert_base_uncased(folder: Path) -> None:
 # Each builder fills a folder (some also use a scratch folder).
 MIRRORS: dict[str, Callable[..., None]] = {
     "timm/resnet50.a1_in1k": timm_resnet50,
+    "timm/resnet18.a1_in1k": timm_resnet18,
     "google/vit-base-patch16-224": vit_base,
     "facebook/convnext-tiny-224": convnext_tiny,
     "openai-community/gpt2": gpt2,

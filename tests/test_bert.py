@@ -143,6 +143,31 @@ def test_minilm_beats_the_majority_baseline_and_loads_with_plain_transformers(hu
     assert (pull(repo, hub_server.hub()) / "confusion_matrix.json").exists()
 
 
+def test_the_classifier_of_a_mean_pooled_base_reads_the_mean_of_its_tokens():
+    """all-MiniLM-L6-v2 was trained to be read by mean pooling; BERT's head reads the [CLS] position: one more layer
+    puts the mean there, and the model is still plain BERT (one more layer in config.json)."""
+    import torch
+    import torch.nn.functional as F
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from hub_models.bert import add_mean_pooling_layer, builtin_base_folder, pools_by_mean
+
+    base = builtin_base_folder()
+    assert pools_by_mean(base)
+    tok, model = AutoTokenizer.from_pretrained(base), AutoModelForSequenceClassification.from_pretrained(base).eval()
+    enc = tok(["The soup was superb.", "Our waiter was rude to everyone at the table."], padding=True,
+              return_tensors="pt")
+    with torch.no_grad():
+        h = model.bert(**enc).last_hidden_state
+        mask = enc["attention_mask"].unsqueeze(-1).float()
+        mean = (h * mask).sum(1) / mask.sum(1)  # what sentence-transformers reads
+        add_mean_pooling_layer(model)
+        cls = model.bert(**enc).last_hidden_state[:, 0]
+    assert model.config.num_hidden_layers == 7
+    assert F.cosine_similarity(cls, F.layer_norm(mean, mean.shape[-1:])).min() > 0.999
+    assert F.cosine_similarity(cls, F.layer_norm(h[:, 0], h.shape[-1:])).max() < 0.9  # not the [CLS] it was
+
+
 def test_text_inference_checks_its_input(tmp_path):
     from hub_models.inference import InputError
     from hub_models.bert import MAX_CHARS, classify_text, fill_mask, tag_text

@@ -156,6 +156,36 @@ def test_detection_refuses_an_image_classifier_as_its_base(mirrors, hub_server, 
         list(train(cfg))
 
 
+def test_faces_train_an_embedder_from_a_timm_imagenet_backbone(mirrors, hub_server, tmp_path):
+    """The faces form offers timm/resnet18.a1_in1k: the embedder starts from its backbone (its normalisation too);
+    the same repo pulled as it is verifies faces with ImageNet features."""
+    import timm
+    import torch
+
+    from hub_models.catalog import fine_tune_bases
+    from hub_models.faces import TimmFaceEmbedder, load_embedder
+    from training.tasks import train
+    from training.tasks.faces import FaceConfig
+
+    repo_id = "timm/resnet18.a1_in1k"
+    assert repo_id in {value for _, value in fine_tune_bases("faces")}
+    mirrors(repo_id)
+    base = hubs.pull(repo_id, hub_server.hub(None))
+    assert load_embedder(base).image_size == 224  # pulled as it is: a foreign embedder
+    start = TimmFaceEmbedder.from_timm_folder(base, 32, 64, "none")
+    pretrained = timm.create_model(f"local-dir:{base}", pretrained=True, num_classes=0).state_dict()
+    assert all(torch.equal(v, pretrained[k]) for k, v in start.backbone.state_dict().items())
+    assert start.mean == (0.485, 0.456, 0.406)
+    cfg = FaceConfig(init_from=repo_id, hub=hub_server.url, dry_run=True, epochs=1, batch_size=3,
+                     output_dir=str(tmp_path / "out"))
+    events = list(train(cfg))
+    assert events[-1]["status"] == "completed", events[-1]
+    assert any(f"backbone from {repo_id} (resnet18" in (e.get("message") or "") for e in events)
+    model = load_embedder(tmp_path / "out" / "model")
+    assert isinstance(model, TimmFaceEmbedder) and model.arch == "resnet18" and model.mean == start.mean
+    assert f"base_model: {repo_id}" in (tmp_path / "out" / "model" / "README.md").read_text()
+
+
 def test_ddpm_cifar10_samples(mirrors, hub_server):
     from hub_models.generative import load_generative, samples
 

@@ -87,7 +87,7 @@ def build_task(cfg: BertConfig) -> TaskSpec:
     import transformers
 
     from hub_models.inference import InputError
-    from hub_models.bert import check_text_model
+    from hub_models.bert import add_mean_pooling_layer, check_text_model, pools_by_mean
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
@@ -114,6 +114,11 @@ def build_task(cfg: BertConfig) -> TaskSpec:
                                          label2id=label_ids, ignore_mismatched_sizes=True)
     except (OSError, ValueError, RuntimeError) as e:
         raise TrainingError(f"cannot load {base_name}: {str(e).splitlines()[0]}") from None
+    mean_pooled = cfg.task == "sequence" and model.config.model_type == "bert" and pools_by_mean(folder)
+    if mean_pooled:
+        add_mean_pooling_layer(model)
+        notes.append(f"{base_name} was trained to be read by mean pooling: one more encoder layer averages its "
+                     f"tokens for the classifier ({model.config.num_hidden_layers} layers now)")
     train_ds = encode(tok, data.train, cfg.task, label_ids, cfg.max_length)
     val_ds = encode(tok, data.val, cfg.task, label_ids, cfg.max_length)
     epochs = cfg.epochs or auto_epochs(len(train_ds), cfg.batch_size)
@@ -132,6 +137,9 @@ def build_task(cfg: BertConfig) -> TaskSpec:
         val_tags = [t for r in data.val for t in (r["label"] if cfg.task == "token" else [r["label"]])]
         baseline = val_tags.count(majority) / max(1, len(val_tags))
         notes.append(f"majority-class baseline on validation: {baseline:.3f} (always '{majority}')")
+
+    if mean_pooled:  # (a resumed run then loads its checkpoint over it)
+        notes.append(linear_probe_head(model, train_ds, collate, cfg.seed))
 
     def loss(m, batch) -> torch.Tensor:
         return m(**batch).loss
@@ -212,6 +220,41 @@ def build_task(cfg: BertConfig) -> TaskSpec:
 
     return TaskSpec(model=model, train_data=train_ds, val_data=val_ds, loss=loss, evaluate=evaluate, save=save,
                     notes=notes, collate=collate, epochs=epochs)
+
+
+PROBE_STEPS, PROBE_LR, PROBE_BATCH = 500, 1e-3, 16  # bench/bert_probe.py
+
+
+def linear_probe_head(model: Any, train_ds: Any, collate: Any, seed: int) -> str:
+    """LP-FT (Kumar et al., 2022, https://arxiv.org/abs/2202.10054): fit the new head (BERT's pooler and classifier) on
+    the frozen encoder's features first, so that fine-tuning starts from a head that already reads them rather than
+    a random one whose gradients distort them. The features are computed once; the probe takes well under a second.
+    On a 30-row table scored on words it never shows this lifts the fine-tuned model from 0.87 to 0.92 (the probe
+    alone: 0.91)."""
+    import torch.nn.functional as F
+
+    model.eval()
+    feats, ys = [], []
+    with torch.no_grad():
+        for i in range(0, len(train_ds), 64):
+            batch = collate([train_ds[j] for j in range(i, min(i + 64, len(train_ds)))])
+            ys.append(batch.pop("labels"))
+            feats.append(model.bert(**batch).last_hidden_state[:, :1])
+    x, y = torch.cat(feats), torch.cat(ys)
+    head = [*model.bert.pooler.parameters(), *model.classifier.parameters()]
+    opt = torch.optim.AdamW(head, lr=PROBE_LR)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(PROBE_STEPS):
+        pick = torch.randint(len(x), (min(PROBE_BATCH, len(x)),), generator=g)
+        loss = F.cross_entropy(model.classifier(model.bert.pooler(x[pick])), y[pick])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.train()
+    with torch.no_grad():
+        hits = float((model.classifier(model.bert.pooler(x)).argmax(-1) == y).float().mean())
+    return f"head fitted to the frozen encoder first (linear probe, {PROBE_STEPS} steps: {hits:.0%} of the " \
+           f"training rows right), then everything is fine-tuned"
 
 
 MIN_STEPS = 100  # bench/bert_probe.py: fewer left a fine-tuned encoder below a linear probe on new words

@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from .config import to_dict
-from .engine import TaskSpec, load_matching
+from .config import TrainingError, to_dict
+from .engine import TaskSpec, base_model_id, init_folder, load_matching
 from .metric_learning import contrastive_loss, roc, triplet_loss, verification_pairs
 from .tasks.faces import BUILTIN, FaceConfig
 
@@ -75,15 +75,38 @@ def roc_picture(result: dict, baseline: dict, distances: torch.Tensor, same: tor
     return row([left, right])
 
 
+def start_model(cfg: FaceConfig, mode: str) -> tuple[Any, str | None]:
+    """(embedder, note): from scratch (cfg.validate() vetted the name), from a saved embedder (load_matching), or
+    with its backbone from a timm repo (an ImageNet classifier: timm/resnet18.a1_in1k), whose architecture then
+    replaces --model."""
+    from hub_models.adapters import library_of
+    from hub_models.faces import TimmFaceEmbedder, create_embedder
+
+    if cfg.init_from:
+        folder = init_folder(cfg.init_from, cfg.hub)
+        try:
+            timm_repo = library_of(json.loads((folder / "config.json").read_text())) == "timm"
+        except (OSError, ValueError):
+            timm_repo = False  # load_matching says what is missing
+        if timm_repo:
+            try:
+                model = TimmFaceEmbedder.from_timm_folder(folder, cfg.embedding_dim, cfg.image_size, mode)
+            except (OSError, ValueError, RuntimeError) as e:
+                raise TrainingError(f"cannot load {cfg.init_from}: {str(e).splitlines()[0]}") from None
+            return model, (f"backbone from {cfg.init_from} ({model.arch}, its classifier dropped; its own "
+                           f"normalisation), a fresh {cfg.embedding_dim}-d embedding layer; not --model {cfg.model}")
+    model = create_embedder(cfg.model, cfg.embedding_dim, cfg.image_size, mode)
+    return model, load_matching(model, cfg.init_from, cfg.hub) if cfg.init_from else None
+
+
 def build_task(cfg: FaceConfig) -> TaskSpec:
-    from hub_models.faces import create_embedder
+    from hub_models.faces import TimmFaceEmbedder
 
     from .face_data import Crops, PersonGroups, collate_groups
 
     train_crops, val_crops, data_name, mode = load_data(cfg)
     torch.manual_seed(cfg.seed)
-    model = create_embedder(cfg.model, cfg.embedding_dim, cfg.image_size, mode)  # cfg.validate() vetted the name
-    tuned = load_matching(model, cfg.init_from, cfg.hub) if cfg.init_from else None
+    model, tuned = start_model(cfg, mode)
     margin = cfg.margin or (0.2 if cfg.loss == "triplet" else 1.0)
     baseline = pixel_baseline(val_crops)
     notes = list(train_crops.notes) + ([tuned] if tuned else []) + [
@@ -132,14 +155,15 @@ def build_task(cfg: FaceConfig) -> TaskSpec:
             captioned(pic, f"unseen people: AUC {result['auc']:.3f}, accuracy {result['accuracy']:.3f} at distance "
                            f"<= {threshold:.3f}; raw pixels: AUC {baseline['auc']:.3f}, accuracy "
                            f"{baseline['accuracy']:.3f}").save(folder / "val_roc.png")
-        repo = cfg.push_to_hub or f"local/{cfg.model.replace(':', '-')}-{data_name.replace('/', '-')}"
+        name = f"timm:{m.arch}" if isinstance(m, TimmFaceEmbedder) else cfg.model
+        repo = cfg.push_to_hub or f"local/{name.replace(':', '-')}-{data_name.replace('/', '-')}"
         cls = type(m).__name__
         origin = f"fine-tuned from `{cfg.init_from}`" if cfg.init_from else "trained from scratch"
         how = (f"triplet loss (margin {margin:g}, {cfg.mining} mining)" if cfg.loss == "triplet"
                else f"a Siamese contrastive loss (margin {margin:g})")
         write_card(folder, CardInfo(
-            repo_id=repo, title=f"{cfg.model} face embedder on {data_name}",
-            summary=(f"A `{cfg.model}` face embedding network ({sum(p.numel() for p in m.parameters()):,} parameters, "
+            repo_id=repo, title=f"{name} face embedder on {data_name}",
+            summary=(f"A `{name}` face embedding network ({sum(p.numel() for p in m.parameters()):,} parameters, "
                      f"{cfg.embedding_dim}-d unit-length embeddings of {cfg.image_size}x{cfg.image_size} face crops) "
                      f"{origin} with DL Playground on {data_name} with {how}, batches of {cfg.batch_size} people x "
                      f"{cfg.photos_per_person} photos.\n\nOn {len(val_crops.names)} people it never saw: verification "
@@ -149,9 +173,9 @@ def build_task(cfg: FaceConfig) -> TaskSpec:
                      "\n\nFaces: " + ("found and aligned with OpenCV Haar cascades" if mode == "haar"
                                        else "face crops used as given") +
                      f" (`face_crop=\"{mode}\"` in config.json).\n\n![ROC and distance histograms](val_roc.png)"),
-            base_model=cfg.init_from if cfg.init_from and not Path(cfg.init_from).exists() else None,
+            base_model=base_model_id(cfg.init_from),
             pipeline_tag="image-feature-extraction", task_name="Face verification",
-            tags=[cfg.model, "face-verification", "metric-learning", cfg.loss],
+            tags=[name, "face-verification", "metric-learning", cfg.loss],
             datasets=[] if Path(cfg.dataset).exists() or cfg.dataset == BUILTIN else [cfg.dataset],
             dataset_name=data_name,
             metrics={k_: v for k_, v in metrics.items() if k_ in ("auc", "accuracy")},

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.errors import ConfigError
-from hub_models.catalog import EMBEDDERS
+from hub_models.catalog import EMBEDDERS, fine_tune_bases
 
 from ..config import SCHEDULES, TrainConfig, opt
 from . import Task
@@ -40,7 +40,9 @@ class FaceConfig(TrainConfig):
     image_size: int = opt(64, "face crops are resized to this square size", min=32, max=256)
     val_split: float = opt(0.2, "fraction of an uploaded dataset's people held out (unseen) for validation",
                            min=0.01, max=0.99)
-    init_from: str = opt("", "fine-tune: start from an embedder saved here or on --hub (a folder or repo id)")
+    init_from: str = opt("", "fine-tune: start from an embedder saved here or on --hub (a folder or repo id), or "
+                             "from a timm ImageNet classifier's backbone (timm/resnet18.a1_in1k), which then "
+                             "replaces --model", suggest=fine_tune_bases("faces"))
     flip: bool = opt(True, "mirror training faces at random")
 
     def check(self) -> None:
