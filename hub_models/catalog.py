@@ -182,7 +182,7 @@ HUB_MODELS: dict[str, tuple[HubModel, ...]] = {
                                           "from them (47 MB)"),
     ),
     "generative": (
-        HubModel("google/ddpm-cifar10-32", "DDPM (Ho et al.), CIFAR-10 at 32 px (143 MB)", base=False),
+        HubModel("google/ddpm-cifar10-32", "DDPM (Ho et al.), CIFAR-10 at 32 px (143 MB)"),
     ),
     "bert": (
         HubModel("distilbert/distilbert-base-uncased-finetuned-sst-2-english",

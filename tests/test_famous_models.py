@@ -197,6 +197,26 @@ def test_ddpm_cifar10_samples(mirrors, hub_server):
     assert grid.size[0] >= 64 and "step 2 / 2" in status
 
 
+def test_ddpm_fine_tunes_from_the_cifar10_pipeline(mirrors, hub_server, tmp_path):
+    """Its UNet and schedule are kept whole: the grey 8x8 digits become 32 px RGB, and the result is a plain
+    DDPMPipeline folder whose card names the base."""
+    from diffusers import DDPMPipeline
+
+    from training.tasks import train
+    from training.tasks.generative import GenerativeConfig
+
+    mirrors("google/ddpm-cifar10-32")
+    cfg = GenerativeConfig(model="ddpm", init_from="google/ddpm-cifar10-32", image_size=16, hub=hub_server.url,
+                           dry_run=True, epochs=1, batch_size=4, output_dir=str(tmp_path / "out"))
+    events = list(train(cfg))
+    assert events[-1]["status"] == "completed", events[-1]
+    assert any("fine-tuning google/ddpm-cifar10-32" in (e.get("message") or "") and "at its 32 px and 3 channel(s)"
+               in e["message"] for e in events)
+    pipe = DDPMPipeline.from_pretrained(tmp_path / "out" / "model")
+    assert (pipe.unet.config.sample_size, pipe.unet.config.in_channels) == (32, 3)
+    assert "base_model: google/ddpm-cifar10-32" in (tmp_path / "out" / "model" / "README.md").read_text()
+
+
 def test_distilbert_sst2_classifies_and_bert_fills_the_mask(mirrors, hub_server):
     from hub_models.bert import classify_text, fill_mask, model_kind
 

@@ -14,6 +14,7 @@ family's learning rate, Adam beta1 and latent size where the fields were left at
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from hub_models.generative import (
     picture_grid, vae_loss)
 
 from .config import TrainingError, to_dict
-from .engine import TaskSpec, init_folder, load_matching
+from .engine import TaskSpec, base_model_id, init_folder, load_matching
 from .tasks.generative import BUILTIN, GenerativeConfig
 
 MAX_IMAGES = 20_000
@@ -275,8 +276,9 @@ def ddpm_metrics(run: Run, m: DDPM, loader) -> dict[str, float]:
     return {**metrics, "fid": run.fid_of_samples(m)}
 
 
-def init_ddpm(model: DDPM, cfg: GenerativeConfig) -> str:
-    """Fine-tune a DDPM from a pipeline folder or repo: its UNet's weights, where names and shapes agree."""
+def ddpm_base(cfg: GenerativeConfig) -> DDPM:
+    """The DDPM pipeline --init-from names (ours, or google/ddpm-cifar10-32): fine-tuning keeps its UNet and noise
+    schedule whole, so its image size and channels rule the data rather than --image-size."""
     from hub_models.generative import load_generative
     from hub_models.inference import InputError
 
@@ -286,12 +288,7 @@ def init_ddpm(model: DDPM, cfg: GenerativeConfig) -> str:
         raise TrainingError(str(e)) from None
     if not isinstance(source, DDPM):
         raise TrainingError(f"{cfg.init_from} is not a DDPM pipeline: fine-tune a ddpm from a ddpm")
-    own = model.unet.state_dict()
-    match = {k: v for k, v in source.unet.state_dict().items() if k in own and own[k].shape == v.shape}
-    if not match:
-        raise TrainingError(f"{cfg.init_from}'s UNet shares no weights with this one (another size or width?)")
-    model.unet.load_state_dict(match, strict=False)
-    return f"fine-tuning from {cfg.init_from}: {len(match)} of {len(own)} UNet tensors loaded"
+    return source.train()
 
 
 def ddpm_usage(cfg: GenerativeConfig, repo: str, m: DDPM) -> str:
@@ -326,6 +323,9 @@ class Family:
     picture: Callable[..., Any]  # (run, model) -> the PIL grid of samples shown after each epoch
     tags: Callable[[nn.Module], list[str]]  # the model card's
     init: Callable[[nn.Module, GenerativeConfig], str] = init_matching  # --init-from: a note for the user
+    # --init-from brings its own architecture (a diffusers pipeline): the model to train, whose image size and
+    # channels the data is then brought to; ``init`` is not used
+    base: Callable[[GenerativeConfig], nn.Module] | None = None
     fid_at_end: bool = False  # the FID only once the run completes (a sampler too slow for every epoch)
     library: str = "pytorch"
     usage: Callable[[GenerativeConfig, str, nn.Module], str] = our_usage  # the card's code, loading ``repo``
@@ -338,7 +338,7 @@ FAMILIES = {
     "autoregressive": Family(build_pixelcnn, pixelcnn_step, pixelcnn_metrics, pixelcnn_picture,
                              tags=lambda m: ["pixelcnn", "autoregressive"], fid_at_end=True),
     "diffusion": Family(build_ddpm, ddpm_step, ddpm_metrics, lambda run, m: run.sampled_grid(m, 6),
-                        tags=lambda m: ["diffusers", "ddpm", "diffusers:DDPMPipeline"], init=init_ddpm,
+                        tags=lambda m: ["diffusers", "ddpm", "diffusers:DDPMPipeline"], base=ddpm_base,
                         library="diffusers", usage=ddpm_usage),
 }
 
@@ -350,13 +350,24 @@ def build_task(cfg: GenerativeConfig) -> TaskSpec:
 
     entry = GENERATIVE_MODELS[cfg.model]
     family = FAMILIES[entry.family]
+    base = family.base(cfg) if cfg.init_from and family.base else None
+    if base is not None and base.image_size != cfg.image_size:
+        cfg = dataclasses.replace(cfg, image_size=base.image_size)
     x, y, labels, data_name, notes = load_images(cfg)
+    if base is not None and x.shape[1] != base.channels:  # grey digits for an RGB model: three equal channels
+        x = x.mean(1, keepdim=True).expand(-1, base.channels, -1, -1).contiguous()
     tr, va = split(len(x), cfg.val_split, cfg.seed)
     channels = x.shape[1]
     torch.manual_seed(cfg.seed)
-    model = family.build(cfg, channels, labels, **entry.defaults)
-    if cfg.init_from:
-        notes.append(family.init(model, cfg))
+    if base is not None:
+        model, model.labels = base, labels
+        notes.append(f"fine-tuning {cfg.init_from}: its network ({sum(p.numel() for p in base.parameters()):,} "
+                     f"parameters) and schedule, at its {base.image_size} px and {channels} channel(s); "
+                     f"--width and --timesteps are its own")
+    else:
+        model = family.build(cfg, channels, labels, **entry.defaults)
+        if cfg.init_from:
+            notes.append(family.init(model, cfg))
     if cfg.dry_run:
         tr, va = tr[:8], va[:8]
     n_fid = max(2, min(cfg.fid_samples, len(va)))
@@ -411,7 +422,7 @@ def card(cfg: GenerativeConfig, m: nn.Module, family: Family, data_name: str, me
     return CardInfo(
         repo_id=repo, title=f"{cfg.model} on {data_name}", summary=summary, library_name=family.library,
         pipeline_tag="unconditional-image-generation", task_name="Image generation", tags=family.tags(m),
-        base_model=cfg.init_from if cfg.init_from and not Path(cfg.init_from).exists() else None,
+        base_model=base_model_id(cfg.init_from),
         datasets=[] if Path(cfg.dataset).exists() or cfg.dataset == BUILTIN else [cfg.dataset],
         dataset_name=data_name, metrics={k: v for k, v in metrics.items()},
         training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")},

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from common.errors import ConfigError
 from hub_models.gen_catalog import GAN_LOSSES, PIXELCNN_MAX_SIZE, SIZES
 
-from hub_models.catalog import GENERATIVE_MODELS
+from hub_models.catalog import GENERATIVE_MODELS, fine_tune_bases
 
 from ..config import OPTIMIZERS, SCHEDULES, TrainConfig, opt
 from . import Task
@@ -60,7 +60,9 @@ class GenerativeConfig(TrainConfig):
     val_split: float = opt(0.2, "fraction of the images held out for validation (the FID's real images)",
                            min=0.01, max=0.99)
     flip: bool = opt(False, "mirror training images at random (not for digits)")
-    init_from: str = opt("", "fine-tune: start from a model of the same kind saved here or on --hub")
+    init_from: str = opt("", "fine-tune: start from a model of the same kind saved here or on --hub; a ddpm from "
+                             "any DDPM pipeline (google/ddpm-cifar10-32), whose size and channels the images then "
+                             "take", suggest=fine_tune_bases("generative"))
 
     @property
     def family(self) -> str:
