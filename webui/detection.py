@@ -24,8 +24,9 @@ object's box. At prediction many anchors fire on the same object: **non-maximum 
 best box and drops those overlapping it by more than the IoU threshold. Move the sliders to re-filter the
 same predictions, open *NMS step by step* to see who suppressed whom, and *Anchors* to see the boxes one
 scale offers. torchvision's **Faster R-CNN** (two stages: proposals, then RoI heads), **RetinaNet**
-(focal loss), **FCOS** (anchor-free) and **SSDlite** train the same way; DETR-family models pulled from
-a hub run too. Metric: **mAP** (COCO protocol) at IoU 0.5 and averaged over IoU 0.5:0.95. The built-in
+(focal loss), **FCOS** (anchor-free) and **SSDlite** train the same way. **DETR** (Carion et al., 2020) has no
+anchors and no NMS: a transformer predicts a set of boxes, matched one-to-one to the true ones for the loss;
+pull one (or YOLOS) from a hub, or fine-tune from its COCO weights (*Fine-tune from*). Metric: **mAP** (COCO protocol) at IoU 0.5 and averaged over IoU 0.5:0.95. The built-in
 data are scenes of ellipses, rectangles and triangles drawn with exact boxes."""
 
 DATA_SOURCES = {"Built-in shapes": "builtin", "Upload a zip (COCO or YOLO)": "upload", "Dataset repo on the hub": "hub"}

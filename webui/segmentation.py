@@ -21,7 +21,8 @@ full size with one **transposed convolution** initialised to bilinear upsampling
 steps of 2x2 transposed convolutions and, at each step, concatenates the encoder's map of the same size (the
 skip connections keep edges sharp: compare the two on the built-in shapes). torchvision's **DeepLabV3**
 (atrous spatial pyramid pooling), **LR-ASPP** and **FCN-ResNet50** train the same way; SegFormer-family
-repos (`AutoModelForSemanticSegmentation`) pulled from a hub run too. Metric: **IoU** per class (the
+repos (`AutoModelForSemanticSegmentation`) pulled from a hub run too, and fine-tune from their ADE20K
+weights (*Fine-tune from*). Metric: **IoU** per class (the
 overlap of predicted and true pixels over their union) and its mean, **mIoU**, plus pixel accuracy.
 Open *Transposed convolution* to see what one does to a small map."""
 
