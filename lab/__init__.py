@@ -1,0 +1,5 @@
+"""The Foundations tab's computations: small, in-request, instant on two cores (the tab holds no torch code).
+
+optim.py    the optimiser lab: hand-written SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam and AdamW racing on 2-D
+            loss surfaces, with learning-rate schedules and warm-up; trajectories and loss curves as pictures
+"""

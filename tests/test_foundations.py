@@ -1,0 +1,75 @@
+"""The Foundations tab: the optimiser lab's rules against torch.optim, its races, and the tab through gradio_client."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lab.optim import OPTIMISERS, SURFACES, _State, race, race_picture, update
+
+TORCH = {"SGD": (torch.optim.SGD, {}), "Momentum": (torch.optim.SGD, {"momentum": 0.9}),
+         "Nesterov": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}), "AdaGrad": (torch.optim.Adagrad, {}),
+         "RMSProp": (torch.optim.RMSprop, {}), "Adam": (torch.optim.Adam, {}), "AdamW": (torch.optim.AdamW, {})}
+
+
+@pytest.mark.parametrize("name", OPTIMISERS)
+def test_each_rule_steps_as_torch_optim_does(name):
+    """30 steps on a curved loss of one tensor: the written-out rule and torch.optim's implementation agree."""
+    cls, kw = TORCH[name]
+    w = torch.tensor([1.5, -0.7], dtype=torch.float64, requires_grad=True)
+    opt, p, state = cls([w], lr=0.05, **kw), w.detach().clone(), _State()
+    for _ in range(30):
+        opt.zero_grad()
+        (3 * w[0] ** 2 + 2 * torch.sin(w[1]) + w[0] * w[1]).backward()
+        g = w.grad.clone()
+        opt.step()
+        p = update(name, p, g, state, 0.05)
+    assert torch.allclose(p, w.detach(), atol=1e-12, rtol=0), (p, w)
+
+
+def test_a_race_shows_what_the_notes_say():
+    *_, end = race("ill-conditioned quadratic", {"SGD": 0.4, "Momentum": 0.04, "Adam": 0.3}, steps=100, every=100)
+    assert all(len(path) == 101 for path in end.paths.values())
+    assert all(f < 1e-3 for f in (ls[-1] for ls in end.losses.values()))  # all three reach the minimum
+    *_, slow = race("ill-conditioned quadratic", {"SGD": 0.4}, steps=20, every=20)
+    x, y = slow.paths["SGD"][-1]
+    assert abs(y) < 1e-3 < abs(x)  # the steep y settles at once, the shallow x is still on its way (d2l 11.3)
+    *_, wild = race("Rosenbrock", {"SGD": 0.01, "Adam": 0.05}, steps=50, every=50)
+    assert wild.stopped == {"SGD": wild.stopped["SGD"]} and wild.stopped["SGD"].startswith("diverged at step")
+    assert len(wild.paths["Adam"]) == 51
+    picture = race_picture(wild)
+    assert picture.size[0] > 800 and picture.size[1] >= 440
+
+
+def test_warm_up_and_noise():
+    surf = SURFACES["ill-conditioned quadratic"]
+    (first,) = [r for r in race("ill-conditioned quadratic", {"SGD": 0.1}, steps=20, warmup=10, every=1)][:1]
+    x0, y0 = surf.start
+    (x1, y1) = first.paths["SGD"][1]
+    assert (x1 - x0) == pytest.approx(-0.1 / 10 * 0.2 * x0)  # step 1 of 10 of the warm-up: a tenth of the rate
+    a = [list(r.paths["Adam"][-1]) for r in race("noisy quadratic", {"Adam": 0.3}, steps=30, seed=1, every=30)]
+    b = [list(r.paths["Adam"][-1]) for r in race("noisy quadratic", {"Adam": 0.3}, steps=30, seed=1, every=30)]
+    c = [list(r.paths["Adam"][-1]) for r in race("noisy quadratic", {"Adam": 0.3}, steps=30, seed=2, every=30)]
+    assert a == b != c  # the seed fixes the noise
+    with pytest.raises(ValueError, match="unknown surface"):
+        next(race("moon", {"SGD": 0.1}))
+
+
+def test_the_tab_streams_a_race_and_says_what_is_wrong(tab):
+    from gradio_client.exceptions import AppError
+
+    client, _ = tab
+    lrs = {f"lr_{n.lower()}": v for n, v in SURFACES["saddle"].lrs.items()}
+    job = client.submit(surface="saddle", steps=200, schedule="cosine", warmup=10, seed=0,
+                        chosen=["SGD", "Adam"], api_name="/foundations_optimisers", **lrs)
+    updates = list(job)
+    assert len(updates) >= 2  # it streams
+    picture, status, table = updates[-1]
+    assert picture and "Step 200 / 200" in status and "saddle point" in status
+    rows = table["data"] if isinstance(table, dict) else table
+    assert [r[0] for r in rows] == ["SGD", "Adam"] and all(r[5] == "done" for r in rows)
+    with pytest.raises(AppError, match="Pick at least one optimiser"):
+        client.predict(surface="saddle", steps=50, schedule="constant", warmup=0, seed=0, chosen=[],
+                       api_name="/foundations_optimisers", **lrs)
+    with pytest.raises(AppError, match="Warm-up must be"):
+        client.predict(surface="saddle", steps=50, schedule="constant", warmup=50, seed=0, chosen=["SGD"],
+                       api_name="/foundations_optimisers", **lrs)
