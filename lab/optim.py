@@ -119,6 +119,7 @@ class Race:
     """Where each optimiser has been: ``paths[name]`` holds (x, y) per step, ``losses[name]`` f there;
     ``stopped[name]`` says why one stopped early."""
 
+    name: str  # of the surface
     surface: Surface
     steps: int
     paths: dict[str, list[tuple[float, float]]]
@@ -144,7 +145,7 @@ def race(surface: str, lrs: dict[str, float], steps: int = 200, schedule: str = 
     params, states = {n: p0.clone() for n in names}, {n: _State() for n in names}
     noise = torch.Generator().manual_seed(seed)
     f0 = float(surf.fn(p0[0], p0[1]))
-    out = Race(surf, steps, {n: [tuple(p0.tolist())] for n in names}, {n: [f0] for n in names}, {})
+    out = Race(surface, surf, steps, {n: [tuple(p0.tolist())] for n in names}, {n: [f0] for n in names}, {})
     plan = _Schedule(schedule, warmup)
     for t in range(steps):
         factor = lr_factor(plan, t, steps)  # type: ignore[arg-type]
@@ -210,7 +211,7 @@ def race_picture(state: Race):
     from hub_models.visual import chart, colour, font, row
 
     surf = state.surface
-    img = _landscape(next(k for k, s in SURFACES.items() if s is surf)).copy()
+    img = _landscape(state.name).copy()
     d = ImageDraw.Draw(img)
     mx, my = _to_pixel(surf, surf.minimum[0], surf.minimum[1])
     d.regular_polygon((mx, my, 8), 5, fill="white", outline="black")  # the minimum
@@ -222,6 +223,7 @@ def race_picture(state: Race):
             d.line(pts, fill=colour(i), width=2)
         x, y = pts[-1]
         d.ellipse([x - 4, y - 4, x + 4, y + 4], fill=colour(i), outline="black")
+    d.rectangle([0, 0, SIDE, 22], fill=(30, 30, 30))  # the caption stays legible over any colour
     d.text((6, 4), f"{surf.formula}   step {state.step} / {state.steps}", fill="white", font=font(13))
     fmin = surf.minimum[2]
     series = [(name + (" (diverged)" if name in state.stopped else ""), list(range(len(ls))),
