@@ -2,4 +2,5 @@
 
 optim.py    the optimiser lab: hand-written SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam and AdamW racing on 2-D
             loss surfaces, with learning-rate schedules and warm-up; trajectories and loss curves as pictures
+conv.py     the convolution explorer: cross-correlation, padding, stride, channels and pooling with every number
 """

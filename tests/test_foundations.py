@@ -54,6 +54,48 @@ def test_warm_up_and_noise():
         next(race("moon", {"SGD": 0.1}))
 
 
+@pytest.mark.parametrize("side,k,padding,stride", [(3, 2, 0, 1), (8, 3, 1, 1), (8, 3, 0, 2), (7, 2, 2, 3),
+                                                    (5, 5, 0, 1), (6, 1, 3, 4)])
+def test_the_convolution_explorer_agrees_with_torch(side, k, padding, stride):
+    import torch.nn.functional as F
+
+    from lab.conv import correlate, output_side, pool, torch_pool
+
+    g = torch.Generator().manual_seed(side * 10 + k)
+    x = torch.randint(-5, 6, (2, side, side), generator=g).double()
+    kern = torch.randint(-2, 3, (2, k, k), generator=g).double()
+    result = correlate(x, kern, padding, stride)
+    reference = F.conv2d(x[None], kern[None], padding=padding, stride=stride)[0, 0]
+    assert result["output"].shape == reference.shape == (output_side(side, k, padding, stride),) * 2
+    assert torch.equal(result["output"], reference) and result["agrees"]
+    for mode in ("max", "avg"):
+        if 2 * padding <= k:
+            assert torch.allclose(pool(x, k, padding, stride, mode), torch_pool(x, k, padding, stride, mode))
+
+
+def test_the_convolution_explorer_shows_the_notes_numbers_and_refuses_bad_grids():
+    from common.errors import UserError
+    from lab.conv import correlate, parse_grid, pool
+
+    x, k = parse_grid("0 1 2; 3 4 5; 6 7 8", "Input"), parse_grid("0 1; 2 3", "Kernel")
+    result = correlate(x, k, 0, 1)
+    assert result["output"].tolist() == [[19, 25], [37, 43]]  # d2l 6.2
+    assert result["sums"][0] == "Y[0,0] = 0·0 + 1·1 + 3·2 + 4·3 = 19"
+    two = correlate(parse_grid("0 1 2; 3 4 5; 6 7 8 | 1 2 3; 4 5 6; 7 8 9", "Input"),
+                    parse_grid("0 1; 2 3 | 1 2; 3 4", "Kernel"), 0, 1)
+    assert two["output"].tolist() == [[56, 72], [104, 120]]  # d2l 6.4: summed over the channels
+    assert pool(x, 2, 0, 1, "max").tolist() == [[[4, 5], [7, 8]]] and \
+        pool(x, 2, 0, 1, "avg").tolist() == [[[2, 3], [5, 6]]]  # d2l 6.5
+    for text, message in [("1 2; 3", "same number of values"), ("1 x", "only numbers"), ("", "same number"),
+                          (" ".join(["1"] * 13), "at most 12x12")]:
+        with pytest.raises(UserError, match=message):
+            parse_grid(text, "Input")
+    with pytest.raises(UserError, match="one slice per input channel"):
+        correlate(x, parse_grid("1 | 2", "Kernel"), 0, 1)
+    with pytest.raises(UserError, match="larger than the padded input"):
+        correlate(x, parse_grid("1 1 1 1; 1 1 1 1; 1 1 1 1; 1 1 1 1", "Kernel"), 0, 1)
+
+
 def test_the_tab_streams_a_race_and_says_what_is_wrong(tab):
     from gradio_client.exceptions import AppError
 
@@ -73,3 +115,25 @@ def test_the_tab_streams_a_race_and_says_what_is_wrong(tab):
     with pytest.raises(AppError, match="Warm-up must be"):
         client.predict(surface="saddle", steps=50, schedule="constant", warmup=50, seed=0, chosen=["SGD"],
                        api_name="/foundations_optimisers", **lrs)
+
+
+def test_the_convolution_tab_computes_and_filters_a_photo(tab):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    from webui.foundations import PHOTOS
+
+    client, _ = tab
+    picture, sums, sizes = client.predict(grid="0 1 2; 3 4 5; 6 7 8", kernel="0 1; 2 3", padding=1, stride=2,
+                                          pool_size=2, pool_stride=1, pool_padding=0, pool_mode="avg",
+                                          api_name="/foundations_convolution")
+    assert picture and sums.startswith("Y[0,0] = 0·0 + 0·1 + 0·2 + 0·3 = 0")
+    assert "= **2** rows" in sizes and "torch gives 2 x 2 ✓" in sizes and "the same numbers as torch ✓" in sizes
+    with pytest.raises(AppError, match="every row needs the same number"):
+        client.predict(grid="1 2; 3", kernel="1", padding=0, stride=1, pool_size=1, pool_stride=1, pool_padding=0,
+                       pool_mode="max", api_name="/foundations_convolution")
+    grey, filtered, size = client.predict(image=handle_file(PHOTOS[0]), kernel="vertical edges", padding=0,
+                                          stride=2, api_name="/foundations_kernel")
+    assert grey and filtered and "3x3 kernel" in size and "✓" in size
+    with pytest.raises(AppError, match="Upload a photo"):
+        client.predict(image=None, kernel="blur (box 3x3)", padding=1, stride=1, api_name="/foundations_kernel")

@@ -1,6 +1,8 @@
-"""Foundations tab: the first half of the course, computed in the request (lab/): the optimiser lab."""
+"""Foundations tab: the first half of the course, computed in the request (lab/): the optimiser lab and the
+convolution explorer."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterator
 
 import gradio as gr
@@ -86,7 +88,104 @@ def optimiser_section() -> None:
                              "seed": seed, "chosen": chosen, **{_lr_key(n): c for n, c in lrs.items()}})
 
 
+CONV_INTRO = """
+A convolutional layer computes a **cross-correlation**: the kernel slides over the input and each output is the
+sum of the window times the kernel (and, with several input channels, the sum over the channels of each
+channel's cross-correlation: a kernel has one slice per input channel). **Padding** p adds zeros around the
+input, **stride** s moves the window s cells at a time, so an n-wide input gives ⌊(n + 2p − k) / s⌋ + 1 outputs.
+**Pooling** takes the maximum or the average of each window, channel by channel, with no weights to learn.
+Every number is shown; the sums below give each output. The defaults are d2l's worked example.
+"""
+PHOTOS = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "assets" / "examples").glob("content-*.jpg"))
+
+
+def conv_grid(grid: str, kernel: str, padding: int, stride: int, pool_size: int, pool_stride: int,
+              pool_padding: int, pool_mode: str) -> tuple[Any, str, str]:
+    """The grids with every number, the sums that make the output, and the output sizes checked against torch."""
+    from lab.conv import correlate, grid_picture, parse_grid, pool, size_line, torch_pool
+
+    x, k = parse_grid(grid, "Input"), parse_grid(kernel, "Kernel")
+    padding, stride = int(padding or 0), int(stride or 1)
+    pool_size, pool_stride, pool_padding = int(pool_size or 2), int(pool_stride or 1), int(pool_padding or 0)
+    result = correlate(x, k, padding, stride)
+    pooled, reference = pool(x, pool_size, pool_padding, pool_stride, pool_mode), \
+        torch_pool(x, pool_size, pool_padding, pool_stride, pool_mode)
+    same = "the same numbers as torch ✓" if result["agrees"] and bool((pooled == reference).all()) else \
+        "**torch disagrees ✗**"
+    sizes = "\n\n".join([
+        size_line(tuple(x.shape[1:]), tuple(k.shape[1:]), padding, stride, tuple(result["torch"].shape),
+                  "Convolution (torch.nn.functional.conv2d)"),
+        size_line(tuple(x.shape[1:]), (pool_size, pool_size), pool_padding, pool_stride, tuple(reference.shape),
+                  f"{pool_mode.capitalize()} pooling ({'max_pool2d' if pool_mode == 'max' else 'avg_pool2d'})"),
+        f"Values: {same}."])
+    return grid_picture(x, k, result, pooled, pool_mode), "\n".join(result["sums"]), sizes
+
+
+def conv_photo(image: str | None, kernel: str, padding: int, stride: int) -> tuple[Any, Any, str]:
+    from lab.conv import filter_photo, size_line
+
+    if not image:
+        raise UserError("Upload a photo, or pick one of the examples.")
+    out = filter_photo(image, kernel, int(padding or 0), int(stride or 1))
+    return out["input"], out["output"], size_line(out["input_size"], (3, 3), int(padding or 0), int(stride or 1),
+                                                   out["torch"], f"{out['input_size'][0]} x {out['input_size'][1]} "
+                                                                 f"px, 3x3 kernel")
+
+
+def conv_section() -> None:
+    from lab.conv import KERNELS
+
+    gr.Markdown(CONV_INTRO)
+    with gr.Row():
+        grid = gr.Textbox("0 1 2; 3 4 5; 6 7 8", label="Input", scale=3,
+                          info="numbers; rows separated by ';', channels by '|'")
+        kernel = gr.Textbox("0 1; 2 3", label="Kernel", scale=2, info="one slice per input channel, by '|'")
+        padding = gr.Number(0, label="Padding", minimum=0, maximum=4, precision=0)
+        stride = gr.Number(1, label="Stride", minimum=1, maximum=4, precision=0)
+    with gr.Row():
+        pool_mode = gr.Radio(["max", "avg"], value="max", label="Pooling of the input")
+        pool_size = gr.Number(2, label="Pooling window", minimum=1, maximum=6, precision=0)
+        pool_stride = gr.Number(1, label="Pooling stride", minimum=1, maximum=6, precision=0)
+        pool_padding = gr.Number(0, label="Pooling padding", minimum=0, maximum=3, precision=0)
+    gr.Examples([["0 1 2; 3 4 5; 6 7 8", "0 1; 2 3", 0, 1],
+                 ["0 1 2; 3 4 5; 6 7 8 | 1 2 3; 4 5 6; 7 8 9", "0 1; 2 3 | 1 2; 3 4", 0, 1],
+                 ["1 1 0 0 0 0 1 1; 1 1 0 0 0 0 1 1; 1 1 0 0 0 0 1 1; 1 1 0 0 0 0 1 1", "1 -1", 0, 1],
+                 ["0 1 2 3; 4 5 6 7; 8 9 10 11; 12 13 14 15", "1 0; 0 1", 1, 2]],
+                [grid, kernel, padding, stride], label="The notes' examples: one channel, two channels, an edge "
+                                                        "detector [1, −1], padding 1 and stride 2")
+    compute = gr.Button("Compute", variant="primary")
+    sizes = gr.Markdown()
+    picture = gr.Image(label="Every number", type="pil", show_label=False)
+    sums = gr.Textbox(label="How each output is made", lines=6, max_lines=20)
+    compute.click(conv_grid, None, [picture, sums, sizes], api_name="foundations_convolution",
+                  inputs_kwargs={"grid": grid, "kernel": kernel, "padding": padding, "stride": stride,
+                                 "pool_size": pool_size, "pool_stride": pool_stride, "pool_padding": pool_padding,
+                                 "pool_mode": pool_mode})
+    gr.Markdown("### Classic kernels on a photo\nThe same operation with a hand-made 3x3 kernel over the photo in "
+                "grey levels: edge detectors answer where brightness changes, a blur averages, sharpening adds the "
+                "difference from the neighbours back. A CNN learns such kernels instead of being given them.")
+    with gr.Row():
+        photo = gr.File(label="Photo (PNG, JPEG, BMP, GIF, TIFF, WebP)", file_types=["image"], type="filepath",
+                        scale=2)
+        with gr.Column(scale=2):
+            photo_kernel = gr.Dropdown(list(KERNELS), value="vertical edges", label="Kernel")
+            with gr.Row():
+                photo_padding = gr.Number(1, label="Padding", minimum=0, maximum=8, precision=0)
+                photo_stride = gr.Number(1, label="Stride", minimum=1, maximum=8, precision=0)
+            apply = gr.Button("Apply", variant="primary")
+    gr.Examples(PHOTOS, inputs=photo, label="Photos shipped with scikit-image")
+    photo_size = gr.Markdown()
+    with gr.Row():
+        grey = gr.Image(label="Input (grey levels)", type="pil")
+        filtered = gr.Image(label="Output", type="pil")
+    apply.click(conv_photo, None, [grey, filtered, photo_size], api_name="foundations_kernel",
+                inputs_kwargs={"image": photo, "kernel": photo_kernel, "padding": photo_padding,
+                               "stride": photo_stride})
+
+
 def build(ctx: AppContext) -> None:
     gr.Markdown("The foundations the rest of the course stands on, computed as you watch.")
     with gr.Tab("Optimisers"):
         optimiser_section()
+    with gr.Tab("Convolution"):
+        conv_section()
