@@ -2,5 +2,6 @@
 
 optim.py    the optimiser lab: hand-written SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam and AdamW racing on 2-D
             loss surfaces, with learning-rate schedules and warm-up; trajectories and loss curves as pictures
+backprop.py backpropagation by hand on a two-layer network, and the gradient check that catches a planted bug
 conv.py     the convolution explorer: cross-correlation, padding, stride, channels and pooling with every number
 """

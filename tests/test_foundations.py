@@ -96,6 +96,29 @@ def test_the_convolution_explorer_shows_the_notes_numbers_and_refuses_bad_grids(
         correlate(x, parse_grid("1 1 1 1; 1 1 1 1; 1 1 1 1; 1 1 1 1", "Kernel"), 0, 1)
 
 
+@pytest.mark.parametrize("act", ["sigmoid", "tanh", "relu"])
+def test_backprop_by_hand_matches_autograd_and_the_check_catches_each_planted_bug(act):
+    from lab.backprop import BUGS, PASS, forward_backward, grad_check, init_params, loss_of, torch_input
+
+    params, x = init_params(0), torch_input(1.0, -2.0)  # (one hidden unit below 0: ReLU's derivative matters)
+    rows = grad_check(params, x, 0.5, act)
+    assert len(rows) == 13 and all(r[5] == "✓" and r[4] < PASS for r in rows)  # 3x2 + 3 + 1x3 + 1 entries
+    assert all(abs(r[1] - r[3]) < 1e-12 for r in rows)  # by hand = autograd
+    leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    loss_of(leaves, x, 0.5, act).backward()
+    assert float(forward_backward(params, x, 0.5, act)["values"]["L"]) == pytest.approx(float(loss_of(params, x, 0.5,
+                                                                                                     act)))
+    for bug in BUGS:
+        if bug == "none":
+            continue
+        caught = [r[0] for r in grad_check(params, x, 0.5, act, bug) if r[5] == "✗"]
+        assert caught, bug  # every planted mistake shows up
+        if bug == "W2 gradient without h":
+            assert {c.split("[")[0] for c in caught} == {"W2"}
+        if bug == "b1 gradient doubled":
+            assert {c.split("[")[0] for c in caught} == {"b1"}
+
+
 def test_the_tab_streams_a_race_and_says_what_is_wrong(tab):
     from gradio_client.exceptions import AppError
 
@@ -137,3 +160,14 @@ def test_the_convolution_tab_computes_and_filters_a_photo(tab):
     assert grey and filtered and "3x3 kernel" in size and "✓" in size
     with pytest.raises(AppError, match="Upload a photo"):
         client.predict(image=None, kernel="blur (box 3x3)", padding=1, stride=1, api_name="/foundations_kernel")
+
+
+def test_the_backprop_tab_draws_the_graph_and_finds_the_bug(tab):
+    client, _ = tab
+    graph, verdict, table = client.predict(x1=1.0, x2=-2.0, target=0.5, activation="tanh", seed=0, bug="none",
+                                           eps=1e-6, api_name="/foundations_backprop")
+    rows = table["data"] if isinstance(table, dict) else table
+    assert graph and verdict.startswith("All 13 gradients agree") and all(r[5] == "✓" for r in rows)
+    _, verdict, _ = client.predict(x1=1.0, x2=-2.0, target=0.5, activation="tanh", seed=0,
+                                   bug="activation derivative forgotten", eps=1e-6, api_name="/foundations_backprop")
+    assert "gradients disagree" in verdict and "W1[0, 0]" in verdict and "b2" not in verdict

@@ -1,5 +1,5 @@
-"""Foundations tab: the first half of the course, computed in the request (lab/): the optimiser lab and the
-convolution explorer."""
+"""Foundations tab: the first half of the course, computed in the request (lab/): the optimiser lab, backprop
+with a gradient check, and the convolution explorer."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -183,8 +183,61 @@ def conv_section() -> None:
                                "stride": photo_stride})
 
 
+BACKPROP_INTRO = """
+**Backpropagation** is the chain rule applied node by node from the loss back to the inputs: each node passes
+back ∂L/∂(its input) = ∂L/∂(its output) × its local derivative. Below, a two-layer network on one example
+(x: 2 numbers, 3 hidden units, one output, L = ½ (z2 − y)²) shows each node's value and its gradient. A
+**gradient check** compares the backward pass with the slope measured by nudging each parameter both ways,
+(L(θ + ε) − L(θ − ε)) / 2ε, by relative error |a − n| / (|a| + |n|): about 1e-10 (float64) when the derivation is
+right. Plant a classic bug in the backward pass and watch the check find the parameters it breaks.
+"""
+
+
+def backprop(x1: float, x2: float, target: float, activation: str, seed: int, bug: str,
+             eps: float) -> tuple[Any, str, list[list[Any]]]:
+    """The graph with values and gradients, the verdict, and the gradient check's rows."""
+    from lab.backprop import BUGS, PASS, forward_backward, grad_check, graph_picture, init_params, torch_input
+
+    x, params = torch_input(x1, x2), init_params(int(seed or 0))
+    result = forward_backward(params, x, float(target or 0), activation, bug)
+    rows = grad_check(params, x, float(target or 0), activation, bug, float(eps or 1e-6))
+    bad, worst = [r[0] for r in rows if r[5] == "✗"], max(r[4] for r in rows)
+    verdict = (f"All {len(rows)} gradients agree with the numbers (largest relative error {worst:.1e}, under "
+               f"{PASS:g})." if not bad else
+               f"**{len(bad)} of {len(rows)} gradients disagree** (largest relative error {worst:.2f}): "
+               f"{', '.join(bad)}. The planted bug: {BUGS[bug]}.")
+    return graph_picture(result, activation), verdict, [[r[0], *(float(f"{v:.6g}") for v in r[1:5]), r[5]]
+                                                        for r in rows]
+
+
+def backprop_section() -> None:
+    from lab.backprop import ACTIVATIONS, BUGS
+
+    gr.Markdown(BACKPROP_INTRO)
+    with gr.Row():
+        x1 = gr.Number(1.0, label="x₁")
+        x2 = gr.Number(-2.0, label="x₂")
+        target = gr.Number(0.5, label="target y")
+        activation = gr.Dropdown(list(ACTIVATIONS), value="sigmoid", label="Activation")
+        seed = gr.Number(0, label="Seed (the weights)", precision=0)
+    with gr.Row():
+        bug = gr.Dropdown(list(BUGS), value="none", label="Backward pass", scale=2,
+                          info="none: as derived; the others plant a classic mistake")
+        eps = gr.Number(1e-6, label="ε of the central difference", minimum=1e-10, maximum=0.1)
+        go = gr.Button("Check the gradients", variant="primary")
+    verdict = gr.Markdown()
+    graph = gr.Image(label="The computation graph", type="pil", show_label=False)
+    table = gr.Dataframe(headers=["parameter", "backprop", "numeric", "autograd", "relative error", "ok"],
+                         label="Gradient check", interactive=False)
+    go.click(backprop, None, [graph, verdict, table], api_name="foundations_backprop",
+             inputs_kwargs={"x1": x1, "x2": x2, "target": target, "activation": activation, "seed": seed,
+                            "bug": bug, "eps": eps})
+
+
 def build(ctx: AppContext) -> None:
     gr.Markdown("The foundations the rest of the course stands on, computed as you watch.")
+    with gr.Tab("Backprop and gradient check"):
+        backprop_section()
     with gr.Tab("Optimisers"):
         optimiser_section()
     with gr.Tab("Convolution"):

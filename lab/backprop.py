@@ -1,0 +1,148 @@
+"""Backpropagation written out on a two-layer network and one example, and the gradient check that catches a
+wrong backward pass (CS231n's "gradient checks"; d2l 5.3).
+
+The graph: z1 = W1 x + b1, h = act(z1), z2 = W2 h + b2 (one output), loss L = ½ (z2 − y)². :func:`forward_backward`
+computes every node's value forward and ∂L/∂node backward by the chain rule, by hand; :func:`grad_check`
+compares each parameter's gradient with the central difference (L(θ + ε) − L(θ − ε)) / 2ε and with autograd, by
+relative error |a − n| / max(|a| + |n|, 1e-12): about 1e-10 in float64 when the backward pass is right, near 1
+when it is wrong. ``bug`` plants a classic mistake in one layer's backward pass to show the check catching it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from common.errors import UserError
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu")
+BUGS = {
+    "none": "the backward pass as derived",
+    "activation derivative forgotten": "∂L/∂z1 = ∂L/∂h, as if act'(z1) were 1",
+    "sigmoid derivative as σ(z)": "act'(z1) taken as act(z1) instead of act(z1)(1 − act(z1)) (or 1 − tanh²)",
+    "W2 gradient without h": "∂L/∂W2 = ∂L/∂z2, the input h of the layer forgotten",
+    "b1 gradient doubled": "∂L/∂b1 = 2 ∂L/∂z1",
+}
+PASS = 1e-6  # relative error under this: the backward pass agrees with the numbers
+
+
+def _act(name: str, z: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(z) if name == "sigmoid" else torch.tanh(z) if name == "tanh" else z.clamp(min=0)
+
+
+def _act_grad(name: str, z: torch.Tensor, h: torch.Tensor, bug: str) -> torch.Tensor:
+    if bug == "activation derivative forgotten":
+        return torch.ones_like(z)
+    if bug == "sigmoid derivative as σ(z)":
+        return h
+    return h * (1 - h) if name == "sigmoid" else 1 - h * h if name == "tanh" else (z > 0).to(z.dtype)
+
+
+def torch_input(x1: float, x2: float) -> torch.Tensor:
+    """The example as the graph takes it (float64: the gradient check's differences need the precision)."""
+    values = [float(x1 or 0), float(x2 or 0)]
+    if any(abs(v) > 1e3 for v in values):
+        raise UserError("Keep the inputs between −1000 and 1000.")
+    return torch.tensor(values, dtype=torch.float64)
+
+
+def init_params(seed: int, hidden: int = 3) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return {"W1": torch.randn(hidden, 2, generator=g, dtype=torch.float64) * 0.8,
+            "b1": torch.randn(hidden, generator=g, dtype=torch.float64) * 0.1,
+            "W2": torch.randn(1, hidden, generator=g, dtype=torch.float64) * 0.8,
+            "b2": torch.zeros(1, dtype=torch.float64)}
+
+
+def loss_of(params: dict[str, torch.Tensor], x: torch.Tensor, y: float, act: str) -> torch.Tensor:
+    h = _act(act, params["W1"] @ x + params["b1"])
+    z2 = params["W2"] @ h + params["b2"]
+    return 0.5 * (z2 - y).pow(2).sum()
+
+
+def forward_backward(params: dict[str, torch.Tensor], x: torch.Tensor, y: float, act: str,
+                     bug: str = "none") -> dict[str, Any]:
+    """Every node's value (forward) and gradient of the loss (backward, by hand): {"values", "grads"}."""
+    if act not in ACTIVATIONS:
+        raise UserError(f"Pick an activation: {', '.join(ACTIVATIONS)}.")
+    if bug not in BUGS:
+        raise UserError(f"Pick a backward pass: {', '.join(BUGS)}.")
+    W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+    z1 = W1 @ x + b1
+    h = _act(act, z1)
+    z2 = W2 @ h + b2
+    loss = 0.5 * (z2 - y).pow(2).sum()
+    d_z2 = z2 - y  # ∂L/∂z2
+    d_W2 = d_z2[:, None] * (torch.ones_like(h)[None, :] if bug == "W2 gradient without h" else h[None, :])
+    d_b2 = d_z2
+    d_h = W2.T @ d_z2
+    d_z1 = d_h * _act_grad(act, z1, h, bug)
+    d_W1 = d_z1[:, None] * x[None, :]
+    d_b1 = d_z1 * (2 if bug == "b1 gradient doubled" else 1)
+    return {"values": {"x": x, "z1": z1, "h": h, "z2": z2, "L": loss.reshape(1)},
+            "grads": {"W1": d_W1, "b1": d_b1, "W2": d_W2, "b2": d_b2, "z1": d_z1, "h": d_h, "z2": d_z2,
+                      "L": torch.ones(1, dtype=x.dtype)}}
+
+
+def grad_check(params: dict[str, torch.Tensor], x: torch.Tensor, y: float, act: str, bug: str = "none",
+               eps: float = 1e-6) -> list[list[Any]]:
+    """One row per parameter entry: [name, backprop, numeric, autograd, relative error (backprop vs numeric), ok]."""
+    if not 1e-10 <= eps <= 1e-1:
+        raise UserError("ε must be between 1e-10 and 0.1.")
+    ours = forward_backward(params, x, y, act, bug)["grads"]
+    leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    loss_of(leaves, x, y, act).backward()
+    rows = []
+    for name, value in params.items():
+        for idx in range(value.numel()):
+            plus, minus = {k: v.clone() for k, v in params.items()}, {k: v.clone() for k, v in params.items()}
+            plus[name].view(-1)[idx] += eps
+            minus[name].view(-1)[idx] -= eps
+            numeric = float(loss_of(plus, x, y, act) - loss_of(minus, x, y, act)) / (2 * eps)
+            analytic = float(ours[name].reshape(-1)[idx])
+            error = abs(analytic - numeric) / max(abs(analytic) + abs(numeric), 1e-12)
+            where = f"{name}[{', '.join(map(str, _unravel(idx, value.shape)))}]"
+            rows.append([where, analytic, numeric, float(leaves[name].grad.reshape(-1)[idx]), error,
+                         "✓" if error < PASS else "✗"])
+    return rows
+
+
+def _unravel(idx: int, shape: torch.Size) -> list[int]:
+    out = []
+    for n in reversed(shape):
+        out.append(idx % n)
+        idx //= n
+    return list(reversed(out))
+
+
+def graph_picture(result: dict[str, Any], act: str):
+    """The graph left to right, each node with its values (forward, black) and ∂L/∂node (backward, red)."""
+    from PIL import Image, ImageDraw
+
+    from hub_models.visual import font
+
+    values, grads = result["values"], result["grads"]
+    nodes = [("x", "input x"), ("z1", "z1 = W1 x + b1"), ("h", f"h = {act}(z1)"), ("z2", "z2 = W2 h + b2"),
+             ("L", "L = ½ (z2 − y)²")]
+    w, h, box_w = 1000, 250, 160
+    img = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(img)
+    f, fb = font(12), font(13)
+    gap = (w - len(nodes) * box_w) / (len(nodes) + 1)
+    for i, (key, title) in enumerate(nodes):
+        x0 = gap + i * (box_w + gap)
+        d.rounded_rectangle([x0, 40, x0 + box_w, 210], 10, outline=(90, 90, 160), width=2)
+        d.text((x0 + box_w / 2, 50), title, fill="black", font=fb, anchor="ma")
+        d.text((x0 + 8, 76), "forward", fill=(90, 90, 90), font=f)
+        for j, v in enumerate(values[key].tolist()[:4]):
+            d.text((x0 + 8, 92 + 15 * j), f"{v:+.4f}", fill="black", font=f)
+        if key in grads:
+            d.text((x0 + 84, 76), "∂L/∂·", fill=(180, 40, 40), font=f)
+            for j, v in enumerate(grads[key].tolist()[:4]):
+                d.text((x0 + 84, 92 + 15 * j), f"{v:+.4f}", fill=(180, 40, 40), font=f)
+        if i:
+            d.line([x0 - gap + 4, 125, x0 - 4, 125], fill=(90, 90, 160), width=2)
+            d.polygon([(x0 - 4, 125), (x0 - 12, 120), (x0 - 12, 130)], fill=(90, 90, 160))
+    d.text((w / 2, 222), "forward: values left to right · backward: ∂L/∂node right to left, by the chain rule",
+           fill=(90, 90, 90), font=f, anchor="ma")
+    return img
