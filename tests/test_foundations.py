@@ -171,3 +171,96 @@ def test_the_backprop_tab_draws_the_graph_and_finds_the_bug(tab):
     _, verdict, _ = client.predict(x1=1.0, x2=-2.0, target=0.5, activation="tanh", seed=0,
                                    bug="activation derivative forgotten", eps=1e-6, api_name="/foundations_backprop")
     assert "gradients disagree" in verdict and "W1[0, 0]" in verdict and "b2" not in verdict
+
+
+# ------------------------------------------------------------------------------------------- the 2-D playground
+def test_knn_votes_as_scikit_learn_does():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from lab.playground import knn_predict, make_data
+
+    x, y = make_data("moons", 300, 0.3, 0)
+    q, _ = make_data("moons", 200, 0.5, 1)
+    ours = knn_predict(x, y, q, 7, 2).argmax(1)
+    theirs = KNeighborsClassifier(7).fit(x.numpy(), y.numpy()).predict(q.numpy())
+    assert (ours.numpy() == theirs).all()
+
+
+def test_hinge_loss_and_its_gradient_by_hand():
+    from lab.playground import hinge_loss
+
+    s = torch.tensor([[3.2, 5.1, -1.7], [1.3, 4.9, 2.0], [2.2, 2.5, -3.1]], requires_grad=True)
+    y = torch.tensor([0, 1, 2])
+    loss = hinge_loss(s, y)
+    assert float(loss) == pytest.approx((2.9 + 0 + 12.9) / 3, abs=1e-5)  # CS231n's worked example
+    loss.backward()
+    by_hand = torch.zeros(3, 3)
+    for i in range(3):  # each violated margin: +1 for the wrong class, -1 for the right one
+        for j in range(3):
+            if j != y[i] and float(s[i, j] - s[i, y[i]] + 1) > 0:
+                by_hand[i, j] += 1 / 3
+                by_hand[i, y[i]] -= 1 / 3
+    assert torch.allclose(s.grad, by_hand)
+
+
+def test_softmax_regression_matches_scikit_learn_and_the_mlp_bends_where_it_cannot():
+    from sklearn.linear_model import LogisticRegression
+
+    from lab.playground import Knobs, make_data, train
+
+    knobs = Knobs(dataset="linear with outliers", points=600, model="softmax regression", optimiser="Adam", lr=0.05,
+                  steps=800, seed=0)
+    ours = list(train(knobs, every=800))[-1]
+    x, y = make_data(knobs.dataset, knobs.points, knobs.noise, knobs.seed)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(knobs.seed + 1))
+    n_val = int(len(x) * knobs.val_fraction)
+    sk = LogisticRegression().fit(x[perm[n_val:]].numpy(), y[perm[n_val:]].numpy())
+    assert ours.val_acc == pytest.approx(sk.score(x[perm[:n_val]].numpy(), y[perm[:n_val]].numpy()), abs=0.03)
+    linear = list(train(Knobs(dataset="circles", model="softmax regression", steps=300), every=300))[-1]
+    mlp = list(train(Knobs(dataset="circles", model="MLP", optimiser="Adam", lr=0.03, steps=600), every=600))[-1]
+    assert linear.val_acc < 0.75 < 0.95 < mlp.val_acc  # a straight line cannot draw a circle
+
+
+def test_initialisation_and_depth_show_in_the_gradients():
+    from lab.playground import Knobs, build_model, train
+
+    deep = Knobs(dataset="circles", layers=6, activation="sigmoid", init="small normal (σ 0.01)", steps=20)
+    norms = list(train(deep, every=20))[-1].grad_norms
+    assert norms["layer 1"][-1][1] < 1e-6 * norms["layer 7"][-1][1]  # vanishing, layer by layer
+    he = list(train(Knobs(dataset="circles", layers=6, activation="ReLU", init="He", steps=20), every=20))[-1]
+    assert he.grad_norms["layer 1"][-1][1] > 1e-3 * he.grad_norms["layer 7"][-1][1]
+    zeros = Knobs(dataset="moons", init="zeros", steps=50)
+    net = build_model(zeros, 2)
+    assert all(float(m.weight.abs().sum()) == 0 for m in net if isinstance(m, torch.nn.Linear))
+    frame = list(train(zeros, every=50))[-1]
+    assert len(set(frame.weights["layer 2"])) == 1  # symmetry never broken: every hidden unit the same
+
+
+def test_early_stopping_and_bad_knobs():
+    from common.errors import UserError
+    from lab.playground import Knobs, train
+
+    frames = list(train(Knobs(dataset="moons", points=60, noise=1.0, layers=4, width=64, optimiser="Adam", lr=0.05,
+                              steps=3000, patience=5), every=10))
+    assert frames[-1].stopped.startswith("early stopping") and frames[-1].step < 3000
+    for bad, message in [({"model": "forest"}, "Pick a model"), ({"layers": 20}, "Hidden layers"),
+                         ({"lr": 0}, "Learning rate"), ({"dataset": "moon"}, "Pick a dataset")]:
+        with pytest.raises(UserError, match=message):
+            list(train(Knobs(**bad)))
+
+
+def test_the_playground_tab_streams(tab):
+    from gradio_client.exceptions import AppError
+
+    client, _ = tab
+    values = dict(dataset="XOR", points=100, noise=0.1, val_fraction=0.3, seed=0, model="MLP", layers=2, width=8,
+                  activation="tanh", init="Xavier", k=5, optimiser="Adam", lr=0.05, batch_size=32, steps=100, l1=0,
+                  l2=0, dropout=0, batch_norm=True, patience=0)
+    updates = list(client.submit(**values, api_name="/foundations_playground"))
+    assert len(updates) >= 2
+    picture, status = updates[-1]
+    assert picture and "Step 100 / 100" in status
+    _, status = client.predict(**{**values, "model": "kNN", "k": 3}, api_name="/foundations_playground")
+    assert status.startswith("k = 3: train accuracy")
+    with pytest.raises(AppError, match="less than minimum value 1"):  # the slider refuses it before the handler
+        client.predict(**{**values, "width": 0}, api_name="/foundations_playground")

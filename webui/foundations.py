@@ -1,5 +1,5 @@
-"""Foundations tab: the first half of the course, computed in the request (lab/): the optimiser lab, backprop
-with a gradient check, and the convolution explorer."""
+"""Foundations tab: the first half of the course, computed in the request (lab/): the 2-D playground, backprop
+with a gradient check, the optimiser lab and the convolution explorer."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -234,8 +234,78 @@ def backprop_section() -> None:
                             "bug": bug, "eps": eps})
 
 
+PLAYGROUND_INTRO = """
+Points in the plane, two or three classes, and a model that learns to separate them as you watch. **Softmax
+regression** and the **linear SVM** (hinge loss Σ max(0, s_j − s_y + 1)) draw straight boundaries; **kNN** votes
+among the k nearest training points (no training: small k overfits, large k underfits); an **MLP** bends the
+boundary with its hidden layers. Filled points train, white-rimmed ones validate: a validation loss that rises
+while the training loss falls is **overfitting**; L2 (weight decay), L1, dropout and early stopping fight it.
+Try sigmoid, 6 layers and a small initialisation: the gradient norms of the first layers fall towards zero
+(**vanishing gradients**); a large one makes them explode. Xavier and He initialisations keep them even.
+"""
+
+
+def playground(**values: Any) -> Iterator[tuple[Any, str]]:
+    """The decision regions and the curves, streamed while the model trains."""
+    from lab.playground import Knobs, frame_picture, train
+
+    knobs = Knobs(**{k: (type(getattr(Knobs, k))(v) if v is not None else getattr(Knobs, k))
+                     for k, v in values.items()})
+    knobs.check()
+    every = max(1, knobs.steps // 100)
+    for frame in throttled(train(knobs, every=every)):
+        text = (f"Step {frame.step} / {knobs.steps} · train accuracy **{frame.train_acc:.3f}** · validation "
+                f"**{frame.val_acc:.3f}**" if knobs.model != "kNN" else
+                f"k = {knobs.k}: train accuracy **{frame.train_acc:.3f}**, validation **{frame.val_acc:.3f}**")
+        yield frame_picture(frame, knobs), text + (f" · {frame.stopped}" if frame.stopped else "")
+
+
+def playground_section() -> None:
+    from lab.playground import ACTIVATIONS, DATASETS, INITS, MAX_LAYERS, MAX_POINTS, MAX_STEPS, MAX_WIDTH, MODELS
+
+    gr.Markdown(PLAYGROUND_INTRO)
+    with gr.Row():
+        dataset = gr.Dropdown(list(DATASETS), value="moons", label="Data")
+        points = gr.Slider(20, MAX_POINTS, value=400, step=20, label="Points")
+        noise = gr.Slider(0, 2, value=0.2, step=0.05, label="Noise")
+        val_fraction = gr.Slider(0.05, 0.9, value=0.3, step=0.05, label="Validation share")
+        seed = gr.Number(0, label="Seed", precision=0)
+    with gr.Row():
+        model = gr.Dropdown(list(MODELS), value="MLP", label="Model")
+        layers = gr.Slider(1, MAX_LAYERS, value=2, step=1, label="Hidden layers (MLP)")
+        width = gr.Slider(1, MAX_WIDTH, value=8, step=1, label="Units per layer")
+        activation = gr.Dropdown(list(ACTIVATIONS), value="tanh", label="Activation")
+        init = gr.Dropdown(list(INITS), value="default", label="Initialisation")
+        k = gr.Slider(1, 50, value=5, step=1, label="k (kNN)")
+    with gr.Row():
+        optimiser = gr.Radio(["SGD", "Adam"], value="SGD", label="Optimiser")
+        lr = gr.Number(0.1, label="Learning rate", minimum=1e-5, maximum=10)
+        batch_size = gr.Slider(1, 256, value=32, step=1, label="Batch size")
+        steps = gr.Slider(10, MAX_STEPS, value=1000, step=10, label="Steps")
+    with gr.Row():
+        l2 = gr.Number(0.0, label="L2 (λ Σw²)", minimum=0, maximum=10)
+        l1 = gr.Number(0.0, label="L1 (λ Σ|w|)", minimum=0, maximum=10)
+        dropout = gr.Slider(0, 0.9, value=0, step=0.05, label="Dropout")
+        batch_norm = gr.Checkbox(False, label="Batch norm")
+        patience = gr.Number(0, label="Early stopping patience (checks; 0 = off)", minimum=0, precision=0)
+    with gr.Row():
+        run = gr.Button("Train", variant="primary")
+        stop = gr.Button("Stop", variant="stop")
+    status = gr.Markdown()
+    picture = gr.Image(label="Decision regions, losses, gradient norms, weights", type="pil", show_label=False)
+    fields = {"dataset": dataset, "points": points, "noise": noise, "val_fraction": val_fraction, "seed": seed,
+              "model": model, "layers": layers, "width": width, "activation": activation, "init": init, "k": k,
+              "optimiser": optimiser, "lr": lr, "batch_size": batch_size, "steps": steps, "l1": l1, "l2": l2,
+              "dropout": dropout, "batch_norm": batch_norm, "patience": patience}
+    running = run.click(playground, None, [picture, status], api_name="foundations_playground", **IN_REQUEST,
+                        inputs_kwargs=fields)
+    stop.click(None, None, None, cancels=[running])
+
+
 def build(ctx: AppContext) -> None:
     gr.Markdown("The foundations the rest of the course stands on, computed as you watch.")
+    with gr.Tab("2-D playground"):
+        playground_section()
     with gr.Tab("Backprop and gradient check"):
         backprop_section()
     with gr.Tab("Optimisers"):

@@ -1,0 +1,295 @@
+"""The 2-D playground: classifiers on points in the plane, trained as you watch (TensorFlow Playground's idea, with
+the course's knobs: initialisation, L1/L2, dropout, batch norm, early stopping).
+
+Models: softmax (logistic, for two classes) regression, a linear SVM (the multiclass hinge loss of CS231n:
+Σ_{j≠y} max(0, s_j − s_y + 1)), k nearest neighbours (no training: the vote of the k closest training points), and
+an MLP. Initialisations: zeros (every hidden unit stays the same: symmetry is never broken), small and large
+normal, Xavier (Glorot & Bengio, 2010: variance 2 / (fan_in + fan_out)) and He (He et al., 2015: 2 / fan_in).
+Each frame reports the decision regions, train and validation loss, each layer's gradient norm (vanishing with
+sigmoid, depth and a small init; exploding with a large one) and its weights' histogram.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from common.errors import UserError
+
+DATASETS = ("blobs", "moons", "circles", "spirals", "XOR", "linear with outliers")
+MODELS = ("softmax regression", "linear SVM", "kNN", "MLP")
+ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "ReLU": nn.ReLU, "leaky ReLU": nn.LeakyReLU, "GELU": nn.GELU}
+INITS = ("default", "zeros", "small normal (σ 0.01)", "large normal (σ 1)", "Xavier", "He")
+MAX_POINTS, MAX_STEPS, MAX_LAYERS, MAX_WIDTH = 2000, 5000, 8, 64
+GRID = 120  # the decision picture's resolution, cells per side
+BOX = 3.0  # the plane shown: [-BOX, BOX]^2
+
+
+def make_data(name: str, n: int, noise: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` points (n, 2) in about [-2.5, 2.5]^2 and their classes."""
+    if name not in DATASETS:
+        raise UserError(f"Pick a dataset: {', '.join(DATASETS)}.")
+    if not 10 <= n <= MAX_POINTS:
+        raise UserError(f"Points: between 10 and {MAX_POINTS}.")
+    if not 0 <= noise <= 2:
+        raise UserError("Noise: between 0 and 2.")
+    g = torch.Generator().manual_seed(seed)
+    rand = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
+    randn = lambda *shape: torch.randn(*shape, generator=g)  # noqa: E731
+    if name == "blobs":
+        y = torch.randint(0, 3, (n,), generator=g)
+        centres = torch.tensor([[-1.5, -1.0], [1.5, -1.0], [0.0, 1.6]])
+        x = centres[y] + randn(n, 2) * (0.35 + 0.5 * noise)
+    elif name == "moons":
+        y = torch.randint(0, 2, (n,), generator=g)
+        t = rand(n) * math.pi
+        x = torch.stack([torch.where(y == 0, torch.cos(t), 1 - torch.cos(t)),
+                         torch.where(y == 0, torch.sin(t), 0.5 - torch.sin(t))], 1)
+        x = (x - torch.tensor([0.5, 0.25])) * 1.6 + randn(n, 2) * 0.15 * (1 + 2 * noise)
+    elif name == "circles":
+        y = torch.randint(0, 2, (n,), generator=g)
+        t = rand(n) * 2 * math.pi
+        r = torch.where(y == 0, 2.0, 0.9) + randn(n) * 0.15 * (1 + 2 * noise)
+        x = torch.stack([r * torch.cos(t), r * torch.sin(t)], 1)
+    elif name == "spirals":
+        y = torch.randint(0, 2, (n,), generator=g)
+        r = rand(n) * 2.4 + 0.1
+        t = r * 2.2 + y * math.pi
+        x = torch.stack([r * torch.cos(t), r * torch.sin(t)], 1) + randn(n, 2) * 0.08 * (1 + 2 * noise)
+    elif name == "XOR":
+        x = rand(n, 2) * 4.4 - 2.2
+        x = x + x.sign() * 0.15  # a margin around the axes
+        y = ((x[:, 0] > 0) ^ (x[:, 1] > 0)).long()
+        x = x + randn(n, 2) * 0.2 * noise
+    else:  # linear with outliers: separable by y = 0.5 x, then 5 % of the labels flipped far from the line
+        x = rand(n, 2) * 4.4 - 2.2
+        y = (x[:, 1] > 0.5 * x[:, 0]).long()
+        x = x + randn(n, 2) * 0.2 * noise
+        far = ((x[:, 1] - 0.5 * x[:, 0]).abs() > 1.0).nonzero().flatten()
+        flip = far[torch.randperm(len(far), generator=g)[: max(1, n // 20)]]
+        y[flip] = 1 - y[flip]
+    return x.float(), y
+
+
+@dataclass
+class Knobs:
+    """Everything the form sets (the model's contract with the tab)."""
+
+    dataset: str = "moons"
+    points: int = 400
+    noise: float = 0.2
+    val_fraction: float = 0.3
+    model: str = "MLP"
+    layers: int = 2
+    width: int = 8
+    activation: str = "tanh"
+    init: str = "default"
+    dropout: float = 0.0
+    batch_norm: bool = False
+    k: int = 5
+    optimiser: str = "SGD"
+    lr: float = 0.1
+    batch_size: int = 32
+    steps: int = 1000
+    l1: float = 0.0
+    l2: float = 0.0
+    patience: int = 0  # early stopping: frames without a better validation loss; 0 = off
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.model not in MODELS:
+            raise UserError(f"Pick a model: {', '.join(MODELS)}.")
+        if self.activation not in ACTIVATIONS:
+            raise UserError(f"Pick an activation: {', '.join(ACTIVATIONS)}.")
+        if self.init not in INITS:
+            raise UserError(f"Pick an initialisation: {', '.join(INITS)}.")
+        if not 1 <= self.layers <= MAX_LAYERS or not 1 <= self.width <= MAX_WIDTH:
+            raise UserError(f"Hidden layers: 1 to {MAX_LAYERS}; width: 1 to {MAX_WIDTH}.")
+        if not 0 <= self.dropout < 1 or not 0.05 <= self.val_fraction <= 0.9:
+            raise UserError("Dropout: 0 to below 1; validation share: 0.05 to 0.9.")
+        if not 0 < self.lr <= 10 or not 1 <= self.batch_size <= MAX_POINTS or not 1 <= self.steps <= MAX_STEPS:
+            raise UserError(f"Learning rate: above 0, at most 10; batch: 1 to {MAX_POINTS}; steps: 1 to {MAX_STEPS}.")
+        if self.l1 < 0 or self.l2 < 0 or self.patience < 0 or not 1 <= self.k <= 50:
+            raise UserError("L1, L2 and patience: 0 or more; k: 1 to 50.")
+
+
+def build_model(knobs: Knobs, classes: int) -> nn.Sequential:
+    """The network of ``knobs`` (softmax regression and the SVM: one linear layer) with its initialisation."""
+    torch.manual_seed(knobs.seed)
+    if knobs.model != "MLP":
+        return nn.Sequential(nn.Linear(2, classes))
+    layers: list[nn.Module] = []
+    width_in = 2
+    for _ in range(knobs.layers):
+        layers.append(nn.Linear(width_in, knobs.width))
+        if knobs.batch_norm:
+            layers.append(nn.BatchNorm1d(knobs.width))
+        layers.append(ACTIVATIONS[knobs.activation]())
+        if knobs.dropout:
+            layers.append(nn.Dropout(knobs.dropout))
+        width_in = knobs.width
+    layers.append(nn.Linear(width_in, classes))
+    net = nn.Sequential(*layers)
+    for m in net:
+        if isinstance(m, nn.Linear):
+            _init(m, knobs.init)
+    return net
+
+
+def _init(m: nn.Linear, how: str) -> None:
+    with torch.no_grad():
+        if how == "default":
+            return  # PyTorch's own: uniform, ±1/√fan_in (He's uniform with a = √5)
+        m.bias.zero_()
+        if how == "zeros":
+            m.weight.zero_()
+        elif how.startswith("small"):
+            m.weight.normal_(0, 0.01)
+        elif how.startswith("large"):
+            m.weight.normal_(0, 1.0)
+        elif how == "Xavier":
+            nn.init.xavier_normal_(m.weight)
+        else:
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+
+
+def hinge_loss(scores: torch.Tensor, y: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
+    """Multiclass SVM loss (CS231n): mean over examples of Σ_{j≠y} max(0, s_j − s_y + margin)."""
+    correct = scores.gather(1, y[:, None])
+    m = (scores - correct + margin).clamp(min=0)
+    return (m.sum(1) - margin).mean()  # (the j = y term is exactly the margin)
+
+
+def knn_predict(train_x: torch.Tensor, train_y: torch.Tensor, x: torch.Tensor, k: int, classes: int) -> torch.Tensor:
+    """Class shares among the k nearest training points (Euclidean), (n, classes)."""
+    d = torch.cdist(x, train_x)
+    idx = d.topk(min(k, len(train_x)), largest=False).indices
+    votes = torch.nn.functional.one_hot(train_y[idx], classes).float()
+    return votes.mean(1)
+
+
+@dataclass
+class Frame:
+    """What one update of the page shows."""
+
+    step: int
+    train_loss: list[tuple[int, float]]
+    val_loss: list[tuple[int, float]]
+    train_acc: float
+    val_acc: float
+    grad_norms: dict[str, list[tuple[int, float]]]
+    weights: dict[str, list[float]]
+    probs: torch.Tensor  # (GRID, GRID, classes) over the plane
+    stopped: str = ""
+
+
+def train(knobs: Knobs, every: int = 10) -> Iterator[Frame]:
+    """Train (or, for kNN, fit) the model on the knobs' data; a frame every ``every`` steps and at the end."""
+    knobs.check()
+    x, y = make_data(knobs.dataset, knobs.points, knobs.noise, knobs.seed)
+    classes = int(y.max()) + 1
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(knobs.seed + 1))
+    n_val = max(1, int(len(x) * knobs.val_fraction))
+    vx, vy, tx, ty = x[perm[:n_val]], y[perm[:n_val]], x[perm[n_val:]], y[perm[n_val:]]
+    plane = _plane()
+    if knobs.model == "kNN":
+        probs = knn_predict(tx, ty, plane, knobs.k, classes).view(GRID, GRID, classes)
+        acc = lambda px, py: float((knn_predict(tx, ty, px, knobs.k, classes).argmax(1) == py).float().mean())  # noqa
+        yield Frame(0, [], [], acc(tx, ty), acc(vx, vy), {}, {}, probs)
+        return
+    net = build_model(knobs, classes)
+    loss_fn = hinge_loss if knobs.model == "linear SVM" else nn.functional.cross_entropy
+    opt = (torch.optim.Adam if knobs.optimiser == "Adam" else torch.optim.SGD)(net.parameters(), lr=knobs.lr)
+    linears = [(f"layer {i + 1}", m) for i, m in enumerate(m for m in net if isinstance(m, nn.Linear))]
+    hist: dict[str, list] = {"train": [], "val": [], **{name: [] for name, _ in linears}}
+    g = torch.Generator().manual_seed(knobs.seed + 2)
+    best, since_best, stopped = math.inf, 0, ""
+    for step in range(1, knobs.steps + 1):
+        net.train()
+        idx = torch.randint(len(tx), (min(knobs.batch_size, len(tx)),), generator=g)
+        loss = loss_fn(net(tx[idx]), ty[idx])
+        penalty = sum(knobs.l1 * m.weight.abs().sum() + knobs.l2 * m.weight.pow(2).sum() for _, m in linears)
+        opt.zero_grad()
+        (loss + penalty).backward()
+        if not torch.isfinite(loss):
+            stopped = f"the loss became {float(loss)} at step {step}: lower the learning rate"
+        opt.step()
+        if step % every == 0 or step == knobs.steps or stopped:
+            for name, m in linears:
+                hist[name].append((step, float(m.weight.grad.norm())))
+            net.eval()
+            with torch.no_grad():
+                tl, vl = float(loss_fn(net(tx), ty)), float(loss_fn(net(vx), vy))
+                hist["train"].append((step, tl))
+                hist["val"].append((step, vl))
+                if knobs.patience and not stopped:
+                    best, since_best = (vl, 0) if vl < best - 1e-6 else (best, since_best + 1)
+                    if since_best >= knobs.patience:
+                        stopped = f"early stopping at step {step}: no better validation loss for {knobs.patience} checks"
+                probs = net(plane).softmax(1).view(GRID, GRID, classes)
+                acc = lambda px, py: float((net(px).argmax(1) == py).float().mean())  # noqa: E731
+                yield Frame(step, list(hist["train"]), list(hist["val"]), acc(tx, ty), acc(vx, vy),
+                            {name: list(hist[name]) for name, _ in linears},
+                            {name: m.weight.flatten().tolist() for name, m in linears}, probs, stopped)
+            if stopped:
+                return
+
+
+def _plane() -> torch.Tensor:
+    axis = torch.linspace(-BOX, BOX, GRID)
+    gy, gx = torch.meshgrid(axis.flip(0), axis, indexing="ij")  # the top row is the largest y
+    return torch.stack([gx.flatten(), gy.flatten()], 1)
+
+
+def frame_picture(frame: Frame, knobs: Knobs, side: int = 420):
+    """The decision regions (the class colour, paler where the model is less sure) with the training points
+    (filled) and validation points (white rim); beside it the losses, gradient norms and weight histograms."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from hub_models.visual import chart, class_colour, font, row
+
+    x, y = make_data(knobs.dataset, knobs.points, knobs.noise, knobs.seed)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(knobs.seed + 1))
+    n_val = max(1, int(len(x) * knobs.val_fraction))
+    probs = frame.probs.numpy()
+    colours = np.array([class_colour(c + 1) for c in range(probs.shape[-1])], dtype=float)
+    conf = probs.max(-1, keepdims=True)
+    base = colours[probs.argmax(-1)]
+    rgb = 255 - (255 - base) * (0.15 + 0.55 * (conf - 1 / probs.shape[-1]) / (1 - 1 / probs.shape[-1]))
+    img = Image.fromarray(rgb.clip(0, 255).astype("uint8")).resize((side, side), Image.NEAREST)
+    d = ImageDraw.Draw(img)
+    for i, (px, py) in enumerate(x.tolist()):
+        u, v = (px + BOX) / (2 * BOX) * side, (BOX - py) / (2 * BOX) * side
+        is_val = bool((perm[:n_val] == i).any())
+        d.ellipse([u - 3.5, v - 3.5, u + 3.5, v + 3.5], fill=class_colour(int(y[i]) + 1),
+                  outline="white" if is_val else "black")
+    d.rectangle([0, 0, side, 20], fill=(30, 30, 30))
+    d.text((6, 3), f"step {frame.step} · train accuracy {frame.train_acc:.3f} · validation {frame.val_acc:.3f}",
+           fill="white", font=font(13))
+    parts = [img]
+    if frame.train_loss:
+        parts.append(chart("loss (train, validation)", [("train", *zip(*frame.train_loss)),
+                                                       ("validation", *zip(*frame.val_loss))], "step", "loss",
+                           size=(300, side // 2 - 4)))
+    if frame.grad_norms:
+        norms = chart("log10 gradient norm per layer",
+                      [(name, [s for s, _ in pts], [math.log10(max(v, 1e-12)) for _, v in pts])
+                       for name, pts in frame.grad_norms.items()], "step", "log10", size=(300, side // 2 - 4))
+        hists = []
+        for name, w in frame.weights.items():
+            t = torch.tensor(w)
+            lo, hi = float(t.min()), float(t.max())
+            hi = hi if hi > lo else lo + 1e-6
+            counts = torch.histc(t, 15, lo, hi)
+            centres = torch.linspace(lo, hi, 31)[1::2].tolist()
+            hists.append((name, centres, (counts / counts.sum()).tolist()))
+        weights = chart("weights per layer", hists, "weight", "share", size=(300, side // 2 - 4), bars=True)
+        left = Image.new("RGB", (300, side), "white")
+        left.paste(parts.pop(), (0, 0))
+        left.paste(norms, (0, side // 2 + 4))
+        parts += [left, weights]
+    return row(parts)
