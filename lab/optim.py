@@ -133,12 +133,19 @@ def race(surface: str, lrs: dict[str, float], steps: int = 200, schedule: str = 
     """Run the optimisers of ``lrs`` (name -> peak learning rate) from the same start on ``surface``; yields the
     race after every ``every`` steps (and at the end). The learning rate follows the trainers' schedules
     (training.engine.lr_factor: linear warm-up, then constant, cosine, step or one-cycle)."""
-    from training.engine import lr_factor
+    from . import one_thread
 
     if surface not in SURFACES:
         raise ValueError(f"unknown surface {surface!r}; one of {', '.join(SURFACES)}")
     if not 1 <= steps <= MAX_STEPS:
         raise ValueError(f"steps must be between 1 and {MAX_STEPS}")
+    return one_thread(_race(surface, lrs, steps, schedule, warmup, start, seed, every))
+
+
+def _race(surface: str, lrs: dict[str, float], steps: int, schedule: str, warmup: int,
+          start: tuple[float, float] | None, seed: int, every: int) -> Iterator[Race]:
+    from training.engine import lr_factor
+
     surf = SURFACES[surface]
     p0 = torch.tensor(start or surf.start, dtype=torch.float64)
     names = list(lrs)

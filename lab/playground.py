@@ -188,7 +188,13 @@ class Frame:
 
 def train(knobs: Knobs, every: int = 10) -> Iterator[Frame]:
     """Train (or, for kNN, fit) the model on the knobs' data; a frame every ``every`` steps and at the end."""
+    from . import one_thread
+
     knobs.check()
+    return one_thread(_train(knobs, every))
+
+
+def _train(knobs: Knobs, every: int) -> Iterator[Frame]:
     x, y = make_data(knobs.dataset, knobs.points, knobs.noise, knobs.seed)
     classes = int(y.max()) + 1
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(knobs.seed + 1))

@@ -240,8 +240,10 @@ def test_early_stopping_and_bad_knobs():
     from common.errors import UserError
     from lab.playground import Knobs, train
 
+    threads = torch.get_num_threads()
     frames = list(train(Knobs(dataset="moons", points=60, noise=1.0, layers=4, width=64, optimiser="Adam", lr=0.05,
                               steps=3000, patience=5), every=10))
+    assert torch.get_num_threads() == threads  # (one intra-op thread while it computes, then as it was)
     assert frames[-1].stopped.startswith("early stopping") and frames[-1].step < 3000
     for bad, message in [({"model": "forest"}, "Pick a model"), ({"layers": 20}, "Hidden layers"),
                          ({"lr": 0}, "Learning rate"), ({"dataset": "moon"}, "Pick a dataset")]:

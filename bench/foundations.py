@@ -1,11 +1,12 @@
-"""Optimiser lab speed: how many times a second the tab can redraw a race, against the race alone.
+"""Foundations tab speed: how many times a second the optimiser lab and the 2-D playground can redraw, against
+their computation alone (the issue asks for 10 updates a second on two cores).
 
-The tab streams one picture (trajectories over the surface, the loss curves) per frame. Measured per surface with
-all seven optimisers, 300 steps: the bare race (lab.optim.race, no pictures: the limit), and the race drawing a
-picture after every step (what the stream would cost at its most frequent; the tab draws about 60 of them). Median
-of the repeats after one warm-up.
+Optimiser lab: per surface, all seven optimisers, 300 steps: the bare race (lab.optim.race, no pictures: the limit)
+and the race drawing a picture after every step. 2-D playground: an MLP (2 x 8 tanh, SGD, batch 32) on the moons
+for 1,000 steps: bare (one frame at the end), then with a frame (the decision regions on a 120 x 120 grid, both
+losses, gradient norms) every 10 steps and each frame drawn. Median of the repeats after one warm-up.
 
-    .venv/bin/python bench/optim_lab.py [--steps 300] [--repeats 3]
+    .venv/bin/python bench/foundations.py [--steps 300] [--repeats 3]
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lab.optim import SURFACES, race, race_picture  # noqa: E402
+from lab.playground import Knobs, frame_picture, train  # noqa: E402
 
 
 def timed(fn, repeats: int) -> float:
@@ -43,6 +45,12 @@ def main() -> None:
         per_picture = (drawn - bare) / args.steps
         print(f"{name:28} {bare * 1000 / args.steps:9.2f} ms/step {drawn * 1000 / args.steps:15.1f} ms/step "
               f"{1 / max(per_picture, 1e-9):10.0f}", flush=True)
+    knobs = Knobs(dataset="moons", steps=1000)
+    bare = timed(lambda: list(train(knobs, every=1000)), args.repeats)
+    drawn = timed(lambda: [frame_picture(f, knobs) for f in train(knobs, every=10)], args.repeats)
+    print(f"\n2-D playground, 1,000 MLP steps: {bare:.2f} s bare ({1000 / bare:.0f} steps/s); with 100 frames drawn "
+          f"{drawn:.2f} s: {100 / max(drawn - bare, 1e-9):.0f} frames/s beyond the training itself, "
+          f"{100 / drawn:.0f} frames/s in all")
 
 
 if __name__ == "__main__":
