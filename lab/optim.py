@@ -52,8 +52,8 @@ SURFACES: dict[str, Surface] = {
     "Rosenbrock": Surface(
         "f = (1 − x)² + 100 (y − x²)²", lambda x, y: (1 - x) ** 2 + 100 * (y - x ** 2) ** 2, (-1.5, 2.0),
         (-2, 2, -1, 3), (1.0, 1.0, 0.0),
-        {"SGD": 0.001, "Momentum": 0.0002, "Nesterov": 0.0002, "AdaGrad": 0.5, "RMSProp": 0.01, "Adam": 0.05,
-         "AdamW": 0.05},
+        {"SGD": 0.0015, "Momentum": 0.001, "Nesterov": 0.001, "AdaGrad": 0.8, "RMSProp": 0.03, "Adam": 0.1,
+         "AdamW": 0.1},
         note="a narrow curved valley: finding it is easy, following it to (1, 1) is not"),
     "saddle": Surface(
         "f = x² + y⁴/4 − y²", lambda x, y: x ** 2 + y ** 4 / 4 - y ** 2, (-2.0, 0.001), (-2.5, 2.5, -2.5, 2.5),

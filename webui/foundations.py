@@ -68,7 +68,7 @@ def optimiser_section() -> None:
         chosen = gr.CheckboxGroup(list(OPTIMISERS), value=["SGD", "Momentum", "RMSProp", "Adam"], label="Optimisers",
                                   scale=4)
     with gr.Row():
-        steps = gr.Slider(10, MAX_STEPS, value=100, step=10, label="Steps")
+        steps = gr.Slider(10, MAX_STEPS, value=200, step=10, label="Steps")
         schedule = gr.Dropdown(list(SCHEDULES), value="constant", label="Learning-rate schedule")
         warmup = gr.Number(0, label="Warm-up steps", minimum=0, precision=0)
         seed = gr.Number(0, label="Seed (the noisy surface's noise)", precision=0)
