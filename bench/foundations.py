@@ -11,25 +11,14 @@ losses, gradient norms) every 10 steps and each frame drawn. Median of the repea
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from measure import timed  # noqa: E402 (bench/measure.py)
 from lab.optim import SURFACES, race, race_picture  # noqa: E402
 from lab.playground import Knobs, frame_picture, train  # noqa: E402
-
-
-def timed(fn, repeats: int) -> float:
-    fn()
-    runs = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t)
-    return statistics.median(runs)
 
 
 def main() -> None:

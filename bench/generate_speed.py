@@ -10,26 +10,15 @@ the repeats after one warm-up.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from measure import timed  # noqa: E402 (bench/measure.py)
 import torch  # noqa: E402
 
 from hub_models.textgen import LM, create_model, sample_stream, train_bpe  # noqa: E402
-
-
-def timed(fn, repeats: int) -> float:
-    fn()
-    runs = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t)
-    return statistics.median(runs)
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""What the benchmarks share: a free loopback port, waiting for a server, a process's memory and CPU time."""
+"""What the benchmarks share: a free loopback port, waiting for a server, a process's memory and CPU time, the
+median time of a call."""
 from __future__ import annotations
 
 import os
@@ -42,3 +43,16 @@ def memory_mb(pid: int, field: str = "VmRSS") -> float:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def timed(fn, repeats: int) -> float:
+    """The median wall time of ``fn()`` over ``repeats`` runs, after one warm-up run."""
+    import statistics
+
+    fn()
+    runs = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t)
+    return statistics.median(runs)
