@@ -148,9 +148,10 @@ def captioned(img, text: str):
 
 
 def chart(title: str, series: list[tuple[str, list[float], list[float]]], xlabel: str, ylabel: str,
-          size: tuple[int, int] = (420, 340), bars: bool = False, vline: tuple[str, float] | None = None):
+          size: tuple[int, int] = (420, 340), bars: bool = False, vline: tuple[str, float] | None = None,
+          points: list[tuple[str, list[float], list[float]]] | None = None):
     """A line chart (or, with ``bars``, overlaid histograms: xs are bin centres) of named series, with
-    axes, a legend and an optional labelled vertical line (a threshold): PIL only, for saved pictures."""
+    axes, a legend, an optional labelled vertical line (a threshold) and named scatters of ``points``: PIL only."""
     from PIL import Image, ImageDraw
 
     w, h = size
@@ -158,8 +159,9 @@ def chart(title: str, series: list[tuple[str, list[float], list[float]]], xlabel
     img = Image.new("RGB", (w, h), "white")
     d = ImageDraw.Draw(img)
     f, ft = font(11), font(14)
-    xs = [x for _, xv, _ in series for x in xv] + ([vline[1]] if vline else [])
-    ys = [y for _, _, yv in series for y in yv]
+    points = points or []
+    xs = [x for _, xv, _ in series + points for x in xv] + ([vline[1]] if vline else [])
+    ys = [y for _, _, yv in series + points for y in yv]
     x0, x1 = min(xs, default=0.0), max(xs, default=1.0)
     y0, y1 = min(0.0, min(ys, default=0.0)), max(ys, default=1.0)
     x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 1)
@@ -185,6 +187,13 @@ def chart(title: str, series: list[tuple[str, list[float], list[float]]], xlabel
         elif len(xv) > 1:
             d.line([px(x, y) for x, y in zip(xv, yv)], fill=col, width=2)
         d.rectangle([left + 8, top + 8 + 16 * i, left + 20, top + 18 + 16 * i], fill=col)
+        d.text((left + 24, top + 6 + 16 * i), name, fill="black", font=f)
+    for i, (name, xv, yv) in enumerate(points, start=len(series)):
+        col = colour(i)
+        for x, y in zip(xv, yv):
+            u, v = px(x, y)
+            d.ellipse([u - 3, v - 3, u + 3, v + 3], outline=col, width=2)
+        d.ellipse([left + 8, top + 8 + 16 * i, left + 20, top + 18 + 16 * i], outline=col, width=2)
         d.text((left + 24, top + 6 + 16 * i), name, fill="black", font=f)
     if vline:
         x = px(vline[1], y0)[0]

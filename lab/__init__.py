@@ -1,5 +1,6 @@
 """The Foundations tab's computations: small, in-request, instant on two cores (the tab holds no torch code).
 
+regression.py linear regression by the closed form and by gradient descent, and bias against variance by degree
 playground.py the 2-D playground: classifiers on points in the plane with the course's knobs, trained live
 optim.py    the optimiser lab: hand-written SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam and AdamW racing on 2-D
             loss surfaces, with learning-rate schedules and warm-up; trajectories and loss curves as pictures

@@ -266,3 +266,41 @@ def test_the_playground_tab_streams(tab):
     assert status.startswith("k = 3: train accuracy")
     with pytest.raises(AppError, match="less than minimum value 1"):  # the slider refuses it before the handler
         client.predict(**{**values, "width": 0}, api_name="/foundations_playground")
+
+
+# ------------------------------------------------------------------------------------------------- regression
+def test_closed_form_and_gradient_descent_agree_and_the_rate_limit_holds():
+    from common.errors import UserError
+    from lab.regression import closed_form, features, gradient_descent, largest_curvature, split
+
+    data = split("sine", 40, 0.2, 0)
+    phi = features(data.x, 3)
+    w = closed_form(phi, data.y)
+    assert torch.allclose(w, torch.linalg.lstsq(phi, data.y[:, None]).solution[:, 0])
+    ridge = closed_form(phi, data.y, 0.1)
+    decay = torch.eye(4, dtype=phi.dtype) * 0.1 * len(phi)
+    decay[0, 0] = 0
+    assert torch.allclose(ridge, torch.linalg.solve(phi.T @ phi + decay, phi.T @ data.y))
+    limit = 2 / largest_curvature(phi)
+    *_, (_, w_gd) = gradient_descent(phi, data.y, 0.9 * limit, 20000, every=20000)
+    assert (w_gd - w).abs().max() < 1e-6  # the same w*, reached step by step
+    with pytest.raises(UserError, match="diverged"):
+        list(gradient_descent(phi, data.y, 1.2 * limit, 2000))
+
+
+def test_the_degree_sweep_shows_bias_then_variance():
+    from lab.regression import degree_sweep, split
+
+    sweep = degree_sweep(split("sine", 40, 0.2, 0))
+    train, val = [s[1] for s in sweep], [s[2] for s in sweep]
+    assert all(b <= a + 1e-9 for a, b in zip(train, train[1:]))  # more capacity: never a worse training fit
+    best = val.index(min(val)) + 1
+    assert 3 <= best <= 8 and val[0] > 2 * min(val) and val[-1] > 10 * min(val)  # underfit, then overfit
+
+
+def test_the_regression_tab_streams(tab):
+    client, _ = tab
+    updates = list(client.submit(dataset="cubic", points=30, noise=0.1, degree=3, l2=0.0, lr=0.5, steps=200,
+                                 seed=0, api_name="/foundations_regression"))
+    picture, status = updates[-1]
+    assert picture and status.startswith("Step 200 / 200") and "converges for η <" in status

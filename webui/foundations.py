@@ -1,5 +1,6 @@
-"""Foundations tab: the first half of the course, computed in the request (lab/): the 2-D playground, backprop
-with a gradient check, the optimiser lab and the convolution explorer."""
+"""Foundations tab: the first half of the course, computed in the request (lab/): the 2-D playground, linear
+regression (closed form, gradient descent, bias and variance), backprop with a gradient check, the optimiser lab and
+the convolution explorer."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -183,6 +184,14 @@ def conv_section() -> None:
                                "stride": photo_stride})
 
 
+REGRESSION_INTRO = """
+**Linear regression** fits ŷ = w₀ + w₁x + … + w_d x^d, linear in the weights, by least squares. It has a **closed
+form**, the normal equations w* = (ΦᵀΦ)⁻¹Φᵀy (with L2: ΦᵀΦ + nλI), and **gradient descent** reaches the same w*
+step by step if the learning rate stays below 2 / (the largest curvature). Raise the degree: the training loss
+always falls; the validation loss falls, then climbs. Left of its minimum the model **underfits** (high bias),
+right of it it **overfits** (high variance); L2 pulls the high-degree fits back.
+"""
+
 BACKPROP_INTRO = """
 **Backpropagation** is the chain rule applied node by node from the loss back to the inputs: each node passes
 back ∂L/∂(its input) = ∂L/∂(its output) × its local derivative. Below, a two-layer network on one example
@@ -191,6 +200,52 @@ back ∂L/∂(its input) = ∂L/∂(its output) × its local derivative. Below, 
 (L(θ + ε) − L(θ − ε)) / 2ε, by relative error |a − n| / (|a| + |n|): about 1e-10 (float64) when the derivation is
 right. Plant a classic bug in the backward pass and watch the check find the parameters it breaks.
 """
+
+
+def regression(dataset: str, points: int, noise: float, degree: int, l2: float, lr: float, steps: int,
+               seed: int) -> Iterator[tuple[Any, str]]:
+    """Both fits, gradient descent's losses and the degree sweep, streamed while gradient descent runs."""
+    from lab.regression import (closed_form, degree_sweep, features, gradient_descent, largest_curvature, loss,
+                                picture, split)
+
+    data = split(dataset, int(points or 0), float(noise or 0), int(seed or 0))
+    degree, l2, lr, steps = int(degree or 1), float(l2 or 0), float(lr or 0), int(steps or 1)
+    phi, vphi = features(data.x, degree), features(data.vx, degree)
+    w_star, sweep = closed_form(phi, data.y, l2), degree_sweep(data, l2)
+    limit = 2 / largest_curvature(phi, l2)
+    history: list[tuple[int, float, float]] = []
+    for step, w in throttled(gradient_descent(phi, data.y, lr, steps, l2, every=max(1, steps // 100))):
+        history.append((step, loss(phi, data.y, w), loss(vphi, data.vy, w)))
+        gap = float((w - w_star).abs().max())
+        text = (f"Step {step} / {steps} · train loss {history[-1][1]:.4f}, validation {history[-1][2]:.4f} · closed "
+                f"form: train {loss(phi, data.y, w_star):.4f}, validation {loss(vphi, data.vy, w_star):.4f} · largest "
+                f"|w − w*| {gap:.2e} · gradient descent converges for η < {limit:.3g}")
+        yield picture(data, degree, w_star, w, step, history, sweep, loss(phi, data.y, w_star)), text
+
+
+def regression_section() -> None:
+    from lab.regression import DATASETS, MAX_DEGREE, MAX_POINTS, MAX_STEPS
+
+    gr.Markdown(REGRESSION_INTRO)
+    with gr.Row():
+        dataset = gr.Dropdown(list(DATASETS), value="sine", label="Data")
+        points = gr.Slider(4, MAX_POINTS, value=40, step=1, label="Points (half train, half validation)")
+        noise = gr.Slider(0, 2, value=0.2, step=0.05, label="Noise")
+        seed = gr.Number(0, label="Seed", precision=0)
+    with gr.Row():
+        degree = gr.Slider(1, MAX_DEGREE, value=3, step=1, label="Degree d")
+        l2 = gr.Number(0.0, label="L2 (λ)", minimum=0, maximum=10)
+        lr = gr.Number(1.0, label="Learning rate η", minimum=1e-6, maximum=10)
+        steps = gr.Slider(10, MAX_STEPS, value=2000, step=10, label="Gradient-descent steps")
+    with gr.Row():
+        run = gr.Button("Fit", variant="primary")
+        stop = gr.Button("Stop", variant="stop")
+    status = gr.Markdown()
+    picture = gr.Image(label="Fits, losses, bias and variance", type="pil", show_label=False)
+    running = run.click(regression, None, [picture, status], api_name="foundations_regression", **IN_REQUEST,
+                        inputs_kwargs={"dataset": dataset, "points": points, "noise": noise, "degree": degree,
+                                       "l2": l2, "lr": lr, "steps": steps, "seed": seed})
+    stop.click(None, None, None, cancels=[running])
 
 
 def backprop(x1: float, x2: float, target: float, activation: str, seed: int, bug: str,
@@ -304,6 +359,8 @@ def playground_section() -> None:
 
 def build(ctx: AppContext) -> None:
     gr.Markdown("The foundations the rest of the course stands on, computed as you watch.")
+    with gr.Tab("Regression"):
+        regression_section()
     with gr.Tab("2-D playground"):
         playground_section()
     with gr.Tab("Backprop and gradient check"):
