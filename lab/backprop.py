@@ -9,11 +9,13 @@ when it is wrong. ``bug`` plants a classic mistake in one layer's backward pass 
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 
 from common.errors import UserError
+
+if TYPE_CHECKING:  # torch is imported where it runs: building the tab must not load it
+    import torch
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 BUGS = {
@@ -27,10 +29,14 @@ PASS = 1e-6  # relative error under this: the backward pass agrees with the numb
 
 
 def _act(name: str, z: torch.Tensor) -> torch.Tensor:
+    import torch
+
     return torch.sigmoid(z) if name == "sigmoid" else torch.tanh(z) if name == "tanh" else z.clamp(min=0)
 
 
 def _act_grad(name: str, z: torch.Tensor, h: torch.Tensor, bug: str) -> torch.Tensor:
+    import torch
+
     if bug == "activation derivative forgotten":
         return torch.ones_like(z)
     if bug == "sigmoid derivative as σ(z)":
@@ -40,6 +46,8 @@ def _act_grad(name: str, z: torch.Tensor, h: torch.Tensor, bug: str) -> torch.Te
 
 def torch_input(x1: float, x2: float) -> torch.Tensor:
     """The example as the graph takes it (float64: the gradient check's differences need the precision)."""
+    import torch
+
     values = [float(x1 or 0), float(x2 or 0)]
     if any(abs(v) > 1e3 for v in values):
         raise UserError("Keep the inputs between −1000 and 1000.")
@@ -47,6 +55,8 @@ def torch_input(x1: float, x2: float) -> torch.Tensor:
 
 
 def init_params(seed: int, hidden: int = 3) -> dict[str, torch.Tensor]:
+    import torch
+
     g = torch.Generator().manual_seed(seed)
     return {"W1": torch.randn(hidden, 2, generator=g, dtype=torch.float64) * 0.8,
             "b1": torch.randn(hidden, generator=g, dtype=torch.float64) * 0.1,
@@ -63,6 +73,8 @@ def loss_of(params: dict[str, torch.Tensor], x: torch.Tensor, y: float, act: str
 def forward_backward(params: dict[str, torch.Tensor], x: torch.Tensor, y: float, act: str,
                      bug: str = "none") -> dict[str, Any]:
     """Every node's value (forward) and gradient of the loss (backward, by hand): {"values", "grads"}."""
+    import torch
+
     if act not in ACTIVATIONS:
         raise UserError(f"Pick an activation: {', '.join(ACTIVATIONS)}.")
     if bug not in BUGS:

@@ -9,12 +9,13 @@ checked against ``torch.nn.functional.conv2d`` and pooling in the tests.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn.functional as F
 
 from common.errors import UserError
+
+if TYPE_CHECKING:  # torch is imported where it runs: building the tab must not load it
+    import torch
 
 MAX_SIDE = 12  # a grid with every number shown stays readable up to this side
 KERNELS: dict[str, list[list[float]]] = {
@@ -34,6 +35,8 @@ def output_side(n: int, k: int, padding: int, stride: int) -> int:
 def parse_grid(text: str, what: str) -> torch.Tensor:
     """(channels, rows, columns) from text: numbers separated by spaces or commas, rows by ';' or new lines,
     channels by '|'. "0 1 2; 3 4 5; 6 7 8" is one 3x3 channel."""
+    import torch
+
     channels = []
     for part in (text or "").split("|"):
         rows = [r for r in part.replace("\n", ";").split(";") if r.strip()]
@@ -55,6 +58,9 @@ def parse_grid(text: str, what: str) -> torch.Tensor:
 def correlate(x: torch.Tensor, k: torch.Tensor, padding: int, stride: int) -> dict[str, Any]:
     """Cross-correlate ``x`` (C, H, W) with ``k`` (C, kh, kw), written out: the output, the padded input and, per
     output cell, the sum that makes it."""
+    import torch
+    import torch.nn.functional as F
+
     if x.shape[0] != k.shape[0]:
         raise UserError(f"The kernel has {k.shape[0]} channel(s) and the input {x.shape[0]}: a kernel needs one "
                         f"slice per input channel (they are summed).")
@@ -76,6 +82,8 @@ def correlate(x: torch.Tensor, k: torch.Tensor, padding: int, stride: int) -> di
 
 def torch_pool(x: torch.Tensor, size: int, padding: int, stride: int, mode: str) -> torch.Tensor:
     """torch's own pooling of ``x`` (C, H, W), for comparison."""
+    import torch.nn.functional as F
+
     fn = F.max_pool2d if mode == "max" else F.avg_pool2d
     return fn(x[None], size, stride=stride, padding=padding)[0]
 
@@ -93,6 +101,9 @@ def size_line(n: tuple[int, int], k: tuple[int, int], padding: int, stride: int,
 def pool(x: torch.Tensor, size: int, padding: int, stride: int, mode: str) -> torch.Tensor:
     """Max or average pooling of each channel of ``x`` (C, H, W), written out; padding counts as -inf for max
     and as 0 for the average, as torch's defaults do."""
+    import torch
+    import torch.nn.functional as F
+
     _check(x, (size, size), padding, stride)
     if padding * 2 > size:
         raise UserError("Padding must be at most half the window (as in torch).")
@@ -140,6 +151,9 @@ def _ch(t: torch.Tensor, c: int) -> str:
 def filter_photo(image: Any, kernel: str, padding: int, stride: int, side: int = 256) -> dict[str, Any]:
     """A classic kernel over the grey photo (resized to ``side`` px on its longer side): the filtered picture
     (edges: |Y| scaled to white), and the output size by the formula next to the one conv2d returned."""
+    import torch
+    import torch.nn.functional as F
+
     from PIL import Image
 
     from hub_models.inference import load_image

@@ -13,9 +13,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-import torch
+if TYPE_CHECKING:  # torch is imported where it runs: building the tab must not load it
+    import torch
 
 OPTIMISERS = ("SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "AdamW")
 MOMENTUM, ALPHA, BETAS, EPS, ADAGRAD_EPS, WEIGHT_DECAY = 0.9, 0.99, (0.9, 0.999), 1e-8, 1e-10, 0.01
@@ -144,6 +145,8 @@ def race(surface: str, lrs: dict[str, float], steps: int = 200, schedule: str = 
 
 def _race(surface: str, lrs: dict[str, float], steps: int, schedule: str, warmup: int,
           start: tuple[float, float] | None, seed: int, every: int) -> Iterator[Race]:
+    import torch
+
     from training.engine import lr_factor
 
     surf = SURFACES[surface]
@@ -183,6 +186,8 @@ _STOPS = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 
 @lru_cache(maxsize=len(SURFACES))
 def _landscape(surface: str):
     """The surface as a picture: log10(f - f_min) in viridis with 14 contour lines (computed once)."""
+    import torch
+
     import numpy as np
     from PIL import Image
 

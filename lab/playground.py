@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-import torch
-from torch import nn
 
 from common.errors import UserError
 
+if TYPE_CHECKING:  # torch is imported where it runs: building the tab must not load it
+    import torch
+    from torch import nn
+
 DATASETS = ("blobs", "moons", "circles", "spirals", "XOR", "linear with outliers")
 MODELS = ("softmax regression", "linear SVM", "kNN", "MLP")
-ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "ReLU": nn.ReLU, "leaky ReLU": nn.LeakyReLU, "GELU": nn.GELU}
+ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "ReLU": "ReLU", "leaky ReLU": "LeakyReLU", "GELU": "GELU"}
 INITS = ("default", "zeros", "small normal (σ 0.01)", "large normal (σ 1)", "Xavier", "He")
 MAX_POINTS, MAX_STEPS, MAX_LAYERS, MAX_WIDTH = 2000, 5000, 8, 64
 GRID = 120  # the decision picture's resolution, cells per side
@@ -30,6 +32,8 @@ BOX = 3.0  # the plane shown: [-BOX, BOX]^2
 
 def make_data(name: str, n: int, noise: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` points (n, 2) in about [-2.5, 2.5]^2 and their classes."""
+    import torch
+
     if name not in DATASETS:
         raise UserError(f"Pick a dataset: {', '.join(DATASETS)}.")
     if not 10 <= n <= MAX_POINTS:
@@ -118,6 +122,9 @@ class Knobs:
 
 def build_model(knobs: Knobs, classes: int) -> nn.Sequential:
     """The network of ``knobs`` (softmax regression and the SVM: one linear layer) with its initialisation."""
+    import torch
+    from torch import nn
+
     torch.manual_seed(knobs.seed)
     if knobs.model != "MLP":
         return nn.Sequential(nn.Linear(2, classes))
@@ -127,7 +134,7 @@ def build_model(knobs: Knobs, classes: int) -> nn.Sequential:
         layers.append(nn.Linear(width_in, knobs.width))
         if knobs.batch_norm:
             layers.append(nn.BatchNorm1d(knobs.width))
-        layers.append(ACTIVATIONS[knobs.activation]())
+        layers.append(getattr(nn, ACTIVATIONS[knobs.activation])())
         if knobs.dropout:
             layers.append(nn.Dropout(knobs.dropout))
         width_in = knobs.width
@@ -140,6 +147,9 @@ def build_model(knobs: Knobs, classes: int) -> nn.Sequential:
 
 
 def _init(m: nn.Linear, how: str) -> None:
+    import torch
+    from torch import nn
+
     with torch.no_grad():
         if how == "default":
             return  # PyTorch's own: uniform, ±1/√fan_in (He's uniform with a = √5)
@@ -165,6 +175,8 @@ def hinge_loss(scores: torch.Tensor, y: torch.Tensor, margin: float = 1.0) -> to
 
 def knn_predict(train_x: torch.Tensor, train_y: torch.Tensor, x: torch.Tensor, k: int, classes: int) -> torch.Tensor:
     """Class shares among the k nearest training points (Euclidean), (n, classes)."""
+    import torch
+
     d = torch.cdist(x, train_x)
     idx = d.topk(min(k, len(train_x)), largest=False).indices
     votes = torch.nn.functional.one_hot(train_y[idx], classes).float()
@@ -195,6 +207,9 @@ def train(knobs: Knobs, every: int = 10) -> Iterator[Frame]:
 
 
 def _train(knobs: Knobs, every: int) -> Iterator[Frame]:
+    import torch
+    from torch import nn
+
     x, y = make_data(knobs.dataset, knobs.points, knobs.noise, knobs.seed)
     classes = int(y.max()) + 1
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(knobs.seed + 1))
@@ -245,6 +260,8 @@ def _train(knobs: Knobs, every: int) -> Iterator[Frame]:
 
 
 def _plane() -> torch.Tensor:
+    import torch
+
     axis = torch.linspace(-BOX, BOX, GRID)
     gy, gx = torch.meshgrid(axis.flip(0), axis, indexing="ij")  # the top row is the largest y
     return torch.stack([gx.flatten(), gy.flatten()], 1)
@@ -253,6 +270,8 @@ def _plane() -> torch.Tensor:
 def frame_picture(frame: Frame, knobs: Knobs, side: int = 420):
     """The decision regions (the class colour, paler where the model is less sure) with the training points
     (filled) and validation points (white rim); beside it the losses, gradient norms and weight histograms."""
+    import torch
+
     import numpy as np
     from PIL import Image, ImageDraw
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-import torch
 
 from common.errors import UserError
+
+if TYPE_CHECKING:  # torch is imported where it runs: building the tab must not load it
+    import torch
 
 DATASETS = ("line", "sine", "cubic")
 MAX_DEGREE, MAX_POINTS, MAX_STEPS = 15, 500, 20000
@@ -22,6 +24,8 @@ MAX_DEGREE, MAX_POINTS, MAX_STEPS = 15, 500, 20000
 
 def make_data(name: str, n: int, noise: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` points x in [-1, 1] and noisy targets y, float64."""
+    import torch
+
     if name not in DATASETS:
         raise UserError(f"Pick a dataset: {', '.join(DATASETS)}.")
     if not 4 <= n <= MAX_POINTS or not 0 <= noise <= 2:
@@ -35,6 +39,8 @@ def make_data(name: str, n: int, noise: float, seed: int) -> tuple[torch.Tensor,
 
 def features(x: torch.Tensor, degree: int) -> torch.Tensor:
     """Φ(x) = [1, x, …, x^degree], (n, degree + 1)."""
+    import torch
+
     if not 1 <= degree <= MAX_DEGREE:
         raise UserError(f"Degree: 1 to {MAX_DEGREE}.")
     return torch.stack([x ** k for k in range(degree + 1)], 1)
@@ -44,6 +50,8 @@ def closed_form(phi: torch.Tensor, y: torch.Tensor, l2: float = 0.0) -> torch.Te
     """The normal equations' solution (ridge with λ; the bias not decayed). Computed as the least-squares solution
     of Φ stacked on √(nλ) I′ against y stacked on zeros, the same w*: forming ΦᵀΦ squares the condition number,
     which at degree 15 (about 1e10 already) loses the digits that tell the fits apart."""
+    import torch
+
     n, d = phi.shape
     decay = torch.eye(d, dtype=phi.dtype) * math.sqrt(l2 * n)
     decay[0, 0] = 0
@@ -59,6 +67,8 @@ def loss(phi: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> float:
 def gradient_descent(phi: torch.Tensor, y: torch.Tensor, lr: float, steps: int, l2: float = 0.0,
                      every: int = 1) -> Iterator[tuple[int, torch.Tensor]]:
     """(step, w) every ``every`` steps of full-batch gradient descent from w = 0 (and at the end)."""
+    import torch
+
     if not 0 < lr <= 10 or not 1 <= steps <= MAX_STEPS:
         raise UserError(f"Learning rate: above 0, at most 10; steps: 1 to {MAX_STEPS}.")
     n, d = phi.shape
@@ -77,6 +87,8 @@ def gradient_descent(phi: torch.Tensor, y: torch.Tensor, lr: float, steps: int, 
 
 def largest_curvature(phi: torch.Tensor, l2: float = 0.0) -> float:
     """The largest eigenvalue of the loss's Hessian ΦᵀΦ/n + λ: gradient descent converges for η < 2 / this."""
+    import torch
+
     return float(torch.linalg.eigvalsh(phi.T @ phi / len(phi)).max()) + l2
 
 
@@ -106,6 +118,8 @@ def degree_sweep(data: Split, l2: float = 0.0) -> list[tuple[int, float, float]]
 def picture(data: Split, degree: int, w_closed: torch.Tensor, w_gd: torch.Tensor, step: int,
             history: list[tuple[int, float, float]], sweep: list[tuple[int, float, float]], closed_train: float):
     """The points with both fits, gradient descent's losses per step against the closed form's, and the sweep."""
+    import torch
+
     from hub_models.visual import chart, row
 
     grid = torch.linspace(-1, 1, 200, dtype=torch.float64)

@@ -275,6 +275,19 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_role("button", name="Sample", exact=True).click()
         expect(page.get_by_text(re.compile(r"10 classes x 6 · one row per class"))).to_be_visible(timeout=RESULT_MS)
         _shot(page, "generative-sample")
+
+        # Foundations: the 2-D playground trains an MLP on the moons live; the optimisers race on a saddle.
+        page.get_by_role("tab", name="Foundations").click()
+        page.get_by_role("tab", name="2-D playground").click()
+        page.get_by_role("button", name="Train", exact=True).filter(visible=True).click()
+        expect(page.get_by_text(re.compile(r"Step 1000 / 1000 · train accuracy"))).to_be_visible(timeout=RESULT_MS)
+        _shot(page, "foundations-playground")
+        page.get_by_role("tab", name="Optimisers").click()
+        page.get_by_role("combobox", name="Loss surface").click()
+        page.get_by_role("option", name="saddle").click()
+        page.get_by_role("button", name="Run", exact=True).click()
+        expect(page.get_by_text(re.compile(r"Step 200 / 200 on saddle"))).to_be_visible(timeout=RESULT_MS)
+        _shot(page, "foundations-optimisers")
         page.close()
     finally:
         proc.terminate()
