@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-
 from common.errors import UserError
 
 if TYPE_CHECKING:  # torch is imported where it runs: building the tab must not load it

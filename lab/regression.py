@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
-
 from common.errors import UserError
 
 if TYPE_CHECKING:  # torch is imported where it runs: building the tab must not load it
