@@ -63,10 +63,15 @@ def init_params(seed: int, hidden: int = 3) -> dict[str, torch.Tensor]:
             "b2": torch.zeros(1, dtype=torch.float64)}
 
 
+def _forward(params: dict[str, torch.Tensor], x: torch.Tensor, act: str) -> tuple[torch.Tensor, ...]:
+    """(z1, h, z2): the graph's nodes, forward."""
+    z1 = params["W1"] @ x + params["b1"]
+    h = _act(act, z1)
+    return z1, h, params["W2"] @ h + params["b2"]
+
+
 def loss_of(params: dict[str, torch.Tensor], x: torch.Tensor, y: float, act: str) -> torch.Tensor:
-    h = _act(act, params["W1"] @ x + params["b1"])
-    z2 = params["W2"] @ h + params["b2"]
-    return 0.5 * (z2 - y).pow(2).sum()
+    return 0.5 * (_forward(params, x, act)[2] - y).pow(2).sum()
 
 
 def forward_backward(params: dict[str, torch.Tensor], x: torch.Tensor, y: float, act: str,
@@ -78,15 +83,12 @@ def forward_backward(params: dict[str, torch.Tensor], x: torch.Tensor, y: float,
         raise UserError(f"Pick an activation: {', '.join(ACTIVATIONS)}.")
     if bug not in BUGS:
         raise UserError(f"Pick a backward pass: {', '.join(BUGS)}.")
-    W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
-    z1 = W1 @ x + b1
-    h = _act(act, z1)
-    z2 = W2 @ h + b2
+    z1, h, z2 = _forward(params, x, act)
     loss = 0.5 * (z2 - y).pow(2).sum()
     d_z2 = z2 - y  # ∂L/∂z2
     d_W2 = d_z2[:, None] * (torch.ones_like(h)[None, :] if bug == "W2 gradient without h" else h[None, :])
     d_b2 = d_z2
-    d_h = W2.T @ d_z2
+    d_h = params["W2"].T @ d_z2
     d_z1 = d_h * _act_grad(act, z1, h, bug)
     d_W1 = d_z1[:, None] * x[None, :]
     d_b1 = d_z1 * (2 if bug == "b1 gradient doubled" else 1)

@@ -126,7 +126,7 @@ def _check(x: torch.Tensor, k: tuple[int, int], padding: int, stride: int) -> No
 
 
 def _n(v: float) -> str:
-    return "−∞" if v == -math.inf else f"{v:g}" if float(v).is_integer() else f"{v:.3g}"
+    return f"{v:g}" if float(v).is_integer() else f"{v:.3g}"
 
 
 def grid_picture(x: torch.Tensor, k: torch.Tensor, result: dict[str, Any], pooled: torch.Tensor | None,

@@ -11,7 +11,7 @@ gradients are noisy (what a minibatch sees).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -81,7 +81,6 @@ class _State:
     t: int = 0
     buf: torch.Tensor | None = None  # momentum buffer, or Adam's first moment
     sq: torch.Tensor | None = None  # AdaGrad's sum, RMSProp's and Adam's average of squared gradients
-    slots: dict[str, Any] = field(default_factory=dict)
 
 
 def update(name: str, p: torch.Tensor, g: torch.Tensor, state: _State, lr: float) -> torch.Tensor:

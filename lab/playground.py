@@ -194,7 +194,18 @@ class Frame:
     grad_norms: dict[str, list[tuple[int, float]]]
     weights: dict[str, list[float]]
     probs: torch.Tensor  # (GRID, GRID, classes) over the plane
+    data: tuple[torch.Tensor, ...]  # split_data's (train x, train y, validation x, validation y): the points drawn
     stopped: str = ""
+
+
+def split_data(knobs: Knobs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(train x, train y, validation x, validation y) of the knobs' data, split at random by the seed."""
+    import torch
+
+    x, y = make_data(knobs.dataset, knobs.points, knobs.noise, knobs.seed)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(knobs.seed + 1))
+    n_val = max(1, int(len(x) * knobs.val_fraction))
+    return x[perm[n_val:]], y[perm[n_val:]], x[perm[:n_val]], y[perm[:n_val]]
 
 
 def train(knobs: Knobs, every: int = 10) -> Iterator[Frame]:
@@ -209,16 +220,13 @@ def _train(knobs: Knobs, every: int) -> Iterator[Frame]:
     import torch
     from torch import nn
 
-    x, y = make_data(knobs.dataset, knobs.points, knobs.noise, knobs.seed)
-    classes = int(y.max()) + 1
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(knobs.seed + 1))
-    n_val = max(1, int(len(x) * knobs.val_fraction))
-    vx, vy, tx, ty = x[perm[:n_val]], y[perm[:n_val]], x[perm[n_val:]], y[perm[n_val:]]
+    data = tx, ty, vx, vy = split_data(knobs)
+    classes = int(max(ty.max(), vy.max())) + 1
     plane = _plane()
     if knobs.model == "kNN":
         probs = knn_predict(tx, ty, plane, knobs.k, classes).view(GRID, GRID, classes)
         acc = lambda px, py: float((knn_predict(tx, ty, px, knobs.k, classes).argmax(1) == py).float().mean())  # noqa
-        yield Frame(0, [], [], acc(tx, ty), acc(vx, vy), {}, {}, probs)
+        yield Frame(0, [], [], acc(tx, ty), acc(vx, vy), {}, {}, probs, data)
         return
     net = build_model(knobs, classes)
     loss_fn = hinge_loss if knobs.model == "linear SVM" else nn.functional.cross_entropy
@@ -253,7 +261,7 @@ def _train(knobs: Knobs, every: int) -> Iterator[Frame]:
                 acc = lambda px, py: float((net(px).argmax(1) == py).float().mean())  # noqa: E731
                 yield Frame(step, list(hist["train"]), list(hist["val"]), acc(tx, ty), acc(vx, vy),
                             {name: list(hist[name]) for name, _ in linears},
-                            {name: m.weight.flatten().tolist() for name, m in linears}, probs, stopped)
+                            {name: m.weight.flatten().tolist() for name, m in linears}, probs, data, stopped)
             if stopped:
                 return
 
@@ -269,16 +277,12 @@ def _plane() -> torch.Tensor:
 def frame_picture(frame: Frame, knobs: Knobs, side: int = 420):
     """The decision regions (the class colour, paler where the model is less sure) with the training points
     (filled) and validation points (white rim); beside it the losses, gradient norms and weight histograms."""
-    import torch
-
     import numpy as np
+    import torch
     from PIL import Image, ImageDraw
 
     from hub_models.visual import chart, class_colour, font, row
 
-    x, y = make_data(knobs.dataset, knobs.points, knobs.noise, knobs.seed)
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(knobs.seed + 1))
-    n_val = max(1, int(len(x) * knobs.val_fraction))
     probs = frame.probs.numpy()
     colours = np.array([class_colour(c + 1) for c in range(probs.shape[-1])], dtype=float)
     conf = probs.max(-1, keepdims=True)
@@ -286,11 +290,11 @@ def frame_picture(frame: Frame, knobs: Knobs, side: int = 420):
     rgb = 255 - (255 - base) * (0.15 + 0.55 * (conf - 1 / probs.shape[-1]) / (1 - 1 / probs.shape[-1]))
     img = Image.fromarray(rgb.clip(0, 255).astype("uint8")).resize((side, side), Image.NEAREST)
     d = ImageDraw.Draw(img)
-    for i, (px, py) in enumerate(x.tolist()):
-        u, v = (px + BOX) / (2 * BOX) * side, (BOX - py) / (2 * BOX) * side
-        is_val = bool((perm[:n_val] == i).any())
-        d.ellipse([u - 3.5, v - 3.5, u + 3.5, v + 3.5], fill=class_colour(int(y[i]) + 1),
-                  outline="white" if is_val else "black")
+    tx, ty, vx, vy = frame.data
+    for points, classes, rim in ((tx, ty, "black"), (vx, vy, "white")):
+        for (px, py), c in zip(points.tolist(), classes.tolist()):
+            u, v = (px + BOX) / (2 * BOX) * side, (BOX - py) / (2 * BOX) * side
+            d.ellipse([u - 3.5, v - 3.5, u + 3.5, v + 3.5], fill=class_colour(c + 1), outline=rim)
     d.rectangle([0, 0, side, 20], fill=(30, 30, 30))
     d.text((6, 3), f"step {frame.step} · train accuracy {frame.train_acc:.3f} · validation {frame.val_acc:.3f}",
            fill="white", font=font(13))

@@ -206,16 +206,14 @@ def test_hinge_loss_and_its_gradient_by_hand():
 def test_softmax_regression_matches_scikit_learn_and_the_mlp_bends_where_it_cannot():
     from sklearn.linear_model import LogisticRegression
 
-    from lab.playground import Knobs, make_data, train
+    from lab.playground import Knobs, split_data, train
 
     knobs = Knobs(dataset="linear with outliers", points=600, model="softmax regression", optimiser="Adam", lr=0.05,
                   steps=800, seed=0)
     ours = list(train(knobs, every=800))[-1]
-    x, y = make_data(knobs.dataset, knobs.points, knobs.noise, knobs.seed)
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(knobs.seed + 1))
-    n_val = int(len(x) * knobs.val_fraction)
-    sk = LogisticRegression().fit(x[perm[n_val:]].numpy(), y[perm[n_val:]].numpy())
-    assert ours.val_acc == pytest.approx(sk.score(x[perm[:n_val]].numpy(), y[perm[:n_val]].numpy()), abs=0.03)
+    tx, ty, vx, vy = split_data(knobs)
+    sk = LogisticRegression().fit(tx.numpy(), ty.numpy())
+    assert ours.val_acc == pytest.approx(sk.score(vx.numpy(), vy.numpy()), abs=0.03)
     linear = list(train(Knobs(dataset="circles", model="softmax regression", steps=300), every=300))[-1]
     mlp = list(train(Knobs(dataset="circles", model="MLP", optimiser="Adam", lr=0.03, steps=600), every=600))[-1]
     assert linear.val_acc < 0.75 < 0.95 < mlp.val_acc  # a straight line cannot draw a circle

@@ -213,14 +213,15 @@ def regression(dataset: str, points: int, noise: float, degree: int, l2: float, 
     phi, vphi = features(data.x, degree), features(data.vx, degree)
     w_star, sweep = closed_form(phi, data.y, l2), degree_sweep(data, l2)
     limit = 2 / largest_curvature(phi, l2)
+    star_train, star_val = loss(phi, data.y, w_star), loss(vphi, data.vy, w_star)
     history: list[tuple[int, float, float]] = []
     for step, w in throttled(gradient_descent(phi, data.y, lr, steps, l2, every=max(1, steps // 100))):
         history.append((step, loss(phi, data.y, w), loss(vphi, data.vy, w)))
         gap = float((w - w_star).abs().max())
         text = (f"Step {step} / {steps} · train loss {history[-1][1]:.4f}, validation {history[-1][2]:.4f} · closed "
-                f"form: train {loss(phi, data.y, w_star):.4f}, validation {loss(vphi, data.vy, w_star):.4f} · largest "
-                f"|w − w*| {gap:.2e} · gradient descent converges for η < {limit:.3g}")
-        yield picture(data, degree, w_star, w, step, history, sweep, loss(phi, data.y, w_star)), text
+                f"form: train {star_train:.4f}, validation {star_val:.4f} · largest |w − w*| {gap:.2e} · gradient "
+                f"descent converges for η < {limit:.3g}")
+        yield picture(data, degree, w_star, w, step, history, sweep, star_train), text
 
 
 def regression_section() -> None:
