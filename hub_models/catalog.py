@@ -65,6 +65,9 @@ CLASSIFIERS: dict[str, ModelEntry] = {
                                   {"alpha": 0.25, "image_size": 32}, sizes=(16, 32, 224)),
 }
 
+# How the classification tab draws a set's penultimate features in 2-D (hub_models.inside.project).
+PROJECTIONS = ("PCA", "t-SNE")
+
 DETECTORS: dict[str, ModelEntry] = {
     "tinyssd": ModelEntry("hub_models.detection:TinySSD",
                           "TinySSD, ours: multiscale anchors, IoU matching, NMS, from the lessons"),

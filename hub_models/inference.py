@@ -92,14 +92,13 @@ def load_classifier(folder: str):
     return cls.from_pretrained(path).eval()
 
 
-def classify(model, image: Any, top_k: int = 5):
-    """({label: probability} of the ``top_k`` most likely classes, the image the network saw).
+def network_input(model, image: Any):
+    """(the normalised batch of one (1, C, H, W), the PIL image the network sees) for an image classifier.
 
     Grayscale models here learn light ink on a dark ground (the digits); a drawing or a
     scan with a light background is inverted to match.
     """
     import torch
-    import torch.nn.functional as F
     from PIL import ImageOps, ImageStat
 
     img = load_image(image, channels=model.in_channels)
@@ -109,8 +108,17 @@ def classify(model, image: Any, top_k: int = 5):
     x = image_to_tensor(img).float().div(255).unsqueeze(0)  # (1, C, H, W)
     mean = torch.tensor(model.mean).view(1, -1, 1, 1)
     std = torch.tensor(model.std).view(1, -1, 1, 1)
+    return (x - mean) / std, img
+
+
+def classify(model, image: Any, top_k: int = 5):
+    """({label: probability} of the ``top_k`` most likely classes, the image the network saw)."""
+    import torch
+    import torch.nn.functional as F
+
+    x, img = network_input(model, image)
     with torch.no_grad():
-        probs = F.softmax(model((x - mean) / std), dim=1)[0]
+        probs = F.softmax(model(x), dim=1)[0]
     k = min(top_k, len(model.labels))
     values, idx = probs.topk(k)
     return {model.labels[i]: float(v) for v, i in zip(values.tolist(), idx.tolist())}, img

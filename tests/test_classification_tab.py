@@ -55,19 +55,39 @@ def test_train_watch_predict_push_and_pull(tab, hub_server, repo_name):
     rows, progress, loss, metrics, confusion, log = client.predict(job, api_name="/classification_watch")
     assert [r[2] for r in _rows(rows) if r[0] == job] == ["completed"]
     assert "Completed" in progress and "step" in progress
-    assert len(_rows(loss)) > 5 and {r[1] for r in _rows(metrics)} == {"accuracy", "f1_macro"}
+    assert len(_rows(loss)) > 5 and {r[1] for r in _rows(metrics)} == {"accuracy", "f1_macro", "train_accuracy"}
     assert confusion is not None and "completed" in log
     accuracy = float([r[4] for r in _rows(rows) if r[0] == job][0])
     assert accuracy > 0.9
 
     folder = str(runner.job_dir(job) / "out" / "model")
     for example in EXAMPLES:
-        label, seen, summary = client.predict(folder, handle_file(example), 3, api_name="/classification_predict")
+        label, seen, summary, top = client.predict(folder, handle_file(example), 3, api_name="/classification_predict")
         assert seen
         assert len(label["confidences"]) == 3 and len(_rows(summary)) > 5
+        assert [c[0] for c in top["choices"]] == [c["label"] for c in label["confidences"]]  # classes to explain
     correct = sum(client.predict(folder, handle_file(e), 1, api_name="/classification_predict")[0]["label"]
                   == e.rsplit("-", 1)[1][0] for e in EXAMPLES)
     assert correct >= len(EXAMPLES) - 1
+
+    # Inside the network: per-image pictures, then the job's own validation split projected, with its mistakes.
+    note, filters, maps, salient, occluded = client.predict(JOB_KEY + job, handle_file(EXAMPLES[3]), "",
+                                                            api_name="/classification_inside")
+    assert "Explaining **3**" in note and all((filters, maps, salient, occluded))
+    note, *_ = client.predict(JOB_KEY + job, handle_file(EXAMPLES[3]), "8", api_name="/classification_inside")
+    assert "Explaining **8**" in note
+    with refused("not one of this model's classes"):
+        client.predict(JOB_KEY + job, handle_file(EXAMPLES[3]), "cat", api_name="/classification_inside")
+    own = "Its own validation split (trained here)"
+    note, picture, wrong, per_class = client.predict(JOB_KEY + job, own, None, "t-SNE",
+                                                     api_name="/classification_set_views")
+    shown = float(note.split("**")[1].rstrip("%")) / 100
+    assert abs(shown - accuracy) < 0.002 and picture  # the same split the job validated on
+    assert [r[0] for r in _rows(per_class)] == [str(d) for d in range(10)] and len(wrong) > 0
+    assert all(" -> " in item["caption"] for item in wrong)
+    with refused("Upload a zip"):
+        client.predict(JOB_KEY + job, "Upload a zip (one folder per class)", None, "PCA",
+                       api_name="/classification_set_views")
 
     repo = f"alice/{repo_name}"
     with pytest.raises(AppError, match="needs a write token"):
@@ -79,8 +99,12 @@ def test_train_watch_predict_push_and_pull(tab, hub_server, repo_name):
     pulled = client.predict(repo, URL_HUB, hub_server.url, hub_server.tokens["alice"],
                             api_name="/classification_pull")
     pulled = pulled["value"] if isinstance(pulled, dict) else pulled
-    label, _, _ = client.predict(pulled, handle_file(EXAMPLES[0]), 1, api_name="/classification_predict")
+    label, *_ = client.predict(pulled, handle_file(EXAMPLES[0]), 1, api_name="/classification_predict")
     assert label["label"] == "0"
+    with refused("no validation split here"):
+        client.predict(pulled, own, None, "PCA", api_name="/classification_set_views")
+    note, picture, _, _ = client.predict(pulled, "Built-in digits", None, "PCA", api_name="/classification_set_views")
+    assert "on 1797 images" in note and picture
     with pytest.raises(AppError, match="not found"):
         client.predict(repo, URL_HUB, hub_server.url, "", api_name="/classification_pull")  # private
 
@@ -121,7 +145,7 @@ def test_odd_image_modes_are_classified(tab, tmp_path, make):
            "gray16": base.convert("I;16"), "palette": base.convert("P")}[make]
     path = tmp_path / f"x.{'tiff' if make in ('cmyk', 'gray16') else 'png'}"
     img.save(path)
-    label, _, _ = client.predict(str(folder), handle_file(str(path)), 2, api_name="/classification_predict")
+    label, *_ = client.predict(str(folder), handle_file(str(path)), 2, api_name="/classification_predict")
     assert len(label["confidences"]) == 2
 
 
@@ -149,7 +173,7 @@ def test_bad_images_get_clear_messages(tab, tmp_path):
     with pytest.raises(AppError, match="not a valid repo id"):
         client.predict("../etc", URL_HUB, "http://127.0.0.1:9", "", api_name="/classification_pull")
     # Still serving.
-    label, _, _ = client.predict(str(folder), handle_file(EXAMPLES[0]), 1, api_name="/classification_predict")
+    label, *_ = client.predict(str(folder), handle_file(EXAMPLES[0]), 1, api_name="/classification_predict")
     assert label["label"]
 
 
@@ -221,6 +245,9 @@ def test_fine_tune_timm_from_the_hub_then_pull_timm_and_transformers_repos(tab, 
     for repo, labels in ((f"hf-hub:{tuned}", set("0123456789")), (vit_repo, {"cat", "dog", "fox"})):
         pulled = client.predict(repo, *hub, api_name="/classification_pull")
         pulled = pulled["value"] if isinstance(pulled, dict) else pulled
-        label, seen, summary = client.predict(pulled, handle_file(EXAMPLES[3]), 3, api_name="/classification_predict")
+        label, seen, summary, top = client.predict(pulled, handle_file(EXAMPLES[3]), 3, api_name="/classification_predict")
         assert {c["label"] for c in label["confidences"]} <= labels and len(label["confidences"]) == 3
         assert len(_rows(summary)) > 5
+        note, filters, maps, salient, occluded = client.predict(pulled, handle_file(EXAMPLES[3]), "",
+                                                                api_name="/classification_inside")
+        assert f"Explaining **{label['label']}**" in note and all((filters, maps, salient, occluded))

@@ -250,7 +250,7 @@ def test_the_tab_offers_its_famous_models_and_pulls_one(tab, mirrors, hub_server
     pulled = client.predict(repo_id, URL_HUB, hub_server.url, "", api_name="/classification_pull")
     pulled = pulled["value"] if isinstance(pulled, dict) else pulled
     photo = ROOT / "assets" / "examples"
-    label, _, _ = client.predict(pulled, handle_file(str(next(photo.glob("*.jpg")))), 3,
+    label, *_ = client.predict(pulled, handle_file(str(next(photo.glob("*.jpg")))), 3,
                                  api_name="/classification_predict")
     assert label["label"] in load_labels(repo_id, hub_server)
 

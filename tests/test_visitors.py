@@ -221,7 +221,7 @@ def test_visitors_see_stop_push_and_use_only_their_own_jobs(public, hub_server, 
         folder = str(runner.folder(job).run.model)
         with pytest.raises(AppError, match="not one trained here"):  # its server path, typed in
             second.predict(folder, handle_file(EXAMPLES[0]), 1, api_name="/classification_predict")
-        label, _, _ = first.predict(folder, handle_file(EXAMPLES[0]), 1, api_name="/classification_predict")
+        label, *_ = first.predict(folder, handle_file(EXAMPLES[0]), 1, api_name="/classification_predict")
         assert label["label"]
     finally:
         demo.close()

@@ -87,6 +87,29 @@ def _make_model(cfg: ClassificationConfig, x: torch.Tensor, train_idx: torch.Ten
     return create_model(cfg.model, **geometry)
 
 
+def labelled_images(cfg: ClassificationConfig, size: int) -> tuple[torch.Tensor, torch.Tensor, list[str], list[str]]:
+    """The run's images (N, C, size, size) in [0, 1], labels, class names and notes, before the split."""
+    if cfg.dataset == BUILTIN:
+        x, y, labels = load_digits_tensors(size)
+        warnings: list[str] = []
+    else:
+        from .data import load_dataset_spec
+
+        x, y, labels, warnings = load_dataset_spec(cfg.dataset, size, cfg.hub)
+    if len(x) < 4:
+        raise TrainingError(f"only {len(x)} usable images: a train/validation split needs more")
+    if cfg.dry_run:
+        x, y = x[:32], y[:32]
+    return x, y, labels, warnings
+
+
+def validation_images(cfg: ClassificationConfig, size: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """The validation split a run of ``cfg`` held out, unnormalised: what its model never trained on."""
+    x, y, labels, _ = labelled_images(cfg, size)
+    _, val_idx = split(len(x), cfg.val_split, cfg.seed)
+    return x[val_idx], y[val_idx], labels
+
+
 def build_task(cfg: ClassificationConfig) -> TaskSpec:
     """(The config was validated: the model exists, augmentations are known, init_from goes with timm.)"""
     from hub_models.adapters import checkpoint_info
@@ -109,19 +132,10 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
         entry = CLASSIFIERS[cfg.model]
         default_size = entry.defaults.get("image_size") or entry.sizes[1 if len(entry.sizes) > 1 else 0]
     size = cfg.image_size or default_size
-    if cfg.dataset == BUILTIN:
-        x, y, labels = load_digits_tensors(size)
-    else:
-        from .data import load_dataset_spec
-
-        x, y, labels, warnings = load_dataset_spec(cfg.dataset, size, cfg.hub)
-        notes += warnings
+    x, y, labels, warnings = labelled_images(cfg, size)
+    notes += warnings
     local = Path(cfg.dataset).exists()
     data_name = Path(cfg.dataset).name if local else cfg.dataset  # a user's folder path is not metadata
-    if len(x) < 4:
-        raise TrainingError(f"only {len(x)} usable images: a train/validation split needs more")
-    if cfg.dry_run:
-        x, y = x[:32], y[:32]
     train_idx, val_idx = split(len(x), cfg.val_split, cfg.seed)
     model = _make_model(cfg, x, train_idx, labels, size, init)
     mean, std = model.mean, model.std
@@ -129,6 +143,7 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
     x = (x - norm_mean) / norm_std
 
     ops = cfg.augmentations
+    probe = TensorDataset(x[train_idx[:len(val_idx)]], y[train_idx[:len(val_idx)]])
 
     def loss(m: torch.nn.Module, batch: Any) -> torch.Tensor:
         xb, yb = batch
@@ -148,9 +163,14 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
                 total_loss += F.cross_entropy(logits, yb, reduction="sum").item()
                 n += len(yb)
                 cm += confusion_matrix(logits.argmax(1).cpu(), yb.cpu(), k)
+            # Accuracy on as many training images, measured the same way: the gap to validation is over-fitting.
+            xt, yt = probe.tensors
+            device = next(m.parameters()).device
+            hits = sum(int((m(xt[i:i + 256].to(device)).argmax(1).cpu() == yt[i:i + 256]).sum())
+                       for i in range(0, len(xt), 256))
         m.train()
         evaluate.last_confusion = cm.tolist()  # type: ignore[attr-defined]
-        return {**classification_metrics(cm), "loss": total_loss / max(1, n)}
+        return {**classification_metrics(cm), "train_accuracy": hits / max(1, len(yt)), "loss": total_loss / max(1, n)}
 
     def save(m: torch.nn.Module, folder: Path, metrics: dict[str, float]) -> None:
         from hub.card import CardInfo, write_card
@@ -181,7 +201,8 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
                      f"{len(labels)} classes."),
             pipeline_tag="image-classification", task_name="Image Classification", library_name=library,
             tags=[cfg.model], base_model=base,
-            datasets=[] if local else [cfg.dataset], dataset_name=data_name, metrics=metrics,
+            datasets=[] if local else [cfg.dataset], dataset_name=data_name,
+            metrics={k: v for k, v in metrics.items() if not k.startswith("train_")},
             training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")},
             usage=usage))
 

@@ -1,20 +1,23 @@
 """Image classification tab: try a model on an image, train one with live curves, push it."""
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import gradio as gr
 
 from common.errors import UserError
 from hub import client as hubs
+from hub_models.catalog import PROJECTIONS
 from hub_models.visual import confusion_picture
+from training.config import TrainingError
 from training.runner import JobRunner
 from training.tasks import get_task
 from training.tasks.classification import AUGMENTATIONS, BUILTIN, TIMM_PREFIX, ClassificationConfig
 
 from .common import PREDICT, AppContext, get_hub, hub_picker
 from .forms import ConfigForm
-from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
+from .jobs import JOB_KEY, checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 
 TASK = get_task("classification")
 TITLE = TASK.title
@@ -30,6 +33,19 @@ timm checkpoint on a hub), and Predict takes classifiers pulled from a hub: ours
 transformers' (`AutoModelForImageClassification`)."""
 
 
+INSIDE_INTRO = """What the network learned, for the image above. **First-layer filters**: the kernels the first
+convolution slides over the image (edges and colour blobs in a trained network, noise in an untrained one).
+**Feature maps**: each convolution's output for this image, its most active channels, from the first layer
+(edges) to the last (parts that only fire for some classes). **Saliency** (Simonyan et al., 2014): how much the
+class score changes per pixel, |∂s/∂x|. **Occlusion** (Zeiler & Fergus, 2014): a grey square slides over the
+image, and the map shows how far the class probability drops when each spot is hidden."""
+SET_INTRO = """A labelled set through the network. Each image becomes the vector the last layer reads (the
+**penultimate features**), drawn in 2-D by **PCA** (the two directions of largest variance) or **t-SNE**
+(neighbours stay neighbours; distances between clusters mean little). Classes the network separates form
+islands. Below: the images it gets wrong, most confident first: the error analysis that tells you whether to
+collect data, fix labels, or change the model."""
+SET_SOURCES = {"Its own validation split (trained here)": "own", "Built-in digits": "digits",
+               "Upload a zip (one folder per class)": "upload"}
 STARTER_LABEL = "starter: lenet on digits"
 DATA_SOURCES = {"Built-in digits": "digits", "Upload a zip": "upload", "Dataset repo on the hub": "hub"}
 
@@ -112,6 +128,36 @@ def build(ctx: AppContext) -> None:
                                 type="pil", height=160, interactive=False)
                 summary = gr.Dataframe(headers=["layer", "type", "parameters"], interactive=False,
                                        label="Model summary", max_height=300)
+        with gr.Accordion("Inside the network: filters, feature maps, saliency, occlusion", open=False):
+            gr.Markdown(INSIDE_INTRO)
+            with gr.Row():
+                target = gr.Dropdown([], value=None, allow_custom_value=True, label="Class to explain",
+                                     info="empty: the predicted one; Classify lists the top classes", scale=2)
+                look_btn = gr.Button("Look inside", scale=1)
+            inside_note = gr.Markdown()
+            with gr.Row():
+                filters = gr.Image(label="First-layer filters", type="pil", interactive=False)
+                maps = gr.Image(label="Feature maps: the 8 most active channels of each layer (after ReLU)",
+                                type="pil", interactive=False)
+            with gr.Row():
+                salient = gr.Image(label="Saliency |∂ score / ∂ pixel|", type="pil", interactive=False)
+                occluded = gr.Image(label="Occlusion: the probability lost when each spot is hidden", type="pil",
+                                    interactive=False)
+        with gr.Accordion("A labelled set through the network: embeddings and mistakes", open=False):
+            gr.Markdown(SET_INTRO)
+            with gr.Row():
+                set_kind = gr.Radio(list(SET_SOURCES), value=next(iter(SET_SOURCES)), label="Images", scale=3)
+                set_upload = gr.File(label="Zip with one folder per class", file_types=[".zip"], type="filepath",
+                                     visible=False, scale=2)
+                method = gr.Radio(list(PROJECTIONS), value="t-SNE", label="Projection", scale=1)
+                set_btn = gr.Button("Run the set through", scale=1)
+            set_note = gr.Markdown()
+            with gr.Row():
+                projection = gr.Image(label="Penultimate features in 2-D, coloured by true class", type="pil",
+                                      interactive=False)
+                wrong = gr.Gallery(label="Misclassified, most confident first", columns=5, height=480)
+            per_class = gr.Dataframe(headers=["class", "images", "accuracy"], interactive=False,
+                                     label="Accuracy by class", max_height=240)
 
     # ------------------------------------------------------------------ events
     def start_job(source_kind, upload, data_repo, choice, url, token, **values):
@@ -137,11 +183,72 @@ def build(ctx: AppContext) -> None:
             raise UserError("Upload an image or pick an example.")
         model = load_classifier(folder)
         result, network_input = classify(model, image_, top_k=int(k))
-        return result, network_input.resize((140, 140), 0), [list(r) for r in model_summary(model)]
+        return (result, network_input.resize((140, 140), 0), [list(r) for r in model_summary(model)],
+                gr.update(choices=list(result)))
+
+    def look(folder, image_, target_):
+        from hub_models.inference import load_classifier
+        from hub_models.inside import look_inside
+
+        folder = checked_model_folder(runner, folder)
+        if not image_:
+            raise UserError("Upload an image or pick an example.")
+        seen_ = look_inside(load_classifier(folder), image_, target_ or None)
+        note = (f"Explaining **{seen_.target}** (probability {seen_.probability:.2f}). Hiding the most telling "
+                f"spot lowers it by {seen_.most_hurt:.2f}.")
+        if seen_.filters is None:
+            note += " This model has no convolution: no filters or feature maps to show."
+        return note, seen_.filters, seen_.maps, seen_.saliency, seen_.occlusion
+
+    def run_set(folder, kind_label, upload_, method_):
+        from hub_models.inference import load_classifier
+        from hub_models.inside import set_views
+
+        picked = folder
+        folder = checked_model_folder(runner, folder)
+        kind = SET_SOURCES.get(kind_label, "own")
+        if kind == "upload" and not upload_:
+            raise UserError("Upload a zip with one folder per class.")
+        model = load_classifier(folder)
+        images, y, names = labelled_set(kind, picked, upload_, model.image_size)
+        views = set_views(model, images, y, names, method_)
+        note = (f"Accuracy **{views.accuracy:.1%}** on {views.count} images; {len(views.mistakes)} of the wrong "
+                f"ones shown." if views.mistakes else f"Accuracy **{views.accuracy:.1%}** on {views.count} images.")
+        return note, views.projection, views.mistakes, [list(r) for r in views.per_class]
+
+    def labelled_set(kind: str, picked: str, upload_: str | None, size: int):
+        """(images in [0, 1], labels, class names) for the set views."""
+        from training.classification import load_digits_tensors, validation_images
+        from training.data import extract_upload, load_dataset_spec
+
+        if kind == "digits":
+            x, y, names = load_digits_tensors(size)
+            return x, y, names
+        if kind == "upload":
+            x, y, names, _ = load_dataset_spec(str(extract_upload(upload_, runner.root / "uploads")), size, "local")
+            return x, y, names
+        if not picked.startswith(JOB_KEY):
+            raise UserError("A pulled model has no validation split here: pick the built-in digits or upload a zip.")
+        config = runner.get(picked.removeprefix(JOB_KEY)).config
+        cfg = ClassificationConfig(**{f.name: config[f.name] for f in fields(ClassificationConfig) if f.name in config})
+        try:
+            return validation_images(cfg, size)
+        except TrainingError as e:
+            raise UserError(f"cannot read the job's data again ({e}): upload it as a zip instead") from None
 
     toggle_data_fields(source_kind, DATA_SOURCES, {upload: ("upload",), data_repo: ("hub",)})
     form.submit(panel.start, start_job, panel.job, api_name="classification_train",
                 extra={"source_kind": source_kind, "upload": upload, "data_repo": data_repo, **picker.named})
 
-    classify_btn.click(predict, [source, image, top_k], [labels, seen, summary], api_name="classification_predict", **PREDICT)
+    classify_btn.click(predict, [source, image, top_k], [labels, seen, summary, target],
+                       api_name="classification_predict", **PREDICT)
+    inside_outputs = [inside_note, filters, maps, salient, occluded]
+    look_btn.click(lambda: [None] * len(inside_outputs), None, inside_outputs, queue=False,
+                   api_visibility="private").then(
+        look, [source, image, target], inside_outputs, api_name="classification_inside", **PREDICT)
+    set_outputs = [set_note, projection, wrong, per_class]
+    set_kind.change(lambda k: gr.update(visible=SET_SOURCES.get(k) == "upload"), set_kind, set_upload,
+                    queue=False, api_visibility="private")
+    set_btn.click(lambda: [None] * len(set_outputs), None, set_outputs, queue=False, api_visibility="private").then(
+        run_set, [source, set_kind, set_upload, method], set_outputs, api_name="classification_set_views", **PREDICT)
 
