@@ -54,6 +54,7 @@ os.environ.update({
     "HF_ENDPOINT": f"http://127.0.0.1:{HUB_PORT}",
     "HF_HOME": str(_TMP / "hf-home"),
     "DLP_HOME": str(_TMP / "dlp-home"),
+    "TRACKIO_DIR": str(_TMP / "trackio"),  # every run logs to trackio (training.tracking); the owner's folder
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "HF_HUB_ETAG_TIMEOUT": "5",

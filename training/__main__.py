@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from common.errors import UserError
 
     from .events import EventLog, event
+    from .tracking import Tracker
 
     stop_requested = False
 
@@ -51,11 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     log = EventLog(run.events if main_process else run.rank_events(int(os.environ["RANK"])))
     bar = None
     status = "failed"
+    track = Tracker(task.name, cfg, name=cfg.run_name or Path(cfg.output_dir).name,
+                    group=cfg.run_group) if cfg.report_to == "trackio" and main_process else None
     try:
         for ev in train(cfg, stop=lambda: stop_requested, task=task):
             log.write(ev)
             if not main_process:
                 continue
+            if track is not None and (problem := track(ev)):
+                log.write(event("log", message=problem))
+                tqdm.write(problem)
             if ev["type"] == "start":
                 bar = tqdm(total=ev["total_steps"], initial=ev["resumed_from_step"], unit="step", dynamic_ncols=True)
             elif ev["type"] == "step" and bar is not None:

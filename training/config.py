@@ -65,6 +65,9 @@ class TrainConfig:
     resume: str = opt("", "continue from the last checkpoint: 'auto' (this output dir), a folder, or a hub repo id")
     dry_run: bool = opt(False, "one tiny step on a few examples, to check that everything is wired")
     max_steps: int = opt(0, "stop after this many optimizer steps (0: no limit)", min=0)
+    report_to: str = opt("trackio", "experiment tracker the run also logs to (training.tracking)", ("trackio", "none"))
+    run_name: str = opt("", "the run's name in the tracker (default: the output folder's name)")
+    run_group: str = opt("", "the tracker's group of runs (a random search names its trials' group)")
 
     def resolved(self) -> TrainConfig:
         """This config with the defaults that depend on other fields filled in (a new object; here: none)."""

@@ -86,7 +86,7 @@ class JobRunner:
         task = task_of(cfg)
         cfg.validate()
         job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-        cfg = replace(cfg, output_dir=str(self.folder(job_id).run.root))
+        cfg = replace(cfg, output_dir=str(self.folder(job_id).run.root), run_name=cfg.run_name or job_id)
         job = Job(id=job_id, task=task.name, argv=[sys.executable, "-m", "training", task.name, *config_to_argv(cfg)],
                   device=device, created=time.time(), label=label or task.name, config=to_dict(cfg), owner=owner,
                   extra={k: v for k, v in (("max_seconds", max_seconds), ("env", env)) if v})
@@ -220,7 +220,11 @@ class JobRunner:
         # The app's own credentials stay behind (a visitor's job must not push as the owner, nor read the stored
         # huggingface login); the job gets the token of the hub it was started with, if any (secret_env).
         inherited = {k: v for k, v in os.environ.items() if k not in OWNER_SECRETS}
-        env = {"OMP_WAIT_POLICY": "PASSIVE", **inherited, "HF_TOKEN_PATH": os.devnull, **job.extra.get("env", {}),
+        # The tracker's runs (training.tracking): the owner's jobs share one folder (its dashboard compares them,
+        # unless the owner's environment names another), a visitor's job keeps its own.
+        visitor = {"TRACKIO_DIR": str(self.job_dir(job.id) / "trackio")} if job.owner else {}
+        env = {"OMP_WAIT_POLICY": "PASSIVE", "TRACKIO_DIR": str(self.root / "trackio"), **inherited,
+               "HF_TOKEN_PATH": os.devnull, **job.extra.get("env", {}), **visitor,
                **self._secrets.pop(job.id, {}), "PYTHONUNBUFFERED": "1"}
         # Its own session: the job survives the app's terminal closing, and signals reach it alone.
         proc = subprocess.Popen(job.argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

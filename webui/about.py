@@ -1,7 +1,9 @@
 """About tab: what the playground is, where its data lives, which versions run it."""
 from __future__ import annotations
 
+from functools import partial
 from importlib import metadata
+from pathlib import Path
 
 import gradio as gr
 
@@ -44,11 +46,16 @@ def environment_table() -> list[list[str]]:
     return rows
 
 
-def data_note() -> str:
+def data_note(jobs_root: Path) -> str:
     """Where the data lives: the folder for the owner; a visitor is told what is kept, not where."""
     if visitors.is_owner():
+        import os
+
+        runs = os.environ.get("TRACKIO_DIR") or jobs_root / "trackio"
         return (f"**Data folder:** `{cache_root()}` (local hub storage, pulled models, training runs). "
-                "Set `DLP_HOME` to move it.")
+                "Set `DLP_HOME` to move it.\n\n**Experiment tracker:** every training run also logs to trackio in "
+                f"`{runs}`: `TRACKIO_DIR={runs} trackio show --project dl-playground-<task>` opens its dashboard, "
+                "`trackio sync` sends the runs to a Space or a dataset. Visitors' runs stay in their own jobs' folders.")
     return ("**Your work here:** the jobs you start and the faces you enrol are kept on this app's server, apart "
             "from other visitors'; push a model to a hub to keep it.")
 
@@ -56,7 +63,7 @@ def data_note() -> str:
 def build(ctx: AppContext) -> None:
     gr.Markdown(ABOUT)
     note = gr.Markdown()
-    ctx.on_load(data_note, note)
+    ctx.on_load(partial(data_note, ctx.runner.root), note)
     gr.Dataframe(environment_table(), headers=["library", "version"], interactive=False,
                  label="Installed versions")
     if visitors.policy.public and visitors.policy.admin_secret:

@@ -420,7 +420,11 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
     push.click(partial(push_job, runner), [job, repo, private, *picker.inputs], pushed, api_name=f"{task}_push")
     ctx.on_load(partial(watched_job, runner, task), job)
     ctx.on_load(lambda: gr.update(placeholder=visitors.namespaced(repo_placeholder)), repo)
-    return JobPanel(start=start, job=job, runner=runner, task=task)
+    panel = JobPanel(start=start, job=job, runner=runner, task=task)
+    from .compare import compare_section  # (it imports this module)
+
+    compare_section(ctx, panel, picker)
+    return panel
 
 
 def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metric: str, label: str, pull_label: str,

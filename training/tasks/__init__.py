@@ -28,7 +28,8 @@ class Task:
     title: str  # the tab's title
     config: type[TrainConfig]  # the contract between tab, runner and CLI
     trainer: str  # module with build_task(cfg) -> TaskSpec (imports torch)
-    metric: str  # the validation metric the jobs table, the model picker and the tests follow
+    metric: str  # the validation metric the jobs table, the model picker, a search's ranking and the tests follow
+    lower_is_better: bool = False  # of ``metric`` (perplexity, FID, a style loss)
     dry_run: dict[str, Any] = field(default_factory=dict)  # the field values --dry-run runs with
     tab: str | None = None  # module with build(ctx) that lays out the tab
     space: str | None = None  # folder under spaces/ with the demo a model of this task is published as (hub.publish)

@@ -47,4 +47,5 @@ class StyleConfig(TrainConfig):
 
 
 TASK = Task(name="style", title="Neural style transfer", config=StyleConfig, trainer="training.style",
-            metric="style_loss", dry_run={"batch_size": 2, "image_size": 64}, tab="webui.style", space="style")
+            metric="style_loss", lower_is_better=True, dry_run={"batch_size": 2, "image_size": 64}, tab="webui.style",
+            space="style")

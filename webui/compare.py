@@ -1,0 +1,148 @@
+"""Compare runs and random search: the accordion under every task's job panel.
+
+Compare overlays the loss and metric curves of several jobs of the task and ranks them by the task's metric with
+the hyper-parameters beside it; a random search (training.search) queues trials around the watched job's config
+as ordinary jobs (each visitor's job limit holds) and selects them for comparison.
+"""
+from __future__ import annotations
+
+import time
+from functools import partial
+from typing import Any
+
+import gradio as gr
+
+from common.errors import UserError
+from training.runner import JobRunner
+from training.search import MAX_TRIALS
+from training.tasks import get_task
+
+from .common import AppContext, HubPicker, get_hub
+from .jobs import JobPanel, job_choices, job_metrics, visible_job
+
+MAX_COMPARED = 12
+MAX_POINTS = 400  # per job's loss curve: a long run is thinned to this many points, its shape kept
+COLUMNS = ("model", "optimizer", "lr", "weight_decay", "batch_size", "epochs")
+BATCH_SIZES = (8, 16, 32, 64, 128, 256)
+
+
+def thinned(items: list, limit: int = MAX_POINTS) -> list:
+    """Every k-th item, and always the last, so at most ``limit`` stay."""
+    if len(items) <= limit:
+        return items
+    k = -(-len(items) // limit)
+    return items[::k] + ([items[-1]] if (len(items) - 1) % k else [])
+
+
+def compare(runner: JobRunner, task: str, job_ids: list[str] | None) -> tuple[Any, Any, list[list[Any]], str]:
+    """(loss by step, metric by epoch, each coloured by job; the ranked table; a note) for the picked jobs."""
+    import pandas as pd
+
+    from training.search import ranked
+
+    spec = get_task(task)
+    if not job_ids:
+        raise UserError("Pick the jobs to compare (a random search picks its trials here).")
+    if len(job_ids) > MAX_COMPARED:
+        raise UserError(f"Compare at most {MAX_COMPARED} jobs at a time.")
+    losses, metrics, rows = [], [], []
+    for job_id in job_ids:
+        try:
+            job = visible_job(runner, job_id)
+        except KeyError:
+            raise UserError(f"No job {job_id}.") from None
+        name = f"{job.id[-6:]} {job.label}"[:40]
+        events, _ = runner.events(job_id)
+        losses += [{"step": e["step"], "loss": e["loss"], "job": name}
+                   for e in thinned([e for e in events if e["type"] == "step"])]
+        metrics += [{"epoch": e["epoch"], spec.metric: e["metrics"][spec.metric], "job": name}
+                    for e in events if e["type"] == "eval" and spec.metric in e["metrics"]]
+        final = job_metrics(runner, job_id).get(spec.metric)
+        if final is None:  # still running: its latest validation
+            final = next((e["metrics"][spec.metric] for e in reversed(events)
+                          if e["type"] == "eval" and spec.metric in e["metrics"]), None)
+        rows.append({"job": name, "status": job.status, **{c: job.config.get(c) for c in COLUMNS},
+                     spec.metric: final})
+    rows = ranked(rows, spec.metric, spec.lower_is_better)
+    table = [[r["job"], r["status"], *[r[c] for c in COLUMNS],
+              None if r[spec.metric] is None else round(r[spec.metric], 4)] for r in rows]
+    best = rows[0] if rows[0][spec.metric] is not None else None
+    note = (f"Best so far: **{best['job']}**, {spec.metric} {best[spec.metric]:.4g} "
+            f"({'lower' if spec.lower_is_better else 'higher'} is better)." if best else "No results yet.")
+    return (pd.DataFrame(losses) if losses else None, pd.DataFrame(metrics) if metrics else None, table, note)
+
+
+def launch_search(runner: JobRunner, panel: JobPanel, *, base_job: str | None, trials: float, lr_low: float,
+                  lr_high: float, wd_low: float, wd_high: float, batch_sizes: list, seed: float, choice: str, url: str,
+                  token: str) -> tuple[Any, str]:
+    """Queue the trials around ``base_job``'s config; (the compare picker's update with them, a note)."""
+    from training import search
+
+    if not base_job:
+        raise UserError("Watch a job first: a search varies its settings.")
+    try:
+        job = visible_job(runner, base_job)
+    except KeyError:
+        raise UserError(f"No job {base_job}.") from None
+    spec = get_task(job.task)
+    if not 1 <= int(trials) <= MAX_TRIALS:
+        raise UserError(f"Trials: between 1 and {MAX_TRIALS}.")
+    try:
+        settings = search.draw(int(trials), int(seed or 0), lr=(lr_low, lr_high),
+                               weight_decay=(wd_low, wd_high) if wd_high > 0 else None,
+                               batch_sizes=[int(b) for b in batch_sizes or ()])
+        group = f"search-{time.strftime('%m%d-%H%M%S')}"
+        configs = search.trial_configs(search.config_of(spec.config, job.config), settings, group)
+    except (ValueError, TypeError) as e:
+        raise UserError(str(e)) from None
+    hub = get_hub(choice, url, token)
+    started, why = [], ""
+    for k, (cfg, setting) in enumerate(zip(configs, settings), start=1):
+        try:
+            update = panel.submit(cfg, f"{group} #{k}: {search.describe(setting)}", hub)
+        except UserError as e:  # a visitor's job limit: the trials queued so far still run
+            why = f" The rest were not queued: {e}"
+            break
+        started.append(update["value"])
+    note = (f"Queued {len(started)} of {len(settings)} trials of **{group}** around {job.label} (tracker group "
+            f"`{group}`); press Compare as they finish.{why}")
+    return gr.update(choices=job_choices(runner, spec.name), value=started), note
+
+
+def compare_section(ctx: AppContext, panel: JobPanel, picker: HubPicker) -> None:
+    """Lay out and wire the accordion under ``panel``; api names ``<task>_compare`` and ``<task>_search``."""
+    runner, task = ctx.runner, panel.task
+    spec = get_task(task)
+    with gr.Accordion("Compare runs and search hyper-parameters", open=False):
+        gr.Markdown("Overlay the curves of several runs, or let a **random search** (Bergstra & Bengio, 2012) try "
+                    "settings around the watched job: the learning rate and the weight decay drawn on a log scale, "
+                    "the batch size from the sizes ticked. Each trial is an ordinary job; every run is also logged "
+                    "to the **trackio** experiment tracker.")
+        with gr.Row():
+            picked = gr.Dropdown([], value=[], multiselect=True, label="Jobs to compare", scale=4)
+            compare_btn = gr.Button("Compare", scale=1)
+        note = gr.Markdown()
+        with gr.Row():
+            loss_plot = gr.LinePlot(x="step", y="loss", color="job", title="Training loss by run", height=280)
+            metric_plot = gr.LinePlot(x="epoch", y=spec.metric, color="job", title=f"Validation {spec.metric} by run",
+                                      height=280)
+        table = gr.Dataframe(headers=["job", "status", *COLUMNS, spec.metric], interactive=False,
+                             label=f"Runs, best {spec.metric} first")
+        with gr.Row():
+            trials = gr.Number(6, label="Trials", minimum=1, maximum=MAX_TRIALS, precision=0, scale=1)
+            lr_low = gr.Number(1e-4, label="Learning rate from", minimum=0, scale=1)
+            lr_high = gr.Number(1e-2, label="to", minimum=0, scale=1)
+            wd_low = gr.Number(0.0, label="Weight decay from", minimum=0, scale=1)
+            wd_high = gr.Number(0.0, label="to (0: not searched)", minimum=0, scale=1)
+            batch_sizes = gr.CheckboxGroup(list(BATCH_SIZES), value=[], label="Batch sizes (none: the job's)", scale=3)
+            seed = gr.Number(0, label="Seed", precision=0, scale=1)
+        search_btn = gr.Button("Start a random search around the watched job")
+    compare_btn.click(partial(compare, runner, task), picked, [loss_plot, metric_plot, table, note],
+                      api_name=f"{task}_compare")
+    search_inputs = {"base_job": panel.job, "trials": trials, "lr_low": lr_low, "lr_high": lr_high, "wd_low": wd_low,
+                     "wd_high": wd_high, "batch_sizes": batch_sizes, "seed": seed, **picker.named}
+    search_btn.click(partial(launch_search, runner, panel), None, [picked, note], inputs_kwargs=search_inputs,
+                     api_name=f"{task}_search")
+    # The picker lists this visitor's jobs of the task, fresh whenever the panel's job list changes.
+    panel.job.change(lambda current: gr.update(choices=job_choices(runner, task)), picked, picked,
+                     queue=False, api_visibility="private")
