@@ -31,3 +31,45 @@ def one_thread(steps: Iterator[T]) -> Iterator[T]:
         finally:
             torch.set_num_threads(before)
         yield item
+
+
+MAX_CSV_BYTES = 1 << 20
+
+
+def read_csv_rows(path: str, names: tuple[str, ...], max_rows: int, min_rows: int) -> list[list[str]]:
+    """The rows of a user's small CSV with the columns ``names`` (a header line is skipped; extra columns are not
+    allowed): their first len(names) - 1 fields are finite numbers, checked here; the last is returned as text."""
+    import csv
+    import io
+    import math
+    from pathlib import Path
+
+    from common.errors import UserError
+
+    want = ", ".join(names)
+    p = Path(path)
+    if p.suffix.lower() not in (".csv", ".txt"):
+        raise UserError(f"Upload a .csv file with the columns {want}.")
+    if p.stat().st_size > MAX_CSV_BYTES:
+        raise UserError(f"That CSV is over {MAX_CSV_BYTES >> 20} MB: the lab takes up to {max_rows} rows.")
+    try:
+        text = p.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UserError("That file is not UTF-8 text: upload a CSV.") from None
+    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+
+    def numeric(r: list[str]) -> bool:
+        try:
+            return all(math.isfinite(float(c)) for c in r[:len(names) - 1])
+        except ValueError:
+            return False
+
+    if rows and not numeric(rows[0]):
+        rows = rows[1:]  # a header
+    for i, r in enumerate(rows, start=1):
+        if len(r) != len(names) or not numeric(r):
+            raise UserError(f"Row {i} of the CSV is {','.join(r)[:60]!r}: each row needs {want}, the first "
+                            f"{len(names) - 1} finite numbers.")
+    if not min_rows <= len(rows) <= max_rows:
+        raise UserError(f"The CSV has {len(rows)} rows: the lab takes {min_rows} to {max_rows}.")
+    return [[c.strip() for c in r] for r in rows]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from common.errors import UserError
@@ -20,7 +21,10 @@ if TYPE_CHECKING:  # torch is imported where it runs: building the tab must not 
     import torch
     from torch import nn
 
-DATASETS = ("blobs", "moons", "circles", "spirals", "XOR", "linear with outliers")
+    from hub.card import CardInfo
+
+DATASETS = ("blobs", "moons", "circles", "spirals", "XOR", "linear with outliers", "your CSV")
+MAX_CLASSES = 10
 MODELS = ("softmax regression", "linear SVM", "kNN", "MLP")
 ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "ReLU": "ReLU", "leaky ReLU": "LeakyReLU", "GELU": "GELU"}
 INITS = ("default", "zeros", "small normal (σ 0.01)", "large normal (σ 1)", "Xavier", "He")
@@ -29,12 +33,33 @@ GRID = 120  # the decision picture's resolution, cells per side
 BOX = 3.0  # the plane shown: [-BOX, BOX]^2
 
 
-def make_data(name: str, n: int, noise: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` points (n, 2) in about [-2.5, 2.5]^2 and their classes."""
+def read_points(path: str) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """A user's CSV of x, y, label: the points moved and scaled into the plane shown (the same factor on both axes,
+    so shapes keep), their classes, and the class names (sorted labels)."""
+    import torch
+
+    from . import read_csv_rows
+
+    rows = read_csv_rows(path, ("x", "y", "label"), MAX_POINTS, 10)
+    names = sorted({r[2] for r in rows})
+    if not 2 <= len(names) <= MAX_CLASSES:
+        raise UserError(f"The CSV has {len(names)} labels: the playground takes 2 to {MAX_CLASSES} classes.")
+    x = torch.tensor([[float(r[0]), float(r[1])] for r in rows])
+    x = x - x.mean(0)
+    x = x / x.abs().max().clamp(min=1e-12) * 2.5
+    return x, torch.tensor([names.index(r[2]) for r in rows]), names
+
+
+def make_data(name: str, n: int, noise: float, seed: int, csv: str = "") -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` points (n, 2) in about [-2.5, 2.5]^2 and their classes (or the points of the user's ``csv``)."""
     import torch
 
     if name not in DATASETS:
         raise UserError(f"Pick a dataset: {', '.join(DATASETS)}.")
+    if name == "your CSV":
+        if not csv:
+            raise UserError("Upload a CSV with the columns x, y, label.")
+        return read_points(csv)[:2]
     if not 10 <= n <= MAX_POINTS:
         raise UserError(f"Points: between 10 and {MAX_POINTS}.")
     if not 0 <= noise <= 2:
@@ -101,6 +126,7 @@ class Knobs:
     l2: float = 0.0
     patience: int = 0  # early stopping: frames without a better validation loss; 0 = off
     seed: int = 0
+    csv: str = ""  # the uploaded file when the dataset is "your CSV"
 
     def check(self) -> None:
         if self.model not in MODELS:
@@ -202,7 +228,7 @@ def split_data(knobs: Knobs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, 
     """(train x, train y, validation x, validation y) of the knobs' data, split at random by the seed."""
     import torch
 
-    x, y = make_data(knobs.dataset, knobs.points, knobs.noise, knobs.seed)
+    x, y = make_data(knobs.dataset, knobs.points, knobs.noise, knobs.seed, knobs.csv)
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(knobs.seed + 1))
     n_val = max(1, int(len(x) * knobs.val_fraction))
     return x[perm[n_val:]], y[perm[n_val:]], x[perm[:n_val]], y[perm[:n_val]]
@@ -213,57 +239,167 @@ def train(knobs: Knobs, every: int = 10) -> Iterator[Frame]:
     from . import one_thread
 
     knobs.check()
-    return one_thread(_train(knobs, every))
+    return one_thread(Session(knobs).run(every))
 
 
-def _train(knobs: Knobs, every: int) -> Iterator[Frame]:
-    import torch
-    from torch import nn
+class Session:
+    """One model training on one dataset, resumable: the tab keeps it between requests, so Pause, Step and a
+    changed learning rate continue where it stood (TensorFlow Playground's controls), and it can be pushed."""
 
-    data = tx, ty, vx, vy = split_data(knobs)
-    classes = int(max(ty.max(), vy.max())) + 1
-    plane = _plane()
-    if knobs.model == "kNN":
-        probs = knn_predict(tx, ty, plane, knobs.k, classes).view(GRID, GRID, classes)
-        acc = lambda px, py: float((knn_predict(tx, ty, px, knobs.k, classes).argmax(1) == py).float().mean())  # noqa
-        yield Frame(0, [], [], acc(tx, ty), acc(vx, vy), {}, {}, probs, data)
-        return
-    net = build_model(knobs, classes)
-    loss_fn = hinge_loss if knobs.model == "linear SVM" else nn.functional.cross_entropy
-    opt = (torch.optim.Adam if knobs.optimiser == "Adam" else torch.optim.SGD)(net.parameters(), lr=knobs.lr)
-    linears = [(f"layer {i + 1}", m) for i, m in enumerate(m for m in net if isinstance(m, nn.Linear))]
-    hist: dict[str, list] = {"train": [], "val": [], **{name: [] for name, _ in linears}}
-    g = torch.Generator().manual_seed(knobs.seed + 2)
-    best, since_best, stopped = math.inf, 0, ""
-    for step in range(1, knobs.steps + 1):
-        net.train()
-        idx = torch.randint(len(tx), (min(knobs.batch_size, len(tx)),), generator=g)
-        loss = loss_fn(net(tx[idx]), ty[idx])
-        penalty = sum(knobs.l1 * m.weight.abs().sum() + knobs.l2 * m.weight.pow(2).sum() for _, m in linears)
-        opt.zero_grad()
-        (loss + penalty).backward()
-        if not torch.isfinite(loss):
-            stopped = f"the loss became {float(loss)} at step {step}: lower the learning rate"
-        opt.step()
-        if step % every == 0 or step == knobs.steps or stopped:
-            for name, m in linears:
-                hist[name].append((step, float(m.weight.grad.norm())))
-            net.eval()
-            with torch.no_grad():
-                tl, vl = float(loss_fn(net(tx), ty)), float(loss_fn(net(vx), vy))
-                hist["train"].append((step, tl))
-                hist["val"].append((step, vl))
-                if knobs.patience and not stopped:
-                    best, since_best = (vl, 0) if vl < best - 1e-6 else (best, since_best + 1)
-                    if since_best >= knobs.patience:
-                        stopped = f"early stopping at step {step}: no better validation loss for {knobs.patience} checks"
-                probs = net(plane).softmax(1).view(GRID, GRID, classes)
-                acc = lambda px, py: float((net(px).argmax(1) == py).float().mean())  # noqa: E731
-                yield Frame(step, list(hist["train"]), list(hist["val"]), acc(tx, ty), acc(vx, vy),
-                            {name: list(hist[name]) for name, _ in linears},
-                            {name: m.weight.flatten().tolist() for name, m in linears}, probs, data, stopped)
-            if stopped:
-                return
+    def __init__(self, knobs: Knobs, data: tuple[torch.Tensor, ...] | None = None):
+        import torch
+        from torch import nn
+
+        knobs.check()
+        self.knobs = knobs
+        self.data = tx, ty, vx, vy = data if data is not None else split_data(knobs)
+        self.classes = int(max(ty.max(), vy.max())) + 1
+        self.step, self.stopped = 0, ""
+        self.hist: dict[str, list] = {"train": [], "val": []}
+        if knobs.model == "kNN":
+            self.net = None
+            return
+        self.net = build_model(knobs, self.classes)
+        self.loss_fn = hinge_loss if knobs.model == "linear SVM" else nn.functional.cross_entropy
+        self.opt = (torch.optim.Adam if knobs.optimiser == "Adam" else torch.optim.SGD)(self.net.parameters(),
+                                                                                       lr=knobs.lr)
+        self.linears = [(f"layer {i + 1}", m) for i, m in enumerate(m for m in self.net if isinstance(m, nn.Linear))]
+        self.hist.update({name: [] for name, _ in self.linears})
+        self.g = torch.Generator().manual_seed(knobs.seed + 2)
+        self.best, self.since_best = math.inf, 0
+
+    @property
+    def done(self) -> bool:
+        return self.net is None and self.step > 0 or self.step >= self.knobs.steps or bool(self.stopped)
+
+    def continues(self, knobs: Knobs) -> bool:
+        """Whether ``knobs`` are this session's but for the steps and the learning rate (which change on the fly)."""
+        same = lambda k: {**vars(k), "steps": 0, "lr": 0, "csv": Path(k.csv).name}  # noqa: E731 (a pulled CSV: its name)
+        return same(knobs) == same(self.knobs)
+
+    def retune(self, knobs: Knobs) -> None:
+        """Take the new step count and learning rate (the optimiser keeps its state)."""
+        self.knobs = knobs
+        for group in getattr(self, "opt", None).param_groups if self.net is not None else []:
+            group["lr"] = knobs.lr
+
+    def run(self, every: int) -> Iterator[Frame]:
+        while not self.done:
+            yield self.advance(every)
+
+    def advance(self, n: int) -> Frame:
+        """Up to ``n`` more steps (not past the knobs' steps), then the frame."""
+        import torch
+
+        if self.net is None:
+            self.step = 1
+            return self.frame()
+        tx, ty = self.data[0], self.data[1]
+        knobs = self.knobs
+        end = min(knobs.steps, self.step + n)
+        while self.step < end and not self.stopped:
+            self.step += 1
+            self.net.train()
+            idx = torch.randint(len(tx), (min(knobs.batch_size, len(tx)),), generator=self.g)
+            loss = self.loss_fn(self.net(tx[idx]), ty[idx])
+            penalty = sum(knobs.l1 * m.weight.abs().sum() + knobs.l2 * m.weight.pow(2).sum() for _, m in self.linears)
+            self.opt.zero_grad()
+            (loss + penalty).backward()
+            if not torch.isfinite(loss):
+                self.stopped = f"the loss became {float(loss)} at step {self.step}: lower the learning rate"
+            self.opt.step()
+        for name, m in self.linears:
+            if m.weight.grad is not None:
+                self.hist[name].append((self.step, float(m.weight.grad.norm())))
+        return self.frame(check=True)
+
+    def frame(self, check: bool = False) -> Frame:
+        import torch
+
+        tx, ty, vx, vy = self.data
+        plane = _plane()
+        if self.net is None:
+            probs = knn_predict(tx, ty, plane, self.knobs.k, self.classes).view(GRID, GRID, self.classes)
+            acc = lambda px, py: float((knn_predict(tx, ty, px, self.knobs.k, self.classes).argmax(1) == py)  # noqa
+                                       .float().mean())
+            return Frame(self.step, [], [], acc(tx, ty), acc(vx, vy), {}, {}, probs, self.data)
+        self.net.eval()
+        with torch.no_grad():
+            if check:
+                tl, vl = float(self.loss_fn(self.net(tx), ty)), float(self.loss_fn(self.net(vx), vy))
+                self.hist["train"].append((self.step, tl))
+                self.hist["val"].append((self.step, vl))
+                patience = self.knobs.patience
+                if patience and not self.stopped:
+                    self.best, self.since_best = (vl, 0) if vl < self.best - 1e-6 else (self.best, self.since_best + 1)
+                    if self.since_best >= patience:
+                        self.stopped = (f"early stopping at step {self.step}: no better validation loss for "
+                                        f"{patience} checks")
+            probs = self.net(plane).softmax(1).view(GRID, GRID, self.classes)
+            acc = lambda px, py: float((self.net(px).argmax(1) == py).float().mean())  # noqa: E731
+            return Frame(self.step, list(self.hist["train"]), list(self.hist["val"]), acc(tx, ty), acc(vx, vy),
+                         {name: list(self.hist[name]) for name, _ in self.linears},
+                         {name: m.weight.flatten().tolist() for name, m in self.linears}, probs, self.data,
+                         self.stopped)
+
+    # ------------------------------------------------------------------ push and pull (hub/ moves the folder)
+    def save(self, folder: Path) -> None:
+        """A model folder: config.json (the knobs, the step, the curves), model.safetensors (the weights, and the
+        points it trained and validated on: for kNN they are the whole model)."""
+        import json
+
+        from safetensors.torch import save_file
+
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = dict(zip(("data.train_x", "data.train_y", "data.val_x", "data.val_y"), self.data))
+        if self.net is not None:
+            tensors.update({f"net.{k}": v for k, v in self.net.state_dict().items()})
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(folder / "model.safetensors"))
+        (folder / "config.json").write_text(json.dumps({
+            "_class_name": "PlaygroundSession", "knobs": {**vars(self.knobs), "csv": Path(self.knobs.csv).name},
+            "classes": self.classes,
+            "step": self.step, "history": {k: v for k, v in self.hist.items()}}, indent=1))
+
+    @classmethod
+    def load(cls, folder: Path) -> Session:
+        """A session saved by ``save`` (a pulled repo), ready to show or to train on."""
+        import json
+
+        from safetensors.torch import load_file
+
+        try:
+            config = json.loads((folder / "config.json").read_text())
+            if config.get("_class_name") != "PlaygroundSession":
+                raise ValueError("not a 2-D playground model")
+            knobs = Knobs(**config["knobs"])
+            tensors = load_file(str(folder / "model.safetensors"))
+            data = tuple(tensors[f"data.{k}"] for k in ("train_x", "train_y", "val_x", "val_y"))
+            session = cls(knobs, data)
+            if session.net is not None:
+                session.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+            session.step = int(config["step"])
+            session.hist = {k: [tuple(p) for p in v] for k, v in config["history"].items()}
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+            raise UserError(f"That repo is not a 2-D playground model ({str(e).splitlines()[0] if str(e) else e!r}).")
+        return session
+
+    def card(self, repo_id: str) -> CardInfo:
+        from hub.card import CardInfo
+
+        k = self.knobs
+        shape = (f"an MLP of {k.layers} x {k.width} {k.activation} units" if k.model == "MLP" else k.model)
+        last = self.frame()
+        return CardInfo(
+            repo_id=repo_id, title=f"{k.model} on {k.dataset} (2-D playground)",
+            summary=(f"A toy classifier from DL Playground's 2-D playground: {shape} trained {self.step} steps "
+                     f"({k.optimiser}, learning rate {k.lr:g}, batch {k.batch_size}) on {len(self.data[0])} points "
+                     f"of the {k.dataset} data, validated on {len(self.data[2])}. The points are in the weights "
+                     "file, so the repo shows its own decision regions when pulled."),
+            pipeline_tag="tabular-classification", task_name="2-D classification", tags=["2d-playground", k.model],
+            dataset_name=f"{k.dataset} (seed {k.seed})", metrics={"accuracy": last.val_acc},
+            training={**vars(k), "csv": Path(k.csv).name},
+            usage=("from lab.playground import Session\nsession = Session.load(folder)  # a pulled snapshot\n"
+                   "frame = session.frame()  # decision regions, accuracy"))
 
 
 def _plane() -> torch.Tensor:

@@ -17,16 +17,32 @@ from common.errors import UserError
 if TYPE_CHECKING:  # torch is imported where it runs: building the tab must not load it
     import torch
 
-DATASETS = ("line", "sine", "cubic")
+DATASETS = ("line", "sine", "cubic", "your CSV")
 MAX_DEGREE, MAX_POINTS, MAX_STEPS = 15, 500, 20000
 
 
-def make_data(name: str, n: int, noise: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` points x in [-1, 1] and noisy targets y, float64."""
+def make_data(name: str, n: int, noise: float, seed: int, csv: str = "") -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` points x in [-1, 1] and noisy targets y, float64; or the user's ``csv`` of x, target, its x scaled
+    into [-1, 1] (powers of x up to 15 stay well-conditioned there) and shuffled by the seed."""
     import torch
 
     if name not in DATASETS:
         raise UserError(f"Pick a dataset: {', '.join(DATASETS)}.")
+    if name == "your CSV":
+        from . import read_csv_rows
+
+        if not csv:
+            raise UserError("Upload a CSV with the columns x, target.")
+        rows = read_csv_rows(csv, ("x", "target"), MAX_POINTS, 4)
+        try:
+            xy = torch.tensor([[float(a), float(b)] for a, b in rows], dtype=torch.float64)
+        except ValueError:
+            raise UserError("Each row of the CSV needs two numbers: x, target.") from None
+        if not torch.isfinite(xy).all():
+            raise UserError("The CSV's targets must be finite numbers.")
+        xy = xy[torch.randperm(len(xy), generator=torch.Generator().manual_seed(seed))]
+        x = xy[:, 0] - (xy[:, 0].max() + xy[:, 0].min()) / 2
+        return x / x.abs().max().clamp(min=1e-12), xy[:, 1]
     if not 4 <= n <= MAX_POINTS or not 0 <= noise <= 2:
         raise UserError(f"Points: 4 to {MAX_POINTS}; noise: 0 to 2.")
     g = torch.Generator().manual_seed(seed)
@@ -99,9 +115,9 @@ class Split:
     vy: torch.Tensor
 
 
-def split(name: str, n: int, noise: float, seed: int, val_fraction: float = 0.5) -> Split:
-    x, y = make_data(name, n, noise, seed)
-    n_val = max(2, int(n * val_fraction))
+def split(name: str, n: int, noise: float, seed: int, val_fraction: float = 0.5, csv: str = "") -> Split:
+    x, y = make_data(name, n, noise, seed, csv)
+    n_val = max(2, int(len(x) * val_fraction))
     return Split(x[n_val:], y[n_val:], x[:n_val], y[:n_val])
 
 

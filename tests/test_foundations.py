@@ -249,21 +249,101 @@ def test_early_stopping_and_bad_knobs():
             list(train(Knobs(**bad)))
 
 
-def test_the_playground_tab_streams(tab):
+def test_a_paused_session_goes_on_as_if_never_paused():
+    from lab.playground import Knobs, Session, train
+
+    knobs = Knobs(dataset="spirals", points=200, optimiser="Adam", lr=0.03, steps=300, dropout=0.1, seed=3)
+    straight = list(train(knobs, every=100))[-1]
+    session = Session(knobs)
+    for _ in range(3):  # Pause and Step between frames: the generator and the optimiser keep their state
+        frame = session.advance(100)
+    assert frame.step == 300 and frame.train_loss == straight.train_loss and frame.val_acc == straight.val_acc
+    assert session.done and session.continues(Knobs(**{**vars(knobs), "steps": 600, "lr": 0.01}))
+    assert not session.continues(Knobs(**{**vars(knobs), "width": 9}))
+    session.retune(Knobs(**{**vars(knobs), "steps": 600, "lr": 0.01}))
+    assert not session.done and session.opt.param_groups[0]["lr"] == 0.01
+
+
+def test_user_csv_points(tmp_path):
+    from common.errors import UserError
+    from lab.playground import Knobs, read_points, split_data, train
+    from lab.regression import split
+
+    good = tmp_path / "points.csv"
+    rows = [(i * 10.0, (i % 7) * 5.0, "cat" if i % 2 else "dog") for i in range(40)]
+    good.write_text("x,y,label\n" + "\n".join(f"{a},{b},{c}" for a, b, c in rows))
+    x, y, names = read_points(str(good))
+    assert names == ["cat", "dog"] and len(x) == 40 and float(x.abs().max()) == pytest.approx(2.5)
+    assert y.tolist() == [1 if c == "dog" else 0 for *_, c in rows]
+    knobs = Knobs(dataset="your CSV", csv=str(good), steps=50)
+    tx, _, vx, _ = split_data(knobs)
+    assert len(tx) + len(vx) == 40
+    assert list(train(knobs, every=50))[-1].step == 50
+    for text, message in [("1,2,a\n3,x,b\n", "Row 2"), ("1,2\n" * 20, "each row needs x, y, label"),
+                          ("1,2,a\n" * 20, "1 labels"), ("1,2,a\n3,4,b\n", "2 rows"),
+                          ("1,nan,a\n" * 12, "finite")]:
+        bad = tmp_path / "bad.csv"
+        bad.write_text(text)
+        with pytest.raises(UserError, match=message):
+            read_points(str(bad))
+    (tmp_path / "points.png").write_bytes(b"\x89PNG")
+    with pytest.raises(UserError, match="Upload a .csv"):
+        read_points(str(tmp_path / "points.png"))
+    with pytest.raises(UserError, match="Upload a CSV"):
+        list(train(Knobs(dataset="your CSV")))
+    line = tmp_path / "line.csv"
+    line.write_text("\n".join(f"{100 + i},{3 * i + 1}" for i in range(30)))
+    data = split("your CSV", 0, 0, 0, csv=str(line))
+    assert len(data.x) + len(data.vx) == 30 and float(data.x.abs().max()) <= 1
+
+
+def test_the_playground_tab_streams_pauses_steps_pushes_and_pulls(tab, hub_server, repo_name, tmp_path):
+    from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
 
     client, _ = tab
     values = dict(dataset="XOR", points=100, noise=0.1, val_fraction=0.3, seed=0, model="MLP", layers=2, width=8,
                   activation="tanh", init="Xavier", k=5, optimiser="Adam", lr=0.05, batch_size=32, steps=100, l1=0,
-                  l2=0, dropout=0, batch_norm=True, patience=0)
+                  l2=0, dropout=0, batch_norm=True, patience=0, csv=None)
     updates = list(client.submit(**values, api_name="/foundations_playground"))
     assert len(updates) >= 2
-    picture, status = updates[-1]
+    picture, status = updates[-1][:2]
     assert picture and "Step 100 / 100" in status
-    _, status = client.predict(**{**values, "model": "kNN", "k": 3}, api_name="/foundations_playground")
+    # Step goes on from where the session stands once the run is longer; a changed architecture starts over.
+    _, status, *_ = client.predict(**{**values, "steps": 200}, api_name="/foundations_playground_step")
+    assert "Step 102 / 200" in status
+    _, status, *_ = client.predict(**{**values, "steps": 200, "width": 4}, api_name="/foundations_playground_step")
+    assert "Step 2 / 200" in status
+    _, status, *_ = client.predict(**{**values, "model": "kNN", "k": 3}, api_name="/foundations_playground")
     assert status.startswith("k = 3: train accuracy")
     with pytest.raises(AppError, match="less than minimum value 1"):  # the slider refuses it before the handler
         client.predict(**{**values, "width": 0}, api_name="/foundations_playground")
+
+    # Push the session's model; another visitor pulls it and sees the same regions and accuracy.
+    hub = ("Hub at a URL", hub_server.url, hub_server.tokens["alice"])
+    _, trained, *_ = client.predict(**values, api_name="/foundations_playground")
+    repo = f"alice/{repo_name}-xor"
+    said = client.predict(repo, False, *hub, api_name="/foundations_playground_push")
+    assert f"Pushed to **{repo}**" in said
+    card = hub_server.api().model_info(repo).card_data
+    assert "2d-playground" in card.tags and card.pipeline_tag == "tabular-classification"
+    other = Client(client.src, verbose=False)
+    with pytest.raises(AppError, match="nothing to push"):
+        other.predict(repo, False, *hub, api_name="/foundations_playground_push")
+    *knobs, picture, status, said = other.predict(repo, *hub, api_name="/foundations_playground_pull")
+    assert status.startswith(f"Pulled **{repo}**") and said == f"Pulled **{repo}**." and picture
+    assert status.split(" · ", 1)[1] == trained  # the same step and accuracies
+    names = [n for n in values if n != "csv"]
+    assert dict(zip(names, knobs)) == {n: values[n] for n in names}  # the form takes the pulled knobs
+    with pytest.raises(AppError, match="not a 2-D playground model"):
+        hubs_repo = f"alice/{repo_name}-not"
+        from hub import client as hubs
+
+        folder = tmp_path / "not"
+        folder.mkdir()
+        (folder / "config.json").write_text("{}")
+        hubs.push_folder(folder, hubs_repo, hub_server.hub("alice"))
+        other.predict(hubs_repo, *hub, api_name="/foundations_playground_pull")
 
 
 # ------------------------------------------------------------------------------------------------- regression
@@ -296,9 +376,22 @@ def test_the_degree_sweep_shows_bias_then_variance():
     assert 3 <= best <= 8 and val[0] > 2 * min(val) and val[-1] > 10 * min(val)  # underfit, then overfit
 
 
-def test_the_regression_tab_streams(tab):
+def test_the_regression_tab_streams(tab, tmp_path):
     client, _ = tab
     updates = list(client.submit(dataset="cubic", points=30, noise=0.1, degree=3, l2=0.0, lr=0.5, steps=200,
                                  seed=0, api_name="/foundations_regression"))
     picture, status = updates[-1]
     assert picture and status.startswith("Step 200 / 200") and "converges for η <" in status
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    line = tmp_path / "line.csv"
+    line.write_text("x,target\n" + "\n".join(f"{i},{2 * i + 1}" for i in range(20)))
+    *_, (picture, status) = client.submit(dataset="your CSV", points=30, noise=0.1, degree=1, l2=0.0, lr=0.5,
+                                          steps=200, seed=0, csv=handle_file(str(line)),
+                                          api_name="/foundations_regression")
+    closed_train = float(status.split("closed form: train ")[1].split(",")[0])
+    assert picture and closed_train < 1e-6  # a straight line through the user's points
+    with pytest.raises(AppError, match="Upload a CSV"):
+        client.predict(dataset="your CSV", points=30, noise=0.1, degree=1, l2=0.0, lr=0.5, steps=200, seed=0,
+                       api_name="/foundations_regression")

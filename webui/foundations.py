@@ -12,7 +12,7 @@ from common.errors import UserError
 from lab.optim import MAX_STEPS, OPTIMISERS, SURFACES
 from training.config import SCHEDULES
 
-from .common import IN_REQUEST, AppContext, throttled
+from .common import IN_REQUEST, AppContext, get_hub, hub_picker, throttled
 
 TITLE = "Foundations"
 
@@ -203,12 +203,12 @@ right. Plant a classic bug in the backward pass and watch the check find the par
 
 
 def regression(dataset: str, points: int, noise: float, degree: int, l2: float, lr: float, steps: int,
-               seed: int) -> Iterator[tuple[Any, str]]:
+               seed: int, csv: str | None = None) -> Iterator[tuple[Any, str]]:
     """Both fits, gradient descent's losses and the degree sweep, streamed while gradient descent runs."""
     from lab.regression import (closed_form, degree_sweep, features, gradient_descent, largest_curvature, loss,
                                 picture, split)
 
-    data = split(dataset, int(points or 0), float(noise or 0), int(seed or 0))
+    data = split(dataset, int(points or 0), float(noise or 0), int(seed or 0), csv=csv or "")
     degree, l2, lr, steps = int(degree or 1), float(l2 or 0), float(lr or 0), int(steps or 1)
     phi, vphi = features(data.x, degree), features(data.vx, degree)
     w_star, sweep = closed_form(phi, data.y, l2), degree_sweep(data, l2)
@@ -233,6 +233,8 @@ def regression_section() -> None:
         points = gr.Slider(4, MAX_POINTS, value=40, step=1, label="Points (half train, half validation)")
         noise = gr.Slider(0, 2, value=0.2, step=0.05, label="Noise")
         seed = gr.Number(0, label="Seed", precision=0)
+        csv = gr.File(label="CSV: x, target (a header line is fine)", file_types=[".csv", ".txt"], type="filepath",
+                      visible=False)
     with gr.Row():
         degree = gr.Slider(1, MAX_DEGREE, value=3, step=1, label="Degree d")
         l2 = gr.Number(0.0, label="L2 (λ)", minimum=0, maximum=10)
@@ -245,8 +247,14 @@ def regression_section() -> None:
     picture = gr.Image(label="Fits, losses, bias and variance", type="pil", show_label=False)
     running = run.click(regression, None, [picture, status], api_name="foundations_regression", **IN_REQUEST,
                         inputs_kwargs={"dataset": dataset, "points": points, "noise": noise, "degree": degree,
-                                       "l2": l2, "lr": lr, "steps": steps, "seed": seed})
+                                       "l2": l2, "lr": lr, "steps": steps, "seed": seed, "csv": csv})
     stop.click(None, None, None, cancels=[running])
+    shows_csv(dataset, csv)
+
+
+def shows_csv(dataset: gr.Dropdown, csv: gr.File) -> None:
+    """The CSV upload appears when "your CSV" is the data."""
+    dataset.change(lambda d: gr.update(visible=d == "your CSV"), dataset, csv, queue=False, api_visibility="private")
 
 
 def backprop(x1: float, x2: float, target: float, activation: str, seed: int, bug: str,
@@ -301,22 +309,90 @@ Try sigmoid, 6 layers and a small initialisation: the gradient norms of the firs
 """
 
 
-def playground(**values: Any) -> Iterator[tuple[Any, str]]:
-    """The decision regions and the curves, streamed while the model trains."""
-    from lab.playground import Knobs, frame_picture, train
+def _knobs(values: dict[str, Any]):
+    from lab.playground import Knobs
 
     knobs = Knobs(**{k: (type(getattr(Knobs, k))(v) if v is not None else getattr(Knobs, k))
                      for k, v in values.items()})
     knobs.check()
+    return knobs
+
+
+def _shown(frame, knobs) -> tuple[Any, str]:
+    from lab.playground import frame_picture
+
+    text = (f"Step {frame.step} / {knobs.steps} · train accuracy **{frame.train_acc:.3f}** · validation "
+            f"**{frame.val_acc:.3f}**" if knobs.model != "kNN" else
+            f"k = {knobs.k}: train accuracy **{frame.train_acc:.3f}**, validation **{frame.val_acc:.3f}**")
+    return frame_picture(frame, knobs), text + (f" · {frame.stopped}" if frame.stopped else "")
+
+
+def _session_for(session: Any, knobs: Any):
+    """The paused session when the knobs are its own (a new step count or learning rate is taken on the fly, as
+    in TensorFlow Playground), else a new one."""
+    from lab.playground import Session
+
+    if session is not None and session.continues(knobs) and not session.stopped and session.step < knobs.steps:
+        session.retune(knobs)
+        return session
+    return Session(knobs)
+
+
+def playground(session: Any = None, **values: Any) -> Iterator[tuple[Any, str, Any]]:
+    """Train (or go on training) and stream the decision regions and the curves; Pause keeps the session."""
+    from lab import one_thread
+
+    knobs = _knobs(values)
+    session = _session_for(session, knobs)
     every = max(1, knobs.steps // 100)
-    for frame in throttled(train(knobs, every=every)):
-        text = (f"Step {frame.step} / {knobs.steps} · train accuracy **{frame.train_acc:.3f}** · validation "
-                f"**{frame.val_acc:.3f}**" if knobs.model != "kNN" else
-                f"k = {knobs.k}: train accuracy **{frame.train_acc:.3f}**, validation **{frame.val_acc:.3f}**")
-        yield frame_picture(frame, knobs), text + (f" · {frame.stopped}" if frame.stopped else "")
+    for frame in throttled(one_thread(session.run(every))):
+        yield *_shown(frame, knobs), session
 
 
-def playground_section() -> None:
+def playground_step(session: Any = None, **values: Any) -> tuple[Any, str, Any]:
+    """One frame's worth of steps (a hundredth of the run), then stop: the Step button."""
+    from lab import one_thread
+
+    knobs = _knobs(values)
+    session = _session_for(session, knobs)
+    frame = next(one_thread(session.run(max(1, knobs.steps // 100))), None) or session.frame()  # (done: as it is)
+    return *_shown(frame, knobs), session
+
+
+def push_playground(session: Any, repo: str, private: bool, choice: str, url: str, token: str) -> str:
+    """Push the session as a model repo (knobs, weights and points, a card) to the picked hub."""
+    import tempfile
+
+    from hub import client as hubs
+    from hub.card import write_card
+
+    if session is None or session.step == 0:
+        raise UserError("Train a model first (or pull one): there is nothing to push yet.")
+    repo_id = hubs.check_repo_id(repo)
+    hub = get_hub(choice, url, token)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "model"
+        session.save(folder)
+        write_card(folder, session.card(repo_id))
+        url_ = hubs.push_folder(folder, repo_id, hub, private=bool(private),
+                                commit_message=f"2-D playground: {session.knobs.model} on {session.knobs.dataset}")
+    return f"Pushed to **{repo_id}** on {hub.label}: {url_}"
+
+
+def pull_playground(repo: str, choice: str, url: str, token: str) -> tuple[Any, Any, str, dict[str, Any]]:
+    """(the pulled session, its picture, a status line, its knobs by field name): Train goes on from it."""
+    from hub import client as hubs
+    from lab.playground import Session
+
+    from . import visitors
+
+    repo_id = hubs.check_repo_id(repo)
+    session = Session.load(Path(visitors.pull(repo_id, get_hub(choice, url, token))))
+    picture, text = _shown(session.frame(), session.knobs)
+    return session, picture, f"Pulled **{repo_id}** · {text}", vars(session.knobs)
+
+
+def playground_section(ctx: AppContext) -> None:
     from lab.playground import ACTIVATIONS, DATASETS, INITS, MAX_LAYERS, MAX_POINTS, MAX_STEPS, MAX_WIDTH, MODELS
 
     gr.Markdown(PLAYGROUND_INTRO)
@@ -326,6 +402,8 @@ def playground_section() -> None:
         noise = gr.Slider(0, 2, value=0.2, step=0.05, label="Noise")
         val_fraction = gr.Slider(0.05, 0.9, value=0.3, step=0.05, label="Validation share")
         seed = gr.Number(0, label="Seed", precision=0)
+        csv = gr.File(label="CSV: x, y, label (2 to 10 labels; scaled into the plane)", file_types=[".csv", ".txt"],
+                      type="filepath", visible=False)
     with gr.Row():
         model = gr.Dropdown(list(MODELS), value="MLP", label="Model")
         layers = gr.Slider(1, MAX_LAYERS, value=2, step=1, label="Hidden layers (MLP)")
@@ -335,7 +413,7 @@ def playground_section() -> None:
         k = gr.Slider(1, 50, value=5, step=1, label="k (kNN)")
     with gr.Row():
         optimiser = gr.Radio(["SGD", "Adam"], value="SGD", label="Optimiser")
-        lr = gr.Number(0.1, label="Learning rate", minimum=1e-5, maximum=10)
+        lr = gr.Number(0.1, label="Learning rate (changes on the fly)", minimum=1e-5, maximum=10)
         batch_size = gr.Slider(1, 256, value=32, step=1, label="Batch size")
         steps = gr.Slider(10, MAX_STEPS, value=1000, step=10, label="Steps")
     with gr.Row():
@@ -345,17 +423,46 @@ def playground_section() -> None:
         batch_norm = gr.Checkbox(False, label="Batch norm")
         patience = gr.Number(0, label="Early stopping patience (checks; 0 = off)", minimum=0, precision=0)
     with gr.Row():
-        run = gr.Button("Train", variant="primary")
-        stop = gr.Button("Stop", variant="stop")
+        run = gr.Button("▶ Train", variant="primary")
+        pause = gr.Button("⏸ Pause")
+        step = gr.Button("Step")
+        reset = gr.Button("Reset", variant="stop")
     status = gr.Markdown()
     picture = gr.Image(label="Decision regions, losses, gradient norms, weights", type="pil", show_label=False)
+    session = gr.State(None)
+    with gr.Accordion("Push this model to a hub, or pull one", open=False):
+        gr.Markdown("A playground model is small, but the loop is the lesson: its repo holds the knobs, the weights, "
+                    "the points it learned from and a model card; pulled, it shows its regions and trains on.")
+        picker = hub_picker(ctx)
+        with gr.Row():
+            repo = gr.Textbox(label="Repo id", placeholder="you/moons-mlp", scale=3)
+            private = gr.Checkbox(label="Private", scale=1)
+            push = gr.Button("Push", scale=1)
+            pull = gr.Button("Pull", scale=1)
+        said = gr.Markdown()
     fields = {"dataset": dataset, "points": points, "noise": noise, "val_fraction": val_fraction, "seed": seed,
               "model": model, "layers": layers, "width": width, "activation": activation, "init": init, "k": k,
               "optimiser": optimiser, "lr": lr, "batch_size": batch_size, "steps": steps, "l1": l1, "l2": l2,
-              "dropout": dropout, "batch_norm": batch_norm, "patience": patience}
-    running = run.click(playground, None, [picture, status], api_name="foundations_playground", **IN_REQUEST,
-                        inputs_kwargs=fields)
-    stop.click(None, None, None, cancels=[running])
+              "dropout": dropout, "batch_norm": batch_norm, "patience": patience, "csv": csv}
+    shown = [picture, status, session]
+    running = run.click(playground, None, shown, api_name="foundations_playground", **IN_REQUEST,
+                        inputs_kwargs={"session": session, **fields})
+    pause.click(None, None, None, cancels=[running])
+    step.click(playground_step, None, shown, api_name="foundations_playground_step", **IN_REQUEST,
+               inputs_kwargs={"session": session, **fields})
+    reset.click(lambda: (None, "", None), None, shown, cancels=[running], queue=False, api_visibility="private")
+    shows_csv(dataset, csv)
+    push.click(push_playground, [session, repo, private, *picker.inputs], said,
+               api_name="foundations_playground_push")
+    knob_fields = {name: c for name, c in fields.items() if name != "csv"}
+
+    def pulled(repo_: str, choice: str, url: str, token: str) -> dict:
+        session_, picture_, text, knobs = pull_playground(repo_, choice, url, token)
+        return {picture: picture_, status: text, session: session_, said: text.split(" · ")[0] + ".",
+                **{c: knobs[name] for name, c in knob_fields.items()}}
+
+    pull.click(pulled, [repo, *picker.inputs], [*knob_fields.values(), picture, status, session, said],
+               api_name="foundations_playground_pull")
 
 
 def build(ctx: AppContext) -> None:
@@ -363,7 +470,7 @@ def build(ctx: AppContext) -> None:
     with gr.Tab("Regression"):
         regression_section()
     with gr.Tab("2-D playground"):
-        playground_section()
+        playground_section(ctx)
     with gr.Tab("Backprop and gradient check"):
         backprop_section()
     with gr.Tab("Optimisers"):
