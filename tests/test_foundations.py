@@ -316,6 +316,11 @@ def test_the_playground_tab_streams_pauses_steps_pushes_and_pulls(tab, hub_serve
     assert "Step 2 / 200" in status
     _, status, *_ = client.predict(**{**values, "model": "kNN", "k": 3}, api_name="/foundations_playground")
     assert status.startswith("k = 3: train accuracy")
+    points = tmp_path / "points.csv"  # two clusters far apart: a user's own data, any units
+    points.write_text("\n".join(f"{1000 + i % 5},{-3 * (i % 3)},a\n{-1000 - i % 5},{i % 4},b" for i in range(20)))
+    _, status, *_ = client.predict(**{**values, "dataset": "your CSV", "csv": handle_file(str(points))},
+                                   api_name="/foundations_playground")
+    assert "validation **1.000**" in status
     with pytest.raises(AppError, match="less than minimum value 1"):  # the slider refuses it before the handler
         client.predict(**{**values, "width": 0}, api_name="/foundations_playground")
 
