@@ -83,6 +83,23 @@ def encode(tok, data_rows: list[dict[str, Any]], kind: str, label_ids: dict[str,
     return _Encoded(out)
 
 
+def masked_positions(m, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(the masked-LM loss, the vocabulary scores at the masked positions, their labels).
+
+    For BERT the prediction head (a 30k-wide projection) runs on the masked tokens only, about 15 % of them, instead
+    of every position as ``BertForMaskedLM.forward`` does: the same loss, and steps several times faster on a CPU.
+    """
+    labels = batch["labels"]
+    keep = labels != -100
+    if type(m).__name__ == "BertForMaskedLM":
+        hidden = m.bert(**{k: v for k, v in batch.items() if k != "labels"}, return_dict=True).last_hidden_state
+        scores = m.cls(hidden[keep])  # (masked tokens, vocabulary)
+    else:
+        scores = m(**{k: v for k, v in batch.items() if k != "labels"}).logits[keep]
+    loss = torch.nn.functional.cross_entropy(scores, labels[keep]) if len(scores) else scores.sum() * 0.0
+    return loss, scores, labels[keep]
+
+
 def build_task(cfg: BertConfig) -> TaskSpec:
     import transformers
 
@@ -142,6 +159,8 @@ def build_task(cfg: BertConfig) -> TaskSpec:
         notes.append(linear_probe_head(model, train_ds, collate, cfg.seed))
 
     def loss(m, batch) -> torch.Tensor:
+        if cfg.task == "mlm":
+            return masked_positions(m, batch)[0]
         return m(**batch).loss
 
     def evaluate(m, loader, accelerator) -> dict[str, float]:
@@ -156,16 +175,19 @@ def build_task(cfg: BertConfig) -> TaskSpec:
             torch.manual_seed(cfg.seed)  # the same masks at every evaluation
         with torch.no_grad():
             for batch in loader:
+                if cfg.task == "mlm":
+                    mlm_loss, scores, y_masked = masked_positions(m, batch)
+                    total_loss += mlm_loss.item() * len(y_masked)
+                    n += len(y_masked)
+                    hits += int((scores.argmax(-1) == y_masked).sum())
+                    masked += len(y_masked)
+                    continue
                 out = m(**batch)
                 y = batch["labels"]
                 keep = y != -100
                 total_loss += out.loss.item() * (int(keep.sum()) if y.dim() > 1 else len(y))
                 n += int(keep.sum()) if y.dim() > 1 else len(y)
                 pred = out.logits.argmax(-1)
-                if cfg.task == "mlm":
-                    hits += int((pred[keep] == y[keep]).sum())
-                    masked += int(keep.sum())
-                    continue
                 cm += confusion_matrix(pred[keep].cpu(), y[keep].cpu(), k)
                 if cfg.task == "token":
                     for p_row, y_row in zip(pred.cpu(), y.cpu()):
