@@ -107,13 +107,14 @@ def feature_maps_picture(maps: list[tuple[str, torch.Tensor]], channels: int = 8
 
     if not maps:
         return None
-    label_w, f = 150, font(11)
-    out = Image.new("RGB", (label_w + channels * (CELL + 4), len(maps) * (CELL + 6) + 4), "white")
+    label_w, f, head = 150, font(11), 28
+    out = Image.new("RGB", (label_w + channels * (CELL + 4), head + len(maps) * (CELL + 6) + 4), "white")
     d = ImageDraw.Draw(out)
+    d.text((label_w, 6), "the most active channels, first layer at the top", fill="black", font=font(13))
     for r, (name, fm) in enumerate(maps):
         act = fm.clamp(min=0)
         top = act.mean(dim=(1, 2)).argsort(descending=True)[:channels]
-        y = 4 + r * (CELL + 6)
+        y = head + r * (CELL + 6)
         d.text((4, y + 8), name[-22:], fill="black", font=f)
         d.text((4, y + 24), "x".join(str(s) for s in fm.shape), fill=(90, 90, 90), font=f)
         for c, ch in enumerate(top.tolist()):
@@ -121,8 +122,8 @@ def feature_maps_picture(maps: list[tuple[str, torch.Tensor]], channels: int = 8
     return out
 
 
-def _prob(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
-    return F.softmax(model(x), dim=1)[:, target]
+def _log_prob(model: nn.Module, x: torch.Tensor, target: int) -> torch.Tensor:
+    return F.log_softmax(model(x), dim=1)[:, target]
 
 
 def saliency(model: nn.Module, x: torch.Tensor, target: int) -> np.ndarray:
@@ -136,9 +137,11 @@ def saliency(model: nn.Module, x: torch.Tensor, target: int) -> np.ndarray:
 
 
 def occlusion(model: nn.Module, x: torch.Tensor, target: int, patch: int = 0, stride: int = 0,
-              batch: int = 64) -> np.ndarray:
-    """How much the target's probability drops when a square of the image is set to the mean colour (0 after
-    normalisation), averaged over the squares covering each pixel: (H, W), >= 0 where hiding it hurts."""
+              batch: int = 64) -> tuple[np.ndarray, float]:
+    """How much the target's log-probability drops when a square of the image is set to the mean colour (0 after
+    normalisation), averaged over the squares covering each pixel: (H, W), > 0 where hiding it hurts; and the
+    lowest probability any square left. (Log-probability, not probability: a confident model's probability stays
+    at 1.00 while the evidence for it is being hidden.)"""
     _, _, h, w = x.shape
     patch = patch or max(2, min(h, w) // 5)
     stride = stride or max(1, patch // 2)
@@ -146,19 +149,19 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: int, patch: int = 0, st
     xs = list(range(0, max(1, w - patch + 1), stride))
     spots = [(a, b) for a in ys for b in xs]
     with torch.no_grad():
-        base = float(_prob(model, x, target))
+        base = float(_log_prob(model, x, target))
         drops = []
         for i in range(0, len(spots), batch):
             chunk = spots[i:i + batch]
             xb = x.repeat(len(chunk), 1, 1, 1)
             for j, (a, b) in enumerate(chunk):
                 xb[j, :, a:a + patch, b:b + patch] = 0
-            drops += (base - _prob(model, xb, target)).tolist()
+            drops += (base - _log_prob(model, xb, target)).tolist()
     total, count = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
     for (a, b), drop in zip(spots, drops):
         total[a:a + patch, b:b + patch] += drop
         count[a:a + patch, b:b + patch] += 1
-    return total / np.maximum(count, 1)
+    return total / np.maximum(count, 1), float(np.exp(base - max(drops)))
 
 
 def overlay(img, heat: np.ndarray, side: int = 224, alpha: float = 0.55):
@@ -179,7 +182,7 @@ class Inside:
     maps: Any
     saliency: Any
     occlusion: Any
-    most_hurt: float  # the largest drop in the target's probability any square caused
+    lowest: float  # the target's probability with the most telling square hidden
 
 
 def look_inside(model: nn.Module, image: Any, target: str | None = None) -> Inside:
@@ -197,10 +200,13 @@ def look_inside(model: nn.Module, image: Any, target: str | None = None) -> Insi
         t = model.labels.index(target)
     else:
         t = int(probs.argmax())
-    occ = occlusion(model, x, t)
-    return Inside(target=model.labels[t], probability=float(probs[t]), filters=first_filters(model),
-                  maps=feature_maps_picture(feature_maps(model, x)), saliency=overlay(seen, saliency(model, x, t)),
-                  occlusion=overlay(seen, occ / max(float(occ.max()), 1e-6)), most_hurt=float(occ.max()))
+    occ, lowest = occlusion(model, x, t)
+    name = model.labels[t]
+    return Inside(target=name, probability=float(probs[t]), filters=first_filters(model),
+                  maps=feature_maps_picture(feature_maps(model, x)),
+                  saliency=_titled(overlay(seen, saliency(model, x, t)), f"saliency for {name}"),
+                  occlusion=_titled(overlay(seen, occ.clip(min=0) / max(float(occ.max()), 1e-6)),
+                                    f"occlusion for {name}"), lowest=lowest)
 
 
 def penultimate(model: nn.Module, x: torch.Tensor, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:

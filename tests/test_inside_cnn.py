@@ -44,8 +44,10 @@ def test_saliency_and_occlusion_find_the_only_region_that_counts():
     x = torch.ones(1, 1, 8, 8)
     s = saliency(model, x, 0)
     assert s[:4, :4].min() == 1 and s[4:, :].max() == 0 and s[:, 4:].max() == 0  # |d score/d x| = |w|
-    occ = occlusion(model, x, 0, patch=2, stride=2)
+    occ, lowest = occlusion(model, x, 0, patch=2, stride=2)
     assert occ[:4, :4].min() > 0 and occ[4:, 4:].max() == 0  # hiding the far corner changes nothing
+    # with the whole corner summing to 16 against 0, p(corner) is ~1; hiding 4 of its 16 pixels leaves sigmoid(12)
+    assert lowest == pytest.approx(1 / (1 + np.exp(-12)), rel=1e-5)
 
 
 def test_penultimate_features_are_what_the_last_layer_reads():

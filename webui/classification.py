@@ -195,7 +195,7 @@ def build(ctx: AppContext) -> None:
             raise UserError("Upload an image or pick an example.")
         seen_ = look_inside(load_classifier(folder), image_, target_ or None)
         note = (f"Explaining **{seen_.target}** (probability {seen_.probability:.2f}). Hiding the most telling "
-                f"spot lowers it by {seen_.most_hurt:.2f}.")
+                f"spot leaves {seen_.lowest:.2f}.")
         if seen_.filters is None:
             note += " This model has no convolution: no filters or feature maps to show."
         return note, seen_.filters, seen_.maps, seen_.saliency, seen_.occlusion
