@@ -255,7 +255,7 @@ def projection_picture(points: np.ndarray, y: np.ndarray, labels: list[str], met
 
 def mistakes(images: torch.Tensor, y: np.ndarray, probs: np.ndarray, labels: list[str],
              limit: int = 40) -> list[tuple[Any, str]]:
-    """The most confident wrong answers first: (picture, "true 3 -> 8 (0.91)") for a gallery. ``images`` are
+    """The most confident wrong answers first: (picture, "3 -> 8 0.91": true, predicted, its probability). ``images`` are
     the unnormalised (N, C, H, W) in [0, 1]."""
     from PIL import Image
 
@@ -266,7 +266,7 @@ def mistakes(images: torch.Tensor, y: np.ndarray, probs: np.ndarray, labels: lis
     for i in wrong.tolist():
         a = (images[i].clamp(0, 1) * 255).byte().permute(1, 2, 0).numpy()
         img = Image.fromarray(a[..., 0] if a.shape[2] == 1 else a).resize((96, 96), Image.Resampling.NEAREST)
-        out.append((img, f"true {labels[y[i]]} -> {labels[pred[i]]} ({probs[i, pred[i]]:.2f})"))
+        out.append((img, f"{labels[y[i]]} -> {labels[pred[i]]} {probs[i, pred[i]]:.2f}"))
     return out
 
 

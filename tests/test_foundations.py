@@ -312,6 +312,8 @@ def test_the_playground_tab_streams_pauses_steps_pushes_and_pulls(tab, hub_serve
     # Step goes on from where the session stands once the run is longer; a changed architecture starts over.
     _, status, *_ = client.predict(**{**values, "steps": 200}, api_name="/foundations_playground_step")
     assert "Step 102 / 200" in status
+    with pytest.raises(AppError, match="has done its 100 steps: raise Steps"):
+        client.predict(**values, api_name="/foundations_playground_step")
     _, status, *_ = client.predict(**{**values, "steps": 200, "width": 4}, api_name="/foundations_playground_step")
     assert "Step 2 / 200" in status
     _, status, *_ = client.predict(**{**values, "model": "kNN", "k": 3}, api_name="/foundations_playground")

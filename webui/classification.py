@@ -155,7 +155,8 @@ def build(ctx: AppContext) -> None:
             with gr.Row():
                 projection = gr.Image(label="Penultimate features in 2-D, coloured by true class", type="pil",
                                       interactive=False)
-                wrong = gr.Gallery(label="Misclassified, most confident first", columns=5, height=480)
+                wrong = gr.Gallery(label="Misclassified, most confident first (true -> predicted)", columns=4,
+                                   height=480)
             per_class = gr.Dataframe(headers=["class", "images", "accuracy"], interactive=False,
                                      label="Accuracy by class", max_height=240)
 
@@ -214,7 +215,7 @@ def build(ctx: AppContext) -> None:
         views = set_views(model, images, y, names, method_)
         note = (f"Accuracy **{views.accuracy:.1%}** on {views.count} images; {len(views.mistakes)} of the wrong "
                 f"ones shown." if views.mistakes else f"Accuracy **{views.accuracy:.1%}** on {views.count} images.")
-        return note, views.projection, views.mistakes, [list(r) for r in views.per_class]
+        return note, views.projection, views.mistakes, [[c, n, round(a, 3)] for c, n, a in views.per_class]
 
     def labelled_set(kind: str, picked: str, upload_: str | None, size: int):
         """(images in [0, 1], labels, class names) for the set views."""

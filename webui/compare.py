@@ -51,7 +51,8 @@ def compare(runner: JobRunner, task: str, job_ids: list[str] | None) -> tuple[An
             job = visible_job(runner, job_id)
         except KeyError:
             raise UserError(f"No job {job_id}.") from None
-        name = f"{job.id[-6:]} {job.label}"[:40]
+        # Short enough for a legend: a trial's label without its search's name (the table has the settings).
+        name = f"{job.id[-6:]} {job.label.split(': ', 1)[-1]}"[:36]
         events, _ = runner.events(job_id)
         losses += [{"step": e["step"], "loss": e["loss"], "job": name}
                    for e in thinned([e for e in events if e["type"] == "step"])]

@@ -249,12 +249,13 @@ def regression_section() -> None:
                         inputs_kwargs={"dataset": dataset, "points": points, "noise": noise, "degree": degree,
                                        "l2": l2, "lr": lr, "steps": steps, "seed": seed, "csv": csv})
     stop.click(None, None, None, cancels=[running])
-    shows_csv(dataset, csv)
+    shows_csv(dataset, csv, hidden=[points, noise])
 
 
-def shows_csv(dataset: gr.Dropdown, csv: gr.File) -> None:
-    """The CSV upload appears when "your CSV" is the data."""
-    dataset.change(lambda d: gr.update(visible=d == "your CSV"), dataset, csv, queue=False, api_visibility="private")
+def shows_csv(dataset: gr.Dropdown, csv: gr.File, hidden: list) -> None:
+    """The CSV upload appears when "your CSV" is the data, and the generator's ``hidden`` fields go."""
+    dataset.change(lambda d: [gr.update(visible=d == "your CSV"), *[gr.update(visible=d != "your CSV")] * len(hidden)],
+                   dataset, [csv, *hidden], queue=False, api_visibility="private")
 
 
 def backprop(x1: float, x2: float, target: float, activation: str, seed: int, bug: str,
@@ -354,9 +355,20 @@ def playground_step(session: Any = None, **values: Any) -> tuple[Any, str, Any]:
     from lab import one_thread
 
     knobs = _knobs(values)
+    if session is not None and session.continues(knobs) and session.step >= knobs.steps:
+        raise UserError(f"This run has done its {knobs.steps} steps: raise Steps to go on, or press Reset (then "
+                        "Step or Train) for a new run.")
     session = _session_for(session, knobs)
     frame = next(one_thread(session.run(max(1, knobs.steps // 100))), None) or session.frame()  # (done: as it is)
     return *_shown(frame, knobs), session
+
+
+def playground_now(session: Any) -> tuple[Any, str]:
+    """The paused session as it stands (the page may have been a frame or two behind the computation)."""
+    if session is None:
+        return gr.update(), gr.update()
+    picture, text = _shown(session.frame(), session.knobs)
+    return picture, text + " · paused"
 
 
 def push_playground(session: Any, repo: str, private: bool, choice: str, url: str, token: str) -> str:
@@ -423,8 +435,8 @@ def playground_section(ctx: AppContext) -> None:
         batch_norm = gr.Checkbox(False, label="Batch norm")
         patience = gr.Number(0, label="Early stopping patience (checks; 0 = off)", minimum=0, precision=0)
     with gr.Row():
-        run = gr.Button("▶ Train", variant="primary")
-        pause = gr.Button("⏸ Pause")
+        run = gr.Button("Train", variant="primary")
+        pause = gr.Button("Pause")
         step = gr.Button("Step")
         reset = gr.Button("Reset", variant="stop")
     status = gr.Markdown()
@@ -432,7 +444,8 @@ def playground_section(ctx: AppContext) -> None:
     session = gr.State(None)
     with gr.Accordion("Push this model to a hub, or pull one", open=False):
         gr.Markdown("A playground model is small, but the loop is the lesson: its repo holds the knobs, the weights, "
-                    "the points it learned from and a model card; pulled, it shows its regions and trains on.")
+                    "the points it learned from and a model card. Pulled, it shows its regions and sets the form to "
+                    "its knobs; raise Steps and press Train to train it on.")
         picker = hub_picker(ctx)
         with gr.Row():
             repo = gr.Textbox(label="Repo id", placeholder="you/moons-mlp", scale=3)
@@ -445,13 +458,16 @@ def playground_section(ctx: AppContext) -> None:
               "optimiser": optimiser, "lr": lr, "batch_size": batch_size, "steps": steps, "l1": l1, "l2": l2,
               "dropout": dropout, "batch_norm": batch_norm, "patience": patience, "csv": csv}
     shown = [picture, status, session]
-    running = run.click(playground, None, shown, api_name="foundations_playground", **IN_REQUEST,
-                        inputs_kwargs={"session": session, **fields})
-    pause.click(None, None, None, cancels=[running])
+    # Cleared first: after a bad value or file, no earlier picture stays beside the message as if it were the answer.
+    running = run.click(lambda: (None, ""), None, [picture, status], queue=False, api_visibility="private").then(
+        playground, None, shown, api_name="foundations_playground", **IN_REQUEST,
+        inputs_kwargs={"session": session, **fields})
+    pause.click(None, None, None, cancels=[running], queue=False).then(
+        playground_now, session, [picture, status], queue=False, api_visibility="private")
     step.click(playground_step, None, shown, api_name="foundations_playground_step", **IN_REQUEST,
                inputs_kwargs={"session": session, **fields})
     reset.click(lambda: (None, "", None), None, shown, cancels=[running], queue=False, api_visibility="private")
-    shows_csv(dataset, csv)
+    shows_csv(dataset, csv, hidden=[points, noise])
     push.click(push_playground, [session, repo, private, *picker.inputs], said,
                api_name="foundations_playground_push")
     knob_fields = {name: c for name, c in fields.items() if name != "csv"}
