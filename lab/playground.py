@@ -374,6 +374,17 @@ class Session:
             knobs = Knobs(**config["knobs"])
             tensors = load_file(str(folder / "model.safetensors"))
             data = tuple(tensors[f"data.{k}"] for k in ("train_x", "train_y", "val_x", "val_y"))
+            # A pulled repo is anyone's: its points and labels are held to what the playground itself makes.
+            xs, ys = (data[0], data[2]), (data[1], data[3])
+            if (any(x.dim() != 2 or x.shape[1] != 2 or not x.dtype.is_floating_point for x in xs)
+                    or any(y.dim() != 1 or y.dtype.is_floating_point for y in ys)
+                    or any(len(x) != len(y) or not len(x) for x, y in zip(xs, ys))
+                    or len(xs[0]) + len(xs[1]) > MAX_POINTS
+                    or any(int(y.min()) < 0 or int(y.max()) >= MAX_CLASSES for y in ys)):
+                raise ValueError("its points are not 2-D points with class labels the playground can draw")
+            data = (data[0].float(), data[1].long(), data[2].float(), data[3].long())
+            if any(len(v) > 2 * MAX_STEPS for v in config["history"].values()):
+                raise ValueError("its history is longer than any run")
             session = cls(knobs, data)
             if session.net is not None:
                 session.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})

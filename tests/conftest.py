@@ -203,9 +203,11 @@ def browser():
         b.close()
 
 
-def screenshot(page, name: str) -> None:
-    """A full-page screenshot into $DLP_SCREENSHOTS, when that is set (the README's pictures come from there)."""
+def screenshot(page, name: str, settle_ms: int = 0) -> None:
+    """A full-page screenshot into $DLP_SCREENSHOTS, when that is set (the README's pictures come from there),
+    ``settle_ms`` after the call (the next tick draws the curves): without screenshots, no time is spent."""
     if os.environ.get("DLP_SCREENSHOTS"):
+        page.wait_for_timeout(settle_ms)
         out = Path(os.environ["DLP_SCREENSHOTS"])
         out.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(out / f"{name}.png"), full_page=True)

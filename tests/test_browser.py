@@ -88,8 +88,7 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         # Two epochs in, so the picture has curves (44 steps an epoch).
         page.wait_for_function("() => { const m = document.body.innerText.match(/step (\\d+)\\//); "
                                "return m && +m[1] >= 100; }", timeout=RESULT_MS)
-        page.wait_for_timeout(1500)  # the next tick draws the metric curves
-        _shot(page, "classification-train")
+        _shot(page, "classification-train", settle_ms=1500)  # the next tick draws the metric curves
         # Stop ends it within seconds and keeps the model so far.
         page.get_by_role("button", name="Stop").click()
         expect(page.get_by_text("Stopped ·")).to_be_visible(timeout=30_000)
@@ -133,8 +132,7 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_role("button", name="Start training").filter(visible=True).click()
         expect(page.get_by_text("Completed ·")).to_be_visible(timeout=TRAINING_MS)
         expect(page.get_by_text("Confusion matrix (validation split)").filter(visible=True)).to_be_visible()
-        page.wait_for_timeout(1500)
-        _shot(page, "bert-train")
+        _shot(page, "bert-train", settle_ms=1500)
         page.get_by_role("tab", name="Predict").filter(visible=True).click()
         page.get_by_label("Text", exact=True).filter(visible=True).fill("The soup was wonderful.")
         page.get_by_role("button", name="Run").click()
@@ -151,8 +149,7 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_role("button", name="Start training").filter(visible=True).click()
         expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=TRAINING_MS)
         expect(page.get_by_label("Samples after each epoch")).to_have_value(re.compile("— epoch 1 —"))
-        page.wait_for_timeout(1500)
-        _shot(page, "textgen-train")
+        _shot(page, "textgen-train", settle_ms=1500)
         page.get_by_role("tab", name="Generate").click()
         # The tab's refresh picks the new model; a click before it lands generates from no model ("Pick a model").
         expect(page.get_by_role("combobox", name="Model (trained here or pulled)").filter(visible=True)).to_have_value(
@@ -167,15 +164,13 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_label("Epochs").filter(visible=True).fill("1")
         page.get_by_role("button", name="Start training").filter(visible=True).click()
         expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=TRAINING_MS)
-        page.wait_for_timeout(1500)
-        _shot(page, "translation-train")
+        _shot(page, "translation-train", settle_ms=1500)
         page.get_by_role("tab", name="Translate").click()
         page.get_by_text("She does not buy the black hat today .").click()
         page.get_by_role("button", name="Translate").click()
         expect(page.get_by_label("Translation", exact=True)).to_have_value(re.compile(r"^Elle \w"), timeout=120_000)
         expect(page.get_by_text("Attention (rows: target words")).to_be_visible()
-        page.wait_for_timeout(1000)
-        _shot(page, "translation-translate")
+        _shot(page, "translation-translate", settle_ms=1000)
 
         # Object detection: a quick TinySSD (one epoch at 64 px) on the built-in shapes, then an example scene and
         # NMS step by step.
@@ -185,16 +180,14 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_role("button", name="Start training").filter(visible=True).click()
         expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=TRAINING_MS)
         expect(page.get_by_text("Detections on validation images").filter(visible=True)).to_be_visible()
-        page.wait_for_timeout(1500)
-        _shot(page, "detection-train")
+        _shot(page, "detection-train", settle_ms=1500)
         page.get_by_role("tab", name="Detect", exact=True).click()
         page.locator(".gallery-item").filter(visible=True).first.click()
         page.get_by_role("button", name="Detect", exact=True).click()
         expect(page.get_by_text("Detections (grey: boxes NMS removed)")).to_be_visible(timeout=RESULT_MS)
         page.get_by_role("button", name="NMS step by step").click()
         expect(page.get_by_role("columnheader", name="kept (highest score left)")).to_be_visible()
-        page.wait_for_timeout(1000)
-        _shot(page, "detection-detect")
+        _shot(page, "detection-detect", settle_ms=1000)
 
         # Semantic segmentation: a quick U-Net (one epoch at 64 px), then an example scene and the legend.
         page.get_by_role("tab", name="Semantic segmentation").click()
@@ -217,15 +210,13 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_label("Image size").filter(visible=True).fill("32")  # the wiring (test_faces checks learning)
         page.get_by_role("button", name="Start training").filter(visible=True).click()
         expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=TRAINING_MS)
-        page.wait_for_timeout(1500)
-        _shot(page, "faces-train")
+        _shot(page, "faces-train", settle_ms=1500)
         page.get_by_role("tab", name="Verify", exact=True).click()
         page.get_by_text("face-visitor-a2.png").filter(visible=True).first.click()  # examples of 3 inputs: a table
         page.get_by_role("button", name="Verify", exact=True).click()
         expect(page.get_by_text(re.compile(r"(Same person|Different people): distance \d"))).to_be_visible(
             timeout=RESULT_MS)
-        page.wait_for_timeout(1000)
-        _shot(page, "faces-verify")
+        _shot(page, "faces-verify", settle_ms=1000)
         page.get_by_role("tab", name="Recognise", exact=True).click()
         page.get_by_text("Visitor A", exact=True).filter(visible=True).first.click()  # visitor A's photo and name
         page.get_by_role("button", name="Enrol", exact=True).click()
@@ -243,8 +234,7 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         expect(page.get_by_text(re.compile(r"Step 10 / 100"))).to_be_visible(timeout=TRAINING_MS)
         page.get_by_role("button", name="Stop", exact=True).filter(visible=True).click()
         page.get_by_role("button", name="Show the style's Gram matrices").click()
-        page.wait_for_timeout(3000)
-        _shot(page, "style-optimise")
+        _shot(page, "style-optimise", settle_ms=3000)
         page.get_by_role("tab", name="Fast style", exact=True).click()
         page.get_by_label("Epochs").filter(visible=True).fill("1")
         page.get_by_label("Image size").filter(visible=True).fill("32")  # the wiring (test_style checks learning)
@@ -260,8 +250,7 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_role("spinbutton", name="number input for Generator steps").fill("600")
         page.get_by_role("button", name="Train", exact=True).filter(visible=True).click()
         expect(page.get_by_text(re.compile(r"Step 600 / 600"))).to_be_visible(timeout=RESULT_MS)
-        page.wait_for_timeout(1000)
-        _shot(page, "generative-toy")
+        _shot(page, "generative-toy", settle_ms=1000)
         page.get_by_role("tab", name="Train", exact=True).filter(visible=True).click()
         page.get_by_role("combobox", name="Model").filter(visible=True).click()
         page.get_by_role("option", name="cgan", exact=True).click()
@@ -269,8 +258,7 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         page.get_by_role("button", name="Start training").filter(visible=True).click()
         expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=TRAINING_MS)
         expect(page.get_by_role("img", name="epoch 1")).to_be_visible()  # the gallery of per-epoch grids
-        page.wait_for_timeout(1500)
-        _shot(page, "generative-train")
+        _shot(page, "generative-train", settle_ms=1500)
         page.get_by_role("tab", name="Sample", exact=True).click()
         page.get_by_role("button", name="Sample", exact=True).click()
         expect(page.get_by_text(re.compile(r"10 classes x 6 · one row per class"))).to_be_visible(timeout=RESULT_MS)

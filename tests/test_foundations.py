@@ -264,6 +264,29 @@ def test_a_paused_session_goes_on_as_if_never_paused():
     assert not session.done and session.opt.param_groups[0]["lr"] == 0.01
 
 
+def test_a_saved_session_loads_as_it_was_and_a_hostile_one_is_refused(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from common.errors import UserError
+    from lab.playground import Knobs, Session
+
+    session = Session(Knobs(dataset="blobs", points=120, steps=60, optimiser="Adam", lr=0.05))
+    session.advance(60)
+    session.save(tmp_path / "ok")
+    back = Session.load(tmp_path / "ok")
+    a, b = session.frame(), back.frame()
+    assert torch.equal(a.probs, b.probs) and a.train_loss == b.train_loss and back.step == 60
+    for key, value in [("data.train_y", torch.full((84,), 50)), ("data.train_x", torch.zeros(84, 3)),
+                       ("data.val_x", torch.zeros(5000, 2))]:
+        folder = tmp_path / key
+        folder.mkdir()
+        (folder / "config.json").write_text((tmp_path / "ok" / "config.json").read_text())
+        save_file({**load_file(str(tmp_path / "ok" / "model.safetensors")), key: value},
+                  str(folder / "model.safetensors"))
+        with pytest.raises(UserError, match="not a 2-D playground model"):
+            Session.load(folder)
+
+
 def test_user_csv_points(tmp_path):
     from common.errors import UserError
     from lab.playground import Knobs, read_points, split_data, train
