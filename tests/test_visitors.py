@@ -406,6 +406,35 @@ def test_model_pickers_name_models_by_id_not_server_path(tmp_path):
         runner.close()
 
 
+def test_the_model_picker_follows_the_model_just_made(tmp_path):
+    """A stopped starter, then a newer run to the end: Predict offers and picks the one made last; a pulled pick
+    stays."""
+    from hub.client import cache_root
+    from training.runner import Job, JobRunner
+    from webui.jobs import model_choices, model_key
+
+    runner = JobRunner(tmp_path / "jobs", poll_s=60)
+    try:
+        for job_id, created, ended, status in (("20261130-000000-aaaaaa", 1.0, 50.0, "completed"),
+                                               ("20261130-000001-bbbbbb", 2.0, 9.0, "stopped"),
+                                               ("20261130-000002-cccccc", 3.0, 80.0, "completed")):
+            runner._save(Job(id=job_id, task="classification", argv=[], device="cpu", created=created, ended=ended,
+                             status=status, label=job_id[-6:]))
+            model = runner.folder(job_id).run.model
+            model.mkdir(parents=True)
+            (model / "config.json").write_text("{}")
+        update = model_choices(runner, "classification", "accuracy", "job:20261130-000000-aaaaaa")
+        assert [v for _, v in update["choices"]] == ["job:20261130-000002-cccccc", "job:20261130-000000-aaaaaa",
+                                                     "job:20261130-000001-bbbbbb"]
+        assert update["value"] == "job:20261130-000002-cccccc"  # the newest, not the starter picked before
+        pulled = cache_root() / "pulled" / "local" / "models" / "alice" / "m" / ("b" * 40)
+        pulled.mkdir(parents=True)
+        key = model_key(runner, pulled)
+        assert model_choices(runner, "classification", "accuracy", key)["value"] == key
+    finally:
+        runner.close()
+
+
 def _as_visitor(session: str | None) -> None:
     """The request being served comes from page session ``session`` (None: no request)."""
     from types import SimpleNamespace

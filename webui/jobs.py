@@ -55,15 +55,16 @@ def visible_job(runner: JobRunner, job_id: str) -> Job:
 
 
 def trained_models(runner: JobRunner, task: str, metric: str) -> list[tuple[str, str]]:
-    """(label, folder) for every visible job of ``task`` that left a model, newest first."""
-    out = []
+    """(label, folder) for every visible job of ``task`` that left a model, the most recently made first (a job
+    stopped early made its model when it stopped, before a later job that ran to the end)."""
+    made = []
     for job in visible_jobs(runner):
         folder = model_dir(runner, job.id)
         if job.task == task and model_marker(folder) is not None:
             value = job_metrics(runner, job.id).get(metric)
             shown = f", {metric} {value:.3f}" if value is not None else ""
-            out.append((f"{job.label} · {job.id} ({job.status}{shown})", JOB_KEY + job.id))
-    return out
+            made.append((job.ended or job.created, f"{job.label} · {job.id} ({job.status}{shown})", JOB_KEY + job.id))
+    return [(label, key) for _, label, key in sorted(made, key=lambda m: m[0], reverse=True)]
 
 
 # A model picker's values name models by id, not by server path: a visitor sees every value the page holds.
@@ -130,12 +131,14 @@ def pulled_label(value: str) -> str:
 
 
 def model_choices(runner: JobRunner, task: str, metric: str, current: str | None):
-    """Dropdown update: the newest trained model first; a model picked before (maybe pulled) stays picked."""
+    """Dropdown update: the newest trained model first, and picked: the picker follows the model the user just
+    made (a starter model, or last hour's, must not answer for it). A pulled model stays picked."""
     choices = trained_models(runner, task, metric)
     if current and current not in {c[1] for c in choices} and model_path(runner, current).exists():
         choices.append((pulled_label(current), current))
     known = {c[1] for c in choices}
-    return gr.update(choices=choices, value=current if current in known else (choices[0][1] if choices else None))
+    pulled = current in known and not current.startswith(JOB_KEY)
+    return gr.update(choices=choices, value=current if pulled else (choices[0][1] if choices else None))
 
 
 @dataclass
