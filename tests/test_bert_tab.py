@@ -37,6 +37,8 @@ def test_fine_tune_predict_push_pull(tab, hub_server, repo_name):
     assert probs["label"] == "positive" and not tags
     with pytest.raises(AppError, match="Enter some text"):
         client.predict(folder, "  ", "", api_name="/bert_predict")
+    with pytest.raises(AppError, match="Enter a sentence with \\[MASK\\]"):
+        client.predict(folder, "", api_name="/bert_fill_mask")
     with pytest.raises(AppError, match="not one trained here"):
         client.predict("/etc", "hello", "", api_name="/bert_predict")
     with pytest.raises(AppError, match="no trained masked-LM head"):

@@ -59,6 +59,8 @@ def test_train_watch_samples_and_generate(tab, hub_server, repo_name):
         _generate(client, folder, "Beam search", 1000, beam_width=16)
     with pytest.raises(AppError, match="Pick a model"):
         _generate(client, None, "Sampling", 5)
+    with pytest.raises(AppError, match="Enter a prompt"):
+        client.predict(folder=folder, prompt="  ", strategy="Sampling", max_new_tokens=5, api_name="/textgen_generate")
 
     repo = f"alice/{repo_name}"
     hub = ("Hub at a URL", hub_server.url, hub_server.tokens["alice"])

@@ -156,6 +156,8 @@ def build(ctx: AppContext) -> None:
         from hub_models.bert import classify_text, fill_mask, model_kind, tag_text
 
         folder = checked_model_folder(runner, folder)
+        if not (text_ or "").strip():  # before any model loads: the answer is immediate
+            raise UserError("Enter some text.")
         kind = model_kind(Path(folder))
         if kind == "sequence":
             result, msg = classify_text(folder, text_, pair_)
@@ -168,7 +170,10 @@ def build(ctx: AppContext) -> None:
     def fill(folder, text_):
         from hub_models.bert import fill_mask
 
-        return fill_mask(checked_model_folder(runner, folder), text_)
+        folder = checked_model_folder(runner, folder)
+        if not (text_ or "").strip():
+            raise UserError("Enter a sentence with [MASK] where a word is missing.")
+        return fill_mask(folder, text_)
 
     task.change(on_task, task, sample, api_visibility="private")
     toggle_data_fields(source_kind, DATA_SOURCES, {sample: ("builtin",), upload: ("upload",), data_repo: ("hub",),

@@ -101,7 +101,9 @@ def build(ctx: AppContext) -> None:
 
         folder = checked_model_folder(runner, folder)
         n = int(max_new_tokens)  # 1 to MAX_NEW_TOKENS: the slider's bounds, enforced by Gradio
-        if len(prompt or "") > 20_000:
+        if not (prompt or "").strip():  # checked before the model loads
+            raise UserError("Enter a prompt: the first words for the model to continue.")
+        if len(prompt) > 20_000:
             raise UserError(f"The prompt is {len(prompt):,} characters; the limit is 20,000.")
         lm = load_cached(folder)
         kind = STRATEGY_LABELS.get(strategy, "sample")
