@@ -171,6 +171,11 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         expect(page.get_by_label("Translation", exact=True)).to_have_value(re.compile(r"^Elle \w"), timeout=120_000)
         expect(page.get_by_text("Attention (rows: target words")).to_be_visible()
         _shot(page, "translation-translate", settle_ms=1000)
+        # A refused input leaves no earlier answer on screen as if it were the answer to it.
+        page.get_by_label("Sentence", exact=True).fill("")
+        page.get_by_role("button", name="Translate").click()
+        expect(page.get_by_text("Enter a sentence to translate.").first).to_be_visible()
+        expect(page.get_by_label("Translation", exact=True)).to_have_value("")
 
         # Object detection: a quick TinySSD (one epoch at 64 px) on the built-in shapes, then an example scene and
         # NMS step by step.

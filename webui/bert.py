@@ -13,7 +13,7 @@ from training.tasks.bert import KINDS
 from training.bert_data import BUILTIN, BUILTIN_KIND
 
 from . import visitors
-from .common import PREDICT, AppContext, get_hub, hub_picker
+from .common import PREDICT, AppContext, answered, get_hub, hub_picker
 from .forms import ConfigForm
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 
@@ -182,6 +182,6 @@ def build(ctx: AppContext) -> None:
     form.submit(panel.start, start_job, panel.job, api_name="bert_train",
                 extra={"source_kind": source_kind, "sample": sample, "upload": upload, "data_repo": data_repo,
                        **picker.named})
-    run.click(predict, [source, text, text_pair], [note, probs, tags], api_name="bert_predict", **PREDICT)
+    answered(run.click, predict, [source, text, text_pair], [note, probs, tags], api_name="bert_predict", **PREDICT)
     text.submit(predict, [source, text, text_pair], [note, probs, tags], api_visibility="private")
-    fill_btn.click(fill, [source, masked], filled, api_name="bert_fill_mask", **PREDICT)
+    answered(fill_btn.click, fill, [source, masked], filled, api_name="bert_fill_mask", **PREDICT)

@@ -15,7 +15,7 @@ from training.runner import JobRunner
 from training.tasks import get_task
 from training.tasks.classification import AUGMENTATIONS, BUILTIN, TIMM_PREFIX, ClassificationConfig
 
-from .common import PREDICT, AppContext, get_hub, hub_picker
+from .common import PREDICT, AppContext, answered, get_hub, hub_picker
 from .forms import ConfigForm
 from .jobs import JOB_KEY, checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 
@@ -241,15 +241,14 @@ def build(ctx: AppContext) -> None:
     form.submit(panel.start, start_job, panel.job, api_name="classification_train",
                 extra={"source_kind": source_kind, "upload": upload, "data_repo": data_repo, **picker.named})
 
-    classify_btn.click(predict, [source, image, top_k], [labels, seen, summary, target],
-                       api_name="classification_predict", **PREDICT)
+    answered(classify_btn.click, predict, [source, image, top_k], [labels, seen, summary, target],
+             api_name="classification_predict", **PREDICT)
     inside_outputs = [inside_note, filters, maps, salient, occluded]
-    look_btn.click(lambda: [None] * len(inside_outputs), None, inside_outputs, queue=False,
-                   api_visibility="private").then(
-        look, [source, image, target], inside_outputs, api_name="classification_inside", **PREDICT)
+    answered(look_btn.click, look, [source, image, target], inside_outputs, api_name="classification_inside",
+             **PREDICT)
     set_outputs = [set_note, projection, wrong, per_class]
     set_kind.change(lambda k: gr.update(visible=SET_SOURCES.get(k) == "upload"), set_kind, set_upload,
                     queue=False, api_visibility="private")
-    set_btn.click(lambda: [None] * len(set_outputs), None, set_outputs, queue=False, api_visibility="private").then(
-        run_set, [source, set_kind, set_upload, method], set_outputs, api_name="classification_set_views", **PREDICT)
+    answered(set_btn.click, run_set, [source, set_kind, set_upload, method], set_outputs,
+             api_name="classification_set_views", **PREDICT)
 

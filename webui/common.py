@@ -184,6 +184,16 @@ def cache_images_atomically() -> None:
     pu.save_pil_to_cache = save_pil_to_cache
 
 
+def answered(trigger: Callable, fn: Callable, inputs: Any, outputs: Any, **kw: Any) -> Any:
+    """``trigger(fn, inputs, outputs, **kw)`` (a button's ``click``) with ``outputs`` blanked first, unqueued: after
+    a refused input or a failed run, no earlier answer stays on screen as if it were this one's. Returns the
+    answering event (its api name, cancels and ``then`` are the caller's)."""
+    n = len(outputs) if isinstance(outputs, (list, tuple)) else 1
+    blank = trigger(lambda: [None] * n if n > 1 else None, None, outputs, queue=False, api_visibility="private",
+                    show_progress="hidden")
+    return blank.then(fn, inputs, outputs, **kw)
+
+
 STREAM_EVERY_S = 0.1
 
 

@@ -9,7 +9,7 @@ from common.errors import UserError
 from training.tasks import get_task
 from training.tasks.detection import TINYSSD_STRIDE
 
-from .common import PREDICT, AppContext
+from .common import PREDICT, AppContext, answered
 from .jobs import checked_model_folder, model_source
 from .vision import VisionForm, vision_train
 
@@ -121,7 +121,8 @@ def build(ctx: AppContext) -> None:
         return anchor_picture(load_cached(folder), image, int(scale), same, float(score), float(iou))
 
     outputs = [picture, table, steps]
-    detect_btn.click(detect, [source, image, score, iou], [*outputs, cands], api_name="detection_detect", **PREDICT)
+    answered(detect_btn.click, detect, [source, image, score, iou], [*outputs, cands], api_name="detection_detect",
+             **PREDICT)
     score.release(refilter, [cands, score, iou], outputs, api_name="detection_filter", show_progress="hidden")
     iou.release(refilter, [cands, score, iou], outputs, api_visibility="private", show_progress="hidden")
     image.change(lambda: None, None, cands, api_visibility="private")

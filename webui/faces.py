@@ -9,7 +9,7 @@ from common.errors import UserError
 from training.tasks import get_task
 
 from . import visitors
-from .common import PREDICT, AppContext
+from .common import PREDICT, AppContext, answered
 from .forms import ConfigForm
 from .jobs import load_checked, model_choices, model_source
 from .vision import VisionForm, vision_train
@@ -203,9 +203,9 @@ def build(ctx: AppContext) -> None:
         except UserError:  # not a model of ours (or gone): the slider stays; Verify will say why
             return gr.skip()
 
-    verify_btn.click(run_verify, None, [verdict, picture, last], api_name="faces_verify", **PREDICT,
-                     inputs_kwargs={"folder": source, "photo_a": image_a, "photo_b": image_b, "faces": mode,
-                                    "threshold": threshold})
+    answered(verify_btn.click, run_verify, None, [verdict, picture, last], api_name="faces_verify", **PREDICT,
+             inputs_kwargs={"folder": source, "photo_a": image_a, "photo_b": image_b, "faces": mode,
+                            "threshold": threshold})
     threshold.release(redecide, [last, threshold], verdict, api_name="faces_threshold", show_progress="hidden")
     for f in (image_a, image_b):
         f.change(lambda: None, None, last, api_visibility="private")
@@ -213,7 +213,8 @@ def build(ctx: AppContext) -> None:
     enrol_btn.click(enrol, None, [gallery, remove_name, enrol_name], api_name="faces_enrol", **PREDICT,
                     inputs_kwargs={"folder": source, "photo": enrol_photo, "name": enrol_name, "replace": replace,
                                    "faces": enrol_mode})
-    identify_btn.click(identify, [source, query, threshold, enrol_mode], [answer, ranking], api_name="faces_identify", **PREDICT)
+    answered(identify_btn.click, identify, [source, query, threshold, enrol_mode], [answer, ranking],
+             api_name="faces_identify", **PREDICT)
     remove_btn.click(remove, remove_name, [gallery, remove_name], api_name="faces_remove")
     recognise_tab.select(gallery_view, None, [gallery, remove_name], api_name="faces_gallery")
     for t in (verify_tab, recognise_tab):

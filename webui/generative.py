@@ -12,7 +12,7 @@ from common.errors import UserError
 from hub_models.gen_catalog import ALL_CLASSES, GAN_LOSSES, MAX_SAMPLES, TOY_TARGETS
 from training.tasks import get_task
 
-from .common import IN_REQUEST, PREDICT, AppContext
+from .common import IN_REQUEST, PREDICT, AppContext, answered
 from .forms import ConfigForm
 from .jobs import load_checked, model_source
 from .vision import VisionForm, vision_train
@@ -224,9 +224,10 @@ def latent_section(source: gr.Dropdown, model_of: Callable[[str | None], Any]) -
         rec, _ = reconstruct(m, x)
         return picture_grid(torch.cat([x, rec]), columns=len(files), cell=64)  # top: input, bottom: reconstruction
 
-    map_btn.click(latent_map_, source, latent_out, api_name="generative_latent_map", **PREDICT)
-    walk_btn.click(walk, [source, walk_a, walk_b, walk_n], latent_out, api_name="generative_walk", **PREDICT)
-    recon_btn.click(reconstruct_, [source, recon_in], latent_out, api_name="generative_reconstruct", **PREDICT)
+    answered(map_btn.click, latent_map_, source, latent_out, api_name="generative_latent_map", **PREDICT)
+    answered(walk_btn.click, walk, [source, walk_a, walk_b, walk_n], latent_out, api_name="generative_walk", **PREDICT)
+    answered(recon_btn.click, reconstruct_, [source, recon_in], latent_out, api_name="generative_reconstruct",
+             **PREDICT)
 
 
 # ------------------------------------------------------------------- the tab

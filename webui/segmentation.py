@@ -8,7 +8,7 @@ import gradio as gr
 from common.errors import UserError
 from training.tasks import get_task
 
-from .common import PREDICT, AppContext
+from .common import PREDICT, AppContext, answered
 from .jobs import checked_model_folder, model_source
 from .vision import VisionForm, vision_train
 
@@ -115,8 +115,8 @@ def build(ctx: AppContext) -> None:
         except ValueError as e:  # the sliders allow a padding that removes the whole output: say why
             raise UserError(str(e)) from None
 
-    segment_btn.click(segment, [source, image, opacity], [overlay, legend, shares, result],
-                      api_name="segmentation_segment", **PREDICT)
+    answered(segment_btn.click, segment, [source, image, opacity], [overlay, legend, shares, result],
+             api_name="segmentation_segment", **PREDICT)
     opacity.release(redraw, [result, opacity], [overlay, legend, shares], api_name="segmentation_opacity",
                     show_progress="hidden")
     image.change(lambda: None, None, result, api_visibility="private")

@@ -11,7 +11,7 @@ import gradio as gr
 from common.errors import UserError
 from training.tasks import get_task
 
-from .common import IN_REQUEST, PREDICT, AppContext, get_hub, hub_picker
+from .common import IN_REQUEST, PREDICT, AppContext, answered, get_hub, hub_picker
 from .forms import ConfigForm
 from .jobs import checked_model_folder, model_source
 from .vision import VisionForm, vision_train
@@ -185,4 +185,4 @@ def build(ctx: AppContext) -> None:
                                            **style_inputs})
     stop_btn.click(None, None, None, cancels=[running])
     gram_btn.click(show_grams, None, grams, api_name="style_grams", **PREDICT, inputs_kwargs=style_inputs)
-    apply_btn.click(apply, [source, photo, max_side], [stylised, took], api_name="style_apply", **PREDICT)
+    answered(apply_btn.click, apply, [source, photo, max_side], [stylised, took], api_name="style_apply", **PREDICT)

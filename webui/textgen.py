@@ -8,7 +8,7 @@ import gradio as gr
 from common.errors import UserError
 from training.tasks import get_task
 
-from .common import PREDICT, AppContext, get_hub, hub_picker, throttled
+from .common import PREDICT, AppContext, answered, get_hub, hub_picker, throttled
 from .forms import ConfigForm
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 
@@ -117,7 +117,7 @@ def build(ctx: AppContext) -> None:
     toggle_data_fields(source_kind, DATA_SOURCES, {upload: ("upload",), data_repo: ("hub",)})
     form.submit(panel.start, start_job, panel.job, api_name="textgen_train",
                 extra={"source_kind": source_kind, "upload": upload, "data_repo": data_repo, **picker.named})
-    go.click(run_generate, None, [output, beams], api_name="textgen_generate", **PREDICT,
+    answered(go.click, run_generate, None, [output, beams], api_name="textgen_generate", **PREDICT,
              inputs_kwargs={"folder": source, "prompt": prompt, "strategy": strategy, "max_new_tokens": max_new,
                             "temperature": temperature, "top_k": top_k, "top_p": top_p, "beam_width": beam_width,
                             "seed": seed_gen})

@@ -9,7 +9,7 @@ from common.errors import UserError
 from hub_models.visual import attention_image
 from training.tasks import get_task
 
-from .common import PREDICT, AppContext, get_hub, hub_picker
+from .common import PREDICT, AppContext, answered, get_hub, hub_picker
 from .forms import ConfigForm
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 
@@ -129,6 +129,6 @@ def build(ctx: AppContext) -> None:
     form.submit(panel.start, start_job, panel.job, api_name="translation_train",
                 extra={"source_kind": source_kind, "upload": upload, "data_repo": data_repo, **picker.named})
     translate_inputs = {"folder": source, "text": text, "strategy": strategy, "beam_width": beam_width}
-    go.click(run_translate, None, [output, heat, beams], api_name="translation_translate", **PREDICT,
+    answered(go.click, run_translate, None, [output, heat, beams], api_name="translation_translate", **PREDICT,
              inputs_kwargs=translate_inputs)
     text.submit(run_translate, None, [output, heat, beams], api_visibility="private", inputs_kwargs=translate_inputs)
