@@ -155,8 +155,10 @@ def build(ctx: AppContext) -> None:
         return with_notes(say(found["distance"], float(t)), found["notes"])
 
     def gallery_view():
-        g = own_gallery()
-        entries = g.entries()
+        # On page open, an empty gallery must not import the face code (torch, OpenCV: 1.5 s of the first page).
+        if not (visitors.own_folder(runner.root / visitors.FACE_GALLERY) / "gallery.json").exists():
+            return [], gr.update(choices=[], value=None)
+        entries = own_gallery().entries()
         return ([(crop, f"{name} · {when}") for name, when, crop in entries],
                 gr.update(choices=[e[0] for e in entries], value=None))
 
