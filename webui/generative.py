@@ -148,11 +148,11 @@ def sample_section(source: gr.Dropdown, model_of: Callable[[str | None], Any]) -
         clean = gr.Image(label="Diffusion: the clean images predicted from x_t", type="pil", height=420)
 
     def on_model(folder):
+        no_classes = gr.update(choices=[ALL_CLASSES], value=ALL_CLASSES)
+        if not folder:  # (a page opening with no model: no torch import in the page-load path)
+            return "", no_classes
         from hub_models.generative import DCGAN, describe
 
-        no_classes = gr.update(choices=[ALL_CLASSES], value=ALL_CLASSES)
-        if not folder:
-            return "", no_classes
         try:
             m = model_of(folder)
         except UserError as e:  # said next to the picker: the model cannot be used
