@@ -12,6 +12,7 @@ from common.errors import UserError
 from lab.optim import MAX_STEPS, OPTIMISERS, SURFACES
 from training.config import SCHEDULES
 
+from . import visitors
 from .common import IN_REQUEST, AppContext, get_hub, hub_picker, throttled
 
 TITLE = "Foundations"
@@ -396,8 +397,6 @@ def pull_playground(repo: str, choice: str, url: str, token: str) -> tuple[Any, 
     from hub import client as hubs
     from lab.playground import Session
 
-    from . import visitors
-
     repo_id = hubs.check_repo_id(repo)
     session = Session.load(Path(visitors.pull(repo_id, get_hub(choice, url, token))))
     picture, text = _shown(session.frame(), session.knobs)
@@ -470,6 +469,7 @@ def playground_section(ctx: AppContext) -> None:
     shows_csv(dataset, csv, hidden=[points, noise])
     push.click(push_playground, [session, repo, private, *picker.inputs], said,
                api_name="foundations_playground_push")
+    ctx.on_load(lambda: gr.update(placeholder=visitors.namespaced("you/moons-mlp")), repo)
     knob_fields = {name: c for name, c in fields.items() if name != "csv"}
 
     def pulled(repo_: str, choice: str, url: str, token: str) -> dict:
