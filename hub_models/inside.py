@@ -255,8 +255,8 @@ def projection_picture(points: np.ndarray, y: np.ndarray, labels: list[str], met
 
 def mistakes(images: torch.Tensor, y: np.ndarray, probs: np.ndarray, labels: list[str],
              limit: int = 40) -> list[tuple[Any, str]]:
-    """The most confident wrong answers first: (picture, "3 -> 8 0.91": true, predicted, its probability). ``images`` are
-    the unnormalised (N, C, H, W) in [0, 1]."""
+    """The most confident wrong answers first: (picture, "3 -> 8 0.91": true, predicted, its probability).
+    ``images`` are the unnormalised (N, C, H, W) in [0, 1]."""
     from PIL import Image
 
     pred = probs.argmax(1)

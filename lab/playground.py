@@ -274,7 +274,8 @@ class Session:
 
     def continues(self, knobs: Knobs) -> bool:
         """Whether ``knobs`` are this session's but for the steps and the learning rate (which change on the fly)."""
-        same = lambda k: {**vars(k), "steps": 0, "lr": 0, "csv": Path(k.csv).name}  # noqa: E731 (a pulled CSV: its name)
+        # (a pulled session knows its CSV by name only)
+        same = lambda k: {**vars(k), "steps": 0, "lr": 0, "csv": Path(k.csv).name}  # noqa: E731
         return same(knobs) == same(self.knobs)
 
     def retune(self, knobs: Knobs) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 from .config import TrainConfig, config_from_values
 
 MAX_TRIALS = 20  # one search queues at most this many jobs
-SEARCHED = ("lr", "weight_decay", "batch_size")  # the fields a search varies; the rest stay as in the base
 
 
 def log_uniform(rng: random.Random, low: float, high: float) -> float:
@@ -41,7 +40,8 @@ def draw(n: int, seed: int, lr: tuple[float, float] | None = None, weight_decay:
             values["lr"] = float(f"{log_uniform(rng, *lr):.3g}")
         if weight_decay is not None:
             low, high = weight_decay
-            values["weight_decay"] = float(f"{(log_uniform(rng, low, high) if low > 0 else rng.uniform(low, high)):.3g}")
+            decay = log_uniform(rng, low, high) if low > 0 else rng.uniform(low, high)
+            values["weight_decay"] = float(f"{decay:.3g}")
         if batch_sizes:
             values["batch_size"] = int(rng.choice(list(batch_sizes)))
         out.append(values)

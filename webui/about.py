@@ -55,7 +55,8 @@ def data_note(jobs_root: Path) -> str:
         return (f"**Data folder:** `{cache_root()}` (local hub storage, pulled models, training runs). "
                 "Set `DLP_HOME` to move it.\n\n**Experiment tracker:** every training run also logs to trackio in "
                 f"`{runs}`: `TRACKIO_DIR={runs} trackio show --project dl-playground-<task>` opens its dashboard, "
-                "`trackio sync` sends the runs to a Space or a dataset. Visitors' runs stay in their own jobs' folders.")
+                "`trackio sync` sends the runs to a Space or a dataset. Visitors' runs stay in their own jobs' "
+                "folders.")
     return ("**Your work here:** the jobs you start and the faces you enrol are kept on this app's server, apart "
             "from other visitors'; push a model to a hub to keep it.")
 

@@ -220,13 +220,19 @@ def build(ctx: AppContext) -> None:
     def labelled_set(kind: str, picked: str, upload_: str | None, size: int):
         """(images in [0, 1], labels, class names) for the set views."""
         from training.classification import load_digits_tensors, validation_images
-        from training.data import extract_upload, load_dataset_spec
+        from hub_models.inside import MAX_POINTS
+        from training.data import extract_upload, image_files, load_dataset_spec
 
         if kind == "digits":
             x, y, names = load_digits_tensors(size)
             return x, y, names
         if kind == "upload":
-            x, y, names, _ = load_dataset_spec(str(extract_upload(upload_, runner.root / "uploads")), size, "local")
+            folder = extract_upload(upload_, runner.root / "uploads")
+            count = len(image_files(folder))
+            if count > MAX_POINTS:  # decoded, a big zip would fill the memory before a sample is drawn
+                raise UserError(f"The zip holds {count:,} images; the set views take up to {MAX_POINTS:,}: zip a "
+                                "sample of each class.")
+            x, y, names, _ = load_dataset_spec(str(folder), size, "local")
             return x, y, names
         if not picked.startswith(JOB_KEY):
             raise UserError("A pulled model has no validation split here: pick the built-in digits or upload a zip.")
