@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import struct
 import time
+import zipfile
 import zlib
 
 import pytest
@@ -41,7 +42,7 @@ def _png_claiming(width: int, height: int) -> bytes:
             + chunk(b"IEND", b""))
 
 
-def test_train_watch_predict_push_and_pull(tab, hub_server, repo_name):
+def test_train_watch_predict_push_and_pull(tab, hub_server, repo_name, tmp_path):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
@@ -87,6 +88,15 @@ def test_train_watch_predict_push_and_pull(tab, hub_server, repo_name):
     assert all(" -> " in item["caption"] for item in wrong)
     with refused("Upload a zip"):
         client.predict(JOB_KEY + job, "Upload a zip (one folder per class)", None, "PCA",
+                       api_name="/classification_set_views")
+    big = tmp_path / "big.zip"  # more images than the views take: refused before anything is decoded
+    png = tmp_path / "one.png"
+    Image.new("L", (8, 8)).save(png)
+    with zipfile.ZipFile(big, "w") as z:
+        for i in range(2001):
+            z.write(png, f"{i % 2}/{i}.png")
+    with refused("holds 2,001 images; the set views take up to 2,000"):
+        client.predict(JOB_KEY + job, "Upload a zip (one folder per class)", handle_file(str(big)), "PCA",
                        api_name="/classification_set_views")
 
     repo = f"alice/{repo_name}"

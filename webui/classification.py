@@ -207,41 +207,43 @@ def build(ctx: AppContext) -> None:
 
         picked = folder
         folder = checked_model_folder(runner, folder)
-        kind = SET_SOURCES.get(kind_label, "own")
-        if kind == "upload" and not upload_:
-            raise UserError("Upload a zip with one folder per class.")
+        load = labelled_set(SET_SOURCES.get(kind_label, "own"), picked, upload_)  # checked before the model loads
         model = load_classifier(folder)
-        images, y, names = labelled_set(kind, picked, upload_, model.image_size)
+        images, y, names = load(model.image_size)
         views = set_views(model, images, y, names, method_)
         note = (f"Accuracy **{views.accuracy:.1%}** on {views.count} images; {len(views.mistakes)} of the wrong "
                 f"ones shown." if views.mistakes else f"Accuracy **{views.accuracy:.1%}** on {views.count} images.")
         return note, views.projection, views.mistakes, [[c, n, round(a, 3)] for c, n, a in views.per_class]
 
-    def labelled_set(kind: str, picked: str, upload_: str | None, size: int):
-        """(images in [0, 1], labels, class names) for the set views."""
-        from training.classification import load_digits_tensors, validation_images
+    def labelled_set(kind: str, picked: str, upload_: str | None):
+        """The set views' images, checked now: a function of the model's image size giving (images in [0, 1],
+        labels, class names)."""
         from hub_models.inside import MAX_POINTS
+        from training.classification import load_digits_tensors, validation_images
         from training.data import extract_upload, image_files, load_dataset_spec
 
         if kind == "digits":
-            x, y, names = load_digits_tensors(size)
-            return x, y, names
+            return load_digits_tensors
         if kind == "upload":
+            if not upload_:
+                raise UserError("Upload a zip with one folder per class.")
             folder = extract_upload(upload_, runner.root / "uploads")
             count = len(image_files(folder))
             if count > MAX_POINTS:  # decoded, a big zip would fill the memory before a sample is drawn
                 raise UserError(f"The zip holds {count:,} images; the set views take up to {MAX_POINTS:,}: zip a "
                                 "sample of each class.")
-            x, y, names, _ = load_dataset_spec(str(folder), size, "local")
-            return x, y, names
+            return lambda size: load_dataset_spec(str(folder), size, "local")[:3]
         if not picked.startswith(JOB_KEY):
             raise UserError("A pulled model has no validation split here: pick the built-in digits or upload a zip.")
         config = runner.get(picked.removeprefix(JOB_KEY)).config
         cfg = ClassificationConfig(**{f.name: config[f.name] for f in fields(ClassificationConfig) if f.name in config})
-        try:
-            return validation_images(cfg, size)
-        except TrainingError as e:
-            raise UserError(f"cannot read the job's data again ({e}): upload it as a zip instead") from None
+
+        def own(size: int):
+            try:
+                return validation_images(cfg, size)
+            except TrainingError as e:
+                raise UserError(f"cannot read the job's data again ({e}): upload it as a zip instead") from None
+        return own
 
     toggle_data_fields(source_kind, DATA_SOURCES, {upload: ("upload",), data_repo: ("hub",)})
     form.submit(panel.start, start_job, panel.job, api_name="classification_train",
