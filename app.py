@@ -20,7 +20,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import gradio as gr  # noqa: E402
 
-from hub.client import HubActionError, cache_root, resolve_hub  # noqa: E402
+from hub.client import HubActionError, cache_root, local_hub_dir, resolve_hub  # noqa: E402
 from webui import TABS  # noqa: E402
 from webui import visitors  # noqa: E402
 from webui.common import IN_REQUEST, PREDICT, AppContext, cache_images_atomically, on_zero_gpu, show_user_errors  # noqa: E402
@@ -132,6 +132,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def public_notice(open_local_hub: bool) -> str:
+    """What the owner of a public app is told at start: the command that gives a visitor a token runs as it is."""
+    return ("The app is reachable by others: visitors never act with your credentials; they get read-only access to "
+            "the local hub unless they paste a token (make one with: python -m hub.server add-token --data-dir "
+            f"{local_hub_dir()} --user NAME)" + (" (--open-local-hub: they write to it as you)" if open_local_hub
+                                                   else "") + ".")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -166,9 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("Add --share for a public link.")
     if visitors.policy.public:
-        print("The app is reachable by others: visitors never act with your credentials; they get read-only "
-              "access to the local hub unless they paste a token (make one with: python -m hub.server add-token "
-              "--user NAME)" + (" (--open-local-hub: they write to it as you)" if args.open_local_hub else "") + ".")
+        print(public_notice(args.open_local_hub))
     if hub.kind == "local" and not args.no_starter:  # after launch: the page is served first
         from webui.classification import start_starter_run
 

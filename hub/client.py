@@ -89,6 +89,11 @@ _local: Hub | None = None
 _local_server: Any = None
 
 
+def local_hub_dir() -> Path:
+    """Where the embedded hub keeps its data (``python -m hub.server ... --data-dir`` names it)."""
+    return cache_root() / "hub-server"
+
+
 def local_hub(data_dir: str | Path | None = None) -> Hub:
     """The embedded hub: started once per process on a free loopback port.
 
@@ -108,7 +113,7 @@ def local_hub(data_dir: str | Path | None = None) -> Hub:
         from .server import start_in_thread
         from .server.storage import HubStore
 
-        root = Path(data_dir) if data_dir else cache_root() / "hub-server"
+        root = Path(data_dir) if data_dir else local_hub_dir()
         store = HubStore(root)
         token = store.add_token(local_user(), ephemeral=True)
         atexit.register(store.revoke_token, token)  # a killed process is purged at the next start

@@ -245,3 +245,18 @@ def test_only_the_shown_tabs_job_panel_polls(tmp_path, monkeypatch):
     on = {tab: states.index(True) for tab, states in switched.items() if True in states}
     assert sorted(on.values()) == list(range(9)) and all(sum(s) <= 1 for s in switched.values())
     assert "hub" not in on and "about" not in on and active[timers[on[TABS[0]]]]
+
+
+def test_the_public_notice_gives_a_command_that_runs(tmp_path, monkeypatch):
+    """The token hint names the local hub's data folder, so it can be pasted as it is."""
+    import shlex
+
+    from app import public_notice
+
+    monkeypatch.setenv("DLP_HOME", str(tmp_path))
+    command = public_notice(False).split("make one with: ", 1)[1].rstrip(").")
+    argv = shlex.split(command.replace("NAME", "learner"))
+    assert argv[:3] == ["python", "-m", "hub.server"] and "--data-dir" in argv
+    out = subprocess.run([sys.executable, *argv[1:]], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "hub-server" / "tokens.json").exists()

@@ -113,7 +113,7 @@ def checked_model_folder(runner: JobRunner, picked: str | None) -> str:
     """The folder of the picked model (a picker value or a folder path), or a message: none picked, or not a
     model the app made for this visitor."""
     if not picked:
-        raise UserError("Pick a model: train one in the Train tab or pull one from a hub.")
+        raise UserError("Pick a model: train one in this tab, or pull one from a hub.")
     folder = str(model_path(runner, picked))
     if not is_model_folder(runner, folder):
         raise UserError("That model is not one trained here or pulled from a hub.")
