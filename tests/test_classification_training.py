@@ -204,3 +204,14 @@ def test_sigkill_then_resume_from_the_cli(tmp_path):
     b = load_file(out / "model" / "model.safetensors")
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+
+
+def test_the_cli_lets_idle_openmp_threads_sleep():
+    """As the runner's jobs do: under load a spinning wait policy made a LeNet run 2.6x slower (BENCHMARKS)."""
+    code = "import os, training.__main__; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "PASSIVE", out.stderr
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+                         capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "ACTIVE"  # the user's own setting wins

@@ -17,6 +17,10 @@ from pathlib import Path
 from .layout import RunFolder
 from .tasks import TASKS, train
 
+# As the app's jobs run (training.runner): idle OpenMP threads sleep instead of spinning, so a run sharing the CPU
+# with other work is not slowed many times over. Set before torch loads; a setting in the environment wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 def main(argv: list[str] | None = None) -> int:
     from .config import add_config_args, config_from_args
