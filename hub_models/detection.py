@@ -324,6 +324,18 @@ def show_detections(image: Any, cands: dict[str, Any], score_threshold: float, i
                          names, [cands["scores"][i] for i in keep], faint=[[v * k for v in cands["boxes"][j]]
                                                                            for j in removed])
 
+    if not keep:  # said on the picture, where the boxes would be: an empty table alone says nothing
+        from PIL import ImageDraw
+
+        from .visual import font
+
+        best = max(cands["scores"], default=None)
+        text = (f"No box scores {score_threshold:.2f} or more: the best candidate scores {best:.2f}; lower the "
+                "score threshold" if best is not None else "The model found no candidate box in this image")
+        draw, f = ImageDraw.Draw(picture), font(max(11, min(16, picture.width // 40)))
+        draw.rectangle([0, 0, picture.width, f.size + 8], fill=(40, 40, 40))
+        draw.text((6, 4), text, fill="white", font=f)
+
     def label(i: int) -> str:
         return f"{names[cands['labels'][i]]} {cands['scores'][i]:.2f}"
 

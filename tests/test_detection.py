@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import assert_refused
+from conftest import ROOT, assert_refused
 from hub_models.catalog import DETECTORS
 from hub_models.detection import create_detector, filter_candidates, load_detector
 from training.config import TrainingError
@@ -277,3 +277,15 @@ def test_fine_tunes_from_a_saved_detector_and_refuses_another_kind(tmp_path):
     with pytest.raises(TrainingError, match="shares no weights"):
         list(train(SegmentationConfig(output_dir=str(tmp_path / "c"), dry_run=True, image_size=64,
                                       init_from=str(tmp_path / "a" / "model"))))
+
+
+def test_no_box_above_the_threshold_is_said_on_the_picture():
+    from hub_models.detection import show_detections
+
+    scene = str(ROOT / "assets" / "examples" / "shapes-1.png")
+    cands = {"boxes": [[2.0, 2.0, 20.0, 20.0]], "scores": [0.31], "labels": [0], "names": ["ellipse"]}
+    picture, rows, steps = show_detections(scene, cands, 0.5, 0.5)
+    assert rows == [] and steps == []
+    assert picture.getpixel((1, 1)) == (40, 40, 40)  # the banner: "No box scores 0.50 or more ... 0.31"
+    picture, rows, _ = show_detections(scene, cands, 0.3, 0.5)
+    assert len(rows) == 1 and picture.getpixel((1, 1)) != (40, 40, 40)
