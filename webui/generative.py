@@ -148,24 +148,29 @@ def sample_section(source: gr.Dropdown, model_of: Callable[[str | None], Any]) -
         clean = gr.Image(label="Diffusion: the clean images predicted from x_t", type="pil", height=420)
 
     def on_model(folder):
-        no_classes = gr.update(choices=[ALL_CLASSES], value=ALL_CLASSES)
+        """The model's description, and only the controls that apply to it: classes for a conditional GAN, the
+        sampler and its steps for a diffusion model."""
+        no_classes = gr.update(choices=[ALL_CLASSES], value=ALL_CLASSES, visible=False)
+        unknown = (no_classes, gr.update(visible=True), gr.update(visible=True))
         if not folder:  # (a page opening with no model: no torch import in the page-load path)
-            return "", no_classes
-        from hub_models.generative import DCGAN, describe
+            return "", *unknown
+        from hub_models.generative import DCGAN, DDPM, describe
 
         try:
             m = model_of(folder)
         except UserError as e:  # said next to the picker: the model cannot be used
-            return f"⚠️ {e}", no_classes
+            return f"⚠️ {e}", *unknown
         classes = m.labels if isinstance(m, DCGAN) and m.conditional else []
-        return describe(m), gr.update(choices=[ALL_CLASSES, *classes], value=ALL_CLASSES)
+        diffusion = isinstance(m, DDPM)
+        return (describe(m), gr.update(choices=[ALL_CLASSES, *classes], value=ALL_CLASSES, visible=bool(classes)),
+                gr.update(visible=diffusion), gr.update(visible=diffusion))
 
     def sample_images(model, count, seed, class_name, sampler, steps):
         from hub_models.generative import samples
 
         yield from samples(model_of(model), int(count), int(seed or 0), class_name, sampler, int(steps))
 
-    source.change(on_model, source, [about, class_name], api_visibility="private")
+    source.change(on_model, source, [about, class_name, sampler, steps], api_visibility="private")
     sampling = start.click(sample_images, None, [grid, clean, took], api_name="generative_sample", **IN_REQUEST,
                            inputs_kwargs={"model": source, "count": count, "seed": seed, "class_name": class_name,
                                           "sampler": sampler, "steps": steps})
