@@ -95,6 +95,7 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         expect(page.get_by_text("Confusion matrix (validation split)")).to_be_visible()
         page.get_by_role("tab", name="Predict").click()
         page.locator(".gallery-item").first.click()  # the first example digit: a 0
+        expect(page.get_by_text("digit-0.png").first).to_be_visible()  # in the input before Classify (see the demo's)
         page.get_by_role("button", name="Classify").click()
         expect(page.get_by_text("What the network sees")).to_be_visible()
         expect(page.locator("[data-testid='label-output-value']").first).to_have_text("0", timeout=RESULT_MS)
@@ -108,16 +109,24 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         expect(page.get_by_text("python -m hub.publish run")).to_be_visible(timeout=RESULT_MS)
         _shot(page, "classification-publish")
         space_port = free_port()
-        space = subprocess.Popen([sys.executable, "-m", "hub.publish", "run", f"alice/{repo_name}-demo", "--hub",
-                                  hub_server.url, "--port", str(space_port)], cwd=ROOT, env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        space_log = tmp_path / "space.log"  # what the demo's process said, for a failure's message
+        with open(space_log, "w") as log:
+            space = subprocess.Popen([sys.executable, "-m", "hub.publish", "run", f"alice/{repo_name}-demo", "--hub",
+                                      hub_server.url, "--port", str(space_port)], cwd=ROOT, env=env,
+                                     stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for(f"http://127.0.0.1:{space_port}/", space)
             demo = browser.new_page(viewport={"width": 1400, "height": 900})
             demo.goto(f"http://127.0.0.1:{space_port}/")
             demo.locator(".gallery-item").first.click()  # its first example: a 0
+            # The example reaches the input asynchronously: a Classify clicked before it lands sends no image (on
+            # busy cores this answered "Error" twice in CI).
+            expect(demo.get_by_role("button", name="Remove Image")).to_be_visible(timeout=RESULT_MS)
             demo.get_by_role("button", name="Classify").click()
-            expect(demo.locator("[data-testid='label-output-value']").first).to_have_text("0", timeout=RESULT_MS)
+            try:
+                expect(demo.locator("[data-testid='label-output-value']").first).to_have_text("0", timeout=RESULT_MS)
+            except AssertionError as e:
+                raise AssertionError(f"{e}\nthe demo's log:\n{space_log.read_text()[-4000:]}") from None
             _shot(demo, "space-demo")
             demo.close()
         finally:
