@@ -1,7 +1,6 @@
 """Image classification tab: try a model on an image, train one with live curves, push it."""
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 
 import gradio as gr
@@ -221,6 +220,7 @@ def build(ctx: AppContext) -> None:
         from hub_models.inside import MAX_POINTS
         from training.classification import load_digits_tensors, validation_images
         from training.data import extract_upload, image_files, load_dataset_spec
+        from training.search import config_of
 
         if kind == "digits":
             return load_digits_tensors
@@ -235,8 +235,7 @@ def build(ctx: AppContext) -> None:
             return lambda size: load_dataset_spec(str(folder), size, "local")[:3]
         if not picked.startswith(JOB_KEY):
             raise UserError("A pulled model has no validation split here: pick the built-in digits or upload a zip.")
-        config = runner.get(picked.removeprefix(JOB_KEY)).config
-        cfg = ClassificationConfig(**{f.name: config[f.name] for f in fields(ClassificationConfig) if f.name in config})
+        cfg = config_of(ClassificationConfig, runner.get(picked.removeprefix(JOB_KEY)).config)
 
         def own(size: int):
             try:
