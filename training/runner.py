@@ -26,7 +26,7 @@ from common.procs import pid_alive
 from hub.client import OWNER_SECRETS
 
 from .config import config_to_argv, to_dict
-from .events import read_events
+from .events import RunDigest, digest, read_events
 from .layout import JobFolder
 
 if TYPE_CHECKING:
@@ -143,6 +143,10 @@ class JobRunner:
 
     def events(self, job_id: str, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         return read_events(self.folder(job_id).run.events, offset)
+
+    def digest(self, job_id: str) -> RunDigest:
+        """The job's events summed up, read incrementally (what a panel following it draws)."""
+        return digest(self.folder(job_id).run.events)
 
     def log_tail(self, job_id: str, max_chars: int = 4000) -> str:
         p = self.folder(job_id).log

@@ -53,15 +53,14 @@ def compare(runner: JobRunner, task: str, job_ids: list[str] | None) -> tuple[An
             raise UserError(f"No job {job_id}.") from None
         # Short enough for a legend: a trial's label without its search's name (the table has the settings).
         name = f"{job.id[-6:]} {job.label.split(': ', 1)[-1]}"[:36]
-        events, _ = runner.events(job_id)
-        losses += [{"step": e["step"], "loss": e["loss"], "job": name}
-                   for e in thinned([e for e in events if e["type"] == "step"])]
+        run = runner.digest(job_id)
+        losses += [{"step": x, "loss": y, "job": name} for x, y in thinned(run.loss.points())]
+        evals = [e["metrics"][spec.metric] for e in run.evals if spec.metric in e["metrics"]]
         metrics += [{"epoch": e["epoch"], spec.metric: e["metrics"][spec.metric], "job": name}
-                    for e in events if e["type"] == "eval" and spec.metric in e["metrics"]]
+                    for e in run.evals if spec.metric in e["metrics"]]
         final = job_metrics(runner, job_id).get(spec.metric)
         if final is None:  # still running: its latest validation
-            final = next((e["metrics"][spec.metric] for e in reversed(events)
-                          if e["type"] == "eval" and spec.metric in e["metrics"]), None)
+            final = evals[-1] if evals else None
         rows.append({"job": name, "status": job.status, **{c: job.config.get(c) for c in COLUMNS},
                      spec.metric: final})
     rows = ranked(rows, spec.metric, spec.lower_is_better)

@@ -20,6 +20,7 @@ from hub import client as hubs
 from hub.lean import size_text
 from hub_models.catalog import HUB_MODELS
 from training.layout import model_marker
+from training.events import RunDigest
 from training.runner import Job, JobRunner
 
 from . import visitors
@@ -219,28 +220,30 @@ def job_rows(runner: JobRunner, view: PanelView, jobs: list[Job], positions: dic
     return rows
 
 
-def progress_text(job: Job, steps: list[dict], total: int, position: int | None, unit: str) -> str:
+def progress_text(job: Job, last: dict | None, total: int, position: int | None, unit: str) -> str:
     """The progress line: the queue position, or the status, step, throughput, ETA and final message."""
     if job.status == "queued":
         return f"**Queued**, position {position}: one training job runs per device at a time."
-    done = steps[-1]["step"] if steps else 0
+    done = last["step"] if last else 0
     pct = 100 * done / total if total else 0
-    eta = steps[-1].get("eta_s") if steps and job.status == "running" else None
+    eta = last.get("eta_s") if last and job.status == "running" else None
     return (f"**{job.status.capitalize()}** · step {done}/{total} ({pct:.0f}%)"
-            + (f" · {steps[-1]['throughput']:.0f} {unit} · ETA {eta:.0f} s" if eta else "")
+            + (f" · {last['throughput']:.0f} {unit} · ETA {eta:.0f} s" if eta else "")
             + (f" · {job.message}" if job.message and job.status not in ("running", "queued") else ""))
 
 
 # The plots get None, not an empty frame, until there is data: a plot first drawn empty keeps an empty legend.
-def loss_frame(steps: list[dict], parts: bool):
+def loss_frame(run: RunDigest, parts: bool):
+    """The loss curve(s), at most RunDigest's limit of points each (bucket means: a long run keeps its shape)."""
     import pandas as pd
 
-    if not steps:
+    if not len(run.loss):
         return None
-    if parts:
-        return pd.DataFrame([{"step": e["step"], "part": k, "loss": v} for e in steps
-                             for k, v in (e.get("parts") or {"loss": e["loss"]}).items()])
-    return pd.DataFrame({"step": [e["step"] for e in steps], "loss": [e["loss"] for e in steps]})
+    if parts:  # (a step without parts is drawn as its one loss, as the trainer named none)
+        return pd.DataFrame([{"step": x, "part": name, "loss": y}
+                             for name, series in (run.parts or {"loss": run.loss}).items() for x, y in series.points()])
+    x, y = zip(*run.loss.points())
+    return pd.DataFrame({"step": x, "loss": y})
 
 
 def metric_frames(evals: list[dict], apart: str | None) -> tuple[Any, Any]:
@@ -253,13 +256,12 @@ def metric_frames(evals: list[dict], apart: str | None) -> tuple[Any, Any]:
     return pd.DataFrame(shown) if shown else None, pd.DataFrame(alone) if alone else None
 
 
-def samples_output(runner: JobRunner, job_id: str, events: list[dict], kind: str) -> Any:
+def samples_output(runner: JobRunner, job_id: str, run: RunDigest, kind: str) -> Any:
     """The samples of ``kind`` made after each epoch, newest first: gallery items or one text."""
     if kind == "image":  # from the folder its tick stamps (an event could lag the file: a tick would miss it)
         saved = runner.folder(job_id).run.sample_pictures()
         return [(picture_file(path), f"epoch {epoch}") for epoch, path in reversed(saved)] or None
-    made = [e for e in events if e["type"] == "sample" and e.get("kind") == kind]
-    return "\n\n".join(f"— epoch {e['epoch']} —\n{e['data']}" for e in reversed(made))
+    return "\n\n".join(f"— epoch {e['epoch']} —\n{e['data']}" for e in reversed(run.samples))
 
 
 NO_JOB = "Start a job, or pick one to watch."
@@ -279,16 +281,14 @@ def watch(runner: JobRunner, view: PanelView, job_id: str | None) -> tuple:
         j = visible_job(runner, job_id)
     except KeyError:
         return rows, f"No job {job_id}.", None, None, *empty, ""
-    events, _ = runner.events(job_id)
-    steps = [e for e in events if e["type"] == "step"]
-    start = next((e for e in events if e["type"] == "start"), None)
-    total = start["total_steps"] if start else 0
-    metrics, apart = metric_frames([e for e in events if e["type"] == "eval"], view.metric_apart)
-    out: list[Any] = [rows, progress_text(j, steps, total, positions.get(job_id), view.unit),
-                      loss_frame(steps, view.loss_parts), metrics]
+    run = runner.digest(job_id)  # reads only the events written since the last look at this job
+    total = run.start["total_steps"] if run.start else 0
+    metrics, apart = metric_frames(run.evals, view.metric_apart)
+    out: list[Any] = [rows, progress_text(j, run.last_step, total, positions.get(job_id), view.unit),
+                      loss_frame(run, view.loss_parts), metrics]
     for name, _, _ in view.optional:
         out.append(apart if name == "apart" else view.picture(model_dir(runner, job_id)) if name == "picture"
-                   else samples_output(runner, job_id, events, view.samples))
+                   else samples_output(runner, job_id, run, view.samples))
     return *out, runner.log_tail(job_id)
 
 
