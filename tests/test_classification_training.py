@@ -84,7 +84,7 @@ def test_lenet_reaches_97_percent_on_digits(tmp_path):
 
 @pytest.mark.parametrize("augment", ["", "flip,crop,jitter"])
 def test_kill_and_resume_gives_the_same_weights(tmp_path, augment):
-    base = dict(model="lenet-bn", epochs=3, batch_size=64, seed=3, augment=augment)
+    base = dict(model="lenet-bn", epochs=3, batch_size=64, seed=3, augment=augment, checkpoint_every_s=0)
     _run(ClassificationConfig(output_dir=str(tmp_path / "straight"), **base))
     # A run that dies right after its first checkpoint (the generator is simply abandoned) ...
     gen = train(ClassificationConfig(output_dir=str(tmp_path / "killed"), **base))
@@ -183,7 +183,7 @@ def test_sigkill_then_resume_from_the_cli(tmp_path):
     import time
 
     args = [sys.executable, "-m", "training", "classification", "--model", "lenet-bn", "--epochs", "3",
-            "--batch-size", "16", "--seed", "5"]
+            "--batch-size", "16", "--seed", "5", "--checkpoint-every-s", "0"]
     straight = subprocess.run(args + ["--output-dir", str(tmp_path / "straight")], cwd=ROOT, capture_output=True,
                               text=True, timeout=300)
     assert straight.returncode == 0, straight.stderr

@@ -60,8 +60,10 @@ class TrainConfig:
     private: bool = opt(False, "make the pushed repo private")
     export_onnx: bool = opt(False, "also export the model to ONNX (model.onnx beside the weights, checked against "
                                    "PyTorch and named in the card) for use without PyTorch", label="Export to ONNX")
-    hub_strategy: str = opt("end", "push only the final model, or every epoch's checkpoint too",
-                            ("end", "checkpoint"))
+    hub_strategy: str = opt("end", "push only the final model, or each checkpoint too", ("end", "checkpoint"))
+    checkpoint_every_s: float = opt(60.0, "write a checkpoint at the end of an epoch once this many seconds have "
+                                          "passed since the last one, and after the last epoch (0: every epoch)",
+                                    min=0, label="Checkpoint every (s)")
     resume: str = opt("", "continue from the last checkpoint: 'auto' (this output dir), a folder, or a hub repo id")
     dry_run: bool = opt(False, "one tiny step on a few examples, to check that everything is wired")
     max_steps: int = opt(0, "stop after this many optimizer steps (0: no limit)", min=0)

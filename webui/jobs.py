@@ -391,7 +391,7 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
     with gr.Row():
         loss_plot = gr.LinePlot(x="step", y="loss", color="part" if loss_parts else None,
                                 title="Training losses" if loss_parts else "Training loss", height=260)
-        metric_plot = gr.LinePlot(x="epoch", y="value", color="metric", title="Metrics by epoch (validation; train_*: as many training images)", height=260)
+        metric_plot = gr.LinePlot(x="epoch", y="value", color="metric", title="Metrics by epoch (validation; train_*: the epoch's training batches)", height=260)
         if metric_apart:
             optional["apart"] = gr.LinePlot(x="epoch", y=metric_apart, title=f"Validation {metric_apart.upper()}",
                                             height=260)
