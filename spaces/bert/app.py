@@ -27,7 +27,7 @@ EXAMPLES = {"sequence": [["The soup was exquisite.", ""], ["The lecture was tedi
 def predict(text, pair):
     """A note, and the labels' probabilities (sentences), the words' tags (tagging) or the words for [MASK]."""
     if not (text or "").strip():
-        raise gr.Error("Enter some text.")
+        raise gr.Error("Enter some text.", print_exception=False)
     try:
         if KIND == "sequence":
             scores, note = classify_text(FOLDER, text, pair or "")
@@ -37,7 +37,7 @@ def predict(text, pair):
             return note, None, tagged
         return "The most likely words for [MASK]:", fill_mask(FOLDER, text), None
     except UserError as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(str(e), print_exception=False) from None
 
 
 with gr.Blocks(title="$title") as demo:

@@ -24,11 +24,11 @@ model = load_classifier(snapshot_download(MODEL, revision=REVISION, endpoint=HUB
 def predict(image, top_k):
     """Top-k classes with their probabilities, and the image the network saw."""
     if image is None:
-        raise gr.Error("Give an image first (upload one or pick an example).")
+        raise gr.Error("Give an image first (upload one or pick an example).", print_exception=False)
     try:
         scores, seen = classify(model, image, int(top_k))
     except UserError as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(str(e), print_exception=False) from None
     return scores, seen.resize((140, 140), 0)
 
 

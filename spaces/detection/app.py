@@ -25,12 +25,12 @@ model = load_detector(snapshot_download(MODEL, revision=REVISION, endpoint=HUB,
 def detect(image, score, iou):
     """The kept boxes drawn (NMS's victims in grey), their table, NMS step by step; and the candidates."""
     if not image:
-        raise gr.Error("Give an image first (upload one or pick an example).")
+        raise gr.Error("Give an image first (upload one or pick an example).", print_exception=False)
     try:
         found = detect_image(model, image)
         return *show_detections(image, found, float(score), float(iou)), {**found, "image": image}
     except UserError as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(str(e), print_exception=False) from None
 
 
 def refilter(found, score, iou):
@@ -41,12 +41,12 @@ def refilter(found, score, iou):
 
 def anchors(image, found, scale, score, iou):
     if not image:
-        raise gr.Error("Give an image first.")
+        raise gr.Error("Give an image first.", print_exception=False)
     same = found if found and found.get("image") == image else None
     try:
         return anchor_picture(model, image, int(scale), same, float(score), float(iou))
     except UserError as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(str(e), print_exception=False) from None
 
 
 with gr.Blocks(title="$title") as demo:

@@ -34,11 +34,11 @@ def say(found, threshold):
 def run_verify(photo_a, photo_b, faces, threshold):
     """The verdict, the two photos with their faces and the aligned crops; and the distance, for the slider."""
     if not photo_a or not photo_b:
-        raise gr.Error("Give two photos (A and B), or pick an example.")
+        raise gr.Error("Give two photos (A and B), or pick an example.", print_exception=False)
     try:
         result = verify(model, photo_a, photo_b, CROP_MODES.get(faces, "auto"))
     except UserError as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(str(e), print_exception=False) from None
     found = {"distance": result["distance"], "notes": result["notes"]}
     return say(found, threshold), verify_picture(result), found
 

@@ -34,7 +34,7 @@ def sample_images(count, seed, class_name, sampler, steps):
     try:
         yield from samples(model, int(count), int(seed or 0), class_name or ALL_CLASSES, sampler, int(steps))
     except UserError as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(str(e), print_exception=False) from None
 
 
 def walk(a, b, n):

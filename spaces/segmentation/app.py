@@ -32,11 +32,11 @@ def draw(found, opacity):
 def segment(image, opacity):
     """The class map over the image, its legend, each class's share of the pixels; and the map, for redraws."""
     if not image:
-        raise gr.Error("Give an image first (upload one or pick an example).")
+        raise gr.Error("Give an image first (upload one or pick an example).", print_exception=False)
     try:
         mask, img = segment_image(model, image)
     except UserError as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(str(e), print_exception=False) from None
     found = {"mask": mask, "image": img}
     return *draw(found, opacity), found
 
@@ -49,7 +49,7 @@ def transposed(k, s, p):
     try:
         return transposed_conv_picture(int(k), int(s), int(p))
     except ValueError as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(str(e), print_exception=False) from None
 
 
 with gr.Blocks(title="$title") as demo:

@@ -28,12 +28,12 @@ STYLE = os.path.join(folder, "style.png")  # the style image the network learnt,
 
 def apply(photo, side):
     if not photo:
-        raise gr.Error("Give a photo first (upload one or pick an example).")
+        raise gr.Error("Give a photo first (upload one or pick an example).", print_exception=False)
     t0 = time.perf_counter()
     try:
         out = stylize(model, photo, int(side))
     except UserError as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(str(e), print_exception=False) from None
     return out, f"{out.width}x{out.height} in {time.perf_counter() - t0:.2f} s"
 
 

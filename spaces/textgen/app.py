@@ -27,7 +27,8 @@ def run(prompt, strategy, max_new, temperature, top_k, top_p, beam_width, seed):
     """Streams (text, beams); the page is updated at most every 0.1 s, however fast the model is."""
     kind = STRATEGIES.get(strategy, "sample")
     if kind == "beam" and int(beam_width) * int(max_new) > 4000:
-        raise gr.Error("Beam search re-reads every beam at every step: keep beam width x tokens under 4000.")
+        raise gr.Error("Beam search re-reads every beam at every step: keep beam width x tokens under 4000.",
+                       print_exception=False)
     last, shown = 0.0, None
     try:
         for text, kept in generate(lm, prompt or "", int(max_new), kind, temperature=float(temperature),
@@ -38,7 +39,7 @@ def run(prompt, strategy, max_new, temperature, top_k, top_p, beam_width, seed):
                 last = time.perf_counter()
                 yield shown
     except UserError as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(str(e), print_exception=False) from None
     if shown is not None:
         yield shown
 

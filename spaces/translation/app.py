@@ -28,13 +28,13 @@ def run(text, strategy, beam_width):
     """The translation, the attention heat map (target words x source words) and the beams kept."""
     text = (text or "").strip()
     if not text:
-        raise gr.Error("Enter a sentence to translate.")
+        raise gr.Error("Enter a sentence to translate.", print_exception=False)
     if len(text) > 2000:
-        raise gr.Error(f"The text is {len(text):,} characters; the limit is 2,000.")
+        raise gr.Error(f"The text is {len(text):,} characters; the limit is 2,000.", print_exception=False)
     try:
         result = translate(model, text, "beam" if strategy == "Beam search" else "greedy", int(beam_width))
     except UserError as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(str(e), print_exception=False) from None
     unknown = result["source_tokens"].count("<unk>")
     if unknown:
         gr.Warning(f"{unknown} word(s) are unknown to the model (<unk> in the heat map).")
