@@ -49,7 +49,7 @@ def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr
             if sign_in_offered():  # visitors push to huggingface.co with their own account (README: hf_oauth)
                 gr.LoginButton("Sign in with Hugging Face", scale=0, min_width=260)
         tabs = {}
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap"):  # every tab in sight: a "⋯" menu hid Translation, Hub and About
             for name in TABS:
                 module = importlib.import_module(f"webui.{name}")
                 with gr.Tab(module.TITLE, id=name) as tabs[name]:

@@ -262,3 +262,17 @@ def test_the_public_notice_gives_a_command_that_runs(tmp_path, monkeypatch):
     out = subprocess.run([sys.executable, *argv[1:]], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "hub-server" / "tokens.json").exists()
+
+
+def test_the_push_box_says_who_pushes_and_fills_their_namespace(hub_server):
+    """A newcomer pushed `ceo/...` and the hub refused the namespace; the user's name was shown only in the Hub tab."""
+    from webui.jobs import push_target
+
+    who, repo = push_target("you/lenet-digits", URL_HUB, hub_server.url, hub_server.tokens["alice"], "")
+    assert "as **alice**" in who and repo["value"] == "alice/lenet-digits"
+    assert push_target("you/x", URL_HUB, hub_server.url, hub_server.tokens["alice"], " alice/mine ")[1]["value"] == \
+        "alice/mine"  # what the user typed stays
+    who, repo = push_target("you/x", URL_HUB, hub_server.url, "", "")
+    assert "paste a write token" in who and "value" not in repo
+    who, _ = push_target("you/x", URL_HUB, "http://127.0.0.1:9", "t", "")
+    assert who.startswith("⚠️ Cannot reach")

@@ -351,6 +351,21 @@ def push_job(runner: JobRunner, job_id: str | None, repo_id: str, private_: bool
     return f"Pushed to **{repo_id}** on {hub.label}: {url_}"
 
 
+def push_target(placeholder: str, choice: str, url: str, token: str, repo: str) -> tuple[str, Any]:
+    """Who a push acts as, said where one pushes, and an empty repo id filled in their namespace (a push to
+    another namespace is refused by the hub)."""
+    try:
+        hub = get_hub(choice, url, token)
+        user = hubs.whoami(hub)
+    except UserError as e:
+        return f"⚠️ {e}", gr.update()
+    if not user:
+        return f"Pushes go to {hub.label}: paste a write token in the Token field above to push.", gr.update()
+    name = placeholder.split("/", 1)[-1]
+    return (f"Pushes to {hub.label} as **{user}**: your repos are `{user}/<name>`.",
+            gr.update(value=(repo or "").strip() or f"{user}/{name}"))
+
+
 def jobs_run_where() -> str:
     """Where a training job runs, said wherever it is not where a visitor would guess."""
     if on_zero_gpu():
@@ -404,7 +419,8 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
             optional["samples"] = gr.Gallery(label="Samples after each epoch (newest first)", columns=4, height=320,
                                              object_fit="contain")
         log = gr.Textbox(label="Log", lines=12, max_lines=12, autoscroll=True)
-    with gr.Accordion("Push the trained model to the hub above", open=False):
+    with gr.Accordion("Push the trained model to the hub above", open=False) as push_box:
+        who = gr.Markdown()
         with gr.Row():
             repo = gr.Textbox(label="Repo id", placeholder=repo_placeholder, scale=3)
             private = gr.Checkbox(label="Private", scale=1)
@@ -421,6 +437,8 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
     timer.tick(partial(tick, runner, view), [job, seen], [*outputs, seen], api_name=f"{task}_tick",
                api_visibility="private", show_progress="hidden")
     push.click(partial(push_job, runner), [job, repo, private, *picker.inputs], pushed, api_name=f"{task}_push")
+    push_box.expand(partial(push_target, repo_placeholder), [*picker.inputs, repo], [who, repo],
+                    api_visibility="private")
     ctx.on_load(partial(watched_job, runner, task), job)
     ctx.on_load(lambda: gr.update(placeholder=visitors.namespaced(repo_placeholder)), repo)
     panel = JobPanel(start=start, job=job, runner=runner, task=task)
