@@ -111,6 +111,25 @@ def network_input(model, image: Any):
     return (x - mean) / std, img
 
 
+def centred_drawing(image: Any, margin: float = 0.08):
+    """A drawing framed as the digits are: its ink's bounding box, padded to a square with ``margin`` on each side
+    (the built-in digits fill their 8x8 frames, as MNIST's are centred in theirs; one drawn small in a corner of a
+    large canvas looks like none of them). Dark ink on a light ground, in mode L; None when nothing is drawn."""
+    from PIL import Image, ImageOps, ImageStat
+
+    img = load_image(image, channels=1)
+    if ImageStat.Stat(img).mean[0] < 128:  # light ink on dark: the same picture the other way round
+        img = ImageOps.invert(img)
+    box = ImageOps.invert(img).point(lambda v: 255 if v > 64 else 0).getbbox()
+    if box is None:
+        return None
+    ink = img.crop(box)
+    side = int(max(ink.size) * (1 + 2 * margin))
+    framed = Image.new("L", (side, side), 255)
+    framed.paste(ink, ((side - ink.width) // 2, (side - ink.height) // 2))
+    return framed
+
+
 def classify(model, image: Any, top_k: int = 5):
     """({label: probability} of the ``top_k`` most likely classes, the image the network saw)."""
     import torch

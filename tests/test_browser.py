@@ -95,11 +95,26 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         expect(page.get_by_text("Confusion matrix (validation split)")).to_be_visible()
         page.get_by_role("tab", name="Predict").click()
         page.locator(".gallery-item").first.click()  # the first example digit: a 0
-        expect(page.get_by_text("digit-0.png").first).to_be_visible()  # in the input before Classify (see the demo's)
-        page.get_by_role("button", name="Classify").click()
+        # In the input before Classify (see the demo's).
+        expect(page.get_by_role("button", name="Remove Image").filter(visible=True)).to_be_visible()
+        page.get_by_role("button", name="Classify", exact=True).click()
         expect(page.get_by_text("What the network sees")).to_be_visible()
         expect(page.locator("[data-testid='label-output-value']").first).to_have_text("0", timeout=RESULT_MS)
         _shot(page, "classification-predict")
+        # Draw a digit: a stroke on the sketchpad, classified (test_classification_tab checks what is read).
+        page.get_by_text("Draw a digit", exact=True).click()
+        page.get_by_role("button", name="Brush").click()
+        page.keyboard.press("Escape")  # (the brush's size and colour pop-up)
+        box = page.locator("canvas").filter(visible=True).first.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y - 90)
+        page.mouse.down()
+        for i in range(20):
+            page.mouse.move(x, y - 90 + i * 9)
+        page.mouse.up()
+        page.get_by_role("button", name="Classify the drawing").click()
+        expect(page.locator("[data-testid='label-output-value']").first).to_have_text(re.compile(r"^\d$"),
+                                                                                     timeout=RESULT_MS)
 
         # Publish the model as a Space, then run the published demo here and classify in it.
         page.get_by_role("button", name="Publish as a Space").filter(visible=True).click()
@@ -226,7 +241,8 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         expect(page.get_by_text("Completed ·").filter(visible=True)).to_be_visible(timeout=TRAINING_MS)
         _shot(page, "faces-train", settle_ms=1500)
         page.get_by_role("tab", name="Verify", exact=True).click()
-        page.get_by_text("face-visitor-a2.png").filter(visible=True).first.click()  # examples of 3 inputs: a table
+        # (Examples of 3 inputs: a table; its first row is two photos of visitor A.)
+        page.locator("tr").filter(has_text="As the model was trained").filter(visible=True).first.click()
         page.get_by_role("button", name="Verify", exact=True).click()
         expect(page.get_by_text(re.compile(r"(Same person|Different people): distance \d"))).to_be_visible(
             timeout=RESULT_MS)

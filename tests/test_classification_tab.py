@@ -5,6 +5,7 @@ import struct
 import time
 import zipfile
 import zlib
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -70,6 +71,19 @@ def test_train_watch_predict_push_and_pull(tab, hub_server, repo_name, tmp_path)
     correct = sum(client.predict(folder, handle_file(e), 1, api_name="/classification_predict")[0]["label"]
                   == e.rsplit("-", 1)[1][0] for e in EXAMPLES)
     assert correct >= len(EXAMPLES) - 1
+    # Drawn on the sketchpad: dark strokes on a transparent canvas, small, in a corner. It is framed as the digits
+    # are, shown in the image input, and read.
+    read = 0
+    for e in EXAMPLES:
+        ink = Image.open(e).convert("L").resize((64, 64))  # light ink on dark
+        canvas = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+        canvas.paste(Image.merge("RGBA", [ink.point(lambda _: 0)] * 3 + [ink]), (200, 12))  # black, ink as alpha
+        canvas.save(drawn := tmp_path / f"drawn-{Path(e).name}")
+        shown, label, *_ = client.predict(JOB_KEY + job, {"background": None, "layers": [], "composite": handle_file(
+            str(drawn))}, 1, api_name="/classification_drawing")
+        assert shown and Image.open(shown).size[0] == Image.open(shown).size[1]
+        read += label["label"] == e.rsplit("-", 1)[1][0]
+    assert read >= len(EXAMPLES) - 1
 
     # Inside the network: per-image pictures, then the job's own validation split projected, with its mistakes.
     note, filters, maps, salient, occluded = client.predict(JOB_KEY + job, handle_file(EXAMPLES[3]), "",

@@ -14,7 +14,7 @@ from training.runner import JobRunner
 from training.tasks import get_task
 from training.tasks.classification import AUGMENTATIONS, BUILTIN, TIMM_PREFIX, ClassificationConfig
 
-from .common import PREDICT, AppContext, answered, get_hub, hub_picker
+from .common import PREDICT, AppContext, DrawingInput, PhotoInput, answered, get_hub, hub_picker
 from .forms import ConfigForm
 from .jobs import JOB_KEY, checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 
@@ -115,10 +115,14 @@ def build(ctx: AppContext) -> None:
                               placeholder="you/lenet-digits, timm/resnet18.a1_in1k ...", check=load_classifier_checked)
         with gr.Row():
             with gr.Column():
-                # A file, not gr.Image: broken or hostile images must reach our checks, not Gradio's decoder.
-                image = gr.File(label="Image (PNG, JPEG, BMP, GIF, TIFF, WebP)", file_types=["image"],
-                                type="filepath", height=140)
+                # Our checks read the file, not Gradio's decoder: broken or hostile images get their message.
+                image = PhotoInput(height=220)
                 gr.Examples(EXAMPLES, inputs=image, label="Digits from the built-in sample")
+                with gr.Accordion("Draw a digit", open=False):
+                    drawing = DrawingInput(label="Pick the brush on the left, draw a digit, then Classify the drawing",
+                                           type="filepath", canvas_size=(280, 280), height=340, layers=False,
+                                           brush=gr.Brush(default_size=20, colors=["#000000"], color_mode="fixed"))
+                    draw_btn = gr.Button("Classify the drawing")
                 top_k = gr.Slider(1, 10, value=5, step=1, label="Top k")
                 classify_btn = gr.Button("Classify", variant="primary")
             with gr.Column():
@@ -186,6 +190,16 @@ def build(ctx: AppContext) -> None:
         return (result, network_input.resize((140, 140), 0), [list(r) for r in model_summary(model)],
                 gr.update(choices=list(result)))
 
+    def predict_drawing(folder, drawn, k):
+        """The drawing, framed as the digits are, into the image input (Look inside explains it from there), and
+        classified."""
+        from hub_models.inference import centred_drawing
+
+        framed = centred_drawing(drawn) if drawn else None
+        if framed is None:
+            raise UserError("Draw a digit first: pick the brush on the left of the canvas.")
+        return framed, *predict(folder, framed, k)
+
     def look(folder, image_, target_):
         from hub_models.inference import load_classifier
         from hub_models.inside import look_inside
@@ -250,6 +264,8 @@ def build(ctx: AppContext) -> None:
 
     answered(classify_btn.click, predict, [source, image, top_k], [labels, seen, summary, target],
              api_name="classification_predict", **PREDICT)
+    answered(draw_btn.click, predict_drawing, [source, drawing, top_k], [image, labels, seen, summary, target],
+             api_name="classification_drawing", **PREDICT)
     inside_outputs = [inside_note, filters, maps, salient, occluded]
     answered(look_btn.click, look, [source, image, target], inside_outputs, api_name="classification_inside",
              **PREDICT)

@@ -9,7 +9,7 @@ from common.errors import UserError
 from training.tasks import get_task
 from training.tasks.detection import TINYSSD_STRIDE
 
-from .common import PREDICT, AppContext, answered
+from .common import PREDICT, AppContext, PhotoInput, answered
 from .jobs import checked_model_folder, model_source
 from .vision import VisionForm, vision_train
 
@@ -65,8 +65,7 @@ def build(ctx: AppContext) -> None:
         cands = gr.State(None)  # the network's scored boxes before NMS: the sliders re-filter these
         with gr.Row():
             with gr.Column():
-                image = gr.File(label="Image (PNG, JPEG, BMP, GIF, TIFF, WebP)", file_types=["image"],
-                                type="filepath", height=140)
+                image = PhotoInput(height=220)
                 gr.Examples(EXAMPLES, inputs=image, label="Scenes like the built-in sample")
                 score = gr.Slider(0.01, 0.99, value=0.5, step=0.01, label="Score threshold")
                 iou = gr.Slider(0.05, 1.0, value=0.5, step=0.05, label="NMS IoU threshold",

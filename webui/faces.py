@@ -9,7 +9,7 @@ from common.errors import UserError
 from training.tasks import get_task
 
 from . import visitors
-from .common import PREDICT, AppContext, answered
+from .common import PREDICT, AppContext, PhotoInput, answered
 from .forms import ConfigForm
 from .jobs import load_checked, model_choices, model_source
 from .vision import VisionForm, vision_train
@@ -79,8 +79,8 @@ def build(ctx: AppContext) -> None:
     with gr.Tab("Verify") as verify_tab:
         last = gr.State(None)  # the last distance: the threshold slider re-decides without the network
         with gr.Row():
-            image_a = gr.File(label="Photo A", file_types=["image"], type="filepath", height=130)
-            image_b = gr.File(label="Photo B", file_types=["image"], type="filepath", height=130)
+            image_a = PhotoInput(label="Photo A (a file, the webcam or the clipboard)", height=220)
+            image_b = PhotoInput(label="Photo B", height=220)
             mode = gr.Radio(list(CROP_MODES), value="As the model was trained", label="Faces")
         gr.Examples(EXAMPLES, inputs=[image_a, image_b, mode],
                     label="Drawn people like the built-in sample; a photograph (NASA, via scikit-image) and a "
@@ -95,7 +95,7 @@ def build(ctx: AppContext) -> None:
                     "threshold.")
         with gr.Row():
             with gr.Column():
-                enrol_photo = gr.File(label="Photo to enrol", file_types=["image"], type="filepath", height=130)
+                enrol_photo = PhotoInput(label="Photo to enrol (a file, the webcam or the clipboard)", height=220)
                 with gr.Row():
                     enrol_name = gr.Textbox("", label="Name", placeholder="Ada", scale=3)
                     replace = gr.Checkbox(label="Replace", info="if the name is taken", scale=1)
@@ -106,7 +106,7 @@ def build(ctx: AppContext) -> None:
                              (("a", "Visitor A"), ("b", "Visitor B"), ("c", "Visitor C"))],
                             inputs=[enrol_photo, enrol_name], label="Drawn people")
             with gr.Column():
-                query = gr.File(label="Photo to identify", file_types=["image"], type="filepath", height=130)
+                query = PhotoInput(label="Photo to identify", height=220)
                 gr.Examples([[str(EX / "face-visitor-a2.png")], [str(EX / "face-astronaut.jpg")]], inputs=[query],
                             label="Another photo of visitor A; a photograph")
                 identify_btn = gr.Button("Identify", variant="primary")

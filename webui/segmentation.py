@@ -8,7 +8,7 @@ import gradio as gr
 from common.errors import UserError
 from training.tasks import get_task
 
-from .common import PREDICT, AppContext, answered
+from .common import PREDICT, AppContext, PhotoInput, answered
 from .jobs import checked_model_folder, model_source
 from .vision import VisionForm, vision_train
 
@@ -60,8 +60,7 @@ def build(ctx: AppContext) -> None:
         result = gr.State(None)  # the class map of the last image: the opacity slider redraws from it
         with gr.Row():
             with gr.Column():
-                image = gr.File(label="Image (PNG, JPEG, BMP, GIF, TIFF, WebP)", file_types=["image"],
-                                type="filepath", height=140)
+                image = PhotoInput(height=220)
                 gr.Examples(EXAMPLES, inputs=image, label="Scenes like the built-in sample")
                 opacity = gr.Slider(0, 1, value=0.6, step=0.05, label="Mask opacity")
                 segment_btn = gr.Button("Segment", variant="primary")

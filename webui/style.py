@@ -11,7 +11,7 @@ import gradio as gr
 from common.errors import UserError
 from training.tasks import get_task
 
-from .common import IN_REQUEST, PREDICT, AppContext, answered, get_hub, hub_picker
+from .common import IN_REQUEST, PREDICT, AppContext, PhotoInput, answered, get_hub, hub_picker
 from .forms import ConfigForm
 from .jobs import checked_model_folder, model_source
 from .vision import VisionForm, vision_train
@@ -71,8 +71,8 @@ def build(ctx: AppContext) -> None:
     gr.Markdown(INTRO)
     with gr.Tab("Optimise (Gatys)"):
         with gr.Row():
-            content = gr.File(label="Content image", file_types=["image"], type="filepath", height=120)
-            style = gr.File(label="Style image", file_types=["image"], type="filepath", height=120)
+            content = PhotoInput(label="Content image (a file, the webcam or the clipboard)", height=200)
+            style = PhotoInput(label="Style image", height=200)
         with gr.Row():
             gr.Examples(CONTENT_EXAMPLES, inputs=content, label="Content (photos that ship with scikit-image)")
             gr.Examples(STYLE_EXAMPLES, inputs=style, label="Style (scikit-image, scikit-learn)")
@@ -109,7 +109,7 @@ def build(ctx: AppContext) -> None:
                               label="Style network (trained here or pulled)", pull_label="Repo id (a style network)",
                               placeholder="you/style-flower", check=_check)
         with gr.Row():
-            photo = gr.File(label="Photo", file_types=["image"], type="filepath", height=120)
+            photo = PhotoInput(label="Photo (a file, the webcam or the clipboard)", height=200)
             max_side = gr.Slider(128, 1024, value=512, step=64, label="Output size (longer side)")
         gr.Examples(CONTENT_EXAMPLES, inputs=photo, label="Photos")
         apply_btn = gr.Button("Stylise", variant="primary")

@@ -1,0 +1,266 @@
+"""Pieces every tab shares: the app context, the hub picker (hub + token fields) and the one way a
+user error is shown."""
+from __future__ import annotations
+
+import contextlib
+import inspect
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import gradio as gr
+
+from common.calls import within
+from common.errors import UserError
+from hub.client import Hub, resolve_hub
+
+from . import visitors
+
+HUB_CHOICES = {"Local hub (offline)": "local", "huggingface.co": "hf", "Hub at a URL": "url"}
+
+
+# Work that runs inside a request (a toy GAN trained live, Gatys' optimisation, sampling) shares the web
+# process's cores with every visitor: at most two such events run at once across all tabs, the rest
+# wait in Gradio's queue; each has a Stop that cancels it. Training proper runs as jobs (training.runner).
+IN_REQUEST = {"concurrency_limit": 2, "concurrency_id": "in-request-compute"}
+# Events that run a model in the web process (predict, detect, generate...) share one limit: many visitors
+# predicting at once wait their turn instead of each loading a model into memory. On ZeroGPU hardware both
+# groups run through spaces.GPU (app.py).
+PREDICT = {"concurrency_limit": 4, "concurrency_id": "predict"}
+
+
+def on_zero_gpu() -> bool:
+    """On ZeroGPU hardware (a Space sets SPACES_ZERO_GPU), where a GPU is lent to one request at a time."""
+    import os
+
+    return os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
+
+
+@dataclass
+class AppContext:
+    """What the command line decided, handed to every tab's ``build``."""
+
+    demo: gr.Blocks
+    default_hub: str = "local"  # "local", "hf" or a URL
+    runner: Any = None  # training.runner.JobRunner shared by the task tabs
+    tab: str = ""  # the tab being built
+    first_tab: str = ""  # the tab a page opens on
+    timers: dict[str, gr.Timer] = field(default_factory=dict)  # tab -> its job panel's timer
+    identified: Any = None  # the page-load event that tells who the visitor is (webui.visitors.identify)
+    page_load: list[tuple[Callable[[], Any], list]] = field(default_factory=list)  # (fn, its outputs)
+
+    def on_load(self, fn: Callable[[], Any], outputs: Any) -> None:
+        """Have ``fn()`` fill ``outputs`` when a page opens, once the visitor is known: what it shows (their jobs,
+        their models) depends on who they are. All of them run in one event (``wire_page_load``): thirty events
+        of their own took over 30 s to fill a reopened page on busy cores."""
+        self.page_load.append((fn, outputs if isinstance(outputs, list) else [outputs]))
+
+    def wire_page_load(self) -> None:
+        """The one page-load event that runs every ``on_load``; called once the tabs are built."""
+        steps = list(self.page_load)
+
+        def fill() -> list:
+            values: list = []
+            for fn, group in steps:
+                try:
+                    got = fn()
+                except Exception:  # a bug in one part: the rest of the page still fills (the log has the trace)
+                    traceback.print_exc()
+                    got = [gr.skip()] * len(group)
+                values.extend(got if len(group) > 1 else [got])
+            return values
+
+        (self.identified.then if self.identified is not None else self.demo.load)(
+            fill, None, [o for _, group in steps for o in group], api_visibility="private", show_progress="hidden")
+
+    @property
+    def default_choice(self) -> str:
+        kind = self.default_hub if self.default_hub in ("local", "hf") else "url"
+        return next(label for label, k in HUB_CHOICES.items() if k == kind)
+
+    @property
+    def default_url(self) -> str:
+        return self.default_hub if self.default_hub not in ("local", "hf") else ""
+
+
+@dataclass
+class HubPicker:
+    choice: gr.Radio
+    url: gr.Textbox
+    token: gr.Textbox
+
+    @property
+    def inputs(self) -> list:
+        return [self.choice, self.url, self.token]
+
+    @property
+    def named(self) -> dict[str, Any]:
+        """The fields by the names handlers take (``choice``, ``url``, ``token``)."""
+        return {"choice": self.choice, "url": self.url, "token": self.token}
+
+
+def hub_picker(ctx: AppContext) -> HubPicker:
+    """Hub choice, its URL and a token field. The token goes to the hub and nowhere else."""
+    with gr.Row():
+        choice = gr.Radio(list(HUB_CHOICES), value=ctx.default_choice, label="Hub", scale=2)
+        url = gr.Textbox(value=ctx.default_url, label="Hub URL", placeholder="http://host:8808",
+                         visible=ctx.default_hub not in ("local", "hf"), scale=2)
+        token = gr.Textbox("", label="Token", type="password", placeholder="hf_... (optional for the local hub)",
+                           scale=2)
+    choice.change(lambda c: gr.update(visible=HUB_CHOICES[c] == "url"), choice, url, api_visibility="private")
+    return HubPicker(choice, url, token)
+
+
+def get_hub(choice: str, url: str, token: str) -> Hub:
+    """The Hub the picker names, with the token pasted, else the owner's only when the owner asks
+    (webui.visitors); a bad choice or URL, or an address a visitor may not use, becomes a message in the UI."""
+    kind = HUB_CHOICES.get(choice, choice)
+    url = (url or "").strip()
+    if kind == "url":
+        if not url:
+            raise UserError("Enter the hub's URL, e.g. http://host:8808")
+        visitors.check_visitor_url(url)
+    owner = visitors.owns_local_hub() if kind == "local" else visitors.is_owner()
+    token = (token or "").strip() or None
+    if kind == "hf" and not token and (user := visitors.signed_in()):
+        token = user[1]  # signed in with Hugging Face: their own token
+    return resolve_hub(url if kind == "url" else kind, token=token, as_owner=owner)
+
+
+def user_error(e: UserError) -> gr.Error:
+    """The notice for ``e``. Not printed to the server's log: it is the visitor's mistake, not the app's, and its
+    text can echo what they typed (a secret pasted into the wrong field)."""
+    return gr.Error(str(e), print_exception=False)
+
+
+def shows_user_errors(fn: Callable) -> Callable:
+    """``fn`` with a UserError (a bad file, a bad value, a hub that says no) turned into the message
+    every tab shows: a gr.Error notice that fades after Gradio's usual 10 s. Any other exception is a
+    bug and keeps its traceback. Generators keep streaming until the error."""
+    return within(fn, _user_errors_shown)
+
+
+@contextlib.contextmanager
+def _user_errors_shown(*_args, **_kwargs) -> Iterator[None]:
+    try:
+        yield
+    except UserError as e:
+        raise user_error(e) from None
+
+
+def show_user_errors(demo: gr.Blocks) -> None:
+    """Every event of ``demo`` shows user errors one way (called once the tabs are built)."""
+    for block_fn in demo.fns.values():
+        if block_fn.fn is not None and not inspect.iscoroutinefunction(block_fn.fn):
+            block_fn.fn = shows_user_errors(block_fn.fn)
+
+
+def cache_images_atomically() -> None:
+    """Gradio (6.31) writes an output image into its cache in place, at a path named by the image's hash: when two
+    visitors get the same picture at once (the same example through the same model), one request rewrites the
+    file while the other's browser downloads it, and that download ends short. Written whole under a temporary
+    name and renamed into place, and not rewritten when already there, a cached image is always complete."""
+    import os
+    import secrets
+    from pathlib import Path
+
+    from gradio import processing_utils as pu
+
+    if getattr(pu.save_pil_to_cache, "atomic", False):
+        return
+
+    def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+        data = pu.encode_pil_to_bytes(img, format)
+        folder = Path(cache_dir) / pu.hash_bytes(data)
+        folder.mkdir(exist_ok=True, parents=True)
+        path = (folder / f"{name}.{format}").resolve()
+        if not path.exists():
+            tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        return str(path)
+
+    save_pil_to_cache.atomic = True
+    pu.save_pil_to_cache = save_pil_to_cache
+
+
+def answered(trigger: Callable, fn: Callable, inputs: Any, outputs: Any, **kw: Any) -> Any:
+    """``trigger(fn, inputs, outputs, **kw)`` (a button's ``click``) with ``outputs`` blanked first, unqueued: after
+    a refused input or a failed run, no earlier answer stays on screen as if it were this one's. Returns the
+    answering event (its api name, cancels and ``then`` are the caller's)."""
+    n = len(outputs) if isinstance(outputs, (list, tuple)) else 1
+    blank = trigger(lambda: [None] * n if n > 1 else None, None, outputs, queue=False, api_visibility="private",
+                    show_progress="hidden")
+    return blank.then(fn, inputs, outputs, **kw)
+
+
+STREAM_EVERY_S = 0.1
+
+
+def throttled(updates: Iterator[Any], every: float = STREAM_EVERY_S) -> Iterator[Any]:
+    """``updates`` at most one per ``every`` seconds, and always the last: a model makes hundreds of tokens a
+    second, and an update per token (the whole text each time) froze the page and fell behind by seconds."""
+    import time
+
+    last, pending, sent = float("-inf"), None, True
+    for pending in updates:
+        sent = False
+        if (now := time.monotonic()) - last >= every:
+            last, sent = now, True
+            yield pending
+    if not sent:
+        yield pending
+
+from gradio.events import Dependency
+
+class PhotoInput(gr.Image):
+    """An image input that takes a file, the webcam or the clipboard, and hands the handler the uploaded file's
+    path undecoded: a broken or hostile image reaches the project's checks (size, type, pixels) and their clear
+    message, not Gradio's decoder. (Gradio draws it as its own Image: same frontend.)"""
+
+    def __init__(self, label: str = "Image (a file, the webcam or the clipboard)", **kw: Any):
+        kw.setdefault("sources", ["upload", "webcam", "clipboard"])
+        super().__init__(label=label, type="filepath", **kw)
+
+    # What the page is told: gr.Image's props under its name (a subclass's own would name a component the page
+    # does not have, and list only the arguments of this __init__).
+    def get_block_name(self) -> str:
+        return "image"
+
+    def get_block_class(self) -> str:
+        return "image"
+
+    def get_config(self, cls: type | None = None) -> dict[str, Any]:
+        return super().get_config(cls or gr.Image)
+
+    def preprocess(self, payload: Any) -> str | None:
+        if payload is None:
+            return None
+        if payload.path is None:  # a data: URL from an API call: send a file, as gradio_client's handle_file does
+            raise UserError("Send the image as a file.")
+        return payload.path
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+class DrawingInput(gr.Sketchpad):
+    """A canvas to draw on; the handler gets the path of the picture the browser composed, undecoded like a
+    PhotoInput's."""
+
+    def get_block_name(self) -> str:
+        return "imageeditor"  # (gr.Sketchpad is an ImageEditor with a brush)
+
+    def get_block_class(self) -> str:
+        return "imageeditor"
+
+    def preprocess(self, payload: Any) -> str | None:
+        composite = getattr(payload, "composite", None) if payload is not None else None
+        return getattr(composite, "path", None)
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
