@@ -35,53 +35,39 @@ def main() -> None:
 
     from gradio_client import Client, handle_file
 
-    from app import build_app
-    from bench.measure import free_port
-    from hub.server import start_in_thread
+    from bench.measure import app_in_process
     from hub_models.detection import show_detections
-    from training.runner import JobRunner
     from training.tasks.detection import DetectionConfig
     from training.tasks.segmentation import SegmentationConfig
     from webui.detection import EXAMPLES as SCENES
     from webui.jobs import JOB_KEY
 
-    with tempfile.TemporaryDirectory() as root:
-        hub = start_in_thread(Path(root) / "hub")
-        runner = JobRunner(Path(root) / "app", poll_s=0.1)
-        demo = build_app(default_hub=hub.url, runner=runner)
-        demo.queue(default_concurrency_limit=8)
-        port = free_port()
-        demo.launch(server_port=port, prevent_thread_lock=True, quiet=True)
-        try:
-            jobs = {task: runner.submit(cfg).id for task, cfg in (
-                ("detection", DetectionConfig(model="tinyssd", epochs=1, image_size=64)),
-                ("segmentation", SegmentationConfig(model="unet", epochs=1, image_size=64)))}
-            for job in jobs.values():
-                assert runner.wait(job, timeout=600).status == "completed", runner.log_tail(job)
-            client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-            scene = handle_file(SCENES[0])
-            client.predict(JOB_KEY + jobs["detection"], scene, 0.5, 0.5, api_name="/detection_detect")
-            client.predict(JOB_KEY + jobs["segmentation"], scene, 0.6, api_name="/segmentation_segment")
+    with tempfile.TemporaryDirectory() as root, app_in_process(Path(root)) as (url, runner):
+        jobs = {task: runner.submit(cfg).id for task, cfg in (
+            ("detection", DetectionConfig(model="tinyssd", epochs=1, image_size=64)),
+            ("segmentation", SegmentationConfig(model="unet", epochs=1, image_size=64)))}
+        for job in jobs.values():
+            assert runner.wait(job, timeout=600).status == "completed", runner.log_tail(job)
+        client = Client(url, verbose=False)
+        scene = handle_file(SCENES[0])
+        client.predict(JOB_KEY + jobs["detection"], scene, 0.5, 0.5, api_name="/detection_detect")
+        client.predict(JOB_KEY + jobs["segmentation"], scene, 0.6, api_name="/segmentation_segment")
 
-            from hub_models.detection import detect_image, load_cached
+        from hub_models.detection import detect_image, load_cached
 
-            found = detect_image(load_cached(str(runner.folder(jobs["detection"]).run.model)), SCENES[0])
-            scores = iter([0.3, 0.5, 0.7] * 1000)
-            rows = [
-                ("detection score slider", lambda: client.predict(next(scores), 0.5, api_name="/detection_filter"),
-                 lambda: show_detections(SCENES[0], found, next(scores), 0.5)),
-                ("segmentation opacity slider", lambda: client.predict(next(scores), api_name="/segmentation_opacity"),
-                 None),
-            ]
-            print(f"{'control':30} {'through the app':>16} {'handler alone':>14}")
-            for name, through, alone in rows:
-                a = median_ms(through, args.repeats)
-                b = f"{median_ms(alone, args.repeats):11.1f} ms" if alone else ""
-                print(f"{name:30} {a:13.1f} ms {b:>14}", flush=True)
-        finally:
-            demo.close()
-            runner.close()
-            hub.stop()
+        found = detect_image(load_cached(str(runner.folder(jobs["detection"]).run.model)), SCENES[0])
+        scores = iter([0.3, 0.5, 0.7] * 1000)
+        rows = [
+            ("detection score slider", lambda: client.predict(next(scores), 0.5, api_name="/detection_filter"),
+             lambda: show_detections(SCENES[0], found, next(scores), 0.5)),
+            ("segmentation opacity slider", lambda: client.predict(next(scores), api_name="/segmentation_opacity"),
+             None),
+        ]
+        print(f"{'control':30} {'through the app':>16} {'handler alone':>14}")
+        for name, through, alone in rows:
+            a = median_ms(through, args.repeats)
+            b = f"{median_ms(alone, args.repeats):11.1f} ms" if alone else ""
+            print(f"{name:30} {a:13.1f} ms {b:>14}", flush=True)
 
 
 if __name__ == "__main__":

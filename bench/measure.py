@@ -2,6 +2,7 @@
 median time of a call."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -56,3 +57,25 @@ def timed(fn, repeats: int) -> float:
         fn()
         runs.append(time.perf_counter() - t)
     return statistics.median(runs)
+
+
+@contextlib.contextmanager
+def app_in_process(root: Path):
+    """The whole app served from this process on a free loopback port, with a hub server of its own and a job
+    runner under ``root``: yields (the app's URL, the runner)."""
+    from app import build_app
+    from hub.server import start_in_thread
+    from training.runner import JobRunner
+
+    hub = start_in_thread(root / "hub")
+    runner = JobRunner(root / "app", poll_s=0.1)
+    demo = build_app(default_hub=hub.url, runner=runner)
+    demo.queue(default_concurrency_limit=8)
+    port = free_port()
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/", runner
+    finally:
+        demo.close()
+        runner.close()
+        hub.stop()

@@ -41,6 +41,8 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
     try:
         wait_for(f"http://127.0.0.1:{port}/", proc)
         page = browser.new_page(viewport={"width": 1920, "height": 1000})
+        page_errors: list[str] = []  # uncaught exceptions in the page's scripts, over the whole walk
+        page.on("pageerror", lambda e: page_errors.append(str(e)[:300]))
         page.set_default_timeout(RESULT_MS)  # clicks too: a page streaming images on two busy cores can be slow to settle
         page.goto(f"http://127.0.0.1:{port}/")
         page.get_by_role("tab", name="Hub").click()
@@ -307,6 +309,7 @@ def test_hub_tab_in_a_real_browser(browser, hub_server, repo_name, tmp_path):
         expect(page.get_by_text(re.compile(r"Step 200 / 200 on saddle"))).to_be_visible(timeout=RESULT_MS)
         _shot(page, "foundations-optimisers")
         page.close()
+        assert not page_errors, page_errors
     finally:
         proc.terminate()
         proc.wait(timeout=20)
