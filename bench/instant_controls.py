@@ -9,23 +9,17 @@ a minute), an example is detected and segmented once through gradio_client, then
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.measure import timed  # noqa: E402
+
 
 def median_ms(fn, repeats: int) -> float:
-    fn()
-    runs = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t)
-    return statistics.median(runs) * 1000
+    return timed(fn, repeats) * 1000
 
 
 def main() -> None:

@@ -9,7 +9,8 @@ from common.errors import UserError
 from training.tasks import get_task
 
 from . import visitors
-from .common import PREDICT, AppContext, PhotoInput, answered
+from .common import PREDICT, AppContext, answered
+from .inputs import PhotoInput
 from .forms import ConfigForm
 from .jobs import load_checked, model_choices, model_source
 from .vision import VisionForm, vision_train

@@ -8,7 +8,8 @@ import gradio as gr
 from common.errors import UserError
 from training.tasks import get_task
 
-from .common import PREDICT, AppContext, PhotoInput, answered
+from .common import PREDICT, AppContext, answered
+from .inputs import PhotoInput
 from .jobs import checked_model_folder, model_source
 from .vision import VisionForm, vision_train
 

@@ -11,7 +11,8 @@ import gradio as gr
 from common.errors import UserError
 from training.tasks import get_task
 
-from .common import IN_REQUEST, PREDICT, AppContext, PhotoInput, answered, get_hub, hub_picker
+from .common import IN_REQUEST, PREDICT, AppContext, answered, get_hub, hub_picker
+from .inputs import PhotoInput
 from .forms import ConfigForm
 from .jobs import checked_model_folder, model_source
 from .vision import VisionForm, vision_train
