@@ -59,7 +59,6 @@ def read_events(path: str | Path, offset: int = 0) -> tuple[list[dict[str, Any]]
     return events, offset + end
 
 
-
 class Series:
     """A curve kept to at most ``limit`` points however long it grows: each point is the mean of a bucket of
     consecutive raw points, drawn at the bucket's last x; when the buckets overflow, neighbours merge and the

@@ -15,8 +15,8 @@ from training.tasks import get_task
 from training.tasks.classification import AUGMENTATIONS, BUILTIN, TIMM_PREFIX, ClassificationConfig
 
 from .common import PREDICT, AppContext, answered, get_hub, hub_picker
-from .inputs import DrawingInput, PhotoInput
 from .forms import ConfigForm
+from .inputs import DrawingInput, PhotoInput
 from .jobs import JOB_KEY, checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 
 TASK = get_task("classification")

@@ -3,6 +3,7 @@ user error is shown."""
 from __future__ import annotations
 
 import contextlib
+import json
 import inspect
 import traceback
 from dataclasses import dataclass, field
@@ -190,8 +191,8 @@ def answered(trigger: Callable, fn: Callable, inputs: Any, outputs: Any, **kw: A
     answering event (its api name, cancels and ``then`` are the caller's)."""
     n = len(outputs) if isinstance(outputs, (list, tuple)) else 1
     # Blanked in the browser (no fn, only js): a round trip to the server for it cost a streamed answer ~0.3 s.
-    blank = trigger(None, None, outputs, js=f"() => {[None] * n if n > 1 else None}".replace("None", "null"),
-                    queue=False, api_visibility="private", show_progress="hidden")
+    blank = trigger(None, None, outputs, js="() => " + json.dumps([None] * n if n > 1 else None), queue=False,
+                    api_visibility="private", show_progress="hidden")
     return blank.then(fn, inputs, outputs, **kw)
 
 
@@ -211,4 +212,3 @@ def throttled(updates: Iterator[Any], every: float = STREAM_EVERY_S) -> Iterator
             yield pending
     if not sent:
         yield pending
-

@@ -10,8 +10,8 @@ from training.tasks import get_task
 
 from . import visitors
 from .common import PREDICT, AppContext, answered
-from .inputs import PhotoInput
 from .forms import ConfigForm
+from .inputs import PhotoInput
 from .jobs import load_checked, model_choices, model_source
 from .vision import VisionForm, vision_train
 

@@ -9,8 +9,6 @@ from typing import Any
 
 import gradio as gr
 
-from common.errors import UserError
-
 
 class PhotoInput(gr.Image):
     """An image input that takes a file, the webcam or the clipboard, and hands the handler the uploaded file's
@@ -36,7 +34,7 @@ class PhotoInput(gr.Image):
         if payload is None:
             return None
         if payload.path is None:  # a data: URL from an API call: send a file, as gradio_client's handle_file does
-            raise UserError("Send the image as a file.")
+            raise gr.Error("Send the image as a file.", print_exception=False)  # (before the handler's own checks)
         return payload.path
 
 

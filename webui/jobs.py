@@ -19,8 +19,8 @@ from common.errors import UserError
 from hub import client as hubs
 from hub.lean import size_text
 from hub_models.catalog import HUB_MODELS
-from training.layout import model_marker
 from training.events import RunDigest
+from training.layout import model_marker
 from training.runner import Job, JobRunner
 
 from . import visitors
@@ -241,7 +241,8 @@ def loss_frame(run: RunDigest, parts: bool):
         return None
     if parts:  # (a step without parts is drawn as its one loss, as the trainer named none)
         return pd.DataFrame([{"step": x, "part": name, "loss": y}
-                             for name, series in (run.parts or {"loss": run.loss}).items() for x, y in series.points()])
+                             for name, series in list((run.parts or {"loss": run.loss}).items())  # (a tick may add one)
+                             for x, y in series.points()])
     x, y = zip(*run.loss.points())
     return pd.DataFrame({"step": x, "loss": y})
 

@@ -12,8 +12,8 @@ from common.errors import UserError
 from training.tasks import get_task
 
 from .common import IN_REQUEST, PREDICT, AppContext, answered, get_hub, hub_picker
-from .inputs import PhotoInput
 from .forms import ConfigForm
+from .inputs import PhotoInput
 from .jobs import checked_model_folder, model_source
 from .vision import VisionForm, vision_train
 
