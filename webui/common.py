@@ -189,11 +189,35 @@ def answered(trigger: Callable, fn: Callable, inputs: Any, outputs: Any, **kw: A
     """``trigger(fn, inputs, outputs, **kw)`` (a button's ``click``) with ``outputs`` blanked first, unqueued: after
     a refused input or a failed run, no earlier answer stays on screen as if it were this one's. Returns the
     answering event (its api name, cancels and ``then`` are the caller's)."""
-    n = len(outputs) if isinstance(outputs, (list, tuple)) else 1
-    # Blanked in the browser (no fn, only js): a round trip to the server for it cost a streamed answer ~0.3 s.
-    blank = trigger(None, None, outputs, js="() => " + json.dumps([None] * n if n > 1 else None), queue=False,
-                    api_visibility="private", show_progress="hidden")
+    many = isinstance(outputs, (list, tuple))
+    empty = browser_blanks(list(outputs) if many else [outputs])
+    if empty is None:  # a gr.State among them: it lives on the server, and is blanked there
+        n = len(outputs) if many else 1
+        blank = trigger(lambda: [None] * n if many else None, None, outputs, queue=False, api_visibility="private",
+                        show_progress="hidden")
+    else:  # blanked in the browser: a round trip to the server for it cost a streamed answer ~0.6 s
+        blank = trigger(None, None, outputs, js="() => " + json.dumps(empty if many else empty[0]), queue=False,
+                        api_visibility="private", show_progress="hidden")
     return blank.then(fn, inputs, outputs, **kw)
+
+
+def browser_blanks(outputs: list) -> list | None:
+    """Each output's empty value as the page holds it (what the server would send for None: a Label's is {}, a
+    Dataframe's its headers and no rows; a bare null crashed gr.Label in the browser), or None when one of them
+    cannot be set from the page (a gr.State, kept on the server)."""
+    from gradio.data_classes import GradioModel, GradioRootModel
+
+    values = []
+    for component in outputs:
+        if isinstance(component, gr.State):
+            return None
+        value = component.postprocess(None)
+        values.append(value.model_dump() if isinstance(value, (GradioModel, GradioRootModel)) else value)
+    try:
+        json.dumps(values)
+    except TypeError:
+        return None
+    return values
 
 
 STREAM_EVERY_S = 0.1

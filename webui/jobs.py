@@ -224,6 +224,8 @@ def progress_text(job: Job, last: dict | None, total: int, position: int | None,
     """The progress line: the queue position, or the status, step, throughput, ETA and final message."""
     if job.status == "queued":
         return f"**Queued**, position {position}: one training job runs per device at a time."
+    if not total and job.status == "running":  # (before its start event: a step 0/0 said nothing)
+        return "**Running** · starting: loading the data and building the model"
     done = last["step"] if last else 0
     pct = 100 * done / total if total else 0
     eta = last.get("eta_s") if last and job.status == "running" else None
