@@ -23,6 +23,7 @@ import gradio as gr  # noqa: E402
 from hub.client import HubActionError, cache_root, local_hub_dir, resolve_hub  # noqa: E402
 from webui import TABS  # noqa: E402
 from webui import visitors  # noqa: E402
+from webui.endpoint import Endpoint  # noqa: E402
 from webui.common import IN_REQUEST, PREDICT, AppContext, cache_images_atomically, on_zero_gpu, show_user_errors  # noqa: E402
 from training.runner import JobRunner  # noqa: E402
 
@@ -163,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.queue(default_concurrency_limit=8)  # many users can predict at once
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True,
                 css=CSS, theme=gr.themes.Soft(), show_error=True, quiet=True,
-                max_file_size=f"{visitors.policy.max_upload_mb}mb" if visitors.policy.public else None)
+                max_file_size=f"{visitors.policy.max_upload_mb}mb" if visitors.policy.public else None,
+                app_kwargs={"routes": Endpoint(runner, args.hub).routes()})  # ahead of Gradio's routes
     print(f"DL Playground is served at {demo.local_url}")
     if args.share and demo.share_url:
         print(f"Public link: {demo.share_url}")

@@ -200,16 +200,14 @@ def tag_text(folder: str | Path, text: str, max_length: int = 256) -> tuple[list
     return out, " ".join(n for n in notes if n)
 
 
-def fill_mask(folder: str | Path, text: str, top_k: int = 8) -> dict[str, float]:
-    """What a masked-LM head predicts for the first mask token in ``text``."""
-    import torch
+@model_cache(maxsize=4)
+def _load_mlm(folder: str):
     import transformers
 
-    text = _check_text(text)
     _quiet()
     try:
-        tok = transformers.AutoTokenizer.from_pretrained(str(folder))
-        model, info = transformers.AutoModelForMaskedLM.from_pretrained(str(folder), output_loading_info=True)
+        tok = transformers.AutoTokenizer.from_pretrained(folder)
+        model, info = transformers.AutoModelForMaskedLM.from_pretrained(folder, output_loading_info=True)
     except (OSError, ValueError) as e:
         raise InputError(f"cannot load a masked-LM from {Path(folder).name}: {str(e).splitlines()[0]}") from None
     head_missing = [k for k in info["missing_keys"] if not k.endswith("bias")]
@@ -218,12 +216,34 @@ def fill_mask(folder: str | Path, text: str, top_k: int = 8) -> dict[str, float]
                          f"e.g. {sorted(head_missing)[0]}): its fill-mask guesses would be random. all-MiniLM-L6-v2 "
                          f"was distilled for sentence embeddings and ships without it; pull a checkpoint that has one "
                          f"(e.g. google-bert/bert-base-uncased), or train the head here (task: masked LM).")
+    return tok, model.eval()
+
+
+def fill_mask_rows(folder: str | Path, text: str, top_k: int = 8) -> list[dict[str, Any]]:
+    """What a masked-LM head predicts for the first mask token in ``text``, best first, as transformers'
+    fill-mask pipeline reports it: score, token (id), token_str and the sequence with the mask filled."""
+    import torch
+
+    text = _check_text(text)
+    tok, model = _load_mlm(str(folder))
     mask = tok.mask_token
     if mask is None or mask not in text:
         raise InputError(f"Put {mask or 'a mask token'} where a word is missing, e.g. 'Paris is the {mask} of France.'")
     enc = tok(text, truncation=True, max_length=512, return_tensors="pt")
-    pos = (enc["input_ids"][0] == tok.mask_token_id).nonzero()[0, 0]
+    ids = enc["input_ids"][0]
+    pos = int((ids == tok.mask_token_id).nonzero()[0, 0])
     with torch.no_grad():
-        probs = model.eval()(**enc).logits[0, pos].softmax(-1)
-    top = probs.topk(top_k)
-    return {tok.convert_ids_to_tokens(int(i)): float(p) for p, i in zip(top.values, top.indices)}
+        probs = model(**enc).logits[0, pos].softmax(-1)
+    top = probs.topk(max(1, min(top_k, probs.numel())))
+    rows = []
+    for p, i in zip(top.values.tolist(), top.indices.tolist()):
+        filled = ids.clone()
+        filled[pos] = i
+        rows.append({"score": p, "token": i, "token_str": tok.convert_ids_to_tokens(i),
+                     "sequence": tok.decode(filled, skip_special_tokens=True)})
+    return rows
+
+
+def fill_mask(folder: str | Path, text: str, top_k: int = 8) -> dict[str, float]:
+    """{token: probability} for the first mask token in ``text`` (fill_mask_rows)."""
+    return {r["token_str"]: r["score"] for r in fill_mask_rows(folder, text, top_k)}

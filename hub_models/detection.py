@@ -304,6 +304,18 @@ def detect_image(model: nn.Module, image: Any) -> dict[str, Any]:
             "names": list(model.labels), "size": [img.width, img.height]}
 
 
+def detections(cands: dict[str, Any], score_threshold: float = 0.5, iou_threshold: float = 0.5) -> list[dict]:
+    """The detections kept by the two thresholds as the Inference API reports them: label, score and the box in
+    whole pixels of the image ({xmin, ymin, xmax, ymax}), best first."""
+    t = {"boxes": torch.tensor(cands["boxes"], dtype=torch.float32).reshape(-1, 4),
+         "scores": torch.tensor(cands["scores"], dtype=torch.float32),
+         "labels": torch.tensor(cands["labels"], dtype=torch.long)}
+    keep = sorted(filter_candidates(t, score_threshold, iou_threshold).tolist(), key=lambda i: -cands["scores"][i])
+    return [{"label": cands["names"][cands["labels"][i]], "score": cands["scores"][i],
+             "box": dict(zip(("xmin", "ymin", "xmax", "ymax"), (round(v) for v in cands["boxes"][i])))}
+            for i in keep]
+
+
 def show_detections(image: Any, cands: dict[str, Any], score_threshold: float, iou_threshold: float):
     """(picture, rows of detections, rows of NMS steps) for candidates kept by the two thresholds.
 

@@ -215,10 +215,11 @@ def _filter(logp: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
     return logp
 
 
-def sample_stream(lm: LM, prompt_ids: list[int], max_new: int, *, greedy: bool = False, temperature: float = 1.0,
-                  top_k: int = 0, top_p: float = 1.0, generator: torch.Generator | None = None,
-                  stop_at_eos: bool = True) -> Iterator[int]:
-    """Next tokens one by one: greedy (argmax) or sampled from the tempered, filtered distribution."""
+def sampled(lm: LM, prompt_ids: list[int], max_new: int, *, greedy: bool = False, temperature: float = 1.0,
+            top_k: int = 0, top_p: float = 1.0, generator: torch.Generator | None = None,
+            stop_at_eos: bool = True) -> Iterator[tuple[int, float]]:
+    """Next tokens one by one, each with its log-probability under the model (before temperature and filters):
+    greedy (argmax) or sampled from the tempered, filtered distribution."""
     ids = torch.tensor([prompt_ids], dtype=torch.long)
     state = None
     for _ in range(max_new):
@@ -228,10 +229,15 @@ def sample_stream(lm: LM, prompt_ids: list[int], max_new: int, *, greedy: bool =
         else:
             probs = _filter(logp / max(temperature, 1e-4), top_k, top_p).softmax(-1)
             nxt = int(torch.multinomial(probs, 1, generator=generator))
-        yield nxt
+        yield nxt, float(logp.reshape(-1)[nxt])
         if stop_at_eos and nxt == lm.eos:
             return
         ids = torch.tensor([[nxt]])
+
+
+def sample_stream(lm: LM, prompt_ids: list[int], max_new: int, **kwargs: Any) -> Iterator[int]:
+    """The tokens of ``sampled`` (same options), without their log-probabilities."""
+    return (tok for tok, _ in sampled(lm, prompt_ids, max_new, **kwargs))
 
 
 def beam_search(step: Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]], prompt_ids: list[int], max_new: int,
@@ -266,6 +272,29 @@ def beam_search(step: Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]], p
 STRATEGIES = ("greedy", "sample", "beam")
 
 
+def _prompt_ids(lm: LM, prompt: str, max_new: int) -> tuple[list[int], int]:
+    """The prompt's ids and the number of new tokens there is room for."""
+    ids = lm.encode(prompt)
+    if not ids:  # nothing of the prompt is in the vocabulary (or no prompt): start from a neutral token
+        ids = [lm.eos] if lm.eos is not None else lm.encode("\n") or [0]
+    if lm.kind == "hf":  # positions are finite: keep the prompt's end and room for the new tokens
+        max_new = min(max_new, lm.max_context - 1)
+        ids = ids[-(lm.max_context - max_new):]
+    return ids, max_new
+
+
+def stream_tokens(lm: LM, prompt: str, max_new: int = 200, *, greedy: bool = False, temperature: float = 0.8,
+                  top_k: int = 0, top_p: float = 0.95, seed: int | None = None) -> Iterator[tuple[int, float, str]]:
+    """(token id, its log-probability, the text so far: the prompt and what follows) as tokens are made."""
+    ids, max_new = _prompt_ids(lm, prompt, max_new)
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    new: list[int] = []
+    for tok, logprob in sampled(lm, ids, max_new, greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p,
+                                generator=gen):
+        new.append(tok)
+        yield tok, logprob, _continue(prompt, lm.decode(new), lm)
+
+
 def generate(lm: LM, prompt: str, max_new: int = 200, strategy: str = "sample", *, temperature: float = 0.8,
              top_k: int = 0, top_p: float = 0.95, beam_width: int = 4, seed: int | None = None
              ) -> Iterator[tuple[str, list[tuple[str, float]]]]:
@@ -273,23 +302,15 @@ def generate(lm: LM, prompt: str, max_new: int = 200, strategy: str = "sample", 
     search yields once, with every kept beam and its total log-probability."""
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}")
-    ids = lm.encode(prompt)
-    if not ids:  # nothing of the prompt is in the vocabulary (or no prompt): start from a neutral token
-        ids = [lm.eos] if lm.eos is not None else lm.encode("\n") or [0]
-    if lm.kind == "hf":  # positions are finite: keep the prompt's end and room for the new tokens
-        max_new = min(max_new, lm.max_context - 1)
-        ids = ids[-(lm.max_context - max_new):]
     if strategy == "beam":
+        ids, max_new = _prompt_ids(lm, prompt, max_new)
         beams = beam_search(lm.step, ids, max_new, beam_width, eos=lm.eos)
         shown = [(lm.decode(t), s) for t, s in beams]
         yield _continue(prompt, shown[0][0], lm), shown
         return
-    gen = torch.Generator().manual_seed(seed) if seed is not None else None
-    new: list[int] = []
-    for tok in sample_stream(lm, ids, max_new, greedy=strategy == "greedy", temperature=temperature, top_k=top_k,
-                             top_p=top_p, generator=gen):
-        new.append(tok)
-        yield _continue(prompt, lm.decode(new), lm), []
+    for _, _, text in stream_tokens(lm, prompt, max_new, greedy=strategy == "greedy", temperature=temperature,
+                                    top_k=top_k, top_p=top_p, seed=seed):
+        yield text, []
 
 
 def _continue(prompt: str, new: str, lm: LM) -> str:

@@ -23,7 +23,7 @@ from training.events import RunDigest
 from training.layout import model_marker
 from training.runner import Job, JobRunner
 
-from . import visitors
+from . import endpoint, visitors
 from .common import AppContext, HubPicker, get_hub, hub_picker, on_zero_gpu
 from .plots import picture_file
 
@@ -477,6 +477,15 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
         gr.Markdown("Only what loading needs comes down: one PyTorch weight format, no TensorFlow, Flax, ONNX or "
                     "checkpoint files. The size shows while it pulls.")
     publish_section(ctx, task, source)
+    if task in endpoint.SERVED_TASKS:
+        with gr.Accordion("Call it from code: an address InferenceClient talks to", open=False):
+            code = gr.Markdown(endpoint.snippet(None, None, ""))
+
+        def call_from_code(value: str | None, request: gr.Request) -> str:
+            return endpoint.snippet(*endpoint.picked_ref(runner, ctx.default_hub, value),
+                                    endpoint.origin(request.headers))
+
+        source.change(call_from_code, source, code, api_visibility="private", show_progress="hidden")
 
     def pull_model(repo_id, choice, url, token, progress=gr.Progress()):
         hub = get_hub(choice, url, token)

@@ -105,7 +105,7 @@ def who() -> Visitor:
 def run_as(wrap: Callable[[Callable], Callable], fn: Callable) -> Callable:
     """``fn`` run through ``wrap``, knowing who asked. ``wrap`` is spaces.GPU on ZeroGPU hardware, which runs ``fn``
     in another process and carries only part of Gradio's request context there, not the request itself."""
-    wrapped = wrap(within(fn, _acting_as, extra_first=True))
+    wrapped = wrap(within(fn, acting_as, extra_first=True))
     # The visitor is found here, in the request's thread, and travels to ``wrapped`` as its first argument.
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
@@ -119,7 +119,8 @@ def run_as(wrap: Callable[[Callable], Callable], fn: Callable) -> Callable:
 
 
 @contextlib.contextmanager
-def _acting_as(visitor: "Visitor", *_args, **_kwargs):
+def acting_as(visitor: "Visitor", *_args, **_kwargs):
+    """Serve what runs inside as ``visitor`` (a call with no page session: run_as, the HTTP endpoint)."""
     token = _acting.set(visitor)
     try:
         yield
