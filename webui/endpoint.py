@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import io
 import json
 import threading
@@ -252,8 +253,23 @@ _ARCH_SUFFIXES = (("ForImageClassification", "image-classification"), ("ForObjec
 
 def served_pipeline(folder: Path) -> str:
     """The pipeline tag of a model folder: its card's ``pipeline_tag`` (every model trained here has one), else
-    what its config.json names: one of our classes, a timm model or a transformers architecture."""
+    what its config.json names: one of our classes, a timm model or a transformers architecture. Kept while the
+    two files are unchanged: parsing the card's YAML took longer than a LeNet's answer."""
+    stamps = []
+    for name in ("README.md", "config.json"):
+        try:
+            st = (folder / name).stat()
+            stamps.append((st.st_mtime_ns, st.st_size, st.st_ino))
+        except OSError:
+            stamps.append(None)
+    return _pipeline_of(str(folder), tuple(stamps))
+
+
+@functools.lru_cache(maxsize=256)
+def _pipeline_of(path: str, _stamps: tuple) -> str:
     from hub.card import split_card
+
+    folder = Path(path)
     from hub_models import catalog
 
     try:
