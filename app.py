@@ -7,11 +7,13 @@ On a Hugging Face Space it starts the same way, with no arguments: every option 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
 import signal
 import sys
+import threading
 from dataclasses import replace
 
 # Offline by default: no usage analytics calls (read when gradio is imported).
@@ -87,6 +89,27 @@ def zero_gpu():
     return spaces.GPU
 
 
+def warm_up() -> threading.Thread:
+    """Import what the first Predict click would wait for (torch: about 1 s; transformers' BERT: 2.5 s more) in
+    the background once the page is served, at the lowest CPU priority: building the tabs imports none of it."""
+    def imports() -> None:
+        with contextlib.suppress(OSError, AttributeError):  # (Linux niceness is per thread)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        for module in WARM_MODULES:
+            try:
+                importlib.import_module(module)
+            except Exception as e:  # noqa: BLE001 (the click that needs it will say what is wrong)
+                logging.getLogger(__name__).info("warm-up: %s not imported (%s)", module, type(e).__name__)
+
+    thread = threading.Thread(target=imports, name="dlp-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+WARM_MODULES = ("torch", "hub_models.inference", "hub_models.detection", "hub_models.segmentation",
+                "transformers.models.bert.modeling_bert", "hub_models.bert")
+
+
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -127,6 +150,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--public", action="store_true", default=env_flag("DLP_PUBLIC"),
                    help="treat visitors as strangers even on a loopback address, e.g. behind a reverse proxy; "
                         "implied on a Hugging Face Space, a non-loopback --host and --share (env DLP_PUBLIC=1)")
+    p.add_argument("--no-warm-up", action="store_true", default=env_flag("DLP_NO_WARM_UP"),
+                   help="do not import torch and transformers in the background once the page is served (the first "
+                        "Predict then waits for them; the app stays ~400 MB smaller until a model runs) "
+                        "(env DLP_NO_WARM_UP=1)")
     p.add_argument("--open-local-hub", action="store_true", default=env_flag("DLP_OPEN_LOCAL_HUB"),
                    help="let every visitor write to the local hub as you, even when the app is public: by default a "
                         "public app gives visitors read-only access to it (env DLP_OPEN_LOCAL_HUB=1)")
@@ -182,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if job_id := start_starter_run(runner, hub):
             print(f"The local hub has no image classifier yet: training a starter LeNet (job {job_id}).")
+    if not args.no_warm_up:
+        warm_up()
     # SIGTERM (a service manager, a Space restart) exits cleanly, so the session token is revoked.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
