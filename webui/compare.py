@@ -113,7 +113,7 @@ def compare_section(ctx: AppContext, panel: JobPanel, picker: HubPicker) -> None
     """Lay out and wire the accordion under ``panel``; api names ``<task>_compare`` and ``<task>_search``."""
     runner, task = ctx.runner, panel.task
     spec = get_task(task)
-    with gr.Accordion("Compare runs and search hyper-parameters", open=False):
+    with gr.Accordion("Compare runs and search hyper-parameters", open=False) as box:
         gr.Markdown("Overlay the curves of several runs, or let a **random search** (Bergstra & Bengio, 2012) try "
                     "settings around the watched job: the learning rate and the weight decay drawn on a log scale, "
                     "the batch size from the sizes ticked. Each trial is an ordinary job; every run is also logged "
@@ -143,6 +143,9 @@ def compare_section(ctx: AppContext, panel: JobPanel, picker: HubPicker) -> None
                      "wd_high": wd_high, "batch_sizes": batch_sizes, "seed": seed, **picker.named}
     search_btn.click(partial(launch_search, runner, panel), None, [picked, note], inputs_kwargs=search_inputs,
                      api_name=f"{task}_search")
-    # The picker lists this visitor's jobs of the task, fresh whenever the panel's job list changes.
-    panel.job.change(lambda current: gr.update(choices=job_choices(runner, task)), picked, picked,
-                     queue=False, api_visibility="private")
+    # The picker lists this visitor's jobs of the task, fresh when the accordion opens and when the picker is
+    # clicked (not on every change of the panel's job: nine such events on page load kept the browser busy).
+    fresh = dict(fn=lambda: gr.update(choices=job_choices(runner, task)), inputs=None, outputs=picked,
+                 queue=False, api_visibility="private", show_progress="hidden")
+    box.expand(**fresh)
+    picked.focus(**fresh)

@@ -295,6 +295,14 @@ def watch(runner: JobRunner, view: PanelView, job_id: str | None) -> tuple:
     return *out, runner.log_tail(job_id)
 
 
+def watch_and_stamp(runner: JobRunner, view: PanelView, job_id: str | None) -> tuple:
+    """watch(), and the stamps of the files it drew from for the page to keep (``seen``): the timer's next tick
+    then skips what has not changed. (A page opens with nine panels picking their job: one event each, where a
+    second one to reset ``seen`` kept the browser busy for 3 s.)"""
+    stamps = file_stamps(runner, view.task, job_id)  # before reading: a change in between is drawn again
+    return *watch(runner, view, job_id), stamps
+
+
 def _stamp(path: Path) -> tuple[float, int] | None:
     try:
         st = path.stat()
@@ -433,7 +441,7 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
     outputs = [jobs_table, progress, loss_plot, metric_plot, *[optional[name] for name, _, _ in view.optional], log]
     stop.click(partial(stop_job, runner), job, progress, api_name=f"{task}_stop")
     seen = gr.State(None)
-    job.change(partial(watch, runner, view), job, outputs, api_name=f"{task}_watch").then(lambda: None, None, seen)
+    job.change(partial(watch_and_stamp, runner, view), job, [*outputs, seen], api_name=f"{task}_watch")
     # Only the shown tab's timer runs (app.py switches them): nine panels ticking every second slowed the page.
     timer = gr.Timer(1.0, active=ctx.tab == ctx.first_tab)
     ctx.timers[ctx.tab] = timer
