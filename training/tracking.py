@@ -7,6 +7,8 @@ file stays the app's own record, so a tracker that fails only stops tracking, ne
 """
 from __future__ import annotations
 
+import contextlib
+import io
 from typing import Any
 
 PROJECT = "dl-playground-{task}"
@@ -52,5 +54,10 @@ class Tracker:
             self.run.log({(k.replace("train_", "train/", 1) if k.startswith("train_") else f"val/{k}"): v
                           for k, v in ev["metrics"].items()}, step=ev["step"])
         elif kind == "end":
-            self.run.finish()
+            import trackio
+
+            # trackio.finish, not the run's: it also forgets the run, which its exit hook would finish again. (It says
+            # "Uploading logs to Trackio (please wait...)" as it closes its local database: nothing is uploaded.)
+            with contextlib.redirect_stdout(io.StringIO()):
+                trackio.finish()
             self.run = None
