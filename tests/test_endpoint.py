@@ -141,7 +141,7 @@ def test_bad_requests_get_clear_messages(served, monkeypatch):
     with pytest.raises(HfHubHTTPError, match="No job 'nope'") as e:
         InferenceClient(base_url=f"{url}/job/nope").image_classification(_digit_png())
     assert e.value.response.status_code == 404
-    with pytest.raises(HfHubHTTPError, match="not found") as e:
+    with pytest.raises(HfHubHTTPError, match="No repo 'alice/no-such-repo' on this app's hub") as e:
         InferenceClient(base_url=f"{url}/hub/alice/no-such-repo").image_classification(_digit_png())
     assert e.value.response.status_code == 404
     with pytest.raises(HfHubHTTPError, match="takes text"):
@@ -187,7 +187,7 @@ def test_public_callers_are_one_anonymous_visitor(served, monkeypatch, hub_serve
             InferenceClient(base_url=f"{url}/job/{job_id}").image_classification(_digit_png())
         assert e.value.response.status_code == 404
         # A private repo, even with the owner's token sent along: the endpoint never uses a caller's token.
-        with pytest.raises(HfHubHTTPError, match="not found"):
+        with pytest.raises(HfHubHTTPError, match="No repo"):
             InferenceClient(base_url=f"{url}/hub/{repos['text-classification']}",
                             api_key=hub_server.tokens["alice"]).text_classification("Good.")
         assert InferenceClient(base_url=f"{url}/hub/{repos['fill-mask']}").fill_mask("A [MASK] day.")
@@ -233,16 +233,33 @@ def test_the_predict_tabs_snippet_runs_as_shown(served, tmp_path, monkeypatch, c
     """The "Call it from code" accordion's code, run as a user would copy it, answers from the live endpoint."""
     import re
 
-    from webui.endpoint import picked_ref, snippet
+    from webui import visitors
+    from webui.endpoint import call_from_code
 
     url, runner, _, job_id = served
     base = url.removesuffix("/infer")
-    shown = snippet(*picked_ref(runner, "local", f"job:{job_id}"), base)
+    shown = call_from_code(runner, "local", f"job:{job_id}", base)
     code = re.search(r"```python\n(.*)```", shown, re.S).group(1)
     assert f'base_url="{base}/infer/job/{job_id}"' in code
     (tmp_path / "photo.jpg").write_bytes(_digit_png(0))
     monkeypatch.chdir(tmp_path)
     exec(code, {})  # noqa: S102 (the app's own text)
     assert "label='0'" in capsys.readouterr().out
-    assert picked_ref(runner, "local", "job:nope") == (None, None)
-    assert picked_ref(runner, "local", None) == (None, None)
+    assert call_from_code(runner, "local", "job:nope", base).startswith("Pick a model above")
+    assert call_from_code(runner, "local", None, base).startswith("Pick a model above")
+    monkeypatch.setattr(visitors, "policy", visitors.Policy(public=True))  # callers of a public app are anonymous
+    assert "cannot be called from code" in call_from_code(runner, "local", f"job:{job_id}", base)
+
+
+def test_the_pull_list_offers_the_hubs_own_repos_of_the_task(served):
+    """A newcomer finds the hub's models (the starter LeNet) in the pull list, ahead of the famous ones."""
+    from gradio_client import Client
+
+    from conftest import HUB_PORT
+
+    url, _, repos, _ = served
+    offered = Client(url.removesuffix("/infer") + "/", verbose=False).predict(
+        "Hub at a URL", f"http://127.0.0.1:{HUB_PORT}", "", api_name="/detection_offered")
+    ids = [c[1] for c in offered["choices"]]
+    assert ids.index(repos["object-detection"]) < ids.index("facebook/detr-resnet-50")
+    assert repos["image-segmentation"] not in ids  # another task's

@@ -298,11 +298,20 @@ def _pipeline_of(path: str, _stamps: tuple) -> str:
 
 
 # ------------------------------------------------------------------ the Predict tabs' "Call it from code"
-SERVED_TASKS = ("classification", "detection", "segmentation", "bert", "textgen", "translation")
 _EXAMPLE_INPUT = {"image-classification": '"photo.jpg"', "object-detection": '"photo.jpg"',
                   "image-segmentation": '"photo.jpg"', "text-classification": '"The soup was wonderful."',
                   "fill-mask": '"Paris is the [MASK] of France."', "text-generation": '"The ", max_new_tokens=100',
                   "translation": '"She is happy ."'}
+PUBLIC_JOB = ("On this shared app a model trained here cannot be called from code: a call over HTTP comes from "
+              "nobody in particular, and your jobs are yours alone. Push it to the hub (that needs a write token), "
+              "pull it here by its repo id, and its address shows here.")
+
+
+def serves(task: str) -> bool:
+    """Whether some model of ``task`` answers through the endpoint (training.tasks declares its pipelines)."""
+    from training.tasks import get_task
+
+    return any(tag in PIPELINES for tag in get_task(task).pipelines)
 
 
 def origin(headers: Any) -> str:
@@ -311,34 +320,36 @@ def origin(headers: Any) -> str:
     return f"{headers.get('x-forwarded-proto') or 'http'}://{host}"
 
 
-def picked_ref(runner: Any, default_hub: str, value: str | None) -> tuple[str | None, Path | None]:
-    """(job/<id> or hub/<repo>, its folder) for a model picker's value, (None, None) when the endpoint cannot
-    serve it to anybody who would call it: a job on a public app (callers are anonymous), a pull from another hub."""
+def picked_ref(runner: Any, default_hub: str, value: str | None) -> tuple[str | None, Path | None, str]:
+    """(job/<id> or hub/<repo>, its folder, "") for a model picker's value, else (None, None, why the endpoint
+    cannot serve it to whoever would call it): nothing picked, a job on a public app (callers are anonymous), a
+    pull from another hub."""
     from hub.client import resolve_hub
 
-    from .jobs import JOB_KEY, PULLED_KEY, is_model_folder, model_path
+    from .jobs import JOB_KEY, is_model_folder, model_path
 
     if not value or not is_model_folder(runner, str(folder := model_path(runner, value))):
-        return None, None
-    if value.startswith(JOB_KEY) and not visitors.policy.public:
-        return "job/" + value.removeprefix(JOB_KEY), folder
-    if value.startswith(PULLED_KEY):
-        try:
-            done = json.loads((folder / ".complete").read_text())
-            if done.get("endpoint") == resolve_hub(default_hub, as_owner=False).endpoint:
-                return f"hub/{done['repo_id']}", folder
-        except (OSError, ValueError, KeyError, UserError):
-            pass
-    return None, None
+        return None, None, (PUBLIC_JOB if visitors.policy.public else
+                            "Pick a model above: models trained here and repos of this app's hub answer over HTTP as "
+                            "a hosted model does, and the code that calls it shows here.")
+    if value.startswith(JOB_KEY):
+        return (None, None, PUBLIC_JOB) if visitors.policy.public else ("job/" + value.removeprefix(JOB_KEY), folder, "")
+    try:
+        done = json.loads((folder / ".complete").read_text())
+        if done.get("endpoint") == resolve_hub(default_hub, as_owner=False).endpoint:
+            return f"hub/{done['repo_id']}", folder, ""
+    except (OSError, ValueError, KeyError, UserError):
+        pass
+    return None, None, ("This model was pulled from another hub: the endpoint serves repos of this app's own hub "
+                        "(the one the Hub picker starts on). Push it there to call it from code.")
 
 
-def snippet(ref: str | None, folder: Path | None, base: str) -> str:
-    """Markdown: how to call the model ``ref`` (job/<id> or hub/<repo>) from Python, or why it cannot be."""
+def call_from_code(runner: Any, default_hub: str, value: str | None, base: str) -> str:
+    """Markdown for the Predict side's "Call it from code": how to call the picked model from Python at ``base``
+    (the app's address), or why it cannot be."""
+    ref, folder, why = picked_ref(runner, default_hub, value)
     if folder is None or ref is None:
-        return ("Models trained here and repos of this app's hub answer over HTTP as a hosted model does: pick one "
-                "to see how." if not visitors.policy.public else
-                "On this shared app the endpoint serves the app's hub: push the model, pull it here, and its "
-                "address shows.")
+        return why
     tag = served_pipeline(folder)
     if tag not in PIPELINES:
         return f"This is a {tag} model: the endpoint serves {', '.join(PIPELINES)}."
@@ -400,8 +411,10 @@ class Endpoint:
                 try:
                     folder = visitors.pull(repo_id, hub)
                 except UserError as e:
-                    status = 404 if "not found" in str(e) else 502 if "Cannot reach" in str(e) else 400
-                    raise EndpointError(status, str(e)) from None
+                    if "not found" in str(e):  # (the hub's own words speak of tokens, which the endpoint ignores)
+                        raise EndpointError(404, f"No repo {repo_id!r} on this app's hub (private repos are not "
+                                                 "served here)") from None
+                    raise EndpointError(502 if "Cannot reach" in str(e) else 400, str(e)) from None
                 self._pulled[key] = (folder, time.monotonic())
         return folder
 

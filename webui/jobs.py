@@ -473,25 +473,24 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
     with gr.Row():
         source = gr.Dropdown(label=label, choices=[], value=None, allow_custom_value=True, scale=3)
         refresh_btn = gr.Button("Refresh", scale=1)
-    famous = HUB_MODELS.get(task, ())
-    with gr.Accordion("Pull a model from a hub", open=False):
+    famous = [(f"{m.repo_id} · {m.summary}", m.repo_id) for m in HUB_MODELS.get(task, ())]
+    with gr.Accordion("Pull a model from a hub", open=False) as pull_box:
         picker = hub_picker(ctx)
         with gr.Row():
-            # The famous models of the task, or any repo id typed in.
-            repo = gr.Dropdown([(f"{m.repo_id} · {m.summary}", m.repo_id) for m in famous], value=None,
+            # The hub's own repos of the task when the accordion opens, the famous models, or any repo id typed in.
+            repo = gr.Dropdown(famous, value=None,
                                label=pull_label, info=f"for example {placeholder}" if famous else None,
                                allow_custom_value=True, scale=3)
             pull_btn = gr.Button("Pull", scale=1)
         gr.Markdown("Only what loading needs comes down: one PyTorch weight format, no TensorFlow, Flax, ONNX or "
                     "checkpoint files. The size shows while it pulls.")
     publish_section(ctx, task, source)
-    if task in endpoint.SERVED_TASKS:
+    if endpoint.serves(task):
         with gr.Accordion("Call it from code: an address InferenceClient talks to", open=False):
-            code = gr.Markdown(endpoint.snippet(None, None, ""))
+            code = gr.Markdown(endpoint.call_from_code(runner, ctx.default_hub, None, ""))
 
         def call_from_code(value: str | None, request: gr.Request) -> str:
-            return endpoint.snippet(*endpoint.picked_ref(runner, ctx.default_hub, value),
-                                    endpoint.origin(request.headers))
+            return endpoint.call_from_code(runner, ctx.default_hub, value, endpoint.origin(request.headers))
 
         source.change(call_from_code, source, code, api_visibility="private", show_progress="hidden")
 
@@ -510,6 +509,18 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
         choices = trained_models(runner, task, metric) + [(f"{repo_id} ({hub.label})", key)]
         return gr.update(choices=choices, value=key)
 
+    def offered(choice, url, token):
+        """The picked hub's repos of this task first (a newcomer finds the starter model there), then the famous
+        ones. A hub that cannot be listed offers the famous ones alone: Pull says what is wrong with it."""
+        from training.tasks import get_task
+
+        try:
+            hub = get_hub(choice, url, token)
+            own = [r["id"] for tag in get_task(task).pipelines for r in hubs.list_repos(hub, task=tag, limit=50)]
+        except UserError:
+            return gr.update(choices=famous)
+        return gr.update(choices=[(f"{r} · on {hub.label.split(' (')[0]}", r) for r in own] + famous)
+
     def refresh(current):
         return model_choices(runner, task, metric, current)
 
@@ -521,6 +532,7 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
     for t in tab if isinstance(tab, list) else [tab]:
         t.select(refresh, source, source, api_visibility="private")
     pull_btn.click(pull_model, [repo, *picker.inputs], source, api_name=f"{task}_pull")
+    pull_box.expand(offered, picker.inputs, repo, api_name=f"{task}_offered", show_progress="hidden")
     ctx.on_load(on_load, source)
     return source
 

@@ -33,6 +33,9 @@ class Task:
     dry_run: dict[str, Any] = field(default_factory=dict)  # the field values --dry-run runs with
     tab: str | None = None  # module with build(ctx) that lays out the tab
     space: str | None = None  # folder under spaces/ with the demo a model of this task is published as (hub.publish)
+    # The Hub's pipeline tags of this task's models (the cards' pipeline_tag): the Predict side's pull list, the
+    # HTTP endpoint (webui.endpoint)
+    pipelines: tuple[str, ...] = ()
 
     def build_spec(self, cfg: TrainConfig) -> TaskSpec:
         return importlib.import_module(self.trainer).build_task(cfg)

@@ -56,4 +56,5 @@ class BertConfig(TrainConfig):
 
 
 TASK = Task(name="bert", title="BERT fine-tuning", config=BertConfig, trainer="training.bert", metric="accuracy",
-            dry_run={"batch_size": 4}, tab="webui.bert", space="bert")
+            dry_run={"batch_size": 4}, tab="webui.bert", space="bert",
+            pipelines=("text-classification", "token-classification", "fill-mask"))

@@ -73,4 +73,4 @@ class ClassificationConfig(TrainConfig):
 
 TASK = Task(name="classification", title="Image classification", config=ClassificationConfig,
             trainer="training.classification", metric="accuracy", dry_run={"batch_size": 8},
-            tab="webui.classification", space="classification")
+            tab="webui.classification", space="classification", pipelines=("image-classification",))

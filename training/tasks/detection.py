@@ -42,4 +42,5 @@ class DetectionConfig(TrainConfig):
 
 
 TASK = Task(name="detection", title="Object detection", config=DetectionConfig, trainer="training.detection",
-            metric="map50", dry_run={"batch_size": 4}, tab="webui.detection", space="detection")
+            metric="map50", dry_run={"batch_size": 4}, tab="webui.detection", space="detection",
+            pipelines=("object-detection",))

@@ -55,4 +55,5 @@ class FaceConfig(TrainConfig):
 
 
 TASK = Task(name="faces", title="Face verification", config=FaceConfig, trainer="training.face_verification",
-            metric="auc", dry_run={"batch_size": 3}, tab="webui.faces", space="faces")
+            metric="auc", dry_run={"batch_size": 3}, tab="webui.faces", space="faces",
+            pipelines=("image-feature-extraction",))

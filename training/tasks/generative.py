@@ -88,4 +88,4 @@ class GenerativeConfig(TrainConfig):
 
 TASK = Task(name="generative", title="Generative models", config=GenerativeConfig, trainer="training.generative",
             metric="fid", lower_is_better=True, dry_run={"batch_size": 4, "fid_samples": 8, "sample_steps": 2},
-            tab="webui.generative", space="generative")
+            tab="webui.generative", space="generative", pipelines=("unconditional-image-generation",))

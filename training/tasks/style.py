@@ -48,4 +48,4 @@ class StyleConfig(TrainConfig):
 
 TASK = Task(name="style", title="Neural style transfer", config=StyleConfig, trainer="training.style",
             metric="style_loss", lower_is_better=True, dry_run={"batch_size": 2, "image_size": 64}, tab="webui.style",
-            space="style")
+            space="style", pipelines=("image-to-image",))

@@ -49,4 +49,4 @@ class TextGenConfig(TrainConfig):
 
 TASK = Task(name="textgen", title="Text generation", config=TextGenConfig, trainer="training.textgen",
             metric="perplexity", lower_is_better=True, dry_run={"batch_size": 4, "seq_len": 32, "sample_tokens": 20},
-            tab="webui.textgen", space="textgen")
+            tab="webui.textgen", space="textgen", pipelines=("text-generation",))

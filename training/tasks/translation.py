@@ -40,4 +40,5 @@ class TranslationConfig(TrainConfig):
 
 
 TASK = Task(name="translation", title="Translation", config=TranslationConfig, trainer="training.translation",
-            metric="bleu", dry_run={"batch_size": 8}, tab="webui.translation", space="translation")
+            metric="bleu", dry_run={"batch_size": 8}, tab="webui.translation", space="translation",
+            pipelines=("translation",))
