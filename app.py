@@ -26,11 +26,9 @@ from hub.client import HubActionError, cache_root, local_hub_dir, resolve_hub  #
 from webui import TABS  # noqa: E402
 from webui import visitors  # noqa: E402
 from webui.endpoint import Endpoint  # noqa: E402
+from webui.i18n import I18N, L, LanguageOverride, language_switch  # noqa: E402
 from webui.common import IN_REQUEST, PREDICT, AppContext, cache_images_atomically, on_zero_gpu, show_user_errors  # noqa: E402
 from training.runner import JobRunner  # noqa: E402
-
-HEADER = """# DL Playground
-Run, train and share the models of a deep-learning course, in the browser."""
 
 CSS = ".dlp-header h1 {margin-bottom: 0} footer {display: none !important}"
 
@@ -48,14 +46,15 @@ def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr
         browser = gr.BrowserState("", storage_key="dlp-visitor", secret=visitors.browser_secret(runner.root))
         ctx.identified = demo.load(visitors.identify, browser, browser, api_visibility="private")
         with gr.Row():
-            gr.Markdown(HEADER, elem_classes="dlp-header")
+            gr.Markdown(L("app.header"), elem_classes="dlp-header")
+            language_switch()
             if sign_in_offered():  # visitors push to huggingface.co with their own account (README: hf_oauth)
                 gr.LoginButton("Sign in with Hugging Face", scale=0, min_width=260)
         tabs = {}
         with gr.Tabs(overflow_behavior="wrap"):  # every tab in sight: a "⋯" menu hid Translation, Hub and About
             for name in TABS:
                 module = importlib.import_module(f"webui.{name}")
-                with gr.Tab(module.TITLE, id=name) as tabs[name]:
+                with gr.Tab(L(f"tab.{name}"), id=name) as tabs[name]:
                     ctx.tab = name
                     module.build(ctx)
         ctx.wire_page_load()
@@ -77,6 +76,15 @@ def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr
         block_fn.concurrency_limit = visitors.policy.max_computations if in_request else visitors.policy.max_predictions
     show_user_errors(demo)
     return demo
+
+
+def launch_kwargs(runner: JobRunner, default_hub: str) -> dict:
+    """What every launch of the app needs beside its own options: the translations, the HTTP inference endpoint's
+    routes (ahead of Gradio's) and the middleware that applies the language switch."""
+    from starlette.middleware import Middleware
+
+    return {"i18n": I18N, "app_kwargs": {"routes": Endpoint(runner, default_hub).routes(),
+                                         "middleware": [Middleware(LanguageOverride)]}}
 
 
 def zero_gpu():
@@ -192,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True,
                 css=CSS, theme=gr.themes.Soft(), show_error=True, quiet=True,
                 max_file_size=f"{visitors.policy.max_upload_mb}mb" if visitors.policy.public else None,
-                app_kwargs={"routes": Endpoint(runner, args.hub).routes()})  # ahead of Gradio's routes
+                **launch_kwargs(runner, args.hub))
     print(f"DL Playground is served at {demo.local_url}")
     if args.share and demo.share_url:
         print(f"Public link: {demo.share_url}")

@@ -35,13 +35,11 @@ def serve(kind: str, root: str, job_id: str, port: int) -> None:
 
     runner = JobRunner(Path(root) / "jobs")
     if kind == "app":
-        from app import build_app
-        from webui.endpoint import Endpoint
+        from app import build_app, launch_kwargs
 
         demo = build_app(default_hub="local", runner=runner)
         demo.queue(default_concurrency_limit=8)
-        demo.launch(server_port=port, prevent_thread_lock=True, quiet=True,
-                    app_kwargs={"routes": Endpoint(runner, "local").routes()})
+        demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs(runner, "local"))
         demo.block_thread()
         return
     import uvicorn

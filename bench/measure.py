@@ -63,7 +63,7 @@ def timed(fn, repeats: int) -> float:
 def app_in_process(root: Path):
     """The whole app served from this process on a free loopback port, with a hub server of its own and a job
     runner under ``root``: yields (the app's URL, the runner)."""
-    from app import build_app
+    from app import build_app, launch_kwargs
     from hub.server import start_in_thread
     from training.runner import JobRunner
 
@@ -72,7 +72,7 @@ def app_in_process(root: Path):
     demo = build_app(default_hub=hub.url, runner=runner)
     demo.queue(default_concurrency_limit=8)
     port = free_port()
-    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True)
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs(runner, hub.url))
     try:
         yield f"http://127.0.0.1:{port}/", runner
     finally:

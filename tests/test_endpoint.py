@@ -20,12 +20,11 @@ from conftest import free_port, wait_job
 @pytest.fixture(scope="module")
 def served(hub_server, tmp_path_factory):
     """(base URL of the endpoint, runner, {pipeline: repo id}, the finished LeNet job's id)."""
-    from app import build_app
+    from app import build_app, launch_kwargs
     from hub import client as hubs
     from training.classification import ClassificationConfig
     from training.runner import JobRunner
     from training.tasks import TASKS, train
-    from webui.endpoint import Endpoint
 
     tmp = tmp_path_factory.mktemp("endpoint")
     runner = JobRunner(tmp / "jobs", poll_s=0.1)
@@ -48,8 +47,7 @@ def served(hub_server, tmp_path_factory):
 
     demo = build_app(default_hub=hub_server.url, runner=runner)
     port = free_port()
-    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True,
-                app_kwargs={"routes": Endpoint(runner, hub_server.url).routes()})
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, **launch_kwargs(runner, hub_server.url))
     try:
         yield f"http://127.0.0.1:{port}/infer", runner, repos, job_id
     finally:

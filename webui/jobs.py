@@ -25,6 +25,7 @@ from training.runner import Job, JobRunner
 
 from . import endpoint, visitors
 from .common import AppContext, HubPicker, get_hub, hub_picker, on_zero_gpu
+from .i18n import t
 from .plots import picture_file
 
 
@@ -114,10 +115,10 @@ def checked_model_folder(runner: JobRunner, picked: str | None) -> str:
     """The folder of the picked model (a picker value or a folder path), or a message: none picked, or not a
     model the app made for this visitor."""
     if not picked:
-        raise UserError("Pick a model: train one in this tab, or pull one from a hub.")
+        raise UserError(t("error.pick_model"))
     folder = str(model_path(runner, picked))
     if not is_model_folder(runner, folder):
-        raise UserError("That model is not one trained here or pulled from a hub.")
+        raise UserError(t("error.not_our_model"))
     return folder
 
 
@@ -529,8 +530,8 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
         return gr.update(choices=trained, value=trained[0][1] if trained else None)
 
     refresh_btn.click(refresh, source, source, api_visibility="private")
-    for t in tab if isinstance(tab, list) else [tab]:
-        t.select(refresh, source, source, api_visibility="private")
+    for shown in tab if isinstance(tab, list) else [tab]:
+        shown.select(refresh, source, source, api_visibility="private")
     pull_btn.click(pull_model, [repo, *picker.inputs], source, api_name=f"{task}_pull")
     pull_box.expand(offered, picker.inputs, repo, api_name=f"{task}_offered", show_progress="hidden")
     ctx.on_load(on_load, source)
