@@ -27,6 +27,7 @@ import io
 import json
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -42,6 +43,7 @@ from . import visitors
 ROUTE = "/infer"
 API_VISITOR = "api:anonymous"  # every caller of a public app's endpoint (webui.visitors keys)
 MAX_WAITING = 256  # requests waiting for a slot before new ones are told to retry
+MAX_PULLED = 512  # repos whose pulled folder is remembered
 PULL_FRESH_S = 60  # a hub repo's pulled copy answers this long before the hub is asked for a newer commit
 MAX_NEW_TOKENS = 1000  # as the Generate tab's slider
 
@@ -370,9 +372,10 @@ class Endpoint:
         self.runner = runner
         self.default_hub = default_hub
         self.slots = anyio.CapacityLimiter(visitors.policy.max_predictions)
-        self._pulled: dict[tuple, tuple[Path, float]] = {}
-        self._pull_locks: dict[tuple, threading.Lock] = {}
-        self._lock = threading.Lock()
+        # Bounded whatever callers ask for: a pool of locks by the repo's hash, and the last MAX_PULLED pulls.
+        self._pulled: OrderedDict[tuple, tuple[Path, float]] = OrderedDict()
+        self._pull_locks = [threading.Lock() for _ in range(64)]
+        self._lock = threading.Lock()  # for _pulled itself
 
     # -------- who and which model
     def caller(self) -> visitors.Visitor:
@@ -403,10 +406,10 @@ class Endpoint:
         url = self.default_hub.startswith(("http://", "https://"))
         hub = get_hub("url" if url else self.default_hub, self.default_hub if url else "", "")
         key = (hub.endpoint, repo_id, visitors.current_key())
-        with self._lock:
-            lock = self._pull_locks.setdefault(key, threading.Lock())
-        with lock:  # one pull of a repo at a time; the callers behind it get its folder
-            folder, at = self._pulled.get(key, (None, 0.0))
+        # One pull of a repo at a time; the callers behind it get its folder.
+        with self._pull_locks[hash(key) % len(self._pull_locks)]:
+            with self._lock:
+                folder, at = self._pulled.get(key, (None, 0.0))
             if folder is None or time.monotonic() - at > PULL_FRESH_S or not folder.exists():
                 try:
                     folder = visitors.pull(repo_id, hub)
@@ -415,7 +418,10 @@ class Endpoint:
                         raise EndpointError(404, f"No repo {repo_id!r} on this app's hub (private repos are not "
                                                  "served here)") from None
                     raise EndpointError(502 if "Cannot reach" in str(e) else 400, str(e)) from None
-                self._pulled[key] = (folder, time.monotonic())
+                with self._lock:
+                    self._pulled[key] = (folder, time.monotonic())
+                    while len(self._pulled) > MAX_PULLED:
+                        self._pulled.popitem(last=False)
         return folder
 
     # -------- one request
