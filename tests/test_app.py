@@ -98,6 +98,15 @@ def test_share_without_network_says_so(tmp_path):
         proc.wait()
 
 
+def english(label):
+    """A label as an English browser shows it: a translation key (webui.i18n) becomes its English text."""
+    from webui.i18n import strings
+
+    if isinstance(label, str) and label.startswith("__i18n__"):
+        label = json.loads(label.removeprefix("__i18n__"))
+    return strings()["en"][label["key"]] if isinstance(label, dict) and "key" in label else label
+
+
 def test_starts_as_a_hugging_face_space(tmp_path):
     """As a Space starts it: ``python app.py`` with no arguments, SYSTEM=spaces, SPACE_ID, the address in the
     environment, and Hugging Face's ``spaces`` package installed: Gradio then wraps every event with it (a
@@ -121,7 +130,7 @@ def test_starts_as_a_hugging_face_space(tmp_path):
         url = f"http://127.0.0.1:{port}/"
         wait_for(url, proc)
         config = httpx.get(f"{url}config", timeout=10).json()
-        tabs = {c["props"].get("label") for c in config["components"] if c["type"] == "tabitem"}
+        tabs = {english(c["props"].get("label")) for c in config["components"] if c["type"] == "tabitem"}
         assert {t.title for t in TASKS.values()} | {"Hub", "About"} <= tabs
         assert any(c["props"].get("value") == "Sign in with Hugging Face" for c in config["components"])
         client = Client(url, verbose=False)
