@@ -84,6 +84,10 @@ def test_a_chinese_browser_and_the_switch(browser, tmp_path):
         expect(page.get_by_role("tab", name="图像分类")).to_be_visible(timeout=60_000)
         for name in ("目标检测", "语义分割", "机器翻译", "关于"):
             expect(page.get_by_role("tab", name=name)).to_be_visible()
+        page.get_by_role("tab", name="关于").click()
+        expect(page.get_by_text("已安装的版本")).to_be_visible()  # the About tab, whole
+        expect(page.get_by_text("数据文件夹")).to_be_visible()  # a handler's text, by Accept-Language
+        page.get_by_role("tab", name="图像分类").click()
         page.get_by_role("tab", name="Predict").click()
         page.get_by_role("button", name="Classify", exact=True).click()  # no model picked
         expect(page.get_by_text("请选择一个模型").first).to_be_visible(timeout=30_000)

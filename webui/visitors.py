@@ -33,6 +33,8 @@ from common.calls import within
 from common.errors import UserError
 from hub.client import ENV_MAX_PULL_MB, ENV_PULLED_DIR, HubActionError, cache_root
 
+from .i18n import t
+
 OWNER = ""  # the key of the app's owner: a private app's every visitor, the CLI, the starter run
 
 
@@ -256,19 +258,19 @@ def prove_owner(secret: str) -> str:
     owner. Wrong secrets are few per minute, for everybody together, so that guessing one is hopeless."""
     browser = _browser()
     if not policy.admin_secret:
-        raise UserError("This app has no admin secret (DLP_ADMIN_SECRET): its owner uses it from its own machine.")
+        raise UserError(t("owner.no_secret"))
     if browser is None:
-        raise UserError("Reload the page, then try again.")
+        raise UserError(t("owner.reload"))
     now = time.monotonic()
     with _browsers_lock:
         _failures[:] = [t for t in _failures if now - t < 60]
         if len(_failures) >= MAX_FAILURES_PER_MINUTE:
-            raise UserError("Too many wrong secrets were tried in the last minute: wait a minute.")
+            raise UserError(t("owner.too_many"))
         if not hmac.compare_digest((secret or "").strip().encode(), policy.admin_secret.encode()):
             _failures.append(now)
-            raise UserError("That is not this app's admin secret.")
+            raise UserError(t("owner.wrong_secret"))
         _owner_browsers.add(browser)
-    return "This browser now acts as the app's owner."
+    return t("owner.now_owner")
 
 
 def leave_owner() -> str:
@@ -276,7 +278,7 @@ def leave_owner() -> str:
     browser = _browser()
     with _browsers_lock:
         _owner_browsers.discard(browser or "")
-    return "This browser is a visitor again."
+    return t("owner.visitor_again")
 
 
 def browser_secret(folder: Path) -> str:
