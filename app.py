@@ -7,7 +7,6 @@ On a Hugging Face Space it starts the same way, with no arguments: every option 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import logging
 import os
@@ -27,7 +26,8 @@ from webui import TABS  # noqa: E402
 from webui import visitors  # noqa: E402
 from webui.endpoint import Endpoint  # noqa: E402
 from webui.i18n import I18N, L, LanguageOverride, language_switch  # noqa: E402
-from webui.common import IN_REQUEST, PREDICT, AppContext, cache_images_atomically, on_zero_gpu, show_user_errors  # noqa: E402
+from webui.common import (IN_REQUEST, PREDICT, WARMED, AppContext, cache_images_atomically, on_zero_gpu,  # noqa: E402
+                          show_user_errors, waits_for_warm_up)
 from training.runner import JobRunner  # noqa: E402
 
 CSS = ".dlp-header h1 {margin-bottom: 0} footer {display: none !important}"
@@ -75,6 +75,7 @@ def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr
         # The machine's limits, DLP_MAX_COMPUTATIONS and DLP_MAX_PREDICTIONS
         block_fn.concurrency_limit = visitors.policy.max_computations if in_request else visitors.policy.max_predictions
     show_user_errors(demo)
+    waits_for_warm_up(demo)
     return demo
 
 
@@ -99,16 +100,19 @@ def zero_gpu():
 
 def warm_up() -> threading.Thread:
     """Import what the first Predict click would wait for (torch: about 1 s; transformers' BERT: 2.5 s more) in
-    the background once the page is served, at the lowest CPU priority: building the tabs imports none of it."""
+    the background once the page is served; building the tabs imports none of it. Events wait until it is done
+    (webui.common.waits_for_warm_up): a request importing the same package at the same time could fail."""
     def imports() -> None:
-        with contextlib.suppress(OSError, AttributeError):  # (Linux niceness is per thread)
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        for module in WARM_MODULES:
-            try:
-                importlib.import_module(module)
-            except Exception as e:  # noqa: BLE001 (the click that needs it will say what is wrong)
-                logging.getLogger(__name__).info("warm-up: %s not imported (%s)", module, type(e).__name__)
+        try:
+            for module in WARM_MODULES:
+                try:
+                    importlib.import_module(module)
+                except Exception as e:  # noqa: BLE001 (the click that needs it will say what is wrong)
+                    logging.getLogger(__name__).info("warm-up: %s not imported (%s)", module, type(e).__name__)
+        finally:
+            WARMED.set()
 
+    WARMED.clear()
     thread = threading.Thread(target=imports, name="dlp-warm-up", daemon=True)
     thread.start()
     return thread

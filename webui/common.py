@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import inspect
+import threading
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -147,6 +148,26 @@ def _user_errors_shown(*_args, **_kwargs) -> Iterator[None]:
         yield
     except UserError as e:
         raise user_error(e) from None
+
+
+# Clear while app.warm_up imports torch and transformers in the background; events wait for it (waits_for_warm_up).
+WARMED = threading.Event()
+WARMED.set()
+
+
+@contextlib.contextmanager
+def _warmed(*_args: Any, **_kwargs: Any) -> Iterator[None]:
+    WARMED.wait()
+    yield
+
+
+def waits_for_warm_up(demo: gr.Blocks) -> None:
+    """Every event of ``demo`` starts once app.warm_up's imports are done: two threads importing one package at once
+    (transformers' lazy modules) can fail one of them (Python's import deadlock detection); in CI a BERT prediction
+    answered "Error" so while the warm-up, then at the lowest priority, was still importing."""
+    for block_fn in demo.fns.values():
+        if block_fn.fn is not None and not inspect.iscoroutinefunction(block_fn.fn):
+            block_fn.fn = within(block_fn.fn, _warmed)
 
 
 def show_user_errors(demo: gr.Blocks) -> None:

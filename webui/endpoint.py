@@ -427,7 +427,10 @@ class Endpoint:
     # -------- one request
     def answer(self, folder_of: Callable[[], Path], ref: str, method: str, body: bytes, content_type: str):
         """GET: what the model is; POST: its answer (a JSON-able value, or an iterator of server-sent events).
-        Runs in a worker thread, as the caller."""
+        Runs in a worker thread, as the caller, once app.warm_up's imports are done (webui.common.WARMED)."""
+        from .common import WARMED
+
+        WARMED.wait()
         with visitors.acting_as(self.caller()):
             folder = folder_of()
             tag = served_pipeline(folder)
