@@ -49,8 +49,13 @@ class Hub:
     store_dir: Path | None = field(default=None, repr=False, compare=False)
 
     @property
+    def name(self) -> str:
+        """The hub in a few words: "local hub", "huggingface.co" or its URL."""
+        return {"local": "local hub", "hf": "huggingface.co"}.get(self.kind, self.endpoint)
+
+    @property
     def label(self) -> str:
-        return {"local": f"local hub ({self.endpoint})", "hf": "huggingface.co"}.get(self.kind, self.endpoint)
+        return f"{self.name} ({self.endpoint})" if self.kind == "local" else self.name
 
     def with_token(self, token: str | None) -> "Hub":
         return Hub(self.kind, self.endpoint, token.strip() if token and token.strip() else self.token, self.store_dir)

@@ -161,20 +161,23 @@ def _warmed(*_args: Any, **_kwargs: Any) -> Iterator[None]:
     yield
 
 
-def waits_for_warm_up(demo: gr.Blocks) -> None:
-    """Every event of ``demo`` starts once app.warm_up's imports are done: two threads importing one package at once
-    (transformers' lazy modules) can fail one of them (Python's import deadlock detection); in CI a BERT prediction
-    answered "Error" so while the warm-up, then at the lowest priority, was still importing."""
+def around_every_event(demo: gr.Blocks, context: Callable[..., contextlib.AbstractContextManager]) -> None:
+    """Every (synchronous) event of ``demo`` runs inside ``context`` (common.calls.within), streams included."""
     for block_fn in demo.fns.values():
         if block_fn.fn is not None and not inspect.iscoroutinefunction(block_fn.fn):
-            block_fn.fn = within(block_fn.fn, _warmed)
+            block_fn.fn = within(block_fn.fn, context)
+
+
+def waits_for_warm_up(demo: gr.Blocks) -> None:
+    """Every event of ``demo`` starts once app.warm_up's imports are done: two threads importing one package at once
+    (transformers' lazy modules) can fail one of them (Python's import deadlock detection). In CI a BERT prediction
+    answered "Error" while a warm-up at the lowest CPU priority was still importing."""
+    around_every_event(demo, _warmed)
 
 
 def show_user_errors(demo: gr.Blocks) -> None:
     """Every event of ``demo`` shows user errors one way (called once the tabs are built)."""
-    for block_fn in demo.fns.values():
-        if block_fn.fn is not None and not inspect.iscoroutinefunction(block_fn.fn):
-            block_fn.fn = shows_user_errors(block_fn.fn)
+    around_every_event(demo, _user_errors_shown)
 
 
 def cache_images_atomically() -> None:

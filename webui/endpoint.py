@@ -45,7 +45,6 @@ API_VISITOR = "api:anonymous"  # every caller of a public app's endpoint (webui.
 MAX_WAITING = 256  # requests waiting for a slot before new ones are told to retry
 MAX_PULLED = 512  # repos whose pulled folder is remembered
 PULL_FRESH_S = 60  # a hub repo's pulled copy answers this long before the hub is asked for a newer commit
-MAX_NEW_TOKENS = 1000  # as the Generate tab's slider
 
 
 class EndpointError(Exception):
@@ -185,10 +184,12 @@ def text_generation(folder: str, req: Request) -> dict | Iterator[str]:
     answer is the new text (return_full_text adds the prompt); ``stream`` answers in server-sent events."""
     from hub_models.textgen import load_cached, stream_tokens
 
+    from .textgen import MAX_NEW_TOKENS, MAX_PROMPT_CHARS  # the Generate tab's bounds
+
     req.only("max_new_tokens", "do_sample", "temperature", "top_k", "top_p", "seed", "return_full_text", "stop")
     prompt = req.text()
-    if len(prompt) > 20_000:
-        raise EndpointError(400, f"the prompt is {len(prompt):,} characters; the limit is 20,000")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise EndpointError(400, f"the prompt is {len(prompt):,} characters; the limit is {MAX_PROMPT_CHARS:,}")
     p = req.parameters
     sample = bool(p.get("do_sample")) or any(p.get(k) is not None for k in ("temperature", "top_k", "top_p"))
     stop = p.get("stop") or []
@@ -270,10 +271,9 @@ def served_pipeline(folder: Path) -> str:
 @functools.lru_cache(maxsize=256)
 def _pipeline_of(path: str, _stamps: tuple) -> str:
     from hub.card import split_card
-
-    folder = Path(path)
     from hub_models import catalog
 
+    folder = Path(path)
     try:
         tag = split_card((folder / "README.md").read_text(encoding="utf-8"))[0].get("pipeline_tag")
         if isinstance(tag, str) and tag:

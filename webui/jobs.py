@@ -520,7 +520,7 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
             own = [r["id"] for tag in get_task(task).pipelines for r in hubs.list_repos(hub, task=tag, limit=50)]
         except UserError:
             return gr.update(choices=famous)
-        return gr.update(choices=[(f"{r} · on {hub.label.split(' (')[0]}", r) for r in own] + famous)
+        return gr.update(choices=[(f"{r} · on {hub.name}", r) for r in own] + famous)
 
     def refresh(current):
         return model_choices(runner, task, metric, current)

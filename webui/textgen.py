@@ -15,6 +15,7 @@ from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_
 TASK = get_task("textgen")
 TITLE = TASK.title
 MAX_NEW_TOKENS = 1000
+MAX_PROMPT_CHARS = 20_000  # (the HTTP endpoint's too: webui.endpoint)
 INTRO = """A **language model** predicts the next token from the ones before it; generating text is asking
 it again and again. Train a character-level **RNN**, **GRU** or **LSTM** (gates let gradients survive
 long sequences; plain RNNs need **gradient clipping**, on by default), a word-level LSTM, or a small
@@ -103,8 +104,8 @@ def build(ctx: AppContext) -> None:
         n = int(max_new_tokens)  # 1 to MAX_NEW_TOKENS: the slider's bounds, enforced by Gradio
         if not (prompt or "").strip():  # checked before the model loads
             raise UserError("Enter a prompt: the first words for the model to continue.")
-        if len(prompt) > 20_000:
-            raise UserError(f"The prompt is {len(prompt):,} characters; the limit is 20,000.")
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise UserError(f"The prompt is {len(prompt):,} characters; the limit is {MAX_PROMPT_CHARS:,}.")
         lm = load_cached(folder)
         kind = STRATEGY_LABELS.get(strategy, "sample")
         if kind == "beam" and int(beam_width) * n > 4000:

@@ -263,7 +263,7 @@ def prove_owner(secret: str) -> str:
         raise UserError(t("owner.reload"))
     now = time.monotonic()
     with _browsers_lock:
-        _failures[:] = [t for t in _failures if now - t < 60]
+        _failures[:] = [when for when in _failures if now - when < 60]
         if len(_failures) >= MAX_FAILURES_PER_MINUTE:
             raise UserError(t("owner.too_many"))
         if not hmac.compare_digest((secret or "").strip().encode(), policy.admin_secret.encode()):
