@@ -100,7 +100,7 @@ def test_share_without_network_says_so(tmp_path):
 
 def english(label):
     """A label as an English browser shows it: a translation key (webui.i18n) becomes its English text."""
-    from webui.i18n import strings
+    from common.i18n import strings
 
     if isinstance(label, str) and label.startswith("__i18n__"):
         label = json.loads(label.removeprefix("__i18n__"))

@@ -15,7 +15,9 @@ from typing import Any, Callable
 import gradio as gr
 
 from common.errors import ConfigError
-from training.config import config_from_values, label_of
+from training.config import config_from_values
+
+from .i18n import form_label
 
 
 class ConfigForm:
@@ -31,7 +33,8 @@ class ConfigForm:
         gr.Slider where a dropdown or a number box would be the default)."""
         f, kind = self.fields[name], self.hints[name]
         meta, value = f.metadata, getattr(self.defaults, name)
-        look = {"label": label_of(f), "info": meta.get("help") or None, "value": value, **look}
+        label, info = form_label(self.cls, name)  # the config's English, translated in the browser
+        look = {"label": label, "info": info, "value": value, **look}
         choices, suggest = meta.get("choices"), meta.get("suggest")
         if widget is not None:  # a Radio or a Slider instead of the generated widget, from the same metadata
             extra = {"choices": list(choices or suggest or [])} if widget is gr.Radio else \

@@ -1,11 +1,9 @@
-"""The app's words in every language it speaks (webui/locales/<locale>.yaml), chosen by the visitor's browser or by
-the switch in the page's header.
+"""The page's side of the app's languages (common.i18n holds the strings and ``t``): layout strings translated in
+the browser, the header's switch, and the script that applies the switch's choice.
 
-Two kinds of strings:
-- ``L(key)``: what the layout shows (labels, titles, texts). Gradio's front end translates it in the browser
-  (``launch(i18n=I18N)``) from ``navigator.language``.
-- ``t(key, **values)``: what a handler returns (messages, status lines), in the language of the request being
-  served: the switch's choice (a ``dlp-lang`` cookie), else the browser's Accept-Language, else English.
+``L(key)`` is what the layout shows (labels, infos, placeholders, titles, Markdown, button texts). Gradio's front end
+translates it in the browser (``launch(i18n=I18N)``) from ``navigator.language``. ``t(key, **values)`` (re-exported
+here) is what a handler returns, in the language of the request being served.
 
 The switch stores its choice in the browser (localStorage and a cookie) and reloads the page; ``LanguageOverride``
 puts a script at the top of the page that makes ``navigator.language`` say the chosen language before Gradio's
@@ -13,30 +11,14 @@ front end reads it.
 """
 from __future__ import annotations
 
-import functools
 import json
-from http.cookies import CookieError, SimpleCookie
-from pathlib import Path
 
 import gradio as gr
-import yaml
 from gradio.i18n import I18nData
 
-LOCALES_DIR = Path(__file__).parent / "locales"
-DEFAULT = "en"
-COOKIE = "dlp-lang"
-NAMES = {"en": "English", "zh-CN": "简体中文"}  # the switch's choices, each in its own language
+from common.i18n import COOKIE, DEFAULT, LOCALES_DIR, NAMES, form_key, strings, t
 
-
-@functools.cache
-def strings() -> dict[str, dict[str, str]]:
-    """locale -> {key: text}, from every <locale>.yaml (glossary.yaml is the translators' word list)."""
-    out = {}
-    for path in sorted(LOCALES_DIR.glob("*.yaml")):
-        if path.stem != "glossary":
-            out[path.stem] = {str(k): str(v) for k, v in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items()}
-    return out
-
+__all__ = ["I18N", "L", "t", "choice", "form_label", "language_switch", "LanguageOverride"]
 
 I18N = gr.I18n(**strings())
 
@@ -44,50 +26,20 @@ I18N = gr.I18n(**strings())
 def L(key: str) -> I18nData:  # noqa: N802 (short, as gettext's _ is)
     """A layout string, translated in the browser."""
     if key not in strings()[DEFAULT]:
-        raise KeyError(f"no string {key!r} in {LOCALES_DIR / (DEFAULT + '.yaml')}")
+        raise KeyError(f"no string {key!r} in {LOCALES_DIR / DEFAULT}")
     return I18N(key)
 
 
-def t(key: str, **values: object) -> str:
-    """A string a handler returns, in the language of the request being served, with ``values`` filled in."""
-    table = strings().get(request_locale()) or strings()[DEFAULT]
-    text = table.get(key) or strings()[DEFAULT][key]
-    return text.format(**values) if values else text
+def choice(key: str, value: str) -> tuple[str, str]:
+    """A Radio, Dropdown or CheckboxGroup choice: ``key``'s text shown, ``value`` what the handler gets (Gradio's
+    front end translates a choice's shown text, not a choice's value)."""
+    return str(L(key)), value
 
 
-def request_locale() -> str:
-    """The switch's choice (cookie), else the first language of Accept-Language this app speaks, else English."""
-    from .visitors import _request
-
-    request = _request()
-    if request is None:
-        return DEFAULT
-    headers = getattr(request, "headers", None) or {}
-    cookies = SimpleCookie()
-    try:
-        cookies.load(headers.get("cookie", ""))
-    except CookieError:
-        pass
-    if (chosen := cookies.get(COOKIE)) is not None and chosen.value in strings():
-        return chosen.value
-    return best_match(headers.get("accept-language", ""))
-
-
-def best_match(accept_language: str) -> str:
-    """The locale this app speaks that an Accept-Language header asks for first ("zh-CN,zh;q=0.9" -> zh-CN; a bare
-    "zh" or "zh-Hans" -> zh-CN), else English."""
-    wanted = []
-    for part in accept_language.split(","):
-        lang, _, q = part.strip().partition(";q=")
-        try:
-            wanted.append((float(q) if q else 1.0, lang.strip()))
-        except ValueError:
-            continue
-    for _, lang in sorted(wanted, key=lambda w: -w[0]):
-        for locale in strings():
-            if lang.lower() == locale.lower() or lang.split("-")[0].lower() == locale.split("-")[0].lower():
-                return locale
-    return DEFAULT
+def form_label(cls: type, name: str) -> tuple[I18nData, I18nData | None]:
+    """The label and the help (None when the field has none) of config field ``name``, translated in the browser."""
+    key = form_key(cls, name)
+    return L(key), (L(key + ".info") if key + ".info" in strings()[DEFAULT] else None)
 
 
 SWITCH_JS = """(choice) => {

@@ -1,0 +1,137 @@
+"""The app's words in every language it speaks, and the language of the request being served.
+
+The strings live in ``common/locales/<locale>/<area>.yaml``: one file per area (a tab, the hub, the errors...), each
+key starting with its file's name (``detection.nms_steps`` in ``detection.yaml``). A third language is a third folder
+with the same files and keys (tests/test_i18n.py fails on a key missing or unused). ``glossary.yaml`` is the course's
+terms, which the Chinese follows.
+
+A training form's English is its config's metadata (``opt(help=..., label=...)``, also the CLI's help): the ``form``
+area is made from it here (``form_key``), and only the other languages have a ``form.yaml``.
+
+``t(key, **values)`` is what a handler returns (a message, a status line, a plot's title) in the language of the
+request being served: the page's switch (a ``dlp-lang`` cookie), else the browser's Accept-Language, else English.
+Outside a request (the CLI, a job's process) it is English. The layout's strings are ``webui.i18n.L``.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+from http.cookies import CookieError, SimpleCookie
+from pathlib import Path
+
+LOCALES_DIR = Path(__file__).parent / "locales"
+DEFAULT = "en"
+COOKIE = "dlp-lang"
+NAMES = {"en": "English", "zh-CN": "简体中文"}  # the switch's choices, each in its own language
+
+
+@functools.cache
+def strings() -> dict[str, dict[str, str]]:
+    """locale -> {key: text}, from every <locale>/<area>.yaml, plus the English of the training forms."""
+    import yaml
+
+    out: dict[str, dict[str, str]] = {}
+    for folder in sorted(p for p in LOCALES_DIR.iterdir() if p.is_dir()):
+        table = out.setdefault(folder.name, {})
+        for path in sorted(folder.glob("*.yaml")):
+            for k, v in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items():
+                table[str(k)] = str(v)
+    out[DEFAULT].update(form_strings())
+    return out
+
+
+def area_of(key: str) -> str:
+    """The file a key lives in: its first part."""
+    return key.split(".", 1)[0]
+
+
+def form_key(cls: type, name: str) -> str:
+    """The key of config field ``name`` of ``cls`` (its help is ``<key>.info``): ``form.<name>`` for the field's most
+    common wording across the tasks (epochs, learning rate: translated once), else named after the class that
+    declares this wording."""
+    return _form_keys()[(cls, name)]
+
+
+@functools.cache
+def _form_keys() -> dict[tuple[type, str], str]:
+    from training.config import label_of
+    from training.tasks import TASKS
+
+    fields = [(task.config, f) for task in TASKS.values() for f in dataclasses.fields(task.config)]
+    wordings: dict[str, collections.Counter] = {}
+    for _, f in fields:
+        wordings.setdefault(f.name, collections.Counter())[(label_of(f), f.metadata.get("help"))] += 1
+    keys = {}
+    for cls, f in fields:
+        if wordings[f.name].most_common(1)[0][0] == (label_of(f), f.metadata.get("help")):
+            keys[(cls, f.name)] = f"form.{f.name}"
+            continue
+        declaring = cls
+        for base in cls.__mro__[1:]:
+            if getattr(base, "__dataclass_fields__", {}).get(f.name) is f:
+                declaring = base
+        keys[(cls, f.name)] = f"form.{declaring.__name__}.{f.name}"
+    return keys
+
+
+def form_strings() -> dict[str, str]:
+    """The English of every training form: each field's label and help, from its config's metadata."""
+    from training.config import label_of
+
+    out = {}
+    for (cls, name), key in _form_keys().items():
+        f = cls.__dataclass_fields__[name]
+        out[key] = label_of(f)
+        if f.metadata.get("help"):
+            out[key + ".info"] = f.metadata["help"]
+    return out
+
+
+def t(key: str, **values: object) -> str:
+    """A string a handler returns, in the language of the request being served, with ``values`` filled in."""
+    table = strings().get(request_locale()) or strings()[DEFAULT]
+    text = table.get(key) or strings()[DEFAULT][key]
+    return text.format(**values) if values else text
+
+
+def in_chinese() -> bool:
+    """Whether the request being served reads Chinese (a picture's font must then have the glyphs)."""
+    return request_locale().startswith("zh")
+
+
+def request_locale() -> str:
+    """The switch's choice (cookie), else the first language of Accept-Language this app speaks, else English."""
+    try:
+        from gradio.context import LocalContext
+    except ImportError:  # (the CLI's slim installs)
+        return DEFAULT
+    request = LocalContext.request.get(None)
+    if request is None:
+        return DEFAULT
+    headers = getattr(request, "headers", None) or {}
+    cookies = SimpleCookie()
+    try:
+        cookies.load(headers.get("cookie", ""))
+    except CookieError:
+        pass
+    if (chosen := cookies.get(COOKIE)) is not None and chosen.value in strings():
+        return chosen.value
+    return best_match(headers.get("accept-language", ""))
+
+
+def best_match(accept_language: str) -> str:
+    """The locale this app speaks that an Accept-Language header asks for first ("zh-CN,zh;q=0.9" -> zh-CN; a bare
+    "zh" or "zh-Hans" -> zh-CN), else English."""
+    wanted = []
+    for part in accept_language.split(","):
+        lang, _, q = part.strip().partition(";q=")
+        try:
+            wanted.append((float(q) if q else 1.0, lang.strip()))
+        except ValueError:
+            continue
+    for _, lang in sorted(wanted, key=lambda w: -w[0]):
+        for locale in strings():
+            if lang.lower() == locale.lower() or lang.split("-")[0].lower() == locale.split("-")[0].lower():
+                return locale
+    return DEFAULT
