@@ -10,13 +10,16 @@ area is made from it here (``form_key``), and only the other languages have a ``
 
 ``t(key, **values)`` is what a handler returns (a message, a status line, a plot's title) in the language of the
 request being served: the page's switch (a ``dlp-lang`` cookie), else the browser's Accept-Language, else English.
-Outside a request (the CLI, a job's process) it is English. The layout's strings are ``webui.i18n.L``.
+Outside a request it is ``DLP_LANG``'s language where set (a job started from a Chinese page writes its model card in
+Chinese), else English: the CLI stays English. The layout's strings are ``webui.i18n.L``.
 """
 from __future__ import annotations
 
 import collections
 import dataclasses
 import functools
+import os
+import sys
 from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 
@@ -37,7 +40,8 @@ def strings() -> dict[str, dict[str, str]]:
         for path in sorted(folder.glob("*.yaml")):
             for k, v in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items():
                 table[str(k)] = str(v)
-    out[DEFAULT].update(form_strings())
+    if (Path(__file__).parents[1] / "training").is_dir():  # (a published Space carries common/, not training/)
+        out[DEFAULT].update(form_strings())
     return out
 
 
@@ -101,14 +105,15 @@ def in_chinese() -> bool:
 
 
 def request_locale() -> str:
-    """The switch's choice (cookie), else the first language of Accept-Language this app speaks, else English."""
-    try:
+    """The switch's choice (cookie), else the first language of Accept-Language this app speaks, else English.
+    Outside a request: DLP_LANG, else English."""
+    request = None
+    if "gradio" in sys.modules:  # (a job's process and the CLI never import it)
         from gradio.context import LocalContext
-    except ImportError:  # (the CLI's slim installs)
-        return DEFAULT
-    request = LocalContext.request.get(None)
+
+        request = LocalContext.request.get(None)
     if request is None:
-        return DEFAULT
+        return os.environ.get("DLP_LANG", DEFAULT) if os.environ.get("DLP_LANG") in strings() else DEFAULT
     headers = getattr(request, "headers", None) or {}
     cookies = SimpleCookie()
     try:

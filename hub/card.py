@@ -2,7 +2,8 @@
 
 The metadata (library_name, pipeline_tag, tags, datasets, base_model and metrics in
 ``model-index`` form) is what the Hub indexes and what the Hub tab shows; the body
-says what the model is, how it was trained, how well it does, and how to load it.
+says what the model is, how it was trained, how well it does, and how to load it, in the language of the page that
+started the job (common.i18n: DLP_LANG in a job's process; English from the CLI).
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from common.i18n import t
 
 
 @dataclass
@@ -49,18 +52,17 @@ def render_card(info: CardInfo) -> str:
         base_model=info.base_model, model_name=info.repo_id.split("/")[-1], eval_results=evals or None)
     lines = [f"---\n{data.to_yaml()}\n---", "", f"# {info.title}", "", info.summary.strip(), ""]
     if info.metrics:
-        lines += ["## Results", "", f"On the validation split of {info.dataset_name or dataset_id}:", "",
-                  "| metric | value |", "|---|---|"]
+        lines += [f"## {t('card.results')}", "", t("card.on_split", data=info.dataset_name or dataset_id), "",
+                  f"| {t('card.metric')} | {t('card.value')} |", "|---|---|"]
         lines += [f"| {k} | {v:.4g} |" for k, v in info.metrics.items()]
         lines.append("")
     if info.training:
-        lines += ["## Training configuration", "", "| setting | value |", "|---|---|"]
+        lines += [f"## {t('card.training')}", "", f"| {t('card.setting')} | {t('card.value')} |", "|---|---|"]
         lines += [f"| {k} | {_cell(v)} |" for k, v in info.training.items()]
         lines.append("")
     if info.usage:
-        lines += ["## How to use", "", "```python", info.usage.strip(), "```", ""]
-    lines += ["## About", "", "Trained and published with DL Playground, a browser playground and model hub "
-              "for the ideas of a deep-learning course.", ""]
+        lines += [f"## {t('card.usage')}", "", "```python", info.usage.strip(), "```", ""]
+    lines += [f"## {t('card.about')}", "", t("card.about_text"), ""]
     return "\n".join(lines)
 
 
@@ -100,11 +102,11 @@ class _BoundedLoader(yaml.SafeLoader):
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
-            raise yaml.YAMLError("aliases (*name) are not allowed in card metadata")
+            raise yaml.YAMLError("aliases (*name) are not allowed in card metadata")  # i18n: kept
         self._depth += 1
         try:
             if self._depth > MAX_METADATA_DEPTH:
-                raise yaml.YAMLError(f"card metadata nests deeper than {MAX_METADATA_DEPTH} levels")
+                raise yaml.YAMLError(f"card metadata nests deeper than {MAX_METADATA_DEPTH} levels")  # i18n: kept
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -113,7 +115,7 @@ class _BoundedLoader(yaml.SafeLoader):
 def load_metadata(yaml_text: str) -> Any:
     """The YAML of a card's front matter, within the bounds above (yaml.YAMLError when not)."""
     if len(yaml_text.encode("utf-8", errors="replace")) > MAX_METADATA_BYTES:
-        raise yaml.YAMLError(f"card metadata is over {MAX_METADATA_BYTES // 1024} KB")
+        raise yaml.YAMLError(f"card metadata is over {MAX_METADATA_BYTES // 1024} KB")  # i18n: kept
     return yaml.load(yaml_text, Loader=_BoundedLoader)  # noqa: S506 (a SafeLoader)
 
 
@@ -131,15 +133,17 @@ def split_card(text: str) -> tuple[dict[str, Any], str]:
 
 
 def card_errors(text: str) -> list[str]:
-    """Why a README's front matter would be rejected (the Hub refuses cards it cannot index)."""
+    """Why a README's front matter would be rejected (the Hub refuses cards it cannot index): the hub server's
+    answer, in English as the Hub's own (as are this module's YAML errors)."""
     parts = front_matter(text)
     if parts is None:
         return []
     try:
         meta = load_metadata(parts[0])
     except yaml.YAMLError as e:
-        return [f"Invalid YAML in README front matter: {e}"]
-    return [] if meta is None or isinstance(meta, dict) else ["The README front matter must be a YAML mapping"]
+        return [f"Invalid YAML in README front matter: {e}"]  # i18n: kept
+    return [] if meta is None or isinstance(meta, dict) else [
+        "The README front matter must be a YAML mapping"]  # i18n: kept
 
 
 def card_metrics(meta: dict[str, Any]) -> list[dict[str, Any]]:

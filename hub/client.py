@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from common.errors import UserError
+from common.i18n import t
 
 from .lean import select, size_text
 
@@ -37,6 +38,14 @@ _REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-
 
 class HubActionError(UserError):
     """A hub action failed for a reason the user can act on; the message says what to do."""
+
+
+class HubUnreachable(HubActionError):
+    """The hub did not answer (down, or no network): a pull falls back on the copy it pulled before."""
+
+
+class HubNotFound(HubActionError):
+    """No such repo, revision or file on the hub (or not visible with this token)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,7 @@ class Hub:
     @property
     def name(self) -> str:
         """The hub in a few words: "local hub", "huggingface.co" or its URL."""
-        return {"local": "local hub", "hf": "huggingface.co"}.get(self.kind, self.endpoint)
+        return {"local": t("hubclient.local_hub"), "hf": "huggingface.co"}.get(self.kind, self.endpoint)
 
     @property
     def label(self) -> str:
@@ -142,7 +151,7 @@ def resolve_hub(spec: str | None = None, token: str | None = None, *, as_owner: 
         # Never the huggingface.co token: it must not travel to another server.
         hub = Hub("url", spec.rstrip("/"), (os.environ.get("DLP_HUB_TOKEN") or None) if as_owner else None)
     else:
-        raise HubActionError(f"Unknown hub {spec!r}: use 'local', 'hf' or a URL such as http://host:8808")
+        raise HubActionError(t("hubclient.unknown_hub", spec=spec))
     return hub.with_token(token)
 
 
@@ -210,8 +219,7 @@ def check_repo_id(repo_id: str) -> str:
     repo_id = (repo_id or "").strip()
     if not _REPO_ID_RE.match(repo_id) or ".." in repo_id or "--" in repo_id:
         # (Not starting or ending with a quote: the page's error notice drops those.)
-        raise HubActionError(f"This is not a valid repo id: {repo_id!r}. Use namespace/name (letters, digits, '-', "
-                             "'_', '.'), for example alice/lenet-digits.")
+        raise HubActionError(t("hubclient.bad_repo_id", repo_id=repo_id))
     return repo_id
 
 
@@ -220,41 +228,42 @@ def explain(exc: BaseException, hub: Hub, repo_id: str | None = None) -> HubActi
     """Turn a client exception into a message that says what went wrong and what to do."""
     from huggingface_hub import errors as e
 
-    what = f"'{repo_id}' " if repo_id else ""
     if isinstance(exc, HubActionError):
         return exc
     if isinstance(exc, e.RepositoryNotFoundError):
-        return HubActionError(f"Repository {what}not found on {hub.label} (or it is private and your token "
-                              "does not own it).")
+        return HubNotFound(t("hubclient.repo_not_found", repo=repo_id, hub=hub.label) if repo_id
+                           else t("hubclient.repo_not_found_unnamed", hub=hub.label))
     if isinstance(exc, e.RevisionNotFoundError):
-        return HubActionError(f"Revision not found in {what}on {hub.label}.")
+        return HubNotFound(t("hubclient.revision_not_found", repo=repo_id, hub=hub.label) if repo_id
+                           else t("hubclient.revision_not_found_unnamed", hub=hub.label))
     if isinstance(exc, (e.RemoteEntryNotFoundError,)):
-        return HubActionError(f"File not found in {what}on {hub.label}.")
+        return HubNotFound(t("hubclient.file_not_found", repo=repo_id, hub=hub.label) if repo_id
+                           else t("hubclient.file_not_found_unnamed", hub=hub.label))
     if isinstance(exc, e.HfHubHTTPError):
         status = exc.response.status_code if exc.response is not None else None
         server_msg = (exc.server_message or "").strip()
         if status == 401:
             if hub.token:
-                return HubActionError(f"{hub.label} rejected the token: check it (it must be a write token).")
-            return HubActionError(f"{hub.label} needs a token for this: paste a write token in the token field"
-                                  + (" or set HF_TOKEN." if hub.kind == "hf" else "."))
+                return HubActionError(t("hubclient.token_rejected", hub=hub.label))
+            return HubActionError(t("hubclient.token_needed_hf", hub=hub.label) if hub.kind == "hf"
+                                  else t("hubclient.token_needed", hub=hub.label))
         if status == 403:
-            return HubActionError(f"Not allowed on {hub.label}: {server_msg or 'your token cannot write there'}")
+            return HubActionError(t("hubclient.not_allowed", hub=hub.label,
+                                    reason=server_msg or t("hubclient.cannot_write")))
         if status == 413:
-            return HubActionError(f"Upload too large for {hub.label}: {server_msg}")
-        return HubActionError(f"{hub.label} answered {status}: {server_msg or exc}")
+            return HubActionError(t("hubclient.too_large", hub=hub.label, reason=server_msg))
+        return HubActionError(t("hubclient.answered", hub=hub.label, status=status, reason=server_msg or exc))
     text = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, e.LocalEntryNotFoundError) or any(k in text for k in ("ConnectError", "ConnectTimeout",
-                                                                                 "Connection refused", "Name or service")):
+    signs = ("ConnectError", "ConnectTimeout", "Connection refused", "Name or service")  # i18n: not shown
+    if isinstance(exc, e.LocalEntryNotFoundError) or any(k in text for k in signs):
         return _unreachable(hub)
     if isinstance(exc, ValueError):
         return HubActionError(str(exc))
-    return HubActionError(f"Hub action failed on {hub.label}: {text}")
+    return HubActionError(t("hubclient.failed", hub=hub.label, error=text))
 
 
-def _unreachable(hub: Hub) -> HubActionError:
-    return HubActionError(f"Cannot reach {hub.label}. Check the address and your network; "
-                          "models you pulled before still load from the local copy.")
+def _unreachable(hub: Hub) -> HubUnreachable:
+    return HubUnreachable(t("hubclient.unreachable", hub=hub.label))
 
 
 _reachable: dict[str, float] = {}
@@ -286,7 +295,7 @@ def _api(hub: Hub):
 
 # ------------------------------------------------------------------- push / pull
 def push_folder(folder: str | Path, repo_id: str, hub: Hub, *, private: bool = False,
-                commit_message: str = "Upload from DL Playground", repo_type: str = "model",
+                commit_message: str = "Upload from DL Playground", repo_type: str = "model",  # i18n: not shown
                 path_in_repo: str | None = None) -> str:
     """Create ``repo_id`` if needed and upload ``folder`` (into ``path_in_repo``) as one commit.
 
@@ -294,10 +303,10 @@ def push_folder(folder: str | Path, repo_id: str, hub: Hub, *, private: bool = F
     repo_id = check_repo_id(repo_id)
     folder = Path(folder)
     if not folder.is_dir() or not any(folder.iterdir()):
-        raise HubActionError(f"Nothing to push: {folder} is missing or empty. Train or save a model first.")
+        raise HubActionError(t("hubclient.nothing_to_push", folder=folder))
     if not hub.token:
-        raise HubActionError(f"Pushing to {hub.label} needs a write token: paste one in the token field"
-                             + (" or set HF_TOKEN." if hub.kind == "hf" else "."))
+        raise HubActionError(t("hubclient.push_needs_token_hf", hub=hub.label) if hub.kind == "hf"
+                             else t("hubclient.push_needs_token", hub=hub.label))
     api = _api(hub)
     try:
         api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
@@ -353,7 +362,7 @@ def pull(repo_id: str, hub: Hub, *, revision: str | None = None, repo_type: str 
         info = _api(hub).repo_info(repo_id, repo_type=repo_type, revision=revision, files_metadata=True)
     except Exception as exc:
         err = explain(exc, hub, repo_id)
-        if "Cannot reach" in str(err) and revision is None and (latest := _latest(base, spec)) is not None:
+        if isinstance(err, HubUnreachable) and revision is None and (latest := _latest(base, spec)) is not None:
             return latest
         raise err from exc
     target = base / f"{info.sha}{spec}"
@@ -369,10 +378,11 @@ def pull(repo_id: str, hub: Hub, *, revision: str | None = None, repo_type: str 
         files = chosen.keep
     total = sum(files.values())
     if max_bytes is not None and total > max_bytes:
-        raise HubActionError(f"'{repo_id}' is {size_text(total)} to pull; the limit here is {size_text(max_bytes)} "
-                             "per repo (DLP_MAX_PULL_MB).")
-    what = f"{repo_id}: {size_text(total)} in {len(files)} files" + (
-        f" (skipping {size_text(chosen.skip_bytes)} that loading does not need)" if chosen and chosen.skip else "")
+        raise HubActionError(t("hubclient.pull_too_large", repo=repo_id, size=size_text(total),
+                               limit=size_text(max_bytes)))
+    what = t("hubclient.pulling_lean", repo=repo_id, size=size_text(total), files=len(files),
+             skipped=size_text(chosen.skip_bytes)) if chosen and chosen.skip \
+        else t("hubclient.pulling", repo=repo_id, size=size_text(total), files=len(files))
     base.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=base, prefix=".partial-"))
 
@@ -535,7 +545,7 @@ def repo_details(repo_id: str, hub: Hub, repo_type: str = "model") -> RepoDetail
 def delete_repo(repo_id: str, hub: Hub, repo_type: str = "model") -> None:
     repo_id = check_repo_id(repo_id)
     if not hub.token:
-        raise HubActionError(f"Deleting on {hub.label} needs the owner's write token.")
+        raise HubActionError(t("hubclient.delete_needs_token", hub=hub.label))
     try:
         _api(hub).delete_repo(repo_id, repo_type=repo_type)
     except Exception as exc:

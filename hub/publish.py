@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import UserError
+from common.i18n import t
 
 from .client import Hub, HubActionError, _api, check_repo_id, explain
 
@@ -53,7 +54,7 @@ def template_dir(task: str) -> Path:
 
     name = get_task(task).space
     if not name or not (SPACES_DIR / name / "app.py").exists():
-        raise PublishError(f"The {task} task has no Space template yet: its models cannot be published as a demo.")
+        raise PublishError(t("hubclient.no_space_template", task=task))
     return SPACES_DIR / name
 
 
@@ -142,6 +143,8 @@ def render(task: str, folder: Path, *, model_id: str, revision: str, hub: Hub, t
         target = into / (name.replace(".", "/") + ".py")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ROOT / (name.replace(".", "/") + ".py"), target)
+    if (into / "common" / "i18n.py").exists():  # the messages' words in every language (common.i18n.t)
+        shutil.copytree(ROOT / "common" / "locales", into / "common" / "locales", dirs_exist_ok=True)
     for example in sorted(_examples_named(app)):
         (into / "examples").mkdir(exist_ok=True)
         shutil.copyfile(EXAMPLES_DIR / example, into / "examples" / example)
@@ -178,23 +181,23 @@ def publish(task: str, folder: str | Path, *, model_id: str, revision: str, spac
     folder = Path(folder)
     space_id = check_repo_id(space_id)
     if not hub.token:
-        raise PublishError(f"Publishing a Space on {hub.label} needs a write token: paste one in the token field.")
+        raise PublishError(t("hubclient.publish_needs_token", hub=hub.label))
     api = _api(hub)
     try:
         me = api.whoami()["name"]
     except Exception as exc:
         raise explain(exc, hub, space_id) from exc
     if space_id.split("/")[0] != me:
-        raise PublishError(f"You are '{me}' on {hub.label}: publish under your own namespace, e.g. "
-                           f"{default_space_id(model_id, me)}.")
+        raise PublishError(t("hubclient.not_your_namespace", user=me, hub=hub.label,
+                             example=default_space_id(model_id, me)))
     if _exists(api, space_id, "model") or _exists(api, space_id, "dataset"):
-        raise PublishError(f"{space_id} is already a model or dataset repo on {hub.label}: pick another Space name.")
+        raise PublishError(t("hubclient.space_name_taken", space_id=space_id, hub=hub.label))
     src = template_dir(task)  # raises for a task without a template, before anything is made
     try:
         api.repo_info(model_id, revision=revision)
     except Exception as exc:
-        raise PublishError(f"The model {model_id} at {revision[:8]} is not on {hub.label}: push it there first "
-                           f"(the Space loads it from there). ({explain(exc, hub, model_id)})") from None
+        raise PublishError(t("hubclient.model_not_on_hub", model_id=model_id, revision=revision[:8], hub=hub.label,
+                             reason=explain(exc, hub, model_id))) from None
     with tempfile.TemporaryDirectory(prefix="dlp-space-") as tmp:
         render(task, folder, model_id=model_id, revision=revision, hub=hub, title=_title(model_id), into=Path(tmp))
         try:
@@ -224,14 +227,14 @@ def model_on_hub(folder: str | Path, hub: Hub, name: str, *, private: bool = Fal
     if origin.get("endpoint", "").rstrip("/") == hub.endpoint.rstrip("/") and origin.get("repo_id"):
         return origin["repo_id"], origin["sha"]
     if not hub.token:
-        raise PublishError(f"The model must be on {hub.label} for its Space to load it, and pushing it there needs "
-                           "a write token: paste one in the token field.")
+        raise PublishError(t("hubclient.model_must_be_on_hub", hub=hub.label))
     try:
         me = _api(hub).whoami()["name"]
     except Exception as exc:
         raise explain(exc, hub) from exc
     model_id = check_repo_id(f"{me}/{re.sub(r'[^A-Za-z0-9._-]+', '-', name).strip('-.')[:80] or 'model'}")
-    url = push_folder(folder, model_id, hub, private=private, commit_message="Upload the model of a published demo")
+    url = push_folder(folder, model_id, hub, private=private,
+                      commit_message="Upload the model of a published demo")  # i18n: not shown
     return model_id, url.rstrip("/").rsplit("/", 1)[-1]
 
 
@@ -269,9 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hub.publish", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
-    run = sub.add_parser("run", help="download a published Space and run its app.py here")
+    run = sub.add_parser("run", help="download a published Space and run its app.py here")  # i18n: not shown (CLI)
     run.add_argument("space_id")
-    run.add_argument("--hub", default="local", help="local, hf, or a hub URL (default: local)")
+    run.add_argument("--hub", default="local", help="local, hf, or a hub URL (default: local)")  # i18n: not shown (CLI)
     run.add_argument("--port", type=int, default=7861)
     args = parser.parse_args(argv)
     try:

@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from common.i18n import t
+
 from .cache import model_cache
 from .inference import InputError
 
@@ -33,7 +35,7 @@ def read_config(folder: Path) -> dict[str, Any]:
     try:
         return json.loads((Path(folder) / "config.json").read_text())
     except (OSError, ValueError):
-        raise InputError(f"{Path(folder).name} has no readable config.json: not a transformers model") from None
+        raise InputError(t("bert.no_config", name=Path(folder).name)) from None
 
 
 def check_text_model(folder: Path, kind: str, name: str) -> dict[str, Any]:
@@ -46,12 +48,13 @@ def check_text_model(folder: Path, kind: str, name: str) -> dict[str, Any]:
     mapping = MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES if kind == "sequence" else \
         MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES
     if model_type not in mapping:
-        what = f"a {model_type} model" if model_type else "not a transformers model"
         arch = (cfg.get("architectures") or [""])[0]
-        raise InputError(f"{name} is {what}{f' ({arch})' if arch else ''}: {kind} classification needs a text "
-                         f"encoder such as bert, distilbert, roberta or deberta")
+        arch = f" ({arch})" if arch else ""
+        task = t("bert.sequence_classification") if kind == "sequence" else t("bert.token_classification")
+        raise InputError(t("bert.not_text_encoder", name=name, model_type=model_type, arch=arch, task=task)
+                         if model_type else t("bert.not_transformers", name=name, arch=arch, task=task))
     if not any((Path(folder) / f).exists() for f in ("tokenizer.json", "vocab.txt", "tokenizer_config.json")):
-        raise InputError(f"{name} has no tokenizer files (tokenizer.json or vocab.txt)")
+        raise InputError(t("bert.no_tokenizer", name=name))
     return cfg
 
 
@@ -106,8 +109,8 @@ def model_kind(folder: Path) -> str:
         return "sequence"
     if arch.endswith(("ForMaskedLM", "ForPreTraining")):
         return "mlm"
-    raise InputError(f"{Path(folder).name} is a {arch or 'headless'} model: predict needs a sequence or token "
-                     f"classifier (fine-tune one in the Train tab)")
+    name = Path(folder).name
+    raise InputError(t("bert.not_classifier", name=name, arch=arch) if arch else t("bert.headless", name=name))
 
 
 def _quiet():
@@ -133,15 +136,17 @@ def load(folder: str | Path, head: str):
     try:
         return _load(str(p), head)
     except (OSError, ValueError) as e:
-        raise InputError(f"cannot load {p.name}: {str(e).splitlines()[0]}") from None
+        raise InputError(t("bert.cannot_load", name=p.name, reason=str(e).splitlines()[0])) from None
 
 
-def _check_text(text: str, what: str = "text") -> str:
+def _check_text(text: str, pair: bool = False) -> str:
+    """The text trimmed, or a message: empty, or too long (``pair``: the second sentence of a pair, never empty)."""
     text = (text or "").strip()
     if not text:
-        raise InputError(f"Enter some {what}.")
+        raise InputError(t("bert.enter_text"))
     if len(text) > MAX_CHARS:
-        raise InputError(f"The {what} is {len(text):,} characters; the limit is {MAX_CHARS:,}.")
+        raise InputError(t("bert.pair_too_long", length=len(text), limit=MAX_CHARS) if pair else
+                         t("bert.text_too_long", length=len(text), limit=MAX_CHARS))
     return text
 
 
@@ -152,8 +157,7 @@ def _unknown_note(tok, ids: list[int]) -> str:
     share = sum(i == tok.unk_token_id for i in ids) / len(ids)
     if share < 0.2:
         return ""
-    return (f"{share:.0%} of the tokens are unknown to this model's vocabulary ({tok.unk_token}): it was not "
-            f"trained on text like this, so its answer means little.")
+    return t("bert.unknown_tokens", share=share, unk=tok.unk_token)
 
 
 def classify_text(folder: str | Path, text: str, pair: str = "", max_length: int = 256) -> tuple[dict[str, float], str]:
@@ -163,14 +167,14 @@ def classify_text(folder: str | Path, text: str, pair: str = "", max_length: int
     text = _check_text(text)
     pair = (pair or "").strip() or None
     if pair:
-        _check_text(pair, "second sentence")
+        _check_text(pair, pair=True)
     tok, model = load(folder, HEADS["sequence"])
     enc = tok(text, pair, truncation=True, max_length=max_length, return_tensors="pt")
     with torch.no_grad():
         probs = model(**enc).logits.softmax(-1)[0]
     notes = [_unknown_note(tok, enc["input_ids"][0].tolist())]
     if enc["input_ids"].shape[1] >= max_length:
-        notes.append(f"The input was cut to its first {max_length} tokens.")
+        notes.append(t("bert.input_cut", max_length=max_length))
     labels = model.config.id2label
     return {labels[i]: float(p) for i, p in enumerate(probs)}, " ".join(n for n in notes if n)
 
@@ -196,7 +200,7 @@ def tag_text(folder: str | Path, text: str, max_length: int = 256) -> tuple[list
         out.append((word + " ", None if tag in (None, "O") else tag.split("-", 1)[-1]))
     notes = [_unknown_note(tok, enc["input_ids"][0].tolist())]
     if len(first) < len(words):
-        notes.append(f"Only the first {len(first)} of {len(words)} words fit in {max_length} tokens.")
+        notes.append(t("bert.words_cut", fitted=len(first), total=len(words), max_length=max_length))
     return out, " ".join(n for n in notes if n)
 
 
@@ -209,13 +213,11 @@ def _load_mlm(folder: str):
         tok = transformers.AutoTokenizer.from_pretrained(folder)
         model, info = transformers.AutoModelForMaskedLM.from_pretrained(folder, output_loading_info=True)
     except (OSError, ValueError) as e:
-        raise InputError(f"cannot load a masked-LM from {Path(folder).name}: {str(e).splitlines()[0]}") from None
+        raise InputError(t("bert.cannot_load_mlm", name=Path(folder).name, reason=str(e).splitlines()[0])) from None
     head_missing = [k for k in info["missing_keys"] if not k.endswith("bias")]
     if head_missing:
-        raise InputError(f"{Path(folder).name} has no trained masked-LM head ({len(head_missing)} weights missing, "
-                         f"e.g. {sorted(head_missing)[0]}): its fill-mask guesses would be random. all-MiniLM-L6-v2 "
-                         f"was distilled for sentence embeddings and ships without it; pull a checkpoint that has one "
-                         f"(e.g. google-bert/bert-base-uncased), or train the head here (task: masked LM).")
+        raise InputError(t("bert.no_mlm_head", name=Path(folder).name, missing=len(head_missing),
+                           example=sorted(head_missing)[0]))
     return tok, model.eval()
 
 
@@ -227,8 +229,10 @@ def fill_mask_rows(folder: str | Path, text: str, top_k: int = 8) -> list[dict[s
     text = _check_text(text)
     tok, model = _load_mlm(str(folder))
     mask = tok.mask_token
-    if mask is None or mask not in text:
-        raise InputError(f"Put {mask or 'a mask token'} where a word is missing, e.g. 'Paris is the {mask} of France.'")
+    if mask is None:
+        raise InputError(t("bert.no_mask_token"))
+    if mask not in text:
+        raise InputError(t("bert.put_mask", mask=mask))
     enc = tok(text, truncation=True, max_length=512, return_tensors="pt")
     ids = enc["input_ids"][0]
     pos = int((ids == tok.mask_token_id).nonzero()[0, 0])

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.i18n import t
+
 from .cache import model_cache
 from . import boxes as B
 from .catalog import DETECTORS
@@ -105,11 +107,11 @@ class TinySSD(nn.Module, Published, **_HUB):
         anchors = self.all_anchors(tuple(images.shape[-2:])).to(images.device)
         cls_t = torch.zeros(cls.shape[:2], dtype=torch.long, device=images.device)
         box_t = torch.zeros_like(box)
-        for i, t in enumerate(targets):
-            m = B.match_anchors(anchors, t["boxes"])
+        for i, target in enumerate(targets):
+            m = B.match_anchors(anchors, target["boxes"])
             pos = m >= 0
-            cls_t[i, pos] = t["labels"][m[pos]] + 1
-            box_t[i, pos] = B.encode(t["boxes"][m[pos]], anchors[pos])
+            cls_t[i, pos] = target["labels"][m[pos]] + 1
+            box_t[i, pos] = B.encode(target["boxes"][m[pos]], anchors[pos])
         pos = cls_t > 0
         n_pos = pos.sum().clamp(min=1)
         ce = F.cross_entropy(cls.reshape(-1, cls.shape[-1]), cls_t.reshape(-1), reduction="none").view_as(cls_t)
@@ -191,7 +193,8 @@ class TorchvisionDetector(nn.Module, Published, **_HUB):
         self.net = _torchvision_net(arch, num_classes, image_size)
 
     def loss(self, images: torch.Tensor, targets: list[dict[str, torch.Tensor]]) -> torch.Tensor:
-        losses = self.net(list(images), [{"boxes": t["boxes"], "labels": t["labels"] + 1} for t in targets])
+        losses = self.net(list(images), [{"boxes": target["boxes"], "labels": target["labels"] + 1}
+                                         for target in targets])
         return sum(losses.values())
 
     @torch.no_grad()
@@ -228,9 +231,9 @@ class TransformersDetector(nn.Module):
         h, w = images.shape[-2:]
         scale = torch.tensor([w, h, w, h], dtype=torch.float32, device=images.device)
         labels = []
-        for t in targets:
-            b = t["boxes"].float() / scale
-            labels.append({"class_labels": t["labels"].long(),
+        for target in targets:
+            b = target["boxes"].float() / scale
+            labels.append({"class_labels": target["labels"].long(),
                            "boxes": torch.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2,
                                                  b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], 1)})
         return self.net(**self._inputs(images), labels=labels).loss
@@ -307,10 +310,11 @@ def detect_image(model: nn.Module, image: Any) -> dict[str, Any]:
 def detections(cands: dict[str, Any], score_threshold: float = 0.5, iou_threshold: float = 0.5) -> list[dict]:
     """The detections kept by the two thresholds as the Inference API reports them: label, score and the box in
     whole pixels of the image ({xmin, ymin, xmax, ymax}), best first."""
-    t = {"boxes": torch.tensor(cands["boxes"], dtype=torch.float32).reshape(-1, 4),
-         "scores": torch.tensor(cands["scores"], dtype=torch.float32),
-         "labels": torch.tensor(cands["labels"], dtype=torch.long)}
-    keep = sorted(filter_candidates(t, score_threshold, iou_threshold).tolist(), key=lambda i: -cands["scores"][i])
+    tensors = {"boxes": torch.tensor(cands["boxes"], dtype=torch.float32).reshape(-1, 4),
+               "scores": torch.tensor(cands["scores"], dtype=torch.float32),
+               "labels": torch.tensor(cands["labels"], dtype=torch.long)}
+    keep = sorted(filter_candidates(tensors, score_threshold, iou_threshold).tolist(),
+                  key=lambda i: -cands["scores"][i])
     return [{"label": cands["names"][cands["labels"][i]], "score": cands["scores"][i],
              "box": dict(zip(("xmin", "ymin", "xmax", "ymax"), (round(v) for v in cands["boxes"][i])))}
             for i in keep]
@@ -324,12 +328,12 @@ def show_detections(image: Any, cands: dict[str, Any], score_threshold: float, i
     from .inference import load_image
     from .visual import draw_boxes, enlarged
 
-    t = {"boxes": torch.tensor(cands["boxes"], dtype=torch.float32).reshape(-1, 4),
-         "scores": torch.tensor(cands["scores"], dtype=torch.float32),
-         "labels": torch.tensor(cands["labels"], dtype=torch.long)}
+    tensors = {"boxes": torch.tensor(cands["boxes"], dtype=torch.float32).reshape(-1, 4),
+               "scores": torch.tensor(cands["scores"], dtype=torch.float32),
+               "labels": torch.tensor(cands["labels"], dtype=torch.long)}
     names = cands["names"]
     steps: list[B.NMSStep] = []
-    keep = filter_candidates(t, score_threshold, iou_threshold, steps).tolist()
+    keep = filter_candidates(tensors, score_threshold, iou_threshold, steps).tolist()
     removed = [j for s in steps for j, _ in s.suppressed]
     img, k = enlarged(load_image(image, channels=3))
     picture = draw_boxes(img, [[v * k for v in cands["boxes"][i]] for i in keep], [cands["labels"][i] for i in keep],
@@ -342,8 +346,8 @@ def show_detections(image: Any, cands: dict[str, Any], score_threshold: float, i
         from .visual import font
 
         best = max(cands["scores"], default=None)
-        text = (f"No box scores {score_threshold:.2f} or more: the best candidate scores {best:.2f}; lower the "
-                "score threshold" if best is not None else "The model found no candidate box in this image")
+        text = t("detection.no_box_above", threshold=score_threshold, best=best) if best is not None else \
+            t("detection.no_candidate")
         draw, f = ImageDraw.Draw(picture), font(max(11, min(16, picture.width // 40)))
         draw.rectangle([0, 0, picture.width, f.size + 8], fill=(40, 40, 40))
         draw.text((6, 4), text, fill="white", font=f)
@@ -370,10 +374,9 @@ def anchor_picture(model: nn.Module, image: Any, scale: int, cands: dict[str, An
     from .visual import colour, enlarged
 
     if not isinstance(model, TinySSD):
-        raise InputError("The anchor view shows TinySSD's anchors. Torchvision's detectors keep theirs inside the "
-                         "model, FCOS and DETR-style models use none: pick a TinySSD model.")
+        raise InputError(t("detection.anchors_tinyssd_only"))
     if not 1 <= scale <= len(model.sizes):
-        raise InputError(f"This TinySSD has {len(model.sizes)} scales; pick 1 to {len(model.sizes)}.")
+        raise InputError(t("detection.scale_range", n=len(model.sizes)))
     img, k = enlarged(load_image(image, channels=3))
     s = model.image_size
     fh, fw = model.feature_sizes((s, s))[scale - 1]
@@ -392,14 +395,14 @@ def anchor_picture(model: nn.Module, image: Any, scale: int, cands: dict[str, An
     for b in scaled[centre * per_cell:(centre + 1) * per_cell].tolist():
         draw.rectangle(b, outline=(255, 255, 255), width=max(1, r))
     if cands:
-        t = {key: torch.tensor(cands[key]) for key in ("boxes", "scores", "labels")}
-        t["boxes"] = t["boxes"].reshape(-1, 4).float() * k
-        keep = filter_candidates(t, score_threshold, iou_threshold)
+        tensors = {key: torch.tensor(cands[key]) for key in ("boxes", "scores", "labels")}
+        tensors["boxes"] = tensors["boxes"].reshape(-1, 4).float() * k
+        keep = filter_candidates(tensors, score_threshold, iou_threshold)
         if len(keep):
-            iou = B.box_iou(scaled, t["boxes"][keep])
+            iou = B.box_iou(scaled, tensors["boxes"][keep])
             best, which = iou.max(1)
             for b, w in zip(scaled[best >= 0.5].tolist(), which[best >= 0.5].tolist()):
-                draw.rectangle(b, outline=colour(int(t["labels"][keep][w])), width=max(1, r))
+                draw.rectangle(b, outline=colour(int(tensors["labels"][keep][w])), width=max(1, r))
     return out
 
 

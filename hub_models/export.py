@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from common.i18n import t
+
 from .inference import InputError
 
 ONNX_FILE = "model.onnx"
@@ -27,7 +29,7 @@ class Signature:
     module: nn.Module  # what is traced (the model, or a wrapper that names its outputs)
     inputs: dict[str, torch.Tensor]  # name -> an example, batch first
     outputs: list[str]
-    about: str  # the inputs and outputs, for the card
+    about: str  # the inputs and outputs, for the card (a model card is written in English, for every reader)
 
 
 class _Logits(nn.Module):
@@ -47,22 +49,21 @@ def signature(model: nn.Module) -> Signature:
         ids = torch.ones(1, 16, dtype=torch.long)
         return Signature(_Logits(model), {"input_ids": ids, "attention_mask": torch.ones_like(ids),
                                           "token_type_ids": torch.zeros_like(ids)}, ["logits"],
-                         "`input_ids`, `attention_mask`, `token_type_ids`: int64 (batch, tokens) from the tokenizer "
+                         "`input_ids`, `attention_mask`, `token_type_ids`: int64 (batch, tokens) from the tokenizer "  # i18n: not shown (the card)
                          "saved beside it; `logits`: float32 (batch, labels) for a sentence classifier, (batch, "
                          "tokens, tags) for a tagger.")
     size = getattr(model, "image_size", None)
     if type(model).__name__ == "StyleNet":
         size = 256
     if not isinstance(size, int) or type(model).__name__ in ("TorchvisionDetector", "TransformersDetector"):
-        raise InputError(f"{type(model).__name__} models are not exported to ONNX here: their work is more than one "
-                         "pass of the network (a loop, or post-processing inside the model).")
+        raise InputError(t("export.not_exported", model=type(model).__name__))
     channels = int(getattr(model, "in_channels", 3) or 3)
     x = torch.rand(1, channels, size, size)
     with torch.no_grad():
         out = model(x)
     names = ["scores", "offsets"] if isinstance(out, tuple) else ["output"]
     return Signature(model, {"pixel_values": x}, names,
-                     f"`pixel_values`: float32 (batch, {channels}, {size}, {size}), prepared as the model's card and "
+                     f"`pixel_values`: float32 (batch, {channels}, {size}, {size}), prepared as the model's card and "  # i18n: not shown (the card)
                      f"config.json say (the playground's own code does it: hub_models); "
                      + ", ".join(f"`{n}`" for n in names) + ": float32, batch first.")
 
@@ -100,9 +101,10 @@ def onnx_difference(path: str | Path, sig: Signature, batch: int = 2) -> float:
 
 
 def card_section(sig: Signature, difference: float) -> str:
-    """The README's ONNX section: what the file takes and gives, how it was checked, how to run it."""
+    """The README's ONNX section: what the file takes and gives, how it was checked, how to run it (in English, as the
+    rest of the card)."""
     first = next(iter(sig.inputs))
-    return (f"\n## ONNX\n\n`{ONNX_FILE}` (opset {OPSET}, exported with torch.export) runs without PyTorch. "
+    return (f"\n## ONNX\n\n`{ONNX_FILE}` (opset {OPSET}, exported with torch.export) runs without PyTorch. "  # i18n: not shown (the card)
             f"{sig.about} Checked against PyTorch on the same input: the outputs differ by at most "
             f"{difference:.1e}.\n\n```python\nimport onnxruntime\nsession = onnxruntime.InferenceSession("
             f"\"{ONNX_FILE}\")\noutputs = session.run(None, {{\"{first}\": ...}})\n```\n")

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.i18n import t
+
 from .cache import model_cache
 from .inference import InputError
 from .catalog import EMBEDDERS, ModelEntry
@@ -228,9 +230,8 @@ def load_embedder(folder: str | Path) -> Embedder:
             return _load_foreign(path, config)
         raise ValueError("config.json matches no face embedder of this playground")
     except (OSError, ValueError, KeyError, RuntimeError, AttributeError) as e:
-        raise InputError(f"{path.name} does not hold a face embedder this playground can load: ours, a timm model "
-                         f"or a transformers vision model ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
-                         ) from None
+        raise InputError(t("faces.not_an_embedder", name=path.name,
+                           reason=str(e).splitlines()[0] if str(e) else type(e).__name__)) from None
 
 
 @model_cache(maxsize=4)
@@ -299,16 +300,14 @@ def face_crop(img, mode: str = "haar", margin: float = 0.15) -> Face:
     from PIL import Image
 
     if min(img.size) < MIN_SIDE:
-        raise InputError(f"The image is {img.width}x{img.height} pixels; a face needs at least "
-                         f"{MIN_SIDE}x{MIN_SIDE}.")
+        raise InputError(t("faces.too_small", width=img.width, height=img.height, minimum=MIN_SIDE))
     if mode == "none":
         side = min(img.size)
         x, y = (img.width - side) // 2, (img.height - side) // 2
         return Face(img.crop((x, y, x + side, y + side)), (x, y, side, side), [], 0.0, [])
     boxes = detect_faces(img)
     if not boxes:
-        raise InputError("No face found. Use a frontal, well-lit photo where the face is at least 1/20 of the "
-                         "picture, or choose 'The image is a face crop' if it is one already.")
+        raise InputError(t("faces.no_face"))
     x, y, w, h = boxes[0]
     eyes = _eyes(img, boxes[0])
     angle = math.degrees(math.atan2(eyes[1][1] - eyes[0][1], eyes[1][0] - eyes[0][0])) if eyes else 0.0
@@ -351,21 +350,21 @@ def verify(model: Embedder, image_a: Any, image_b: Any, mode: str = "auto") -> d
         try:
             face = face_crop(img, mode)
         except InputError as e:
-            raise InputError(f"Image {name}: {e}") from None
+            raise InputError(t("faces.image_problem", name=name, problem=e)) from None
         if face.others:
-            notes.append(f"Image {name} shows {len(face.others) + 1} faces; the largest (green box) is used.")
+            notes.append(t("faces.several_faces", name=name, count=len(face.others) + 1))
         faces.append(face)
         images.append(img)
     if images[0].size == images[1].size and images[0].tobytes() == images[1].tobytes():
-        notes.append("The two images are identical, pixel for pixel: the distance is 0 whatever the model.")
+        notes.append(t("faces.identical"))
     e = embed_crops(model, [f.crop for f in faces])
     return {"distance": distance(e[0], e[1]), "faces": faces, "images": images, "notes": notes, "mode": mode}
 
 
 def verdict(d: float, threshold: float) -> str:
-    same = d <= threshold
-    return (f"**{'Same person' if same else 'Different people'}**: distance {d:.3f} "
-            f"{'<=' if same else '>'} threshold {threshold:.3f}")
+    if d <= threshold:
+        return t("faces.same_person", distance=d, threshold=threshold)
+    return t("faces.different_people", distance=d, threshold=threshold)
 
 
 def verify_picture(result: dict[str, Any]):
@@ -386,9 +385,10 @@ def verify_picture(result: dict[str, Any]):
             d.rectangle([x, y, x + w, y + h], outline=(40, 200, 60), width=lw)
             for ex, ey in face.eyes:
                 d.ellipse([ex - 2 * lw, ey - 2 * lw, ex + 2 * lw, ey + 2 * lw], fill=(255, 210, 0))
-        tiles.append(captioned(enlarged(shown, 240)[0], f"photo {name}"))
-        turn = f", turned {face.angle:+.1f} deg" if face.angle else ""
-        tiles.append(captioned(face.crop.resize((160, 160)), f"face {name}{turn}"))
+        tiles.append(captioned(enlarged(shown, 240)[0], t("faces.caption_photo", name=name)))
+        caption = t("faces.caption_face_turned", name=name, angle=face.angle) if face.angle else \
+            t("faces.caption_face", name=name)
+        tiles.append(captioned(face.crop.resize((160, 160)), caption))
     return row([tiles[0], tiles[2], tiles[1], tiles[3]])
 
 
@@ -439,9 +439,9 @@ class Gallery:
     def check_name(name: str) -> str:
         name = " ".join((name or "").split())
         if not name:
-            raise InputError("Give the person a name.")
+            raise InputError(t("faces.no_name"))
         if len(name) > 64:
-            raise InputError(f"Names have at most 64 characters; this one has {len(name)}.")
+            raise InputError(t("faces.name_too_long", length=len(name)))
         return name
 
     def enrol(self, name: str, crop, replace: bool = False) -> str:
@@ -455,8 +455,7 @@ class Gallery:
             index = self._index()
             clash = next((n for n in index if n.casefold() == name.casefold()), None)
             if clash and not replace:
-                raise InputError(f"{clash!r} is already enrolled. Tick 'Replace' to change their photo, or use "
-                                 "another name.")
+                raise InputError(t("faces.already_enrolled", name=clash))
             if clash:
                 (self.root / index.pop(clash)["file"]).unlink(missing_ok=True)
             file = hashlib.sha1(f"{name}{time.time_ns()}".encode()).hexdigest()[:16] + ".png"
@@ -469,7 +468,7 @@ class Gallery:
         with _GALLERY_LOCK:
             index = self._index()
             if name not in index:
-                raise InputError(f"{name!r} is not in the gallery.")
+                raise InputError(t("faces.not_in_gallery", name=name))
             (self.root / index.pop(name)["file"]).unlink(missing_ok=True)
             self._write(index)
 
@@ -480,7 +479,7 @@ class Gallery:
 
         index = self._index()
         if not index:
-            raise InputError("The gallery is empty: enrol someone first.")
+            raise InputError(t("faces.gallery_empty"))
         known = _EMBEDDED.setdefault(model, {})
         missing = [v["file"] for v in index.values() if v["file"] not in known]
         for start in range(0, len(missing), 64):

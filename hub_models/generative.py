@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.i18n import t
+
 from .cache import model_cache
 from .gen_catalog import ALL_CLASSES, MAX_SAMPLES, SIZES
 from .inference import InputError
@@ -295,8 +297,8 @@ class DDPM(nn.Module):
     def loss(self, x: torch.Tensor) -> torch.Tensor:
         """x in [-1, 1]: the MSE between the noise added at a random step and the UNet's guess of it."""
         noise = torch.randn_like(x)
-        t = torch.randint(0, self.scheduler.config.num_train_timesteps, (len(x),), device=x.device)
-        return F.mse_loss(self.unet(self.scheduler.add_noise(x, noise, t), t).sample, noise)
+        steps = torch.randint(0, self.scheduler.config.num_train_timesteps, (len(x),), device=x.device)
+        return F.mse_loss(self.unet(self.scheduler.add_noise(x, noise, steps), steps).sample, noise)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.loss(x)
@@ -321,19 +323,18 @@ def load_generative(folder: str | Path) -> nn.Module:
 
             index = json.loads((path / "model_index.json").read_text())
             if index.get("_class_name") not in ("DDPMPipeline", "DDIMPipeline"):
-                raise ValueError(f"a {index.get('_class_name')}, not a DDPM or DDIM pipeline")
+                raise ValueError(t("generative.not_ddpm_pipeline", name=index.get("_class_name")))
             pipe = DDPMPipeline.from_pretrained(str(path))  # safetensors, else a .bin read with weights_only
             labels = json.loads((path / "labels.json").read_text()) if (path / "labels.json").exists() else []
             return DDPM(pipe.unet, pipe.scheduler, labels).eval()
         config = json.loads((path / "config.json").read_text())
         cls = class_for(config, [DCGAN, VAE, PixelCNN])
         if cls is None:
-            raise ValueError("config.json is not a DCGAN's, a VAE's, a PixelCNN's or a diffusion pipeline's")
+            raise ValueError(t("generative.unknown_config"))
         return cls.from_pretrained(path).eval()
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as e:
-        raise InputError(f"{path.name} does not hold a generative model this playground can load: our DCGAN, "
-                         f"VAE or PixelCNN, or a diffusers DDPM pipeline ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
-                         ) from None
+        raise InputError(t("generative.not_generative", name=path.name,
+                           why=str(e).splitlines()[0] if str(e) else type(e).__name__)) from None
 
 
 @model_cache(maxsize=4)
@@ -345,23 +346,28 @@ def describe(model: nn.Module) -> str:
     """One line: family, size, latent and classes."""
     n = sum(p.numel() for p in model.parameters())
     size = f"{model.image_size}x{model.image_size}x{model.channels}"
+    millions = n / 1e6
     if isinstance(model, DCGAN):
-        kind = f"conditional GAN ({model.num_classes} classes)" if model.conditional else "DCGAN"
-        return f"{kind}, {size} images, latent {model.latent_dim}, {n / 1e6:.2f} M parameters"
+        if model.conditional:
+            return t("generative.describe_cgan", classes=model.num_classes, size=size, latent=model.latent_dim,
+                     millions=millions)
+        return t("generative.describe_dcgan", size=size, latent=model.latent_dim, millions=millions)
     if isinstance(model, VAE):
-        return f"VAE ({model.kind}), {size} images, latent {model.latent_dim}, beta {model.beta:g}, {n / 1e6:.2f} M parameters"
+        return t("generative.describe_vae", kind=model.kind, size=size, latent=model.latent_dim, beta=model.beta,
+                 millions=millions)
     if isinstance(model, PixelCNN):
-        return (f"PixelCNN, {size} images, {model.levels} intensity levels, {model.layers} masked layers, "
-                f"{n / 1e6:.2f} M parameters")
-    return (f"DDPM (diffusers UNet2DModel), {size} images, {model.scheduler.config.num_train_timesteps} steps "
-            f"in training, {n / 1e6:.2f} M parameters")
+        return t("generative.describe_pixelcnn", size=size, levels=model.levels, layers=model.layers,
+                 millions=millions)
+    return t("generative.describe_ddpm", size=size, timesteps=model.scheduler.config.num_train_timesteps,
+             millions=millions)
 
 
 # ------------------------------------------------------------------ sampling
 def class_index(model: nn.Module, name: str) -> int:
     labels = getattr(model, "labels", [])
     if name not in labels:
-        raise InputError(f"This model's classes are {', '.join(labels) or 'none'}; {name!r} is not one of them.")
+        raise InputError(t("generative.not_a_class", classes=", ".join(labels) or t("generative.no_classes"),
+                           name=repr(name)))
     return labels.index(name)
 
 
@@ -399,15 +405,15 @@ def diffusion_steps(model: DDPM, n: int, seed: int = 0, steps: int = 50, sampler
 
     total = model.scheduler.config.num_train_timesteps
     if not 1 <= steps <= total:
-        raise InputError(f"Steps must be between 1 and {total} (the schedule it was trained on).")
+        raise InputError(t("generative.steps_range", total=total))
     cls = DDIMScheduler if sampler == "ddim" else DDPMScheduler
     sched = cls.from_config(model.scheduler.config)
     sched.set_timesteps(steps)
     g = torch.Generator().manual_seed(int(seed))
     x = torch.randn(n, model.channels, model.image_size, model.image_size, generator=g)
     with torch.no_grad():
-        for i, t in enumerate(sched.timesteps):
-            out = sched.step(model.unet(x, t).sample, t, x, generator=g)
+        for i, timestep in enumerate(sched.timesteps):  # (not t: that is common.i18n's)
+            out = sched.step(model.unet(x, timestep).sample, timestep, x, generator=g)
             x = out.prev_sample
             if (i + 1) % every == 0 or i + 1 == len(sched.timesteps):
                 yield i + 1, ((x + 1) / 2).clamp(0, 1), ((out.pred_original_sample + 1) / 2).clamp(0, 1)
@@ -449,7 +455,7 @@ def latent_map(model: VAE, side: int = 15, extent: float = 2.5) -> torch.Tensor:
     """A 2-D latent space decoded on a ``side`` x ``side`` grid of points in [-extent, extent]^2 (rows:
     z2 from high to low, columns: z1 from low to high), (side^2, C, S, S)."""
     if model.latent_dim != 2:
-        raise InputError(f"The latent map needs a 2-D latent; this VAE's is {model.latent_dim}-D (try the walk).")
+        raise InputError(t("generative.latent_map_2d", dim=model.latent_dim))
     axis = torch.linspace(-extent, extent, side)
     z = torch.stack(torch.meshgrid(axis.flip(0), axis, indexing="ij"), -1).reshape(-1, 2).flip(1)
     return model.decode(z)
@@ -458,8 +464,8 @@ def latent_map(model: VAE, side: int = 15, extent: float = 2.5) -> torch.Tensor:
 @torch.no_grad()
 def latent_walk(model: VAE, a: torch.Tensor, b: torch.Tensor, steps: int = 10) -> torch.Tensor:
     """Decoded points on the straight line from latent ``a`` to ``b`` (steps, C, S, S)."""
-    t = torch.linspace(0, 1, steps)[:, None]
-    return model.decode(a[None] * (1 - t) + b[None] * t)
+    w = torch.linspace(0, 1, steps)[:, None]
+    return model.decode(a[None] * (1 - w) + b[None] * w)
 
 
 def prior_point(model: VAE, seed: int) -> torch.Tensor:
@@ -517,24 +523,26 @@ def samples(m: nn.Module, n: int, seed: int = 0, class_name: str = ALL_CLASSES, 
     t0 = time.perf_counter()
     if isinstance(m, DDPM):
         for i, x, x0 in diffusion_steps(m, n, seed, steps, sampler.lower(), max(1, steps // 20)):
-            yield picture_grid(x), picture_grid(x0), f"{sampler} step {i} / {steps} · {time.perf_counter() - t0:.1f} s"
+            yield picture_grid(x), picture_grid(x0), t("generative.diffusion_status", sampler=sampler, step=i,
+                                                       steps=steps, seconds=time.perf_counter() - t0)
         return
     if isinstance(m, PixelCNN):
         side = m.image_size
         if n * side * side > MAX_SAMPLES * 256:
-            raise InputError(f"A PixelCNN draws one pixel at a time: at {side} px, at most "
-                            f"{MAX_SAMPLES * 256 // (side * side)} samples per request.")
+            raise InputError(t("generative.pixelcnn_limit", side=side, most=MAX_SAMPLES * 256 // (side * side)))
         for rows, x in pixel_steps(m, n, seed, every=max(1, side // 16)):
-            yield picture_grid(x), None, f"PixelCNN row {rows} / {side} · {time.perf_counter() - t0:.1f} s"
+            yield picture_grid(x), None, t("generative.pixelcnn_status", row=rows, rows=side,
+                                              seconds=time.perf_counter() - t0)
         return
     if isinstance(m, DCGAN) and m.conditional:
         if class_name == ALL_CLASSES or not class_name:
             per = max(1, n // m.num_classes)
             x = class_rows(m, per, seed)
-            yield picture_grid(x, columns=per), None, (f"{m.num_classes} classes x {per} · one row per class "
-                                                       f"({', '.join(m.labels)}) · {time.perf_counter() - t0:.2f} s")
+            yield picture_grid(x, columns=per), None, t("generative.class_rows_status", classes=m.num_classes,
+                                                        per=per, labels=", ".join(m.labels),
+                                                        seconds=time.perf_counter() - t0)
             return
         x = sample(m, n, seed, labels=torch.full((n,), class_index(m, class_name)))
     else:
         x = sample(m, n, seed)
-    yield picture_grid(x), None, f"{n} samples in {time.perf_counter() - t0:.2f} s"
+    yield picture_grid(x), None, t("generative.samples_status", count=n, seconds=time.perf_counter() - t0)

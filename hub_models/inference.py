@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from common.errors import UserError
+from common.i18n import t
 
 from .cache import model_cache
 from .registry import class_for
@@ -37,17 +38,17 @@ def load_image(source: Any, channels: int = 3):
         else:
             path = Path(source)
             if not path.is_file() or path.stat().st_size == 0:
-                raise InputError("The file is empty or missing.")
+                raise InputError(t("inference.empty_file"))
             img = Image.open(path)
         if img.width * img.height > MAX_PIXELS:
-            raise InputError(f"The image is {img.width}x{img.height} pixels; the limit is {MAX_PIXELS:,} pixels.")
+            raise InputError(t("inference.too_many_pixels", width=img.width, height=img.height, limit=MAX_PIXELS))
         img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputError(f"The image is too large to decode safely (limit {MAX_PIXELS:,} pixels).") from None
+        raise InputError(t("inference.too_large", limit=MAX_PIXELS)) from None
     except UnidentifiedImageError:
-        raise InputError("This file is not an image PIL can read (PNG, JPEG, BMP, GIF, TIFF, WebP...).") from None
+        raise InputError(t("inference.not_an_image")) from None
     except OSError as e:
-        raise InputError(f"The image is damaged or truncated: {e}") from None
+        raise InputError(t("inference.damaged", error=e)) from None
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit grayscale: scale to 8 bits
         import numpy as np
 
@@ -87,8 +88,8 @@ def load_classifier(folder: str):
             return adapters.load_transformers(path).eval()
         cls = class_for_config(config)
     except (OSError, ValueError, KeyError, RuntimeError) as e:
-        raise InputError(f"{folder} does not hold an image classifier this playground can load: our own, timm "
-                         f"or transformers ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        raise InputError(t("inference.not_a_classifier", folder=folder,
+                           why=str(e).splitlines()[0] if str(e) else type(e).__name__)) from None
     return cls.from_pretrained(path).eval()
 
 
@@ -172,9 +173,10 @@ def load_by_config(folder: str | Path, classes: dict, transformers_suffix: str, 
             return cls.from_pretrained(path).eval()
         raise ValueError(f"config.json matches no {what} of this playground")
     except (OSError, ValueError, KeyError, RuntimeError) as e:
-        raise InputError(f"{path.name} does not hold {'an' if what[0] in 'aeiou' else 'a'} {what} this playground "
-                         f"can load: ours, torchvision's or transformers' "
-                         f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        # (``what`` is the caller's name for the kind: "object detector")
+        raise InputError(t("inference.not_loadable_an", name=path.name, what=what, why=why) if what[0] in "aeiou"
+                         else t("inference.not_loadable_a", name=path.name, what=what, why=why)) from None
 
 
 def processor_side(processor: Any, *keys: str, default: int = 512) -> int:

@@ -16,6 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from common.i18n import t
+
 from .catalog import PROJECTIONS
 from .visual import chart, font, grid
 
@@ -32,9 +34,9 @@ def _weighted(model: nn.Module) -> list[tuple[str, nn.Module]]:
 def _heat(a: np.ndarray) -> np.ndarray:
     """Values in [0, 1] (H, W) as an RGB uint8 colour map (dark blue -> teal -> yellow, like viridis)."""
     stops = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], np.float32)
-    t = np.clip(a, 0, 1) * (len(stops) - 1)
-    i = np.minimum(t.astype(int), len(stops) - 2)
-    f = (t - i)[..., None]
+    pos = np.clip(a, 0, 1) * (len(stops) - 1)
+    i = np.minimum(pos.astype(int), len(stops) - 2)
+    f = (pos - i)[..., None]
     return (stops[i] * (1 - f) + stops[i + 1] * f).astype(np.uint8)
 
 
@@ -79,7 +81,7 @@ def first_filters(model: nn.Module, limit: int = 64):
         tiles.append(_tile(np.repeat(rgb[..., None], 3, axis=2) if rgb.ndim == 2 else rgb))
     o, i, kh, kw = conv.weight.shape
     return _titled(grid(tiles, columns=min(8, len(tiles))),
-                   f"first layer: {o} filters of {i}x{kh}x{kw} (grey 0, light +, dark -)")
+                   t("classification.first_filters_title", filters=o, shape=f"{i}x{kh}x{kw}"))
 
 
 def feature_maps(model: nn.Module, x: torch.Tensor, layers: int = 6) -> list[tuple[str, torch.Tensor]]:
@@ -110,7 +112,7 @@ def feature_maps_picture(maps: list[tuple[str, torch.Tensor]], channels: int = 8
     label_w, f, head = 150, font(11), 28
     out = Image.new("RGB", (label_w + channels * (CELL + 4), head + len(maps) * (CELL + 6) + 4), "white")
     d = ImageDraw.Draw(out)
-    d.text((label_w, 6), "the most active channels, first layer at the top", fill="black", font=font(13))
+    d.text((label_w, 6), t("classification.maps_title"), fill="black", font=font(13))
     for r, (name, fm) in enumerate(maps):
         act = fm.clamp(min=0)
         top = act.mean(dim=(1, 2)).argsort(descending=True)[:channels]
@@ -196,17 +198,17 @@ def look_inside(model: nn.Module, image: Any, target: str | None = None) -> Insi
         probs = F.softmax(model(x), dim=1)[0]
     if target:
         if target not in model.labels:
-            raise UserError(f"{target!r} is not one of this model's classes ({', '.join(model.labels[:12])} ...)")
-        t = model.labels.index(target)
+            raise UserError(t("classification.not_a_class", target=target, known=", ".join(model.labels[:12])))
+        k = model.labels.index(target)
     else:
-        t = int(probs.argmax())
-    occ, lowest = occlusion(model, x, t)
-    name = model.labels[t]
-    return Inside(target=name, probability=float(probs[t]), filters=first_filters(model),
+        k = int(probs.argmax())
+    occ, lowest = occlusion(model, x, k)
+    name = model.labels[k]
+    return Inside(target=name, probability=float(probs[k]), filters=first_filters(model),
                   maps=feature_maps_picture(feature_maps(model, x)),
-                  saliency=_titled(overlay(seen, saliency(model, x, t)), f"saliency for {name}"),
+                  saliency=_titled(overlay(seen, saliency(model, x, k)), t("classification.saliency_title", name=name)),
                   occlusion=_titled(overlay(seen, occ.clip(min=0) / max(float(occ.max()), 1e-6)),
-                                    f"occlusion for {name}"), lowest=lowest)
+                                    t("classification.occlusion_title", name=name)), lowest=lowest)
 
 
 def penultimate(model: nn.Module, x: torch.Tensor, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
@@ -249,8 +251,10 @@ def projection_picture(points: np.ndarray, y: np.ndarray, labels: list[str], met
     """The points coloured by true class (one legend entry per class, at most ten)."""
     shown = sorted(set(y.tolist()))[:10]
     scatter = [(labels[c], points[y == c, 0].tolist(), points[y == c, 1].tolist()) for c in shown]
-    more = f" (the first 10 of {len(set(y.tolist()))} classes)" if len(set(y.tolist())) > 10 else ""
-    return chart(f"{method} of the penultimate features{more}", [], "", "", size=(560, 480), points=scatter)
+    classes = len(set(y.tolist()))
+    title = (t("classification.projection_title_some", method=method, classes=classes) if classes > 10 else
+             t("classification.projection_title", method=method))
+    return chart(title, [], "", "", size=(560, 480), points=scatter)
 
 
 def mistakes(images: torch.Tensor, y: np.ndarray, probs: np.ndarray, labels: list[str],
@@ -289,8 +293,8 @@ def set_views(model: nn.Module, images: torch.Tensor, y: torch.Tensor, names: li
 
     unknown = sorted(set(names) - set(model.labels))
     if unknown:
-        raise UserError(f"these images' classes are not the model's: {', '.join(unknown[:8])} (the model knows "
-                        f"{', '.join(model.labels[:12])}{' ...' if len(model.labels) > 12 else ''})")
+        known = ", ".join(model.labels[:12]) + (" ..." if len(model.labels) > 12 else "")
+        raise UserError(t("classification.classes_not_the_models", unknown=", ".join(unknown[:8]), known=known))
     if len(images) > MAX_POINTS:
         keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:MAX_POINTS]
         images, y = images[keep], y[keep]

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.i18n import t
+
 from .cache import model_cache
 from .catalog import SEGMENTERS
 from .registry import Published
@@ -228,8 +230,9 @@ def transposed_conv_demo(kernel_size: int, stride: int, padding: int) -> dict[st
     x = torch.tensor([[0.0, 1.0], [2.0, 3.0]]).view(1, 1, 2, 2)
     k = torch.arange(kernel_size * kernel_size, dtype=torch.float32).view(1, 1, kernel_size, kernel_size)
     if padding * 2 >= (2 - 1) * stride + kernel_size:
-        raise ValueError(f"padding {padding} removes the whole output; use less than "
-                         f"{((2 - 1) * stride + kernel_size + 1) // 2}")
+        # (a message, not a bug: the tab's sliders reach this and show it)
+        raise ValueError(t("segmentation.padding_too_big", padding=padding,
+                           limit=((2 - 1) * stride + kernel_size + 1) // 2))
     y = F.conv_transpose2d(x, k, stride=stride, padding=padding)
     coarse = torch.tensor([[0.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]).view(1, 1, 3, 3)
     up = F.conv_transpose2d(coarse, bilinear_kernel(1, 16), stride=8, padding=4)
@@ -242,10 +245,11 @@ def transposed_conv_picture(kernel_size: int, stride: int, padding: int):
     from .visual import number_grid, row
 
     d = transposed_conv_demo(kernel_size, stride, padding)
-    return row([number_grid("input", d["input"]), number_grid(f"kernel {kernel_size}x{kernel_size}", d["kernel"]),
-                number_grid(f"output (stride {stride}, padding {padding})", d["output"]),
-                number_grid("3x3 class scores", d["coarse"]),
-                number_grid("x8, bilinear kernel (FCN)", d["upsampled"], cell=7)])
+    return row([number_grid(t("segmentation.grid_input"), d["input"]),
+                number_grid(t("segmentation.grid_kernel", k=kernel_size), d["kernel"]),
+                number_grid(t("segmentation.grid_output", stride=stride, padding=padding), d["output"]),
+                number_grid(t("segmentation.grid_scores"), d["coarse"]),
+                number_grid(t("segmentation.grid_upsampled"), d["upsampled"], cell=7)])
 
 
 def class_shares(mask, labels: list[str]) -> list[list[Any]]:

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.i18n import t
+
 from .cache import model_cache
 from .inference import InputError
 from .registry import Published
@@ -29,11 +31,12 @@ _MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 class VGGFeatures(nn.Module):
-    """VGG-19's feature layers, frozen; ``forward(x, names)`` returns the named layers' outputs."""
+    """VGG-19's feature layers, frozen; ``forward(x, names)`` returns the named layers' outputs. ``source`` says
+    where the weights came from, in English (a job's log and card); ``describe()`` in the reader's language."""
 
-    def __init__(self, features: nn.Sequential, source: str):
+    def __init__(self, features: nn.Sequential, source: str, repo: str | None = None):
         super().__init__()
-        self.features, self.source = features.eval(), source
+        self.features, self.source, self.repo = features.eval(), source, repo  # repo: None for random weights
         self.names = vgg19_names()
         for p in self.parameters():
             p.requires_grad_(False)
@@ -41,7 +44,7 @@ class VGGFeatures(nn.Module):
     def forward(self, x: torch.Tensor, names: list[str] | tuple[str, ...]) -> dict[str, torch.Tensor]:
         unknown = [n for n in names if n not in self.names]
         if unknown:
-            raise InputError(f"VGG-19 has no layer {unknown[0]!r}; its layers are {', '.join(CONV_LAYERS)}")
+            raise InputError(t("style.no_layer", layer=unknown[0], layers=", ".join(CONV_LAYERS)))
         mean = torch.tensor(_MEAN, device=x.device).view(1, 3, 1, 1)
         std = torch.tensor(_STD, device=x.device).view(1, 3, 1, 1)
         h, out, last = (x - mean) / std, {}, max(self.names.index(n) for n in names)
@@ -51,6 +54,10 @@ class VGGFeatures(nn.Module):
                 out[self.names[i]] = h
         return out
 
+    def describe(self) -> str:
+        """Where the weights came from, in the language of the request being served."""
+        return t("style.source_random") if self.repo is None else t("style.source_imagenet", repo=self.repo)
+
 
 def random_vgg19(seed: int = 0) -> VGGFeatures:
     """VGG-19 with torchvision's initialisation (Kaiming normal, fan-out), the same on every machine."""
@@ -59,7 +66,7 @@ def random_vgg19(seed: int = 0) -> VGGFeatures:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         features = torchvision.models.vgg19(weights=None).features
-    return VGGFeatures(features, "VGG-19, random weights (seed 0)")
+    return VGGFeatures(features, "VGG-19, random weights (seed 0)")  # (English: a job's log and card)
 
 
 def vgg19_from_folder(folder: str | Path) -> VGGFeatures:
@@ -69,9 +76,9 @@ def vgg19_from_folder(folder: str | Path) -> VGGFeatures:
     net = timm.create_model(f"local-dir:{folder}", pretrained=True)  # safetensors, no pickle
     features = getattr(net, "features", None)
     if not isinstance(features, nn.Sequential) or len(features) != 37:
-        raise InputError(f"{Path(folder).name} is not a VGG-19 (its feature layers do not match)")
-    return VGGFeatures(features, f"VGG-19, ImageNet weights ({Path(folder).parent.parent.name}/"
-                                 f"{Path(folder).parent.name})")
+        raise InputError(t("style.not_vgg19", name=Path(folder).name))
+    repo = f"{Path(folder).parent.parent.name}/{Path(folder).parent.name}"
+    return VGGFeatures(features, f"VGG-19, ImageNet weights ({repo})", repo)  # (English: a job's log and card)
 
 
 @lru_cache(maxsize=4)
@@ -83,16 +90,15 @@ def _cached_extractor(name: str, hub) -> VGGFeatures:  # hub: a frozen (hashable
     try:
         return vgg19_from_folder(pull(VGG_REPO, hub))
     except HubActionError as e:
-        raise InputError(f"VGG-19 ImageNet weights ({VGG_REPO}) could not be pulled from {hub.label}: {e}. "
-                         "Pick the random-weight VGG-19, which needs no network.") from None
+        raise InputError(t("style.vgg_pull_failed", repo=VGG_REPO, hub=hub.label, error=e)) from None
 
 
 def load_extractor(name: str, hub=None) -> VGGFeatures:
     """``vgg19-random`` (offline) or ``vgg19-hub`` (pulled from ``hub``, a ``hub.client.Hub``)."""
     if name not in EXTRACTORS:
-        raise InputError(f"unknown feature extractor {name!r}; choose one of {', '.join(EXTRACTORS)}")
+        raise InputError(t("style.unknown_extractor", name=name, choices=", ".join(EXTRACTORS)))
     if name == "vgg19-hub" and hub is None:
-        raise InputError("vgg19-hub needs a hub to pull the weights from")
+        raise InputError(t("style.extractor_needs_hub"))
     return _cached_extractor(name, hub if name == "vgg19-hub" else None)
 
 
@@ -101,7 +107,7 @@ def builtin_image(name: str):
     from PIL import Image
 
     if name not in BUILTIN_IMAGES:
-        raise InputError(f"no built-in image {name!r}; choose one of {', '.join(BUILTIN_IMAGES)}")
+        raise InputError(t("style.no_builtin_image", name=name, choices=", ".join(BUILTIN_IMAGES)))
     from common.packaged import package_file
 
     package, file, _ = BUILTIN_IMAGES[name]
@@ -158,11 +164,13 @@ def to_image(x: torch.Tensor):
 
 
 def check_image(img, what: str):
-    """Refuse images a style transfer cannot use: too small, or so thin that resizing ruins them."""
+    """Refuse images a style transfer cannot use: too small, or so thin that resizing ruins them. ``what``:
+    "content" or "style"."""
+    which = (lambda: t("style.what_content") if what == "content" else t("style.what_style"))
     if min(img.size) < 16:
-        raise InputError(f"The {what} image is {img.width}x{img.height}: at least 16 pixels a side are needed.")
+        raise InputError(t("style.image_too_small", what=which(), width=img.width, height=img.height))
     if max(img.size) / min(img.size) > 8:
-        raise InputError(f"The {what} image is {img.width}x{img.height}: its sides differ more than 8 times; crop it.")
+        raise InputError(t("style.image_too_thin", what=which(), width=img.width, height=img.height))
     return img
 
 
@@ -175,9 +183,9 @@ def gatys(content, style, extractor: VGGFeatures, *, content_layers=CONTENT_LAYE
     variation against noise. Yields {step, image, content, style, tv, total} every ``every`` steps and at
     the end; the losses are unweighted (the weights are the caller's)."""
     if not content_layers and not style_layers:
-        raise InputError("Pick at least one content or style layer.")
+        raise InputError(t("style.no_layers"))
     if steps < 1:
-        raise InputError("Steps must be at least 1.")
+        raise InputError(t("style.no_steps"))
     c = to_tensor(check_image(content, "content"), size)
     s = to_tensor(check_image(style, "style"), size)  # the same scale as the content: Gram matrices ignore size
     with torch.no_grad():
@@ -211,7 +219,7 @@ def gram_picture(style, extractor: VGGFeatures, layers=STYLE_LAYERS, channels: i
     from .visual import captioned, row
 
     if not layers:
-        raise InputError("Pick at least one style layer to see its Gram matrix.")
+        raise InputError(t("style.no_style_layer"))
     with torch.no_grad():
         feats = extractor(to_tensor(check_image(style, "style"), size), list(layers))
     tiles = []
@@ -221,7 +229,7 @@ def gram_picture(style, extractor: VGGFeatures, layers=STYLE_LAYERS, channels: i
         g = g.numpy()
         heat = (np.stack([g, g ** 0.5, 1 - g], -1) * 255).astype("uint8")  # dark blue -> yellow-white
         img = Image.fromarray(heat).resize((160, 160), Image.NEAREST)
-        tiles.append(captioned(img, f"{name}: {feats[name].shape[1]} ch"))
+        tiles.append(captioned(img, t("style.gram_caption", layer=name, channels=feats[name].shape[1])))
     return row(tiles, pad=8)
 
 
@@ -280,8 +288,8 @@ def load_style_net(folder: str | Path) -> StyleNet:
             raise ValueError("config.json is not a style network's")
         return StyleNet.from_pretrained(path).eval()
     except (OSError, ValueError, KeyError, RuntimeError) as e:
-        raise InputError(f"{path.name} does not hold a style network this playground can load "
-                         f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        raise InputError(t("style.not_a_style_net", name=path.name,
+                           reason=str(e).splitlines()[0] if str(e) else type(e).__name__)) from None
 
 
 @model_cache(maxsize=4)

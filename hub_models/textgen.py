@@ -21,6 +21,8 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import nn
 
+from common.i18n import t
+
 from .cache import model_cache
 from .catalog import LANGUAGE_MODELS
 from .inference import InputError
@@ -42,12 +44,12 @@ def split_words(text: str) -> list[str]:
 
 def join_words(tokens: list[str]) -> str:
     out = ""
-    for t in tokens:
-        if not out or out.endswith(("\n", "(", "[", "{")) or t == "\n" or (
-                len(t) == 1 and not t.isalnum() and t not in "([{\"'"):
-            out += t
+    for tok in tokens:
+        if not out or out.endswith(("\n", "(", "[", "{")) or tok == "\n" or (
+                len(tok) == 1 and not tok.isalnum() and tok not in "([{\"'"):
+            out += tok
         else:
-            out += " " + t
+            out += " " + tok
     return out
 
 
@@ -77,7 +79,7 @@ class RNNLM(nn.Module, Published, **_HUB):
         if level not in ("char", "word"):
             raise ValueError(f"level must be char or word, got {level!r}")
         self.vocab, self.level, self.cell = list(vocab), level, cell
-        self.index = {t: i for i, t in enumerate(self.vocab)}
+        self.index = {tok: i for i, tok in enumerate(self.vocab)}
         self.embed = nn.Embedding(len(vocab), embed_size)
         self.rnn = CELLS[cell](embed_size, hidden_size, num_layers, batch_first=True,
                                dropout=dropout if num_layers > 1 else 0.0)
@@ -177,26 +179,26 @@ def load_lm(folder: str | Path) -> LM:
     try:
         cfg = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError):
-        raise LoadError(f"{folder.name} has no readable config.json: not a model") from None
+        raise LoadError(t("textgen.no_config", name=folder.name)) from None
     if "vocab" in cfg and "cell" in cfg:
         try:
             return LM(RNNLM.from_pretrained(str(folder)).eval(), "rnn")
         except (OSError, ValueError, RuntimeError) as e:
-            raise LoadError(f"cannot load {folder.name}: {str(e).splitlines()[0]}") from None
+            raise LoadError(t("textgen.cannot_load", name=folder.name, reason=str(e).splitlines()[0])) from None
     import transformers
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
     model_type = cfg.get("model_type")
     if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         arch = (cfg.get("architectures") or ["?"])[0]
-        raise LoadError(f"{folder.name} is a {model_type or 'non-transformers'} model ({arch}), not a causal language "
-                        f"model: text generation needs e.g. gpt2, llama, qwen2 or one trained here")
+        raise LoadError(t("textgen.not_causal", name=folder.name, model_type=model_type, arch=arch) if model_type
+                        else t("textgen.not_causal_other", name=folder.name, arch=arch))
     transformers.utils.logging.set_verbosity_error()
     try:
         tok = transformers.AutoTokenizer.from_pretrained(str(folder))
         model = transformers.AutoModelForCausalLM.from_pretrained(str(folder)).eval()
     except (OSError, ValueError, RuntimeError) as e:
-        raise LoadError(f"cannot load {folder.name}: {str(e).splitlines()[0]}") from None
+        raise LoadError(t("textgen.cannot_load", name=folder.name, reason=str(e).splitlines()[0])) from None
     n_ctx = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", 1024)
     return LM(model, "hf", tok, int(n_ctx))
 
@@ -305,7 +307,7 @@ def generate(lm: LM, prompt: str, max_new: int = 200, strategy: str = "sample", 
     if strategy == "beam":
         ids, max_new = _prompt_ids(lm, prompt, max_new)
         beams = beam_search(lm.step, ids, max_new, beam_width, eos=lm.eos)
-        shown = [(lm.decode(t), s) for t, s in beams]
+        shown = [(lm.decode(ids), s) for ids, s in beams]
         yield _continue(prompt, shown[0][0], lm), shown
         return
     for _, _, text in stream_tokens(lm, prompt, max_new, greedy=strategy == "greedy", temperature=temperature,
@@ -328,5 +330,5 @@ def load_cached(folder: str | Path) -> LM:
     """load_lm, kept for the next request; reloaded when the folder's config changes."""
     p = Path(folder)
     if not (p / "config.json").is_file():
-        raise LoadError(f"{p.name} has no config.json: not a model")
+        raise LoadError(t("textgen.no_config_file", name=p.name))
     return _cached(str(p))

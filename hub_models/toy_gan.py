@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.i18n import t
+
 from .gen_catalog import GAN_LOSSES as LOSSES, TOY_TARGETS as TARGETS
 from .generative import gaussian_kl
 from .inference import InputError
@@ -20,7 +22,7 @@ from .inference import InputError
 
 @dataclass
 class ToyConfig:
-    target: str = "1-D Gaussian"
+    target: str = TARGETS[0]
     mean: float = 3.0  # the real Gaussian's mean (each coordinate in 2-D); the ring's radius
     std: float = 0.5
     steps: int = 2000
@@ -41,21 +43,21 @@ def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
 
 def check(cfg: ToyConfig) -> None:
     if cfg.target not in TARGETS:
-        raise InputError(f"Pick a target: {', '.join(TARGETS)}.")
+        raise InputError(t("generative.toy_pick_target", targets=", ".join(TARGETS)))
     if cfg.loss not in LOSSES:
-        raise InputError(f"The generator's loss is one of {', '.join(LOSSES)}.")
+        raise InputError(t("generative.toy_pick_loss", losses=", ".join(LOSSES)))
     if not 0.05 <= cfg.std <= 5 or not -10 <= cfg.mean <= 10:
-        raise InputError("Keep the mean within [-10, 10] and the standard deviation within [0.05, 5].")
+        raise InputError(t("generative.toy_mean_std"))
     if not 1 <= cfg.steps <= 20000 or not 1 <= cfg.d_steps <= 10:
-        raise InputError("Steps: 1 to 20000; discriminator steps per generator step: 1 to 10.")
+        raise InputError(t("generative.toy_steps"))
     if not 0.5 <= cfg.label_smoothing <= 1 or not 1e-5 <= cfg.lr <= 0.1:
-        raise InputError("The real label is between 0.5 and 1, the learning rate between 1e-5 and 0.1.")
+        raise InputError(t("generative.toy_label_lr"))
 
 
 def real_samples(cfg: ToyConfig, n: int, g: torch.Generator) -> torch.Tensor:
-    if cfg.target == "1-D Gaussian":
+    if cfg.target == TARGETS[0]:  # 1-D Gaussian
         return cfg.mean + cfg.std * torch.randn(n, 1, generator=g)
-    if cfg.target == "2-D Gaussian":
+    if cfg.target == TARGETS[1]:  # 2-D Gaussian
         return cfg.mean + cfg.std * torch.randn(n, 2, generator=g)
     angle = torch.randint(0, 8, (n,), generator=g) * (math.pi / 4)
     centres = abs(cfg.mean) * torch.stack([angle.cos(), angle.sin()], 1)
@@ -68,7 +70,7 @@ def train_toy_gan(cfg: ToyConfig) -> Iterator[dict[str, Any]]:
     check(cfg)
     torch.manual_seed(cfg.seed)
     g = torch.Generator().manual_seed(cfg.seed)
-    dim = 1 if cfg.target == "1-D Gaussian" else 2
+    dim = 1 if cfg.target == TARGETS[0] else 2
     gen, disc = _mlp(dim, cfg.hidden, dim), _mlp(dim, cfg.hidden, 1)
     opt_g = torch.optim.Adam(gen.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
@@ -97,11 +99,11 @@ def train_toy_gan(cfg: ToyConfig) -> Iterator[dict[str, Any]]:
 @torch.no_grad()
 def report(cfg: ToyConfig, gen: nn.Module, disc: nn.Module, step: int, d_loss: float, g_loss: float) -> dict:
     g = torch.Generator().manual_seed(12345)  # the same points every report: the picture moves only by training
-    dim = 1 if cfg.target == "1-D Gaussian" else 2
+    dim = 1 if cfg.target == TARGETS[0] else 2
     fake = gen(torch.randn(2000, dim, generator=g))
     real = real_samples(cfg, 2000, g)
     mean, std = fake.mean(0), fake.std(0).clamp_min(1e-4)
-    if cfg.target == "2-D ring of 8 Gaussians":
+    if cfg.target == TARGETS[2]:  # the ring of 8 Gaussians
         kl = float("nan")  # not a Gaussian: no closed form
     else:  # KL(real || N fitted to the fakes), summed over the independent coordinates
         kl = float(sum(gaussian_kl(cfg.mean, cfg.std, m, s) for m, s in zip(mean.tolist(), std.tolist())))
@@ -125,11 +127,11 @@ def _picture_1d(cfg: ToyConfig, disc: nn.Module, real: torch.Tensor, fake: torch
     width = (hi - lo) / bins
     centres = lo + width * (torch.arange(bins) + 0.5)
     decision = torch.sigmoid(disc(xs[:, None])).squeeze(1)
-    return chart(f"Step {step}: real and generated densities, and D(x)",
-                 [("real density", xs.tolist(), density.tolist()),
-                  ("generated (histogram)", centres.tolist(), (hist / (len(fake) * width)).tolist()),
-                  ("D(x) = P(real)", xs.tolist(), decision.tolist())],
-                 "x", "density / probability", size=(640, 380))
+    return chart(t("generative.toy_title_1d", step=step),
+                 [(t("generative.toy_real_density"), xs.tolist(), density.tolist()),
+                  (t("generative.toy_generated_histogram"), centres.tolist(), (hist / (len(fake) * width)).tolist()),
+                  (t("generative.toy_decision"), xs.tolist(), decision.tolist())],
+                 "x", t("generative.toy_y_axis"), size=(640, 380))
 
 
 def _picture_2d(cfg: ToyConfig, disc: nn.Module, real: torch.Tensor, fake: torch.Tensor, step: int, side: int = 420):
@@ -160,6 +162,6 @@ def _picture_2d(cfg: ToyConfig, disc: nn.Module, real: torch.Tensor, fake: torch
         for pt in pts.tolist():
             x, y = px(pt)
             d.ellipse([x - 2, y - 2, x + 2, y + 2], fill=colour)
-    d.text((side / 2, 4), f"Step {step}: real (green), generated (orange), D(x) (blue: real)", fill="black",
+    d.text((side / 2, 4), t("generative.toy_title_2d", step=step), fill="black",
            font=font(12), anchor="ma")
     return out

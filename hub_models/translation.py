@@ -23,6 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from common.i18n import t
+
 from .cache import model_cache
 from .inference import InputError
 from .textgen import beam_search, join_words, split_words
@@ -121,9 +123,9 @@ class Seq2Seq(nn.Module, Published, **_HUB):
         keys, mask, h, fixed = self.encode(src)
         logits, weights = [], []
         prev = tgt_in[:, 0]
-        for t in range(tgt_in.shape[1]):
-            if t > 0:
-                prev = tgt_in[:, t]
+        for step in range(tgt_in.shape[1]):
+            if step > 0:
+                prev = tgt_in[:, step]
                 if teacher_forcing < 1.0 and self.training:
                     own = logits[-1].argmax(-1)
                     prev = torch.where(torch.rand(prev.shape, device=prev.device) < teacher_forcing, prev, own)
@@ -196,8 +198,8 @@ class HFTranslator:
 
     def tokens(self, ids: list[int]) -> list[str]:
         out = []
-        for t in self.tokenizer.convert_ids_to_tokens(ids):
-            out.append(self.tokenizer.convert_tokens_to_string([t]).strip() or t)
+        for tok in self.tokenizer.convert_ids_to_tokens(ids):
+            out.append(self.tokenizer.convert_tokens_to_string([tok]).strip() or tok)
         return out
 
     def translate(self, text: str, strategy: str, beam_width: int, max_len: int) -> dict[str, Any]:
@@ -226,7 +228,7 @@ class HFTranslator:
         beams = []
         if strategy == "beam":
             scores = out.sequences_scores.tolist()  # length-normalised log-probabilities
-            beams = [(t.strip(), s) for t, s in zip(texts, scores)]
+            beams = [(text.strip(), s) for text, s in zip(texts, scores)]
         return {"translation": texts[0].strip(), "source_tokens": self.tokens(enc["input_ids"][0].tolist()),
                 "target_tokens": self.tokens(best[0, 1:].tolist()), "attention": weights.tolist(), "beams": beams}
 
@@ -248,7 +250,7 @@ def translate(model: "Seq2Seq | HFTranslator", text: str, strategy: str = "greed
             return logits[:, -1].log_softmax(-1), state
 
         kept = beam_search(step, [model.tgt_index[BOS]], max_len, beam_width, eos=model.tgt_index[EOS])
-        beams = [(model.decode_target(t), s) for t, s in kept]
+        beams = [(model.decode_target(ids), s) for ids, s in kept]
         best = kept[0][0]
         with torch.no_grad():
             _, weights = model(src, torch.tensor([[model.tgt_index[BOS], *best[:-1]]]) if best else
@@ -272,25 +274,26 @@ def load_translator(folder: str | Path) -> "Seq2Seq | HFTranslator":
     try:
         cfg = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError):
-        raise LoadError(f"{folder.name} has no readable config.json: not a model") from None
+        raise LoadError(t("translation.no_config", name=folder.name)) from None
     if "src_vocab" not in cfg or "tgt_vocab" not in cfg:
         import transformers
         from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
 
-        kind = cfg.get("model_type") or (cfg.get("architectures") or ["an unknown kind of"])[0]
+        kind = cfg.get("model_type") or (cfg.get("architectures") or [None])[0]
         if kind not in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES:
-            raise LoadError(f"{folder.name} is a {kind} model, not a translation (sequence-to-sequence) model")
+            raise LoadError(t("translation.not_seq2seq", name=folder.name, kind=kind) if kind else
+                            t("translation.not_seq2seq_unknown", name=folder.name))
         transformers.utils.logging.set_verbosity_error()
         try:
             model = transformers.AutoModelForSeq2SeqLM.from_pretrained(str(folder), attn_implementation="eager")
             return HFTranslator(model, transformers.AutoTokenizer.from_pretrained(str(folder)),
                                 prefix=task_prefix(cfg))
         except (OSError, ValueError, RuntimeError, ImportError) as e:  # (ImportError: a tokenizer's library)
-            raise LoadError(f"cannot load {folder.name}: {str(e).splitlines()[0]}") from None
+            raise LoadError(t("translation.cannot_load", name=folder.name, reason=str(e).splitlines()[0])) from None
     try:
         return Seq2Seq.from_pretrained(str(folder)).eval()
     except (OSError, ValueError, RuntimeError) as e:
-        raise LoadError(f"cannot load {folder.name}: {str(e).splitlines()[0]}") from None
+        raise LoadError(t("translation.cannot_load", name=folder.name, reason=str(e).splitlines()[0])) from None
 
 
 def task_prefix(config: dict) -> str:
@@ -310,5 +313,5 @@ def _cached(folder: str) -> "Seq2Seq | HFTranslator":
 def load_cached(folder: str | Path) -> "Seq2Seq | HFTranslator":
     p = Path(folder)
     if not (p / "config.json").is_file():
-        raise LoadError(f"{p.name} has no config.json: not a model")
+        raise LoadError(t("translation.no_config_file", name=p.name))
     return _cached(str(p))

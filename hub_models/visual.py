@@ -5,17 +5,27 @@ from functools import lru_cache
 
 _FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "DejaVuSans.ttf",
           "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf")
+# With Chinese glyphs (the Makefile installs WenQuanYi Micro Hei; Noto Sans CJK where a system has it instead).
+_CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+              "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "/usr/share/fonts/truetype/arphic/uming.ttc")
 # Distinct colours for classes (Tableau 10), then repeats.
 PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
            (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
 
 
-@lru_cache(maxsize=16)
-def font(size: int):
-    """A TrueType font with accents (DejaVu or Liberation where installed), else Pillow's own."""
+def font(size: int, chinese: bool | None = None):
+    """A TrueType font: one with Chinese glyphs when the request being served reads Chinese (``chinese``), else one
+    with accents (DejaVu or Liberation where installed); else Pillow's own."""
+    from common.i18n import in_chinese
+
+    return _font(size, in_chinese() if chinese is None else chinese)
+
+
+@lru_cache(maxsize=32)
+def _font(size: int, chinese: bool):
     from PIL import ImageFont
 
-    for path in _FONTS:
+    for path in (*_CJK_FONTS, *_FONTS) if chinese else _FONTS:
         try:
             return ImageFont.truetype(path, size)
         except OSError:
@@ -206,6 +216,8 @@ def confusion_image(labels: list[str], matrix: list[list[int]], cell: int = 0):
     """A confusion matrix as a PIL heatmap: rows are true classes, columns predictions."""
     from PIL import Image, ImageDraw
 
+    from common.i18n import t
+
     k = len(labels)
     cell = cell or max(36, min(96, 320 // max(1, k)))  # two classes get big cells, fifty small ones
     big = font(max(11, min(18, cell // 3)))
@@ -223,11 +235,11 @@ def confusion_image(labels: list[str], matrix: list[list[int]], cell: int = 0):
             if n:
                 draw.text((x + cell / 2, y + cell / 2), str(n), fill="black", anchor="mm", font=big)
     small = font(12)
-    for t, name in enumerate(labels):
-        draw.text((pad + t * cell + cell / 2, pad - 8), name[:max(4, cell // 8)], fill="black", anchor="ms", font=small)
-        draw.text((pad - 6, pad + t * cell + cell / 2), name[:9], fill="black", anchor="rm", font=small)
-    draw.text((pad, 12), "predicted", fill="gray", font=small)
-    draw.text((4, pad - 24), "true", fill="gray", font=small)
+    for c, name in enumerate(labels):
+        draw.text((pad + c * cell + cell / 2, pad - 8), name[:max(4, cell // 8)], fill="black", anchor="ms", font=small)
+        draw.text((pad - 6, pad + c * cell + cell / 2), name[:9], fill="black", anchor="rm", font=small)
+    draw.text((pad, 12), t("visual.predicted"), fill="gray", font=small)
+    draw.text((4, pad - 24), t("visual.true"), fill="gray", font=small)
     return img
 
 

@@ -45,17 +45,18 @@ def read_csv_rows(path: str, names: tuple[str, ...], max_rows: int, min_rows: in
     from pathlib import Path
 
     from common.errors import UserError
+    from common.i18n import t
 
     want = ", ".join(names)
     p = Path(path)
     if p.suffix.lower() not in (".csv", ".txt"):
-        raise UserError(f"Upload a .csv file with the columns {want}.")
+        raise UserError(t("lab.csv_upload", columns=want))
     if p.stat().st_size > MAX_CSV_BYTES:
-        raise UserError(f"That CSV is over {MAX_CSV_BYTES >> 20} MB: the lab takes up to {max_rows} rows.")
+        raise UserError(t("lab.csv_too_big", mb=MAX_CSV_BYTES >> 20, rows=max_rows))
     try:
         text = p.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise UserError("That file is not UTF-8 text: upload a CSV.") from None
+        raise UserError(t("lab.csv_not_utf8")) from None
     rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
 
     def numeric(r: list[str]) -> bool:
@@ -68,8 +69,8 @@ def read_csv_rows(path: str, names: tuple[str, ...], max_rows: int, min_rows: in
         rows = rows[1:]  # a header
     for i, r in enumerate(rows, start=1):
         if len(r) != len(names) or not numeric(r):
-            raise UserError(f"Row {i} of the CSV is {','.join(r)[:60]!r}: each row needs {want}, the first "
-                            f"{len(names) - 1} finite numbers.")
+            raise UserError(t("lab.csv_bad_row", row=i, text=repr(','.join(r)[:60]), columns=want,
+                              numbers=len(names) - 1))
     if not min_rows <= len(rows) <= max_rows:
-        raise UserError(f"The CSV has {len(rows)} rows: the lab takes {min_rows} to {max_rows}.")
+        raise UserError(t("lab.csv_rows", rows=len(rows), min=min_rows, max=max_rows))
     return [[c.strip() for c in r] for r in rows]

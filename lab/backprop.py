@@ -12,17 +12,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from common.errors import UserError
+from common.i18n import t
 
 if TYPE_CHECKING:  # torch is imported where it runs: building the tab must not load it
     import torch
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
+# Each planted mistake (the tab's choices' values), and what it gets wrong in the language of the request served.
 BUGS = {
-    "none": "the backward pass as derived",
-    "activation derivative forgotten": "∂L/∂z1 = ∂L/∂h, as if act'(z1) were 1",
-    "sigmoid derivative as σ(z)": "act'(z1) taken as act(z1) instead of act(z1)(1 − act(z1)) (or 1 − tanh²)",
-    "W2 gradient without h": "∂L/∂W2 = ∂L/∂z2, the input h of the layer forgotten",
-    "b1 gradient doubled": "∂L/∂b1 = 2 ∂L/∂z1",
+    "none": lambda: t("lab.backprop.bug_none"),
+    "activation derivative forgotten": lambda: t("lab.backprop.bug_forgotten"),  # i18n: not shown (a choice's value)
+    "sigmoid derivative as σ(z)": lambda: t("lab.backprop.bug_sigmoid"),  # i18n: not shown (a choice's value)
+    "W2 gradient without h": lambda: t("lab.backprop.bug_w2"),
+    "b1 gradient doubled": lambda: t("lab.backprop.bug_b1"),
 }
 PASS = 1e-6  # relative error under this: the backward pass agrees with the numbers
 
@@ -36,9 +38,9 @@ def _act(name: str, z: torch.Tensor) -> torch.Tensor:
 def _act_grad(name: str, z: torch.Tensor, h: torch.Tensor, bug: str) -> torch.Tensor:
     import torch
 
-    if bug == "activation derivative forgotten":
+    if bug == "activation derivative forgotten":  # i18n: not shown (a choice's value)
         return torch.ones_like(z)
-    if bug == "sigmoid derivative as σ(z)":
+    if bug == "sigmoid derivative as σ(z)":  # i18n: not shown (a choice's value)
         return h
     return h * (1 - h) if name == "sigmoid" else 1 - h * h if name == "tanh" else (z > 0).to(z.dtype)
 
@@ -49,7 +51,7 @@ def torch_input(x1: float, x2: float) -> torch.Tensor:
 
     values = [float(x1 or 0), float(x2 or 0)]
     if any(abs(v) > 1e3 for v in values):
-        raise UserError("Keep the inputs between −1000 and 1000.")
+        raise UserError(t("lab.backprop.input_range"))
     return torch.tensor(values, dtype=torch.float64)
 
 
@@ -80,9 +82,9 @@ def forward_backward(params: dict[str, torch.Tensor], x: torch.Tensor, y: float,
     import torch
 
     if act not in ACTIVATIONS:
-        raise UserError(f"Pick an activation: {', '.join(ACTIVATIONS)}.")
+        raise UserError(t("lab.pick_activation", activations=", ".join(ACTIVATIONS)))
     if bug not in BUGS:
-        raise UserError(f"Pick a backward pass: {', '.join(BUGS)}.")
+        raise UserError(t("lab.backprop.pick_bug", bugs=", ".join(BUGS)))
     z1, h, z2 = _forward(params, x, act)
     loss = 0.5 * (z2 - y).pow(2).sum()
     d_z2 = z2 - y  # ∂L/∂z2
@@ -101,7 +103,7 @@ def grad_check(params: dict[str, torch.Tensor], x: torch.Tensor, y: float, act: 
                eps: float = 1e-6) -> list[list[Any]]:
     """One row per parameter entry: [name, backprop, numeric, autograd, relative error (backprop vs numeric), ok]."""
     if not 1e-10 <= eps <= 1e-1:
-        raise UserError("ε must be between 1e-10 and 0.1.")
+        raise UserError(t("lab.backprop.eps_range"))
     ours = forward_backward(params, x, y, act, bug)["grads"]
     leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
     loss_of(leaves, x, y, act).backward()
@@ -135,8 +137,8 @@ def graph_picture(result: dict[str, Any], act: str):
     from hub_models.visual import font
 
     values, grads = result["values"], result["grads"]
-    nodes = [("x", "input x"), ("z1", "z1 = W1 x + b1"), ("h", f"h = {act}(z1)"), ("z2", "z2 = W2 h + b2"),
-             ("L", "L = ½ (z2 − y)²")]
+    nodes = [("x", t("lab.backprop.input_x")), ("z1", "z1 = W1 x + b1"), ("h", f"h = {act}(z1)"),
+             ("z2", "z2 = W2 h + b2"), ("L", "L = ½ (z2 − y)²")]
     w, h, box_w = 1000, 250, 160
     img = Image.new("RGB", (w, h), "white")
     d = ImageDraw.Draw(img)
@@ -146,7 +148,7 @@ def graph_picture(result: dict[str, Any], act: str):
         x0 = gap + i * (box_w + gap)
         d.rounded_rectangle([x0, 40, x0 + box_w, 210], 10, outline=(90, 90, 160), width=2)
         d.text((x0 + box_w / 2, 50), title, fill="black", font=fb, anchor="ma")
-        d.text((x0 + 8, 76), "forward", fill=(90, 90, 90), font=f)
+        d.text((x0 + 8, 76), t("lab.backprop.forward"), fill=(90, 90, 90), font=f)
         for j, v in enumerate(values[key].tolist()[:4]):
             d.text((x0 + 8, 92 + 15 * j), f"{v:+.4f}", fill="black", font=f)
         if key in grads:
@@ -156,6 +158,5 @@ def graph_picture(result: dict[str, Any], act: str):
         if i:
             d.line([x0 - gap + 4, 125, x0 - 4, 125], fill=(90, 90, 160), width=2)
             d.polygon([(x0 - 4, 125), (x0 - 12, 120), (x0 - 12, 130)], fill=(90, 90, 160))
-    d.text((w / 2, 222), "forward: values left to right · backward: ∂L/∂node right to left, by the chain rule",
-           fill=(90, 90, 90), font=f, anchor="ma")
+    d.text((w / 2, 222), t("lab.backprop.caption"), fill=(90, 90, 90), font=f, anchor="ma")
     return img

@@ -12,6 +12,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from common.errors import UserError
+from common.i18n import t
 
 if TYPE_CHECKING:  # torch is imported where it runs: building the tab must not load it
     import torch
@@ -42,16 +43,16 @@ def parse_grid(text: str, what: str) -> torch.Tensor:
         try:
             grid = [[float(v) for v in r.replace(",", " ").split()] for r in rows]
         except ValueError:
-            raise UserError(f"{what}: only numbers, separated by spaces; rows by ';', channels by '|'.") from None
+            raise UserError(t("lab.conv.only_numbers", what=what)) from None
         if not grid or any(len(r) != len(grid[0]) for r in grid):
-            raise UserError(f"{what}: every row needs the same number of values.")
+            raise UserError(t("lab.conv.ragged_rows", what=what))
         channels.append(grid)
     if any(len(c) != len(channels[0]) or len(c[0]) != len(channels[0][0]) for c in channels):
-        raise UserError(f"{what}: every channel needs the same size.")
-    t = torch.tensor(channels, dtype=torch.float64)
-    if max(t.shape[1:]) > MAX_SIDE or t.shape[0] > 3:
-        raise UserError(f"{what}: at most {MAX_SIDE}x{MAX_SIDE} and 3 channels, so that every number fits on screen.")
-    return t
+        raise UserError(t("lab.conv.ragged_channels", what=what))
+    out = torch.tensor(channels, dtype=torch.float64)
+    if max(out.shape[1:]) > MAX_SIDE or out.shape[0] > 3:
+        raise UserError(t("lab.conv.too_big", what=what, side=MAX_SIDE))
+    return out
 
 
 def correlate(x: torch.Tensor, k: torch.Tensor, padding: int, stride: int) -> dict[str, Any]:
@@ -61,8 +62,7 @@ def correlate(x: torch.Tensor, k: torch.Tensor, padding: int, stride: int) -> di
     import torch.nn.functional as F
 
     if x.shape[0] != k.shape[0]:
-        raise UserError(f"The kernel has {k.shape[0]} channel(s) and the input {x.shape[0]}: a kernel needs one "
-                        f"slice per input channel (they are summed).")
+        raise UserError(t("lab.conv.channels_differ", kernel=k.shape[0], input=x.shape[0]))
     _check(x, k.shape[1:], padding, stride)
     xp = F.pad(x, (padding,) * 4)
     kh, kw = k.shape[1:]
@@ -92,9 +92,8 @@ def size_line(n: tuple[int, int], k: tuple[int, int], padding: int, stride: int,
     """The output size by the formula, worked, next to what torch returned."""
     h, w = (output_side(a, b, padding, stride) for a, b in zip(n, k))
     ok = "✓" if (h, w) == tuple(got[-2:]) else "✗"
-    return (f"{what}: ⌊({n[0]} + 2·{padding} − {k[0]}) / {stride}⌋ + 1 = **{h}** rows, "
-            f"⌊({n[1]} + 2·{padding} − {k[1]}) / {stride}⌋ + 1 = **{w}** columns; torch gives "
-            f"{' x '.join(map(str, got[-2:]))} {ok}")
+    return t("lab.conv.size_line", what=what, n0=n[0], n1=n[1], k0=k[0], k1=k[1], p=padding, s=stride, h=h, w=w,
+             got=" x ".join(map(str, got[-2:])), ok=ok)
 
 
 def pool(x: torch.Tensor, size: int, padding: int, stride: int, mode: str) -> torch.Tensor:
@@ -105,7 +104,7 @@ def pool(x: torch.Tensor, size: int, padding: int, stride: int, mode: str) -> to
 
     _check(x, (size, size), padding, stride)
     if padding * 2 > size:
-        raise UserError("Padding must be at most half the window (as in torch).")
+        raise UserError(t("lab.conv.pool_padding"))
     fill = -math.inf if mode == "max" else 0.0
     xp = F.pad(x, (padding,) * 4, value=fill)
     oh, ow = output_side(x.shape[1], size, padding, stride), output_side(x.shape[2], size, padding, stride)
@@ -119,10 +118,10 @@ def pool(x: torch.Tensor, size: int, padding: int, stride: int, mode: str) -> to
 
 def _check(x: torch.Tensor, k: tuple[int, int], padding: int, stride: int) -> None:
     if stride < 1 or padding < 0:
-        raise UserError("Stride must be at least 1 and padding at least 0.")
+        raise UserError(t("lab.conv.stride_padding"))
     if any(n + 2 * padding < s for n, s in zip(x.shape[1:], k)):
-        raise UserError(f"The window ({k[0]}x{k[1]}) is larger than the padded input "
-                        f"({x.shape[1] + 2 * padding}x{x.shape[2] + 2 * padding}).")
+        raise UserError(t("lab.conv.window_too_big", kh=k[0], kw=k[1], h=x.shape[1] + 2 * padding,
+                          w=x.shape[2] + 2 * padding))
 
 
 def _n(v: float) -> str:
@@ -134,17 +133,18 @@ def grid_picture(x: torch.Tensor, k: torch.Tensor, result: dict[str, Any], poole
     """Padded input channels, kernel channels, the output and the input's pooling, each with its numbers."""
     from hub_models.visual import number_grid, row
 
-    parts = [number_grid(f"input{_ch(x, c)} (padded)", result["padded"][c].tolist()) for c in range(x.shape[0])]
-    parts += [number_grid(f"kernel{_ch(k, c)}", k[c].tolist()) for c in range(k.shape[0])]
-    parts.append(number_grid("output Y", result["output"].tolist()))
+    parts = [number_grid(t("lab.conv.input_padded", ch=_ch(x, c)), result["padded"][c].tolist())
+             for c in range(x.shape[0])]
+    parts += [number_grid(t("lab.conv.kernel", ch=_ch(k, c)), k[c].tolist()) for c in range(k.shape[0])]
+    parts.append(number_grid(t("lab.conv.output"), result["output"].tolist()))
     if pooled is not None:
-        parts += [number_grid(f"{pool_mode} pool of the input{_ch(pooled, c)}", pooled[c].tolist())
-                  for c in range(pooled.shape[0])]
+        pooling = t("lab.conv.max_pool") if pool_mode == "max" else t("lab.conv.avg_pool")
+        parts += [number_grid(f"{pooling}{_ch(pooled, c)}", pooled[c].tolist()) for c in range(pooled.shape[0])]
     return row(parts)
 
 
-def _ch(t: torch.Tensor, c: int) -> str:
-    return f" channel {c}" if t.shape[0] > 1 else ""
+def _ch(x: torch.Tensor, c: int) -> str:
+    return t("lab.conv.channel", c=c) if x.shape[0] > 1 else ""
 
 
 def filter_photo(image: Any, kernel: str, padding: int, stride: int, side: int = 256) -> dict[str, Any]:
@@ -158,13 +158,13 @@ def filter_photo(image: Any, kernel: str, padding: int, stride: int, side: int =
     from hub_models.inference import load_image
 
     if kernel not in KERNELS:
-        raise UserError(f"Pick a kernel: {', '.join(KERNELS)}.")
+        raise UserError(t("lab.conv.pick_kernel", kernels=", ".join(KERNELS)))
     img = load_image(image, channels=1)
     img.thumbnail((side, side))
     x = torch.tensor(list(img.getdata()), dtype=torch.float32).view(1, 1, img.height, img.width) / 255
     k = torch.tensor(KERNELS[kernel], dtype=torch.float32).view(1, 1, 3, 3)
     if stride < 1 or padding < 0 or padding > 8:
-        raise UserError("Stride must be at least 1 and padding between 0 and 8.")
+        raise UserError(t("lab.conv.photo_stride_padding"))
     y = F.conv2d(x, k, padding=padding, stride=stride)[0, 0]
     y = y.abs() / y.abs().max().clamp(min=1e-6) if "edges" in kernel else y.clamp(0, 1)
     formula = (output_side(img.height, 3, padding, stride), output_side(img.width, 3, padding, stride))

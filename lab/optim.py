@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from common.i18n import t
+
 if TYPE_CHECKING:  # torch is imported where it runs: building the tab must not load it
     import torch
 
@@ -36,7 +38,7 @@ class Surface:
     minimum: tuple[float, float, float]  # x, y, f at the (a) global minimum
     lrs: dict[str, float]
     noise: float = 0.0  # standard deviation of the noise added to each gradient
-    note: str = ""
+    note: Callable[[], str] = str  # what the surface shows, in the language of the request being served
 
 
 def _quadratic(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -49,30 +51,30 @@ _QUADRATIC_LRS = {"SGD": 0.4, "Momentum": 0.04, "Nesterov": 0.04, "AdaGrad": 0.8
 SURFACES: dict[str, Surface] = {
     "ill-conditioned quadratic": Surface(
         "f = 0.1 x² + 2 y²", _quadratic, (-5.0, -2.0), (-6, 2, -3, 3), (0.0, 0.0, 0.0), _QUADRATIC_LRS,
-        note="curvature 20 times steeper along y than x: a step size safe for y crawls along x"),
+        note=lambda: t("lab.optim.note_quadratic")),
     "Rosenbrock": Surface(
         "f = (1 − x)² + 100 (y − x²)²", lambda x, y: (1 - x) ** 2 + 100 * (y - x ** 2) ** 2, (-1.5, 2.0),
         (-2, 2, -1, 3), (1.0, 1.0, 0.0),
         {"SGD": 0.0015, "Momentum": 0.001, "Nesterov": 0.001, "AdaGrad": 0.8, "RMSProp": 0.03, "Adam": 0.1,
          "AdamW": 0.1},
-        note="a narrow curved valley: finding it is easy, following it to (1, 1) is not"),
+        note=lambda: t("lab.optim.note_rosenbrock")),
     "saddle": Surface(
         "f = x² + y⁴/4 − y²", lambda x, y: x ** 2 + y ** 4 / 4 - y ** 2, (-2.0, 0.001), (-2.5, 2.5, -2.5, 2.5),
         (0.0, math.sqrt(2.0), -1.0),
         {"SGD": 0.05, "Momentum": 0.01, "Nesterov": 0.01, "AdaGrad": 0.5, "RMSProp": 0.05, "Adam": 0.1,
          "AdamW": 0.1},
-        note="a saddle point at (0, 0): the gradient along y is almost zero there, so plain descent lingers"),
+        note=lambda: t("lab.optim.note_saddle")),
     "Beale": Surface(
         "f = (1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²",
         lambda x, y: (1.5 - x + x * y) ** 2 + (2.25 - x + x * y ** 2) ** 2 + (2.625 - x + x * y ** 3) ** 2,
         (1.0, 1.4), (-1, 4.5, -1.5, 2), (3.0, 0.5, 0.0),
         {"SGD": 0.005, "Momentum": 0.001, "Nesterov": 0.001, "AdaGrad": 0.5, "RMSProp": 0.01, "Adam": 0.05,
          "AdamW": 0.05},
-        note="flat plateaus and steep walls: a fixed step size fits neither"),
+        note=lambda: t("lab.optim.note_beale")),
     "noisy quadratic": Surface(
-        "f = 0.1 x² + 2 y², gradients + noise", _quadratic, (-5.0, -2.0), (-6, 2, -3, 3), (0.0, 0.0, 0.0),
+        "f = 0.1 x² + 2 y²", _quadratic, (-5.0, -2.0), (-6, 2, -3, 3), (0.0, 0.0, 0.0),
         _QUADRATIC_LRS, noise=1.0,
-        note="each gradient gets Gaussian noise (σ = 1), as a minibatch's would: momentum and Adam average it out"),
+        note=lambda: t("lab.optim.note_noisy")),
 }
 
 
@@ -156,8 +158,8 @@ def _race(surface: str, lrs: dict[str, float], steps: int, schedule: str, warmup
     f0 = float(surf.fn(p0[0], p0[1]))
     out = Race(surface, surf, steps, {n: [tuple(p0.tolist())] for n in names}, {n: [f0] for n in names}, {})
     plan = _Schedule(schedule, warmup)
-    for t in range(steps):
-        factor = lr_factor(plan, t, steps)  # type: ignore[arg-type]
+    for i in range(steps):
+        factor = lr_factor(plan, i, steps)  # type: ignore[arg-type]
         jitter = torch.randn(2, generator=noise, dtype=torch.float64) * surf.noise if surf.noise else None
         for n in names:
             if n in out.stopped:
@@ -167,12 +169,12 @@ def _race(surface: str, lrs: dict[str, float], steps: int, schedule: str, warmup
             g = p.grad if jitter is None else p.grad + jitter  # the same noise for every optimiser
             new = update(n, params[n], g, states[n], lrs[n] * factor)
             if not torch.isfinite(new).all() or new.abs().max() > DIVERGED:
-                out.stopped[n] = f"diverged at step {t + 1}"
+                out.stopped[n] = t("lab.optim.diverged", step=i + 1)
                 continue
             params[n] = new
             out.paths[n].append(tuple(new.tolist()))
             out.losses[n].append(float(surf.fn(new[0], new[1])))
-        out.step = t + 1
+        out.step = i + 1
         if out.step % every == 0 or out.step == steps:
             yield out
 
@@ -235,11 +237,13 @@ def race_picture(state: Race):
         x, y = pts[-1]
         d.ellipse([x - 4, y - 4, x + 4, y + 4], fill=colour(i), outline="black")
     d.rectangle([0, 0, SIDE, 22], fill=(30, 30, 30))  # the caption stays legible over any colour
-    d.text((6, 4), f"{surf.formula}   step {state.step} / {state.steps}", fill="white", font=font(13))
+    caption = surf.formula + (t("lab.optim.plus_noise") if surf.noise else "")
+    d.text((6, 4), f"{caption}   " + t("lab.optim.step_of", step=state.step, steps=state.steps), fill="white",
+           font=font(13))
     fmin = surf.minimum[2]
-    series = [(name + (" (diverged)" if name in state.stopped else ""), list(range(len(ls))),
+    series = [(t("lab.optim.diverged_name", name=name) if name in state.stopped else name, list(range(len(ls))),
                [math.log10(max(f - fmin, 1e-12)) for f in ls]) for name, ls in state.losses.items()]
-    curves = chart("log10(f − f_min) per step", series, "step", "log10", size=(SIDE, SIDE))
+    curves = chart(t("lab.optim.curves_title"), series, t("lab.step"), "log10", size=(SIDE, SIDE))
     return row([img, curves])
 
 
@@ -251,5 +255,6 @@ def summary(state: Race) -> list[list[Any]]:
         x, y = path[-1]
         dist = math.hypot(x - surf.minimum[0], y - surf.minimum[1])
         out.append([name, round(x, 4), round(y, 4), float(f"{state.losses[name][-1]:.4g}"), round(dist, 4),
-                    state.stopped.get(name, "running" if state.step < state.steps else "done")])
+                    state.stopped.get(name, t("lab.optim.running") if state.step < state.steps else
+                                      t("lab.optim.done"))])
     return out

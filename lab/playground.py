@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from common.errors import UserError
+from common.i18n import t
 
 if TYPE_CHECKING:  # torch is imported where it runs: building the tab must not load it
     import torch
@@ -23,7 +24,8 @@ if TYPE_CHECKING:  # torch is imported where it runs: building the tab must not 
 
     from hub.card import CardInfo
 
-DATASETS = ("blobs", "moons", "circles", "spirals", "XOR", "linear with outliers", "your CSV")
+# The values the tab's choices stand for (their shown text is in common/locales).
+DATASETS = ("blobs", "moons", "circles", "spirals", "XOR", "linear with outliers", "your CSV")  # i18n: not shown
 MAX_CLASSES = 10
 MODELS = ("softmax regression", "linear SVM", "kNN", "MLP")
 ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "ReLU": "ReLU", "leaky ReLU": "LeakyReLU", "GELU": "GELU"}
@@ -43,7 +45,7 @@ def read_points(path: str) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     rows = read_csv_rows(path, ("x", "y", "label"), MAX_POINTS, 10)
     names = sorted({r[2] for r in rows})
     if not 2 <= len(names) <= MAX_CLASSES:
-        raise UserError(f"The CSV has {len(names)} labels: the playground takes 2 to {MAX_CLASSES} classes.")
+        raise UserError(t("lab.playground.csv_labels", labels=len(names), max=MAX_CLASSES))
     x = torch.tensor([[float(r[0]), float(r[1])] for r in rows])
     x = x - x.mean(0)
     x = x / x.abs().max().clamp(min=1e-12) * 2.5
@@ -55,15 +57,15 @@ def make_data(name: str, n: int, noise: float, seed: int, csv: str = "") -> tupl
     import torch
 
     if name not in DATASETS:
-        raise UserError(f"Pick a dataset: {', '.join(DATASETS)}.")
+        raise UserError(t("lab.pick_dataset", datasets=", ".join(DATASETS)))
     if name == "your CSV":
         if not csv:
-            raise UserError("Upload a CSV with the columns x, y, label.")
+            raise UserError(t("lab.csv_missing", columns="x, y, label"))
         return read_points(csv)[:2]
     if not 10 <= n <= MAX_POINTS:
-        raise UserError(f"Points: between 10 and {MAX_POINTS}.")
+        raise UserError(t("lab.playground.points", max=MAX_POINTS))
     if not 0 <= noise <= 2:
-        raise UserError("Noise: between 0 and 2.")
+        raise UserError(t("lab.playground.noise"))
     g = torch.Generator().manual_seed(seed)
     rand = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
     randn = lambda *shape: torch.randn(*shape, generator=g)  # noqa: E731
@@ -73,20 +75,20 @@ def make_data(name: str, n: int, noise: float, seed: int, csv: str = "") -> tupl
         x = centres[y] + randn(n, 2) * (0.35 + 0.5 * noise)
     elif name == "moons":
         y = torch.randint(0, 2, (n,), generator=g)
-        t = rand(n) * math.pi
-        x = torch.stack([torch.where(y == 0, torch.cos(t), 1 - torch.cos(t)),
-                         torch.where(y == 0, torch.sin(t), 0.5 - torch.sin(t))], 1)
+        a = rand(n) * math.pi
+        x = torch.stack([torch.where(y == 0, torch.cos(a), 1 - torch.cos(a)),
+                         torch.where(y == 0, torch.sin(a), 0.5 - torch.sin(a))], 1)
         x = (x - torch.tensor([0.5, 0.25])) * 1.6 + randn(n, 2) * 0.15 * (1 + 2 * noise)
     elif name == "circles":
         y = torch.randint(0, 2, (n,), generator=g)
-        t = rand(n) * 2 * math.pi
+        a = rand(n) * 2 * math.pi
         r = torch.where(y == 0, 2.0, 0.9) + randn(n) * 0.15 * (1 + 2 * noise)
-        x = torch.stack([r * torch.cos(t), r * torch.sin(t)], 1)
+        x = torch.stack([r * torch.cos(a), r * torch.sin(a)], 1)
     elif name == "spirals":
         y = torch.randint(0, 2, (n,), generator=g)
         r = rand(n) * 2.4 + 0.1
-        t = r * 2.2 + y * math.pi
-        x = torch.stack([r * torch.cos(t), r * torch.sin(t)], 1) + randn(n, 2) * 0.08 * (1 + 2 * noise)
+        a = r * 2.2 + y * math.pi
+        x = torch.stack([r * torch.cos(a), r * torch.sin(a)], 1) + randn(n, 2) * 0.08 * (1 + 2 * noise)
     elif name == "XOR":
         x = rand(n, 2) * 4.4 - 2.2
         x = x + x.sign() * 0.15  # a margin around the axes
@@ -130,19 +132,19 @@ class Knobs:
 
     def check(self) -> None:
         if self.model not in MODELS:
-            raise UserError(f"Pick a model: {', '.join(MODELS)}.")
+            raise UserError(t("lab.playground.pick_model", models=", ".join(MODELS)))
         if self.activation not in ACTIVATIONS:
-            raise UserError(f"Pick an activation: {', '.join(ACTIVATIONS)}.")
+            raise UserError(t("lab.pick_activation", activations=", ".join(ACTIVATIONS)))
         if self.init not in INITS:
-            raise UserError(f"Pick an initialisation: {', '.join(INITS)}.")
+            raise UserError(t("lab.playground.pick_init", inits=", ".join(INITS)))
         if not 1 <= self.layers <= MAX_LAYERS or not 1 <= self.width <= MAX_WIDTH:
-            raise UserError(f"Hidden layers: 1 to {MAX_LAYERS}; width: 1 to {MAX_WIDTH}.")
+            raise UserError(t("lab.playground.layers_width", layers=MAX_LAYERS, width=MAX_WIDTH))
         if not 0 <= self.dropout < 1 or not 0.05 <= self.val_fraction <= 0.9:
-            raise UserError("Dropout: 0 to below 1; validation share: 0.05 to 0.9.")
+            raise UserError(t("lab.playground.dropout_share"))
         if not 0 < self.lr <= 10 or not 1 <= self.batch_size <= MAX_POINTS or not 1 <= self.steps <= MAX_STEPS:
-            raise UserError(f"Learning rate: above 0, at most 10; batch: 1 to {MAX_POINTS}; steps: 1 to {MAX_STEPS}.")
+            raise UserError(t("lab.playground.lr_batch_steps", batch=MAX_POINTS, steps=MAX_STEPS))
         if self.l1 < 0 or self.l2 < 0 or self.patience < 0 or not 1 <= self.k <= 50:
-            raise UserError("L1, L2 and patience: 0 or more; k: 1 to 50.")
+            raise UserError(t("lab.playground.penalties_k"))
 
 
 def build_model(knobs: Knobs, classes: int) -> nn.Sequential:
@@ -307,7 +309,7 @@ class Session:
             self.opt.zero_grad()
             (loss + penalty).backward()
             if not torch.isfinite(loss):
-                self.stopped = f"the loss became {float(loss)} at step {self.step}: lower the learning rate"
+                self.stopped = t("lab.playground.loss_not_finite", loss=float(loss), step=self.step)
             self.opt.step()
         for name, m in self.linears:
             if m.weight.grad is not None:
@@ -334,8 +336,7 @@ class Session:
                 if patience and not self.stopped:
                     self.best, self.since_best = (vl, 0) if vl < self.best - 1e-6 else (self.best, self.since_best + 1)
                     if self.since_best >= patience:
-                        self.stopped = (f"early stopping at step {self.step}: no better validation loss for "
-                                        f"{patience} checks")
+                        self.stopped = t("lab.playground.early_stopping", step=self.step, patience=patience)
             probs = self.net(plane).softmax(1).view(GRID, GRID, self.classes)
             acc = lambda px, py: float((self.net(px).argmax(1) == py).float().mean())  # noqa: E731
             return Frame(self.step, list(self.hist["train"]), list(self.hist["val"]), acc(tx, ty), acc(vx, vy),
@@ -371,7 +372,7 @@ class Session:
         try:
             config = json.loads((folder / "config.json").read_text())
             if config.get("_class_name") != "PlaygroundSession":
-                raise ValueError("not a 2-D playground model")
+                raise ValueError(t("lab.playground.not_playground"))
             knobs = Knobs(**config["knobs"])
             tensors = load_file(str(folder / "model.safetensors"))
             data = tuple(tensors[f"data.{k}"] for k in ("train_x", "train_y", "val_x", "val_y"))
@@ -382,35 +383,40 @@ class Session:
                     or any(len(x) != len(y) or not len(x) for x, y in zip(xs, ys))
                     or len(xs[0]) + len(xs[1]) > MAX_POINTS
                     or any(int(y.min()) < 0 or int(y.max()) >= MAX_CLASSES for y in ys)):
-                raise ValueError("its points are not 2-D points with class labels the playground can draw")
+                raise ValueError(t("lab.playground.bad_points"))
             data = (data[0].float(), data[1].long(), data[2].float(), data[3].long())
             if any(len(v) > 2 * MAX_STEPS for v in config["history"].values()):
-                raise ValueError("its history is longer than any run")
+                raise ValueError(t("lab.playground.long_history"))
             session = cls(knobs, data)
             if session.net is not None:
                 session.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
             session.step = int(config["step"])
             session.hist = {k: [tuple(p) for p in v] for k, v in config["history"].items()}
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
-            raise UserError(f"That repo is not a 2-D playground model ({str(e).splitlines()[0] if str(e) else e!r}).")
+            raise UserError(t("lab.playground.not_a_model", why=str(e).splitlines()[0] if str(e) else repr(e)))
         return session
 
     def card(self, repo_id: str) -> CardInfo:
+        """The pushed repo's model card: in English whoever pushes it (a hub's readers share one text, as the
+        commit messages are)."""
         from hub.card import CardInfo
 
         k = self.knobs
-        shape = (f"an MLP of {k.layers} x {k.width} {k.activation} units" if k.model == "MLP" else k.model)
+        shape = (f"an MLP of {k.layers} x {k.width} {k.activation} units" if k.model == "MLP"  # i18n: not shown
+                 else k.model)
         last = self.frame()
         return CardInfo(
-            repo_id=repo_id, title=f"{k.model} on {k.dataset} (2-D playground)",
-            summary=(f"A toy classifier from DL Playground's 2-D playground: {shape} trained {self.step} steps "
-                     f"({k.optimiser}, learning rate {k.lr:g}, batch {k.batch_size}) on {len(self.data[0])} points "
+            repo_id=repo_id, title=f"{k.model} on {k.dataset} (2-D playground)",  # i18n: not shown
+            summary=(f"A toy classifier from DL Playground's 2-D playground: {shape} "  # i18n: not shown
+                     f"trained {self.step} steps ({k.optimiser}, learning rate {k.lr:g}, batch {k.batch_size}) "
+                     f"on {len(self.data[0])} points "
                      f"of the {k.dataset} data, validated on {len(self.data[2])}. The points are in the weights "
                      "file, so the repo shows its own decision regions when pulled."),
             pipeline_tag="tabular-classification", task_name="2-D classification", tags=["2d-playground", k.model],
             dataset_name=f"{k.dataset} (seed {k.seed})", metrics={"accuracy": last.val_acc},
             training={**vars(k), "csv": Path(k.csv).name},
-            usage=("from lab.playground import Session\nsession = Session.load(folder)  # a pulled snapshot\n"
+            usage=("from lab.playground import Session\n"  # i18n: not shown (code)
+                   "session = Session.load(folder)  # a pulled snapshot\n"
                    "frame = session.frame()  # decision regions, accuracy"))
 
 
@@ -444,26 +450,29 @@ def frame_picture(frame: Frame, knobs: Knobs, side: int = 420):
             u, v = (px + BOX) / (2 * BOX) * side, (BOX - py) / (2 * BOX) * side
             d.ellipse([u - 3.5, v - 3.5, u + 3.5, v + 3.5], fill=class_colour(c + 1), outline=rim)
     d.rectangle([0, 0, side, 20], fill=(30, 30, 30))
-    d.text((6, 3), f"step {frame.step} · train accuracy {frame.train_acc:.3f} · validation {frame.val_acc:.3f}",
+    d.text((6, 3), t("lab.playground.caption", step=frame.step, train=frame.train_acc, val=frame.val_acc),
            fill="white", font=font(13))
+    train, val, step = t("lab.train"), t("lab.validation"), t("lab.step")
+    shown = {name: t("lab.playground.layer", n=name.split()[-1]) for name in frame.grad_norms}  # ("layer 1")
     parts = [img]
     if frame.train_loss:
-        parts.append(chart("loss (train, validation)", [("train", *zip(*frame.train_loss)),
-                                                       ("validation", *zip(*frame.val_loss))], "step", "loss",
+        parts.append(chart(t("lab.playground.loss_title"), [(train, *zip(*frame.train_loss)),
+                                                             (val, *zip(*frame.val_loss))], step, t("lab.loss"),
                            size=(300, side // 2 - 4)))
     if frame.grad_norms:
-        norms = chart("log10 gradient norm per layer",
-                      [(name, [s for s, _ in pts], [math.log10(max(v, 1e-12)) for _, v in pts])
-                       for name, pts in frame.grad_norms.items()], "step", "log10", size=(300, side // 2 - 4))
+        norms = chart(t("lab.playground.norms_title"),
+                      [(shown[name], [s for s, _ in pts], [math.log10(max(v, 1e-12)) for _, v in pts])
+                       for name, pts in frame.grad_norms.items()], step, "log10", size=(300, side // 2 - 4))
         hists = []
         for name, w in frame.weights.items():
-            t = torch.tensor(w)
-            lo, hi = float(t.min()), float(t.max())
+            values = torch.tensor(w)
+            lo, hi = float(values.min()), float(values.max())
             hi = hi if hi > lo else lo + 1e-6
-            counts = torch.histc(t, 15, lo, hi)
+            counts = torch.histc(values, 15, lo, hi)
             centres = torch.linspace(lo, hi, 31)[1::2].tolist()
-            hists.append((name, centres, (counts / counts.sum()).tolist()))
-        weights = chart("weights per layer", hists, "weight", "share", size=(300, side // 2 - 4), bars=True)
+            hists.append((shown.get(name, name), centres, (counts / counts.sum()).tolist()))
+        weights = chart(t("lab.playground.weights_title"), hists, t("lab.playground.weight"), t("lab.playground.share"),
+                        size=(300, side // 2 - 4), bars=True)
         left = Image.new("RGB", (300, side), "white")
         left.paste(parts.pop(), (0, 0))
         left.paste(norms, (0, side // 2 + 4))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
 from common.errors import UserError
+from common.i18n import t
 
 if TYPE_CHECKING:  # torch is imported where it runs: building the tab must not load it
     import torch
@@ -27,24 +28,24 @@ def make_data(name: str, n: int, noise: float, seed: int, csv: str = "") -> tupl
     import torch
 
     if name not in DATASETS:
-        raise UserError(f"Pick a dataset: {', '.join(DATASETS)}.")
+        raise UserError(t("lab.pick_dataset", datasets=", ".join(DATASETS)))
     if name == "your CSV":
         from . import read_csv_rows
 
         if not csv:
-            raise UserError("Upload a CSV with the columns x, target.")
+            raise UserError(t("lab.csv_missing", columns="x, target"))
         rows = read_csv_rows(csv, ("x", "target"), MAX_POINTS, 4)
         try:
             xy = torch.tensor([[float(a), float(b)] for a, b in rows], dtype=torch.float64)
         except ValueError:
-            raise UserError("Each row of the CSV needs two numbers: x, target.") from None
+            raise UserError(t("lab.regression.two_numbers")) from None
         if not torch.isfinite(xy).all():
-            raise UserError("The CSV's targets must be finite numbers.")
+            raise UserError(t("lab.regression.finite_targets"))
         xy = xy[torch.randperm(len(xy), generator=torch.Generator().manual_seed(seed))]
         x = xy[:, 0] - (xy[:, 0].max() + xy[:, 0].min()) / 2
         return x / x.abs().max().clamp(min=1e-12), xy[:, 1]
     if not 4 <= n <= MAX_POINTS or not 0 <= noise <= 2:
-        raise UserError(f"Points: 4 to {MAX_POINTS}; noise: 0 to 2.")
+        raise UserError(t("lab.regression.points_noise", max=MAX_POINTS))
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(n, generator=g, dtype=torch.float64) * 2 - 1
     clean = {"line": lambda t: 1.5 * t + 0.3, "sine": lambda t: torch.sin(math.pi * t),
@@ -57,7 +58,7 @@ def features(x: torch.Tensor, degree: int) -> torch.Tensor:
     import torch
 
     if not 1 <= degree <= MAX_DEGREE:
-        raise UserError(f"Degree: 1 to {MAX_DEGREE}.")
+        raise UserError(t("lab.regression.degree", max=MAX_DEGREE))
     return torch.stack([x ** k for k in range(degree + 1)], 1)
 
 
@@ -85,7 +86,7 @@ def gradient_descent(phi: torch.Tensor, y: torch.Tensor, lr: float, steps: int, 
     import torch
 
     if not 0 < lr <= 10 or not 1 <= steps <= MAX_STEPS:
-        raise UserError(f"Learning rate: above 0, at most 10; steps: 1 to {MAX_STEPS}.")
+        raise UserError(t("lab.regression.lr_steps", max=MAX_STEPS))
     n, d = phi.shape
     w = torch.zeros(d, dtype=phi.dtype)
     mask = torch.ones(d, dtype=phi.dtype)
@@ -94,8 +95,7 @@ def gradient_descent(phi: torch.Tensor, y: torch.Tensor, lr: float, steps: int, 
         grad = phi.T @ (phi @ w - y) / n + l2 * mask * w
         w = w - lr * grad
         if not torch.isfinite(w).all() or float(w.abs().max()) > 1e12:
-            raise UserError(f"Gradient descent diverged at step {step}: the learning rate is above 2 / the largest "
-                            f"curvature ({2 / largest_curvature(phi, l2):.3g} here); lower it.")
+            raise UserError(t("lab.regression.diverged", step=step, limit=2 / largest_curvature(phi, l2)))
         if step % every == 0 or step == steps:
             yield step, w
 
@@ -140,18 +140,21 @@ def picture(data: Split, degree: int, w_closed: torch.Tensor, w_gd: torch.Tensor
     grid = torch.linspace(-1, 1, 200, dtype=torch.float64)
     phi = features(grid, degree)
     lo, hi = float(torch.cat([data.y, data.vy]).min()) - 0.5, float(torch.cat([data.y, data.vy]).max()) + 0.5
-    fits = chart(f"degree {degree}, step {step}", [
-        ("closed form", grid.tolist(), (phi @ w_closed).clamp(lo, hi).tolist()),
-        ("gradient descent", grid.tolist(), (phi @ w_gd).clamp(lo, hi).tolist()),
-    ], "x", "y", size=(420, 360), points=[("train", data.x.tolist(), data.y.tolist()),
-                                         ("validation", data.vx.tolist(), data.vy.tolist())])
-    curves = chart("gradient descent's loss", [
-        ("train", [h[0] for h in history], [math.log10(max(h[1], 1e-12)) for h in history]),
-        ("validation", [h[0] for h in history], [math.log10(max(h[2], 1e-12)) for h in history]),
-        ("closed form, train", [history[0][0], history[-1][0]], [math.log10(max(closed_train, 1e-12))] * 2),
-    ], "step", "log10 loss", size=(360, 360))
-    sweeps = chart("loss by degree (closed form)", [
-        ("train", [s[0] for s in sweep], [math.log10(max(s[1], 1e-12)) for s in sweep]),
-        ("validation", [s[0] for s in sweep], [math.log10(max(s[2], 1e-12)) for s in sweep]),
-    ], "degree", "log10 loss", size=(360, 360), vline=(f"d = {degree}", degree))
+    train, val = t("lab.train"), t("lab.validation")
+    fits = chart(t("lab.regression.fits_title", degree=degree, step=step), [
+        (t("lab.regression.closed_form"), grid.tolist(), (phi @ w_closed).clamp(lo, hi).tolist()),
+        (t("lab.regression.gradient_descent"), grid.tolist(), (phi @ w_gd).clamp(lo, hi).tolist()),
+    ], "x", "y", size=(420, 360), points=[(train, data.x.tolist(), data.y.tolist()),
+                                         (val, data.vx.tolist(), data.vy.tolist())])
+    curves = chart(t("lab.regression.gd_loss"), [
+        (train, [h[0] for h in history], [math.log10(max(h[1], 1e-12)) for h in history]),
+        (val, [h[0] for h in history], [math.log10(max(h[2], 1e-12)) for h in history]),
+        (t("lab.regression.closed_form_train"), [history[0][0], history[-1][0]],
+         [math.log10(max(closed_train, 1e-12))] * 2),
+    ], t("lab.step"), t("lab.regression.log10_loss"), size=(360, 360))
+    sweeps = chart(t("lab.regression.sweep_title"), [
+        (train, [s[0] for s in sweep], [math.log10(max(s[1], 1e-12)) for s in sweep]),
+        (val, [s[0] for s in sweep], [math.log10(max(s[2], 1e-12)) for s in sweep]),
+    ], t("lab.regression.degree_axis"), t("lab.regression.log10_loss"), size=(360, 360),
+        vline=(f"d = {degree}", degree))
     return row([fits, curves, sweeps])

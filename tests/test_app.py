@@ -100,8 +100,12 @@ def test_share_without_network_says_so(tmp_path):
 
 def english(label):
     """A label as an English browser shows it: a translation key (webui.i18n) becomes its English text."""
+    from gradio.i18n import I18nData
+
     from common.i18n import strings
 
+    if isinstance(label, I18nData):
+        label = label.to_dict()
     if isinstance(label, str) and label.startswith("__i18n__"):
         label = json.loads(label.removeprefix("__i18n__"))
     return strings()["en"][label["key"]] if isinstance(label, dict) and "key" in label else label

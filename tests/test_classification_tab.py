@@ -275,3 +275,19 @@ def test_fine_tune_timm_from_the_hub_then_pull_timm_and_transformers_repos(tab, 
         note, filters, maps, salient, occluded = client.predict(pulled, handle_file(EXAMPLES[3]), "",
                                                                 api_name="/classification_inside")
         assert f"Explaining **{label['label']}**" in note and all((filters, maps, salient, occluded))
+
+
+def test_the_registries_layout_strings_are_the_pages():
+    """hub_models.catalog writes webui.i18n.L's marker itself (the registries import no gradio): the famous models'
+    lines, translated in the browser, start with their repo ids in every language."""
+    from common.i18n import strings
+    from hub_models.catalog import HUB_MODELS, L as catalog_L, fine_tune_bases
+    from webui.i18n import L
+
+    assert catalog_L("catalog.from_scratch") == str(L("catalog.from_scratch"))
+    for models in HUB_MODELS.values():
+        for m in models:
+            for locale in ("en", "zh-CN"):
+                assert strings()[locale][m.key].startswith(f"{m.repo_id} · "), (locale, m.key)
+    assert fine_tune_bases("classification")[0] == (str(L("catalog.from_scratch")), "")
+    assert HUB_MODELS["classification"][0].summary == "ResNet-50, ImageNet-1k, timm (98 MB)"

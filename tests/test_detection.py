@@ -289,3 +289,12 @@ def test_no_box_above_the_threshold_is_said_on_the_picture():
     assert picture.getpixel((1, 1)) == (40, 40, 40)  # the banner: "No box scores 0.50 or more ... 0.31"
     picture, rows, _ = show_detections(scene, cands, 0.3, 0.5)
     assert len(rows) == 1 and picture.getpixel((1, 1)) != (40, 40, 40)
+
+
+def test_the_image_size_hint_names_tinyssds_stride():
+    """The Train form's hint on the image size (common/locales) says the multiple the config checks, in every
+    language."""
+    from common.i18n import strings
+    from training.tasks.detection import TINYSSD_STRIDE
+
+    assert all(str(TINYSSD_STRIDE) in table["detection.size_info"] for table in strings().values())

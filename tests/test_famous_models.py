@@ -236,6 +236,7 @@ def test_the_tab_offers_its_famous_models_and_pulls_one(tab, mirrors, hub_server
     from gradio_client import handle_file
 
     from conftest import ROOT
+    from test_app import english
 
     client, _ = tab
     offered = {tuple(c) for comp in client.config["components"] if comp.get("props", {}).get("choices")
@@ -243,7 +244,8 @@ def test_the_tab_offers_its_famous_models_and_pulls_one(tab, mirrors, hub_server
     for task in HUB_MODELS:
         assert {m.repo_id for m in HUB_MODELS[task]} <= {value for _, value in offered}, task
     fine_tune = [{value for _, value in comp["props"]["choices"]} for comp in client.config["components"]
-                 if comp.get("props", {}).get("label") == "Fine-tune from (optional)" and comp["props"].get("choices")]
+                 if english(comp.get("props", {}).get("label")) == "Fine-tune from (optional)"
+                 and comp["props"].get("choices")]
     assert {"", "facebook/detr-resnet-50", "hustvl/yolos-tiny"} in fine_tune  # the detection form's bases
     repo_id = HUB_MODELS["classification"][0].repo_id
     mirrors(repo_id)
@@ -313,7 +315,9 @@ def test_online_the_style_tab_scores_with_imagenet_vgg19(tmp_path, monkeypatch):
 
     def defaults(hub: str) -> tuple:
         blocks = build_app(default_hub=hub).config["components"]
-        by_label = {c["props"].get("label"): c["props"].get("value") for c in blocks}
+        from test_app import english
+
+        by_label = {english(c["props"].get("label")): c["props"].get("value") for c in blocks}
         return by_label["Feature extractor"], by_label["Scored by"]
 
     assert defaults("hf") == ("VGG-19, ImageNet weights from the hub (timm/vgg19.tv_in1k)", "vgg19-hub")

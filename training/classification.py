@@ -175,6 +175,7 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
                 "loss": total_loss / max(1, n)}
 
     def save(m: torch.nn.Module, folder: Path, metrics: dict[str, float]) -> None:
+        from common.i18n import t
         from hub.card import CardInfo, write_card
 
         m.save_pretrained(folder)
@@ -184,7 +185,11 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
         repo = cfg.push_to_hub or f"local/{cfg.model.replace(':', '-')}-{data_name.replace('/', '-')}"
         n_params = sum(p.numel() for p in m.parameters())
         base = cfg.init_from.removeprefix("hf-hub:") if cfg.init_from and not Path(cfg.init_from).exists() else None
-        origin = f"fine-tuned from `{cfg.init_from}`" if cfg.init_from else "trained from scratch"
+        arch = type(getattr(m, 'net', m)).__name__
+        summary = (t("card.classification_summary_finetuned", model=cfg.model, arch=arch, params=n_params,
+                     base=cfg.init_from, data=data_name, size=size, classes=len(labels)) if cfg.init_from else
+                   t("card.classification_summary_scratch", model=cfg.model, arch=arch, params=n_params,
+                     data=data_name, size=size, classes=len(labels)))
         if timm_arch(cfg.model) is not None:
             library, usage = "timm", (
                 f"import timm\nmodel = timm.create_model(\"hf-hub:{repo}\", pretrained=True).eval()\n"
@@ -197,10 +202,7 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
                 f"logits = model(images)  # (B, {m.in_channels}, {size}, {size}), normalised with "
                 f"model.mean / model.std")
         write_card(folder, CardInfo(
-            repo_id=repo, title=f"{cfg.model} on {data_name}",
-            summary=(f"A `{cfg.model}` image classifier ({type(getattr(m, 'net', m)).__name__}, {n_params:,} "
-                     f"parameters) {origin} with DL Playground on {data_name} at {size}x{size} px, "
-                     f"{len(labels)} classes."),
+            repo_id=repo, title=t("card.classification_title", model=cfg.model, data=data_name), summary=summary,
             pipeline_tag="image-classification", task_name="Image Classification", library_name=library,
             tags=[cfg.model], base_model=base,
             datasets=[] if local else [cfg.dataset], dataset_name=data_name,

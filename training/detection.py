@@ -119,6 +119,7 @@ def build_task(cfg: DetectionConfig) -> TaskSpec:
         return {"map50": metrics["map50"], "map": metrics["map"]}
 
     def save(m, folder: Path, metrics: dict[str, float]) -> None:
+        from common.i18n import t
         from hub.card import CardInfo, write_card
 
         m.save_pretrained(folder)
@@ -135,17 +136,17 @@ def build_task(cfg: DetectionConfig) -> TaskSpec:
         repo = cfg.push_to_hub or f"local/{name}-{data_name.replace('/', '-')}"
         cls = type(m).__name__
         kind = type(m.net).__name__ if foreign else DETECTORS[cfg.model].summary
-        origin = f"fine-tuned from `{cfg.init_from}`" if cfg.init_from else "trained from scratch"
         n_params = sum(p.numel() for p in m.parameters())
+        facts = dict(name=name, kind=kind, params=n_params, data=data_name, size=cfg.image_size,
+                     classes=len(labels), labels=", ".join(labels), iou=EVAL_IOU)
+        summary = (t("card.detection_summary_finetuned", base=cfg.init_from, **facts) if cfg.init_from
+                   else t("card.detection_summary_scratch", **facts))
+        if per_class:
+            summary += "\n\n" + t("card.detection_ap_per_class",
+                                   values=", ".join(f"{k} {v:.3f}" for k, v in per_class.items()))
+        summary += f"\n\n![{t('card.detection_picture')}](val_predictions.png)"
         write_card(folder, CardInfo(
-            repo_id=repo, title=f"{name} on {data_name}",
-            summary=(f"A `{name}` object detector ({kind}; {n_params:,} parameters) "
-                     f"{origin} with DL Playground on {data_name} at {cfg.image_size}x{cfg.image_size} "
-                     f"px, {len(labels)} classes: {', '.join(labels)}. mAP follows the COCO protocol "
-                     f"(101-point interpolated AP, up to 100 detections per image after NMS at IoU {EVAL_IOU})."
-                     + ("\n\nAP@0.5 per class: " + ", ".join(f"{k} {v:.3f}" for k, v in per_class.items())
-                        if per_class else "")
-                     + "\n\n![Detections on validation images](val_predictions.png)"),
+            repo_id=repo, title=t("card.detection_title", name=name, data=data_name), summary=summary,
             base_model=base_model_id(cfg.init_from), pipeline_tag="object-detection", task_name="Object Detection",
             library_name="transformers" if foreign else "pytorch",
             tags=[name, "object-detection"],

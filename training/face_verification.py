@@ -56,22 +56,23 @@ def pixel_baseline(val) -> dict[str, Any]:
 
 def roc_picture(result: dict, baseline: dict, distances: torch.Tensor, same: torch.Tensor):
     """ROC of the model against raw pixels, beside the histograms of same / different distances."""
+    from common.i18n import t
     from hub_models.visual import chart, row
 
-    left = chart("ROC on unseen people", [
-        (f"model, AUC {result['auc']:.3f}", result["fpr"], result["tpr"]),
-        (f"raw pixels, AUC {baseline['auc']:.3f}", baseline["fpr"], baseline["tpr"]),
-        ("chance", [0.0, 1.0], [0.0, 1.0])], "false-positive rate", "true-positive rate")
+    left = chart(t("card.faces_roc_title"), [
+        (t("card.faces_roc_model", auc=result["auc"]), result["fpr"], result["tpr"]),
+        (t("card.faces_roc_pixels", auc=baseline["auc"]), baseline["fpr"], baseline["tpr"]),
+        (t("card.faces_roc_chance"), [0.0, 1.0], [0.0, 1.0])], t("card.faces_roc_x"), t("card.faces_roc_y"))
     hi = float(max(2.0, distances.max())) if len(distances) else 2.0
     bins = torch.linspace(0, hi, 31)
     centres = ((bins[1:] + bins[:-1]) / 2).tolist()
     pos = torch.histc(distances[same], 30, 0, hi)
     neg = torch.histc(distances[~same], 30, 0, hi)
-    right = chart("Distances of validation pairs", [
-        ("same person", centres, (pos / max(1, int(same.sum()))).tolist()),
-        ("different people", centres, (neg / max(1, int((~same).sum()))).tolist())],
-        "embedding distance", "share of pairs", bars=True,
-        vline=(f"threshold {result['threshold']:.2f}", result["threshold"]))
+    right = chart(t("card.faces_distances_title"), [
+        (t("card.faces_distances_same"), centres, (pos / max(1, int(same.sum()))).tolist()),
+        (t("card.faces_distances_different"), centres, (neg / max(1, int((~same).sum()))).tolist())],
+        t("card.faces_distances_x"), t("card.faces_distances_y"), bars=True,
+        vline=(t("card.faces_threshold", threshold=result["threshold"]), result["threshold"]))
     return row([left, right])
 
 
@@ -140,6 +141,7 @@ def build_task(cfg: FaceConfig) -> TaskSpec:
                 "same_mean": float(d[same].mean()), "different_mean": float(d[~same].mean())}
 
     def save(m, folder: Path, metrics: dict[str, float]) -> None:
+        from common.i18n import t
         from hub.card import CardInfo, write_card
         from hub_models.visual import captioned
 
@@ -152,27 +154,27 @@ def build_task(cfg: FaceConfig) -> TaskSpec:
             "baseline_raw_pixels": {k: baseline[k] for k in ("auc", "accuracy", "threshold")}}))
         if result:
             pic = roc_picture(result, baseline, state["distances"], state["same"])
-            captioned(pic, f"unseen people: AUC {result['auc']:.3f}, accuracy {result['accuracy']:.3f} at distance "
-                           f"<= {threshold:.3f}; raw pixels: AUC {baseline['auc']:.3f}, accuracy "
-                           f"{baseline['accuracy']:.3f}").save(folder / "val_roc.png")
+            captioned(pic, t("card.faces_caption", auc=result["auc"], accuracy=result["accuracy"], threshold=threshold,
+                             baseline_auc=baseline["auc"], baseline_accuracy=baseline["accuracy"])
+                      ).save(folder / "val_roc.png")
         name = f"timm:{m.arch}" if isinstance(m, TimmFaceEmbedder) else cfg.model
         repo = cfg.push_to_hub or f"local/{name.replace(':', '-')}-{data_name.replace('/', '-')}"
         cls = type(m).__name__
-        origin = f"fine-tuned from `{cfg.init_from}`" if cfg.init_from else "trained from scratch"
-        how = (f"triplet loss (margin {margin:g}, {cfg.mining} mining)" if cfg.loss == "triplet"
-               else f"a Siamese contrastive loss (margin {margin:g})")
+        how = (t("card.faces_loss_triplet", margin=margin, mining=cfg.mining) if cfg.loss == "triplet"
+               else t("card.faces_loss_contrastive", margin=margin))
+        facts = dict(name=name, params=sum(p.numel() for p in m.parameters()), dim=cfg.embedding_dim,
+                     size=cfg.image_size, data=data_name, loss=how, people=cfg.batch_size,
+                     photos=cfg.photos_per_person)
+        summary = "\n\n".join([
+            t("card.faces_summary_finetuned", base=cfg.init_from, **facts) if cfg.init_from
+            else t("card.faces_summary_scratch", **facts),
+            t("card.faces_results", people=len(val_crops.names), auc=metrics.get("auc", 0),
+              accuracy=metrics.get("accuracy", 0), threshold=threshold, baseline_auc=baseline["auc"],
+              baseline_accuracy=baseline["accuracy"]),
+            t("card.faces_crop_haar", mode=mode) if mode == "haar" else t("card.faces_crop_none", mode=mode),
+            f"![{t('card.faces_picture')}](val_roc.png)"])
         write_card(folder, CardInfo(
-            repo_id=repo, title=f"{name} face embedder on {data_name}",
-            summary=(f"A `{name}` face embedding network ({sum(p.numel() for p in m.parameters()):,} parameters, "
-                     f"{cfg.embedding_dim}-d unit-length embeddings of {cfg.image_size}x{cfg.image_size} face crops) "
-                     f"{origin} with DL Playground on {data_name} with {how}, batches of {cfg.batch_size} people x "
-                     f"{cfg.photos_per_person} photos.\n\nOn {len(val_crops.names)} people it never saw: verification "
-                     f"AUC **{metrics.get('auc', 0):.3f}**, accuracy **{metrics.get('accuracy', 0):.3f}** at the "
-                     f"saved threshold (same person if distance <= {threshold:.3f}; chosen on these pairs). Raw-pixel "
-                     f"distance on the same pairs: AUC {baseline['auc']:.3f}, accuracy {baseline['accuracy']:.3f}."
-                     "\n\nFaces: " + ("found and aligned with OpenCV Haar cascades" if mode == "haar"
-                                       else "face crops used as given") +
-                     f" (`face_crop=\"{mode}\"` in config.json).\n\n![ROC and distance histograms](val_roc.png)"),
+            repo_id=repo, title=t("card.faces_title", name=name, data=data_name), summary=summary,
             base_model=base_model_id(cfg.init_from),
             pipeline_tag="image-feature-extraction", task_name="Face verification",
             tags=[name, "face-verification", "metric-learning", cfg.loss],

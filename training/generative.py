@@ -407,20 +407,24 @@ def build_task(cfg: GenerativeConfig) -> TaskSpec:
 
 
 def card(cfg: GenerativeConfig, m: nn.Module, family: Family, data_name: str, metrics: dict[str, float], scorer):
+    from common.i18n import t
     from hub.card import CardInfo
 
     repo = cfg.push_to_hub or f"local/{cfg.model}-{data_name}"
-    feats = ("a small CNN trained in-project on the built-in digits" if scorer.kind == "digits"
-             else "a CNN with fixed random weights (comparable between models of this data set only)")
-    fid = (f"FID {metrics['fid']:.2f} against the validation split" if "fid" in metrics
-           else "FID not measured (a PixelCNN's is, once its run completes)")
-    bits = f" It models the validation images at {metrics['bits_per_pixel']:.3f} bits per pixel." \
-        if "bits_per_pixel" in metrics else ""
-    summary = (f"{describe(m)}, trained with DL Playground on {data_name} ({cfg.epochs} epochs). {fid}, with the "
-               f"features of {feats}; held-out real images score {scorer.floor:.2f} with as many samples.{bits}"
-               f"\n\n![Samples](samples.png)")
+    feats = (t("card.generative_features_digits") if scorer.kind == "digits"
+             else t("card.generative_features_random"))
+    facts = dict(model=describe(m), data=data_name, epochs=cfg.epochs, features=feats, floor=scorer.floor)
+    fid, bits = metrics.get("fid"), metrics.get("bits_per_pixel")
+    if fid is not None:
+        summary = (t("card.generative_fid_bits", fid=fid, bits=bits, **facts) if bits is not None
+                   else t("card.generative_fid", fid=fid, **facts))
+    else:
+        summary = (t("card.generative_no_fid_bits", bits=bits, **facts) if bits is not None
+                   else t("card.generative_no_fid", **facts))
+    summary += f"\n\n![{t('card.generative_picture')}](samples.png)"
     return CardInfo(
-        repo_id=repo, title=f"{cfg.model} on {data_name}", summary=summary, library_name=family.library,
+        repo_id=repo, title=t("card.generative_title", model=cfg.model, data=data_name), summary=summary,
+        library_name=family.library,
         pipeline_tag="unconditional-image-generation", task_name="Image generation", tags=family.tags(m),
         base_model=base_model_id(cfg.init_from),
         datasets=[] if Path(cfg.dataset).exists() or cfg.dataset == BUILTIN else [cfg.dataset],

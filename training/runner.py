@@ -103,7 +103,8 @@ class JobRunner:
             job = self.get(job_id)
             if job.status == "queued":
                 self._secrets.pop(job_id, None)
-                job.status, job.message, job.ended = "stopped", "cancelled before it started", time.time()
+                job.status, job.ended = "stopped", time.time()
+                _say(job, "runner.cancelled", "cancelled before it started")
                 self._save(job)
             elif job.status == "running" and job.pid:
                 job.status, job.extra["kill_at"] = "stopping", time.time() + grace_s
@@ -208,12 +209,18 @@ class JobRunner:
         if end is not None:
             job.status, job.message = end["status"], end.get("message") or ""
         elif job.status == "stopping":
-            job.status, job.message = "stopped", "stopped before its first result"
+            job.status = "stopped"
+            _say(job, "runner.stopped_early", "stopped before its first result")
         else:
             last_lines = self.log_tail(job.id, 400).strip().splitlines()
-            job.status, job.message = "failed", last_lines[-1] if last_lines else "the process ended without a result"
+            job.status = "failed"
+            if last_lines:
+                job.message = last_lines[-1]
+            else:
+                _say(job, "runner.no_result", "the process ended without a result")
         if job.extra.get("time_limit"):
-            job.message = f"stopped at the time limit of {job.extra['max_seconds'] / 60:g} min per job"
+            minutes = job.extra["max_seconds"] / 60
+            _say(job, "runner.time_limit", f"stopped at the time limit of {minutes:g} min per job", minutes=minutes)
         job.returncode, job.ended, job.pid = returncode, time.time(), None
         self._save(job)
 
@@ -296,3 +303,10 @@ def _signal(pid: int | None, sig: int) -> None:
             os.killpg(pid, sig)  # the job's whole session: data-loader workers too
         except ProcessLookupError:
             pass
+
+
+def _say(job: Job, key: str, english: str, **values: object) -> None:
+    """The runner's own message about ``job``: English in the record (the CLI and the log read it), and its key and
+    values, so a page shows it in its visitor's language (common/locales/*/runner.yaml)."""
+    job.message = english
+    job.extra["said"] = [key, values]

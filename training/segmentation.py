@@ -101,6 +101,7 @@ def build_task(cfg: SegmentationConfig) -> TaskSpec:
         return {"miou": table["miou"], "pixel_accuracy": table["pixel_accuracy"], "loss": total / max(1, n)}
 
     def save(m, folder: Path, metrics: dict[str, float]) -> None:
+        from common.i18n import t
         from hub.card import CardInfo, write_card
 
         m.save_pretrained(folder)
@@ -111,22 +112,24 @@ def build_task(cfg: SegmentationConfig) -> TaskSpec:
         if picture is not None:
             from hub_models.visual import captioned
 
-            text = f"mIoU {metrics.get('miou', 0):.3f}, pixel accuracy {metrics.get('pixel_accuracy', 0):.3f}"
+            text = t("card.segmentation_caption", miou=metrics.get("miou", 0),
+                     accuracy=metrics.get("pixel_accuracy", 0))
             if per_class:
                 text += "\nIoU: " + ", ".join(f"{n} {v:.3f}" for n, v in per_class.items())
             captioned(picture, text).save(folder / "val_predictions.png")
         repo = cfg.push_to_hub or f"local/{name}-{data_name.replace('/', '-')}"
         cls = type(m).__name__
         kind = type(m.net).__name__ if foreign else SEGMENTERS[cfg.model].summary
-        origin = f"fine-tuned from `{cfg.init_from}`" if cfg.init_from else "trained from scratch"
         n_params = sum(p.numel() for p in m.parameters())
+        facts = dict(name=name, kind=kind, params=n_params, data=data_name, size=cfg.image_size, classes=k,
+                     labels=", ".join(labels))
+        summary = (t("card.segmentation_summary_finetuned", base=cfg.init_from, **facts) if cfg.init_from
+                   else t("card.segmentation_summary_scratch", **facts))
+        summary += "\n\n" + t("card.segmentation_iou_per_class",
+                               values=", ".join(f"{n} {v:.3f}" for n, v in per_class.items()))
+        summary += f"\n\n![{t('card.segmentation_picture')}](val_predictions.png)"
         write_card(folder, CardInfo(
-            repo_id=repo, title=f"{name} on {data_name}",
-            summary=(f"A `{name}` semantic segmentation model ({kind}; {n_params:,} "
-                     f"parameters) {origin} with DL Playground on {data_name} at {cfg.image_size}x"
-                     f"{cfg.image_size} px, {k} classes: {', '.join(labels)}.\n\nIoU per class: "
-                     + ", ".join(f"{n} {v:.3f}" for n, v in per_class.items())
-                     + "\n\n![Image, true mask, predicted mask on validation images](val_predictions.png)"),
+            repo_id=repo, title=t("card.segmentation_title", name=name, data=data_name), summary=summary,
             base_model=base_model_id(cfg.init_from), pipeline_tag="image-segmentation",
             library_name="transformers" if foreign else "pytorch",
             task_name="Semantic Segmentation", tags=[name, "semantic-segmentation"],

@@ -148,6 +148,7 @@ def build_task(cfg: StyleConfig) -> TaskSpec:
                 "loss": cfg.content_weight * lc + cfg.style_weight * ls + cfg.tv_weight * lt}
 
     def save(m, folder: Path, metrics: dict[str, float]) -> None:
+        from common.i18n import t
         from hub.card import CardInfo, write_card
         from hub_models.style import stylize
         from hub_models.visual import captioned, row
@@ -157,21 +158,19 @@ def build_task(cfg: StyleConfig) -> TaskSpec:
         style_img.copy().resize((256, round(256 * style_img.height / style_img.width))).save(folder / "style.png")
         shown = [val_photos[0], *train_photos[:2]]
         picture = row([captioned(style_img.resize((200, round(200 * style_img.height / style_img.width))),
-                                 f"style: {style_name}")]
-                      + [captioned(stylize(m, p, 256), "unseen photo" if i == 0 else "training photo")
+                                 t("card.style_caption_style", style=style_name))]
+                      + [captioned(stylize(m, p, 256), t("card.style_caption_unseen") if i == 0
+                                   else t("card.style_caption_training"))
                          for i, p in enumerate(shown)], pad=8)
         picture.save(folder / "val_stylized.png")
         (folder / "evaluation.json").write_text(json.dumps({"metrics": metrics}))
         repo = cfg.push_to_hub or f"local/style-{style_name}"
         write_card(folder, CardInfo(
-            repo_id=repo, title=f"Fast style transfer: {style_name}",
-            summary=(f"A feed-forward style network (Johnson et al., 2016; {sum(p.numel() for p in m.parameters()):,} "
-                     f"parameters) for the style *{style_name}*, trained with DL Playground on {data_name} "
-                     f"({cfg.image_size} px crops) against {extractor.source}. On crops of a photo it never saw: "
-                     f"style loss {metrics.get('style_loss', 0):.3f} and content loss "
-                     f"{metrics.get('content_loss', 0):.3f} (relative MSE: 1.0 is as far as zero is).\n\n"
-                     "![Style, then the network's output on an unseen photo and on training photos]"
-                     "(val_stylized.png)"),
+            repo_id=repo, title=t("card.style_title", style=style_name),
+            summary=(t("card.style_summary", params=sum(p.numel() for p in m.parameters()), style=style_name,
+                       data=data_name, size=cfg.image_size, extractor=extractor.describe(),
+                       style_loss=metrics.get("style_loss", 0), content_loss=metrics.get("content_loss", 0))
+                     + f"\n\n![{t('card.style_picture')}](val_stylized.png)"),
             base_model=cfg.init_from if cfg.init_from and not Path(cfg.init_from).exists() else None,
             pipeline_tag="image-to-image", task_name="Style transfer",
             tags=["style-transfer", "fast-neural-style", style_name],

@@ -159,6 +159,7 @@ def build_task(cfg: TextGenConfig) -> TaskSpec:
         return text_
 
     def save(m, out: Path, metrics: dict[str, float]) -> None:
+        from common.i18n import t
         from hub.card import CardInfo, write_card
 
         m.save_pretrained(out)
@@ -177,13 +178,17 @@ def build_task(cfg: TextGenConfig) -> TaskSpec:
                 f"from transformers import pipeline\ngen = pipeline(\"text-generation\", model=\"{repo}\")\n"
                 f"print(gen(\"The \", max_new_tokens=100, do_sample=True, temperature=0.8)[0][\"generated_text\"])")
         base = base_model_id(cfg.init_from)
-        how = f"fine-tuned from {cfg.init_from}" if cfg.init_from else "trained from scratch"
+        kind = {"char": t("card.textgen_model_char"), "word": t("card.textgen_model_word")}.get(
+            level, t("card.textgen_model"))
+        corpus = {"python-docs": t("card.textgen_data_python_docs")}.get(name, CORPORA.get(name))
+        data = t("card.data_described", name=name, description=corpus or t("card.textgen_data_user"))
+        facts = dict(model=kind, cls=type(m).__name__, params=n_params, data=data, seq_len=cfg.seq_len)
+        summary = (t("card.textgen_summary_finetuned", base=cfg.init_from, **facts) if cfg.init_from
+                   else t("card.textgen_summary_scratch", **facts))
         write_card(out, CardInfo(
-            repo_id=repo, title=f"{cfg.init_from or cfg.model} on {name}", base_model=base,
-            summary=(f"A {level + '-level ' if level else ''}language model ({type(m).__name__}, {n_params:,} "
-                     f"parameters) {how} with DL Playground on {name} ({CORPORA.get(name, 'a user corpus')}), "
-                     f"{cfg.seq_len}-token windows. A sample it wrote:\n\n> "
-                     + (out / "sample.txt").read_text()[:400].replace("\n", "\n> ")),
+            repo_id=repo, title=t("card.textgen_title", model=cfg.init_from or cfg.model, data=name),
+            base_model=base,
+            summary=summary + "\n\n> " + (out / "sample.txt").read_text()[:400].replace("\n", "\n> "),
             pipeline_tag="text-generation", task_name="Text Generation", library_name=library,
             tags=[cfg.model, level], datasets=[] if name in CORPORA or Path(cfg.dataset).exists() else [cfg.dataset],
             dataset_name=name, metrics=metrics,

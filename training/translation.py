@@ -92,6 +92,7 @@ def build_task(cfg: TranslationConfig) -> TaskSpec:
                          f"     (reference: {r['target']})" for r in val_rows[:3])
 
     def save(m, out: Path, metrics: dict[str, float]) -> None:
+        from common.i18n import t
         from hub.card import CardInfo, write_card
         from hub_models.translation import translate
 
@@ -100,18 +101,22 @@ def build_task(cfg: TranslationConfig) -> TaskSpec:
             parts.tokenizer.save_pretrained(out)
         repo = cfg.push_to_hub or f"local/{cfg.model}-{name.replace('/', '-')}"
         n_params = sum(p.numel() for p in m.parameters())
-        what = f"{type(m).__name__} fine-tuned from {cfg.init_from}" if cfg.init_from else TRANSLATORS[cfg.model].summary
         base = base_model_id(cfg.init_from)
+        described = {"en-fr": t("card.translation_data_en_fr")}.get(name, BUILTIN.get(name))
+        data = t("card.data_described", name=name, description=described) if name in BUILTIN else name
+        if cfg.init_from:
+            summary = t("card.translation_summary_finetuned", cls=type(m).__name__, base=cfg.init_from,
+                        params=n_params, data=data)
+        else:
+            what = TRANSLATORS[cfg.model].summary
+            summary = t("card.translation_summary_scratch", what=what[0].upper() + what[1:], params=n_params, data=data)
+        summary += "\n\n" + t("card.translation_examples") + "\n\n" + "\n".join(
+            t("card.translation_example", source=r["source"],
+              translation=translate(parts.wrap(m), r["source"])["translation"], reference=r["target"])
+            for r in val_rows[:3])
         write_card(out, CardInfo(
-            repo_id=repo, title=f"{cfg.init_from or cfg.model} on {name}", base_model=base,
-            summary=(f"{what[0].upper()}{what[1:]} ({n_params:,} parameters) trained "
-                     f"{'further' if cfg.init_from else 'from scratch'} with "
-                     f"DL Playground on {name}" + (f" ({BUILTIN[name]})" if name in BUILTIN else "")
-                     + ". BLEU and chrF are sacrebleu's, on greedy translations of the validation split.\n\n"
-                     + "Validation sentences it translated:\n\n" + "\n".join(
-                         f"- {r['source']} → {translate(parts.wrap(m), r['source'])['translation']} "
-                         f"(reference: {r['target']})"
-                         for r in val_rows[:3])),
+            repo_id=repo, title=t("card.translation_title", model=cfg.init_from or cfg.model, data=name),
+            base_model=base, summary=summary,
             pipeline_tag="translation", task_name="Translation", library_name=parts.library,
             tags=[cfg.model, *(f"{lang}" for lang in langs if lang)],
             datasets=[] if name in BUILTIN or Path(cfg.dataset).exists() else [cfg.dataset], dataset_name=name,

@@ -15,24 +15,24 @@ from training.bert_data import BUILTIN, BUILTIN_KIND
 from . import visitors
 from .common import PREDICT, AppContext, answered, get_hub, hub_picker
 from .forms import ConfigForm
+from .i18n import L, choice, t
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 
 TASK = get_task("bert")
 TITLE = TASK.title
-INTRO = """**BERT** is a Transformer encoder pre-trained to fill in masked words; fine-tuning adds one small
-output layer per task. A sentence label comes from the vector of the first token (`[CLS]`); a **pair**
-of sentences is one input split by `[SEP]`, with segment embeddings telling the halves apart (GLUE's
-entailment tasks); a **tag per word** comes from every token's vector (named entities). The base here
-is **all-MiniLM-L6-v2** (a 6-layer, 22.7 M-parameter BERT whose weights ship inside a Python package,
-so it works offline), or any BERT-family model on a hub. The built-in samples hold back words for
-validation that training never shows: it gets them right only because pre-training taught the encoder
-what they are like. A masked-LM run trains the head that fills `[MASK]`, the pre-training task itself."""
 
-KIND_LABELS = {"sequence": "Sentence or pair label", "token": "Tag each word (entities)",
-               "mlm": "Masked LM (fill the mask)"}
-DATA_SOURCES = {"Built-in sample": "builtin", "Upload CSV/TSV/JSONL": "upload", "Dataset repo on the hub": "hub"}
+# The data-source radio's values (what the handlers and the API get) and their kinds; source_choices() shows them.
+DATA_SOURCES = {"Built-in sample": "builtin", "Upload CSV/TSV/JSONL": "upload",
+                "Dataset repo on the hub": "hub"}  # i18n: not shown (values: the page shows source_choices())
 TABLE_TYPES = [".csv", ".tsv", ".jsonl", ".json"]
 COLUMNS = ("text_column", "pair_column", "label_column")
+# The models' inputs, in English as the built-in samples are (words their training never saw): data the model reads,
+# not the page's words, so they stay as they are in every language.
+EXAMPLES = [["The soup was exquisite.", ""],  # i18n: not shown as UI text: English model input
+            ["The lecture was tedious.", ""],  # i18n: not shown as UI text: English model input
+            ["The pizza was splendid.", "The pizza was dismal."],  # i18n: not shown as UI text: English model input
+            ["Kenji Tanaka flew from Seoul to Vienna to meet Airbus .", ""]]  # i18n: not shown as UI text: model input
+MASKED_EXAMPLE = "The movie was [MASK]."  # i18n: not shown as UI text: English model input
 # What the tab reads of a base on the hub to check it early; the job pulls the weights.
 BASE_CHECK_FILES = ["config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt"]
 
@@ -52,28 +52,45 @@ def _check_base(base: str, task: str, hub: hubs.Hub) -> None:
         folder = visitors.pull(base, hub, allow_patterns=BASE_CHECK_FILES)  # (pull checks the id)
         check_text_model(folder, "token" if task == "token" else "sequence", base)
     except UserError as e:
-        raise UserError(f"Base model: {e}") from None
+        raise UserError(t("bert.base_error", error=e)) from None
+
+
+def kind_choices() -> list[tuple[str, str]]:
+    labels = {"sequence": choice("bert.kind_sequence", "sequence"), "token": choice("bert.kind_token", "token"),
+              "mlm": choice("bert.kind_mlm", "mlm")}
+    return [labels[k] for k in KINDS]
+
+
+def source_choices() -> list[tuple[str, str]]:
+    value = {kind: label for label, kind in DATA_SOURCES.items()}
+    return [choice("bert.source_builtin", value["builtin"]), choice("bert.source_upload", value["upload"]),
+            choice("bert.source_hub", value["hub"])]
+
+
+def sample_choices() -> list[tuple[str, str]]:
+    shown = {"sentiment": choice("bert.sample_sentiment", "sentiment"),
+             "sentiment-pairs": choice("bert.sample_sentiment_pairs", "sentiment-pairs"),
+             "entities": choice("bert.sample_entities", "entities")}
+    return [shown.get(k, (f"{k}: {v}", k)) for k, v in BUILTIN.items()]
 
 
 def build(ctx: AppContext) -> None:
     runner = ctx.runner
-    gr.Markdown(INTRO)
+    gr.Markdown(L("bert.intro"))
     form = ConfigForm(TASK.config)
-    with gr.Tab("Train"):
-        gr.Markdown("The hub below is where base models and dataset repos come from and where trained models go.")
+    with gr.Tab(L("bert.tab_train")):
+        gr.Markdown(L("bert.hub_note"))
         picker = hub_picker(ctx)
         with gr.Row():
-            task = form.add("task", gr.Radio([(KIND_LABELS[k], k) for k in KINDS], value=form.defaults.task, label="Task",
-                                      scale=3))
-            form.field("base", info="built in (offline), or a BERT-family repo id on the hub above", scale=2)
-            source_kind = gr.Radio(list(DATA_SOURCES), value=next(iter(DATA_SOURCES)), label="Data", scale=3)
+            task = form.add("task", gr.Radio(kind_choices(), value=form.defaults.task, label=L("bert.task"), scale=3))
+            form.field("base", info=L("bert.base_info"), scale=2)
+            source_kind = gr.Radio(source_choices(), value=next(iter(DATA_SOURCES)), label=L("bert.data"), scale=3)
         with gr.Row():
-            sample = gr.Dropdown([(f"{k}: {v}", k) for k, v in BUILTIN.items()], value=form.defaults.dataset,
-                                 label="Built-in sample", scale=3)
-            upload = gr.File(label="Table (.csv, .tsv, .jsonl): a text column and a label column; for tags, "
-                                   "words and tags as lists or space-separated", file_types=TABLE_TYPES,
-                             type="filepath", visible=False, scale=3)
-            data_repo = gr.Textbox("", label="Dataset repo id", placeholder="you/my-reviews", visible=False, scale=3)
+            sample = gr.Dropdown(sample_choices(), value=form.defaults.dataset, label=L("bert.builtin_sample"),
+                                 scale=3)
+            upload = gr.File(label=L("bert.upload"), file_types=TABLE_TYPES, type="filepath", visible=False, scale=3)
+            data_repo = gr.Textbox("", label=L("bert.data_repo"), placeholder="you/my-reviews", visible=False,
+                                   scale=3)
         with gr.Row(visible=False) as columns_row:
             # The choices come from an upload's header; any name may be typed (a dataset repo's columns).
             column_fields = [form.field(name, choices=[], allow_custom_value=True, info=None) for name in COLUMNS]
@@ -82,34 +99,29 @@ def build(ctx: AppContext) -> None:
                          "export_onnx"):
                 form.field(name, info=None)
         panel = job_panel(ctx, TASK.name, picker, metric=TASK.metric, unit="examples/s",
-                          picture_label="Confusion matrix (validation split)", picture=confusion_picture,
+                          picture_label=L("bert.confusion"), picture=confusion_picture,
                           repo_placeholder="you/minilm-reviews")
 
-    with gr.Tab("Predict") as predict_tab:
-        source = model_source(ctx, TASK.name, predict_tab, metric=TASK.metric, label="Model (fine-tuned here or pulled)",
-                              pull_label="Repo id (a text classifier, token classifier or masked LM)",
+    with gr.Tab(L("bert.tab_predict")) as predict_tab:
+        source = model_source(ctx, TASK.name, predict_tab, metric=TASK.metric, label=L("bert.model"),
+                              pull_label=L("bert.pull_label"),
                               placeholder="you/minilm-reviews", check=_text_model_kind)
         with gr.Row():
             with gr.Column():
-                text = gr.Textbox("", label="Text", lines=3, placeholder="The soup was exquisite.")
-                text_pair = gr.Textbox("", label="Second sentence (pair models)", lines=2)
-                gr.Examples([["The soup was exquisite.", ""], ["The lecture was tedious.", ""],
-                             ["The pizza was splendid.", "The pizza was dismal."],
-                             ["Kenji Tanaka flew from Seoul to Vienna to meet Airbus .", ""]],
-                            inputs=[text, text_pair], label="Examples (words the built-in training never saw)")
-                run = gr.Button("Run", variant="primary")
+                text = gr.Textbox("", label=L("bert.text"), lines=3, placeholder=EXAMPLES[0][0])
+                text_pair = gr.Textbox("", label=L("bert.text_pair"), lines=2)
+                gr.Examples(EXAMPLES, inputs=[text, text_pair], label=L("bert.examples"))
+                run = gr.Button(L("bert.run"), variant="primary")
             with gr.Column():
                 note = gr.Markdown()
-                probs = gr.Label(label="Label probabilities")
-                tags = gr.HighlightedText(label="Tags", combine_adjacent=True)
-        with gr.Accordion("Fill the mask: what the masked-LM head predicts", open=False):
-            gr.Markdown("BERT's pre-training task: hide a word behind `[MASK]` and predict it from both sides. "
-                        "Needs a model with a masked-LM head (a masked-LM run here, or e.g. "
-                        "`google-bert/bert-base-uncased` pulled from a hub).")
+                probs = gr.Label(label=L("bert.probabilities"))
+                tags = gr.HighlightedText(label=L("bert.tags"), combine_adjacent=True)
+        with gr.Accordion(L("bert.fill_title"), open=False):
+            gr.Markdown(L("bert.fill_text"))
             with gr.Row():
-                masked = gr.Textbox("The movie was [MASK].", label="Text with [MASK]", scale=3)
-                fill_btn = gr.Button("Fill", scale=1)
-            filled = gr.Label(label="Top predictions for [MASK]")
+                masked = gr.Textbox(MASKED_EXAMPLE, label=L("bert.masked"), scale=3)
+                fill_btn = gr.Button(L("bert.fill"), scale=1)
+            filled = gr.Label(label=L("bert.top_predictions"))
 
     # ------------------------------------------------------------------ events
     def on_task(kind):
@@ -144,7 +156,7 @@ def build(ctx: AppContext) -> None:
         columns = {k: (values[k] or "").strip() for k in COLUMNS}
         kind = "sequence" if values["task"] == "mlm" else values["task"]
         dataset, name, source = chosen_data(
-            DATA_SOURCES, source_kind, upload, data_repo, builtin=sample, missing="Upload a .csv, .tsv or .jsonl file.",
+            DATA_SOURCES, source_kind, upload, data_repo, builtin=sample, missing=t("bert.missing_upload"),
             keep=lambda f: keep_upload(f, runner.root / "uploads"),
             check=lambda d: pick_columns(table_columns(d), kind, **columns))
         # The column fields are hidden for a built-in sample: what they still hold is not for it.
@@ -157,7 +169,7 @@ def build(ctx: AppContext) -> None:
 
         folder = checked_model_folder(runner, folder)
         if not (text_ or "").strip():  # before any model loads: the answer is immediate
-            raise UserError("Enter some text.")
+            raise UserError(t("bert.enter_text"))
         kind = model_kind(Path(folder))
         if kind == "sequence":
             result, msg = classify_text(folder, text_, pair_)
@@ -165,14 +177,14 @@ def build(ctx: AppContext) -> None:
         if kind == "token":
             tagged, msg = tag_text(folder, text_)
             return msg, None, tagged
-        return "A masked LM: it fills `[MASK]`.", fill_mask(folder, text_), None
+        return t("bert.is_mlm"), fill_mask(folder, text_), None
 
     def fill(folder, text_):
         from hub_models.bert import fill_mask
 
         folder = checked_model_folder(runner, folder)
         if not (text_ or "").strip():
-            raise UserError("Enter a sentence with [MASK] where a word is missing.")
+            raise UserError(t("bert.enter_masked"))
         return fill_mask(folder, text_)
 
     task.change(on_task, task, sample, api_visibility="private")

@@ -12,42 +12,30 @@ from hub_models.visual import confusion_picture
 from training.config import TrainingError
 from training.runner import JobRunner
 from training.tasks import get_task
-from training.tasks.classification import AUGMENTATIONS, BUILTIN, TIMM_PREFIX, ClassificationConfig
+from training.tasks.classification import AUGMENTATIONS, BUILTIN, ClassificationConfig
 
 from .common import PREDICT, AppContext, answered, get_hub, hub_picker
 from .forms import ConfigForm
+from .i18n import L, choice, t
 from .inputs import DrawingInput, PhotoInput
 from .jobs import JOB_KEY, checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 
 TASK = get_task("classification")
 TITLE = TASK.title
 EXAMPLES = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "assets" / "examples").glob("digit-*.png"))
-INTRO = """The convolutional networks of the course, sized to train in seconds on a CPU: **LeNet**,
-**AlexNet** (ReLU, dropout), **VGG** (blocks of 3x3 convs), **NiN** (1x1 convs, global average pooling
-instead of dense layers), **GoogLeNet** (Inception blocks), **ResNet** (residual blocks), **DenseNet**
-(dense blocks, transition layers) and **MobileNet** (depthwise separable convs). Several come with and
-without **BatchNorm**: train both on the built-in digits (scikit-learn's 8x8 handwritten digits,
-offline) and compare their curves. NiN without BatchNorm barely moves in a few epochs; with it, it
-passes 96 %. Any **timm** architecture trains too (`timm:<name>`, from scratch or fine-tuned from a
-timm checkpoint on a hub), and Predict takes classifiers pulled from a hub: ours, timm's and
-transformers' (`AutoModelForImageClassification`)."""
-
-
-INSIDE_INTRO = """What the network learned, for the image above. **First-layer filters**: the kernels the first
-convolution slides over the image (edges and colour blobs in a trained network, noise in an untrained one).
-**Feature maps**: each convolution's output for this image, its most active channels, from the first layer
-(edges) to the last (parts that only fire for some classes). **Saliency** (Simonyan et al., 2014): how much the
-class score changes per pixel, |∂s/∂x|. **Occlusion** (Zeiler & Fergus, 2014): a grey square slides over the
-image, and the map shows how far the class probability drops when each spot is hidden."""
-SET_INTRO = """A labelled set through the network. Each image becomes the vector the last layer reads (the
-**penultimate features**), drawn in 2-D by **PCA** (the two directions of largest variance) or **t-SNE**
-(neighbours stay neighbours; distances between clusters mean little). Classes the network separates form
-islands. Below: the images it gets wrong, most confident first: the error analysis that tells you whether to
-collect data, fix labels, or change the model."""
-SET_SOURCES = {"Its own validation split (trained here)": "own", "Built-in digits": "digits",
-               "Upload a zip (one folder per class)": "upload"}
-STARTER_LABEL = "starter: lenet on digits"
-DATA_SOURCES = {"Built-in digits": "digits", "Upload a zip": "upload", "Dataset repo on the hub": "hub"}
+# The radios' values (what the handlers and the API get); the page shows their choice() texts.
+SET_SOURCES = {"Its own validation split (trained here)": "own", "Built-in digits": "digits",  # i18n: not shown
+               "Upload a zip (one folder per class)": "upload"}  # i18n: not shown
+SET_CHOICES = [choice("classification.set_own", "Its own validation split (trained here)"),  # i18n: not shown
+               choice("classification.builtin_digits", "Built-in digits"),
+               choice("classification.set_upload", "Upload a zip (one folder per class)")]  # i18n: not shown
+# A job's name (data, compared below), like the "lenet on digits" of a run started in the form.
+STARTER_LABEL = "starter: lenet on digits"  # i18n: not shown
+DATA_SOURCES = {"Built-in digits": "digits", "Upload a zip": "upload",
+                "Dataset repo on the hub": "hub"}  # i18n: not shown
+DATA_CHOICES = [choice("classification.builtin_digits", "Built-in digits"),
+                choice("classification.data_upload", "Upload a zip"),
+                choice("classification.data_hub", "Dataset repo on the hub")]  # i18n: not shown
 
 
 def start_starter_run(runner: JobRunner, hub: hubs.Hub) -> str | None:
@@ -80,89 +68,89 @@ def load_classifier_checked(folder: Path) -> None:
 
 def build(ctx: AppContext) -> None:
     runner = ctx.runner
-    gr.Markdown(INTRO)
+    gr.Markdown(L("classification.intro"))
     form = ConfigForm(ClassificationConfig)
-    with gr.Tab("Train"):
-        gr.Markdown("The hub below is where dataset repos come from and where trained models go.")
+    with gr.Tab(L("classification.train")):
+        gr.Markdown(L("vision.hub_note"))
         picker = hub_picker(ctx)
         with gr.Row():
             # The full list arrives on page load (listing it imports torch); the config validates the value.
-            form.field("model", info=f"ours, or {TIMM_PREFIX}<any timm model>", scale=2)
+            form.field("model", info=L("classification.model_info"), scale=2)
             form.field("init_from", placeholder="you/resnet18-pets", scale=2,
-                       info="a timm repo on the hub above; its head is replaced for your classes")
-            source_kind = gr.Radio(list(DATA_SOURCES), value="Built-in digits", label="Data", scale=3)
+                       info=L("classification.init_from_info"))
+            source_kind = gr.Radio(DATA_CHOICES, value="Built-in digits", label=L("vision.data"), scale=3)
             form.field("epochs", info=None, scale=1)
             form.field("batch_size", info=None, scale=1)
         with gr.Row():
-            upload = gr.File(label="Zip with one folder per class (cats/1.jpg, dogs/2.png ...)", file_types=[".zip"],
+            upload = gr.File(label=L("classification.upload_zip"), file_types=[".zip"],
                              type="filepath", visible=False)
-            data_repo = gr.Textbox("", label="Dataset repo id (one folder per class, or image + label columns)",
+            data_repo = gr.Textbox("", label=L("classification.data_repo"),
                                    placeholder="you/my-images", visible=False)
             form.field("image_size", info=None)
             form.add("augment", gr.CheckboxGroup(list(AUGMENTATIONS), value=[],
-                                                 label="Augmentation (training only)",
-                                                 info="flip: mirror (not for digits!), crop: small shifts, jitter: "
-                                                      "brightness and contrast"))
+                                                 label=L("classification.augment"),
+                                                 info=L("classification.augment_info")))
         with gr.Row():
             for name in ("optimizer", "lr", "schedule", "weight_decay", "seed", "export_onnx"):
                 form.field(name, info=None)
         panel = job_panel(ctx, TASK.name, picker, metric=TASK.metric, unit="img/s",
-                          picture_label="Confusion matrix (validation split)", picture=confusion_picture,
+                          picture_label=L("classification.confusion"), picture=confusion_picture,
                           repo_placeholder="you/lenet-digits")
 
-    with gr.Tab("Predict") as predict_tab:
-        source = model_source(ctx, TASK.name, predict_tab, metric=TASK.metric, label="Model (trained here or pulled)",
-                              pull_label="Repo id (ours, timm or transformers)",
+    with gr.Tab(L("classification.predict")) as predict_tab:
+        source = model_source(ctx, TASK.name, predict_tab, metric=TASK.metric, label=L("classification.model"),
+                              pull_label=L("classification.pull_label"),
                               placeholder="you/lenet-digits, timm/resnet18.a1_in1k ...", check=load_classifier_checked)
         with gr.Row():
             with gr.Column():
                 # Our checks read the file, not Gradio's decoder: broken or hostile images get their message.
                 image = PhotoInput(height=220)
-                gr.Examples(EXAMPLES, inputs=image, label="Digits from the built-in sample")
-                with gr.Accordion("Draw a digit", open=False):
-                    drawing = DrawingInput(label="Pick the brush on the left, draw a digit, then Classify the drawing",
+                gr.Examples(EXAMPLES, inputs=image, label=L("classification.examples"))
+                with gr.Accordion(L("classification.draw_digit"), open=False):
+                    drawing = DrawingInput(label=L("classification.drawing"),
                                            type="filepath", canvas_size=(280, 280), height=340, layers=False,
                                            brush=gr.Brush(default_size=20, colors=["#000000"], color_mode="fixed"))
-                    draw_btn = gr.Button("Classify the drawing")
-                top_k = gr.Slider(1, 10, value=5, step=1, label="Top k")
-                classify_btn = gr.Button("Classify", variant="primary")
+                    draw_btn = gr.Button(L("classification.classify_drawing"))
+                top_k = gr.Slider(1, 10, value=5, step=1, label=L("classification.top_k"))
+                classify_btn = gr.Button(L("classification.classify"), variant="primary")
             with gr.Column():
-                labels = gr.Label(label="Prediction")
-                seen = gr.Image(label="What the network sees (resized, grayscale models: light ink on dark)",
+                labels = gr.Label(label=L("classification.prediction"))
+                seen = gr.Image(label=L("classification.seen"),
                                 type="pil", height=160, interactive=False)
                 summary = gr.Dataframe(headers=["layer", "type", "parameters"], interactive=False,
-                                       label="Model summary", max_height=300)
-        with gr.Accordion("Inside the network: filters, feature maps, saliency, occlusion", open=False):
-            gr.Markdown(INSIDE_INTRO)
+                                       label=L("classification.model_summary"), max_height=300)
+        with gr.Accordion(L("classification.inside"), open=False):
+            gr.Markdown(L("classification.inside_intro"))
             with gr.Row():
-                target = gr.Dropdown([], value=None, allow_custom_value=True, label="Class to explain",
-                                     info="empty: the predicted one; Classify lists the top classes", scale=2)
-                look_btn = gr.Button("Look inside", scale=1)
+                target = gr.Dropdown([], value=None, allow_custom_value=True, label=L("classification.target"),
+                                     info=L("classification.target_info"), scale=2)
+                look_btn = gr.Button(L("classification.look_inside"), scale=1)
             inside_note = gr.Markdown()
             with gr.Row():
-                filters = gr.Image(label="First-layer filters", type="pil", interactive=False)
-                maps = gr.Image(label="Feature maps: the 8 most active channels of each layer (after ReLU)",
+                filters = gr.Image(label=L("classification.filters"), type="pil", interactive=False)
+                maps = gr.Image(label=L("classification.maps"),
                                 type="pil", interactive=False)
             with gr.Row():
-                salient = gr.Image(label="Saliency |∂ score / ∂ pixel|", type="pil", interactive=False)
-                occluded = gr.Image(label="Occlusion: the probability lost when each spot is hidden", type="pil",
+                salient = gr.Image(label=L("classification.saliency"), type="pil", interactive=False)
+                occluded = gr.Image(label=L("classification.occlusion"), type="pil",
                                     interactive=False)
-        with gr.Accordion("A labelled set through the network: embeddings and mistakes", open=False):
-            gr.Markdown(SET_INTRO)
+        with gr.Accordion(L("classification.set"), open=False):
+            gr.Markdown(L("classification.set_intro"))
             with gr.Row():
-                set_kind = gr.Radio(list(SET_SOURCES), value=next(iter(SET_SOURCES)), label="Images", scale=3)
-                set_upload = gr.File(label="Zip with one folder per class", file_types=[".zip"], type="filepath",
+                set_kind = gr.Radio(SET_CHOICES, value=next(iter(SET_SOURCES)), label=L("classification.images"),
+                                    scale=3)
+                set_upload = gr.File(label=L("classification.set_zip"), file_types=[".zip"], type="filepath",
                                      visible=False, scale=2)
-                method = gr.Radio(list(PROJECTIONS), value="t-SNE", label="Projection", scale=1)
-                set_btn = gr.Button("Run the set through", scale=1)
+                method = gr.Radio(list(PROJECTIONS), value="t-SNE", label=L("classification.projection"), scale=1)
+                set_btn = gr.Button(L("classification.run_set"), scale=1)
             set_note = gr.Markdown()
             with gr.Row():
-                projection = gr.Image(label="Penultimate features in 2-D, coloured by true class", type="pil",
+                projection = gr.Image(label=L("classification.projection_label"), type="pil",
                                       interactive=False)
-                wrong = gr.Gallery(label="Misclassified, most confident first (true -> predicted)", columns=4,
+                wrong = gr.Gallery(label=L("classification.mistakes"), columns=4,
                                    height=480)
             per_class = gr.Dataframe(headers=["class", "images", "accuracy"], interactive=False,
-                                     label="Accuracy by class", max_height=240)
+                                     label=L("classification.per_class"), max_height=240)
 
     # ------------------------------------------------------------------ events
     def start_job(source_kind, upload, data_repo, choice, url, token, **values):
@@ -172,7 +160,7 @@ def build(ctx: AppContext) -> None:
         hub = get_hub(choice, url, token)
         dataset, name, _ = chosen_data(
             DATA_SOURCES, source_kind, upload, data_repo, builtin=BUILTIN,
-            missing="Upload a zip with one folder per class.",
+            missing=t("classification.missing_zip"),
             keep=lambda f: extract_upload(f, runner.root / "uploads"), check=find_class_folders)
         cfg = form.config(values, dataset=dataset, hub=hub_spec(hub))
         if cfg.init_from:
@@ -185,10 +173,12 @@ def build(ctx: AppContext) -> None:
 
         folder = checked_model_folder(runner, folder)
         if not image_:
-            raise UserError("Upload an image or pick an example.")
+            raise UserError(t("classification.no_image"))
         model = load_classifier(folder)
         result, network_input = classify(model, image_, top_k=int(k))
-        return (result, network_input.resize((140, 140), 0), [list(r) for r in model_summary(model)],
+        rows = [list(r) for r in model_summary(model)]
+        headers = [t("classification.layer"), t("classification.type"), t("classification.parameters")]
+        return (result, network_input.resize((140, 140), 0), {"data": rows, "headers": headers},
                 gr.update(choices=list(result)))
 
     def predict_drawing(folder, drawn, k):
@@ -198,7 +188,7 @@ def build(ctx: AppContext) -> None:
 
         framed = centred_drawing(drawn) if drawn else None
         if framed is None:
-            raise UserError("Draw a digit first: pick the brush on the left of the canvas.")
+            raise UserError(t("classification.no_drawing"))
         return framed, *predict(folder, framed, k)
 
     def look(folder, image_, target_):
@@ -207,12 +197,11 @@ def build(ctx: AppContext) -> None:
 
         folder = checked_model_folder(runner, folder)
         if not image_:
-            raise UserError("Upload an image or pick an example.")
+            raise UserError(t("classification.no_image"))
         seen_ = look_inside(load_classifier(folder), image_, target_ or None)
-        note = (f"Explaining **{seen_.target}** (probability {seen_.probability:.2f}). Hiding the most telling "
-                f"spot leaves {seen_.lowest:.2f}.")
-        if seen_.filters is None:
-            note += " This model has no convolution: no filters or feature maps to show."
+        values = dict(target=seen_.target, probability=seen_.probability, lowest=seen_.lowest)
+        note = (t("classification.explaining", **values) if seen_.filters is not None else
+                t("classification.explaining_no_conv", **values))
         return note, seen_.filters, seen_.maps, seen_.saliency, seen_.occlusion
 
     def run_set(folder, kind_label, upload_, method_):
@@ -225,9 +214,12 @@ def build(ctx: AppContext) -> None:
         model = load_classifier(folder)
         images, y, names = load(model.image_size)
         views = set_views(model, images, y, names, method_)
-        note = (f"Accuracy **{views.accuracy:.1%}** on {views.count} images; {len(views.mistakes)} of the wrong "
-                f"ones shown." if views.mistakes else f"Accuracy **{views.accuracy:.1%}** on {views.count} images.")
-        return note, views.projection, views.mistakes, [[c, n, round(a, 3)] for c, n, a in views.per_class]
+        note = (t("classification.set_accuracy_shown", accuracy=views.accuracy, count=views.count,
+                  shown=len(views.mistakes)) if views.mistakes else
+                t("classification.set_accuracy", accuracy=views.accuracy, count=views.count))
+        rows = [[c, n, round(a, 3)] for c, n, a in views.per_class]
+        headers = [t("classification.class"), t("classification.images_count"), t("classification.accuracy")]
+        return note, views.projection, views.mistakes, {"data": rows, "headers": headers}
 
     def labelled_set(kind: str, picked: str, upload_: str | None):
         """The set views' images, checked now: a function of the model's image size giving (images in [0, 1],
@@ -241,22 +233,21 @@ def build(ctx: AppContext) -> None:
             return load_digits_tensors
         if kind == "upload":
             if not upload_:
-                raise UserError("Upload a zip with one folder per class.")
+                raise UserError(t("classification.missing_zip"))
             folder = extract_upload(upload_, runner.root / "uploads")
             count = len(image_files(folder))
             if count > MAX_POINTS:  # decoded, a big zip would fill the memory before a sample is drawn
-                raise UserError(f"The zip holds {count:,} images; the set views take up to {MAX_POINTS:,}: zip a "
-                                "sample of each class.")
+                raise UserError(t("classification.zip_too_big", count=count, limit=MAX_POINTS))
             return lambda size: load_dataset_spec(str(folder), size, "local")[:3]
         if not picked.startswith(JOB_KEY):
-            raise UserError("A pulled model has no validation split here: pick the built-in digits or upload a zip.")
+            raise UserError(t("classification.no_split"))
         cfg = config_of(ClassificationConfig, runner.get(picked.removeprefix(JOB_KEY)).config)
 
         def own(size: int):
             try:
                 return validation_images(cfg, size)
             except TrainingError as e:
-                raise UserError(f"cannot read the job's data again ({e}): upload it as a zip instead") from None
+                raise UserError(t("classification.cannot_reread", error=e)) from None
         return own
 
     toggle_data_fields(source_kind, DATA_SOURCES, {upload: ("upload",), data_repo: ("hub",)})

@@ -17,7 +17,9 @@ from common.errors import UserError
 from hub.client import Hub, resolve_hub
 
 from . import visitors
+from .i18n import L, choice, t
 
+# The hub radio's values (what handlers and API calls pass) -> kind; the radio shows each in the visitor's language.
 HUB_CHOICES = {"Local hub (offline)": "local", "huggingface.co": "hf", "Hub at a URL": "url"}
 
 
@@ -75,6 +77,11 @@ class AppContext:
         (self.identified.then if self.identified is not None else self.demo.load)(
             fill, None, [o for _, group in steps for o in group], api_visibility="private", show_progress="hidden")
 
+    def axis_titles(self, plot: gr.components.Component, **keys: str) -> None:
+        """A plot's axis and legend titles (x=, y=, color=: string keys) in the visitor's language, set as the page
+        opens: Gradio's front end translates a plot's title, not its axes'."""
+        self.on_load(lambda: gr.update(**{f"{axis}_title": t(key) for axis, key in keys.items()}), plot)
+
     @property
     def default_choice(self) -> str:
         kind = self.default_hub if self.default_hub in ("local", "hf") else "url"
@@ -104,13 +111,15 @@ class HubPicker:
 def hub_picker(ctx: AppContext) -> HubPicker:
     """Hub choice, its URL and a token field. The token goes to the hub and nowhere else."""
     with gr.Row():
-        choice = gr.Radio(list(HUB_CHOICES), value=ctx.default_choice, label="Hub", scale=2)
-        url = gr.Textbox(value=ctx.default_url, label="Hub URL", placeholder="http://host:8808",
+        hubs = [choice("common.hub_local", "Local hub (offline)"), ("huggingface.co", "huggingface.co"),
+                choice("common.hub_url", "Hub at a URL")]
+        radio = gr.Radio(hubs, value=ctx.default_choice, label=L("common.hub"), scale=2)
+        url = gr.Textbox(value=ctx.default_url, label=L("common.hub_url_label"), placeholder="http://host:8808",
                          visible=ctx.default_hub not in ("local", "hf"), scale=2)
-        token = gr.Textbox("", label="Token", type="password", placeholder="hf_... (optional for the local hub)",
+        token = gr.Textbox("", label=L("common.token"), type="password", placeholder=L("common.token_placeholder"),
                            scale=2)
-    choice.change(lambda c: gr.update(visible=HUB_CHOICES[c] == "url"), choice, url, api_visibility="private")
-    return HubPicker(choice, url, token)
+    radio.change(lambda c: gr.update(visible=HUB_CHOICES[c] == "url"), radio, url, api_visibility="private")
+    return HubPicker(radio, url, token)
 
 
 def get_hub(choice: str, url: str, token: str) -> Hub:
@@ -120,7 +129,7 @@ def get_hub(choice: str, url: str, token: str) -> Hub:
     url = (url or "").strip()
     if kind == "url":
         if not url:
-            raise UserError("Enter the hub's URL, e.g. http://host:8808")
+            raise UserError(t("common.enter_hub_url"))
         visitors.check_visitor_url(url)
     owner = visitors.owns_local_hub() if kind == "local" else visitors.is_owner()
     token = (token or "").strip() or None

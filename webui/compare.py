@@ -18,7 +18,8 @@ from training.search import MAX_TRIALS
 from training.tasks import get_task
 
 from .common import AppContext, HubPicker, get_hub
-from .jobs import JobPanel, job_choices, job_metrics, visible_job
+from .i18n import L, t
+from .jobs import JobPanel, job_choices, job_metrics, state, visible_job
 
 MAX_COMPARED = 12
 MAX_POINTS = 400  # per job's loss curve: a long run is thinned to this many points, its shape kept
@@ -42,15 +43,15 @@ def compare(runner: JobRunner, task: str, job_ids: list[str] | None) -> tuple[An
 
     spec = get_task(task)
     if not job_ids:
-        raise UserError("Pick the jobs to compare (a random search picks its trials here).")
+        raise UserError(t("compare.pick_jobs"))
     if len(job_ids) > MAX_COMPARED:
-        raise UserError(f"Compare at most {MAX_COMPARED} jobs at a time.")
+        raise UserError(t("compare.too_many", most=MAX_COMPARED))
     losses, metrics, rows = [], [], []
     for job_id in job_ids:
         try:
             job = visible_job(runner, job_id)
         except KeyError:
-            raise UserError(f"No job {job_id}.") from None
+            raise UserError(t("compare.no_job", job=job_id)) from None
         # Short enough for a legend: a trial's label without its search's name (the table has the settings).
         name = f"{job.id[-6:]} {job.label.split(': ', 1)[-1]}"[:36]
         run = runner.digest(job_id)
@@ -61,15 +62,21 @@ def compare(runner: JobRunner, task: str, job_ids: list[str] | None) -> tuple[An
         final = job_metrics(runner, job_id).get(spec.metric)
         if final is None:  # still running: its latest validation
             final = evals[-1] if evals else None
-        rows.append({"job": name, "status": job.status, **{c: job.config.get(c) for c in COLUMNS},
+        rows.append({"job": name, "status": state(job.status), **{c: job.config.get(c) for c in COLUMNS},
                      spec.metric: final})
     rows = ranked(rows, spec.metric, spec.lower_is_better)
     table = [[r["job"], r["status"], *[r[c] for c in COLUMNS],
               None if r[spec.metric] is None else round(r[spec.metric], 4)] for r in rows]
     best = rows[0] if rows[0][spec.metric] is not None else None
-    note = (f"Best so far: **{best['job']}**, {spec.metric} {best[spec.metric]:.4g} "
-            f"({'lower' if spec.lower_is_better else 'higher'} is better)." if best else "No results yet.")
-    return (pd.DataFrame(losses) if losses else None, pd.DataFrame(metrics) if metrics else None, table, note)
+    if best is None:
+        note = t("compare.no_results")
+    elif spec.lower_is_better:
+        note = t("compare.best_lower", job=best["job"], metric=spec.metric, value=best[spec.metric])
+    else:
+        note = t("compare.best_higher", job=best["job"], metric=spec.metric, value=best[spec.metric])
+    headers = [t("compare.col_job"), t("compare.col_status"), *COLUMNS, spec.metric]
+    return (pd.DataFrame(losses) if losses else None, pd.DataFrame(metrics) if metrics else None,
+            pd.DataFrame(table, columns=headers, dtype=object), note)
 
 
 def launch_search(runner: JobRunner, panel: JobPanel, *, base_job: str | None, trials: float, lr_low: float,
@@ -79,14 +86,14 @@ def launch_search(runner: JobRunner, panel: JobPanel, *, base_job: str | None, t
     from training import search
 
     if not base_job:
-        raise UserError("Watch a job first: a search varies its settings.")
+        raise UserError(t("compare.watch_first"))
     try:
         job = visible_job(runner, base_job)
     except KeyError:
-        raise UserError(f"No job {base_job}.") from None
+        raise UserError(t("compare.no_job", job=base_job)) from None
     spec = get_task(job.task)
     if not 1 <= int(trials) <= MAX_TRIALS:
-        raise UserError(f"Trials: between 1 and {MAX_TRIALS}.")
+        raise UserError(t("compare.trials_range", most=MAX_TRIALS))
     try:
         settings = search.draw(int(trials), int(seed or 0), lr=(lr_low, lr_high),
                                weight_decay=(wd_low, wd_high) if wd_high > 0 else None,
@@ -101,11 +108,12 @@ def launch_search(runner: JobRunner, panel: JobPanel, *, base_job: str | None, t
         try:
             update = panel.submit(cfg, f"{group} #{k}: {search.describe(setting)}", hub)
         except UserError as e:  # a visitor's job limit: the trials queued so far still run
-            why = f" The rest were not queued: {e}"
+            why = e
             break
         started.append(update["value"])
-    note = (f"Queued {len(started)} of {len(settings)} trials of **{group}** around {job.label} (tracker group "
-            f"`{group}`); press Compare as they finish.{why}")
+    note = t("compare.queued", done=len(started), trials=len(settings), group=group, job=job.label)
+    if why:
+        note += " " + t("compare.rest_not_queued", why=why)
     return gr.update(choices=job_choices(runner, spec.name), value=started), note
 
 
@@ -113,30 +121,30 @@ def compare_section(ctx: AppContext, panel: JobPanel, picker: HubPicker) -> None
     """Lay out and wire the accordion under ``panel``; api names ``<task>_compare`` and ``<task>_search``."""
     runner, task = ctx.runner, panel.task
     spec = get_task(task)
-    with gr.Accordion("Compare runs and search hyper-parameters", open=False) as box:
-        gr.Markdown("Overlay the curves of several runs, or let a **random search** (Bergstra & Bengio, 2012) try "
-                    "settings around the watched job: the learning rate and the weight decay drawn on a log scale, "
-                    "the batch size from the sizes ticked. Each trial is an ordinary job; every run is also logged "
-                    "to the **trackio** experiment tracker.")
+    with gr.Accordion(L("compare.title"), open=False) as box:
+        gr.Markdown(L("compare.intro"))
         with gr.Row():
-            picked = gr.Dropdown([], value=[], multiselect=True, label="Jobs to compare", scale=4)
-            compare_btn = gr.Button("Compare", scale=1)
+            picked = gr.Dropdown([], value=[], multiselect=True, label=L("compare.jobs_to_compare"), scale=4)
+            compare_btn = gr.Button(L("compare.compare"), scale=1)
         note = gr.Markdown()
         with gr.Row():
-            loss_plot = gr.LinePlot(x="step", y="loss", color="job", title="Training loss by run", height=280)
-            metric_plot = gr.LinePlot(x="epoch", y=spec.metric, color="job", title=f"Validation {spec.metric} by run",
+            loss_plot = gr.LinePlot(x="step", y="loss", color="job", title=L("compare.loss_plot"), height=280)
+            # (the metric's name is the plot's y axis)
+            metric_plot = gr.LinePlot(x="epoch", y=spec.metric, color="job", title=L("compare.metric_plot"),
                                       height=280)
+            ctx.axis_titles(loss_plot, x="axis.step", y="axis.loss", color="axis.job")
+            ctx.axis_titles(metric_plot, x="axis.epoch", color="axis.job")
         table = gr.Dataframe(headers=["job", "status", *COLUMNS, spec.metric], interactive=False,
-                             label=f"Runs, best {spec.metric} first")
+                             label=L("compare.runs_table"))
         with gr.Row():
-            trials = gr.Number(6, label="Trials", minimum=1, maximum=MAX_TRIALS, precision=0, scale=1)
-            lr_low = gr.Number(1e-4, label="Learning rate from", minimum=0, scale=1)
-            lr_high = gr.Number(1e-2, label="to", minimum=0, scale=1)
-            wd_low = gr.Number(0.0, label="Weight decay from", minimum=0, scale=1)
-            wd_high = gr.Number(0.0, label="to (0: not searched)", minimum=0, scale=1)
-            batch_sizes = gr.CheckboxGroup(list(BATCH_SIZES), value=[], label="Batch sizes (none: the job's)", scale=3)
-            seed = gr.Number(0, label="Seed", precision=0, scale=1)
-        search_btn = gr.Button("Start a random search around the watched job")
+            trials = gr.Number(6, label=L("compare.trials"), minimum=1, maximum=MAX_TRIALS, precision=0, scale=1)
+            lr_low = gr.Number(1e-4, label=L("compare.lr_from"), minimum=0, scale=1)
+            lr_high = gr.Number(1e-2, label=L("compare.to"), minimum=0, scale=1)
+            wd_low = gr.Number(0.0, label=L("compare.wd_from"), minimum=0, scale=1)
+            wd_high = gr.Number(0.0, label=L("compare.wd_to"), minimum=0, scale=1)
+            batch_sizes = gr.CheckboxGroup(list(BATCH_SIZES), value=[], label=L("compare.batch_sizes"), scale=3)
+            seed = gr.Number(0, label=L("compare.seed"), precision=0, scale=1)
+        search_btn = gr.Button(L("compare.start_search"))
     compare_btn.click(partial(compare, runner, task), picked, [loss_plot, metric_plot, table, note],
                       api_name=f"{task}_compare")
     search_inputs = {"base_job": panel.job, "trials": trials, "lr_low": lr_low, "lr_high": lr_high, "wd_low": wd_low,

@@ -7,9 +7,9 @@ import gradio as gr
 
 from common.errors import UserError
 from training.tasks import get_task
-from training.tasks.detection import TINYSSD_STRIDE
 
 from .common import PREDICT, AppContext, answered
+from .i18n import L, choice, t
 from .inputs import PhotoInput
 from .jobs import checked_model_folder, model_source
 from .vision import VisionForm, vision_train
@@ -17,20 +17,11 @@ from .vision import VisionForm, vision_train
 TASK = get_task("detection")
 TITLE = TASK.title
 EXAMPLES = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "assets" / "examples").glob("shapes-*.png"))
-INTRO = """A detector predicts **bounding boxes** and their classes. **TinySSD**, written from the lessons,
-puts **anchor boxes** of several sizes and shapes on every cell of feature maps at four scales (fine maps
-for small objects, coarse ones for big objects); training **matches** each object to the anchors it
-overlaps most (**IoU**, intersection over union) and learns, per anchor, a class and the **offsets** to the
-object's box. At prediction many anchors fire on the same object: **non-maximum suppression** keeps the
-best box and drops those overlapping it by more than the IoU threshold. Move the sliders to re-filter the
-same predictions, open *NMS step by step* to see who suppressed whom, and *Anchors* to see the boxes one
-scale offers. torchvision's **Faster R-CNN** (two stages: proposals, then RoI heads), **RetinaNet**
-(focal loss), **FCOS** (anchor-free) and **SSDlite** train the same way. **DETR** (Carion et al., 2020) has no
-anchors and no NMS: a transformer predicts a set of boxes, matched one-to-one to the true ones for the loss;
-pull one (or YOLOS) from a hub, or fine-tune from its COCO weights (*Fine-tune from*). Metric: **mAP** (COCO protocol) at IoU 0.5 and averaged over IoU 0.5:0.95. The built-in
-data are scenes of ellipses, rectangles and triangles drawn with exact boxes."""
-
-DATA_SOURCES = {"Built-in shapes": "builtin", "Upload a zip (COCO or YOLO)": "upload", "Dataset repo on the hub": "hub"}
+DATA_SOURCES = {  # (the values are what API calls send)
+    choice("detection.data_builtin", "Built-in shapes"): "builtin",  # i18n: not shown
+    choice("detection.data_upload", "Upload a zip (COCO or YOLO)"): "upload",  # i18n: not shown
+    choice("detection.data_hub", "Dataset repo on the hub"): "hub",  # i18n: not shown
+}
 MAX_CANDIDATES_SHOWN = 300
 
 
@@ -47,46 +38,52 @@ def _check_folder(folder: str) -> str:
     return check_detection_folder(folder)
 
 
+def _tables(picture, rows, nms_rows):
+    """show_detections' picture and tables, the tables with headers in the visitor's language."""
+    return (picture, {"headers": [t("detection.col_class"), t("detection.col_score"), "x1", "y1", "x2", "y2"],
+                      "data": rows},
+            {"headers": [t("detection.col_step"), t("detection.col_kept"), t("detection.col_suppressed"),
+                         t("detection.col_which")], "data": nms_rows})
+
+
 def build(ctx: AppContext) -> None:
     runner = ctx.runner
-    gr.Markdown(INTRO)
-    with gr.Tab("Train"):
+    gr.Markdown(L("detection.intro"))
+    with gr.Tab(L("detection.train")):
         vision_train(ctx, VisionForm(
-            task=TASK, model_label="Detector", data_sources=DATA_SOURCES,
-            upload_label="Zip: images + a COCO instances JSON, or YOLO images/ + labels/ (+ data.yaml)",
-            repo_label="Dataset repo id (COCO or YOLO layout)", repo_placeholder="you/my-boxes",
-            missing_upload="Upload a zip with images and COCO or YOLO annotations.",
-            check_folder=_check_folder, picture_label="Detections on validation images (score >= 0.4)",
-            push_placeholder="you/tinyssd-shapes", size_info=f"a multiple of {TINYSSD_STRIDE} for TinySSD"))
+            task=TASK, model_label=L("detection.model_label"), data_sources=DATA_SOURCES,
+            upload_label=L("detection.upload_label"), repo_label=L("detection.repo_label"),
+            repo_placeholder="you/my-boxes",
+            missing_upload=lambda: t("detection.missing_upload"),
+            check_folder=_check_folder, picture_label=L("detection.picture_label"),
+            push_placeholder="you/tinyssd-shapes", size_info=L("detection.size_info")))
 
-    with gr.Tab("Detect") as detect_tab:
-        source = model_source(ctx, TASK.name, detect_tab, metric=TASK.metric, label="Model (trained here or pulled)",
-                              pull_label="Repo id (ours, or a transformers object detector: DETR, YOLOS...)",
+    with gr.Tab(L("detection.detect")) as detect_tab:
+        source = model_source(ctx, TASK.name, detect_tab, metric=TASK.metric, label=L("detection.model_source"),
+                              pull_label=L("detection.pull_label"),
                               placeholder="you/tinyssd-shapes", check=_check)
         cands = gr.State(None)  # the network's scored boxes before NMS: the sliders re-filter these
         with gr.Row():
             with gr.Column():
                 image = PhotoInput(height=220)
-                gr.Examples(EXAMPLES, inputs=image, label="Scenes like the built-in sample")
-                score = gr.Slider(0.01, 0.99, value=0.5, step=0.01, label="Score threshold")
-                iou = gr.Slider(0.05, 1.0, value=0.5, step=0.05, label="NMS IoU threshold",
-                                info="1: no suppression (every overlapping box stays)")
-                detect_btn = gr.Button("Detect", variant="primary")
+                gr.Examples(EXAMPLES, inputs=image, label=L("detection.examples"))
+                score = gr.Slider(0.01, 0.99, value=0.5, step=0.01, label=L("detection.score"))
+                iou = gr.Slider(0.05, 1.0, value=0.5, step=0.05, label=L("detection.iou"),
+                                info=L("detection.iou_info"))
+                detect_btn = gr.Button(L("detection.detect"), variant="primary")
             with gr.Column():
-                picture = gr.Image(label="Detections (grey: boxes NMS removed)", type="pil", buttons=["download"])
+                picture = gr.Image(label=L("detection.picture"), type="pil", buttons=["download"])
                 table = gr.Dataframe(headers=["class", "score", "x1", "y1", "x2", "y2"], interactive=False,
-                                     label="Detections", max_height=240)
-        with gr.Accordion("NMS step by step", open=False):
-            steps = gr.Dataframe(headers=["step", "kept (highest score left)", "suppressed", "which (IoU with kept)"],
+                                     label=L("detection.table"), max_height=240)
+        with gr.Accordion(L("detection.nms_steps"), open=False):
+            steps = gr.Dataframe(headers=["step", "kept", "suppressed", "which"],
                                  interactive=False, max_height=300)
-        with gr.Accordion("Anchors (TinySSD)", open=False):
-            gr.Markdown("Dots: the cells of the chosen feature map. White: the anchors of the centre cell. "
-                        "Coloured: anchors with IoU >= 0.5 with a detected object, the ones training would "
-                        "have matched to it. Scale 1 is the finest map (small objects).")
+        with gr.Accordion(L("detection.anchors_title"), open=False):
+            gr.Markdown(L("detection.anchors_text"))
             with gr.Row():
-                scale = gr.Slider(1, 4, value=1, step=1, label="Feature-map scale")
-                anchors_btn = gr.Button("Show anchors")
-            anchors_img = gr.Image(label="Anchors", type="pil")
+                scale = gr.Slider(1, 4, value=1, step=1, label=L("detection.scale"))
+                anchors_btn = gr.Button(L("detection.show_anchors"))
+            anchors_img = gr.Image(label=L("detection.anchors"), type="pil")
 
     # ------------------------------------------------------------------ events
     def detect(folder, image_, score_, iou_):
@@ -94,9 +91,9 @@ def build(ctx: AppContext) -> None:
 
         folder = checked_model_folder(runner, folder)
         if not image_:
-            raise UserError("Upload an image or pick an example.")
+            raise UserError(t("detection.upload_image"))
         found = detect_image(load_cached(folder), image_)
-        return *show_detections(image_, found, float(score_), float(iou_)), {**found, "image": image_}
+        return *_tables(*show_detections(image_, found, float(score_), float(iou_))), {**found, "image": image_}
 
     def refilter(found, score_, iou_):
         """The sliders: the same candidates through new thresholds, no network run."""
@@ -106,7 +103,7 @@ def build(ctx: AppContext) -> None:
         if not found:
             return gr.skip(), gr.skip(), gr.skip()
         try:
-            return show_detections(found["image"], found, float(score_), float(iou_))
+            return _tables(*show_detections(found["image"], found, float(score_), float(iou_)))
         except InputError:  # the uploaded file is gone (a new upload replaced it): wait for Detect
             return gr.skip(), gr.skip(), gr.skip()
 
@@ -116,7 +113,7 @@ def build(ctx: AppContext) -> None:
         folder = checked_model_folder(runner, folder)
         image = image or (found or {}).get("image")
         if not image:
-            raise UserError("Upload an image or pick an example.")
+            raise UserError(t("detection.upload_image"))
         same = found if found and found.get("image") == image else None  # the boxes detected on this image
         return anchor_picture(load_cached(folder), image, int(scale), same, float(score), float(iou))
 

@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator
 from starlette.requests import Request as HttpRequest  # (FastAPI reads the routes' annotations at import)
 
 from common.errors import UserError
-from hub.client import check_repo_id
+from hub.client import HubNotFound, HubUnreachable, check_repo_id
 from training.layout import model_marker
 
 from . import visitors
@@ -413,11 +413,11 @@ class Endpoint:
             if folder is None or time.monotonic() - at > PULL_FRESH_S or not folder.exists():
                 try:
                     folder = visitors.pull(repo_id, hub)
+                except HubNotFound:  # (the hub's own words speak of tokens, which the endpoint ignores)
+                    raise EndpointError(404, f"No repo {repo_id!r} on this app's hub (private repos are not "
+                                             "served here)") from None
                 except UserError as e:
-                    if "not found" in str(e):  # (the hub's own words speak of tokens, which the endpoint ignores)
-                        raise EndpointError(404, f"No repo {repo_id!r} on this app's hub (private repos are not "
-                                                 "served here)") from None
-                    raise EndpointError(502 if "Cannot reach" in str(e) else 400, str(e)) from None
+                    raise EndpointError(502 if isinstance(e, HubUnreachable) else 400, str(e)) from None
                 with self._lock:
                     self._pulled[key] = (folder, time.monotonic())
                     while len(self._pulled) > MAX_PULLED:

@@ -11,6 +11,7 @@ from training.tasks import get_task
 from . import visitors
 from .common import PREDICT, AppContext, answered
 from .forms import ConfigForm
+from .i18n import L, choice, t
 from .inputs import PhotoInput
 from .jobs import load_checked, model_choices, model_source
 from .vision import VisionForm, vision_train
@@ -18,25 +19,22 @@ from .vision import VisionForm, vision_train
 TASK = get_task("faces")
 TITLE = TASK.title
 EX = Path(__file__).resolve().parents[1] / "assets" / "examples"
-INTRO = """**Verification** answers "are these two photos the same person?"; **recognition** answers "who is
-this?" among enrolled people. Both compare **embeddings**: a network maps a face to a vector, and two faces
-are the same person when their vectors are closer than a **threshold**. One photo per person is enough to
-enrol them (**one-shot learning**): nothing is retrained when someone joins. The network is trained as a
-**Siamese network** (the same weights embed both faces) with **contrastive loss** (pull same-person pairs
-together, push others beyond a margin) or **triplet loss** (anchor closer to a positive than to a
-negative by a margin), using **semi-hard** negatives: farther than the positive, yet inside the margin.
-Faces are found by OpenCV's **Haar cascade**, cut out and turned so the eyes are level (**alignment**).
-The built-in sample is drawn people (no face data set ships offline); a model trained on it knows drawn
-faces. For photographs, train on a zip of photos with one folder per person (LFW's layout)."""
 
-DATA_SOURCES = {"Built-in drawn people (80 + 20 unseen)": "builtin", "Upload a zip (one folder per person)": "upload",
-                "Dataset repo on the hub": "hub"}
-CROP_MODES = {"As the model was trained": "auto", "Find the face (Haar cascade)": "haar",
-              "The image is a face crop": "none"}
+# The Data radio: shown words -> kind; the values (what the handler and the API get) stay as they were
+DATA_SOURCES = {choice("faces.data_builtin", "Built-in drawn people (80 + 20 unseen)"): "builtin",  # i18n: not shown
+                choice("faces.data_upload", "Upload a zip (one folder per person)"): "upload",  # i18n: not shown
+                choice("faces.data_hub", "Dataset repo on the hub"): "hub"}  # i18n: not shown
+# The Faces radio's values (what its handlers and the API get; the page shows CROP_CHOICES' words)
+AUTO = "As the model was trained"  # i18n: not shown
+HAAR = "Find the face (Haar cascade)"  # i18n: not shown
+CROP_MODES = {AUTO: "auto", HAAR: "haar",
+              "The image is a face crop": "none"}  # i18n: not shown
+CROP_CHOICES = [choice("faces.crop_auto", AUTO), choice("faces.crop_haar", HAAR),
+                choice("faces.crop_none", "The image is a face crop")]  # i18n: not shown
 EXAMPLES = [[str(EX / a), str(EX / b), mode] for a, b, mode in [
-    ("face-visitor-a1.png", "face-visitor-a2.png", "As the model was trained"),
-    ("face-visitor-a1.png", "face-visitor-b1.png", "As the model was trained"),
-    ("face-astronaut.jpg", "face-astronaut-mirrored.jpg", "Find the face (Haar cascade)")]]
+    ("face-visitor-a1.png", "face-visitor-a2.png", AUTO),
+    ("face-visitor-a1.png", "face-visitor-b1.png", AUTO),
+    ("face-astronaut.jpg", "face-astronaut-mirrored.jpg", HAAR)]]
 
 
 def _check(folder: Path) -> None:
@@ -53,13 +51,12 @@ def _check_folder(folder: str) -> str:
 
 def extras(form: ConfigForm) -> None:
     with gr.Row():
-        form.field("loss", widget=gr.Radio, info="triplet: anchor/positive/negative; contrastive: a Siamese pair")
-        form.field("mining", label="Triplet mining", info=None)
-        form.field("margin", info="0: 0.2 for triplet, 1.0 for contrastive")
-        form.field("embedding_dim", label="Embedding size", info=None)
-        form.field("photos_per_person", label="Photos per person in a batch", info=None)
-        form.field("face_crop", label="Face finding",
-                   info="auto: crops as given for the built-in people, Haar cascade for uploads")
+        form.field("loss", widget=gr.Radio, info=L("faces.loss_info"))
+        form.field("mining", label=L("faces.triplet_mining"), info=None)
+        form.field("margin", info=L("faces.margin_info"))
+        form.field("embedding_dim", label=L("faces.embedding_size"), info=None)
+        form.field("photos_per_person", label=L("faces.photos_per_person"), info=None)
+        form.field("face_crop", label=L("faces.face_finding"), info=L("faces.face_crop_info"))
 
 
 def build(ctx: AppContext) -> None:
@@ -70,63 +67,52 @@ def build(ctx: AppContext) -> None:
         from hub_models.faces import Gallery
 
         return Gallery(visitors.own_folder(runner.root / visitors.FACE_GALLERY))
-    gr.Markdown(INTRO)
-    source = model_source(ctx, TASK.name, [], metric=TASK.metric, label="Face embedder (trained here or pulled)",
-                          pull_label="Repo id (ours, a timm model or a transformers vision model)",
-                          placeholder="you/faces-small-cnn", check=_check)
-    threshold = gr.Slider(0, 2, value=1.0, step=0.005, label="Threshold: same person if distance <= this",
-                          info="set to the picked model's own threshold (the best on its validation pairs); move it "
-                               "to see the verdict change")
-    with gr.Tab("Verify") as verify_tab:
+    gr.Markdown(L("faces.intro"))
+    source = model_source(ctx, TASK.name, [], metric=TASK.metric, label=L("faces.model_label"),
+                          pull_label=L("faces.pull_label"), placeholder="you/faces-small-cnn", check=_check)
+    threshold = gr.Slider(0, 2, value=1.0, step=0.005, label=L("faces.threshold"), info=L("faces.threshold_info"))
+    with gr.Tab(L("faces.tab_verify")) as verify_tab:
         last = gr.State(None)  # the last distance: the threshold slider re-decides without the network
         with gr.Row():
-            image_a = PhotoInput(label="Photo A (a file, the webcam or the clipboard)", height=220)
-            image_b = PhotoInput(label="Photo B", height=220)
-            mode = gr.Radio(list(CROP_MODES), value="As the model was trained", label="Faces")
-        gr.Examples(EXAMPLES, inputs=[image_a, image_b, mode],
-                    label="Drawn people like the built-in sample; a photograph (NASA, via scikit-image) and a "
-                          "mirrored, darker, tilted copy of it")
-        verify_btn = gr.Button("Verify", variant="primary")
+            image_a = PhotoInput(label=L("faces.photo_a"), height=220)
+            image_b = PhotoInput(label=L("faces.photo_b"), height=220)
+            mode = gr.Radio(CROP_CHOICES, value=AUTO, label=L("faces.faces"))
+        gr.Examples(EXAMPLES, inputs=[image_a, image_b, mode], label=L("faces.verify_examples"))
+        verify_btn = gr.Button(L("faces.verify"), variant="primary")
         verdict = gr.Markdown()
-        picture = gr.Image(label="Photos (green: the face used, dots: eyes) and the aligned crops", type="pil",
-                           buttons=["download"])
-    with gr.Tab("Recognise") as recognise_tab:
-        gr.Markdown("Enrol people with **one photo each**; the gallery is kept on disk (the crops, so any model can "
-                    "use it). Identify finds the closest enrolled face, or says *unknown* when none is within the "
-                    "threshold.")
+        picture = gr.Image(label=L("faces.picture"), type="pil", buttons=["download"])
+    with gr.Tab(L("faces.tab_recognise")) as recognise_tab:
+        gr.Markdown(L("faces.recognise_intro"))
         with gr.Row():
             with gr.Column():
-                enrol_photo = PhotoInput(label="Photo to enrol (a file, the webcam or the clipboard)", height=220)
+                enrol_photo = PhotoInput(label=L("faces.enrol_photo"), height=220)
                 with gr.Row():
-                    enrol_name = gr.Textbox("", label="Name", placeholder="Ada", scale=3)
-                    replace = gr.Checkbox(label="Replace", info="if the name is taken", scale=1)
-                enrol_mode = gr.Radio(list(CROP_MODES), value="As the model was trained",
-                                      label="Faces (to enrol and to identify)")
-                enrol_btn = gr.Button("Enrol")
+                    enrol_name = gr.Textbox("", label=L("faces.name"), placeholder="Ada", scale=3)
+                    replace = gr.Checkbox(label=L("faces.replace"), info=L("faces.replace_info"), scale=1)
+                enrol_mode = gr.Radio(CROP_CHOICES, value=AUTO, label=L("faces.faces_enrol_identify"))
+                enrol_btn = gr.Button(L("faces.enrol"))
                 gr.Examples([[str(EX / f"face-visitor-{p}1.png"), name] for p, name in
                              (("a", "Visitor A"), ("b", "Visitor B"), ("c", "Visitor C"))],
-                            inputs=[enrol_photo, enrol_name], label="Drawn people")
+                            inputs=[enrol_photo, enrol_name], label=L("faces.drawn_people"))
             with gr.Column():
-                query = PhotoInput(label="Photo to identify", height=220)
+                query = PhotoInput(label=L("faces.query_photo"), height=220)
                 gr.Examples([[str(EX / "face-visitor-a2.png")], [str(EX / "face-astronaut.jpg")]], inputs=[query],
-                            label="Another photo of visitor A; a photograph")
-                identify_btn = gr.Button("Identify", variant="primary")
+                            label=L("faces.identify_examples"))
+                identify_btn = gr.Button(L("faces.identify"), variant="primary")
                 answer = gr.Markdown()
-                ranking = gr.Dataframe(headers=["name", "distance"], interactive=False, label="Closest first")
-        gallery = gr.Gallery(label="Gallery", columns=8, height=220, allow_preview=False)
+                ranking = gr.Dataframe(headers=["name", "distance"], interactive=False, label=L("faces.closest_first"))
+        gallery = gr.Gallery(label=L("faces.gallery"), columns=8, height=220, allow_preview=False)
         with gr.Row():
-            remove_name = gr.Dropdown(label="Remove a person", choices=[], scale=3)
-            remove_btn = gr.Button("Remove", scale=1)
-    with gr.Tab("Train"):
+            remove_name = gr.Dropdown(label=L("faces.remove_person"), choices=[], scale=3)
+            remove_btn = gr.Button(L("faces.remove"), scale=1)
+    with gr.Tab(L("faces.tab_train")):
         vision_train(ctx, VisionForm(
-            task=TASK, model_label="Embedding network",
-            model_info="or timm:<any timm architecture>; timm backbones start from random weights (no download)",
-            data_sources=DATA_SOURCES, upload_label="Zip: one folder per person, 2+ photos each (LFW's layout)",
-            repo_label="Dataset repo id (one folder per person)", repo_placeholder="you/my-faces",
-            missing_upload="Upload a zip with one folder of photos per person.", check_folder=_check_folder,
-            picture_label="Unseen people: ROC (model vs raw pixels) and distances of same / different pairs",
-            push_placeholder="you/faces-small-cnn", picture_file="val_roc.png", extras=extras,
-            size_info="faces are resized to this square"))
+            task=TASK, model_label=L("faces.train_model"), model_info=L("faces.train_model_info"),
+            data_sources=DATA_SOURCES, upload_label=L("faces.upload_label"), repo_label=L("faces.repo_label"),
+            repo_placeholder="you/my-faces",
+            missing_upload=lambda: t("faces.missing_upload"), check_folder=_check_folder,
+            picture_label=L("faces.train_picture"), push_placeholder="you/faces-small-cnn",
+            picture_file="val_roc.png", extras=extras, size_info=L("faces.size_info")))
 
     # ------------------------------------------------------------------ events
     def model_for(folder):
@@ -142,18 +128,18 @@ def build(ctx: AppContext) -> None:
 
         model = model_for(folder)
         if not photo_a or not photo_b:
-            raise UserError("Upload two photos (A and B), or pick an example.")
+            raise UserError(t("faces.need_two_photos"))
         result = verify(model, photo_a, photo_b, CROP_MODES.get(faces, "auto"))
         d = result["distance"]
         return (with_notes(say(d, float(threshold)), result["notes"]), verify_picture(result),
                 {"distance": d, "notes": result["notes"]})
 
-    def redecide(found, t):
+    def redecide(found, limit):
         from hub_models.faces import verdict as say
 
         if not found:
             return gr.skip()
-        return with_notes(say(found["distance"], float(t)), found["notes"])
+        return with_notes(say(found["distance"], float(limit)), found["notes"])
 
     def gallery_view():
         # On page open, an empty gallery must not import the face code (torch, OpenCV: 1.5 s of the first page).
@@ -173,27 +159,30 @@ def build(ctx: AppContext) -> None:
     def enrol(folder, photo, name, replace, faces):
         model = model_for(folder)
         if not photo:
-            raise UserError("Upload a photo of the person to enrol.")
+            raise UserError(t("faces.need_enrol_photo"))
         face = face_of(model, photo, faces)
         name = own_gallery().enrol(name, face.crop, bool(replace))
-        gr.Info(f"{name} enrolled" + (f" ({len(face.others) + 1} faces in the photo: the largest was used)"
-                                      if face.others else ""))
+        gr.Info(t("faces.enrolled_largest", name=name, count=len(face.others) + 1) if face.others else
+                t("faces.enrolled", name=name))
         return *gallery_view(), ""
 
-    def identify(folder, photo, t, mode_):
+    def identify(folder, photo, limit, mode_):
+        import pandas as pd
+
         model = model_for(folder)
         if not photo:
-            raise UserError("Upload a photo to identify.")
+            raise UserError(t("faces.need_query_photo"))
         face = face_of(model, photo, mode_)
-        who, ranked = own_gallery().identify(model, face.crop, float(t))
+        who, ranked = own_gallery().identify(model, face.crop, float(limit))
         best, d = ranked[0]
-        text = (f"**{who}** (distance {d:.3f} <= threshold {float(t):.3f})" if who else
-                f"**Unknown**: the closest is {best} at distance {d:.3f} > threshold {float(t):.3f}")
-        return text, [[n, round(v, 4)] for n, v in ranked]
+        text = t("faces.identified", name=who, distance=d, threshold=float(limit)) if who else \
+            t("faces.unknown", name=best, distance=d, threshold=float(limit))
+        return text, pd.DataFrame([[n, round(v, 4)] for n, v in ranked],
+                                  columns=[t("faces.col_name"), t("faces.col_distance")])
 
     def remove(name):
         if not name:
-            raise UserError("Pick a person to remove.")
+            raise UserError(t("faces.pick_person"))
         own_gallery().remove(name)
         return gallery_view()
 
@@ -220,7 +209,7 @@ def build(ctx: AppContext) -> None:
              api_name="faces_identify", **PREDICT)
     remove_btn.click(remove, remove_name, [gallery, remove_name], api_name="faces_remove")
     recognise_tab.select(gallery_view, None, [gallery, remove_name], api_name="faces_gallery")
-    for t in (verify_tab, recognise_tab):
-        t.select(lambda cur: model_choices(runner, TASK.name, TASK.metric, cur), source, source,
+    for tab in (verify_tab, recognise_tab):
+        tab.select(lambda cur: model_choices(runner, TASK.name, TASK.metric, cur), source, source,
                  api_visibility="private")
     ctx.on_load(gallery_view, [gallery, remove_name])

@@ -14,75 +14,88 @@ from training.config import SCHEDULES
 
 from . import visitors
 from .common import IN_REQUEST, AppContext, get_hub, hub_picker, throttled
+from .i18n import L, choice, t
 
 TITLE = "Foundations"
 
-OPTIM_INTRO = """
-Every optimiser takes the gradient **g** of the loss at the current point and decides how far to move.
-**SGD**: w ← w − η g. **Momentum**: a velocity v ← μ v + g accumulates past gradients (μ = 0.9), w ← w − η v, so
-steps grow along a consistent direction and cancel across a ravine; **Nesterov** looks one step ahead
-(w ← w − η (g + μ v)). **AdaGrad** divides by the root of the sum of all squared gradients so far: every
-coordinate gets its own step size, which only shrinks. **RMSProp** uses a moving average of squared gradients
-instead (ρ = 0.99), so steps do not vanish. **Adam** combines momentum and RMSProp, with bias correction
-(m̂ = m / (1 − β₁ᵗ), v̂ = v / (1 − β₂ᵗ)); **AdamW** decays the weights apart from the adaptive scaling
-(w ← w (1 − η λ)). Each line below is one optimiser from the same start; the star is the minimum. The learning
-rate η follows the schedule (warm-up: linear from 0 over the first steps).
-"""
+
+def _table(rows: list[list[Any]], headers: list[str]) -> Any:
+    """A table's rows under headers in the visitor's language (a layout's headers cannot be translated keys)."""
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=headers)
 
 
 def _lr_key(name: str) -> str:
     return f"lr_{name.lower()}"
 
 
+def surface_names() -> dict[str, str]:
+    """Each loss surface's name (the value the handler gets) as the visitor reads it."""
+    return {"ill-conditioned quadratic": t("foundations.surface_quadratic"), "Rosenbrock": "Rosenbrock",
+            "saddle": t("foundations.surface_saddle"), "Beale": "Beale",
+            "noisy quadratic": t("foundations.surface_noisy")}
+
+
+def race_headers() -> list[str]:
+    return [t("foundations.col_optimiser"), "x", "y", "f", t("foundations.col_distance"), t("foundations.col_status")]
+
+
 def optimiser_race(surface: str, steps: int, schedule: str, warmup: int, seed: int, chosen: list[str],
-                   **lrs: float) -> Iterator[tuple[Any, str, list[list[Any]]]]:
+                   **lrs: float) -> Iterator[tuple[Any, str, Any]]:
     """The race's picture, a status line and the final positions, streamed while the optimisers run."""
     from lab.optim import race, race_picture, summary
 
     if surface not in SURFACES:
-        raise UserError(f"Pick a surface: {', '.join(SURFACES)}.")
+        raise UserError(t("foundations.pick_surface", surfaces=", ".join(SURFACES)))
     if not chosen:
-        raise UserError("Pick at least one optimiser.")
+        raise UserError(t("foundations.pick_optimiser"))
     rates = {}
     for name in chosen:
         lr = lrs.get(_lr_key(name))
         if lr is None or not 0 < float(lr) <= 10:
-            raise UserError(f"{name}'s learning rate must be above 0 and at most 10.")
+            raise UserError(t("foundations.bad_lr", name=name))
         rates[name] = float(lr)
     steps, warmup = int(steps or 0), int(warmup or 0)
     if not 1 <= steps <= MAX_STEPS:
-        raise UserError(f"Steps must be between 1 and {MAX_STEPS}.")
+        raise UserError(t("foundations.bad_steps", max=MAX_STEPS))
     if not 0 <= warmup < steps:
-        raise UserError("Warm-up must be at least 0 and shorter than the run.")
+        raise UserError(t("foundations.bad_warmup"))
     every = max(1, steps // 60)
+    name = surface_names().get(surface, surface)
     for state in throttled(race(surface, rates, steps, schedule, warmup, seed=int(seed or 0), every=every)):
         stopped = "; ".join(f"{n} {why}" for n, why in state.stopped.items())
-        text = f"Step {state.step} / {steps} on *{surface}*: {SURFACES[surface].note}" + (
-            f". **{stopped}**: lower its learning rate." if stopped else ".")
-        yield race_picture(state), text, summary(state)
+        note = SURFACES[surface].note()
+        text = (t("foundations.race_status_stopped", step=state.step, steps=steps, surface=name, note=note,
+                  stopped=stopped) if stopped else
+                t("foundations.race_status", step=state.step, steps=steps, surface=name, note=note))
+        yield race_picture(state), text, _table(summary(state), race_headers())
 
 
-def optimiser_section() -> None:
-    gr.Markdown(OPTIM_INTRO)
+def optimiser_section(ctx: AppContext) -> None:
+    gr.Markdown(L("foundations.optim_intro"))
     first = next(iter(SURFACES))
+    surfaces = [choice("foundations.surface_quadratic", "ill-conditioned quadratic"), "Rosenbrock",
+                choice("foundations.surface_saddle", "saddle"), "Beale",
+                choice("foundations.surface_noisy", "noisy quadratic")]
     with gr.Row():
-        surface = gr.Dropdown(list(SURFACES), value=first, label="Loss surface", scale=2)
-        chosen = gr.CheckboxGroup(list(OPTIMISERS), value=["SGD", "Momentum", "RMSProp", "Adam"], label="Optimisers",
-                                  scale=4)
+        surface = gr.Dropdown(surfaces, value=first, label=L("foundations.loss_surface"), scale=2)
+        chosen = gr.CheckboxGroup(list(OPTIMISERS), value=["SGD", "Momentum", "RMSProp", "Adam"],
+                                  label=L("foundations.optimisers"), scale=4)
     with gr.Row():
-        steps = gr.Slider(10, MAX_STEPS, value=200, step=10, label="Steps")
-        schedule = gr.Dropdown(list(SCHEDULES), value="constant", label="Learning-rate schedule")
-        warmup = gr.Number(0, label="Warm-up steps", minimum=0, precision=0)
-        seed = gr.Number(0, label="Seed (the noisy surface's noise)", precision=0)
-    with gr.Accordion("Learning rates (the surface's defaults show each optimiser's character)", open=False):
+        steps = gr.Slider(10, MAX_STEPS, value=200, step=10, label=L("foundations.steps"))
+        schedule = gr.Dropdown(list(SCHEDULES), value="constant", label=L("foundations.lr_schedule"))
+        warmup = gr.Number(0, label=L("foundations.warmup_steps"), minimum=0, precision=0)
+        seed = gr.Number(0, label=L("foundations.noise_seed"), precision=0)
+    with gr.Accordion(L("foundations.learning_rates"), open=False):
         with gr.Row():
             lrs = {name: gr.Number(SURFACES[first].lrs[name], label=f"{name} η", minimum=0, maximum=10)
                    for name in OPTIMISERS}
-    run = gr.Button("Run", variant="primary")
+    run = gr.Button(L("foundations.run"), variant="primary")
     status = gr.Markdown()
-    picture = gr.Image(label="Trajectories and loss", type="pil", show_label=False, height=460)
-    table = gr.Dataframe(headers=["optimiser", "x", "y", "f", "distance to the minimum", "status"],
-                         label="Where each one ended", interactive=False)
+    picture = gr.Image(label=L("foundations.trajectories"), type="pil", show_label=False, height=460)
+    table = gr.Dataframe(headers=race_headers(), label=L("foundations.where_ended"), interactive=False)
+    ctx.on_load(lambda: _table([], race_headers()), table)
     surface.change(lambda s: [SURFACES.get(s, SURFACES[first]).lrs[n] for n in OPTIMISERS], surface, list(lrs.values()),
                    api_visibility="private", queue=False)
     run.click(optimiser_race, None, [picture, status, table], api_name="foundations_optimisers", **IN_REQUEST,
@@ -90,14 +103,6 @@ def optimiser_section() -> None:
                              "seed": seed, "chosen": chosen, **{_lr_key(n): c for n, c in lrs.items()}})
 
 
-CONV_INTRO = """
-A convolutional layer computes a **cross-correlation**: the kernel slides over the input and each output is the
-sum of the window times the kernel (and, with several input channels, the sum over the channels of each
-channel's cross-correlation: a kernel has one slice per input channel). **Padding** p adds zeros around the
-input, **stride** s moves the window s cells at a time, so an n-wide input gives ⌊(n + 2p − k) / s⌋ + 1 outputs.
-**Pooling** takes the maximum or the average of each window, channel by channel, with no weights to learn.
-Every number is shown; the sums below give each output. The defaults are d2l's worked example.
-"""
 PHOTOS = sorted(str(p) for p in (Path(__file__).resolve().parents[1] / "assets" / "examples").glob("content-*.jpg"))
 
 
@@ -106,20 +111,20 @@ def conv_grid(grid: str, kernel: str, padding: int, stride: int, pool_size: int,
     """The grids with every number, the sums that make the output, and the output sizes checked against torch."""
     from lab.conv import correlate, grid_picture, parse_grid, pool, size_line, torch_pool
 
-    x, k = parse_grid(grid, "Input"), parse_grid(kernel, "Kernel")
+    x, k = parse_grid(grid, t("foundations.input")), parse_grid(kernel, t("foundations.kernel"))
     padding, stride = int(padding or 0), int(stride or 1)
     pool_size, pool_stride, pool_padding = int(pool_size or 2), int(pool_stride or 1), int(pool_padding or 0)
     result = correlate(x, k, padding, stride)
     pooled, reference = pool(x, pool_size, pool_padding, pool_stride, pool_mode), \
         torch_pool(x, pool_size, pool_padding, pool_stride, pool_mode)
-    same = "the same numbers as torch ✓" if result["agrees"] and bool((pooled == reference).all()) else \
-        "**torch disagrees ✗**"
+    agrees = result["agrees"] and bool((pooled == reference).all())
+    pooling = t("foundations.max_pooling") if pool_mode == "max" else t("foundations.avg_pooling")
     sizes = "\n\n".join([
         size_line(tuple(x.shape[1:]), tuple(k.shape[1:]), padding, stride, tuple(result["torch"].shape),
-                  "Convolution (torch.nn.functional.conv2d)"),
+                  t("foundations.convolution_what")),
         size_line(tuple(x.shape[1:]), (pool_size, pool_size), pool_padding, pool_stride, tuple(reference.shape),
-                  f"{pool_mode.capitalize()} pooling ({'max_pool2d' if pool_mode == 'max' else 'avg_pool2d'})"),
-        f"Values: {same}."])
+                  f"{pooling} ({'max_pool2d' if pool_mode == 'max' else 'avg_pool2d'})"),
+        t("foundations.values_agree") if agrees else t("foundations.values_disagree")])
     return grid_picture(x, k, result, pooled, pool_mode), "\n".join(result["sums"]), sizes
 
 
@@ -127,80 +132,61 @@ def conv_photo(image: str | None, kernel: str, padding: int, stride: int) -> tup
     from lab.conv import filter_photo, size_line
 
     if not image:
-        raise UserError("Upload a photo, or pick one of the examples.")
+        raise UserError(t("foundations.upload_photo"))
     out = filter_photo(image, kernel, int(padding or 0), int(stride or 1))
     return out["input"], out["output"], size_line(out["input_size"], (3, 3), int(padding or 0), int(stride or 1),
-                                                   out["torch"], f"{out['input_size'][0]} x {out['input_size'][1]} "
-                                                                 f"px, 3x3 kernel")
+                                                   out["torch"], t("foundations.photo_what", h=out["input_size"][0],
+                                                                   w=out["input_size"][1]))
 
 
 def conv_section() -> None:
-    from lab.conv import KERNELS
-
-    gr.Markdown(CONV_INTRO)
+    gr.Markdown(L("foundations.conv_intro"))
     with gr.Row():
-        grid = gr.Textbox("0 1 2; 3 4 5; 6 7 8", label="Input", scale=3,
-                          info="numbers; rows separated by ';', channels by '|'")
-        kernel = gr.Textbox("0 1; 2 3", label="Kernel", scale=2, info="one slice per input channel, by '|'")
-        padding = gr.Number(0, label="Padding", minimum=0, maximum=4, precision=0)
-        stride = gr.Number(1, label="Stride", minimum=1, maximum=4, precision=0)
+        grid = gr.Textbox("0 1 2; 3 4 5; 6 7 8", label=L("foundations.input"), scale=3,
+                          info=L("foundations.input_info"))
+        kernel = gr.Textbox("0 1; 2 3", label=L("foundations.kernel"), scale=2, info=L("foundations.kernel_info"))
+        padding = gr.Number(0, label=L("foundations.padding"), minimum=0, maximum=4, precision=0)
+        stride = gr.Number(1, label=L("foundations.stride"), minimum=1, maximum=4, precision=0)
     with gr.Row():
-        pool_mode = gr.Radio(["max", "avg"], value="max", label="Pooling of the input")
-        pool_size = gr.Number(2, label="Pooling window", minimum=1, maximum=6, precision=0)
-        pool_stride = gr.Number(1, label="Pooling stride", minimum=1, maximum=6, precision=0)
-        pool_padding = gr.Number(0, label="Pooling padding", minimum=0, maximum=3, precision=0)
+        pool_mode = gr.Radio([choice("foundations.pool_max", "max"), choice("foundations.pool_avg", "avg")],
+                             value="max", label=L("foundations.pool_mode"))
+        pool_size = gr.Number(2, label=L("foundations.pool_window"), minimum=1, maximum=6, precision=0)
+        pool_stride = gr.Number(1, label=L("foundations.pool_stride"), minimum=1, maximum=6, precision=0)
+        pool_padding = gr.Number(0, label=L("foundations.pool_padding"), minimum=0, maximum=3, precision=0)
     gr.Examples([["0 1 2; 3 4 5; 6 7 8", "0 1; 2 3", 0, 1],
                  ["0 1 2; 3 4 5; 6 7 8 | 1 2 3; 4 5 6; 7 8 9", "0 1; 2 3 | 1 2; 3 4", 0, 1],
                  ["1 1 0 0 0 0 1 1; 1 1 0 0 0 0 1 1; 1 1 0 0 0 0 1 1; 1 1 0 0 0 0 1 1", "1 -1", 0, 1],
                  ["0 1 2 3; 4 5 6 7; 8 9 10 11; 12 13 14 15", "1 0; 0 1", 1, 2]],
-                [grid, kernel, padding, stride], label="The notes' examples: one channel, two channels, an edge "
-                                                        "detector [1, −1], padding 1 and stride 2")
-    compute = gr.Button("Compute", variant="primary")
+                [grid, kernel, padding, stride], label=L("foundations.conv_examples"))
+    compute = gr.Button(L("foundations.compute"), variant="primary")
     sizes = gr.Markdown()
-    picture = gr.Image(label="Every number", type="pil", show_label=False)
-    sums = gr.Textbox(label="How each output is made", lines=6, max_lines=20)
+    picture = gr.Image(label=L("foundations.every_number"), type="pil", show_label=False)
+    sums = gr.Textbox(label=L("foundations.how_made"), lines=6, max_lines=20)
     compute.click(conv_grid, None, [picture, sums, sizes], api_name="foundations_convolution",
                   inputs_kwargs={"grid": grid, "kernel": kernel, "padding": padding, "stride": stride,
                                  "pool_size": pool_size, "pool_stride": pool_stride, "pool_padding": pool_padding,
                                  "pool_mode": pool_mode})
-    gr.Markdown("### Classic kernels on a photo\nThe same operation with a hand-made 3x3 kernel over the photo in "
-                "grey levels: edge detectors answer where brightness changes, a blur averages, sharpening adds the "
-                "difference from the neighbours back. A CNN learns such kernels instead of being given them.")
+    gr.Markdown(L("foundations.kernels_intro"))
+    kernels = [choice("foundations.kernel_vertical", "vertical edges"),
+               choice("foundations.kernel_horizontal", "horizontal edges"),
+               choice("foundations.kernel_blur", "blur (box 3x3)"), choice("foundations.kernel_sharpen", "sharpen"),
+               choice("foundations.kernel_identity", "identity")]
     with gr.Row():
-        photo = gr.File(label="Photo (PNG, JPEG, BMP, GIF, TIFF, WebP)", file_types=["image"], type="filepath",
-                        scale=2)
+        photo = gr.File(label=L("foundations.photo"), file_types=["image"], type="filepath", scale=2)
         with gr.Column(scale=2):
-            photo_kernel = gr.Dropdown(list(KERNELS), value="vertical edges", label="Kernel")
+            photo_kernel = gr.Dropdown(kernels, value="vertical edges", label=L("foundations.kernel"))
             with gr.Row():
-                photo_padding = gr.Number(1, label="Padding", minimum=0, maximum=8, precision=0)
-                photo_stride = gr.Number(1, label="Stride", minimum=1, maximum=8, precision=0)
-            apply = gr.Button("Apply", variant="primary")
-    gr.Examples(PHOTOS, inputs=photo, label="Photos shipped with scikit-image")
+                photo_padding = gr.Number(1, label=L("foundations.padding"), minimum=0, maximum=8, precision=0)
+                photo_stride = gr.Number(1, label=L("foundations.stride"), minimum=1, maximum=8, precision=0)
+            apply = gr.Button(L("foundations.apply"), variant="primary")
+    gr.Examples(PHOTOS, inputs=photo, label=L("foundations.photo_examples"))
     photo_size = gr.Markdown()
     with gr.Row():
-        grey = gr.Image(label="Input (grey levels)", type="pil")
-        filtered = gr.Image(label="Output", type="pil")
+        grey = gr.Image(label=L("foundations.grey_input"), type="pil")
+        filtered = gr.Image(label=L("foundations.output"), type="pil")
     apply.click(conv_photo, None, [grey, filtered, photo_size], api_name="foundations_kernel",
                 inputs_kwargs={"image": photo, "kernel": photo_kernel, "padding": photo_padding,
                                "stride": photo_stride})
-
-
-REGRESSION_INTRO = """
-**Linear regression** fits ŷ = w₀ + w₁x + … + w_d x^d, linear in the weights, by least squares. It has a **closed
-form**, the normal equations w* = (ΦᵀΦ)⁻¹Φᵀy (with L2: ΦᵀΦ + nλI), and **gradient descent** reaches the same w*
-step by step if the learning rate stays below 2 / (the largest curvature). Raise the degree: the training loss
-always falls; the validation loss falls, then climbs. Left of its minimum the model **underfits** (high bias),
-right of it it **overfits** (high variance); L2 pulls the high-degree fits back.
-"""
-
-BACKPROP_INTRO = """
-**Backpropagation** is the chain rule applied node by node from the loss back to the inputs: each node passes
-back ∂L/∂(its input) = ∂L/∂(its output) × its local derivative. Below, a two-layer network on one example
-(x: 2 numbers, 3 hidden units, one output, L = ½ (z2 − y)²) shows each node's value and its gradient. A
-**gradient check** compares the backward pass with the slope measured by nudging each parameter both ways,
-(L(θ + ε) − L(θ − ε)) / 2ε, by relative error |a − n| / (|a| + |n|): about 1e-10 (float64) when the derivation is
-right. Plant a classic bug in the backward pass and watch the check find the parameters it breaks.
-"""
 
 
 def regression(dataset: str, points: int, noise: float, degree: int, l2: float, lr: float, steps: int,
@@ -219,33 +205,34 @@ def regression(dataset: str, points: int, noise: float, degree: int, l2: float, 
     for step, w in throttled(gradient_descent(phi, data.y, lr, steps, l2, every=max(1, steps // 100))):
         history.append((step, loss(phi, data.y, w), loss(vphi, data.vy, w)))
         gap = float((w - w_star).abs().max())
-        text = (f"Step {step} / {steps} · train loss {history[-1][1]:.4f}, validation {history[-1][2]:.4f} · closed "
-                f"form: train {star_train:.4f}, validation {star_val:.4f} · largest |w − w*| {gap:.2e} · gradient "
-                f"descent converges for η < {limit:.3g}")
+        text = t("foundations.regression_status", step=step, steps=steps, train=history[-1][1], val=history[-1][2],
+                 star_train=star_train, star_val=star_val, gap=gap, limit=limit)
         yield picture(data, degree, w_star, w, step, history, sweep, star_train), text
 
 
 def regression_section() -> None:
-    from lab.regression import DATASETS, MAX_DEGREE, MAX_POINTS, MAX_STEPS
+    from lab.regression import MAX_DEGREE, MAX_POINTS, MAX_STEPS
 
-    gr.Markdown(REGRESSION_INTRO)
+    gr.Markdown(L("foundations.regression_intro"))
+    datasets = [choice("foundations.data_line", "line"), choice("foundations.data_sine", "sine"),
+                choice("foundations.data_cubic", "cubic"), choice("foundations.data_csv", "your CSV")]
     with gr.Row():
-        dataset = gr.Dropdown(list(DATASETS), value="sine", label="Data")
-        points = gr.Slider(4, MAX_POINTS, value=40, step=1, label="Points (half train, half validation)")
-        noise = gr.Slider(0, 2, value=0.2, step=0.05, label="Noise")
-        seed = gr.Number(0, label="Seed", precision=0)
-        csv = gr.File(label="CSV: x, target (a header line is fine)", file_types=[".csv", ".txt"], type="filepath",
+        dataset = gr.Dropdown(datasets, value="sine", label=L("foundations.data"))
+        points = gr.Slider(4, MAX_POINTS, value=40, step=1, label=L("foundations.points_half"))
+        noise = gr.Slider(0, 2, value=0.2, step=0.05, label=L("foundations.noise"))
+        seed = gr.Number(0, label=L("foundations.seed"), precision=0)
+        csv = gr.File(label=L("foundations.csv_regression"), file_types=[".csv", ".txt"], type="filepath",
                       visible=False)
     with gr.Row():
-        degree = gr.Slider(1, MAX_DEGREE, value=3, step=1, label="Degree d")
+        degree = gr.Slider(1, MAX_DEGREE, value=3, step=1, label=L("foundations.degree"))
         l2 = gr.Number(0.0, label="L2 (λ)", minimum=0, maximum=10)
-        lr = gr.Number(1.0, label="Learning rate η", minimum=1e-6, maximum=10)
-        steps = gr.Slider(10, MAX_STEPS, value=2000, step=10, label="Gradient-descent steps")
+        lr = gr.Number(1.0, label=L("foundations.learning_rate_eta"), minimum=1e-6, maximum=10)
+        steps = gr.Slider(10, MAX_STEPS, value=2000, step=10, label=L("foundations.gd_steps"))
     with gr.Row():
-        run = gr.Button("Fit", variant="primary")
-        stop = gr.Button("Stop", variant="stop")
+        run = gr.Button(L("foundations.fit"), variant="primary")
+        stop = gr.Button(L("foundations.stop"), variant="stop")
     status = gr.Markdown()
-    picture = gr.Image(label="Fits, losses, bias and variance", type="pil", show_label=False)
+    picture = gr.Image(label=L("foundations.fits_picture"), type="pil", show_label=False)
     running = run.click(regression, None, [picture, status], api_name="foundations_regression", **IN_REQUEST,
                         inputs_kwargs={"dataset": dataset, "points": points, "noise": noise, "degree": degree,
                                        "l2": l2, "lr": lr, "steps": steps, "seed": seed, "csv": csv})
@@ -259,8 +246,13 @@ def shows_csv(dataset: gr.Dropdown, csv: gr.File, hidden: list) -> None:
                    dataset, [csv, *hidden], queue=False, api_visibility="private")
 
 
+def check_headers() -> list[str]:
+    return [t("foundations.col_parameter"), t("foundations.col_backprop"), t("foundations.col_numeric"), "autograd",
+            t("foundations.col_relative_error"), t("foundations.col_ok")]
+
+
 def backprop(x1: float, x2: float, target: float, activation: str, seed: int, bug: str,
-             eps: float) -> tuple[Any, str, list[list[Any]]]:
+             eps: float) -> tuple[Any, str, Any]:
     """The graph with values and gradients, the verdict, and the gradient check's rows."""
     from lab.backprop import BUGS, PASS, forward_backward, grad_check, graph_picture, init_params, torch_input
 
@@ -268,47 +260,40 @@ def backprop(x1: float, x2: float, target: float, activation: str, seed: int, bu
     result = forward_backward(params, x, float(target or 0), activation, bug)
     rows = grad_check(params, x, float(target or 0), activation, bug, float(eps or 1e-6))
     bad, worst = [r[0] for r in rows if r[5] == "✗"], max(r[4] for r in rows)
-    verdict = (f"All {len(rows)} gradients agree with the numbers (largest relative error {worst:.1e}, under "
-               f"{PASS:g})." if not bad else
-               f"**{len(bad)} of {len(rows)} gradients disagree** (largest relative error {worst:.2f}): "
-               f"{', '.join(bad)}. The planted bug: {BUGS[bug]}.")
-    return graph_picture(result, activation), verdict, [[r[0], *(float(f"{v:.6g}") for v in r[1:5]), r[5]]
-                                                        for r in rows]
+    verdict = (t("foundations.check_passed", n=len(rows), worst=worst, bound=PASS) if not bad else
+               t("foundations.check_failed", bad=len(bad), n=len(rows), worst=worst, which=", ".join(bad),
+                 bug=BUGS[bug]()))
+    return graph_picture(result, activation), verdict, _table(
+        [[r[0], *(float(f"{v:.6g}") for v in r[1:5]), r[5]] for r in rows], check_headers())
 
 
-def backprop_section() -> None:
-    from lab.backprop import ACTIVATIONS, BUGS
+def backprop_section(ctx: AppContext) -> None:
+    from lab.backprop import ACTIVATIONS
 
-    gr.Markdown(BACKPROP_INTRO)
+    gr.Markdown(L("foundations.backprop_intro"))
+    bugs = [choice("foundations.bug_none", "none"),
+            choice("foundations.bug_forgotten", "activation derivative forgotten"),  # i18n: not shown (a value)
+            choice("foundations.bug_sigmoid", "sigmoid derivative as σ(z)"),  # i18n: not shown (a value)
+            choice("foundations.bug_w2", "W2 gradient without h"),
+            choice("foundations.bug_b1", "b1 gradient doubled")]
     with gr.Row():
         x1 = gr.Number(1.0, label="x₁")
         x2 = gr.Number(-2.0, label="x₂")
-        target = gr.Number(0.5, label="target y")
-        activation = gr.Dropdown(list(ACTIVATIONS), value="sigmoid", label="Activation")
-        seed = gr.Number(0, label="Seed (the weights)", precision=0)
+        target = gr.Number(0.5, label=L("foundations.target_y"))
+        activation = gr.Dropdown(list(ACTIVATIONS), value="sigmoid", label=L("foundations.activation"))
+        seed = gr.Number(0, label=L("foundations.weights_seed"), precision=0)
     with gr.Row():
-        bug = gr.Dropdown(list(BUGS), value="none", label="Backward pass", scale=2,
-                          info="none: as derived; the others plant a classic mistake")
-        eps = gr.Number(1e-6, label="ε of the central difference", minimum=1e-10, maximum=0.1)
-        go = gr.Button("Check the gradients", variant="primary")
+        bug = gr.Dropdown(bugs, value="none", label=L("foundations.backward_pass"), scale=2,
+                          info=L("foundations.backward_pass_info"))
+        eps = gr.Number(1e-6, label=L("foundations.eps"), minimum=1e-10, maximum=0.1)
+        go = gr.Button(L("foundations.check_gradients"), variant="primary")
     verdict = gr.Markdown()
-    graph = gr.Image(label="The computation graph", type="pil", show_label=False)
-    table = gr.Dataframe(headers=["parameter", "backprop", "numeric", "autograd", "relative error", "ok"],
-                         label="Gradient check", interactive=False)
+    graph = gr.Image(label=L("foundations.graph"), type="pil", show_label=False)
+    table = gr.Dataframe(headers=check_headers(), label=L("foundations.gradient_check"), interactive=False)
+    ctx.on_load(lambda: _table([], check_headers()), table)
     go.click(backprop, None, [graph, verdict, table], api_name="foundations_backprop",
              inputs_kwargs={"x1": x1, "x2": x2, "target": target, "activation": activation, "seed": seed,
                             "bug": bug, "eps": eps})
-
-
-PLAYGROUND_INTRO = """
-Points in the plane, two or three classes, and a model that learns to separate them as you watch. **Softmax
-regression** and the **linear SVM** (hinge loss Σ max(0, s_j − s_y + 1)) draw straight boundaries; **kNN** votes
-among the k nearest training points (no training: small k overfits, large k underfits); an **MLP** bends the
-boundary with its hidden layers. Filled points train, white-rimmed ones validate: a validation loss that rises
-while the training loss falls is **overfitting**; L2 (weight decay), L1, dropout and early stopping fight it.
-Try sigmoid, 6 layers and a small initialisation: the gradient norms of the first layers fall towards zero
-(**vanishing gradients**); a large one makes them explode. Xavier and He initialisations keep them even.
-"""
 
 
 def _knobs(values: dict[str, Any]):
@@ -323,9 +308,9 @@ def _knobs(values: dict[str, Any]):
 def _shown(frame, knobs) -> tuple[Any, str]:
     from lab.playground import frame_picture
 
-    text = (f"Step {frame.step} / {knobs.steps} · train accuracy **{frame.train_acc:.3f}** · validation "
-            f"**{frame.val_acc:.3f}**" if knobs.model != "kNN" else
-            f"k = {knobs.k}: train accuracy **{frame.train_acc:.3f}**, validation **{frame.val_acc:.3f}**")
+    text = (t("foundations.playground_status", step=frame.step, steps=knobs.steps, train=frame.train_acc,
+              val=frame.val_acc) if knobs.model != "kNN" else
+            t("foundations.knn_status", k=knobs.k, train=frame.train_acc, val=frame.val_acc))
     return frame_picture(frame, knobs), text + (f" · {frame.stopped}" if frame.stopped else "")
 
 
@@ -357,8 +342,7 @@ def playground_step(session: Any = None, **values: Any) -> tuple[Any, str, Any]:
 
     knobs = _knobs(values)
     if session is not None and session.continues(knobs) and session.step >= knobs.steps:
-        raise UserError(f"This run has done its {knobs.steps} steps: raise Steps to go on, or press Reset (then "
-                        "Step or Train) for a new run.")
+        raise UserError(t("foundations.run_done", steps=knobs.steps))
     session = _session_for(session, knobs)
     frame = next(one_thread(session.run(max(1, knobs.steps // 100))), None) or session.frame()  # (done: as it is)
     return *_shown(frame, knobs), session
@@ -369,7 +353,7 @@ def playground_now(session: Any) -> tuple[Any, str]:
     if session is None:
         return gr.update(), gr.update()
     picture, text = _shown(session.frame(), session.knobs)
-    return picture, text + " · paused"
+    return picture, text + " · " + t("foundations.paused")
 
 
 def push_playground(session: Any, repo: str, private: bool, choice: str, url: str, token: str) -> str:
@@ -380,7 +364,7 @@ def push_playground(session: Any, repo: str, private: bool, choice: str, url: st
     from hub.card import write_card
 
     if session is None or session.step == 0:
-        raise UserError("Train a model first (or pull one): there is nothing to push yet.")
+        raise UserError(t("foundations.nothing_to_push"))
     repo_id = hubs.check_repo_id(repo)
     hub = get_hub(choice, url, token)
     with tempfile.TemporaryDirectory() as tmp:
@@ -389,68 +373,76 @@ def push_playground(session: Any, repo: str, private: bool, choice: str, url: st
         write_card(folder, session.card(repo_id))
         url_ = hubs.push_folder(folder, repo_id, hub, private=bool(private),
                                 commit_message=f"2-D playground: {session.knobs.model} on {session.knobs.dataset}")
-    return f"Pushed to **{repo_id}** on {hub.label}: {url_}"
+    return t("foundations.pushed", repo=repo_id, hub=hub.label, url=url_)
 
 
-def pull_playground(repo: str, choice: str, url: str, token: str) -> tuple[Any, Any, str, dict[str, Any]]:
-    """(the pulled session, its picture, a status line, its knobs by field name): Train goes on from it."""
+def pull_playground(repo: str, choice: str, url: str, token: str) -> tuple[Any, Any, str, dict[str, Any], str]:
+    """(the pulled session, its picture, a status line, its knobs by field name, what the hub's panel says): Train
+    goes on from it."""
     from hub import client as hubs
     from lab.playground import Session
 
     repo_id = hubs.check_repo_id(repo)
     session = Session.load(Path(visitors.pull(repo_id, get_hub(choice, url, token))))
     picture, text = _shown(session.frame(), session.knobs)
-    return session, picture, f"Pulled **{repo_id}** · {text}", vars(session.knobs)
+    return (session, picture, t("foundations.pulled_status", repo=repo_id, status=text), vars(session.knobs),
+            t("foundations.pulled", repo=repo_id))
 
 
 def playground_section(ctx: AppContext) -> None:
-    from lab.playground import ACTIVATIONS, DATASETS, INITS, MAX_LAYERS, MAX_POINTS, MAX_STEPS, MAX_WIDTH, MODELS
+    from lab.playground import ACTIVATIONS, MAX_LAYERS, MAX_POINTS, MAX_STEPS, MAX_WIDTH
 
-    gr.Markdown(PLAYGROUND_INTRO)
+    gr.Markdown(L("foundations.playground_intro"))
+    datasets = [choice("foundations.data_blobs", "blobs"), choice("foundations.data_moons", "moons"),
+                choice("foundations.data_circles", "circles"), choice("foundations.data_spirals", "spirals"), "XOR",
+                choice("foundations.data_outliers", "linear with outliers"),  # i18n: not shown (a value)
+                choice("foundations.data_csv", "your CSV")]
+    models = [choice("foundations.model_softmax", "softmax regression"), choice("foundations.model_svm", "linear SVM"),
+              "kNN", "MLP"]
+    inits = [choice("foundations.init_default", "default"), choice("foundations.init_zeros", "zeros"),
+             choice("foundations.init_small", "small normal (σ 0.01)"),
+             choice("foundations.init_large", "large normal (σ 1)"), "Xavier", "He"]
     with gr.Row():
-        dataset = gr.Dropdown(list(DATASETS), value="moons", label="Data")
-        points = gr.Slider(20, MAX_POINTS, value=400, step=20, label="Points")
-        noise = gr.Slider(0, 2, value=0.2, step=0.05, label="Noise")
-        val_fraction = gr.Slider(0.05, 0.9, value=0.3, step=0.05, label="Validation share")
-        seed = gr.Number(0, label="Seed", precision=0)
-        csv = gr.File(label="CSV: x, y, label (2 to 10 labels; scaled into the plane)", file_types=[".csv", ".txt"],
-                      type="filepath", visible=False)
+        dataset = gr.Dropdown(datasets, value="moons", label=L("foundations.data"))
+        points = gr.Slider(20, MAX_POINTS, value=400, step=20, label=L("foundations.points"))
+        noise = gr.Slider(0, 2, value=0.2, step=0.05, label=L("foundations.noise"))
+        val_fraction = gr.Slider(0.05, 0.9, value=0.3, step=0.05, label=L("foundations.validation_share"))
+        seed = gr.Number(0, label=L("foundations.seed"), precision=0)
+        csv = gr.File(label=L("foundations.csv_points"), file_types=[".csv", ".txt"], type="filepath", visible=False)
     with gr.Row():
-        model = gr.Dropdown(list(MODELS), value="MLP", label="Model")
-        layers = gr.Slider(1, MAX_LAYERS, value=2, step=1, label="Hidden layers (MLP)")
-        width = gr.Slider(1, MAX_WIDTH, value=8, step=1, label="Units per layer")
-        activation = gr.Dropdown(list(ACTIVATIONS), value="tanh", label="Activation")
-        init = gr.Dropdown(list(INITS), value="default", label="Initialisation")
+        model = gr.Dropdown(models, value="MLP", label=L("foundations.model"))
+        layers = gr.Slider(1, MAX_LAYERS, value=2, step=1, label=L("foundations.hidden_layers"))
+        width = gr.Slider(1, MAX_WIDTH, value=8, step=1, label=L("foundations.units"))
+        activation = gr.Dropdown(list(ACTIVATIONS), value="tanh", label=L("foundations.activation"))
+        init = gr.Dropdown(inits, value="default", label=L("foundations.initialisation"))
         k = gr.Slider(1, 50, value=5, step=1, label="k (kNN)")
     with gr.Row():
-        optimiser = gr.Radio(["SGD", "Adam"], value="SGD", label="Optimiser")
-        lr = gr.Number(0.1, label="Learning rate (changes on the fly)", minimum=1e-5, maximum=10)
-        batch_size = gr.Slider(1, 256, value=32, step=1, label="Batch size")
-        steps = gr.Slider(10, MAX_STEPS, value=1000, step=10, label="Steps")
+        optimiser = gr.Radio(["SGD", "Adam"], value="SGD", label=L("foundations.optimiser"))
+        lr = gr.Number(0.1, label=L("foundations.learning_rate_live"), minimum=1e-5, maximum=10)
+        batch_size = gr.Slider(1, 256, value=32, step=1, label=L("foundations.batch_size"))
+        steps = gr.Slider(10, MAX_STEPS, value=1000, step=10, label=L("foundations.steps"))
     with gr.Row():
         l2 = gr.Number(0.0, label="L2 (λ Σw²)", minimum=0, maximum=10)
         l1 = gr.Number(0.0, label="L1 (λ Σ|w|)", minimum=0, maximum=10)
-        dropout = gr.Slider(0, 0.9, value=0, step=0.05, label="Dropout")
-        batch_norm = gr.Checkbox(False, label="Batch norm")
-        patience = gr.Number(0, label="Early stopping patience (checks; 0 = off)", minimum=0, precision=0)
+        dropout = gr.Slider(0, 0.9, value=0, step=0.05, label=L("foundations.dropout"))
+        batch_norm = gr.Checkbox(False, label=L("foundations.batch_norm"))
+        patience = gr.Number(0, label=L("foundations.patience"), minimum=0, precision=0)
     with gr.Row():
-        run = gr.Button("Train", variant="primary")
-        pause = gr.Button("Pause")
-        step = gr.Button("Step")
-        reset = gr.Button("Reset", variant="stop")
+        run = gr.Button(L("foundations.train"), variant="primary")
+        pause = gr.Button(L("foundations.pause"))
+        step = gr.Button(L("foundations.step"))
+        reset = gr.Button(L("foundations.reset"), variant="stop")
     status = gr.Markdown()
-    picture = gr.Image(label="Decision regions, losses, gradient norms, weights", type="pil", show_label=False)
+    picture = gr.Image(label=L("foundations.playground_picture"), type="pil", show_label=False)
     session = gr.State(None)
-    with gr.Accordion("Push this model to a hub, or pull one", open=False):
-        gr.Markdown("A playground model is small, but the loop is the lesson: its repo holds the knobs, the weights, "
-                    "the points it learned from and a model card. Pulled, it shows its regions and sets the form to "
-                    "its knobs; raise Steps and press Train to train it on.")
+    with gr.Accordion(L("foundations.push_pull"), open=False):
+        gr.Markdown(L("foundations.push_pull_text"))
         picker = hub_picker(ctx)
         with gr.Row():
-            repo = gr.Textbox(label="Repo id", placeholder="you/moons-mlp", scale=3)
-            private = gr.Checkbox(label="Private", scale=1)
-            push = gr.Button("Push", scale=1)
-            pull = gr.Button("Pull", scale=1)
+            repo = gr.Textbox(label=L("foundations.repo_id"), placeholder="you/moons-mlp", scale=3)
+            private = gr.Checkbox(label=L("foundations.private"), scale=1)
+            push = gr.Button(L("foundations.push"), scale=1)
+            pull = gr.Button(L("foundations.pull"), scale=1)
         said = gr.Markdown()
     fields = {"dataset": dataset, "points": points, "noise": noise, "val_fraction": val_fraction, "seed": seed,
               "model": model, "layers": layers, "width": width, "activation": activation, "init": init, "k": k,
@@ -473,8 +465,8 @@ def playground_section(ctx: AppContext) -> None:
     knob_fields = {name: c for name, c in fields.items() if name != "csv"}
 
     def pulled(repo_: str, choice: str, url: str, token: str) -> dict:
-        session_, picture_, text, knobs = pull_playground(repo_, choice, url, token)
-        return {picture: picture_, status: text, session: session_, said: text.split(" · ")[0] + ".",
+        session_, picture_, text, knobs, said_ = pull_playground(repo_, choice, url, token)
+        return {picture: picture_, status: text, session: session_, said: said_,
                 **{c: knobs[name] for name, c in knob_fields.items()}}
 
     pull.click(pulled, [repo, *picker.inputs], [*knob_fields.values(), picture, status, session, said],
@@ -482,14 +474,14 @@ def playground_section(ctx: AppContext) -> None:
 
 
 def build(ctx: AppContext) -> None:
-    gr.Markdown("The foundations the rest of the course stands on, computed as you watch.")
-    with gr.Tab("Regression"):
+    gr.Markdown(L("foundations.lead"))
+    with gr.Tab(L("foundations.tab_regression")):
         regression_section()
-    with gr.Tab("2-D playground"):
+    with gr.Tab(L("foundations.tab_playground")):
         playground_section(ctx)
-    with gr.Tab("Backprop and gradient check"):
-        backprop_section()
-    with gr.Tab("Optimisers"):
-        optimiser_section()
-    with gr.Tab("Convolution"):
+    with gr.Tab(L("foundations.tab_backprop")):
+        backprop_section(ctx)
+    with gr.Tab(L("foundations.tab_optimisers")):
+        optimiser_section(ctx)
+    with gr.Tab(L("foundations.tab_convolution")):
         conv_section()

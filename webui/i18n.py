@@ -16,9 +16,9 @@ import json
 import gradio as gr
 from gradio.i18n import I18nData
 
-from common.i18n import COOKIE, DEFAULT, LOCALES_DIR, NAMES, form_key, strings, t
+from common.i18n import COOKIE, DEFAULT, LOCALES_DIR, NAMES, form_key, request_locale, strings, t
 
-__all__ = ["I18N", "L", "t", "choice", "form_label", "language_switch", "LanguageOverride"]
+__all__ = ["I18N", "L", "t", "request_locale", "choice", "form_label", "language_switch", "LanguageOverride"]
 
 I18N = gr.I18n(**strings())
 

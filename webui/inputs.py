@@ -9,15 +9,17 @@ from typing import Any
 
 import gradio as gr
 
+from .i18n import L, t
+
 
 class PhotoInput(gr.Image):
     """An image input that takes a file, the webcam or the clipboard, and hands the handler the uploaded file's
     path undecoded: a broken or hostile image reaches the project's checks (size, type, pixels) and their clear
     message, not Gradio's decoder. (Gradio draws it as its own Image: same frontend.)"""
 
-    def __init__(self, label: str = "Image (a file, the webcam or the clipboard)", **kw: Any):
+    def __init__(self, label: Any = None, **kw: Any):
         kw.setdefault("sources", ["upload", "webcam", "clipboard"])
-        super().__init__(label=label, type="filepath", **kw)
+        super().__init__(label=L("vision.image_input") if label is None else label, type="filepath", **kw)
 
     # What the page is told: gr.Image's props under its name (a subclass's own would name a component the page
     # does not have, and list only the arguments of this __init__).
@@ -34,7 +36,7 @@ class PhotoInput(gr.Image):
         if payload is None:
             return None
         if payload.path is None:  # a data: URL from an API call: send a file, as gradio_client's handle_file does
-            raise gr.Error("Send the image as a file.", print_exception=False)  # (before the handler's own checks)
+            raise gr.Error(t("vision.send_as_file"), print_exception=False)  # (before the handler's own checks)
         return payload.path
 
 

@@ -25,7 +25,7 @@ from training.runner import Job, JobRunner
 
 from . import endpoint, visitors
 from .common import AppContext, HubPicker, get_hub, hub_picker, on_zero_gpu
-from .i18n import t
+from .i18n import L, request_locale, t
 from .plots import picture_file
 
 
@@ -65,7 +65,8 @@ def trained_models(runner: JobRunner, task: str, metric: str) -> list[tuple[str,
         if job.task == task and model_marker(folder) is not None:
             value = job_metrics(runner, job.id).get(metric)
             shown = f", {metric} {value:.3f}" if value is not None else ""
-            made.append((job.ended or job.created, f"{job.label} · {job.id} ({job.status}{shown})", JOB_KEY + job.id))
+            made.append((job.ended or job.created, f"{job.label} · {job.id} ({state(job.status)}{shown})",
+                         JOB_KEY + job.id))
     return [(label, key) for _, label, key in sorted(made, key=lambda m: m[0], reverse=True)]
 
 
@@ -153,8 +154,10 @@ class JobPanel:
     def submit(self, cfg: Any, label: str, hub: hubs.Hub | None = None):
         """Queue a job for ``cfg`` (its pushes and pulls use ``hub``'s token, passed in the job's environment);
         the job dropdown's update that picks it, which starts the watch."""
-        job = self.runner.submit(cfg, label=label, secret_env=hubs.job_env(hub) if hub else None,
-                                 **visitors.job_limits(self.runner))
+        limits = visitors.job_limits(self.runner)
+        # The job writes its model card in the page's language (common.i18n reads DLP_LANG outside a request).
+        limits["env"] = {**limits.get("env", {}), "DLP_LANG": request_locale()}
+        job = self.runner.submit(cfg, label=label, secret_env=hubs.job_env(hub) if hub else None, **limits)
         return gr.update(choices=job_choices(self.runner, self.task), value=job.id)
 
 
@@ -199,15 +202,31 @@ def watched_job(runner: JobRunner, task: str):
     return gr.update(choices=job_choices(runner, task, mine), value=watched)
 
 
+def state(status: str) -> str:
+    """A job's status (queued, running...: the runner's words) in the visitor's language."""
+    return {"queued": t("jobs.state.queued"), "running": t("jobs.state.running"),
+            "stopping": t("jobs.state.stopping"), "completed": t("jobs.state.completed"),
+            "stopped": t("jobs.state.stopped"), "failed": t("jobs.state.failed")}.get(status, status)
+
+
 def stop_job(runner: JobRunner, job_id: str | None) -> str:
     if not job_id:
-        raise UserError("Pick a job to stop.")
+        raise UserError(t("jobs.pick_job_to_stop"))
     try:
         visible_job(runner, job_id)
         j = runner.stop(job_id)
-    except KeyError as e:
-        raise UserError(str(e)) from None
-    return f"Job {job_id}: {j.status}."
+    except KeyError:
+        raise UserError(t("jobs.no_such_job", job=job_id)) from None
+    return t("jobs.job_status", job=job_id, status=state(j.status))
+
+
+def jobs_table_on_load(runner: JobRunner, view: PanelView):
+    """The jobs table as a page opens, with its headers in the visitor's language: the page's copy of the table
+    keeps them for the rows the watch sends later (a list, as the API gives it)."""
+    jobs = runner.jobs()
+    rows = job_rows(runner, view, visible_jobs(runner, jobs), runner.queue_positions(jobs))
+    return gr.update(value=rows, headers=[t("jobs.col_job"), t("jobs.col_model"), t("jobs.col_status"),
+                                          t("jobs.col_queue"), view.metric])
 
 
 def job_rows(runner: JobRunner, view: PanelView, jobs: list[Job], positions: dict[str, int]) -> list[list]:
@@ -216,7 +235,7 @@ def job_rows(runner: JobRunner, view: PanelView, jobs: list[Job], positions: dic
     for j in jobs:
         if j.task == view.task:
             value = job_metrics(runner, j.id).get(view.metric)
-            rows.append([j.id, j.label, j.status, positions.get(j.id, ""),
+            rows.append([j.id, j.label, state(j.status), positions.get(j.id, ""),
                          f"{value:.4f}" if value is not None else ""])
     return rows
 
@@ -224,15 +243,20 @@ def job_rows(runner: JobRunner, view: PanelView, jobs: list[Job], positions: dic
 def progress_text(job: Job, last: dict | None, total: int, position: int | None, unit: str) -> str:
     """The progress line: the queue position, or the status, step, throughput, ETA and final message."""
     if job.status == "queued":
-        return f"**Queued**, position {position}: one training job runs per device at a time."
+        return t("jobs.progress_queued", position=position)
     if not total and job.status == "running":  # (before its start event: a step 0/0 said nothing)
-        return "**Running** · starting: loading the data and building the model"
+        return t("jobs.progress_starting")
     done = last["step"] if last else 0
     pct = 100 * done / total if total else 0
     eta = last.get("eta_s") if last and job.status == "running" else None
-    return (f"**{job.status.capitalize()}** · step {done}/{total} ({pct:.0f}%)"
-            + (f" · {last['throughput']:.0f} {unit} · ETA {eta:.0f} s" if eta else "")
-            + (f" · {job.message}" if job.message and job.status not in ("running", "queued") else ""))
+    status = state(job.status)
+    parts = [t("jobs.progress", status=status[:1].upper() + status[1:], done=done, total=total, pct=pct)]
+    if eta:
+        parts.append(t("jobs.progress_eta", throughput=last["throughput"], unit=unit, eta=eta))
+    if job.message and job.status not in ("running", "queued"):
+        said = job.extra.get("said")  # the runner's own words (training.runner._say), else the job's: its log's
+        parts.append(t(said[0], **said[1]) if said else job.message)
+    return " · ".join(parts)
 
 
 # The plots get None, not an empty frame, until there is data: a plot first drawn empty keeps an empty legend.
@@ -264,11 +288,11 @@ def samples_output(runner: JobRunner, job_id: str, run: RunDigest, kind: str) ->
     """The samples of ``kind`` made after each epoch, newest first: gallery items or one text."""
     if kind == "image":  # from the folder its tick stamps (an event could lag the file: a tick would miss it)
         saved = runner.folder(job_id).run.sample_pictures()
-        return [(picture_file(path), f"epoch {epoch}") for epoch, path in reversed(saved)] or None
-    return "\n\n".join(f"— epoch {e['epoch']} —\n{e['data']}" for e in reversed(run.samples))
+        return [(picture_file(path), t("jobs.sample_epoch", epoch=epoch)) for epoch, path in reversed(saved)] or None
+    return "\n\n".join(t("jobs.samples_of_epoch", epoch=e["epoch"], samples=e["data"]) for e in reversed(run.samples))
 
 
-NO_JOB = "Start a job, or pick one to watch."
+NO_JOB = t("jobs.no_job")  # the English, for code that compares; a handler says t("jobs.no_job")
 
 
 def watch(runner: JobRunner, view: PanelView, job_id: str | None) -> tuple:
@@ -280,11 +304,11 @@ def watch(runner: JobRunner, view: PanelView, job_id: str | None) -> tuple:
     rows = job_rows(runner, view, visible_jobs(runner, jobs), positions)
     empty = [value for *_, value in view.optional]
     if not job_id:
-        return rows, NO_JOB, None, None, *empty, ""
+        return rows, t("jobs.no_job"), None, None, *empty, ""
     try:
         j = visible_job(runner, job_id)
     except KeyError:
-        return rows, f"No job {job_id}.", None, None, *empty, ""
+        return rows, t("jobs.no_job_id", job=job_id), None, None, *empty, ""
     run = runner.digest(job_id)  # reads only the events written since the last look at this job
     total = run.start["total_steps"] if run.start else 0
     metrics, apart = metric_frames(run.evals, view.metric_apart)
@@ -342,7 +366,7 @@ def tick(runner: JobRunner, view: PanelView, job_id: str | None, seen: dict | No
         # The table, and the hint only where there is no job the page could pick: a tick sent before a reopened
         # page picked its job can land after the pick's own watch, and would blank what it drew.
         rows = out[0]
-        return rows, gr.skip() if rows else NO_JOB, *[gr.skip()] * (len(view.groups) - 2), stamps
+        return rows, gr.skip() if rows else t("jobs.no_job"), *[gr.skip()] * (len(view.groups) - 2), stamps
     return *[v if stamps[g] != seen.get(g) else gr.skip() for v, g in zip(out, view.groups)], stamps
 
 
@@ -350,17 +374,17 @@ def push_job(runner: JobRunner, job_id: str | None, repo_id: str, private_: bool
              token: str) -> str:
     """Push the finished model of ``job_id`` to ``repo_id`` on the picked hub."""
     if not job_id:
-        raise UserError("Pick a finished job to push.")
+        raise UserError(t("jobs.pick_job_to_push"))
     try:
         folder = model_dir(runner, visible_job(runner, job_id).id)
-    except KeyError as e:
-        raise UserError(str(e)) from None
+    except KeyError:
+        raise UserError(t("jobs.no_such_job", job=job_id)) from None
     if model_marker(folder) is None:
-        raise UserError("This job has no trained model yet: wait for it to finish.")
+        raise UserError(t("jobs.no_model_yet"))
     hub = get_hub(choice, url, token)
     url_ = hubs.push_folder(folder, repo_id, hub, private=bool(private_),
-                            commit_message=f"Upload {job_id} from DL Playground")
-    return f"Pushed to **{repo_id}** on {hub.label}: {url_}"
+                            commit_message=f"Upload {job_id} from DL Playground")  # i18n: not shown (a commit message)
+    return t("jobs.pushed", repo=repo_id, hub=hub.label, url=url_)
 
 
 def push_target(placeholder: str, choice: str, url: str, token: str, repo: str) -> tuple[str, Any]:
@@ -372,18 +396,16 @@ def push_target(placeholder: str, choice: str, url: str, token: str, repo: str) 
     except UserError as e:
         return f"⚠️ {e}", gr.update()
     if not user:
-        return f"Pushes go to {hub.label}: paste a write token in the Token field above to push.", gr.update()
+        return t("jobs.push_needs_token", hub=hub.label), gr.update()
     name = placeholder.split("/", 1)[-1]
-    return (f"Pushes to {hub.label} as **{user}**: your repos are `{user}/<name>`.",
+    return (t("jobs.pushes_as", hub=hub.label, user=user),
             gr.update(value=(repo or "").strip() or f"{user}/{name}"))
 
 
 def jobs_run_where() -> str:
     """Where a training job runs, said wherever it is not where a visitor would guess."""
     if on_zero_gpu():
-        return ("Training jobs run on this Space's **CPU**: ZeroGPU lends a GPU to each request (trying a model, "
-                "Gatys, sampling), not to jobs that run in the background. Keep them small, or train on your "
-                "machine and pull the model here.")
+        return t("jobs.zero_gpu_note")
     return ""
 
 
@@ -406,37 +428,40 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
     view = PanelView(task, metric, unit, picture=picture, samples=samples, loss_parts=loss_parts,
                      metric_apart=metric_apart)
     with gr.Row():
-        start = gr.Button("Start training", variant="primary")
-        stop = gr.Button("Stop", variant="stop")
-    if where := jobs_run_where():
-        gr.Markdown(where)
+        start = gr.Button(L("jobs.start_training"), variant="primary")
+        stop = gr.Button(L("jobs.stop"), variant="stop")
+    if jobs_run_where():
+        gr.Markdown(L("jobs.zero_gpu_note"))
     jobs_table = gr.Dataframe(headers=["job", "model", "status", "queue", metric], interactive=False,
-                              label="Jobs (they keep running when you close the page)")
-    job = gr.Dropdown(label="Job to watch", choices=[], value=None, allow_custom_value=True)
+                              label=L("jobs.jobs_table"))
+    ctx.on_load(partial(jobs_table_on_load, runner, view), jobs_table)
+    job = gr.Dropdown(label=L("jobs.job_to_watch"), choices=[], value=None, allow_custom_value=True)
     progress = gr.Markdown()  # (not NO_JOB: a reopened page shows it until its pick is watched, over a picked job)
     optional: dict[str, gr.components.Component] = {}  # by name, as view.optional lists them
     with gr.Row():
         loss_plot = gr.LinePlot(x="step", y="loss", color="part" if loss_parts else None,
-                                title="Training losses" if loss_parts else "Training loss", height=260)
-        metric_plot = gr.LinePlot(x="epoch", y="value", color="metric", title="Metrics by epoch (validation; train_*: the epoch's training batches)", height=260)
-        if metric_apart:
-            optional["apart"] = gr.LinePlot(x="epoch", y=metric_apart, title=f"Validation {metric_apart.upper()}",
-                                            height=260)
+                                title=L("jobs.training_losses") if loss_parts else L("jobs.training_loss"), height=260)
+        metric_plot = gr.LinePlot(x="epoch", y="value", color="metric", title=L("jobs.metrics_by_epoch"), height=260)
+        if metric_apart:  # (its name is the plot's y axis)
+            optional["apart"] = gr.LinePlot(x="epoch", y=metric_apart, title=L("jobs.metric_apart"), height=260)
+            ctx.axis_titles(optional["apart"], x="axis.epoch")
+    ctx.axis_titles(loss_plot, x="axis.step", y="axis.loss", **({"color": "axis.part"} if loss_parts else {}))
+    ctx.axis_titles(metric_plot, x="axis.epoch", y="axis.value", color="axis.metric")
     with gr.Row():
         if picture is not None:
             optional["picture"] = gr.Image(label=picture_label, type="pil", height=320, buttons=["download"])
         if samples == "text":
-            optional["samples"] = gr.Textbox(label="Samples after each epoch", lines=12, max_lines=12)
+            optional["samples"] = gr.Textbox(label=L("jobs.samples_text"), lines=12, max_lines=12)
         elif samples == "image":
-            optional["samples"] = gr.Gallery(label="Samples after each epoch (newest first)", columns=4, height=320,
+            optional["samples"] = gr.Gallery(label=L("jobs.samples_images"), columns=4, height=320,
                                              object_fit="contain")
-        log = gr.Textbox(label="Log", lines=12, max_lines=12, autoscroll=True)
-    with gr.Accordion("Push the trained model to the hub above", open=False) as push_box:
+        log = gr.Textbox(label=L("jobs.log"), lines=12, max_lines=12, autoscroll=True)
+    with gr.Accordion(L("jobs.push_title"), open=False) as push_box:
         who = gr.Markdown()
         with gr.Row():
-            repo = gr.Textbox(label="Repo id", placeholder=repo_placeholder, scale=3)
-            private = gr.Checkbox(label="Private", scale=1)
-            push = gr.Button("Push", scale=1)
+            repo = gr.Textbox(label=L("jobs.repo_id"), placeholder=repo_placeholder, scale=3)
+            private = gr.Checkbox(label=L("jobs.private"), scale=1)
+            push = gr.Button(L("jobs.push"), scale=1)
         pushed = gr.Markdown()
 
     outputs = [jobs_table, progress, loss_plot, metric_plot, *[optional[name] for name, _, _ in view.optional], log]
@@ -473,21 +498,20 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
     runner = ctx.runner
     with gr.Row():
         source = gr.Dropdown(label=label, choices=[], value=None, allow_custom_value=True, scale=3)
-        refresh_btn = gr.Button("Refresh", scale=1)
-    famous = [(f"{m.repo_id} · {m.summary}", m.repo_id) for m in HUB_MODELS.get(task, ())]
-    with gr.Accordion("Pull a model from a hub", open=False) as pull_box:
+        refresh_btn = gr.Button(L("jobs.refresh"), scale=1)
+    famous = [m.choice for m in HUB_MODELS.get(task, ())]
+    with gr.Accordion(L("jobs.pull_title"), open=False) as pull_box:
         picker = hub_picker(ctx)
         with gr.Row():
             # The hub's own repos of the task when the accordion opens, the famous models, or any repo id typed in.
-            repo = gr.Dropdown(famous, value=None,
-                               label=pull_label, info=f"for example {placeholder}" if famous else None,
-                               allow_custom_value=True, scale=3)
-            pull_btn = gr.Button("Pull", scale=1)
-        gr.Markdown("Only what loading needs comes down: one PyTorch weight format, no TensorFlow, Flax, ONNX or "
-                    "checkpoint files. The size shows while it pulls.")
+            repo = gr.Dropdown(famous, value=None, label=pull_label, allow_custom_value=True, scale=3)
+            pull_btn = gr.Button(L("jobs.pull"), scale=1)
+        gr.Markdown(L("jobs.pull_note"))
+    if famous:  # an example repo id, said in the visitor's language
+        ctx.on_load(lambda: gr.update(info=t("jobs.pull_example", example=placeholder)), repo)
     publish_section(ctx, task, source)
     if endpoint.serves(task):
-        with gr.Accordion("Call it from code: an address InferenceClient talks to", open=False):
+        with gr.Accordion(L("jobs.call_from_code"), open=False):
             code = gr.Markdown(endpoint.call_from_code(runner, ctx.default_hub, None, ""))
 
         def call_from_code(value: str | None, request: gr.Request) -> str:
@@ -500,12 +524,12 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
         repo_id = (repo_id or "").strip().removeprefix("hf-hub:")  # timm's spelling of a hub repo
 
         def show(done: int, total: int, what: str) -> None:
-            progress((done // 2**20, max(1, total // 2**20)), desc=f"Pulling {what}", unit="MB")
+            progress((done // 2**20, max(1, total // 2**20)), desc=t("jobs.pulling", what=what), unit="MB")
 
         folder = visitors.pull(repo_id, hub, progress=show)
         check(folder)
         if (done := folder / ".complete").exists() and (made := json.loads(done.read_text())).get("bytes"):
-            gr.Info(f"Pulled {repo_id}: {size_text(made['bytes'])} in {made['files']} files.")
+            gr.Info(t("jobs.pulled", repo=repo_id, size=size_text(made["bytes"]), files=made["files"]))
         key = model_key(runner, folder)
         choices = trained_models(runner, task, metric) + [(f"{repo_id} ({hub.label})", key)]
         return gr.update(choices=choices, value=key)
@@ -520,7 +544,7 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
             own = [r["id"] for tag in get_task(task).pipelines for r in hubs.list_repos(hub, task=tag, limit=50)]
         except UserError:
             return gr.update(choices=famous)
-        return gr.update(choices=[(f"{r} · on {hub.name}", r) for r in own] + famous)
+        return gr.update(choices=[(t("jobs.repo_on_hub", repo=r, hub=hub.name), r) for r in own] + famous)
 
     def refresh(current):
         return model_choices(runner, task, metric, current)
@@ -543,16 +567,14 @@ def publish_section(ctx: AppContext, task: str, source: gr.Dropdown) -> None:
     here: a link on huggingface.co, or the command that runs it from a local or team hub. The event is
     ``<task>_publish``."""
     runner = ctx.runner
-    with gr.Accordion("Publish as a Space: a demo of this model that anyone can open", open=False):
-        gr.Markdown("Makes a Space repo holding a small Gradio app for this model (its predict view and examples), "
-                    "a README with the Space's settings and only the requirements the demo needs. The model goes "
-                    "to the same hub first if it is not there yet. Publishing again updates the Space.")
+    with gr.Accordion(L("jobs.publish_title"), open=False):
+        gr.Markdown(L("jobs.publish_text"))
         picker = hub_picker(ctx)
         with gr.Row():
-            space_id = gr.Textbox(label="Space repo id", placeholder="your-name/my-model-demo (empty: <model>-demo)",
+            space_id = gr.Textbox(label=L("jobs.space_repo_id"), placeholder=L("jobs.space_repo_placeholder"),
                                   scale=3)
-            private = gr.Checkbox(label="Private", value=False, scale=1)
-            publish_btn = gr.Button("Publish", scale=1)
+            private = gr.Checkbox(label=L("jobs.private"), value=False, scale=1)
+            publish_btn = gr.Button(L("jobs.publish"), scale=1)
         answer = gr.Markdown()
 
     def publish_model(model, space, private_, choice, url, token):
@@ -566,12 +588,11 @@ def publish_section(ctx: AppContext, task: str, source: gr.Dropdown) -> None:
         space = (space or "").strip() or spaces.default_space_id(model_id, model_id.split("/")[0])
         done = spaces.publish(task, folder, model_id=model_id, revision=revision, space_id=space, hub=hub,
                               private=bool(private_))
-        said = f"(commit `{done.commit[:8]}`; the model: {model_id} at `{revision[:8]}`)"
         if done.run is None:
-            return f"Published: **[{done.space_id}]({done.url})** {said}."
-        return (f"Published **{done.space_id}** on {hub.label} {said}. Run it from this playground's folder, with "
-                f"its Python environment (`.venv/bin/python` after `make run`), on a machine that reaches this "
-                f"hub:\n\n```bash\n{done.run}\n```")
+            return t("jobs.published_link", space=done.space_id, url=done.url, commit=done.commit[:8],
+                     model=model_id, revision=revision[:8])
+        return t("jobs.published_run", space=done.space_id, hub=hub.label, commit=done.commit[:8], model=model_id,
+                 revision=revision[:8], command=done.run)
 
     publish_btn.click(lambda: "", None, answer, api_visibility="private").then(
         publish_model, None, answer, api_name=f"{task}_publish",
@@ -588,16 +609,17 @@ def toggle_data_fields(radio: gr.Radio, sources: dict[str, str], shown: dict[Any
 
 def chosen_data(sources: dict[str, str], label: str, upload: str | None, repo: str | None, *, builtin: str,
                 keep: Callable[[str], Path], check: Callable[[str], Any] | None = None,
-                missing: str = "Upload a file.") -> tuple[str, str, str]:
+                missing: str | None = None) -> tuple[str, str, str]:
     """(dataset for the trainer, name for the job label, kind) from a tab's data-source fields.
 
     An upload is kept in the app's folder by ``keep`` and vetted by ``check`` now, so a bad file is
-    a message here rather than a failed job later; a repo id is checked for its form.
+    a message here rather than a failed job later; a repo id is checked for its form. ``missing`` is the message
+    when no file was uploaded (a t() string; by default, "Upload a file.").
     """
     kind = sources.get(label, "builtin")
     if kind == "upload":
         if not upload:
-            raise UserError(missing)
+            raise UserError(missing or t("jobs.upload_a_file"))
         dataset = str(keep(upload))
         if check is not None:
             check(dataset)

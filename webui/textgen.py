@@ -10,24 +10,18 @@ from training.tasks import get_task
 
 from .common import PREDICT, AppContext, answered, get_hub, hub_picker, throttled
 from .forms import ConfigForm
+from .i18n import L, choice, t
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 
 TASK = get_task("textgen")
 TITLE = TASK.title
 MAX_NEW_TOKENS = 1000
 MAX_PROMPT_CHARS = 20_000  # (the HTTP endpoint's too: webui.endpoint)
-INTRO = """A **language model** predicts the next token from the ones before it; generating text is asking
-it again and again. Train a character-level **RNN**, **GRU** or **LSTM** (gates let gradients survive
-long sequences; plain RNNs need **gradient clipping**, on by default), a word-level LSTM, or a small
-decoder-only **Transformer** (GPT-2 architecture, with a BPE tokenizer trained on your text). The
-built-in corpus is the Python Language Reference that ships with every Python (PSF License). Watch
-the sample after each epoch go from noise to words; **perplexity** on held-out text measures how
-surprised the model is. Then decode: **greedy** (always the likeliest token: safe, repetitive),
-**sampling** (temperature sharpens or flattens the distribution; top-k and top-p cut its tail) or
-**beam search** (keeps the k best partial sequences by total log-probability)."""
 
+# The radios' values (what the handlers and the API get) and what they stand for; the page shows them translated
+# (source_choices, strategy_choices).
 DATA_SOURCES = {"Built-in corpus (Python docs)": "builtin", "Upload a .txt file": "upload",
-                "Dataset repo on the hub": "hub"}
+                "Dataset repo on the hub": "hub"}  # i18n: not shown (values: the page shows source_choices())
 STRATEGY_LABELS = {"Sampling": "sample", "Greedy": "greedy", "Beam search": "beam"}
 
 
@@ -38,21 +32,42 @@ def _check_lm(folder: Path) -> None:
     load_lm(folder)
 
 
+def source_choices() -> list[tuple[str, str]]:
+    value = {kind: label for label, kind in DATA_SOURCES.items()}
+    return [choice("textgen.source_builtin", value["builtin"]), choice("textgen.source_upload", value["upload"]),
+            choice("textgen.source_hub", value["hub"])]
+
+
+def strategy_choices() -> list[tuple[str, str]]:
+    value = {kind: label for label, kind in STRATEGY_LABELS.items()}
+    return [choice("textgen.sampling", value["sample"]), choice("textgen.greedy", value["greedy"]),
+            choice("textgen.beam_search", value["beam"])]
+
+
+def beams_table(kept: list[tuple[str, float]]):
+    """The kept beams (none: an empty table) as a table whose headers are in the visitor's language (a DataFrame:
+    the API's answer keeps its shape, headers and rows)."""
+    import pandas as pd
+
+    return pd.DataFrame([[text, round(score, 3)] for text, score in kept],
+                        columns=[t("textgen.beam"), t("textgen.log_probability")])
+
+
 def build(ctx: AppContext) -> None:
     runner = ctx.runner
-    gr.Markdown(INTRO)
+    gr.Markdown(L("textgen.intro"))
     form = ConfigForm(TASK.config)
-    with gr.Tab("Train"):
-        gr.Markdown("The hub below is where dataset repos come from and where trained models go.")
+    with gr.Tab(L("textgen.tab_train")):
+        gr.Markdown(L("textgen.hub_note"))
         picker = hub_picker(ctx)
         with gr.Row():
             # The registry's names arrive on page load (listing them imports torch); the config validates the value.
             form.field("model", info=None, scale=2)
-            form.field("init_from", info="its tokenizer and size replace the model's; or type any repo id", scale=2)
-            source_kind = gr.Radio(list(DATA_SOURCES), value=next(iter(DATA_SOURCES)), label="Text", scale=4)
-            upload = gr.File(label="A UTF-8 text file", file_types=[".txt", ".md"], type="filepath", visible=False,
+            form.field("init_from", info=L("textgen.init_from_info"), scale=2)
+            source_kind = gr.Radio(source_choices(), value=next(iter(DATA_SOURCES)), label=L("textgen.text"), scale=4)
+            upload = gr.File(label=L("textgen.upload"), file_types=[".txt", ".md"], type="filepath", visible=False,
                              scale=3)
-            data_repo = gr.Textbox("", label="Dataset repo id (a 'text' column)", placeholder="you/my-stories",
+            data_repo = gr.Textbox("", label=L("textgen.data_repo"), placeholder="you/my-stories",
                                    visible=False, scale=3)
         with gr.Row():
             for name in ("seq_len", "hidden_size", "num_layers", "max_chars"):
@@ -63,27 +78,28 @@ def build(ctx: AppContext) -> None:
         panel = job_panel(ctx, TASK.name, picker, metric=TASK.metric, unit="seq/s", samples="text",
                           repo_placeholder="you/char-lstm-docs")
 
-    with gr.Tab("Generate") as gen_tab:
-        source = model_source(ctx, TASK.name, gen_tab, metric=TASK.metric, label="Model (trained here or pulled)",
-                              pull_label="Repo id (ours, or a transformers causal LM)",
+    with gr.Tab(L("textgen.tab_generate")) as gen_tab:
+        source = model_source(ctx, TASK.name, gen_tab, metric=TASK.metric, label=L("textgen.model"),
+                              pull_label=L("textgen.pull_label"),
                               placeholder="you/char-lstm-docs, you/tiny-gpt2", check=_check_lm)
         with gr.Row():
             with gr.Column():
-                prompt = gr.Textbox("The ", label="Prompt", lines=3)
+                prompt = gr.Textbox("The ", label=L("textgen.prompt"), lines=3)  # (the model's input: English)
                 with gr.Row():
-                    strategy = gr.Radio(list(STRATEGY_LABELS), value="Sampling", label="Decoding")
-                    max_new = gr.Slider(1, MAX_NEW_TOKENS, value=200, step=1, label="New tokens")
+                    strategy = gr.Radio(strategy_choices(), value="Sampling", label=L("textgen.decoding"))
+                    max_new = gr.Slider(1, MAX_NEW_TOKENS, value=200, step=1, label=L("textgen.new_tokens"))
                 with gr.Row():
-                    temperature = gr.Slider(0.05, 2.0, value=0.8, step=0.05, label="Temperature")
-                    top_k = gr.Slider(0, 200, value=0, step=1, label="Top-k (0: off)")
-                    top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.05, label="Top-p")
+                    temperature = gr.Slider(0.05, 2.0, value=0.8, step=0.05, label=L("textgen.temperature"))
+                    top_k = gr.Slider(0, 200, value=0, step=1, label=L("textgen.top_k"))
+                    top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.05, label=L("textgen.top_p"))
                 with gr.Row():
-                    beam_width = gr.Slider(1, 16, value=4, step=1, label="Beam width")
-                    seed_gen = gr.Number(0, label="Seed (sampling)", precision=0)
-                go = gr.Button("Generate", variant="primary")
+                    beam_width = gr.Slider(1, 16, value=4, step=1, label=L("textgen.beam_width"))
+                    seed_gen = gr.Number(0, label=L("textgen.seed"), precision=0)
+                go = gr.Button(L("textgen.generate"), variant="primary")
             with gr.Column():
-                output = gr.Textbox(label="Text (streams as it is made)", lines=14, max_lines=30)
-                beams = gr.Dataframe(headers=["beam", "log-probability"], label="Beams kept (beam search)",
+                output = gr.Textbox(label=L("textgen.output"), lines=14, max_lines=30)
+                # (the headers in the visitor's language come with the beams: beams_table)
+                beams = gr.Dataframe(headers=["beam", "log-probability"], label=L("textgen.beams"),
                                      interactive=False, max_height=240)
 
     # ------------------------------------------------------------------ events
@@ -92,7 +108,7 @@ def build(ctx: AppContext) -> None:
 
         hub = get_hub(choice, url, token)
         dataset, name, _ = chosen_data(DATA_SOURCES, source_kind, upload, data_repo, builtin=form.defaults.dataset,
-                                       missing="Upload a .txt file.",
+                                       missing=t("textgen.missing_upload"),
                                        keep=lambda f: keep_upload(f, runner.root / "uploads"), check=check_text_file)
         cfg = form.config(values, dataset=dataset, hub=hub_spec(hub))
         return panel.submit(cfg, f"{cfg.init_from or cfg.model} on {name}", hub)
@@ -103,17 +119,17 @@ def build(ctx: AppContext) -> None:
         folder = checked_model_folder(runner, folder)
         n = int(max_new_tokens)  # 1 to MAX_NEW_TOKENS: the slider's bounds, enforced by Gradio
         if not (prompt or "").strip():  # checked before the model loads
-            raise UserError("Enter a prompt: the first words for the model to continue.")
+            raise UserError(t("textgen.enter_prompt"))
         if len(prompt) > MAX_PROMPT_CHARS:
-            raise UserError(f"The prompt is {len(prompt):,} characters; the limit is {MAX_PROMPT_CHARS:,}.")
+            raise UserError(t("textgen.prompt_too_long", length=len(prompt), limit=MAX_PROMPT_CHARS))
         lm = load_cached(folder)
         kind = STRATEGY_LABELS.get(strategy, "sample")
         if kind == "beam" and int(beam_width) * n > 4000:
-            raise UserError("Beam search re-reads every beam at every step: keep beam width x tokens under 4000.")
+            raise UserError(t("textgen.beam_too_big", limit=4000))
         made = generate(lm, prompt or "", n, kind, temperature=float(temperature), top_k=int(top_k),
                         top_p=float(top_p), beam_width=int(beam_width), seed=int(seed))
         for text, kept in throttled(made):
-            yield text, [[t, round(s, 3)] for t, s in kept] or None
+            yield text, beams_table(kept)
 
     toggle_data_fields(source_kind, DATA_SOURCES, {upload: ("upload",), data_repo: ("hub",)})
     form.submit(panel.start, start_job, panel.job, api_name="textgen_train",

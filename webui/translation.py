@@ -11,24 +11,21 @@ from training.tasks import get_task
 
 from .common import PREDICT, AppContext, answered, get_hub, hub_picker
 from .forms import ConfigForm
+from .i18n import L, choice, t
 from .jobs import checked_model_folder, chosen_data, hub_spec, job_panel, model_source, toggle_data_fields
 
 TASK = get_task("translation")
 TITLE = TASK.title
-INTRO = """An **encoder-decoder** reads a sentence into vectors and writes its translation word by word.
-Without **attention** the decoder sees one vector for the whole source (a bottleneck: train `gru` on
-the built-in pairs and BLEU stalls near 50); with attention it takes, at every step, a weighted mix of
-the encoder's states, **additive** (Bahdanau) or **scaled dot-product** (the Transformer's), and
-reaches 100 in two epochs. The heat map shows the weights: *noir* looks at *black*, and the colour
-and the noun swap places between English and French. Training uses **teacher forcing** (the true
-previous word is fed in); decoding is **greedy** or **beam search**. BLEU and chrF (sacrebleu) on the
-validation split. **transformer-tiny** is an encoder-decoder Transformer (BART's architecture: multi-head
-self- and cross-attention, positional embeddings) that any seq2seq tool can load; the heat map then
-shows its last layer's cross-attention. The built-in pairs come from a small English -> French grammar the project wrote:
-agreement, gender, negation (*ne ... pas de*), one or two clauses."""
 
+# The data-source radio's values (what the handlers and the API get) and their kinds; source_choices() shows them.
 DATA_SOURCES = {"Built-in English -> French": "builtin", "Upload TSV/CSV/JSONL pairs": "upload",
-                "Dataset repo on the hub": "hub"}
+                "Dataset repo on the hub": "hub"}  # i18n: not shown (values: the page shows source_choices())
+STRATEGIES = {"Greedy": "greedy", "Beam search": "beam"}  # the decoding radio's values, and what they stand for
+# The translators' input, in English as the built-in pairs are (the grammar's words): data the model reads, not the
+# page's words, so they stay as they are in every language.
+EXAMPLES = [["She does not buy the black hat today ."],  # i18n: not shown as UI text: English model input
+            ["We like the green bike , and I see a dog ."],  # i18n: not shown as UI text: English model input
+            ["They draw my white flower ."]]  # i18n: not shown as UI text: English model input
 MAX_CHARS = 2000
 
 
@@ -39,25 +36,46 @@ def _check(folder: Path) -> None:
     load_translator(folder)
 
 
+def source_choices() -> list[tuple[str, str]]:
+    value = {kind: label for label, kind in DATA_SOURCES.items()}
+    return [choice("translation.source_builtin", value["builtin"]),
+            choice("translation.source_upload", value["upload"]), choice("translation.source_hub", value["hub"])]
+
+
+def strategy_choices() -> list[tuple[str, str]]:
+    value = {kind: label for label, kind in STRATEGIES.items()}
+    return [choice("translation.greedy", value["greedy"]), choice("translation.beam_search", value["beam"])]
+
+
+def beams_table(kept: list[tuple[str, float]]):
+    """The kept beams (none: an empty table) as a table whose headers are in the visitor's language (a DataFrame:
+    the API's answer keeps its shape, headers and rows)."""
+    import pandas as pd
+
+    return pd.DataFrame([[text, round(score, 3)] for text, score in kept],
+                        columns=[t("translation.beam"), t("translation.log_probability")])
+
+
 def build(ctx: AppContext) -> None:
     runner = ctx.runner
-    gr.Markdown(INTRO)
+    gr.Markdown(L("translation.intro"))
     form = ConfigForm(TASK.config)
-    with gr.Tab("Train"):
-        gr.Markdown("The hub below is where dataset repos come from and where trained models go.")
+    with gr.Tab(L("translation.tab_train")):
+        gr.Markdown(L("translation.hub_note"))
         picker = hub_picker(ctx)
         with gr.Row():
             # The registry's names arrive on page load (listing them imports torch); the config validates the value.
             form.field("model", info=None, scale=2)
-            form.field("init_from", info="its tokenizer and size replace the model's; or type any repo id", scale=2)
-            source_kind = gr.Radio(list(DATA_SOURCES), value=next(iter(DATA_SOURCES)), label="Sentence pairs",
+            form.field("init_from", info=L("translation.init_from_info"), scale=2)
+            source_kind = gr.Radio(source_choices(), value=next(iter(DATA_SOURCES)), label=L("translation.pairs"),
                                    scale=4)
-            upload = gr.File(label="Pairs: a source and a target column (.tsv, .csv, .jsonl)",
-                             file_types=[".tsv", ".csv", ".jsonl", ".json"], type="filepath", visible=False, scale=3)
-            data_repo = gr.Textbox("", label="Dataset repo id", placeholder="you/en-de-pairs", visible=False, scale=3)
+            upload = gr.File(label=L("translation.upload"), file_types=[".tsv", ".csv", ".jsonl", ".json"],
+                             type="filepath", visible=False, scale=3)
+            data_repo = gr.Textbox("", label=L("translation.data_repo"), placeholder="you/en-de-pairs", visible=False,
+                                   scale=3)
         with gr.Row(visible=False) as columns_row:
-            form.field("source_column", label="Source column (empty: guess)", placeholder="source", info=None)
-            form.field("target_column", label="Target column (empty: guess)", placeholder="target", info=None)
+            form.field("source_column", label=L("translation.source_column"), placeholder="source", info=None)
+            form.field("target_column", label=L("translation.target_column"), placeholder="target", info=None)
         with gr.Row():
             for name in ("epochs", "batch_size", "lr", "hidden_size", "seed"):
                 form.field(name, info=None)
@@ -65,25 +83,23 @@ def build(ctx: AppContext) -> None:
         panel = job_panel(ctx, TASK.name, picker, metric=TASK.metric, unit="pairs/s", samples="text",
                           repo_placeholder="you/gru-attention-en-fr")
 
-    with gr.Tab("Translate") as translate_tab:
-        source = model_source(ctx, TASK.name, translate_tab, metric=TASK.metric, label="Model (trained here or pulled)",
-                              pull_label="Repo id (ours, or any transformers seq2seq model: Marian, BART, T5...)",
+    with gr.Tab(L("translation.tab_translate")) as translate_tab:
+        source = model_source(ctx, TASK.name, translate_tab, metric=TASK.metric, label=L("translation.model"),
+                              pull_label=L("translation.pull_label"),
                               placeholder="you/gru-attention-en-fr", check=_check)
         with gr.Row():
             with gr.Column():
-                text = gr.Textbox("", label="Sentence", lines=2, placeholder="She does not buy the black hat today .")
-                gr.Examples([["She does not buy the black hat today ."], ["We like the green bike , and I see a dog ."],
-                             ["They draw my white flower ."]], inputs=text,
-                            label="Examples (the built-in grammar's words)")
+                text = gr.Textbox("", label=L("translation.sentence"), lines=2, placeholder=EXAMPLES[0][0])
+                gr.Examples(EXAMPLES, inputs=text, label=L("translation.examples"))
                 with gr.Row():
-                    strategy = gr.Radio(["Greedy", "Beam search"], value="Greedy", label="Decoding")
-                    beam_width = gr.Slider(1, 10, value=4, step=1, label="Beam width")
-                go = gr.Button("Translate", variant="primary")
+                    strategy = gr.Radio(strategy_choices(), value="Greedy", label=L("translation.decoding"))
+                    beam_width = gr.Slider(1, 10, value=4, step=1, label=L("translation.beam_width"))
+                go = gr.Button(L("translation.translate"), variant="primary")
             with gr.Column():
-                output = gr.Textbox(label="Translation", lines=2)
-                heat = gr.Image(label="Attention (rows: target words, columns: source words)", type="pil",
-                                buttons=["download"])
-                beams = gr.Dataframe(headers=["beam", "log-probability"], label="Beams kept (beam search)",
+                output = gr.Textbox(label=L("translation.translation"), lines=2)
+                heat = gr.Image(label=L("translation.heat_map"), type="pil", buttons=["download"])
+                # (the headers in the visitor's language come with the beams: beams_table)
+                beams = gr.Dataframe(headers=["beam", "log-probability"], label=L("translation.beams"),
                                      interactive=False, max_height=200)
 
     # ------------------------------------------------------------------ events
@@ -96,7 +112,7 @@ def build(ctx: AppContext) -> None:
         # An upload's header is checked now (the named or guessed columns); the job reads its rows.
         dataset, name, kind = chosen_data(
             DATA_SOURCES, source_kind, upload, data_repo, builtin=form.defaults.dataset,
-            missing="Upload a file of sentence pairs.", keep=lambda f: keep_upload(f, runner.root / "uploads"),
+            missing=t("translation.missing_upload"), keep=lambda f: keep_upload(f, runner.root / "uploads"),
             check=lambda d: pair_columns(table_columns(d), asked.source_column, asked.target_column))
         # The column fields are hidden for the built-in pairs: what they still hold is not for these.
         unused = {"source_column": "", "target_column": ""} if kind == "builtin" else {}
@@ -109,20 +125,19 @@ def build(ctx: AppContext) -> None:
         folder = checked_model_folder(runner, folder)
         text = (text or "").strip()
         if not text:
-            raise UserError("Enter a sentence to translate.")
+            raise UserError(t("translation.enter_sentence"))
         if len(text) > MAX_CHARS:
-            raise UserError(f"The text is {len(text):,} characters; the limit is {MAX_CHARS:,} (one or two "
-                            f"sentences: the models here are trained on short ones).")
+            raise UserError(t("translation.too_long", length=len(text), limit=MAX_CHARS))
         model = load_cached(folder)
-        result = translate(model, text, "beam" if strategy == "Beam search" else "greedy", int(beam_width))
+        result = translate(model, text, STRATEGIES.get(strategy, "greedy"), int(beam_width))
         unknown = result["source_tokens"].count("<unk>")
         if unknown == len(result["source_tokens"]) - 1:
-            gr.Warning("None of these words are in the model's vocabulary: it cannot translate them.")
+            gr.Warning(t("translation.all_unknown"))
         elif unknown:
-            gr.Warning(f"{unknown} word(s) are unknown to the model (shown as <unk> in the heat map).")
+            gr.Warning(t("translation.some_unknown", count=unknown))
         picture = attention_image(result["source_tokens"], result["target_tokens"], result["attention"]) \
             if model.attention != "none" else None
-        return result["translation"], picture, [[b, round(s, 3)] for b, s in result["beams"]] or None
+        return result["translation"], picture, beams_table(result["beams"])
 
     toggle_data_fields(source_kind, DATA_SOURCES,
                        {upload: ("upload",), data_repo: ("hub",), columns_row: ("upload", "hub")})

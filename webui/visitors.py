@@ -70,7 +70,7 @@ class Policy:
 
         secret = os.environ.get("DLP_ADMIN_SECRET", "")
         if secret and len(secret) < MIN_SECRET:
-            raise SystemExit(f"error: DLP_ADMIN_SECRET must be at least {MIN_SECRET} characters long "
+            raise SystemExit(f"error: DLP_ADMIN_SECRET must be at least {MIN_SECRET} characters long "  # i18n: not shown (the terminal, at start)
                              "(python -c 'import secrets; print(secrets.token_urlsafe())' makes one)")
         return cls(max_jobs=number("DLP_MAX_JOBS_PER_VISITOR", cls.max_jobs, int),
                    max_job_minutes=number("DLP_MAX_JOB_MINUTES", cls.max_job_minutes, float),
@@ -305,8 +305,7 @@ def job_limits(runner) -> dict:
 
     active = [j for j in runner.jobs() if j.owner == key and j.status in ACTIVE]
     if len(active) >= policy.max_jobs:
-        raise UserError(f"You have {len(active)} jobs queued or running, the most this public app allows per "
-                        "visitor: wait for one to finish, or stop one.")
+        raise UserError(t("visitors.too_many_jobs", n=len(active)))
     # The job's own pulls (a base model, a dataset) go where the visitor's do, within the same limit.
     return {"owner": key, "max_seconds": policy.max_job_minutes * 60,
             "env": {ENV_PULLED_DIR: str(pulls_root()), ENV_MAX_PULL_MB: str(policy.max_pull_mb)}}
@@ -362,8 +361,7 @@ def one_per_visitor(fn: Callable) -> Callable:
         if key is not None:
             with _computing_lock:
                 if key in _computing:
-                    raise UserError("You already have a computation running on this app: stop it, or wait for it "
-                                    "to finish.")
+                    raise UserError(t("visitors.one_computation"))
                 _computing.add(key)
         try:
             yield
@@ -402,10 +400,9 @@ def check_visitor_url(url: str) -> None:
     try:
         infos = socket.getaddrinfo(host, None)
     except OSError:
-        raise HubActionError(f"Cannot resolve the hub address {host!r}.") from None
+        raise HubActionError(t("visitors.cannot_resolve", host=repr(host))) from None
     for *_, sockaddr in infos:
         address = ipaddress.ip_address(sockaddr[0].split("%")[0])
         if not address.is_global:
-            raise HubActionError(f"This app does not reach hubs on its own network for visitors ({host} is "
-                                 f"{'loopback' if address.is_loopback else 'a private address'}). Use "
-                                 "huggingface.co or a hub the app's owner lists.")
+            raise HubActionError(t("visitors.loopback_hub", host=host) if address.is_loopback
+                                 else t("visitors.private_hub", host=host))

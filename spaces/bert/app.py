@@ -12,6 +12,7 @@ import gradio as gr
 from huggingface_hub import snapshot_download
 
 from common.errors import UserError
+from common.i18n import strings, t
 from hub_models.bert import classify_text, fill_mask, model_kind, tag_text
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -19,15 +20,23 @@ MODEL, REVISION = "$model_id", "$revision"
 HUB = os.environ.get("DLP_MODEL_HUB") or "$endpoint" or None  # None: huggingface.co
 FOLDER = snapshot_download(MODEL, revision=REVISION, endpoint=HUB, token=os.environ.get("HF_TOKEN") or None)
 KIND = model_kind(Path(FOLDER))  # "sequence", "token" or "mlm"
-EXAMPLES = {"sequence": [["The soup was exquisite.", ""], ["The lecture was tedious.", ""]],
-            "token": [["Kenji Tanaka flew from Seoul to Vienna to meet Airbus .", ""]],
-            "mlm": [["The movie was [MASK].", ""]]}[KIND]
+EXAMPLES = {"sequence": [["The soup was exquisite.", ""],  # i18n: not shown as UI text: English model input
+                         ["The lecture was tedious.", ""]],  # i18n: not shown as UI text: English model input
+            "token": [["Kenji Tanaka flew from Seoul to Vienna to meet Airbus .", ""]],  # i18n: not shown (model input)
+            "mlm": [["The movie was [MASK].", ""]]}[KIND]  # i18n: not shown as UI text: English model input
+I18N = gr.I18n(**strings())  # the page's words in every language (common/locales/): the browser picks one
+
+
+def intro():
+    """The page's heading, in the visitor's language."""
+    key = {"sequence": "space.bert_sequence", "token": "space.bert_token", "mlm": "space.bert_mlm"}[KIND]
+    return "# $title\n" + t(key, model=MODEL, revision=REVISION[:8])
 
 
 def predict(text, pair):
     """A note, and the labels' probabilities (sentences), the words' tags (tagging) or the words for [MASK]."""
     if not (text or "").strip():
-        raise gr.Error("Enter some text.", print_exception=False)
+        raise gr.Error(t("space.enter_text"), print_exception=False)
     try:
         if KIND == "sequence":
             scores, note = classify_text(FOLDER, text, pair or "")
@@ -35,26 +44,25 @@ def predict(text, pair):
         if KIND == "token":
             tagged, note = tag_text(FOLDER, text)
             return note, None, tagged
-        return "The most likely words for [MASK]:", fill_mask(FOLDER, text), None
+        return t("space.mask_words"), fill_mask(FOLDER, text), None
     except UserError as e:
         raise gr.Error(str(e), print_exception=False) from None
 
 
 with gr.Blocks(title="$title") as demo:
-    gr.Markdown(f"# $title\n`{MODEL}` at `{REVISION[:8]}`: "
-                + {"sequence": "labels a sentence (or a pair).", "token": "tags each word.",
-                   "mlm": "fills in `[MASK]`."}[KIND])
+    heading = gr.Markdown(intro())
     with gr.Row():
         with gr.Column():
-            text = gr.Textbox(EXAMPLES[0][0], label="Text", lines=2)
-            pair = gr.Textbox("", label="Second sentence (for a sentence-pair model)", visible=KIND == "sequence")
-            button = gr.Button("Run", variant="primary")
+            text = gr.Textbox(EXAMPLES[0][0], label=I18N("space.text"), lines=2)
+            pair = gr.Textbox("", label=I18N("space.bert_pair"), visible=KIND == "sequence")
+            button = gr.Button(I18N("space.run"), variant="primary")
         with gr.Column():
             note = gr.Markdown()
-            probs = gr.Label(label="Probabilities", visible=KIND != "token")
-            tags = gr.HighlightedText(label="Tags", visible=KIND == "token")
-    gr.Examples(EXAMPLES, [text, pair])
+            probs = gr.Label(label=I18N("space.probabilities"), visible=KIND != "token")
+            tags = gr.HighlightedText(label=I18N("space.tags"), visible=KIND == "token")
+    gr.Examples(EXAMPLES, [text, pair], label=I18N("space.examples"))
     button.click(predict, [text, pair], [note, probs, tags], api_name="predict")
+    demo.load(intro, None, heading, api_visibility="private", show_progress="hidden")
 
 if __name__ == "__main__":
-    demo.launch()
+    demo.launch(i18n=I18N)

@@ -9,6 +9,7 @@ import gradio as gr
 from huggingface_hub import snapshot_download
 
 from common.errors import UserError
+from common.i18n import strings, t
 from hub_models.classification import model_summary
 from hub_models.inference import classify, load_classifier
 
@@ -19,12 +20,22 @@ EXAMPLES = [os.path.join(HERE, "examples", f) for f in ("digit-0.png", "digit-3.
 
 model = load_classifier(snapshot_download(MODEL, revision=REVISION, endpoint=HUB,
                                           token=os.environ.get("HF_TOKEN") or None))
+I18N = gr.I18n(**strings())  # the page's words in every language (common/locales/): the browser picks one
+
+
+def intro():
+    """The page's heading and the network's layers, in the visitor's language."""
+    labels = f"{', '.join(model.labels[:10])}{'...' if len(model.labels) > 10 else ''}"
+    heading = "# $title\n" + t("space.classification_intro", count=len(model.labels), labels=labels, model=MODEL,
+                                revision=REVISION[:8])
+    return heading, {"headers": [t("space.col_layer"), t("space.col_type"), t("space.col_parameters")],
+                     "data": [list(r) for r in model_summary(model)]}
 
 
 def predict(image, top_k):
     """Top-k classes with their probabilities, and the image the network saw."""
     if image is None:
-        raise gr.Error("Give an image first (upload one or pick an example).", print_exception=False)
+        raise gr.Error(t("space.give_image"), print_exception=False)
     try:
         scores, seen = classify(model, image, int(top_k))
     except UserError as e:
@@ -33,23 +44,23 @@ def predict(image, top_k):
 
 
 with gr.Blocks(title="$title") as demo:
-    gr.Markdown(f"# $title\nAn image classifier with {len(model.labels)} classes "
-                f"({', '.join(model.labels[:10])}{'...' if len(model.labels) > 10 else ''}): "
-                f"`{MODEL}` at `{REVISION[:8]}`.")
+    heading = gr.Markdown(intro()[0])
     with gr.Row():
         with gr.Column():
-            image = gr.Image(type="pil", label="Your image")
+            image = gr.Image(type="pil", label=I18N("space.your_image"))
             top_k = gr.Slider(1, min(10, len(model.labels)), value=min(3, len(model.labels)), step=1,
-                              label="How many classes to show")
-            button = gr.Button("Classify", variant="primary")
+                              label=I18N("space.top_k"))
+            button = gr.Button(I18N("space.classify"), variant="primary")
         with gr.Column():
-            label = gr.Label(label="Prediction")
-            seen = gr.Image(label="What the network sees", height=160)
-    gr.Examples([[e] for e in EXAMPLES if os.path.exists(e)], image)
-    with gr.Accordion("The network, layer by layer", open=False):
-        gr.Dataframe([list(r) for r in model_summary(model)], headers=["layer", "type", "parameters"])
+            label = gr.Label(label=I18N("space.prediction"))
+            seen = gr.Image(label=I18N("space.network_sees"), height=160)
+    gr.Examples([[e] for e in EXAMPLES if os.path.exists(e)], image, label=I18N("space.examples"))
+    with gr.Accordion(I18N("space.layers"), open=False):
+        # (the headers in the visitor's language come with the page's load: intro)
+        layers = gr.Dataframe([list(r) for r in model_summary(model)], headers=["layer", "type", "parameters"])
     button.click(predict, [image, top_k], [label, seen], api_name="predict")
     image.upload(predict, [image, top_k], [label, seen], api_visibility="private")
+    demo.load(intro, None, [heading, layers], api_visibility="private", show_progress="hidden")
 
 if __name__ == "__main__":
-    demo.launch()
+    demo.launch(i18n=I18N)
