@@ -47,7 +47,7 @@ def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr
         ctx.identified = demo.load(visitors.identify, browser, browser, api_visibility="private")
         with gr.Row():
             gr.Markdown(L("app.header"), elem_classes="dlp-header")
-            language_switch()
+            language_switch(demo)
             if sign_in_offered():  # visitors push to huggingface.co with their own account (README: hf_oauth)
                 # i18n: kept (Gradio's LoginButton tells signing in from out by its value: a translated one signs out)
                 gr.LoginButton("Sign in with Hugging Face", scale=0, min_width=260)  # i18n: kept

@@ -50,19 +50,21 @@ def area_of(key: str) -> str:
     return key.split(".", 1)[0]
 
 
-def form_key(cls: type, name: str) -> str:
+def form_key(cls: type, name: str) -> str | None:
     """The key of config field ``name`` of ``cls`` (its help is ``<key>.info``): ``form.<name>`` for the field's most
     common wording across the tasks (epochs, learning rate: translated once), else named after the class that
-    declares this wording."""
-    return _form_keys()[(cls, name)]
+    declares this wording. None for a config of a task kept outside the repo (DLP_TASKS): its form is in English."""
+    return _form_keys().get((cls, name))
 
 
 @functools.cache
 def _form_keys() -> dict[tuple[type, str], str]:
+    """(config class, field) -> key, for the repo's own tasks (training.tasks.MODULES)."""
     from training.config import label_of
-    from training.tasks import TASKS
+    from training.tasks import MODULES, TASKS
 
-    fields = [(task.config, f) for task in TASKS.values() for f in dataclasses.fields(task.config)]
+    fields = [(task.config, f) for name, task in TASKS.items() if name in MODULES
+              for f in dataclasses.fields(task.config)]
     wordings: dict[str, collections.Counter] = {}
     for _, f in fields:
         wordings.setdefault(f.name, collections.Counter())[(label_of(f), f.metadata.get("help"))] += 1

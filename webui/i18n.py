@@ -36,9 +36,15 @@ def choice(key: str, value: str) -> tuple[str, str]:
     return str(L(key)), value
 
 
-def form_label(cls: type, name: str) -> tuple[I18nData, I18nData | None]:
-    """The label and the help (None when the field has none) of config field ``name``, translated in the browser."""
+def form_label(cls: type, name: str) -> tuple[I18nData | str, I18nData | str | None]:
+    """The label and the help (None when the field has none) of config field ``name``, translated in the browser;
+    a task registered after the strings were read (DLP_TASKS) shows its config's own English."""
     key = form_key(cls, name)
+    if key is None or key not in strings()[DEFAULT]:
+        from training.config import label_of
+
+        f = cls.__dataclass_fields__[name]
+        return label_of(f), f.metadata.get("help") or None
     return L(key), (L(key + ".info") if key + ".info" in strings()[DEFAULT] else None)
 
 
@@ -51,11 +57,20 @@ SWITCH_JS = """(choice) => {
 }""" % (json.dumps({name: code for code, name in NAMES.items()}), COOKIE, COOKIE)
 
 
-def language_switch() -> gr.Dropdown:
-    """The header's language picker: the page reloads in the chosen language (no server call)."""
+# The switch shows the language the page speaks (navigator.language, which the override sets), in the browser.
+SHOWN_JS = """() => {
+    const names = %s, lang = navigator.language || 'en';
+    return names[lang] || names[Object.keys(names).find(k => k.split('-')[0] === lang.split('-')[0])] || names['en'];
+}""" % json.dumps(NAMES)
+
+
+def language_switch(demo: gr.Blocks) -> gr.Dropdown:
+    """The header's language picker, showing the page's language: the page reloads in the chosen one (no server
+    call)."""
     box = gr.Dropdown(list(NAMES.values()), value=None, label=L("app.language"), scale=0, min_width=160,
                       elem_id="dlp-language")
     box.input(None, box, box, js=SWITCH_JS)
+    demo.load(None, None, box, js=SHOWN_JS)
     return box
 
 

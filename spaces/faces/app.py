@@ -11,20 +11,31 @@ import gradio as gr
 from huggingface_hub import snapshot_download
 
 from common.errors import UserError
+from common.i18n import strings, t
 from hub_models.faces import load_embedder, verdict, verify, verify_picture
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL, REVISION = "$model_id", "$revision"
 HUB = os.environ.get("DLP_MODEL_HUB") or "$endpoint" or None  # None: huggingface.co
-CROP_MODES = {"As the model was trained": "auto", "Find the face (Haar cascade)": "haar",
-              "The image is a face crop": "none"}
+I18N = gr.I18n(**strings())  # the page's words in every language (common/locales/): the browser picks one
+# The Faces radio's values (what the handler and the API get; the page shows CROP_CHOICES' words)
+AUTO, HAAR, NONE = ("As the model was trained", "Find the face (Haar cascade)",  # i18n: not shown
+                    "The image is a face crop")  # i18n: not shown
+CROP_MODES = {AUTO: "auto", HAAR: "haar", NONE: "none"}
+CROP_CHOICES = [(str(I18N("space.crop_auto")), AUTO), (str(I18N("space.crop_haar")), HAAR),
+                (str(I18N("space.crop_none")), NONE)]
 EXAMPLES = [[os.path.join(HERE, "examples", a), os.path.join(HERE, "examples", b), mode] for a, b, mode in (
-    ("face-visitor-a1.png", "face-visitor-a2.png", "As the model was trained"),
-    ("face-visitor-a1.png", "face-visitor-b1.png", "As the model was trained"),
-    ("face-astronaut.jpg", "face-astronaut-mirrored.jpg", "Find the face (Haar cascade)"))]
+    ("face-visitor-a1.png", "face-visitor-a2.png", AUTO),
+    ("face-visitor-a1.png", "face-visitor-b1.png", AUTO),
+    ("face-astronaut.jpg", "face-astronaut-mirrored.jpg", HAAR))]
 
 model = load_embedder(snapshot_download(MODEL, revision=REVISION, endpoint=HUB,
                                         token=os.environ.get("HF_TOKEN") or None))
+
+
+def intro():
+    """The page's heading, in the visitor's language."""
+    return "# $title\n" + t("space.faces_intro", model=MODEL, revision=REVISION[:8])
 
 
 def say(found, threshold):
@@ -34,7 +45,7 @@ def say(found, threshold):
 def run_verify(photo_a, photo_b, faces, threshold):
     """The verdict, the two photos with their faces and the aligned crops; and the distance, for the slider."""
     if not photo_a or not photo_b:
-        raise gr.Error("Give two photos (A and B), or pick an example.", print_exception=False)
+        raise gr.Error(t("space.give_two_photos"), print_exception=False)
     try:
         result = verify(model, photo_a, photo_b, CROP_MODES.get(faces, "auto"))
     except UserError as e:
@@ -44,22 +55,24 @@ def run_verify(photo_a, photo_b, faces, threshold):
 
 
 with gr.Blocks(title="$title") as demo:
-    gr.Markdown(f"# $title\nFace verification with `{MODEL}` at `{REVISION[:8]}`.")
+    heading = gr.Markdown(intro())
     found = gr.State(None)
     with gr.Row():
-        photo_a = gr.Image(type="filepath", label="Photo A")
-        photo_b = gr.Image(type="filepath", label="Photo B")
+        photo_a = gr.Image(type="filepath", label=I18N("space.photo_a"))
+        photo_b = gr.Image(type="filepath", label=I18N("space.photo_b"))
     with gr.Row():
-        faces = gr.Radio(list(CROP_MODES), value="As the model was trained", label="Faces")
+        faces = gr.Radio(CROP_CHOICES, value=AUTO, label=I18N("space.faces"))
         threshold = gr.Slider(0.0, 2.0, value=round(float(model.threshold), 3), step=0.005,
-                              label="Threshold (same person when the distance is at most this)")
-    gr.Examples([e for e in EXAMPLES if os.path.exists(e[0])], [photo_a, photo_b, faces])
-    button = gr.Button("Verify", variant="primary")
+                              label=I18N("space.threshold"))
+    gr.Examples([e for e in EXAMPLES if os.path.exists(e[0])], [photo_a, photo_b, faces],
+                label=I18N("space.examples"))
+    button = gr.Button(I18N("space.verify"), variant="primary")
     answer = gr.Markdown()
-    picture = gr.Image(label="The faces found (green) and the aligned crops the network compares", type="pil")
+    picture = gr.Image(label=I18N("space.faces_picture"), type="pil")
     button.click(run_verify, [photo_a, photo_b, faces, threshold], [answer, picture, found], api_name="verify")
-    threshold.release(lambda f, t: say(f, t) if f else gr.skip(), [found, threshold], answer,
+    threshold.release(lambda f, limit: say(f, limit) if f else gr.skip(), [found, threshold], answer,
                       api_visibility="private", show_progress="hidden")
+    demo.load(intro, None, heading, api_visibility="private", show_progress="hidden")
 
 if __name__ == "__main__":
-    demo.launch()
+    demo.launch(i18n=I18N)

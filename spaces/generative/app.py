@@ -13,6 +13,7 @@ import torch
 from huggingface_hub import snapshot_download
 
 from common.errors import UserError
+from common.i18n import strings, t
 from hub_models.gen_catalog import ALL_CLASSES, MAX_SAMPLES
 from hub_models.generative import (
     DCGAN, VAE, describe, image_tensor, latent_map, latent_walk, load_generative, picture_grid, prior_point,
@@ -27,6 +28,12 @@ EXAMPLES = [os.path.join(HERE, "examples", f) for f in ("digit-0.png", "digit-1.
 model = load_generative(snapshot_download(MODEL, revision=REVISION, endpoint=HUB,
                                           token=os.environ.get("HF_TOKEN") or None))
 CLASSES = list(model.labels) if isinstance(model, DCGAN) and model.conditional else []
+I18N = gr.I18n(**strings())  # the page's words in every language (common/locales/): the browser picks one
+
+
+def intro():
+    """The page's heading, in the visitor's language."""
+    return "# $title\n" + t("space.generative_intro", description=describe(model), model=MODEL, revision=REVISION[:8])
 
 
 def sample_images(count, seed, class_name, sampler, steps):
@@ -49,35 +56,36 @@ def reconstruct_digits():
 
 
 with gr.Blocks(title="$title") as demo:
-    gr.Markdown(f"# $title\n{describe(model)} `{MODEL}` at `{REVISION[:8]}`.")
+    heading = gr.Markdown(intro())
     with gr.Row():
-        count = gr.Slider(1, MAX_SAMPLES, value=36, step=1, label="Samples")
-        seed = gr.Number(0, label="Seed", precision=0, info="the same seed, the same samples")
-        class_name = gr.Dropdown([ALL_CLASSES, *CLASSES], value=ALL_CLASSES, label="Class (conditional GAN)",
-                                 visible=bool(CLASSES))
-        sampler = gr.Radio(["DDIM", "DDPM"], value="DDIM", label="Diffusion sampler")
-        steps = gr.Slider(1, 1000, value=50, step=1, label="Diffusion: denoising steps")
-    button = gr.Button("Sample", variant="primary")
+        count = gr.Slider(1, MAX_SAMPLES, value=36, step=1, label=I18N("space.samples"))
+        seed = gr.Number(0, label=I18N("space.seed"), precision=0, info=I18N("space.seed_info"))
+        class_name = gr.Dropdown([(str(I18N("space.all_classes")), ALL_CLASSES), *CLASSES], value=ALL_CLASSES,
+                                 label=I18N("space.class_conditional"), visible=bool(CLASSES))
+        sampler = gr.Radio(["DDIM", "DDPM"], value="DDIM", label=I18N("space.sampler"))
+        steps = gr.Slider(1, 1000, value=50, step=1, label=I18N("space.denoising_steps"))
+    button = gr.Button(I18N("space.sample"), variant="primary")
     status = gr.Markdown()
     with gr.Row():
-        grid = gr.Image(label="Samples", type="pil", height=420, format="png")
-        clean = gr.Image(label="Diffusion: the clean images predicted from x_t", type="pil", height=420)
+        grid = gr.Image(label=I18N("space.samples"), type="pil", height=420, format="png")
+        clean = gr.Image(label=I18N("space.clean_images"), type="pil", height=420)
     button.click(sample_images, [count, seed, class_name, sampler, steps], [grid, clean, status], api_name="sample")
+    demo.load(intro, None, heading, api_visibility="private", show_progress="hidden")
     if isinstance(model, VAE):
-        gr.Markdown("### The latent space")
+        gr.Markdown(I18N("space.latent_space"))
         with gr.Row():
-            walk_a = gr.Number(1, label="Walk from the prior point of seed", precision=0)
-            walk_b = gr.Number(2, label="to the point of seed", precision=0)
-            walk_n = gr.Slider(3, 24, value=12, step=1, label="Points on the way")
+            walk_a = gr.Number(1, label=I18N("space.walk_from"), precision=0)
+            walk_b = gr.Number(2, label=I18N("space.walk_to"), precision=0)
+            walk_n = gr.Slider(3, 24, value=12, step=1, label=I18N("space.walk_points"))
         with gr.Row():
-            walk_button = gr.Button("Walk")
-            map_button = gr.Button("Latent map (a 2-D latent only)", visible=model.latent_dim == 2)
-            recon_button = gr.Button("Reconstruct the example digits")
-        latent = gr.Image(label="Latent space (reconstructions: the inputs on top, the VAE's below)", type="pil")
+            walk_button = gr.Button(I18N("space.walk"))
+            map_button = gr.Button(I18N("space.latent_map"), visible=model.latent_dim == 2)
+            recon_button = gr.Button(I18N("space.reconstruct"))
+        latent = gr.Image(label=I18N("space.latent_picture"), type="pil")
         walk_button.click(walk, [walk_a, walk_b, walk_n], latent, api_name="walk")
         map_button.click(lambda: picture_grid(latent_map(model, 15), columns=15, cell=40), None, latent,
                          api_name="latent_map")
         recon_button.click(reconstruct_digits, None, latent, api_name="reconstruct")
 
 if __name__ == "__main__":
-    demo.launch()
+    demo.launch(i18n=I18N)

@@ -10,6 +10,7 @@ import gradio as gr
 from huggingface_hub import snapshot_download
 
 from common.errors import UserError
+from common.i18n import strings, t
 from hub_models.segmentation import class_shares, load_segmenter, segment_image, transposed_conv_picture
 from hub_models.visual import enlarged, legend_html, mask_overlay
 
@@ -21,18 +22,26 @@ EXAMPLES = [os.path.join(HERE, "examples", f) for f in ("shapes-1.png", "shapes-
 model = load_segmenter(snapshot_download(MODEL, revision=REVISION, endpoint=HUB,
                                          token=os.environ.get("HF_TOKEN") or None))
 LABELS = list(model.labels)
+I18N = gr.I18n(**strings())  # the page's words in every language (common/locales/): the browser picks one
+
+
+def intro():
+    """The page's heading, in the visitor's language."""
+    return "# $title\n" + t("space.segmentation_intro", labels=", ".join(LABELS), model=MODEL, revision=REVISION[:8])
 
 
 def draw(found, opacity):
     rows = class_shares(found["mask"], LABELS)
     present = [LABELS.index(r[0]) for r in rows if r[0] in LABELS]
-    return enlarged(mask_overlay(found["image"], found["mask"], float(opacity)))[0], legend_html(LABELS, present), rows
+    shares = {"headers": [t("space.col_class"), t("space.col_share")], "data": rows}  # (in the visitor's language)
+    picture = enlarged(mask_overlay(found["image"], found["mask"], float(opacity)))[0]
+    return picture, legend_html(LABELS, present), shares
 
 
 def segment(image, opacity):
     """The class map over the image, its legend, each class's share of the pixels; and the map, for redraws."""
     if not image:
-        raise gr.Error("Give an image first (upload one or pick an example).", print_exception=False)
+        raise gr.Error(t("space.give_image"), print_exception=False)
     try:
         mask, img = segment_image(model, image)
     except UserError as e:
@@ -53,30 +62,31 @@ def transposed(k, s, p):
 
 
 with gr.Blocks(title="$title") as demo:
-    gr.Markdown(f"# $title\nSemantic segmentation into {', '.join(LABELS)}: `{MODEL}` at `{REVISION[:8]}`.")
+    heading = gr.Markdown(intro())
     found = gr.State(None)
     with gr.Row():
         with gr.Column():
-            image = gr.Image(type="filepath", label="Your image")
-            opacity = gr.Slider(0, 1, value=0.55, step=0.05, label="Mask opacity")
-            button = gr.Button("Segment", variant="primary")
+            image = gr.Image(type="filepath", label=I18N("space.your_image"))
+            opacity = gr.Slider(0, 1, value=0.55, step=0.05, label=I18N("space.opacity"))
+            button = gr.Button(I18N("space.segment"), variant="primary")
         with gr.Column():
-            picture = gr.Image(label="Classes over the image", type="pil")
+            picture = gr.Image(label=I18N("space.classes_over_image"), type="pil")
             legend = gr.HTML()
             shares = gr.Dataframe(headers=["class", "% of pixels"], interactive=False)
-    gr.Examples([[e] for e in EXAMPLES if os.path.exists(e)], image)
-    with gr.Accordion("How the network upsamples: a transposed convolution, with numbers", open=False):
+    gr.Examples([[e] for e in EXAMPLES if os.path.exists(e)], image, label=I18N("space.examples"))
+    with gr.Accordion(I18N("space.upsampling"), open=False):
         with gr.Row():
-            k = gr.Slider(1, 4, value=2, step=1, label="Kernel size")
-            s = gr.Slider(1, 3, value=1, step=1, label="Stride")
-            p = gr.Slider(0, 2, value=0, step=1, label="Padding")
-        lesson = gr.Image(label="Input * kernel -> output", type="pil")
+            k = gr.Slider(1, 4, value=2, step=1, label=I18N("space.kernel_size"))
+            s = gr.Slider(1, 3, value=1, step=1, label=I18N("space.stride"))
+            p = gr.Slider(0, 2, value=0, step=1, label=I18N("space.padding"))
+        lesson = gr.Image(label=I18N("space.transposed_picture"), type="pil")
         for slider in (k, s, p):
             slider.release(transposed, [k, s, p], lesson, api_visibility="private")
         demo.load(transposed, [k, s, p], lesson, api_visibility="private")
+    demo.load(intro, None, heading, api_visibility="private", show_progress="hidden")
     button.click(segment, [image, opacity], [picture, legend, shares, found], api_name="segment")
     opacity.release(redraw, [found, opacity], [picture, legend, shares], api_visibility="private",
                     show_progress="hidden")
 
 if __name__ == "__main__":
-    demo.launch()
+    demo.launch(i18n=I18N)

@@ -12,6 +12,7 @@ import gradio as gr
 from huggingface_hub import snapshot_download
 
 from common.errors import UserError
+from common.i18n import strings, t
 from hub_models.inference import load_image
 from hub_models.style import gram_picture, load_style_net, random_vgg19, stylize
 
@@ -24,17 +25,23 @@ EXAMPLES = [os.path.join(HERE, "examples", f) for f in ("content-chelsea.jpg", "
 folder = snapshot_download(MODEL, revision=REVISION, endpoint=HUB, token=os.environ.get("HF_TOKEN") or None)
 model = load_style_net(folder)
 STYLE = os.path.join(folder, "style.png")  # the style image the network learnt, saved with it
+I18N = gr.I18n(**strings())  # the page's words in every language (common/locales/): the browser picks one
+
+
+def intro():
+    """The page's heading, in the visitor's language."""
+    return "# $title\n" + t("space.style_intro", style=model.style_name, model=MODEL, revision=REVISION[:8])
 
 
 def apply(photo, side):
     if not photo:
-        raise gr.Error("Give a photo first (upload one or pick an example).", print_exception=False)
+        raise gr.Error(t("space.give_photo"), print_exception=False)
     t0 = time.perf_counter()
     try:
         out = stylize(model, photo, int(side))
     except UserError as e:
         raise gr.Error(str(e), print_exception=False) from None
-    return out, f"{out.width}x{out.height} in {time.perf_counter() - t0:.2f} s"
+    return out, t("space.style_timing", width=out.width, height=out.height, seconds=time.perf_counter() - t0)
 
 
 def grams():
@@ -43,23 +50,24 @@ def grams():
 
 
 with gr.Blocks(title="$title") as demo:
-    gr.Markdown(f"# $title\nThe style *{model.style_name}*, learnt by `{MODEL}` at `{REVISION[:8]}`.")
+    heading = gr.Markdown(intro())
     with gr.Row():
         with gr.Column():
-            photo = gr.Image(type="filepath", label="Your photo")
-            side = gr.Slider(128, 1024, value=512, step=32, label="Longer side of the result (pixels)")
-            button = gr.Button("Paint it", variant="primary")
+            photo = gr.Image(type="filepath", label=I18N("space.your_photo"))
+            side = gr.Slider(128, 1024, value=512, step=32, label=I18N("space.longer_side"))
+            button = gr.Button(I18N("space.paint"), variant="primary")
         with gr.Column():
-            result = gr.Image(label="Stylised", type="pil", format="png")
+            result = gr.Image(label=I18N("space.stylised"), type="pil", format="png")
             timing = gr.Markdown()
-    gr.Examples([[e] for e in EXAMPLES if os.path.exists(e)], photo)
+    gr.Examples([[e] for e in EXAMPLES if os.path.exists(e)], photo, label=I18N("space.examples"))
     if os.path.exists(STYLE):
-        with gr.Accordion("The style, and its Gram matrices", open=False):
-            gr.Image(STYLE, label="The style image", height=220)
-            gram_button = gr.Button("Show the Gram matrices of its style layers")
-            gram_image = gr.Image(label="Gram matrices (bright: channels that fire together)", type="pil")
+        with gr.Accordion(I18N("space.style_grams"), open=False):
+            gr.Image(STYLE, label=I18N("space.style_image"), height=220)
+            gram_button = gr.Button(I18N("space.show_grams"))
+            gram_image = gr.Image(label=I18N("space.grams_picture"), type="pil")
             gram_button.click(grams, None, gram_image, api_name="grams")
     button.click(apply, [photo, side], [result, timing], api_name="stylize")
+    demo.load(intro, None, heading, api_visibility="private", show_progress="hidden")
 
 if __name__ == "__main__":
-    demo.launch()
+    demo.launch(i18n=I18N)

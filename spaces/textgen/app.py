@@ -12,29 +12,43 @@ import gradio as gr
 from huggingface_hub import snapshot_download
 
 from common.errors import UserError
+from common.i18n import strings, t
 from hub_models.textgen import generate, load_lm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL, REVISION = "$model_id", "$revision"
 HUB = os.environ.get("DLP_MODEL_HUB") or "$endpoint" or None  # None: huggingface.co
-STRATEGIES = {"Sampling": "sample", "Greedy": "greedy", "Beam search": "beam"}
+STRATEGIES = {"Sampling": "sample", "Greedy": "greedy", "Beam search": "beam"}  # the radio's values (the API's)
+I18N = gr.I18n(**strings())  # the page's words in every language (common/locales/): the browser picks one
+STRATEGY_CHOICES = [(str(I18N("space.sampling")), "Sampling"), (str(I18N("space.greedy")), "Greedy"),
+                    (str(I18N("space.beam_search")), "Beam search")]
 EXAMPLES = [["The ", "Sampling"], ["The ", "Greedy"]]
 
 lm = load_lm(snapshot_download(MODEL, revision=REVISION, endpoint=HUB, token=os.environ.get("HF_TOKEN") or None))
+
+
+def intro():
+    """The page's heading, in the visitor's language."""
+    return "# $title\n" + t("space.textgen_intro", kind=lm.kind, model=MODEL, revision=REVISION[:8])
+
+
+def beams_table(kept):
+    """The kept beams as a table whose headers are in the visitor's language (none: no table)."""
+    rows = [[text, round(score, 3)] for text, score in kept]
+    return {"headers": [t("space.col_beam"), t("space.col_log_probability")], "data": rows} if rows else None
 
 
 def run(prompt, strategy, max_new, temperature, top_k, top_p, beam_width, seed):
     """Streams (text, beams); the page is updated at most every 0.1 s, however fast the model is."""
     kind = STRATEGIES.get(strategy, "sample")
     if kind == "beam" and int(beam_width) * int(max_new) > 4000:
-        raise gr.Error("Beam search re-reads every beam at every step: keep beam width x tokens under 4000.",
-                       print_exception=False)
+        raise gr.Error(t("space.beam_too_big"), print_exception=False)
     last, shown = 0.0, None
     try:
         for text, kept in generate(lm, prompt or "", int(max_new), kind, temperature=float(temperature),
                                    top_k=int(top_k), top_p=float(top_p), beam_width=int(beam_width),
                                    seed=int(seed or 0)):
-            shown = (text, [[t, round(s, 3)] for t, s in kept] or None)
+            shown = (text, beams_table(kept))
             if time.perf_counter() - last > 0.1:
                 last = time.perf_counter()
                 yield shown
@@ -45,27 +59,29 @@ def run(prompt, strategy, max_new, temperature, top_k, top_p, beam_width, seed):
 
 
 with gr.Blocks(title="$title") as demo:
-    gr.Markdown(f"# $title\nA {lm.kind} language model: `{MODEL}` at `{REVISION[:8]}`.")
+    heading = gr.Markdown(intro())
     with gr.Row():
         with gr.Column():
-            prompt = gr.Textbox("The ", label="Start of the text", lines=3)
-            strategy = gr.Radio(list(STRATEGIES), value="Sampling", label="Decoding")
-            max_new = gr.Slider(1, 1000, value=200, step=1, label="New tokens")
+            prompt = gr.Textbox("The ", label=I18N("space.prompt"), lines=3)
+            strategy = gr.Radio(STRATEGY_CHOICES, value="Sampling", label=I18N("space.decoding"))
+            max_new = gr.Slider(1, 1000, value=200, step=1, label=I18N("space.new_tokens"))
             with gr.Row():
-                temperature = gr.Slider(0.1, 2.0, value=0.8, step=0.05, label="Temperature")
-                top_k = gr.Slider(0, 100, value=0, step=1, label="Top-k (0: off)")
-                top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.05, label="Top-p")
+                temperature = gr.Slider(0.1, 2.0, value=0.8, step=0.05, label=I18N("space.temperature"))
+                top_k = gr.Slider(0, 100, value=0, step=1, label=I18N("space.top_k_off"))
+                top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.05, label=I18N("space.top_p"))
             with gr.Row():
-                beam_width = gr.Slider(2, 10, value=4, step=1, label="Beam width")
-                seed = gr.Number(0, label="Seed", precision=0)
-            button = gr.Button("Generate", variant="primary")
+                beam_width = gr.Slider(2, 10, value=4, step=1, label=I18N("space.beam_width"))
+                seed = gr.Number(0, label=I18N("space.seed"), precision=0)
+            button = gr.Button(I18N("space.generate"), variant="primary")
         with gr.Column():
-            output = gr.Textbox(label="Text", lines=14)
-            beams = gr.Dataframe(headers=["beam", "log-probability"], label="Beam search: the beams kept",
+            output = gr.Textbox(label=I18N("space.text"), lines=14)
+            # (the headers in the visitor's language come with the beams: beams_table)
+            beams = gr.Dataframe(headers=["beam", "log-probability"], label=I18N("space.beams_kept"),
                                  interactive=False)
-    gr.Examples(EXAMPLES, [prompt, strategy])
+    gr.Examples(EXAMPLES, [prompt, strategy], label=I18N("space.examples"))
     button.click(run, [prompt, strategy, max_new, temperature, top_k, top_p, beam_width, seed], [output, beams],
                  api_name="generate")
+    demo.load(intro, None, heading, api_visibility="private", show_progress="hidden")
 
 if __name__ == "__main__":
-    demo.launch()
+    demo.launch(i18n=I18N)
