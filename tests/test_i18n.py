@@ -217,7 +217,7 @@ def test_no_english_left_in_the_translated_modules(module):
     assert english_literals(ROOT / module) == []
 
 
-def test_pictures_draw_chinese_with_real_glyphs():
+def test_pictures_draw_chinese_with_real_glyphs(monkeypatch):
     """The font the project's set-up installs has the glyphs: two Chinese characters draw differently (a font
     without them draws the same empty box for both), and the browser's page finds one too (fontconfig)."""
     import numpy as np
@@ -232,6 +232,10 @@ def test_pictures_draw_chinese_with_real_glyphs():
 
     box, mix = drawn("混"), drawn("矩")
     assert (box < 128).any() and (box != mix).any()
+    # A picture drawn for a Chinese reader picks that font by itself (here through DLP_LANG, as a job's process).
+    english = font(20).getbbox("混淆矩阵")
+    monkeypatch.setenv("DLP_LANG", "zh-CN")
+    assert font(20).path != font(20, chinese=False).path and font(20).getbbox("混淆矩阵") != english
     fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout
     assert fonts.strip(), "no font with Chinese glyphs: `make fonts` installs one"
 

@@ -103,6 +103,7 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             result = gr.Image(label=L("style.result"), type="pil", buttons=["download"])
             curves = gr.LinePlot(x="step", y="value", color="loss", title=L("style.curves_title"), height=300)
+            ctx.axis_titles(curves, x="axis.step", y="axis.value", color="axis.loss")
         grams = gr.Image(label=L("style.grams"), type="pil")
     with gr.Tab(L("style.tab_fast")) as fast_tab:
         source = model_source(ctx, TASK.name, fast_tab, metric=TASK.metric, label=L("style.model_label"),
