@@ -148,7 +148,8 @@ def sign_in_offered() -> bool:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Every option also reads an environment variable (a Space passes no arguments)."""
-    p = argparse.ArgumentParser(description="DL Playground: a browser playground and model hub for deep learning.")  # i18n: not shown
+    # i18n: not shown
+    p = argparse.ArgumentParser(description="DL Playground: a browser playground and model hub for deep learning.")
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                    help="address to serve on; 0.0.0.0 for every interface (env GRADIO_SERVER_NAME)")  # i18n: not shown
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
@@ -158,26 +159,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hub", default=os.environ.get("DLP_HUB", "local"),
                    help="default hub: 'local' (embedded, offline), 'hf' (huggingface.co) or a server URL (env DLP_HUB)")
     p.add_argument("--no-starter", action="store_true", default=env_flag("DLP_NO_STARTER"),
-                   help="do not train the starter LeNet when the local hub has no image classifier yet "  # i18n: not shown
+                   # i18n: not shown
+                   help="do not train the starter LeNet when the local hub has no image classifier yet "
                         "(env DLP_NO_STARTER=1)")
     p.add_argument("--public", action="store_true", default=env_flag("DLP_PUBLIC"),
-                   help="treat visitors as strangers even on a loopback address, e.g. behind a reverse proxy; "  # i18n: not shown
+                   # i18n: not shown
+                   help="treat visitors as strangers even on a loopback address, e.g. behind a reverse proxy; "
                         "implied on a Hugging Face Space, a non-loopback --host and --share (env DLP_PUBLIC=1)")
     p.add_argument("--no-warm-up", action="store_true", default=env_flag("DLP_NO_WARM_UP"),
-                   help="do not import torch and transformers in the background once the page is served (the first "  # i18n: not shown
+                   # i18n: not shown
+                   help="do not import torch and transformers in the background once the page is served (the first "
                         "Predict then waits for them; the app stays ~400 MB smaller until a model runs) "
                         "(env DLP_NO_WARM_UP=1)")
     p.add_argument("--open-local-hub", action="store_true", default=env_flag("DLP_OPEN_LOCAL_HUB"),
-                   help="let every visitor write to the local hub as you, even when the app is public: by default a "  # i18n: not shown
+                   # i18n: not shown
+                   help="let every visitor write to the local hub as you, even when the app is public: by default a "
                         "public app gives visitors read-only access to it (env DLP_OPEN_LOCAL_HUB=1)")
     return p.parse_args(argv)
 
 
 def public_notice(open_local_hub: bool) -> str:
     """What the owner of a public app is told at start: the command that gives a visitor a token runs as it is."""
-    return ("The app is reachable by others: visitors never act with your credentials; they get read-only access to "  # i18n: not shown
+    # i18n: not shown
+    return ("The app is reachable by others: visitors never act with your credentials; they get read-only access to "
             "the local hub unless they paste a token (make one with: python -m hub.server add-token --data-dir "
-            f"{local_hub_dir()} --user NAME)" + (" (--open-local-hub: they write to it as you)" if open_local_hub  # i18n: not shown
+            # i18n: not shown
+            f"{local_hub_dir()} --user NAME)" + (" (--open-local-hub: they write to it as you)" if open_local_hub
                                                    else "") + ".")
 
 

@@ -45,6 +45,42 @@ def strings() -> dict[str, dict[str, str]]:
     return out
 
 
+# Where Gradio's front end leaves a layout string untranslated (an Examples table's headers are its inputs' labels, a
+# Radio's cell there is its choice's shown text, a Dataframe's headers), a text node holds the marker: replaced in the
+# page from the translations the page's config carries (i18n_translations), in the language the page speaks. The app
+# puts it first in the page (webui.i18n.LanguageOverride); a published Space in its head (MARKERS_HEAD).
+MARKERS_JS = """
+const MARK = /__i18n__(\\{[^}]*\\})/g;
+const tables = () => {
+  const all = (window.gradio_config || {}).i18n_translations;
+  if (!all) return null;
+  const lang = navigator.language || 'en';
+  const code = all[lang] ? lang : (Object.keys(all).find(k => k.split('-')[0] === lang.split('-')[0]) || 'en');
+  return [all[code] || {}, all.en || {}];
+};
+const fix = (node) => {
+  if (!node.data || node.data.indexOf('__i18n__') < 0) return;
+  const t = tables();
+  if (!t) return;
+  const text = node.data.replace(MARK, (m, json) => {
+    try { const k = JSON.parse(json).key; return t[0][k] || t[1][k] || m; } catch (e) { return m; }
+  });
+  if (text !== node.data) node.data = text;  // (an unchanged write would call the observer again, forever)
+};
+const walk = (root) => {
+  if (root.nodeType === 3) return fix(root);
+  if (root.nodeType !== 1) return;
+  const w = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let n = w.nextNode(); n; n = w.nextNode()) fix(n);
+};
+new MutationObserver((changes) => {
+  for (const c of changes) c.type === 'characterData' ? fix(c.target) : c.addedNodes.forEach(walk);
+}).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
+walk(document.documentElement);  // (what is drawn already, where the script comes late: a Space's head)
+"""
+MARKERS_HEAD = "<script>(() => {%s})();</script>" % MARKERS_JS
+
+
 def area_of(key: str) -> str:
     """The file a key lives in: its first part."""
     return key.split(".", 1)[0]

@@ -56,14 +56,30 @@ def render_card(info: CardInfo) -> str:
                   f"| {t('card.metric')} | {t('card.value')} |", "|---|---|"]
         lines += [f"| {k} | {v:.4g} |" for k, v in info.metrics.items()]
         lines.append("")
-    if info.training:
+    if training := public_settings(info.training):
         lines += [f"## {t('card.training')}", "", f"| {t('card.setting')} | {t('card.value')} |", "|---|---|"]
-        lines += [f"| {k} | {_cell(v)} |" for k, v in info.training.items()]
+        lines += [f"| {k} | {_cell(v)} |" for k, v in training.items()]
         lines.append("")
     if info.usage:
         lines += [f"## {t('card.usage')}", "", "```python", info.usage.strip(), "```", ""]
     lines += [f"## {t('card.about')}", "", t("card.about_text"), ""]
     return "\n".join(lines)
+
+
+# Settings a card leaves out: where the run wrote (a server's path), how it pushed and resumed.
+_NOT_IN_CARD = {"output_dir", "hub", "push_to_hub", "resume", "hub_strategy", "report_to", "run_group"}
+
+
+def public_settings(training: dict[str, Any]) -> dict[str, Any]:
+    """The training settings a card shows: not the run's own plumbing, and a local path as its last part only (an
+    upload or a base model folder lives under the app's data folder, which a card's readers have no business
+    seeing)."""
+    out = {}
+    for k, v in training.items():
+        if k in _NOT_IN_CARD:
+            continue
+        out[k] = Path(v).name if isinstance(v, str) and v.startswith(("/", "~")) else v
+    return out
 
 
 def _cell(v: Any) -> str:

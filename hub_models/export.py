@@ -49,7 +49,8 @@ def signature(model: nn.Module) -> Signature:
         ids = torch.ones(1, 16, dtype=torch.long)
         return Signature(_Logits(model), {"input_ids": ids, "attention_mask": torch.ones_like(ids),
                                           "token_type_ids": torch.zeros_like(ids)}, ["logits"],
-                         "`input_ids`, `attention_mask`, `token_type_ids`: int64 (batch, tokens) from the tokenizer "  # i18n: not shown (the card)
+                         # i18n: not shown (the card)
+                         "`input_ids`, `attention_mask`, `token_type_ids`: int64 (batch, tokens) from the tokenizer "
                          "saved beside it; `logits`: float32 (batch, labels) for a sentence classifier, (batch, "
                          "tokens, tags) for a tagger.")
     size = getattr(model, "image_size", None)
@@ -63,7 +64,8 @@ def signature(model: nn.Module) -> Signature:
         out = model(x)
     names = ["scores", "offsets"] if isinstance(out, tuple) else ["output"]
     return Signature(model, {"pixel_values": x}, names,
-                     f"`pixel_values`: float32 (batch, {channels}, {size}, {size}), prepared as the model's card and "  # i18n: not shown (the card)
+                     # i18n: not shown (the card)
+                     f"`pixel_values`: float32 (batch, {channels}, {size}, {size}), prepared as the model's card and "
                      f"config.json say (the playground's own code does it: hub_models); "
                      + ", ".join(f"`{n}`" for n in names) + ": float32, batch first.")
 
@@ -104,7 +106,8 @@ def card_section(sig: Signature, difference: float) -> str:
     """The README's ONNX section: what the file takes and gives, how it was checked, how to run it (in English, as the
     rest of the card)."""
     first = next(iter(sig.inputs))
-    return (f"\n## ONNX\n\n`{ONNX_FILE}` (opset {OPSET}, exported with torch.export) runs without PyTorch. "  # i18n: not shown (the card)
+    # i18n: not shown (the card)
+    return (f"\n## ONNX\n\n`{ONNX_FILE}` (opset {OPSET}, exported with torch.export) runs without PyTorch. "
             f"{sig.about} Checked against PyTorch on the same input: the outputs differ by at most "
             f"{difference:.1e}.\n\n```python\nimport onnxruntime\nsession = onnxruntime.InferenceSession("
             f"\"{ONNX_FILE}\")\noutputs = session.run(None, {{\"{first}\": ...}})\n```\n")

@@ -39,7 +39,8 @@ BUILTIN_IMAGES = {  # name: (package, file in it, credit); the credits are for t
               "a temple in China, danielbuechele on Flickr (CC BY 2.0)"),  # i18n: not shown
     "flower": ("sklearn", "datasets/images/flower.jpg",
                "a flower, vultilion on Flickr (CC BY 2.0)"),  # i18n: not shown
-    "hubble": ("skimage", "data/hubble_deep_field.jpg", "the Hubble Deep Field, NASA (public domain)"),  # i18n: not shown
+    # i18n: not shown
+    "hubble": ("skimage", "data/hubble_deep_field.jpg", "the Hubble Deep Field, NASA (public domain)"),
     "stain": ("skimage", "data/ihc.png", "an immunohistochemistry stain (public domain)"),  # i18n: not shown
     "brick": ("skimage", "data/brick.png", "a brick wall texture (CC0)"),  # i18n: not shown
     "gravel": ("skimage", "data/gravel.png", "a gravel texture (CC0)"),  # i18n: not shown

@@ -40,6 +40,16 @@ def test_card_has_hub_metadata_and_readable_body(tmp_path):
     assert card.data.eval_results[0].metric_value == 12.5
 
 
+def test_card_settings_leave_out_the_servers_paths_and_plumbing():
+    """A card is read by anyone: not where the server wrote the run, nor the server path of an upload."""
+    body = split_card(render_card(CardInfo(
+        repo_id="me/m", title="T", summary="S.", pipeline_tag="image-classification",
+        training={"epochs": 2, "output_dir": "/srv/dlp/jobs/20261201-abc/out", "dataset": "/srv/dlp/uploads/x1/pets",
+                  "hub": "local", "push_to_hub": "me/m", "resume": "auto", "model": "lenet"})))[1]
+    assert "| epochs | 2 |" in body and "| dataset | pets |" in body and "| model | lenet |" in body
+    assert "/srv" not in body and "output_dir" not in body and "push_to_hub" not in body
+
+
 def test_push_and_pull_round_trip(hub_server, repo_name, tmp_path):
     hub = hub_server.hub("alice")
     repo = f"alice/{repo_name}"

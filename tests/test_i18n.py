@@ -14,9 +14,9 @@ from test_app import wait_for
 
 
 def _used_keys(*, passed_on: bool = False) -> set[str]:
-    """Every key the code asks for: L("..."), t("..."), I18N("...") (a Space) and choice("...", value) literals, the tabs' titles
-    (L(f"tab.{name}")) and the training forms' fields (generated from the configs); with ``passed_on``, also any
-    string literal that is a key (passed on as a value: axis_titles(plot, x="axis.step"))."""
+    """Every key the code asks for: L("..."), t("..."), I18N("...") (a Space) and choice("...", value) literals, the
+    tabs' titles (L(f"tab.{name}")) and the training forms' fields (generated from the configs); with ``passed_on``,
+    also any string literal that is a key (passed on as a value: axis_titles(plot, x="axis.step"))."""
     from common.i18n import form_strings
     from webui import TABS
 
@@ -127,6 +127,11 @@ def test_a_chinese_browser_and_the_switch(browser, tmp_path):
             english = [text for key, text in en_words.items() if key.startswith(f"{name}.") and len(text) > 25
                        and "\n" not in text and text != zh[key] and text in shown]
             assert not english, (name, english[:5])
+            # Every sub-tab: no string left as Gradio's untranslated marker (an Examples table's headers were).
+            subtabs = [s.inner_text() for s in panel.get_by_role("tab").filter(visible=True).all()]
+            for sub in subtabs:
+                panel.get_by_role("tab", name=sub, exact=True).first.click()
+                expect(panel).not_to_contain_text("__i18n__")
         page.get_by_role("tab", name=zh["tab.about"]).click()
         expect(page.get_by_text(zh["about.versions"])).to_be_visible()  # the About tab, whole
         expect(page.get_by_text("数据文件夹")).to_be_visible()  # a handler's text, by Accept-Language
@@ -155,21 +160,37 @@ def test_a_chinese_browser_and_the_switch(browser, tmp_path):
 
 
 # Every module a user reads words from; not the HTTP APIs (the endpoint and the hub server answer code, in English as
-# the Inference API and the Hub do), nor the CLI and the trainers' logs (training/: the command line stays English).
+# the Inference API and the Hub do: the endpoint's "Call it from code" text for the page is translated), nor the CLI
+# and the trainers' logs (training/: the command line stays English).
 UNTRANSLATED = {"webui/endpoint.py"}
-TRANSLATED = sorted({str(p.relative_to(ROOT)) for folder in ("webui", "hub_models", "lab") for p in (ROOT / folder).glob("*.py")}
-                    - UNTRANSLATED) + ["app.py", "hub/card.py", "hub/client.py", "hub/publish.py"]
+TRANSLATED = sorted({str(p.relative_to(ROOT)) for folder in ("webui", "hub_models", "lab")
+                     for p in (ROOT / folder).glob("*.py")} - UNTRANSLATED) + [
+    "app.py", "hub/card.py", "hub/client.py", "hub/publish.py", *(str(p.relative_to(ROOT))
+                                                                  for p in (ROOT / "spaces").glob("*/app.py"))]
 _WORDS = re.compile(r"[A-Za-z]{2,}[,:;.]? [A-Za-z]{2,}[,:;.]? [A-Za-z]{2,}")  # three words: a sentence, not a name
 _NOT_SHOWN = {"js", "css", "head", "api_name", "elem_id", "elem_classes", "api_description", "key", "format"}
+_CODE_ONLY = {"print", "debug", "info", "warning", "error", "exception", "compile", "search", "match", "sub",
+              "fullmatch", "findall", "startswith", "endswith", "split", "replace", "Path", "add_argument",
+              "ArgumentParser", "add_parser"}  # calls whose string arguments a page never shows
 _BUG_ERRORS = {"KeyError", "ValueError", "TypeError", "RuntimeError", "AssertionError", "NotImplementedError",
                "AttributeError", "LookupError", "OSError", "FileNotFoundError"}
 
 
+def _marked(lines: list[str], n: int) -> bool:
+    """Whether line ``n`` (1-based) says its words are not for a reader: a marker at its end, or on a comment line of
+    its own just above (where the line would grow too long)."""
+    above = lines[n - 2].strip() if n >= 2 else ""
+    return bool(_MARKER.search(lines[n - 1]) or (above.startswith("#") and _MARKER.search(above)))
+
+
+_MARKER = re.compile(r"# i18n: (not shown|kept)")
+
+
 def english_literals(path) -> list[tuple[int, str]]:
     """(line, text) of each English sentence written in ``path``'s code where a user would read it: string literals
-    of three words or more, except docstrings, what only code reads (a js= or css= argument, an api_name, a log
-    line, a bug's exception) and lines marked ``# i18n: not shown`` or ``# i18n: kept`` (read, but a library needs it
-    so)."""
+    of three words or more, except docstrings, what only code reads (a js= or css= argument or a *_JS constant, an
+    api_name, a log line, a bug's exception) and lines marked ``# i18n: not shown`` or ``# i18n: kept`` (read, but a
+    library needs it so)."""
     import ast
 
     source = path.read_text(encoding="utf-8")
@@ -178,19 +199,19 @@ def english_literals(path) -> list[tuple[int, str]]:
     skip: set[int] = set()  # ids of nodes inside what is not shown
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant):
             skip.add(id(body[0].value))  # a docstring
         if isinstance(node, ast.Call):
             name = ast.unparse(node.func)
-            if name.split(".")[-1] in _BUG_ERRORS | {"print", "debug", "info", "warning", "error", "exception",
-                                                     "compile", "search", "match", "sub", "fullmatch", "findall",
-                                                     "startswith", "endswith", "split", "replace", "Path", "add_argument",
-                                                     "ArgumentParser", "add_parser"} \
-                    and not name.startswith("gr."):
+            if name.split(".")[-1] in _BUG_ERRORS | _CODE_ONLY and not name.startswith("gr."):
                 skip |= {id(n) for a in node.args for n in ast.walk(a)}
             for kw in node.keywords:
                 if kw.arg in _NOT_SHOWN:
                     skip |= {id(n) for n in ast.walk(kw.value)}
+        if isinstance(node, ast.Assign) and any(isinstance(n, ast.Name) and n.id.endswith(("_JS", "_CSS"))
+                                                for n in node.targets):  # a script or a style sheet
+            skip |= {id(n) for n in ast.walk(node.value)}
         if isinstance(node, ast.Raise) and node.exc is not None:
             exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
             if ast.unparse(exc).split(".")[-1] in _BUG_ERRORS:
@@ -199,7 +220,7 @@ def english_literals(path) -> list[tuple[int, str]]:
             skip |= {id(v) for v in node.values}  # judged as one string, below
     found = []
     for node in ast.walk(tree):
-        if id(node) in skip or re.search(r"i18n: (not shown|kept)", lines[node.lineno - 1]) if hasattr(node, "lineno") else True:
+        if not hasattr(node, "lineno") or id(node) in skip or _marked(lines, node.lineno):
             continue
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             text = node.value

@@ -241,7 +241,7 @@ def build_task(cfg: BertConfig) -> TaskSpec:
             library_name="transformers", tags=["bert", cfg.task], base_model=base_name,
             datasets=[] if Path(cfg.dataset).exists() or cfg.dataset in BUILTIN else [cfg.dataset],
             dataset_name=data.name, metrics=metrics,
-            training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")},
+            training=to_dict(cfg),
             usage=(f"from transformers import pipeline\nclf = pipeline(\"{pipeline_tag}\", model=\"{repo}\"){hint}\n"
                    f"print({example})")))
 

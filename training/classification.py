@@ -207,7 +207,7 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
             tags=[cfg.model], base_model=base,
             datasets=[] if local else [cfg.dataset], dataset_name=data_name,
             metrics={k: v for k, v in metrics.items() if not k.startswith("train_")},
-            training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")},
+            training=to_dict(cfg),
             usage=usage))
 
     return TaskSpec(model=model, train_data=TensorDataset(x[train_idx], y[train_idx]),

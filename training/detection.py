@@ -152,7 +152,7 @@ def build_task(cfg: DetectionConfig) -> TaskSpec:
             tags=[name, "object-detection"],
             datasets=[] if Path(cfg.dataset).exists() or cfg.dataset == BUILTIN else [cfg.dataset],
             dataset_name=data_name, metrics=metrics,
-            training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")},
+            training=to_dict(cfg),
             usage=(f"from transformers import pipeline\n"
                    f"detector = pipeline(\"object-detection\", model=\"{repo}\")  # or a local folder\n"
                    f"detector(\"photo.jpg\")  # [{{'score': ..., 'label': ..., 'box': {{'xmin': ...}}}}, ...]"

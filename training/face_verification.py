@@ -181,7 +181,7 @@ def build_task(cfg: FaceConfig) -> TaskSpec:
             datasets=[] if Path(cfg.dataset).exists() or cfg.dataset == BUILTIN else [cfg.dataset],
             dataset_name=data_name,
             metrics={k_: v for k_, v in metrics.items() if k_ in ("auc", "accuracy")},
-            training={k_: v for k_, v in to_dict(cfg).items() if k_ not in ("push_to_hub", "hub", "resume")},
+            training=to_dict(cfg),
             usage=(f"from hub_models.faces import {cls}, verify\n"
                    f"model = {cls}.from_pretrained(\"{repo}\").eval()  # or a local folder\n"
                    f"emb = model(faces)  # faces: (B, 3, {cfg.image_size}, {cfg.image_size}) in [0, 1] -> (B, "

@@ -429,5 +429,5 @@ def card(cfg: GenerativeConfig, m: nn.Module, family: Family, data_name: str, me
         base_model=base_model_id(cfg.init_from),
         datasets=[] if Path(cfg.dataset).exists() or cfg.dataset == BUILTIN else [cfg.dataset],
         dataset_name=data_name, metrics={k: v for k, v in metrics.items()},
-        training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")},
+        training=to_dict(cfg),
         usage=family.usage(cfg, repo, m))

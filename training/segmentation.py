@@ -135,7 +135,7 @@ def build_task(cfg: SegmentationConfig) -> TaskSpec:
             task_name="Semantic Segmentation", tags=[name, "semantic-segmentation"],
             datasets=[] if Path(cfg.dataset).exists() or cfg.dataset == BUILTIN else [cfg.dataset],
             dataset_name=data_name, metrics={k_: v for k_, v in metrics.items() if k_ != "loss"},
-            training={k_: v for k_, v in to_dict(cfg).items() if k_ not in ("push_to_hub", "hub", "resume")},
+            training=to_dict(cfg),
             usage=(f"from transformers import pipeline\n"
                    f"segmenter = pipeline(\"image-segmentation\", model=\"{repo}\")  # or a local folder\n"
                    f"segmenter(\"photo.jpg\")  # one {{'label': ..., 'mask': PIL image}} per class found"

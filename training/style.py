@@ -176,7 +176,7 @@ def build_task(cfg: StyleConfig) -> TaskSpec:
             tags=["style-transfer", "fast-neural-style", style_name],
             datasets=[] if Path(cfg.dataset).exists() or cfg.dataset == BUILTIN else [cfg.dataset],
             dataset_name=data_name, metrics={k: v for k, v in metrics.items() if k != "loss"},
-            training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")},
+            training=to_dict(cfg),
             usage=(f"from hub_models.style import StyleNet, stylize\n"
                    f"model = StyleNet.from_pretrained(\"{repo}\").eval()  # or a local folder\n"
                    f"out = model(images)  # (B, 3, H, W) in [0, 1] -> the same size, stylised\n"

@@ -192,7 +192,7 @@ def build_task(cfg: TextGenConfig) -> TaskSpec:
             pipeline_tag="text-generation", task_name="Text Generation", library_name=library,
             tags=[cfg.model, level], datasets=[] if name in CORPORA or Path(cfg.dataset).exists() else [cfg.dataset],
             dataset_name=name, metrics=metrics,
-            training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")},
+            training=to_dict(cfg),
             usage=usage))
 
     return TaskSpec(model=model, train_data=train_ds, val_data=val_ds, loss=loss, evaluate=evaluate, save=save,

@@ -121,7 +121,7 @@ def build_task(cfg: TranslationConfig) -> TaskSpec:
             tags=[cfg.model, *(f"{lang}" for lang in langs if lang)],
             datasets=[] if name in BUILTIN or Path(cfg.dataset).exists() else [cfg.dataset], dataset_name=name,
             metrics=metrics,
-            training={k: v for k, v in to_dict(cfg).items() if k not in ("push_to_hub", "hub", "resume")},
+            training=to_dict(cfg),
             usage=parts.usage(repo, val_rows[0]["source"] if val_rows else "Hello .")))
 
     return TaskSpec(model=model, train_data=parts.train_data, val_data=parts.val_data, loss=parts.loss,

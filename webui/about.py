@@ -42,7 +42,8 @@ def build(ctx: AppContext) -> None:
     gr.Markdown(L("about.body"))
     note = gr.Markdown()
     ctx.on_load(partial(data_note, ctx.runner.root), note)
-    versions = gr.Dataframe(headers=["library", "version"], interactive=False, label=L("about.versions"))
+    versions = gr.Dataframe(headers=[str(L("about.library")), str(L("about.version"))], interactive=False,
+                            label=L("about.versions"))
     ctx.on_load(environment_table, versions)
     if visitors.policy.public and visitors.policy.admin_secret:
         owner_access()

@@ -117,7 +117,8 @@ def build(ctx: AppContext) -> None:
                 labels = gr.Label(label=L("classification.prediction"))
                 seen = gr.Image(label=L("classification.seen"),
                                 type="pil", height=160, interactive=False)
-                summary = gr.Dataframe(headers=["layer", "type", "parameters"], interactive=False,
+                summary = gr.Dataframe(headers=[str(L("classification.layer")), str(L("classification.type")),
+                                                str(L("classification.parameters"))], interactive=False,
                                        label=L("classification.model_summary"), max_height=300)
         with gr.Accordion(L("classification.inside"), open=False):
             gr.Markdown(L("classification.inside_intro"))
@@ -149,7 +150,8 @@ def build(ctx: AppContext) -> None:
                                       interactive=False)
                 wrong = gr.Gallery(label=L("classification.mistakes"), columns=4,
                                    height=480)
-            per_class = gr.Dataframe(headers=["class", "images", "accuracy"], interactive=False,
+            per_class = gr.Dataframe(headers=[str(L("classification.class")), str(L("classification.images_count")),
+                                              str(L("classification.accuracy"))], interactive=False,
                                      label=L("classification.per_class"), max_height=240)
 
     # ------------------------------------------------------------------ events

@@ -141,7 +141,7 @@ def get_hub(choice: str, url: str, token: str) -> Hub:
 def user_error(e: UserError) -> gr.Error:
     """The notice for ``e``. Not printed to the server's log: it is the visitor's mistake, not the app's, and its
     text can echo what they typed (a secret pasted into the wrong field)."""
-    return gr.Error(str(e), print_exception=False)
+    return gr.Error(str(e), print_exception=False, title=t("common.error_title"))
 
 
 def shows_user_errors(fn: Callable) -> Callable:

@@ -134,8 +134,8 @@ def compare_section(ctx: AppContext, panel: JobPanel, picker: HubPicker) -> None
                                       height=280)
             ctx.axis_titles(loss_plot, x="axis.step", y="axis.loss", color="axis.job")
             ctx.axis_titles(metric_plot, x="axis.epoch", color="axis.job")
-        table = gr.Dataframe(headers=["job", "status", *COLUMNS, spec.metric], interactive=False,
-                             label=L("compare.runs_table"))
+        table = gr.Dataframe(headers=[str(L("compare.col_job")), str(L("compare.col_status")), *COLUMNS, spec.metric],
+                             interactive=False, label=L("compare.runs_table"))
         with gr.Row():
             trials = gr.Number(6, label=L("compare.trials"), minimum=1, maximum=MAX_TRIALS, precision=0, scale=1)
             lr_low = gr.Number(1e-4, label=L("compare.lr_from"), minimum=0, scale=1)

@@ -73,10 +73,12 @@ def build(ctx: AppContext) -> None:
                 detect_btn = gr.Button(L("detection.detect"), variant="primary")
             with gr.Column():
                 picture = gr.Image(label=L("detection.picture"), type="pil", buttons=["download"])
-                table = gr.Dataframe(headers=["class", "score", "x1", "y1", "x2", "y2"], interactive=False,
+                table = gr.Dataframe(headers=[str(L("detection.col_class")), str(L("detection.col_score")), "x1", "y1",
+                                              "x2", "y2"], interactive=False,
                                      label=L("detection.table"), max_height=240)
         with gr.Accordion(L("detection.nms_steps"), open=False):
-            steps = gr.Dataframe(headers=["step", "kept", "suppressed", "which"],
+            steps = gr.Dataframe(headers=[str(L("detection.col_step")), str(L("detection.col_kept")),
+                                          str(L("detection.col_suppressed")), str(L("detection.col_which"))],
                                  interactive=False, max_height=300)
         with gr.Accordion(L("detection.anchors_title"), open=False):
             gr.Markdown(L("detection.anchors_text"))

@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterator
 from starlette.requests import Request as HttpRequest  # (FastAPI reads the routes' annotations at import)
 
 from common.errors import UserError
+from common.i18n import t
 from hub.client import HubNotFound, HubUnreachable, check_repo_id
 from training.layout import model_marker
 
@@ -304,9 +305,6 @@ _EXAMPLE_INPUT = {"image-classification": '"photo.jpg"', "object-detection": '"p
                   "image-segmentation": '"photo.jpg"', "text-classification": '"The soup was wonderful."',
                   "fill-mask": '"Paris is the [MASK] of France."', "text-generation": '"The ", max_new_tokens=100',
                   "translation": '"She is happy ."'}
-PUBLIC_JOB = ("On this shared app a model trained here cannot be called from code: a call over HTTP comes from "
-              "nobody in particular, and your jobs are yours alone. Push it to the hub (that needs a write token), "
-              "pull it here by its repo id, and its address shows here.")
 
 
 def serves(task: str) -> bool:
@@ -331,19 +329,17 @@ def picked_ref(runner: Any, default_hub: str, value: str | None) -> tuple[str | 
     from .jobs import JOB_KEY, is_model_folder, model_path
 
     if not value or not is_model_folder(runner, str(folder := model_path(runner, value))):
-        return None, None, (PUBLIC_JOB if visitors.policy.public else
-                            "Pick a model above: models trained here and repos of this app's hub answer over HTTP as "
-                            "a hosted model does, and the code that calls it shows here.")
+        return None, None, t("endpoint.public_job" if visitors.policy.public else "endpoint.pick_model")
     if value.startswith(JOB_KEY):
-        return (None, None, PUBLIC_JOB) if visitors.policy.public else ("job/" + value.removeprefix(JOB_KEY), folder, "")
+        return (None, None, t("endpoint.public_job")) if visitors.policy.public else \
+            ("job/" + value.removeprefix(JOB_KEY), folder, "")
     try:
         done = json.loads((folder / ".complete").read_text())
         if done.get("endpoint") == resolve_hub(default_hub, as_owner=False).endpoint:
             return f"hub/{done['repo_id']}", folder, ""
     except (OSError, ValueError, KeyError, UserError):
         pass
-    return None, None, ("This model was pulled from another hub: the endpoint serves repos of this app's own hub "
-                        "(the one the Hub picker starts on). Push it there to call it from code.")
+    return None, None, t("endpoint.other_hub")
 
 
 def call_from_code(runner: Any, default_hub: str, value: str | None, base: str) -> str:
@@ -354,12 +350,11 @@ def call_from_code(runner: Any, default_hub: str, value: str | None, base: str) 
         return why
     tag = served_pipeline(folder)
     if tag not in PIPELINES:
-        return f"This is a {tag} model: the endpoint serves {', '.join(PIPELINES)}."
+        return t("endpoint.not_served", tag=tag, served=", ".join(PIPELINES))
     return (f"```python\nfrom huggingface_hub import InferenceClient\n\n"
             f"client = InferenceClient(base_url=\"{base}{ROUTE}/{ref}\")\n"
             f"print(client.{CLIENT_METHODS[tag]}({_EXAMPLE_INPUT[tag]}))\n```\n"
-            f"`GET` on that address says what the model is; `curl -X POST` it with the Inference API's payload works "
-            f"too.")
+            + t("endpoint.get_and_curl"))
 
 
 # ------------------------------------------------------------------ the routes

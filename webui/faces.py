@@ -100,7 +100,8 @@ def build(ctx: AppContext) -> None:
                             label=L("faces.identify_examples"))
                 identify_btn = gr.Button(L("faces.identify"), variant="primary")
                 answer = gr.Markdown()
-                ranking = gr.Dataframe(headers=["name", "distance"], interactive=False, label=L("faces.closest_first"))
+                ranking = gr.Dataframe(headers=[str(L("faces.col_name")), str(L("faces.col_distance"))],
+                                       interactive=False, label=L("faces.closest_first"))
         gallery = gr.Gallery(label=L("faces.gallery"), columns=8, height=220, allow_preview=False)
         with gr.Row():
             remove_name = gr.Dropdown(label=L("faces.remove_person"), choices=[], scale=3)
@@ -163,7 +164,7 @@ def build(ctx: AppContext) -> None:
         face = face_of(model, photo, faces)
         name = own_gallery().enrol(name, face.crop, bool(replace))
         gr.Info(t("faces.enrolled_largest", name=name, count=len(face.others) + 1) if face.others else
-                t("faces.enrolled", name=name))
+                t("faces.enrolled", name=name), title=t("common.info_title"))
         return *gallery_view(), ""
 
     def identify(folder, photo, limit, mode_):

@@ -4,7 +4,7 @@ the convolution explorer."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import gradio as gr
 
@@ -20,10 +20,15 @@ TITLE = "Foundations"
 
 
 def _table(rows: list[list[Any]], headers: list[str]) -> Any:
-    """A table's rows under headers in the visitor's language (a layout's headers cannot be translated keys)."""
+    """A table's rows under headers in the visitor's language (what a handler returns)."""
     import pandas as pd
 
     return pd.DataFrame(rows, columns=headers)
+
+
+def _marker(key: str) -> str:
+    """A layout table's header: a marker the page translates (with no request, t() is English)."""
+    return str(L(key))
 
 
 def _lr_key(name: str) -> str:
@@ -37,8 +42,9 @@ def surface_names() -> dict[str, str]:
             "noisy quadratic": t("foundations.surface_noisy")}
 
 
-def race_headers() -> list[str]:
-    return [t("foundations.col_optimiser"), "x", "y", "f", t("foundations.col_distance"), t("foundations.col_status")]
+def race_headers(word: Callable[[str], str] = t) -> list[str]:
+    return [word("foundations.col_optimiser"), "x", "y", "f", word("foundations.col_distance"),
+            word("foundations.col_status")]
 
 
 def optimiser_race(surface: str, steps: int, schedule: str, warmup: int, seed: int, chosen: list[str],
@@ -94,7 +100,7 @@ def optimiser_section(ctx: AppContext) -> None:
     run = gr.Button(L("foundations.run"), variant="primary")
     status = gr.Markdown()
     picture = gr.Image(label=L("foundations.trajectories"), type="pil", show_label=False, height=460)
-    table = gr.Dataframe(headers=race_headers(), label=L("foundations.where_ended"), interactive=False)
+    table = gr.Dataframe(headers=race_headers(_marker), label=L("foundations.where_ended"), interactive=False)
     ctx.on_load(lambda: _table([], race_headers()), table)
     surface.change(lambda s: [SURFACES.get(s, SURFACES[first]).lrs[n] for n in OPTIMISERS], surface, list(lrs.values()),
                    api_visibility="private", queue=False)
@@ -246,9 +252,9 @@ def shows_csv(dataset: gr.Dropdown, csv: gr.File, hidden: list) -> None:
                    dataset, [csv, *hidden], queue=False, api_visibility="private")
 
 
-def check_headers() -> list[str]:
-    return [t("foundations.col_parameter"), t("foundations.col_backprop"), t("foundations.col_numeric"), "autograd",
-            t("foundations.col_relative_error"), t("foundations.col_ok")]
+def check_headers(word: Callable[[str], str] = t) -> list[str]:
+    return [word("foundations.col_parameter"), word("foundations.col_backprop"), word("foundations.col_numeric"),
+            "autograd", word("foundations.col_relative_error"), word("foundations.col_ok")]
 
 
 def backprop(x1: float, x2: float, target: float, activation: str, seed: int, bug: str,
@@ -289,7 +295,7 @@ def backprop_section(ctx: AppContext) -> None:
         go = gr.Button(L("foundations.check_gradients"), variant="primary")
     verdict = gr.Markdown()
     graph = gr.Image(label=L("foundations.graph"), type="pil", show_label=False)
-    table = gr.Dataframe(headers=check_headers(), label=L("foundations.gradient_check"), interactive=False)
+    table = gr.Dataframe(headers=check_headers(_marker), label=L("foundations.gradient_check"), interactive=False)
     ctx.on_load(lambda: _table([], check_headers()), table)
     go.click(backprop, None, [graph, verdict, table], api_name="foundations_backprop",
              inputs_kwargs={"x1": x1, "x2": x2, "target": target, "activation": activation, "seed": seed,

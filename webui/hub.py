@@ -129,7 +129,8 @@ def build(ctx: AppContext) -> None:
                               choice("hub.kind.space", "space")], value="model", label=L("hub.type"), scale=2)
         refresh = gr.Button(L("hub.search_button"), variant="primary", scale=1)
     found = gr.Markdown()
-    table = gr.Dataframe(headers=LIST_COLUMNS, datatype=["str", "str", "str", "str", "bool"], interactive=False,
+    table = gr.Dataframe(headers=[str(L(f"hub.col_{c}")) for c in LIST_COLUMNS],
+                         datatype=["str", "str", "str", "str", "bool"], interactive=False,
                          label=L("hub.repos"), wrap=True)
     with gr.Row():
         repo_id = gr.Textbox(label=L("hub.repo_id"), placeholder="namespace/name", scale=3)
@@ -140,11 +141,13 @@ def build(ctx: AppContext) -> None:
         with gr.Column(scale=3):
             card = gr.Markdown(label=L("hub.model_card"), container=True)
         with gr.Column(scale=2):
-            metrics = gr.Dataframe(headers=["metric", "value", "dataset", "split", "task"], interactive=False,
-                                   label=L("hub.metrics"))
-            files = gr.Dataframe(headers=["file", "size"], interactive=False, label=L("hub.files"))
-            history = gr.Dataframe(headers=["commit", "message", "author", "date"], interactive=False,
-                                   label=L("hub.history"), wrap=True)
+            metrics = gr.Dataframe(headers=[str(L(f"hub.col_{c}")) for c in ("metric", "value", "dataset", "split",
+                                                                               "task")],
+                                   interactive=False, label=L("hub.metrics"))
+            files = gr.Dataframe(headers=[str(L("hub.col_file")), str(L("hub.col_size"))], interactive=False,
+                                 label=L("hub.files"))
+            history = gr.Dataframe(headers=[str(L(f"hub.col_{c}")) for c in ("commit", "message", "author", "date")],
+                                   interactive=False, label=L("hub.history"), wrap=True)
     with gr.Accordion(L("hub.delete_title"), open=False):
         confirm = gr.Textbox(label=L("hub.confirm"))
         delete = gr.Button(L("hub.delete"), variant="stop")

@@ -16,7 +16,7 @@ import json
 import gradio as gr
 from gradio.i18n import I18nData
 
-from common.i18n import COOKIE, DEFAULT, LOCALES_DIR, NAMES, form_key, request_locale, strings, t
+from common.i18n import COOKIE, DEFAULT, LOCALES_DIR, MARKERS_JS, NAMES, form_key, request_locale, strings, t
 
 __all__ = ["I18N", "L", "t", "request_locale", "choice", "form_label", "language_switch", "LanguageOverride"]
 
@@ -76,8 +76,8 @@ def language_switch(demo: gr.Blocks) -> gr.Dropdown:
 
 _OVERRIDE = ("<script>(() => { const o = localStorage.getItem(%s); if (o) { "
              "Object.defineProperty(navigator, 'language', {get: () => o}); "
-             "Object.defineProperty(navigator, 'languages', {get: () => [o]}); } })();</script>" % json.dumps(COOKIE)
-             ).encode()
+             "Object.defineProperty(navigator, 'languages', {get: () => [o]}); } %s})();</script>"
+             % (json.dumps(COOKIE), MARKERS_JS)).encode()
 
 
 class LanguageOverride:

@@ -36,7 +36,8 @@ class PhotoInput(gr.Image):
         if payload is None:
             return None
         if payload.path is None:  # a data: URL from an API call: send a file, as gradio_client's handle_file does
-            raise gr.Error(t("vision.send_as_file"), print_exception=False)  # (before the handler's own checks)
+            # (before the handler's own checks)
+            raise gr.Error(t("vision.send_as_file"), print_exception=False, title=t("common.error_title"))
         return payload.path
 
 

@@ -416,8 +416,8 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
               repo_placeholder: str = "you/my-model") -> JobPanel:
     """Lay out and wire the panel for ``task``.
 
-    ``picker`` is the tab's hub picker, where pushes go; ``metric`` fills the jobs table's last column; ``picture(model_folder)`` returns a PIL image
-    (or None) shown under ``picture_label``; ``samples`` ("text" or "image") shows the samples the
+    ``picker`` is the tab's hub picker, where pushes go; ``metric`` fills the jobs table's last column;
+    ``picture(model_folder)`` returns a PIL image (or None) shown under ``picture_label``; ``samples`` ("text" or "image") shows the samples the
     trainer makes after each epoch; ``loss_parts`` plots the named losses of a step (a GAN's
     discriminator and generator, a VAE's reconstruction and KL) as lines of one chart; ``metric_apart``
     names a validation metric drawn on a plot of its own (FID in the hundreds would flatten 0-1 rates). The
@@ -432,7 +432,8 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
         stop = gr.Button(L("jobs.stop"), variant="stop")
     if jobs_run_where():
         gr.Markdown(L("jobs.zero_gpu_note"))
-    jobs_table = gr.Dataframe(headers=["job", "model", "status", "queue", metric], interactive=False,
+    jobs_table = gr.Dataframe(headers=[str(L("jobs.col_job")), str(L("jobs.col_model")), str(L("jobs.col_status")),
+                                       str(L("jobs.col_queue")), metric], interactive=False,
                               label=L("jobs.jobs_table"))
     ctx.on_load(partial(jobs_table_on_load, runner, view), jobs_table)
     job = gr.Dropdown(label=L("jobs.job_to_watch"), choices=[], value=None, allow_custom_value=True)
@@ -512,7 +513,8 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
     publish_section(ctx, task, source)
     if endpoint.serves(task):
         with gr.Accordion(L("jobs.call_from_code"), open=False):
-            code = gr.Markdown(endpoint.call_from_code(runner, ctx.default_hub, None, ""))
+            code = gr.Markdown()  # (why nothing can be called yet, in the visitor's language: page load)
+        ctx.on_load(lambda: endpoint.call_from_code(runner, ctx.default_hub, None, ""), code)
 
         def call_from_code(value: str | None, request: gr.Request) -> str:
             return endpoint.call_from_code(runner, ctx.default_hub, value, endpoint.origin(request.headers))
@@ -529,7 +531,8 @@ def model_source(ctx: AppContext, task: str, tab: gr.Tab | list[gr.Tab], *, metr
         folder = visitors.pull(repo_id, hub, progress=show)
         check(folder)
         if (done := folder / ".complete").exists() and (made := json.loads(done.read_text())).get("bytes"):
-            gr.Info(t("jobs.pulled", repo=repo_id, size=size_text(made["bytes"]), files=made["files"]))
+            gr.Info(t("jobs.pulled", repo=repo_id, size=size_text(made["bytes"]), files=made["files"]),
+                    title=t("common.info_title"))
         key = model_key(runner, folder)
         choices = trained_models(runner, task, metric) + [(f"{repo_id} ({hub.label})", key)]
         return gr.update(choices=choices, value=key)

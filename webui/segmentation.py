@@ -62,8 +62,8 @@ def build(ctx: AppContext) -> None:
             with gr.Column():
                 overlay = gr.Image(label=L("segmentation.overlay"), type="pil", buttons=["download"])
                 legend = gr.HTML()
-                shares = gr.Dataframe(headers=["class", "% of pixels"], interactive=False,
-                                      label=L("segmentation.shares"))
+                shares = gr.Dataframe(headers=[str(L("segmentation.col_class")), str(L("segmentation.col_share"))],
+                                      interactive=False, label=L("segmentation.shares"))
         with gr.Accordion(L("segmentation.transposed"), open=False):
             gr.Markdown(L("segmentation.transposed_text"))
             with gr.Row():

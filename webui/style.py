@@ -119,7 +119,8 @@ def build(ctx: AppContext) -> None:
         vision_train(ctx, VisionForm(
             task=TASK, model_label=L("style.train_model"), model_info=L("style.train_model_info"),
             data_sources=DATA_SOURCES, upload_label=L("style.upload_label"), repo_label=L("style.repo_label"),
-            repo_placeholder="you/my-photos", missing_upload=lambda: t("style.missing_upload"), check_folder=_check_folder,
+            repo_placeholder="you/my-photos", missing_upload=lambda: t("style.missing_upload"),
+            check_folder=_check_folder,
             picture_label=L("style.train_picture"), push_placeholder="you/style-flower",
             picture_file="val_stylized.png", extras=partial(extras, online=online), size_info=L("style.size_info")))
 

@@ -99,8 +99,8 @@ def build(ctx: AppContext) -> None:
             with gr.Column():
                 output = gr.Textbox(label=L("textgen.output"), lines=14, max_lines=30)
                 # (the headers in the visitor's language come with the beams: beams_table)
-                beams = gr.Dataframe(headers=["beam", "log-probability"], label=L("textgen.beams"),
-                                     interactive=False, max_height=240)
+                beams = gr.Dataframe(headers=[str(L("textgen.beam")), str(L("textgen.log_probability"))],
+                                     label=L("textgen.beams"), interactive=False, max_height=240)
 
     # ------------------------------------------------------------------ events
     def start_job(source_kind, upload, data_repo, choice, url, token, **values):

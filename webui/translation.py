@@ -99,8 +99,8 @@ def build(ctx: AppContext) -> None:
                 output = gr.Textbox(label=L("translation.translation"), lines=2)
                 heat = gr.Image(label=L("translation.heat_map"), type="pil", buttons=["download"])
                 # (the headers in the visitor's language come with the beams: beams_table)
-                beams = gr.Dataframe(headers=["beam", "log-probability"], label=L("translation.beams"),
-                                     interactive=False, max_height=200)
+                beams = gr.Dataframe(headers=[str(L("translation.beam")), str(L("translation.log_probability"))],
+                                     label=L("translation.beams"), interactive=False, max_height=200)
 
     # ------------------------------------------------------------------ events
     def start_job(source_kind, upload, data_repo, choice, url, token, **values):
@@ -132,9 +132,9 @@ def build(ctx: AppContext) -> None:
         result = translate(model, text, STRATEGIES.get(strategy, "greedy"), int(beam_width))
         unknown = result["source_tokens"].count("<unk>")
         if unknown == len(result["source_tokens"]) - 1:
-            gr.Warning(t("translation.all_unknown"))
+            gr.Warning(t("translation.all_unknown"), title=t("common.warning_title"))
         elif unknown:
-            gr.Warning(t("translation.some_unknown", count=unknown))
+            gr.Warning(t("translation.some_unknown", count=unknown), title=t("common.warning_title"))
         picture = attention_image(result["source_tokens"], result["target_tokens"], result["attention"]) \
             if model.attention != "none" else None
         return result["translation"], picture, beams_table(result["beams"])

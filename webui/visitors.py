@@ -70,7 +70,8 @@ class Policy:
 
         secret = os.environ.get("DLP_ADMIN_SECRET", "")
         if secret and len(secret) < MIN_SECRET:
-            raise SystemExit(f"error: DLP_ADMIN_SECRET must be at least {MIN_SECRET} characters long "  # i18n: not shown (the terminal, at start)
+            # i18n: not shown (the terminal, at start)
+            raise SystemExit(f"error: DLP_ADMIN_SECRET must be at least {MIN_SECRET} characters long "
                              "(python -c 'import secrets; print(secrets.token_urlsafe())' makes one)")
         return cls(max_jobs=number("DLP_MAX_JOBS_PER_VISITOR", cls.max_jobs, int),
                    max_job_minutes=number("DLP_MAX_JOB_MINUTES", cls.max_job_minutes, float),

@@ -12,7 +12,7 @@ import gradio as gr
 from huggingface_hub import snapshot_download
 
 from common.errors import UserError
-from common.i18n import strings, t
+from common.i18n import MARKERS_HEAD, strings, t
 from hub_models.bert import classify_text, fill_mask, model_kind, tag_text
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -36,7 +36,7 @@ def intro():
 def predict(text, pair):
     """A note, and the labels' probabilities (sentences), the words' tags (tagging) or the words for [MASK]."""
     if not (text or "").strip():
-        raise gr.Error(t("space.enter_text"), print_exception=False)
+        raise gr.Error(t("space.enter_text"), print_exception=False, title=t("space.error_title"))
     try:
         if KIND == "sequence":
             scores, note = classify_text(FOLDER, text, pair or "")
@@ -46,7 +46,7 @@ def predict(text, pair):
             return note, None, tagged
         return t("space.mask_words"), fill_mask(FOLDER, text), None
     except UserError as e:
-        raise gr.Error(str(e), print_exception=False) from None
+        raise gr.Error(str(e), print_exception=False, title=t("space.error_title")) from None
 
 
 with gr.Blocks(title="$title") as demo:
@@ -65,4 +65,4 @@ with gr.Blocks(title="$title") as demo:
     demo.load(intro, None, heading, api_visibility="private", show_progress="hidden")
 
 if __name__ == "__main__":
-    demo.launch(i18n=I18N)
+    demo.launch(i18n=I18N, head=MARKERS_HEAD)

@@ -9,7 +9,7 @@ import gradio as gr
 from huggingface_hub import snapshot_download
 
 from common.errors import UserError
-from common.i18n import strings, t
+from common.i18n import MARKERS_HEAD, strings, t
 from hub_models.classification import model_summary
 from hub_models.inference import classify, load_classifier
 
@@ -35,11 +35,11 @@ def intro():
 def predict(image, top_k):
     """Top-k classes with their probabilities, and the image the network saw."""
     if image is None:
-        raise gr.Error(t("space.give_image"), print_exception=False)
+        raise gr.Error(t("space.give_image"), print_exception=False, title=t("space.error_title"))
     try:
         scores, seen = classify(model, image, int(top_k))
     except UserError as e:
-        raise gr.Error(str(e), print_exception=False) from None
+        raise gr.Error(str(e), print_exception=False, title=t("space.error_title")) from None
     return scores, seen.resize((140, 140), 0)
 
 
@@ -57,10 +57,11 @@ with gr.Blocks(title="$title") as demo:
     gr.Examples([[e] for e in EXAMPLES if os.path.exists(e)], image, label=I18N("space.examples"))
     with gr.Accordion(I18N("space.layers"), open=False):
         # (the headers in the visitor's language come with the page's load: intro)
-        layers = gr.Dataframe([list(r) for r in model_summary(model)], headers=["layer", "type", "parameters"])
+        layers = gr.Dataframe([list(r) for r in model_summary(model)],
+                              headers=[str(I18N(f"space.col_{c}")) for c in ("layer", "type", "parameters")])
     button.click(predict, [image, top_k], [label, seen], api_name="predict")
     image.upload(predict, [image, top_k], [label, seen], api_visibility="private")
     demo.load(intro, None, [heading, layers], api_visibility="private", show_progress="hidden")
 
 if __name__ == "__main__":
-    demo.launch(i18n=I18N)
+    demo.launch(i18n=I18N, head=MARKERS_HEAD)

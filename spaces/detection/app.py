@@ -11,7 +11,7 @@ import gradio as gr
 from huggingface_hub import snapshot_download
 
 from common.errors import UserError
-from common.i18n import strings, t
+from common.i18n import MARKERS_HEAD, strings, t
 from hub_models.detection import TinySSD, anchor_picture, detect_image, load_detector, show_detections
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,12 +40,12 @@ def tables(picture, rows, nms_rows):
 def detect(image, score, iou):
     """The kept boxes drawn (NMS's victims in grey), their table, NMS step by step; and the candidates."""
     if not image:
-        raise gr.Error(t("space.give_image"), print_exception=False)
+        raise gr.Error(t("space.give_image"), print_exception=False, title=t("space.error_title"))
     try:
         found = detect_image(model, image)
         return *tables(*show_detections(image, found, float(score), float(iou))), {**found, "image": image}
     except UserError as e:
-        raise gr.Error(str(e), print_exception=False) from None
+        raise gr.Error(str(e), print_exception=False, title=t("space.error_title")) from None
 
 
 def refilter(found, score, iou):
@@ -56,12 +56,12 @@ def refilter(found, score, iou):
 
 def anchors(image, found, scale, score, iou):
     if not image:
-        raise gr.Error(t("space.give_image"), print_exception=False)
+        raise gr.Error(t("space.give_image"), print_exception=False, title=t("space.error_title"))
     same = found if found and found.get("image") == image else None
     try:
         return anchor_picture(model, image, int(scale), same, float(score), float(iou))
     except UserError as e:
-        raise gr.Error(str(e), print_exception=False) from None
+        raise gr.Error(str(e), print_exception=False, title=t("space.error_title")) from None
 
 
 with gr.Blocks(title="$title") as demo:
@@ -77,10 +77,12 @@ with gr.Blocks(title="$title") as demo:
         with gr.Column():
             picture = gr.Image(label=I18N("space.detections"), type="pil")
             # (the tables' headers in the visitor's language come with their rows: tables)
-            table = gr.Dataframe(headers=["class", "score", "x1", "y1", "x2", "y2"], interactive=False)
+            table = gr.Dataframe(headers=[str(I18N("space.col_class")), str(I18N("space.col_score")), "x1", "y1", "x2",
+                                          "y2"], interactive=False)
     gr.Examples([[e] for e in EXAMPLES if os.path.exists(e)], image, label=I18N("space.examples"))
     with gr.Accordion(I18N("space.nms_steps"), open=False):
-        steps = gr.Dataframe(headers=["step", "kept", "suppressed", "which"], interactive=False)
+        steps = gr.Dataframe(headers=[str(I18N(f"space.col_{c}")) for c in ("step", "kept", "suppressed", "which")],
+                             interactive=False)
     if isinstance(model, TinySSD):
         with gr.Accordion(I18N("space.anchors"), open=False):
             gr.Markdown(I18N("space.anchors_text"))
@@ -95,4 +97,4 @@ with gr.Blocks(title="$title") as demo:
     demo.load(intro, None, heading, api_visibility="private", show_progress="hidden")
 
 if __name__ == "__main__":
-    demo.launch(i18n=I18N)
+    demo.launch(i18n=I18N, head=MARKERS_HEAD)

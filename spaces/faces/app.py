@@ -11,7 +11,7 @@ import gradio as gr
 from huggingface_hub import snapshot_download
 
 from common.errors import UserError
-from common.i18n import strings, t
+from common.i18n import MARKERS_HEAD, strings, t
 from hub_models.faces import load_embedder, verdict, verify, verify_picture
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,11 +45,11 @@ def say(found, threshold):
 def run_verify(photo_a, photo_b, faces, threshold):
     """The verdict, the two photos with their faces and the aligned crops; and the distance, for the slider."""
     if not photo_a or not photo_b:
-        raise gr.Error(t("space.give_two_photos"), print_exception=False)
+        raise gr.Error(t("space.give_two_photos"), print_exception=False, title=t("space.error_title"))
     try:
         result = verify(model, photo_a, photo_b, CROP_MODES.get(faces, "auto"))
     except UserError as e:
-        raise gr.Error(str(e), print_exception=False) from None
+        raise gr.Error(str(e), print_exception=False, title=t("space.error_title")) from None
     found = {"distance": result["distance"], "notes": result["notes"]}
     return say(found, threshold), verify_picture(result), found
 
@@ -75,4 +75,4 @@ with gr.Blocks(title="$title") as demo:
     demo.load(intro, None, heading, api_visibility="private", show_progress="hidden")
 
 if __name__ == "__main__":
-    demo.launch(i18n=I18N)
+    demo.launch(i18n=I18N, head=MARKERS_HEAD)

@@ -13,7 +13,7 @@ import torch
 from huggingface_hub import snapshot_download
 
 from common.errors import UserError
-from common.i18n import strings, t
+from common.i18n import MARKERS_HEAD, strings, t
 from hub_models.gen_catalog import ALL_CLASSES, MAX_SAMPLES
 from hub_models.generative import (
     DCGAN, VAE, describe, image_tensor, latent_map, latent_walk, load_generative, picture_grid, prior_point,
@@ -41,7 +41,7 @@ def sample_images(count, seed, class_name, sampler, steps):
     try:
         yield from samples(model, int(count), int(seed or 0), class_name or ALL_CLASSES, sampler, int(steps))
     except UserError as e:
-        raise gr.Error(str(e), print_exception=False) from None
+        raise gr.Error(str(e), print_exception=False, title=t("space.error_title")) from None
 
 
 def walk(a, b, n):
@@ -88,4 +88,4 @@ with gr.Blocks(title="$title") as demo:
         recon_button.click(reconstruct_digits, None, latent, api_name="reconstruct")
 
 if __name__ == "__main__":
-    demo.launch(i18n=I18N)
+    demo.launch(i18n=I18N, head=MARKERS_HEAD)

@@ -10,7 +10,7 @@ import gradio as gr
 from huggingface_hub import snapshot_download
 
 from common.errors import UserError
-from common.i18n import strings, t
+from common.i18n import MARKERS_HEAD, strings, t
 from hub_models.segmentation import class_shares, load_segmenter, segment_image, transposed_conv_picture
 from hub_models.visual import enlarged, legend_html, mask_overlay
 
@@ -41,11 +41,11 @@ def draw(found, opacity):
 def segment(image, opacity):
     """The class map over the image, its legend, each class's share of the pixels; and the map, for redraws."""
     if not image:
-        raise gr.Error(t("space.give_image"), print_exception=False)
+        raise gr.Error(t("space.give_image"), print_exception=False, title=t("space.error_title"))
     try:
         mask, img = segment_image(model, image)
     except UserError as e:
-        raise gr.Error(str(e), print_exception=False) from None
+        raise gr.Error(str(e), print_exception=False, title=t("space.error_title")) from None
     found = {"mask": mask, "image": img}
     return *draw(found, opacity), found
 
@@ -58,7 +58,7 @@ def transposed(k, s, p):
     try:
         return transposed_conv_picture(int(k), int(s), int(p))
     except ValueError as e:
-        raise gr.Error(str(e), print_exception=False) from None
+        raise gr.Error(str(e), print_exception=False, title=t("space.error_title")) from None
 
 
 with gr.Blocks(title="$title") as demo:
@@ -72,7 +72,8 @@ with gr.Blocks(title="$title") as demo:
         with gr.Column():
             picture = gr.Image(label=I18N("space.classes_over_image"), type="pil")
             legend = gr.HTML()
-            shares = gr.Dataframe(headers=["class", "% of pixels"], interactive=False)
+            shares = gr.Dataframe(headers=[str(I18N("space.col_class")), str(I18N("space.col_share"))],
+                                  interactive=False)
     gr.Examples([[e] for e in EXAMPLES if os.path.exists(e)], image, label=I18N("space.examples"))
     with gr.Accordion(I18N("space.upsampling"), open=False):
         with gr.Row():
@@ -89,4 +90,4 @@ with gr.Blocks(title="$title") as demo:
                     show_progress="hidden")
 
 if __name__ == "__main__":
-    demo.launch(i18n=I18N)
+    demo.launch(i18n=I18N, head=MARKERS_HEAD)

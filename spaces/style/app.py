@@ -12,7 +12,7 @@ import gradio as gr
 from huggingface_hub import snapshot_download
 
 from common.errors import UserError
-from common.i18n import strings, t
+from common.i18n import MARKERS_HEAD, strings, t
 from hub_models.inference import load_image
 from hub_models.style import gram_picture, load_style_net, random_vgg19, stylize
 
@@ -35,12 +35,12 @@ def intro():
 
 def apply(photo, side):
     if not photo:
-        raise gr.Error(t("space.give_photo"), print_exception=False)
+        raise gr.Error(t("space.give_photo"), print_exception=False, title=t("space.error_title"))
     t0 = time.perf_counter()
     try:
         out = stylize(model, photo, int(side))
     except UserError as e:
-        raise gr.Error(str(e), print_exception=False) from None
+        raise gr.Error(str(e), print_exception=False, title=t("space.error_title")) from None
     return out, t("space.style_timing", width=out.width, height=out.height, seconds=time.perf_counter() - t0)
 
 
@@ -70,4 +70,4 @@ with gr.Blocks(title="$title") as demo:
     demo.load(intro, None, heading, api_visibility="private", show_progress="hidden")
 
 if __name__ == "__main__":
-    demo.launch(i18n=I18N)
+    demo.launch(i18n=I18N, head=MARKERS_HEAD)

@@ -12,7 +12,7 @@ import gradio as gr
 from huggingface_hub import snapshot_download
 
 from common.errors import UserError
-from common.i18n import strings, t
+from common.i18n import MARKERS_HEAD, strings, t
 from hub_models.textgen import generate, load_lm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,7 +42,7 @@ def run(prompt, strategy, max_new, temperature, top_k, top_p, beam_width, seed):
     """Streams (text, beams); the page is updated at most every 0.1 s, however fast the model is."""
     kind = STRATEGIES.get(strategy, "sample")
     if kind == "beam" and int(beam_width) * int(max_new) > 4000:
-        raise gr.Error(t("space.beam_too_big"), print_exception=False)
+        raise gr.Error(t("space.beam_too_big"), print_exception=False, title=t("space.error_title"))
     last, shown = 0.0, None
     try:
         for text, kept in generate(lm, prompt or "", int(max_new), kind, temperature=float(temperature),
@@ -53,7 +53,7 @@ def run(prompt, strategy, max_new, temperature, top_k, top_p, beam_width, seed):
                 last = time.perf_counter()
                 yield shown
     except UserError as e:
-        raise gr.Error(str(e), print_exception=False) from None
+        raise gr.Error(str(e), print_exception=False, title=t("space.error_title")) from None
     if shown is not None:
         yield shown
 
@@ -76,7 +76,8 @@ with gr.Blocks(title="$title") as demo:
         with gr.Column():
             output = gr.Textbox(label=I18N("space.text"), lines=14)
             # (the headers in the visitor's language come with the beams: beams_table)
-            beams = gr.Dataframe(headers=["beam", "log-probability"], label=I18N("space.beams_kept"),
+            beams = gr.Dataframe(headers=[str(I18N("space.col_beam")), str(I18N("space.col_log_probability"))],
+                                 label=I18N("space.beams_kept"),
                                  interactive=False)
     gr.Examples(EXAMPLES, [prompt, strategy], label=I18N("space.examples"))
     button.click(run, [prompt, strategy, max_new, temperature, top_k, top_p, beam_width, seed], [output, beams],
@@ -84,4 +85,4 @@ with gr.Blocks(title="$title") as demo:
     demo.load(intro, None, heading, api_visibility="private", show_progress="hidden")
 
 if __name__ == "__main__":
-    demo.launch(i18n=I18N)
+    demo.launch(i18n=I18N, head=MARKERS_HEAD)

@@ -11,7 +11,7 @@ import gradio as gr
 from huggingface_hub import snapshot_download
 
 from common.errors import UserError
-from common.i18n import strings, t
+from common.i18n import MARKERS_HEAD, strings, t
 from hub_models.translation import load_translator, translate
 from hub_models.visual import attention_image
 
@@ -38,16 +38,16 @@ def run(text, strategy, beam_width):
     """The translation, the attention heat map (target words x source words) and the beams kept."""
     text = (text or "").strip()
     if not text:
-        raise gr.Error(t("space.enter_sentence"), print_exception=False)
+        raise gr.Error(t("space.enter_sentence"), print_exception=False, title=t("space.error_title"))
     if len(text) > 2000:
-        raise gr.Error(t("space.text_too_long", count=len(text)), print_exception=False)
+        raise gr.Error(t("space.text_too_long", count=len(text)), print_exception=False, title=t("space.error_title"))
     try:
         result = translate(model, text, "beam" if strategy == "Beam search" else "greedy", int(beam_width))
     except UserError as e:
-        raise gr.Error(str(e), print_exception=False) from None
+        raise gr.Error(str(e), print_exception=False, title=t("space.error_title")) from None
     unknown = result["source_tokens"].count("<unk>")
     if unknown:
-        gr.Warning(t("space.unknown_words", count=unknown))
+        gr.Warning(t("space.unknown_words", count=unknown), title=t("space.warning_title"))
     picture = attention_image(result["source_tokens"], result["target_tokens"], result["attention"]) \
         if getattr(model, "attention", "dot") != "none" else None
     rows = [[b, round(s, 3)] for b, s in result["beams"]]
@@ -69,9 +69,10 @@ with gr.Blocks(title="$title") as demo:
     gr.Examples([[e] for e in EXAMPLES], text, label=I18N("space.examples"))
     with gr.Accordion(I18N("space.translations_kept"), open=False):
         # (the headers in the visitor's language come with the beams: run)
-        beams = gr.Dataframe(headers=["translation", "log-probability"], interactive=False)
+        beams = gr.Dataframe(headers=[str(I18N("space.col_translation")), str(I18N("space.col_log_probability"))],
+                             interactive=False)
     button.click(run, [text, strategy, beam_width], [output, heat, beams], api_name="translate")
     demo.load(intro, None, heading, api_visibility="private", show_progress="hidden")
 
 if __name__ == "__main__":
-    demo.launch(i18n=I18N)
+    demo.launch(i18n=I18N, head=MARKERS_HEAD)
