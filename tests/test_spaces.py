@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, free_port
+from conftest import ROOT
 
 EX = ROOT / "assets" / "examples"
 
@@ -112,9 +112,8 @@ def published(hub_server, tmp_path_factory):
                        space_id=f"alice/space-{task}-demo", hub=hub)
         assert done.run == f"python -m hub.publish run alice/space-{task}-demo --hub {hub.endpoint}"
         spaces[task] = fetch_space(done.space_id, hub, root / "fetched" / task)
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.Popen([sys.executable, "-I", str(ROOT / "tests" / "space_host.py"), str(port),
+    proc = subprocess.Popen([sys.executable, "-I", str(ROOT / "tests" / "space_host.py"),
                              *map(str, spaces.values())], cwd=root, env=env, stdout=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
@@ -122,6 +121,7 @@ def published(hub_server, tmp_path_factory):
         for line in proc.stdout:
             if line.startswith("SPACE "):  # (the apps print too)
                 entry = json.loads(line.removeprefix("SPACE "))
+                assert "error" not in entry, f"the {Path(entry['folder']).name} Space did not start: {entry['error']}"
                 ports[Path(entry["folder"]).name] = entry["port"]
                 if len(ports) == len(MAKERS):
                     break
