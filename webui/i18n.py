@@ -18,7 +18,7 @@ from gradio.i18n import I18nData
 
 from common.i18n import COOKIE, DEFAULT, LOCALES_DIR, MARKERS_JS, NAMES, form_key, request_locale, strings, t
 
-__all__ = ["I18N", "L", "t", "request_locale", "choice", "form_label", "language_switch", "LanguageOverride"]
+__all__ = ["DEFAULT", "I18N", "L", "t", "request_locale", "choice", "form_label", "language_switch", "LanguageOverride"]
 
 I18N = gr.I18n(**strings())
 
