@@ -101,7 +101,6 @@ def optimiser_section(ctx: AppContext) -> None:
     status = gr.Markdown()
     picture = gr.Image(label=L("foundations.trajectories"), type="pil", show_label=False, height=460)
     table = gr.Dataframe(headers=race_headers(_marker), label=L("foundations.where_ended"), interactive=False)
-    ctx.on_load(lambda: _table([], race_headers()), table)
     surface.change(lambda s: [SURFACES.get(s, SURFACES[first]).lrs[n] for n in OPTIMISERS], surface, list(lrs.values()),
                    api_visibility="private", queue=False)
     run.click(optimiser_race, None, [picture, status, table], api_name="foundations_optimisers", **IN_REQUEST,
@@ -296,7 +295,6 @@ def backprop_section(ctx: AppContext) -> None:
     verdict = gr.Markdown()
     graph = gr.Image(label=L("foundations.graph"), type="pil", show_label=False)
     table = gr.Dataframe(headers=check_headers(_marker), label=L("foundations.gradient_check"), interactive=False)
-    ctx.on_load(lambda: _table([], check_headers()), table)
     go.click(backprop, None, [graph, verdict, table], api_name="foundations_backprop",
              inputs_kwargs={"x1": x1, "x2": x2, "target": target, "activation": activation, "seed": seed,
                             "bug": bug, "eps": eps})
