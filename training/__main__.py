@@ -2,7 +2,8 @@
 
 Writes ``events.jsonl`` (one event per line), ``metrics.json`` and the model folder into
 ``--output-dir``; shows a tqdm bar. SIGINT/SIGTERM ask the run to stop at the next step
-(its last checkpoint is kept). Exit codes: 0 completed or stopped, 1 the run failed,
+(its last checkpoint is kept). With DLP_EVENT_LINES=1 each event is also printed as one marked line, and a
+job on a cluster claims its token from the app first (training.remote). Exit codes: 0 completed or stopped, 1 the run failed,
 2 bad options or data (one-line reason on stderr).
 """
 from __future__ import annotations
@@ -40,7 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     from common.errors import UserError
 
     from .events import EventLog, event
+    from .remote import claim_secrets, echo_event
     from .tracking import Tracker
+
+    try:  # a job on a cluster gets its token from the app, not from its description
+        claim_secrets()
+    except RuntimeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
     stop_requested = False
 
@@ -63,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             log.write(ev)
             if not main_process:
                 continue
+            echo_event(ev, run.root)
             if track is not None and (problem := track(ev)):
                 log.write(event("log", message=problem))
                 tqdm.write(problem)
@@ -82,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{status}: {ev['message'] or json.dumps(ev['metrics'])}",
                       file=sys.stderr if status == "failed" else sys.stdout)
     except UserError as e:
-        log.write(event("end", status="failed", metrics={}, model_dir=None, message=str(e)))
+        log.write(ev := event("end", status="failed", metrics={}, model_dir=None, message=str(e)))
+        echo_event(ev, run.root)
         print(f"error: {cli_message(e, task.config)}", file=sys.stderr)
         return 2
     finally:

@@ -3,8 +3,11 @@
 A job is the same command a user would type (``python -m training <task> ...``), built from a
 validated config and started without a shell in its own session. Its folder (training.layout)
 holds ``job.json`` (state and the config), ``log.txt`` (stdout/stderr) and ``out/`` (the run's
-output dir), so a page reload, or a restart of the app, finds every job and its curves again. At most one job
-per device runs at a time; the rest wait in a queue.
+output dir), so a page reload, or a restart of the app, finds every job and its curves again.
+
+Where a job runs is its runner's backend: :class:`LocalBackend` (the default: subprocesses of this machine, one
+per device at a time) or ``training.ray_jobs.RayBackend`` (Ray Jobs on a cluster, which mirrors each job's log
+and events into the same job folder). Jobs beyond the backend's slots wait in the runner's queue.
 """
 from __future__ import annotations
 
@@ -56,12 +59,78 @@ class Job:
     owner: str = ""  # who started it: "" for the app's owner (and the CLI), else a visitor's key (webui.visitors)
 
 
+class LocalBackend:
+    """Jobs as subprocesses of this machine, in their own sessions (they outlive the app), one per device."""
+
+    name = "local"
+
+    def __init__(self) -> None:
+        self._procs: dict[str, subprocess.Popen] = {}
+
+    def device(self, requested: str) -> str:
+        return requested
+
+    def slots(self, device: str) -> int:
+        return 1
+
+    def prepare(self, job_id: str, cfg: TrainConfig, secrets: dict[str, str]) -> tuple[TrainConfig, dict[str, str]]:
+        """The config the job's command runs with, and its secrets (here: as given)."""
+        return cfg, secrets
+
+    def start(self, job: Job, folder: JobFolder, settings: dict[str, str], secrets: dict[str, str]) -> None:
+        """Start ``job`` (its files in ``folder``) with ``settings`` and ``secrets`` in its environment."""
+        # The app's own credentials stay behind (a visitor's job must not push as the owner, nor read the stored
+        # huggingface login); the job gets the token of the hub it was started with, if any (secrets).
+        inherited = {k: v for k, v in os.environ.items() if k not in OWNER_SECRETS}
+        env = {**inherited, **settings, **secrets}
+        log = open(folder.log, "ab")
+        # Its own session: the job survives the app's terminal closing, and signals reach it alone.
+        proc = subprocess.Popen(job.argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        # A job yields the CPU to the web process: visitors' predictions stay quick while it trains, and it takes
+        # whatever they leave (its threads, started later, inherit this).
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, proc.pid, JOB_NICENESS)
+        self._procs[job.id] = proc
+        job.pid = proc.pid
+
+    def poll(self, job: Job) -> int | None:
+        """The job's exit code once it has ended, else None."""
+        proc = self._procs.get(job.id)
+        rc = proc.poll() if proc else (None if job.pid and pid_alive(job.pid) else -1)
+        if rc is not None:
+            self._procs.pop(job.id, None)
+        return rc
+
+    def stop(self, job: Job, kill: bool = False) -> None:
+        _signal(job.pid, signal.SIGKILL if kill else signal.SIGTERM)
+
+    def attach(self, job: Job) -> bool:
+        """After an app restart: is the job still running (then poll() follows it)?"""
+        return bool(job.pid and pid_alive(job.pid))
+
+    def note(self, job: Job) -> tuple[str, str, dict[str, Any]] | None:
+        """What the backend has to say about a running job (waiting for a node...), as _say's arguments."""
+        return None
+
+    def reason(self, job: Job) -> tuple[str, str, dict[str, Any]] | None:
+        """Why a job that wrote no end event ended, when the backend knows better than its log."""
+        if "ray" in job.extra:
+            return ("runner.ray_gone", "it ran on a Ray cluster this app no longer uses (start the app with "
+                    "DLP_RAY_ADDRESS to follow it)", {})
+        return None
+
+    def close(self) -> None:
+        pass
+
+
 class JobRunner:
-    def __init__(self, root: str | Path, poll_s: float = 0.5):
+    def __init__(self, root: str | Path, poll_s: float = 0.5, backend: Any = None):
         self.root = Path(root)
         (self.root / "jobs").mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._procs: dict[str, subprocess.Popen] = {}
+        self.backend = backend or LocalBackend()
         self._secrets: dict[str, dict[str, str]] = {}  # per-job env (tokens): memory only, never in job.json
         self._wake = threading.Event()
         self._closed = False
@@ -87,12 +156,17 @@ class JobRunner:
         cfg.validate()
         job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         cfg = replace(cfg, output_dir=str(self.folder(job_id).run.root), run_name=cfg.run_name or job_id)
-        job = Job(id=job_id, task=task.name, argv=[sys.executable, "-m", "training", task.name, *config_to_argv(cfg)],
-                  device=device, created=time.time(), label=label or task.name, config=to_dict(cfg), owner=owner,
+        # The backend may change what the command carries (a cluster's job writes elsewhere and returns its model
+        # through the hub); the record keeps the config as the user gave it, in the app's folder.
+        run_cfg, secrets = self.backend.prepare(job_id, cfg, dict(secret_env or {}))
+        job = Job(id=job_id, task=task.name,
+                  argv=[sys.executable, "-m", "training", task.name, *config_to_argv(run_cfg)],
+                  device=self.backend.device(device), created=time.time(), label=label or task.name,
+                  config=to_dict(cfg), owner=owner,
                   extra={k: v for k, v in (("max_seconds", max_seconds), ("env", env)) if v})
         with self._lock:
-            if secret_env:
-                self._secrets[job_id] = dict(secret_env)
+            if secrets:
+                self._secrets[job_id] = secrets
             self._save(job)
         self._wake.set()
         return job
@@ -106,10 +180,10 @@ class JobRunner:
                 job.status, job.ended = "stopped", time.time()
                 _say(job, "runner.cancelled", "cancelled before it started")
                 self._save(job)
-            elif job.status == "running" and job.pid:
+            elif job.status == "running":
                 job.status, job.extra["kill_at"] = "stopping", time.time() + grace_s
                 self._save(job)
-                _signal(job.pid, signal.SIGTERM)
+                self.backend.stop(job)
         self._wake.set()
         return self.get(job_id)
 
@@ -188,6 +262,7 @@ class JobRunner:
         self._closed = True
         self._wake.set()
         self._thread.join(5)
+        self.backend.close()
 
     # --------------------------------------------------------------- internals
     def _save(self, job: Job) -> None:
@@ -200,10 +275,13 @@ class JobRunner:
     def _recover(self) -> None:
         """After an app restart: jobs whose process is gone get their final state from their events."""
         for job in self.jobs():
-            if job.status in ("running", "stopping") and not (job.pid and pid_alive(job.pid)):
+            if job.status in ("running", "stopping") and not self.backend.attach(job):
                 self._finish(job, None)
 
     def _finish(self, job: Job, returncode: int | None) -> None:
+        if job.extra.pop("noted", None):  # a running job's note is no answer
+            job.message = ""
+            job.extra.pop("said", None)
         events, _ = self.events(job.id)
         end = next((e for e in reversed(events) if e["type"] == "end"), None)
         if end is not None:
@@ -211,6 +289,9 @@ class JobRunner:
         elif job.status == "stopping":
             job.status = "stopped"
             _say(job, "runner.stopped_early", "stopped before its first result")
+        elif said := self.backend.reason(job):
+            job.status = "failed"
+            _say(job, *said[:2], **said[2])
         else:
             last_lines = self.log_tail(job.id, 400).strip().splitlines()
             job.status = "failed"
@@ -225,55 +306,59 @@ class JobRunner:
         self._save(job)
 
     def _start(self, job: Job) -> None:
-        log = open(self.folder(job.id).log, "ab")
-        # PASSIVE: idle OpenMP threads sleep instead of spinning, so a job sharing the CPU with the web
-        # server (or a browser) is not slowed many times over; alone it costs a few per cent.
-        # The app's own credentials stay behind (a visitor's job must not push as the owner, nor read the stored
-        # huggingface login); the job gets the token of the hub it was started with, if any (secret_env).
-        inherited = {k: v for k, v in os.environ.items() if k not in OWNER_SECRETS}
         # The tracker's runs (training.tracking): the owner's jobs share one folder (its dashboard compares them,
         # unless the owner's environment names another), a visitor's job keeps its own.
-        visitor = {"TRACKIO_DIR": str(self.job_dir(job.id) / "trackio")} if job.owner else {}
-        env = {"OMP_WAIT_POLICY": "PASSIVE", "TRACKIO_DIR": str(self.root / "trackio"), **inherited,
-               "HF_TOKEN_PATH": os.devnull, **job.extra.get("env", {}), **visitor,
-               **self._secrets.pop(job.id, {}), "PYTHONUNBUFFERED": "1"}
-        # Its own session: the job survives the app's terminal closing, and signals reach it alone.
-        proc = subprocess.Popen(job.argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
-        # A job yields the CPU to the web process: visitors' predictions stay quick while it trains, and it takes
-        # whatever they leave (its threads, started later, inherit this).
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, proc.pid, JOB_NICENESS)
-        self._procs[job.id] = proc
-        job.status, job.pid, job.started = "running", proc.pid, time.time()
+        trackio = self.job_dir(job.id) / "trackio" if job.owner else os.environ.get("TRACKIO_DIR") or self.root / "trackio"
+        # PASSIVE: idle OpenMP threads sleep instead of spinning, so a job sharing the CPU with the web server (or a
+        # browser) is not slowed many times over; alone it costs a few per cent.
+        settings = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY") or "PASSIVE", "TRACKIO_DIR": str(trackio),
+                    "HF_TOKEN_PATH": os.devnull, **job.extra.get("env", {}), "PYTHONUNBUFFERED": "1"}
+        job.status, job.started = "running", time.time()
+        try:
+            self.backend.start(job, self.folder(job.id), settings, self._secrets.pop(job.id, {}))
+        except Exception as e:  # (a process that cannot start): the job fails with the reason, the queue goes on
+            job.status, job.ended, job.message = "failed", time.time(), f"{type(e).__name__}: {e}"
         self._save(job)
 
     def _tick(self) -> None:
         with self._lock:
             jobs = self.jobs()
-            busy = set()
+            busy: dict[str, int] = {}
             for job in jobs:
                 if job.status not in ("running", "stopping"):
                     continue
-                proc = self._procs.get(job.id)
-                rc = proc.poll() if proc else (None if job.pid and pid_alive(job.pid) else -1)
+                rc = self.backend.poll(job)
                 if rc is not None:
-                    self._procs.pop(job.id, None)
                     self._finish(job, rc)
                     continue
                 if job.status == "stopping" and time.time() > job.extra.get("kill_at", float("inf")):
-                    _signal(job.pid, signal.SIGKILL)
+                    self.backend.stop(job, kill=True)
                 limit = job.extra.get("max_seconds")
                 if job.status == "running" and limit and time.time() > (job.started or 0) + limit:
                     job.extra["time_limit"] = True  # _finish says why it stopped
                     self._save(job)
                     self.stop(job.id)
-                busy.add(job.device)
+                self._show_note(job)
+                busy[job.device] = busy.get(job.device, 0) + 1
             for job in queue_order(jobs):
-                if job.device not in busy:
+                if busy.get(job.device, 0) < self.backend.slots(job.device):
                     self._start(job)
-                    busy.add(job.device)
+                    busy[job.device] = busy.get(job.device, 0) + 1
+
+    def _show_note(self, job: Job) -> None:
+        """The backend's word on a running job (waiting for a node...) as its message, gone when it is."""
+        note = self.backend.note(job)
+        shown = job.extra.get("said") if job.extra.get("noted") else None
+        if (None if note is None else [note[0], note[2]]) == shown:
+            return
+        if note is None:
+            job.message = ""
+            job.extra.pop("said", None)
+            job.extra.pop("noted", None)
+        else:
+            _say(job, note[0], note[1], **note[2])
+            job.extra["noted"] = True
+        self._save(job)
 
     def _loop(self, poll_s: float) -> None:
         while not self._closed:

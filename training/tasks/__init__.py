@@ -36,6 +36,7 @@ class Task:
     # The Hub's pipeline tags of this task's models (the cards' pipeline_tag): the Predict side's pull list, the
     # HTTP endpoint (webui.endpoint)
     pipelines: tuple[str, ...] = ()
+    memory_gb: float = 2.0  # what one job asks a cluster's node for (training.ray_jobs: the job runs with this reserved)
 
     def build_spec(self, cfg: TrainConfig) -> TaskSpec:
         return importlib.import_module(self.trainer).build_task(cfg)

@@ -57,4 +57,4 @@ class BertConfig(TrainConfig):
 
 TASK = Task(name="bert", title="BERT fine-tuning", config=BertConfig, trainer="training.bert", metric="accuracy",
             dry_run={"batch_size": 4}, tab="webui.bert", space="bert",
-            pipelines=("text-classification", "token-classification", "fill-mask"))
+            pipelines=("text-classification", "token-classification", "fill-mask"), memory_gb=3.0)

@@ -43,4 +43,4 @@ class DetectionConfig(TrainConfig):
 
 TASK = Task(name="detection", title="Object detection", config=DetectionConfig, trainer="training.detection",
             metric="map50", dry_run={"batch_size": 4}, tab="webui.detection", space="detection",
-            pipelines=("object-detection",))
+            pipelines=("object-detection",), memory_gb=3.0)

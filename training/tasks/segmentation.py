@@ -34,4 +34,5 @@ class SegmentationConfig(TrainConfig):
 
 TASK = Task(name="segmentation", title="Semantic segmentation", config=SegmentationConfig,
             trainer="training.segmentation", metric="miou", dry_run={"batch_size": 4},
-            tab="webui.segmentation", space="segmentation", pipelines=("image-segmentation",))
+            tab="webui.segmentation", space="segmentation", pipelines=("image-segmentation",),
+            memory_gb=3.0)
