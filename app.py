@@ -171,11 +171,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="do not import torch and transformers in the background once the page is served (the first "
                         "Predict then waits for them; the app stays ~400 MB smaller until a model runs) "
                         "(env DLP_NO_WARM_UP=1)")
+    p.add_argument("--ray", default=os.environ.get("DLP_RAY_ADDRESS", ""), metavar="DASHBOARD_URL",
+                   # i18n: not shown
+                   help="run training jobs on the Ray cluster whose dashboard is at this URL, e.g. "
+                        "http://127.0.0.1:8265 (docs/RAY.md; the other DLP_RAY_* settings are read from the "
+                        "environment) (env DLP_RAY_ADDRESS)")
     p.add_argument("--open-local-hub", action="store_true", default=env_flag("DLP_OPEN_LOCAL_HUB"),
                    # i18n: not shown
                    help="let every visitor write to the local hub as you, even when the app is public: by default a "
                         "public app gives visitors read-only access to it (env DLP_OPEN_LOCAL_HUB=1)")
     return p.parse_args(argv)
+
+
+def job_backend(ray_address: str):
+    """Where training jobs run: this machine (None: the runner's default), or the Ray cluster at ``ray_address``."""
+    if not ray_address:
+        return None
+    from training.ray_jobs import RayBackend, RaySettings
+
+    settings = RaySettings.from_env(ray_address)
+    print(f"Training jobs run on the Ray cluster at {settings.address}.")  # i18n: not shown
+    return RayBackend(settings)
 
 
 def public_notice(open_local_hub: bool) -> str:
@@ -204,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     # Until the share link exists or fails, assume it will: strangers must not find the owner's hub open.
     visitors.policy = visitors.Policy.from_env(public=not private or args.share, allowed_hubs=allowed_hubs(args.hub),
                                                open_local_hub=args.open_local_hub)
-    runner = JobRunner(cache_root() / "jobs")
+    runner = JobRunner(cache_root() / "jobs", backend=job_backend(args.ray))
     if visitors.policy.public:
         visitors.start_sweeper(runner)
     demo = build_app(args.hub, runner=runner)

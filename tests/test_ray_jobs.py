@@ -250,3 +250,45 @@ def test_a_job_whose_node_dies_resumes_from_its_hub_checkpoint(ray_runner, clust
     assert "resuming from its last checkpoint" in log
     starts = [e for e in ray_runner.events(job.id)[0] if e["type"] == "start"]
     assert len(starts) == 2 and starts[1]["resumed_from_step"] > 0
+
+
+def test_visitors_of_a_public_app_train_on_the_cluster_each_their_own(ray_settings, hub_server, tmp_path,
+                                                                       monkeypatch):
+    """Two anonymous visitors of a public app whose jobs run on the cluster: the first trains (no token of
+    their own: the job's own repo carries the model back) and predicts with it; the second neither sees nor
+    stops the job; the page says where jobs run."""
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    from app import build_app
+    from tests.conftest import free_port
+    from training.ray_jobs import RayBackend
+    from webui import visitors
+    from webui.classification import EXAMPLES
+
+    monkeypatch.setattr(visitors, "policy", visitors.Policy(public=True))
+    runner = JobRunner(tmp_path / "jobs", poll_s=0.1, backend=RayBackend(ray_settings))
+    demo = build_app(default_hub=hub_server.url, runner=runner)
+    demo.queue()
+    port = free_port()
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        page = urllib.request.urlopen(url + "config", timeout=10).read().decode()
+        assert "jobs.ray_note" in page
+        first, second = Client(url, verbose=False), Client(url, verbose=False)
+        out = first.predict(model="lenet", epochs=1, choice="Local hub (offline)", url="", token="", upload=None,
+                            api_name="/classification_train")
+        job = out["value"] if isinstance(out, dict) else out
+        assert runner.get(job).device == "ray" and runner.get(job).owner.startswith("session:")
+        with pytest.raises(AppError, match="no job"):
+            second.predict(job, api_name="/classification_stop")
+        done = runner.wait(job, timeout=180)
+        assert done.status == "completed", runner.log_tail(job)
+        rows, progress, loss, *_ = first.predict(job, api_name="/classification_watch")
+        assert "Completed" in progress and len(loss["data"] if isinstance(loss, dict) else loss) > 3
+        label, *_ = first.predict(f"job:{job}", handle_file(EXAMPLES[0]), 1, api_name="/classification_predict")
+        assert label["label"]
+    finally:
+        demo.close()
+        runner.close()

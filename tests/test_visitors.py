@@ -372,12 +372,17 @@ def test_a_repo_id_never_names_a_server_folder(hub_server, tmp_path, monkeypatch
     assert init_folder("./runs/latest", hub_server.url).resolve() == (tmp_path / "runs" / "latest").resolve()
 
 
-def test_jobs_say_where_they_run_on_zero_gpu(monkeypatch):
+def test_jobs_say_where_they_run_on_zero_gpu_and_on_a_cluster(monkeypatch):
+    from types import SimpleNamespace
+
+    from common.i18n import t
     from webui.jobs import jobs_run_where
 
-    assert jobs_run_where() == ""
+    here, cluster = (SimpleNamespace(backend=SimpleNamespace(name=name)) for name in ("local", "ray"))
+    assert jobs_run_where(here) is None
+    assert "Ray cluster" in t(jobs_run_where(cluster))
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
-    assert "run on this Space's **CPU**" in jobs_run_where()
+    assert "run on this Space's **CPU**" in t(jobs_run_where(here))
 
 
 def test_model_pickers_name_models_by_id_not_server_path(tmp_path):

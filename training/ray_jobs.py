@@ -64,10 +64,12 @@ class RaySettings:
     poll_s: float = 1.0
 
     @classmethod
-    def from_env(cls) -> RaySettings | None:
-        """The settings the environment gives, or None without DLP_RAY_ADDRESS (jobs run on this machine)."""
+    def from_env(cls, address: str = "") -> RaySettings | None:
+        """The settings the environment gives for the cluster at ``address`` (default: DLP_RAY_ADDRESS), or None
+        without one (jobs run on this machine)."""
         env = os.environ
-        if not env.get(ENV_ADDRESS):
+        address = address or env.get(ENV_ADDRESS, "")
+        if not address:
             return None
         names = {"gpus": "GPUS", "max_jobs": "MAX_JOBS", "python": "PYTHON", "project_dir": "PROJECT_DIR",
                  "desk": "DESK", "desk_url": "DESK_URL", "lost_after_s": "LOST_AFTER_S",
@@ -75,7 +77,7 @@ class RaySettings:
         types = {f.name: f.type for f in dataclasses.fields(cls)}
         given = {name: env[f"DLP_RAY_{suffix}"] for name, suffix in names.items() if env.get(f"DLP_RAY_{suffix}")}
         kinds = {"float": float, "int": int, "str": str}
-        return cls(address=env[ENV_ADDRESS], **{k: kinds[types[k]](v) for k, v in given.items()})
+        return cls(address=address, **{k: kinds[types[k]](v) for k, v in given.items()})
 
 
 @dataclass(frozen=True)

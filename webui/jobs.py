@@ -402,11 +402,14 @@ def push_target(placeholder: str, choice: str, url: str, token: str, repo: str) 
             gr.update(value=(repo or "").strip() or f"{user}/{name}"))
 
 
-def jobs_run_where() -> str:
-    """Where a training job runs, said wherever it is not where a visitor would guess."""
+def jobs_run_where(runner: JobRunner) -> str | None:
+    """The key of what the panel says about where training jobs run, wherever it is not where a visitor would
+    guess: a ZeroGPU Space's CPU, a Ray cluster's nodes."""
     if on_zero_gpu():
-        return t("jobs.zero_gpu_note")
-    return ""
+        return "jobs.zero_gpu_note"
+    if runner.backend.name == "ray":
+        return "jobs.ray_note"
+    return None
 
 
 def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, unit: str,
@@ -430,8 +433,8 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
     with gr.Row():
         start = gr.Button(L("jobs.start_training"), variant="primary")
         stop = gr.Button(L("jobs.stop"), variant="stop")
-    if jobs_run_where():
-        gr.Markdown(L("jobs.zero_gpu_note"))
+    if where := jobs_run_where(runner):
+        gr.Markdown(L(where))
     jobs_table = gr.Dataframe(headers=[str(L("jobs.col_job")), str(L("jobs.col_model")), str(L("jobs.col_status")),
                                        str(L("jobs.col_queue")), metric], interactive=False,
                               label=L("jobs.jobs_table"))
