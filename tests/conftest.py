@@ -124,25 +124,35 @@ def repo_name(request) -> str:
     return f"{base}-{uuid.uuid4().hex[:6]}"
 
 
+@contextlib.contextmanager
+def served_app(runner, default_hub: str):
+    """The whole app launched in-process on a free loopback port, with ``runner``: its URL."""
+    from app import build_app
+
+    demo = build_app(default_hub=default_hub, runner=runner)
+    demo.queue()
+    port = free_port()
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
 @pytest.fixture(scope="module")
 def tab(hub_server, tmp_path_factory):
     """The whole app launched in-process with its own job runner, and a gradio_client on it:
     (client, runner). One per test module; the tab tests call handlers by their api names."""
     from gradio_client import Client
 
-    from app import build_app
     from training.runner import JobRunner
 
     root = tmp_path_factory.mktemp("jobs")
     runner = JobRunner(root, poll_s=0.1)
-    demo = build_app(default_hub=hub_server.url, runner=runner)
-    demo.queue()
-    port = free_port()
-    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True)
     try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False), runner
+        with served_app(runner, hub_server.url) as url:
+            yield Client(url, verbose=False), runner
     finally:
-        demo.close()
         runner.close()
         shutil.rmtree(root, ignore_errors=True)  # the module's jobs and models: up to a gigabyte
 

@@ -81,7 +81,8 @@ def test_a_job_asks_for_its_resources_and_several_gpus_start_under_accelerate():
     gpu = resources(ClassificationConfig(), settings.gpus)
     assert gpu.gpus == 2
     argv = ["/usr/bin/python3", "-m", "training", "classification", "--epochs", "1"]
-    assert entrypoint(argv, settings, cpu) == "cd /srv/dlp && exec /opt/py/bin/python -m training classification --epochs 1"
+    assert entrypoint(argv, settings, cpu) == ("cd /srv/dlp && exec /opt/py/bin/python -m training classification "
+                                               "--epochs 1")
     assert entrypoint(argv, settings, gpu) == ("cd /srv/dlp && exec /opt/py/bin/python -m accelerate.commands.launch "
                                                 "--multi_gpu --num_processes 2 -m training classification --epochs 1")
     from training.tasks import get_task
@@ -260,35 +261,119 @@ def test_visitors_of_a_public_app_train_on_the_cluster_each_their_own(ray_settin
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
 
-    from app import build_app
-    from tests.conftest import free_port
+    from tests.conftest import served_app
     from training.ray_jobs import RayBackend
     from webui import visitors
     from webui.classification import EXAMPLES
 
     monkeypatch.setattr(visitors, "policy", visitors.Policy(public=True))
     runner = JobRunner(tmp_path / "jobs", poll_s=0.1, backend=RayBackend(ray_settings))
-    demo = build_app(default_hub=hub_server.url, runner=runner)
-    demo.queue()
-    port = free_port()
-    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True)
     try:
-        url = f"http://127.0.0.1:{port}/"
-        page = urllib.request.urlopen(url + "config", timeout=10).read().decode()
-        assert "jobs.ray_note" in page
-        first, second = Client(url, verbose=False), Client(url, verbose=False)
-        out = first.predict(model="lenet", epochs=1, choice="Local hub (offline)", url="", token="", upload=None,
-                            api_name="/classification_train")
-        job = out["value"] if isinstance(out, dict) else out
-        assert runner.get(job).device == "ray" and runner.get(job).owner.startswith("session:")
-        with pytest.raises(AppError, match="no job"):
-            second.predict(job, api_name="/classification_stop")
-        done = runner.wait(job, timeout=180)
-        assert done.status == "completed", runner.log_tail(job)
-        rows, progress, loss, *_ = first.predict(job, api_name="/classification_watch")
-        assert "Completed" in progress and len(loss["data"] if isinstance(loss, dict) else loss) > 3
-        label, *_ = first.predict(f"job:{job}", handle_file(EXAMPLES[0]), 1, api_name="/classification_predict")
-        assert label["label"]
+        with served_app(runner, hub_server.url) as url:
+            page = urllib.request.urlopen(url + "config", timeout=10).read().decode()
+            assert "jobs.ray_note" in page
+            first, second = Client(url, verbose=False), Client(url, verbose=False)
+            out = first.predict(model="lenet", epochs=1, choice="Local hub (offline)", url="", token="",
+                                upload=None, api_name="/classification_train")
+            job = out["value"] if isinstance(out, dict) else out
+            assert runner.get(job).device == "ray" and runner.get(job).owner.startswith("session:")
+            with pytest.raises(AppError, match="no job"):
+                second.predict(job, api_name="/classification_stop")
+            done = runner.wait(job, timeout=180)
+            assert done.status == "completed", runner.log_tail(job)
+            rows, progress, loss, *_ = first.predict(job, api_name="/classification_watch")
+            assert "Completed" in progress and len(loss["data"] if isinstance(loss, dict) else loss) > 3
+            label, *_ = first.predict(f"job:{job}", handle_file(EXAMPLES[0]), 1,
+                                      api_name="/classification_predict")
+            assert label["label"]
     finally:
-        demo.close()
         runner.close()
+
+
+class _Forwarder:
+    """A loopback TCP relay to the dashboard that can be cut, as a network that goes down between app and cluster."""
+
+    def __init__(self, port: int):
+        import socket
+        import threading
+
+        self.target, self.cut = port, False
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.address = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.conns: list = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            if self.cut:
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b):
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def close(self):
+        self.cut = True
+        self.server.close()
+        for s in self.conns:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+def test_a_cluster_lost_mid_run_fails_the_job_with_the_reason_and_nothing_hangs(ray_settings, cluster, tmp_path):
+    from dataclasses import replace
+
+    from ray.job_submission import JobSubmissionClient
+
+    from training.ray_jobs import RayBackend
+
+    relay = _Forwarder(cluster.dashboard_port)
+    runner = JobRunner(tmp_path / "jobs", poll_s=0.1, backend=RayBackend(replace(
+        ray_settings, address=relay.address, lost_after_s=3, timeout_s=2)))
+    try:
+        job = runner.submit(ClassificationConfig(epochs=200, device="cpu"), secret_env=_hub_env())
+        _wait_event(runner, job.id, "step")
+        relay.close()
+        t0 = time.monotonic()
+        done = runner.wait(job.id, timeout=60)
+        assert done.status == "failed" and "lost contact with the Ray cluster" in done.message, done
+        assert done.extra["said"][0] == "runner.ray_lost"
+        assert time.monotonic() - t0 < 30
+    finally:
+        runner.close()
+        JobSubmissionClient(cluster.address).stop_job(f"dlp-{job.id}-0")  # it ran on, as the message says
+
+
+def test_two_jobs_of_the_same_content_both_bring_their_models_back(ray_runner):
+    """Two jobs at once push the same bytes, each as the user of its own repo: each job's upload stands alone
+    (its own Xet cache: our hub keeps users' uploads apart)."""
+    env = _hub_env()
+    jobs = [ray_runner.submit(ClassificationConfig(dry_run=True, device="cpu"), secret_env=env) for _ in range(2)]
+    for job in jobs:
+        done = ray_runner.wait(job.id, timeout=180)
+        assert done.status == "completed", (done, ray_runner.log_tail(job.id))
+        assert ray_runner.folder(job.id).run.model.joinpath("config.json").is_file()

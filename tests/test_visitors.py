@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, served_app
 from test_app import wait_for
 from test_hub_client_module import _model_folder
 
@@ -188,43 +188,37 @@ def test_visitors_see_stop_push_and_use_only_their_own_jobs(public, hub_server, 
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
 
-    from app import build_app
     from training.runner import JobRunner
     from webui.classification import EXAMPLES
 
     runner = JobRunner(tmp_path / "jobs", poll_s=0.1)
-    demo = build_app(default_hub=hub_server.url, runner=runner)
-    demo.queue()
-    port = free_port()
-    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True)
     try:
-        url = f"http://127.0.0.1:{port}/"
-        first, second = Client(url, verbose=False), Client(url, verbose=False)
-        out = first.predict(model="lenet", epochs=1, choice="Local hub (offline)", url="", token="", upload=None,
-                            api_name="/classification_train")
-        job = out["value"] if isinstance(out, dict) else out
-        assert runner.get(job).owner.startswith("session:")
+        with served_app(runner, hub_server.url) as url:
+            first, second = Client(url, verbose=False), Client(url, verbose=False)
+            out = first.predict(model="lenet", epochs=1, choice="Local hub (offline)", url="", token="",
+                                upload=None, api_name="/classification_train")
+            job = out["value"] if isinstance(out, dict) else out
+            assert runner.get(job).owner.startswith("session:")
 
-        def ids(table):
-            return {r[0] for r in (table["data"] if isinstance(table, dict) else table)}
+            def ids(table):
+                return {r[0] for r in (table["data"] if isinstance(table, dict) else table)}
 
-        rows, progress, *_ = second.predict(job, api_name="/classification_watch")
-        assert job not in ids(rows) and progress == f"No job {job}."
-        with pytest.raises(AppError, match="no job"):
-            second.predict(job, api_name="/classification_stop")
-        with pytest.raises(AppError, match="no job"):
-            second.predict(job, f"alice/{repo_name}", False, URL_HUB, hub_server.url, hub_server.tokens["alice"],
-                           api_name="/classification_push")
-        assert runner.wait(job, timeout=180).status == "completed", runner.log_tail(job)
-        rows, progress, *_ = first.predict(job, api_name="/classification_watch")
-        assert job in ids(rows) and "Completed" in progress
-        folder = str(runner.folder(job).run.model)
-        with pytest.raises(AppError, match="not one trained here"):  # its server path, typed in
-            second.predict(folder, handle_file(EXAMPLES[0]), 1, api_name="/classification_predict")
-        label, *_ = first.predict(folder, handle_file(EXAMPLES[0]), 1, api_name="/classification_predict")
-        assert label["label"]
+            rows, progress, *_ = second.predict(job, api_name="/classification_watch")
+            assert job not in ids(rows) and progress == f"No job {job}."
+            with pytest.raises(AppError, match="no job"):
+                second.predict(job, api_name="/classification_stop")
+            with pytest.raises(AppError, match="no job"):
+                second.predict(job, f"alice/{repo_name}", False, URL_HUB, hub_server.url,
+                               hub_server.tokens["alice"], api_name="/classification_push")
+            assert runner.wait(job, timeout=180).status == "completed", runner.log_tail(job)
+            rows, progress, *_ = first.predict(job, api_name="/classification_watch")
+            assert job in ids(rows) and "Completed" in progress
+            folder = str(runner.folder(job).run.model)
+            with pytest.raises(AppError, match="not one trained here"):  # its server path, typed in
+                second.predict(folder, handle_file(EXAMPLES[0]), 1, api_name="/classification_predict")
+            label, *_ = first.predict(folder, handle_file(EXAMPLES[0]), 1, api_name="/classification_predict")
+            assert label["label"]
     finally:
-        demo.close()
         runner.close()
 
 

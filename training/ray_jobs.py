@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from .config import TrainConfig
 
 ENV_ADDRESS = "DLP_RAY_ADDRESS"
-APP_PATHS = ("TRACKIO_DIR", "DLP_PULLED_DIR", "DLP_LOCAL_HUB_DIR")  # settings that name this machine's folders
+# Settings that name this machine's folders (a node has its own)
+APP_PATHS = ("TRACKIO_DIR", "DLP_PULLED_DIR", "DLP_LOCAL_HUB_DIR", "HF_XET_CACHE")
 TERMINAL = {"SUCCEEDED": 0, "STOPPED": -15, "FAILED": 1}
 Said = tuple[str, str, dict[str, Any]]
 
@@ -60,7 +61,7 @@ class RaySettings:
     lost_after_s: float = 60.0  # the cluster out of reach this long: the job is marked failed (DLP_RAY_LOST_AFTER_S)
     pending_limit_s: float = 900.0  # no node took the job this long: it is withdrawn (DLP_RAY_PENDING_LIMIT_S)
     resumes: int = 2  # submissions again after a node died (DLP_RAY_RESUMES)
-    output_dir: str = "/tmp/dlp-ray-jobs"  # where jobs write on their nodes; the app reads none of it (DLP_RAY_OUTPUT_DIR)
+    output_dir: str = "/tmp/dlp-ray-jobs"  # where jobs write on their nodes, unread by the app (DLP_RAY_OUTPUT_DIR)
     poll_s: float = 1.0
 
     @classmethod
@@ -145,10 +146,15 @@ class RayBackend:
             # A private repo of the job's own, written with a token made for it alone when it starts (never the
             # visitor's or the owner's): the app pulls the model from it, then deletes it.
             cfg = replace(cfg, push_to_hub=f"{transport_user(job_id)}/model", private=True)
-        return replace(cfg, output_dir=f"{self.settings.output_dir}/{job_id}", hub_strategy="checkpoint", report_to="none"), secrets
+        # On the node: its own output folder, each checkpoint pushed (a resume on another node starts from it), no
+        # tracker (its files would stay on the node).
+        cfg = replace(cfg, output_dir=f"{self.settings.output_dir}/{job_id}", hub_strategy="checkpoint",
+                      report_to="none")
+        return cfg, secrets
 
     def start(self, job: Job, folder: JobFolder, settings: dict[str, str], secrets: dict[str, str]) -> None:
         env = {k: v for k, v in settings.items() if k not in APP_PATHS}
+        env["HF_XET_CACHE"] = f"{_run_config(job).output_dir}/.xet"  # the job's own (see JobRunner._start)
         # Ray's grace between its SIGTERM and SIGKILL: the trainer stops at its next step and saves a checkpoint.
         env.update({ENV_EVENT_LINES: "1", "RAY_JOB_STOP_WAIT_TIME_S": "30"})
         job.extra["ray"] = {"address": self.address}
@@ -178,10 +184,9 @@ class RayBackend:
             follower.stop_requested = True  # Ray itself kills the job if it outstays the grace
             follower.wake.set()
 
-    def attach(self, job: Job) -> bool:
+    def attach(self, job: Job, folder: JobFolder) -> bool:
         if "ray" not in job.extra:
-            return self._local.attach(job)
-        folder = JobFolder(Path(job.config["output_dir"]).parent)
+            return self._local.attach(job, folder)
         follower = _Follower(self, job, folder, None, {}, attempt=-1)
         self._followers[job.id] = follower
         follower.start()
@@ -387,8 +392,9 @@ class _Follower(threading.Thread):
             if status == "STOPPED" and not self.stop_requested:
                 said = _said("runner.ray_stopped", "stopped on the cluster")
             elif status == "FAILED":
-                said = _said("runner.ray_failed", "the cluster lost the job: {reason}", reason=_first_line(Exception(why)))
-        elif self.mirror.ended.get("status") == "completed":
+                said = _said("runner.ray_failed", "the cluster lost the job: {reason}",
+                             reason=_first_line(Exception(why)))
+        elif self.mirror.ended.get("status") in ("completed", "stopped"):  # a stopped run saves its model too
             self._pull_model()
         self._end(TERMINAL[status], said)
 

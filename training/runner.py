@@ -106,8 +106,8 @@ class LocalBackend:
     def stop(self, job: Job, kill: bool = False) -> None:
         _signal(job.pid, signal.SIGKILL if kill else signal.SIGTERM)
 
-    def attach(self, job: Job) -> bool:
-        """After an app restart: is the job still running (then poll() follows it)?"""
+    def attach(self, job: Job, folder: JobFolder) -> bool:
+        """After an app restart: is the job (its files in ``folder``) still running (then poll() follows it)?"""
         return bool(job.pid and pid_alive(job.pid))
 
     def note(self, job: Job) -> tuple[str, str, dict[str, Any]] | None:
@@ -275,7 +275,7 @@ class JobRunner:
     def _recover(self) -> None:
         """After an app restart: jobs whose process is gone get their final state from their events."""
         for job in self.jobs():
-            if job.status in ("running", "stopping") and not self.backend.attach(job):
+            if job.status in ("running", "stopping") and not self.backend.attach(job, self.folder(job.id)):
                 self._finish(job, None)
 
     def _finish(self, job: Job, returncode: int | None) -> None:
@@ -308,11 +308,16 @@ class JobRunner:
     def _start(self, job: Job) -> None:
         # The tracker's runs (training.tracking): the owner's jobs share one folder (its dashboard compares them,
         # unless the owner's environment names another), a visitor's job keeps its own.
-        trackio = self.job_dir(job.id) / "trackio" if job.owner else os.environ.get("TRACKIO_DIR") or self.root / "trackio"
+        trackio = (self.job_dir(job.id) / "trackio" if job.owner
+                   else os.environ.get("TRACKIO_DIR") or self.root / "trackio")
         # PASSIVE: idle OpenMP threads sleep instead of spinning, so a job sharing the CPU with the web server (or a
         # browser) is not slowed many times over; alone it costs a few per cent.
+        # HF_XET_CACHE: a job's own. The Xet client skips uploading chunks its cache says it uploaded before, and
+        # our hub keeps each user's uploads apart: a job pushing as one user (a visitor's, a job's own) must not
+        # lean on chunks another user's job uploaded from this machine.
         settings = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY") or "PASSIVE", "TRACKIO_DIR": str(trackio),
-                    "HF_TOKEN_PATH": os.devnull, **job.extra.get("env", {}), "PYTHONUNBUFFERED": "1"}
+                    "HF_TOKEN_PATH": os.devnull, "HF_XET_CACHE": str(self.job_dir(job.id) / "xet"),
+                    **job.extra.get("env", {}), "PYTHONUNBUFFERED": "1"}
         job.status, job.started = "running", time.time()
         try:
             self.backend.start(job, self.folder(job.id), settings, self._secrets.pop(job.id, {}))
