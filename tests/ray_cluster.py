@@ -5,6 +5,7 @@ alone as a machine that goes away would be. Every node, port and job stays on 12
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -60,7 +61,8 @@ class LoopbackCluster:
     def alive_nodes(self) -> int:
         from ray.util.state import list_nodes
 
-        return len(list_nodes(address=self.address, filters=[("state", "=", "ALIVE")], timeout=10))
+        nodes = list_nodes(address=self.address, timeout=10, limit=10_000, raise_on_missing_output=False)
+        return sum(n.state == "ALIVE" for n in nodes)  # (Ray's state filter fails once a node has died)
 
     def wait_nodes(self, n: int, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -83,6 +85,7 @@ class LoopbackCluster:
         for proc in [*self.workers, self.head]:
             if proc is not None:
                 _kill(proc)
+        shutil.rmtree(self.temp, ignore_errors=True)
 
 
 def _kill(proc: subprocess.Popen) -> None:

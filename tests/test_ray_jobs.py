@@ -356,6 +356,10 @@ def test_a_cluster_lost_mid_run_fails_the_job_with_the_reason_and_nothing_hangs(
         ray_settings, address=relay.address, lost_after_s=3, timeout_s=2)))
     try:
         job = runner.submit(ClassificationConfig(epochs=200, device="cpu"), secret_env=_hub_env())
+    except BaseException:
+        runner.close()
+        raise
+    try:
         _wait_event(runner, job.id, "step")
         relay.close()
         t0 = time.monotonic()

@@ -223,11 +223,13 @@ class RayBackend:
         try:
             from ray.util.state import list_nodes
 
-            nodes = list_nodes(address=self.address, timeout=int(self.settings.timeout_s),
-                               filters=[("state", "=", "ALIVE")], detail=True)
+            # Every node, dead ones too, filtered here: Ray's own state filter counts the dead ones in what it
+            # expects back and calls the answer truncated once a node has died.
+            nodes = list_nodes(address=self.address, timeout=int(self.settings.timeout_s), limit=10_000,
+                               detail=True, raise_on_missing_output=False)
         except Exception as e:
             raise UserError(t("runner.ray_unreachable", address=self.address, reason=_first_line(e))) from None
-        sizes = [n.resources_total or {} for n in nodes]
+        sizes = [n.resources_total or {} for n in nodes if n.state == "ALIVE"]
         if not any(s.get("CPU", 0) >= res.cpus and s.get("GPU", 0) >= res.gpus
                    and s.get("memory", 0) >= res.memory_gb * 2**30 for s in sizes):
             largest = max(sizes, key=lambda s: (s.get("GPU", 0), s.get("CPU", 0)), default={})
@@ -267,7 +269,8 @@ def _said(key: str, english: str, **values: Any) -> Said:
     return key, english.format(**values), values
 
 
-def _first_line(e: BaseException) -> str:
+def _first_line(e: BaseException | str) -> str:
+    """A reason in one line: an error's, or Ray's message (a node's death comes with a page of details)."""
     return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
 
 
@@ -288,6 +291,7 @@ class _Follower(threading.Thread):
         self.wake = threading.Event()
         self.sid = ""
         self.claim = ""
+        self.submitted = time.time()
 
     # -------------------------------------------------------------- the loop
     def run(self) -> None:
@@ -373,7 +377,10 @@ class _Follower(threading.Thread):
             return False
         if not self.mirror.pushed_checkpoint or self.attempt >= self.backend.settings.resumes:
             return False
-        why = _first_line(Exception(self.backend.client().get_job_info(self.sid).message or status))
+        try:
+            why = _first_line(self.backend.client().get_job_info(self.sid).message or status)
+        except Exception as e:
+            why = _first_line(e)
         with open(self.folder.log, "a", encoding="utf-8") as f:
             f.write(f"[cluster] the job's node was lost ({why}); resuming from its last checkpoint on the hub\n")
         self.attempt += 1
@@ -384,16 +391,14 @@ class _Follower(threading.Thread):
     def _finished(self, status: str) -> None:
         said = None
         if not self.mirror.ended:
-            why = ""
             try:
-                why = self.backend.client().get_job_info(self.sid).message or ""
+                why = self.backend.client().get_job_info(self.sid).message or status
             except Exception as e:
                 why = _first_line(e)
             if status == "STOPPED" and not self.stop_requested:
                 said = _said("runner.ray_stopped", "stopped on the cluster")
             elif status == "FAILED":
-                said = _said("runner.ray_failed", "the cluster lost the job: {reason}",
-                             reason=_first_line(Exception(why)))
+                said = _said("runner.ray_failed", "the cluster lost the job: {reason}", reason=_first_line(why))
         elif self.mirror.ended.get("status") in ("completed", "stopped"):  # a stopped run saves its model too
             self._pull_model()
         self._end(TERMINAL[status], said)
