@@ -381,3 +381,40 @@ def test_two_jobs_of_the_same_content_both_bring_their_models_back(ray_runner):
         done = ray_runner.wait(job.id, timeout=180)
         assert done.status == "completed", (done, ray_runner.log_tail(job.id))
         assert ray_runner.folder(job.id).run.model.joinpath("config.json").is_file()
+
+
+def test_the_queue_holds_jobs_beyond_the_backends_slots_in_turn(tmp_path):
+    """The runner keeps as many jobs on a backend as it has slots; the rest wait in the app's queue with their
+    positions, one owner's jobs taking turns with the others' (as on one machine)."""
+    from training.runner import LocalBackend
+
+    class TwoSlots(LocalBackend):
+        name = "two-slots"
+
+        def device(self, requested):
+            return "cluster"
+
+        def slots(self, device):
+            return 2
+
+        def start(self, job, folder, settings, secrets):
+            job.extra["started_here"] = True
+
+        def poll(self, job):
+            return None
+
+        def stop(self, job, kill=False):
+            pass
+
+    runner = JobRunner(tmp_path, poll_s=0.05, backend=TwoSlots())
+    try:
+        cfg = ClassificationConfig(dry_run=True, device="cpu")
+        first = [runner.submit(cfg, owner="alice").id for _ in range(3)]
+        later = runner.submit(cfg, owner="bob").id
+        deadline = time.monotonic() + 10
+        while sum(j.status == "running" for j in runner.jobs()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [runner.get(j).status for j in first[:2]] == ["running", "running"]
+        assert runner.queue_positions() == {later: 1, first[2]: 2}  # bob's first before alice's third
+    finally:
+        runner.close()

@@ -377,9 +377,12 @@ class JobRunner:
 
 def queue_order(jobs: list[Job]) -> list[Job]:
     """The queued jobs in the order they start: oldest first, but one owner's jobs take turns with the others'
-    (an owner's k-th queued job waits for every other owner's k-th), so ten jobs of one visitor do not hold back
-    another's first."""
+    (an owner's k-th job, those running counted, waits for every other owner's k-th), so ten jobs of one visitor
+    do not hold back another's first."""
     rank: dict[str, int] = {}
+    for j in jobs:
+        if j.status in ("running", "stopping"):
+            rank[j.owner] = rank.get(j.owner, -1) + 1
     order = []
     for j in sorted((j for j in jobs if j.status == "queued"), key=lambda j: j.created):
         rank[j.owner] = rank.get(j.owner, -1) + 1
