@@ -23,7 +23,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from common.procs import pid_alive
 from hub.client import OWNER_SECRETS
@@ -59,6 +59,23 @@ class Job:
     owner: str = ""  # who started it: "" for the app's owner (and the CLI), else a visitor's key (webui.visitors)
 
 
+class Backend(Protocol):
+    """Where the runner's jobs run; LocalBackend documents each method."""
+
+    name: str
+
+    def device(self, requested: str) -> str: ...
+    def slots(self, device: str) -> int: ...
+    def prepare(self, job_id: str, cfg: TrainConfig, secrets: dict[str, str]) -> tuple[TrainConfig, dict[str, str]]: ...
+    def start(self, job: Job, folder: JobFolder, settings: dict[str, str], secrets: dict[str, str]) -> None: ...
+    def poll(self, job: Job) -> int | None: ...
+    def stop(self, job: Job, kill: bool = False) -> None: ...
+    def attach(self, job: Job, folder: JobFolder) -> bool: ...
+    def note(self, job: Job) -> tuple[str, str, dict[str, Any]] | None: ...
+    def reason(self, job: Job) -> tuple[str, str, dict[str, Any]] | None: ...
+    def close(self) -> None: ...
+
+
 class LocalBackend:
     """Jobs as subprocesses of this machine, in their own sessions (they outlive the app), one per device."""
 
@@ -68,9 +85,11 @@ class LocalBackend:
         self._procs: dict[str, subprocess.Popen] = {}
 
     def device(self, requested: str) -> str:
+        """The queue a job asking for ``requested`` (cpu, cuda...) waits in."""
         return requested
 
     def slots(self, device: str) -> int:
+        """How many jobs of that queue run at once."""
         return 1
 
     def prepare(self, job_id: str, cfg: TrainConfig, secrets: dict[str, str]) -> tuple[TrainConfig, dict[str, str]]:
@@ -126,7 +145,7 @@ class LocalBackend:
 
 
 class JobRunner:
-    def __init__(self, root: str | Path, poll_s: float = 0.5, backend: Any = None):
+    def __init__(self, root: str | Path, poll_s: float = 0.5, backend: Backend | None = None):
         self.root = Path(root)
         (self.root / "jobs").mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
