@@ -108,6 +108,21 @@ def local_hub_dir() -> Path:
     return cache_root() / "hub-server"
 
 
+def serve_local(root: Path) -> Any:
+    """The embedded hub's server, on the loopback port it had last time when that is free: a job outlives the app,
+    and after a restart its pushes must still find the hub where its environment says."""
+    from .server import start_in_thread
+
+    remembered = root / "last-port"
+    try:
+        port = int(remembered.read_text())
+        server = start_in_thread(root, port=port)
+    except (OSError, ValueError):  # none yet, or taken
+        server = start_in_thread(root)
+    remembered.write_text(server.url.rsplit(":", 1)[1])
+    return server
+
+
 def local_hub(data_dir: str | Path | None = None) -> Hub:
     """The embedded hub: started once per process on a free loopback port.
 
@@ -124,14 +139,13 @@ def local_hub(data_dir: str | Path | None = None) -> Hub:
             _local = Hub("local", os.environ[ENV_LOCAL_URL], os.environ.get(ENV_LOCAL_TOKEN) or None,
                          Path(store) if store else None)
             return _local
-        from .server import start_in_thread
         from .server.storage import HubStore
 
         root = Path(data_dir) if data_dir else local_hub_dir()
         store = HubStore(root)
         token = store.add_token(local_user(), ephemeral=True)
         atexit.register(store.revoke_token, token)  # a killed process is purged at the next start
-        _local_server = start_in_thread(root)
+        _local_server = serve_local(root)
         _local = Hub("local", _local_server.url, token, _local_server.data_dir)
         return _local
 

@@ -155,6 +155,20 @@ def test_embedded_local_hub_uses_a_session_token(tmp_path, monkeypatch):
         monkeypatch.setattr(hubs, "_local_server", None)
 
 
+def test_the_embedded_hub_comes_back_on_its_port_after_a_restart(tmp_path):
+    """A job outlives the app: after a restart its pushes still find the hub at the address it was given."""
+    first = hubs.serve_local(tmp_path)
+    first.stop()
+    again = hubs.serve_local(tmp_path)
+    try:
+        assert again.url == first.url
+        taken = hubs.serve_local(tmp_path)  # the port is in use (another app on the same folder): another one
+        assert taken.url != again.url
+        taken.stop()
+    finally:
+        again.stop()
+
+
 def test_tokens_go_only_to_their_own_hub(monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_the_users_huggingface_token_xxxxx")
     monkeypatch.delenv("DLP_HUB_TOKEN", raising=False)

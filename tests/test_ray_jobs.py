@@ -176,6 +176,9 @@ def test_a_job_runs_on_the_cluster_and_its_model_comes_back_to_predict(ray_runne
     kinds = [e["type"] for e in ray_runner.events(job.id)[0]]
     assert kinds[0] == "start" and "step" in kinds and kinds[-1] == "end"
     assert Path(ray_settings.output_dir, job.id, "events.jsonl").is_file()  # where the node wrote
+    # The jobs table's metric column reads metrics.json, as the node wrote it
+    node_metrics = json.loads(Path(ray_settings.output_dir, job.id, "metrics.json").read_text())
+    assert json.loads(ray_runner.folder(job.id).run.metrics.read_text()) == node_metrics
     assert ray_runner.digest(job.id).last_step is not None
     # The model, pulled from the hub into the job's folder: Predict loads it from there.
     from hub_models.inference import classify, load_classifier

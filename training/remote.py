@@ -2,7 +2,8 @@
 
 * Events travel in the job's log: with ``DLP_EVENT_LINES=1`` the CLI prints each event as one marked line
   (a sample picture inlined), and the app's :class:`LogMirror` splits the log it fetches back into the job
-  folder's ``log.txt`` and ``out/events.jsonl``, so the page follows a remote job as it follows a local one.
+  folder's ``log.txt`` and ``out/events.jsonl`` (and ``metrics.json`` from the end event), so the page follows
+  a remote job as it follows a local one.
 * Tokens never travel in the job's description (a Ray job's runtime environment and metadata can be read by
   anyone who can list the cluster's jobs): the job gets a one-time claim number, ``DLP_TOKEN_CLAIM``, and
   exchanges it once at the app's :class:`TokenDesk` (``DLP_TOKEN_DESK``) for its environment secrets.
@@ -94,6 +95,8 @@ class LogMirror:
                 for ev in events:
                     if "png" in ev:
                         self._picture(ev.pop("png"), ev["data"])
+                    if ev["type"] == "end" and ev.get("metrics"):  # what the run wrote beside its model
+                        self.folder.run.metrics.write_text(json.dumps(ev["metrics"], indent=2))
                     f.write(json.dumps(ev) + "\n")
             self.events.extend({k: ev.get(k) for k in ("type", "status", "pushed")} for ev in events)
 
