@@ -144,7 +144,7 @@ def local_hub(data_dir: str | Path | None = None) -> Hub:
         root = Path(data_dir) if data_dir else local_hub_dir()
         store = HubStore(root)
         token = store.add_token(local_user(), ephemeral=True)
-        atexit.register(store.revoke_token, token)  # a killed process is purged at the next start
+        atexit.register(store.release_token, token)  # a killed process is purged at the next start
         _local_server = serve_local(root)
         _local = Hub("local", _local_server.url, token, _local_server.data_dir)
         return _local
@@ -186,6 +186,16 @@ def job_env(hub: Hub) -> dict[str, str]:
     if hub.token:
         env[{"local": ENV_LOCAL_TOKEN, "hf": "HF_TOKEN"}.get(hub.kind, "DLP_HUB_TOKEN")] = hub.token
     return env
+
+
+def hold_for_job(env: dict[str, str], pid: int) -> None:
+    """A job given the embedded hub's session token (the owner's) keeps it valid while it runs: an app restart
+    purges a dead app's session tokens, and the job must still push after one."""
+    token = env.get(ENV_LOCAL_TOKEN)
+    if token and _local is not None and _local.store_dir is not None and token == _local.token:
+        from .server.storage import HubStore
+
+        HubStore(_local.store_dir).hold_token(token, pid)
 
 
 def _hf_token() -> str | None:

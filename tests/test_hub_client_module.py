@@ -155,6 +155,41 @@ def test_embedded_local_hub_uses_a_session_token(tmp_path, monkeypatch):
         monkeypatch.setattr(hubs, "_local_server", None)
 
 
+def test_a_running_job_keeps_the_owners_session_token_valid_across_an_app_restart(tmp_path, monkeypatch):
+    """The owner's job pushes with the app's session token; the app goes (killed, or exits) and starts again while
+    the job runs: the token stays valid until the job is gone, then goes."""
+    import subprocess
+    import sys
+
+    from hub.server.storage import HubStore
+
+    monkeypatch.setattr(hubs, "_local", None)
+    hub = hubs.local_hub(tmp_path / "local")
+    job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        hubs.hold_for_job(hubs.job_env(hub), job.pid)
+        store = HubStore(tmp_path / "local")
+        store.release_token(hub.token)  # the app exits while the job runs
+        tokens = json.loads((tmp_path / "local" / "tokens.json").read_text())
+        for entry in tokens.values():
+            entry["pid"] = 2**22 + 1  # the app is gone
+        (tmp_path / "local" / "tokens.json").write_text(json.dumps(tokens))
+        store.purge_stale_ephemeral_tokens()  # the app's next start
+        assert store.user_for_token(hub.token) is not None
+        job.kill()
+        job.wait()
+        store.purge_stale_ephemeral_tokens()  # the start after the job ended
+        assert store.user_for_token(hub.token) is None
+        # An app that exits with no job running revokes its token at once.
+        other = store.add_token("tester", ephemeral=True)
+        store.release_token(other)
+        assert store.user_for_token(other) is None
+    finally:
+        job.kill()
+        hubs._local_server.stop()
+        monkeypatch.setattr(hubs, "_local_server", None)
+
+
 def test_the_embedded_hub_comes_back_on_its_port_after_a_restart(tmp_path):
     """A job outlives the app: after a restart its pushes still find the hub at the address it was given."""
     first = hubs.serve_local(tmp_path)

@@ -220,3 +220,32 @@ def test_a_panel_tick_reads_only_the_new_events_and_draws_a_bounded_curve(runner
     assert "step 20010/30000" in out[1] and out[3]["value"].tolist() == [0.5]
     events.write_text("")  # a rewritten file is read again from its start
     assert len(runner.digest(job.id).loss) == 0
+
+
+def test_a_push_waits_for_a_hub_that_restarts_but_not_for_one_that_refuses(monkeypatch):
+    """The embedded hub restarts with its app while a job runs: the job's push tries again for up to a minute;
+    a hub that answers with an error is not waited for."""
+    from hub.client import HubActionError, HubUnreachable
+    from training import engine
+
+    monkeypatch.setattr(engine.time, "sleep", lambda s: None)
+    tries = []
+
+    def back_on_the_third_try():
+        tries.append(1)
+        if len(tries) < 3:
+            raise HubUnreachable("down")
+        return "http://hub/commit/1"
+
+    assert engine._patiently(back_on_the_third_try) == "http://hub/commit/1" and len(tries) == 3
+    with pytest.raises(HubUnreachable):
+        engine._patiently(lambda: (_ for _ in ()).throw(HubUnreachable("down")), patience_s=0)
+
+    def refused():
+        tries.append(1)
+        raise HubActionError("403: no write access")
+
+    tries.clear()
+    with pytest.raises(HubActionError):
+        engine._patiently(refused)
+    assert len(tries) == 1

@@ -422,8 +422,9 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
             from hub.client import HubActionError, push_folder, resolve_hub
 
             try:
-                url = push_folder(model_dir, cfg.push_to_hub, resolve_hub(cfg.hub), private=cfg.private,
-                                  commit_message=f"Trained with DL Playground ({metrics})")
+                url = _patiently(lambda: push_folder(model_dir, cfg.push_to_hub, resolve_hub(cfg.hub),
+                                                     private=cfg.private,
+                                                     commit_message=f"Trained with DL Playground ({metrics})"))
                 yield event("log", message=f"pushed to {url}")
             except HubActionError as e:
                 status, message = "failed", f"training finished but the push failed: {e}"
@@ -453,12 +454,30 @@ def _batch_len(batch: Any) -> int:
     return len(first)
 
 
+HUB_PATIENCE_S = 60.0
+
+
+def _patiently(push: Callable[[], str], patience_s: float | None = None) -> str:
+    """``push()``, tried again for up to a minute while the hub does not answer: the embedded hub restarts with its
+    app, and a job outlives the app (a hub that answers with an error is not waited for)."""
+    from hub.client import HubUnreachable
+
+    deadline = time.monotonic() + (HUB_PATIENCE_S if patience_s is None else patience_s)
+    while True:
+        try:
+            return push()
+        except HubUnreachable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+
+
 def _push_checkpoint(cfg: TrainConfig, ckpt: Path) -> str:
     """Like transformers' hub_strategy="checkpoint": the last checkpoint lives in last-checkpoint/."""
     from hub.client import HubActionError, push_folder, resolve_hub
 
     try:
-        return push_folder(ckpt, cfg.push_to_hub, resolve_hub(cfg.hub), private=cfg.private,
-                           commit_message="Training checkpoint", path_in_repo="last-checkpoint")
+        return _patiently(lambda: push_folder(ckpt, cfg.push_to_hub, resolve_hub(cfg.hub), private=cfg.private,
+                                              commit_message="Training checkpoint", path_in_repo="last-checkpoint"))
     except HubActionError as e:
         raise TrainingError(f"cannot push the checkpoint: {e}") from None

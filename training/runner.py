@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from common.procs import pid_alive
-from hub.client import OWNER_SECRETS
+from hub.client import OWNER_SECRETS, hold_for_job
 
 from .config import config_to_argv, to_dict
 from .events import RunDigest, digest, read_events
@@ -113,6 +113,7 @@ class LocalBackend:
             os.setpriority(os.PRIO_PROCESS, proc.pid, JOB_NICENESS)
         self._procs[job.id] = proc
         job.pid = proc.pid
+        hold_for_job(secrets, proc.pid)
 
     def poll(self, job: Job) -> int | None:
         """The job's exit code once it has ended, else None."""

@@ -314,6 +314,25 @@ class HubStore:
             if tokens.pop(hash_token(token), None) is not None:
                 _write_json(self.root / "tokens.json", tokens)
 
+    def hold_token(self, token: str, pid: int) -> None:
+        """Process ``pid`` (a training job the app started) holds the session token ``token``: it stays valid while
+        that process lives, after the app that made it is gone (release_token, purge_stale_ephemeral_tokens)."""
+        with self._tokens_lock, self._flock(self.root / ".tokens.lock"):
+            tokens = self._tokens()
+            if (entry := tokens.get(hash_token(token))) is not None:
+                entry["holders"] = [p for p in entry.get("holders", []) if pid_alive(p)] + [pid]
+                _write_json(self.root / "tokens.json", tokens)
+
+    def release_token(self, token: str) -> None:
+        """The app that made a session token is done with it: revoked, unless a process holding it still runs
+        (a later start purges it once none does)."""
+        with self._tokens_lock, self._flock(self.root / ".tokens.lock"):
+            tokens = self._tokens()
+            entry = tokens.get(hash_token(token))
+            if entry is not None and not any(pid_alive(p) for p in entry.get("holders", [])):
+                del tokens[hash_token(token)]
+                _write_json(self.root / "tokens.json", tokens)
+
     def list_tokens(self) -> list[dict]:
         """Every token as {id, user, created, ephemeral}; the id is the start of the token's hash, not the token."""
         return sorted(({"id": h[:12], "user": t["user"], "created": t.get("created", 0),
@@ -331,10 +350,12 @@ class HubStore:
             return len(tokens) - len(keep)
 
     def purge_stale_ephemeral_tokens(self) -> None:
-        """Drop session tokens whose process is gone (a killed app cannot revoke its own)."""
+        """Drop session tokens whose process is gone (a killed app cannot revoke its own), unless a job holding
+        one still runs."""
         with self._tokens_lock, self._flock(self.root / ".tokens.lock"):
             tokens = self._tokens()
-            keep = {h: t for h, t in tokens.items() if not t.get("ephemeral") or pid_alive(t.get("pid", -1))}
+            keep = {h: t for h, t in tokens.items() if not t.get("ephemeral")
+                    or any(pid_alive(p) for p in [t.get("pid", -1), *t.get("holders", [])])}
             if len(keep) != len(tokens):
                 _write_json(self.root / "tokens.json", keep)
 
