@@ -421,3 +421,17 @@ def test_the_queue_holds_jobs_beyond_the_backends_slots_in_turn(tmp_path):
         assert runner.queue_positions() == {later: 1, first[2]: 2}  # bob's first before alice's third
     finally:
         runner.close()
+
+
+def test_a_long_run_puts_at_most_ten_steps_a_second_into_its_log(monkeypatch, capsys, tmp_path):
+    from training import remote
+
+    monkeypatch.setenv("DLP_EVENT_LINES", "1")
+    monkeypatch.setattr(remote, "_last_step", [0.0])
+    for step in range(1, 1001):  # 1,000 steps in one second
+        remote.echo_event({"type": "step", "time": 1000 + step / 1000, "step": step, "loss": 1.0}, tmp_path)
+    remote.echo_event({"type": "end", "time": 1002, "status": "completed", "metrics": {}}, tmp_path)
+    lines = capsys.readouterr().out.splitlines()
+    steps = [json.loads(line[len(PREFIX):])["step"] for line in lines[:-1]]
+    assert steps[:100] == list(range(1, 101))  # a short run keeps every step
+    assert len(steps) <= 100 + 10 and steps[-1] > 900 and json.loads(lines[-1][len(PREFIX):])["type"] == "end"

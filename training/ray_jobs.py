@@ -355,6 +355,8 @@ class _Follower(threading.Thread):
                 self.mirror.feed(client.get_job_logs(self.sid))
             except Exception:
                 pass  # the log lives on the job's node, which may have gone: the status says what happened
+            # The log comes whole each time: a long one is fetched less often (a second more per MB).
+            pause = max(settings.poll_s, self.mirror.seen / 2**20)
             if status in TERMINAL:
                 if self._resumed(status):
                     continue
@@ -368,7 +370,7 @@ class _Follower(threading.Thread):
                     self.stop_requested = True
             else:
                 self.note = None
-            self.wake.wait(settings.poll_s)
+            self.wake.wait(pause)
             self.wake.clear()
 
     def _resumed(self, status: str) -> bool:

@@ -29,6 +29,10 @@ from .layout import JobFolder
 ENV_EVENT_LINES, ENV_DESK, ENV_CLAIM = "DLP_EVENT_LINES", "DLP_TOKEN_DESK", "DLP_TOKEN_CLAIM"
 PREFIX = "@dlp-event "  # a log line that carries an event
 MAX_PICTURE = 2 << 20  # a sample picture larger than this stays on the worker
+# After its first hundred steps, a run's steps go into the log at most ten times a second: the curve keeps its
+# shape (a page draws at most 2,000 points), and the log stays small for a follower that fetches it whole.
+STEP_EVERY_S, STEPS_ALL = 0.1, 100
+_last_step = [0.0]
 
 
 # ------------------------------------------------------------------------------------------- the job's side
@@ -36,6 +40,10 @@ def echo_event(ev: dict[str, Any], output_dir: Path) -> None:
     """Print ``ev`` as one marked line (one write, so a progress bar on stderr cannot split it)."""
     if os.environ.get(ENV_EVENT_LINES) != "1":
         return
+    if ev["type"] == "step":
+        if ev["step"] > STEPS_ALL and ev["time"] - _last_step[0] < STEP_EVERY_S:
+            return
+        _last_step[0] = ev["time"]
     if ev["type"] == "sample" and ev.get("kind") == "image":
         picture = output_dir / ev["data"]
         if picture.is_file() and picture.stat().st_size <= MAX_PICTURE:
