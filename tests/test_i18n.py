@@ -15,12 +15,14 @@ from test_app import wait_for
 
 def _used_keys(*, passed_on: bool = False) -> set[str]:
     """Every key the code asks for: L("..."), t("..."), I18N("...") (a Space) and choice("...", value) literals, the
-    tabs' titles (L(f"tab.{name}")) and the training forms' fields (generated from the configs); with ``passed_on``,
+    tabs' titles (L(f"tab.{name}")), the tasks' metrics (jobs.metric.<name>) and the training forms' fields
+    (generated from the configs); with ``passed_on``,
     also any string literal that is a key (passed on as a value: axis_titles(plot, x="axis.step"))."""
     from common.i18n import form_strings
+    from training.tasks import TASKS
     from webui import TABS
 
-    used = {f"tab.{name}" for name in TABS} | set(form_strings())
+    used = {f"tab.{name}" for name in TABS} | set(form_strings()) | {f"jobs.metric.{t.metric}" for t in TASKS.values()}
     asked = r"\b(?:[Lt]|choice|I18N)\(\s*" if not passed_on else ""
     for path in _sources():
         used |= set(re.findall(asked + r"[\"']([a-z_]+\.[a-z_][A-Za-z_.0-9]*)[\"']", path.read_text(encoding="utf-8")))

@@ -19,7 +19,7 @@ from training.tasks import get_task
 
 from .common import AppContext, HubPicker, get_hub
 from .i18n import L, t
-from .jobs import JobPanel, job_choices, job_metrics, state, visible_job
+from .jobs import JobPanel, job_choices, job_metrics, metric_label, metric_name, state, visible_job
 
 MAX_COMPARED = 12
 MAX_POINTS = 400  # per job's loss curve: a long run is thinned to this many points, its shape kept
@@ -71,10 +71,10 @@ def compare(runner: JobRunner, task: str, job_ids: list[str] | None) -> tuple[An
     if best is None:
         note = t("compare.no_results")
     elif spec.lower_is_better:
-        note = t("compare.best_lower", job=best["job"], metric=spec.metric, value=best[spec.metric])
+        note = t("compare.best_lower", job=best["job"], metric=metric_name(spec.metric), value=best[spec.metric])
     else:
-        note = t("compare.best_higher", job=best["job"], metric=spec.metric, value=best[spec.metric])
-    headers = [t("compare.col_job"), t("compare.col_status"), *COLUMNS, spec.metric]
+        note = t("compare.best_higher", job=best["job"], metric=metric_name(spec.metric), value=best[spec.metric])
+    headers = [t("compare.col_job"), t("compare.col_status"), *COLUMNS, metric_name(spec.metric)]
     return (pd.DataFrame(losses) if losses else None, pd.DataFrame(metrics) if metrics else None,
             pd.DataFrame(table, columns=headers, dtype=object), note)
 
@@ -134,7 +134,8 @@ def compare_section(ctx: AppContext, panel: JobPanel, picker: HubPicker) -> None
                                       height=280)
             ctx.axis_titles(loss_plot, x="axis.step", y="axis.loss", color="axis.job")
             ctx.axis_titles(metric_plot, x="axis.epoch", color="axis.job")
-        table = gr.Dataframe(headers=[str(L("compare.col_job")), str(L("compare.col_status")), *COLUMNS, spec.metric],
+        table = gr.Dataframe(headers=[str(L("compare.col_job")), str(L("compare.col_status")), *COLUMNS,
+                                      metric_label(spec.metric)],
                              interactive=False, label=L("compare.runs_table"))
         with gr.Row():
             trials = gr.Number(6, label=L("compare.trials"), minimum=1, maximum=MAX_TRIALS, precision=0, scale=1)

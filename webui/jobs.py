@@ -25,6 +25,8 @@ from training.runner import Job, JobRunner
 
 from . import endpoint, visitors
 from .common import AppContext, HubPicker, get_hub, hub_picker, on_zero_gpu
+from common.i18n import DEFAULT, strings
+
 from .i18n import L, request_locale, t
 from .plots import picture_file
 
@@ -56,6 +58,23 @@ def visible_job(runner: JobRunner, job_id: str) -> Job:
     return job
 
 
+def metric_key(metric: str) -> str | None:
+    """The key of a task's metric's shown name (jobs.metric.<name>: "mAP@0.5" for map50, 准确率 for accuracy); None
+    for a metric of a task kept outside the repo, shown as it is named."""
+    key = f"jobs.metric.{metric}"
+    return key if key in strings()[DEFAULT] else None
+
+
+def metric_name(metric: str) -> str:
+    """A task's metric as the visitor reads it."""
+    return t(key) if (key := metric_key(metric)) else metric
+
+
+def metric_label(metric: str) -> str:
+    """A task's metric in the layout (a table's header), translated in the browser."""
+    return str(L(key)) if (key := metric_key(metric)) else metric
+
+
 def trained_models(runner: JobRunner, task: str, metric: str) -> list[tuple[str, str]]:
     """(label, folder) for every visible job of ``task`` that left a model, the most recently made first (a job
     stopped early made its model when it stopped, before a later job that ran to the end)."""
@@ -64,7 +83,7 @@ def trained_models(runner: JobRunner, task: str, metric: str) -> list[tuple[str,
         folder = model_dir(runner, job.id)
         if job.task == task and model_marker(folder) is not None:
             value = job_metrics(runner, job.id).get(metric)
-            shown = f", {metric} {value:.3f}" if value is not None else ""
+            shown = f", {metric_name(metric)} {value:.3f}" if value is not None else ""
             made.append((job.ended or job.created, f"{job.label} · {job.id} ({state(job.status)}{shown})",
                          JOB_KEY + job.id))
     return [(label, key) for _, label, key in sorted(made, key=lambda m: m[0], reverse=True)]
@@ -226,7 +245,7 @@ def jobs_table_on_load(runner: JobRunner, view: PanelView):
     jobs = runner.jobs()
     rows = job_rows(runner, view, visible_jobs(runner, jobs), runner.queue_positions(jobs))
     return gr.update(value=rows, headers=[t("jobs.col_job"), t("jobs.col_model"), t("jobs.col_status"),
-                                          t("jobs.col_queue"), view.metric])
+                                          t("jobs.col_queue"), metric_name(view.metric)])
 
 
 def job_rows(runner: JobRunner, view: PanelView, jobs: list[Job], positions: dict[str, int]) -> list[list]:
@@ -436,7 +455,7 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
     if where := jobs_run_where(runner):
         gr.Markdown(L(where))
     jobs_table = gr.Dataframe(headers=[str(L("jobs.col_job")), str(L("jobs.col_model")), str(L("jobs.col_status")),
-                                       str(L("jobs.col_queue")), metric], interactive=False,
+                                       str(L("jobs.col_queue")), metric_label(metric)], interactive=False,
                               label=L("jobs.jobs_table"))
     ctx.on_load(partial(jobs_table_on_load, runner, view), jobs_table)
     job = gr.Dropdown(label=L("jobs.job_to_watch"), choices=[], value=None, allow_custom_value=True)
