@@ -68,6 +68,8 @@ def test_the_token_desk_hands_a_claim_out_once(tmp_path):
         withdrawn = desk.offer({"X": "y"})
         desk.withdraw(withdrawn)
         assert take(withdrawn) == (404, {})
+        two_gpus = desk.offer({"X": "y"}, uses=2)  # a job of two processes: each claims once
+        assert [take(two_gpus)[0] for _ in range(3)] == [200, 200, 404]
     finally:
         desk.close()
 

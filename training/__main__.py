@@ -3,8 +3,8 @@
 Writes ``events.jsonl`` (one event per line), ``metrics.json`` and the model folder into
 ``--output-dir``; shows a tqdm bar. SIGINT/SIGTERM ask the run to stop at the next step
 (its last checkpoint is kept). With DLP_EVENT_LINES=1 each event is also printed as one marked line, and a
-job on a cluster claims its token from the app first (training.remote). Exit codes: 0 completed or stopped, 1 the run failed,
-2 bad options or data (one-line reason on stderr).
+job on a cluster claims its token from the app first (training.remote). Exit codes: 0 completed or stopped,
+1 the run failed, 2 bad options or data (one-line reason on stderr).
 """
 from __future__ import annotations
 

@@ -310,8 +310,8 @@ class _Follower(threading.Thread):
         cfg = _run_config(self.job)
         res = resources(cfg, self.backend.settings.gpus)
         env = dict(self.env or {})
-        if self.secrets:
-            self.claim = self.backend.desk.offer(self.secrets)
+        if self.secrets:  # claimed once by each process of the job (several under accelerate launch)
+            self.claim = self.backend.desk.offer(self.secrets, uses=max(1, int(res.gpus)))
             env.update({ENV_DESK: self.backend.desk.url, ENV_CLAIM: self.claim})
         self.sid = f"dlp-{self.job.id}-{self.attempt}"
         self.backend.client().submit_job(

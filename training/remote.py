@@ -135,7 +135,7 @@ class TokenDesk:
     withdrawn (the job ended). Serve it where the cluster's nodes reach the app and nobody else does."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, url: str = ""):
-        self._claims: dict[str, tuple[dict[str, str], float]] = {}
+        self._claims: dict[str, tuple[dict[str, str], float, int]] = {}
         self._lock = threading.Lock()
         desk = self
 
@@ -159,11 +159,11 @@ class TokenDesk:
         threading.Thread(target=self._server.serve_forever, name="token-desk", daemon=True).start()
         self.url = url or f"http://{host}:{self._server.server_address[1]}"
 
-    def offer(self, env: dict[str, str], ttl_s: float = 7 * 86400) -> str:
-        """A new claim number for ``env``."""
+    def offer(self, env: dict[str, str], uses: int = 1, ttl_s: float = 7 * 86400) -> str:
+        """A new claim number for ``env``, good ``uses`` times (a job under ``accelerate launch``: once a process)."""
         claim = secrets.token_urlsafe(32)
         with self._lock:
-            self._claims[_hash(claim)] = (dict(env), time.time() + ttl_s)
+            self._claims[_hash(claim)] = (dict(env), time.time() + ttl_s, uses)
         return claim
 
     def withdraw(self, claim: str) -> None:
@@ -172,7 +172,9 @@ class TokenDesk:
 
     def _take(self, claim: str) -> dict[str, str] | None:
         with self._lock:
-            env, expires = self._claims.pop(_hash(claim), (None, 0.0))
+            env, expires, uses = self._claims.pop(_hash(claim), (None, 0.0, 0))
+            if env is not None and uses > 1:
+                self._claims[_hash(claim)] = (env, expires, uses - 1)
         return env if env is not None and time.time() < expires else None
 
     def close(self) -> None:
