@@ -59,6 +59,12 @@ def test_app_launches_on_its_embedded_defaults(tmp_path):
         card, _, metrics, _, _ = client.predict("Local hub (offline)", "", "", "learner/lenet-digits", "model",
                                                 api_name="/hub_details")
         assert {r[0]: r[1] for r in _rows(metrics)}["accuracy"] >= 0.97
+        # The starter job ends a moment after its push: while it runs it holds the session token (a restart of
+        # the app must not leave it unable to push), so the app's exit revokes the token once it has ended.
+        while any(json.loads(p.read_text())["status"] in ("queued", "running", "stopping")
+                  for p in (tmp_path / "jobs" / "jobs").glob("*/job.json")):
+            assert time.monotonic() < deadline + 60, "the starter job never ended"
+            time.sleep(0.5)
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=20)
