@@ -168,6 +168,27 @@ def test_xet_chunks_stay_with_their_uploader(hub_server, repo_name):
         assert r.status_code == 400 and r.json()["error"].startswith("Invalid shard")
 
 
+def test_two_users_push_the_same_bytes_from_one_process(hub_server, repo_name, tmp_path):
+    """The app's Push button pushes for many visitors from one process: the Xet client there keeps one cache of
+    what it uploaded per CAS address, so each uploader gets an address of their own; else the second push of the
+    same bytes leaned on chunks the hub keeps with the first uploader (HTTP 400)."""
+    data = os.urandom(2 << 20)
+    (tmp_path / "w.bin").write_bytes(data)
+    cas = set()
+    for user in ("alice", "bob"):
+        api = hub_server.api(user)
+        api.create_repo(f"{user}/{repo_name}")
+        r = httpx.get(f"{hub_server.url}/api/models/{user}/{repo_name}/xet-write-token/main",
+                      headers=_auth(hub_server, user))
+        cas.add(r.json()["casUrl"])
+        api.upload_file(path_or_fileobj=str(tmp_path / "w.bin"), path_in_repo="w.bin", repo_id=f"{user}/{repo_name}")
+    assert len(cas) == 2
+    for user in ("alice", "bob"):
+        got = hf_hub_download(f"{user}/{repo_name}", "w.bin", endpoint=hub_server.url, token=hub_server.tokens[user],
+                              cache_dir=tmp_path / f"cache-{user}")
+        assert open(got, "rb").read() == data
+
+
 def test_datasets_push_to_hub_and_a_large_folder(hub_server, repo_name, tmp_path):
     import datasets
 

@@ -378,8 +378,9 @@ def test_a_cluster_lost_mid_run_fails_the_job_with_the_reason_and_nothing_hangs(
 
 
 def test_two_jobs_of_the_same_content_both_bring_their_models_back(ray_runner):
-    """Two jobs at once push the same bytes, each as the user of its own repo: each job's upload stands alone
-    (its own Xet cache: our hub keeps users' uploads apart)."""
+    """Two jobs at once push the same bytes, each as the user of its own repo, from one machine: each upload stands
+    alone (our hub keeps users' Xet chunks apart and gives each uploader a CAS address, so a client's cache of
+    what it uploaded is one user's)."""
     env = _hub_env()
     jobs = [ray_runner.submit(ClassificationConfig(dry_run=True, device="cpu"), secret_env=env) for _ in range(2)]
     for job in jobs:

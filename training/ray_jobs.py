@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 ENV_ADDRESS = "DLP_RAY_ADDRESS"
 # Settings that name this machine's folders (a node has its own)
-APP_PATHS = ("TRACKIO_DIR", "DLP_PULLED_DIR", "DLP_LOCAL_HUB_DIR", "HF_XET_CACHE")
+APP_PATHS = ("TRACKIO_DIR", "DLP_PULLED_DIR", "DLP_LOCAL_HUB_DIR")
 TERMINAL = {"SUCCEEDED": 0, "STOPPED": -15, "FAILED": 1}
 Said = tuple[str, str, dict[str, Any]]
 
@@ -154,7 +154,6 @@ class RayBackend:
 
     def start(self, job: Job, folder: JobFolder, settings: dict[str, str], secrets: dict[str, str]) -> None:
         env = {k: v for k, v in settings.items() if k not in APP_PATHS}
-        env["HF_XET_CACHE"] = f"{_run_config(job).output_dir}/.xet"  # the job's own (see JobRunner._start)
         # Ray's grace between its SIGTERM and SIGKILL: the trainer stops at its next step and saves a checkpoint.
         env.update({ENV_EVENT_LINES: "1", "RAY_JOB_STOP_WAIT_TIME_S": "30"})
         job.extra["ray"] = {"address": self.address}

@@ -332,12 +332,8 @@ class JobRunner:
                    else os.environ.get("TRACKIO_DIR") or self.root / "trackio")
         # PASSIVE: idle OpenMP threads sleep instead of spinning, so a job sharing the CPU with the web server (or a
         # browser) is not slowed many times over; alone it costs a few per cent.
-        # HF_XET_CACHE: a job's own. The Xet client skips uploading chunks its cache says it uploaded before, and
-        # our hub keeps each user's uploads apart: a job pushing as one user (a visitor's, a job's own) must not
-        # lean on chunks another user's job uploaded from this machine.
         settings = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY") or "PASSIVE", "TRACKIO_DIR": str(trackio),
-                    "HF_TOKEN_PATH": os.devnull, "HF_XET_CACHE": str(self.job_dir(job.id) / "xet"),
-                    **job.extra.get("env", {}), "PYTHONUNBUFFERED": "1"}
+                    "HF_TOKEN_PATH": os.devnull, **job.extra.get("env", {}), "PYTHONUNBUFFERED": "1"}
         job.status, job.started = "running", time.time()
         try:
             self.backend.start(job, self.folder(job.id), settings, self._secrets.pop(job.id, {}))

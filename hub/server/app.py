@@ -33,7 +33,7 @@ from ..card import card_errors, split_card
 from .guard import RequestGuard, header_safe
 from .index import card_tags
 from .payload import apply_commit
-from .transfer import DEFAULT_MAX_FILE, Tickets, transfer_routes
+from .transfer import DEFAULT_MAX_FILE, Tickets, XetScopes, transfer_routes
 from .storage import (
     LFS_PATTERNS, REPO_TYPES, Conflict, EntryNotFound, HubError, HubStore, Repo, RepoNotFound, validate_path, validate_repo_id,
 )
@@ -592,6 +592,7 @@ def create_app(store: HubStore, *, max_body: int = DEFAULT_MAX_BODY, public_url:
     tickets = Tickets(store.root)
     app.state.hub = HubContext(store, max_body=max_body, public_url=public_url, max_file=max_file, tickets=tickets)
     app.add_middleware(RequestGuard, user_for_token=store.user_for_token, max_body=max_body, admit=tickets.admit)
+    app.add_middleware(XetScopes)  # outermost: the guard sees the path it knows
     app.add_exception_handler(HubError, _hub_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid)

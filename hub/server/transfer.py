@@ -184,7 +184,31 @@ def xet_write_token(plural: str, ns: str, name: str, revision: str, request: Req
     hub = request.app.state.hub
     _repo, user = hub.writable(request, _type(plural), f"{ns}/{name}")
     token, exp = hub.tickets.sign("xet", XET_TOKEN_TTL, user=user)
-    return {"accessToken": token, "exp": exp, "casUrl": hub.base_url(request) + XET_PREFIX.rstrip("/")}
+    # A CAS address per uploader: the Xet client keeps its cache of what it uploaded per address, and skips chunks
+    # that cache lists; our hub keeps each uploader's chunks apart (_chunks), so one user's client, in a process
+    # that pushed as another user too (the app's Push button), must not count on the other's uploads.
+    return {"accessToken": token, "exp": exp, "casUrl": f"{hub.base_url(request)}{XET_PREFIX}u/{xet_scope(user)}"}
+
+
+def xet_scope(user: str) -> str:
+    return hashlib.sha256(user.encode()).hexdigest()[:16]
+
+
+_SCOPED = re.compile(r"^/xet/u/[0-9a-f]{16}(/.*)$")
+
+
+class XetScopes:
+    """ASGI middleware in front of the guard: /xet/u/<scope>/v1/... is served as /xet/v1/... (the scope only
+    tells clients' caches apart; the ticket's user decides whose chunks a request reaches)."""
+
+    def __init__(self, app: Callable):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http" and (m := _SCOPED.match(scope.get("path", ""))):
+            scope = {**scope, "path": XET_PREFIX.rstrip("/") + m.group(1),
+                     "raw_path": (XET_PREFIX.rstrip("/") + m.group(1)).encode()}
+        await self.app(scope, receive, send)
 
 
 def _chunks(store: HubStore, user: str) -> UploaderChunks:
