@@ -396,12 +396,13 @@ def test_the_queue_holds_jobs_beyond_the_backends_slots_in_turn(tmp_path):
 
     class TwoSlots(LocalBackend):
         name = "two-slots"
+        open = False  # no slot until every job is queued: the order is the queue's, not the submissions' timing
 
         def device(self, requested):
             return "cluster"
 
         def slots(self, device):
-            return 2
+            return 2 if self.open else 0
 
         def start(self, job, folder, settings, secrets):
             job.extra["started_here"] = True
@@ -412,16 +413,19 @@ def test_the_queue_holds_jobs_beyond_the_backends_slots_in_turn(tmp_path):
         def stop(self, job, kill=False):
             pass
 
-    runner = JobRunner(tmp_path, poll_s=0.05, backend=TwoSlots())
+    backend = TwoSlots()
+    runner = JobRunner(tmp_path, poll_s=0.05, backend=backend)
     try:
         cfg = ClassificationConfig(dry_run=True, device="cpu")
         first = [runner.submit(cfg, owner="alice").id for _ in range(3)]
         later = runner.submit(cfg, owner="bob").id
+        assert runner.queue_positions() == {first[0]: 1, later: 2, first[1]: 3, first[2]: 4}  # bob's first second
+        backend.open = True
         deadline = time.monotonic() + 10
         while sum(j.status == "running" for j in runner.jobs()) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert [runner.get(j).status for j in first[:2]] == ["running", "running"]
-        assert runner.queue_positions() == {later: 1, first[2]: 2}  # bob's first before alice's third
+        assert {j.id for j in runner.jobs() if j.status == "running"} == {first[0], later}
+        assert runner.queue_positions() == {first[1]: 1, first[2]: 2}
     finally:
         runner.close()
 
