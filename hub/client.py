@@ -184,8 +184,13 @@ def job_env(hub: Hub) -> dict[str, str]:
     if _local is not None:
         env = {ENV_LOCAL_URL: _local.endpoint, ENV_LOCAL_DIR: str(_local.store_dir or "")}
     if hub.token:
-        env[{"local": ENV_LOCAL_TOKEN, "hf": "HF_TOKEN"}.get(hub.kind, "DLP_HUB_TOKEN")] = hub.token
+        env[token_env(hub.kind)] = hub.token
     return env
+
+
+def token_env(kind: str) -> str:
+    """The environment variable a job reads a hub's token from, by the hub's kind."""
+    return {"local": ENV_LOCAL_TOKEN, "hf": "HF_TOKEN"}.get(kind, "DLP_HUB_TOKEN")
 
 
 def hold_for_job(env: dict[str, str], pid: int) -> None:

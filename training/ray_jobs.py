@@ -72,13 +72,10 @@ class RaySettings:
         address = address or env.get(ENV_ADDRESS, "")
         if not address:
             return None
-        names = {"gpus": "GPUS", "max_jobs": "MAX_JOBS", "python": "PYTHON", "project_dir": "PROJECT_DIR",
-                 "desk": "DESK", "desk_url": "DESK_URL", "lost_after_s": "LOST_AFTER_S",
-                 "pending_limit_s": "PENDING_LIMIT_S", "resumes": "RESUMES", "output_dir": "OUTPUT_DIR"}
-        types = {f.name: f.type for f in dataclasses.fields(cls)}
-        given = {name: env[f"DLP_RAY_{suffix}"] for name, suffix in names.items() if env.get(f"DLP_RAY_{suffix}")}
         kinds = {"float": float, "int": int, "str": str}
-        return cls(address=address, **{k: kinds[types[k]](v) for k, v in given.items()})
+        return cls(address=address, **{
+            f.name: kinds[f.type](env[f"DLP_RAY_{f.name.upper()}"]) for f in dataclasses.fields(cls)
+            if f.name not in ("address", "timeout_s", "poll_s") and env.get(f"DLP_RAY_{f.name.upper()}")})
 
 
 @dataclass(frozen=True)
@@ -157,11 +154,11 @@ class RayBackend:
         # Ray's grace between its SIGTERM and SIGKILL: the trainer stops at its next step and saves a checkpoint.
         env.update({ENV_EVENT_LINES: "1", "RAY_JOB_STOP_WAIT_TIME_S": "30"})
         job.extra["ray"] = {"address": self.address}
-        if _transport(job):
+        follower = _Follower(self, job, folder, env, secrets, attempt=0)
+        if follower.transport:
             from hub.client import ENV_LOCAL_TOKEN
 
-            secrets = {**secrets, ENV_LOCAL_TOKEN: _store().add_token(transport_user(job.id))}
-        follower = _Follower(self, job, folder, env, secrets, attempt=0)
+            follower.secrets = {**secrets, ENV_LOCAL_TOKEN: _store().add_token(transport_user(job.id))}
         self._followers[job.id] = follower
         follower.start()
 
@@ -281,6 +278,9 @@ class _Follower(threading.Thread):
         super().__init__(name=f"ray-{job.id}", daemon=True)
         self.backend, self.job, self.folder = backend, job, folder
         self.env, self.secrets, self.attempt = env, secrets, attempt
+        self.cfg = _run_config(job)  # what its command line carries: the push repo, the folder on the node
+        # Does the job push to a repo of its own (made for it, gone after it)?
+        self.transport = self.cfg.push_to_hub == f"{transport_user(job.id)}/model"
         self.mirror = LogMirror(folder, restart=attempt < 0)
         self.outcome: int | None = None
         self.note: Said | None = None
@@ -306,8 +306,7 @@ class _Follower(threading.Thread):
 
     def _submit(self, resume: str = "") -> None:
         argv = self.job.argv + (["--resume", resume] if resume else [])
-        cfg = _run_config(self.job)
-        res = resources(cfg, self.backend.settings.gpus)
+        res = resources(self.cfg, self.backend.settings.gpus)
         env = dict(self.env or {})
         if self.secrets:  # claimed once by each process of the job (several under accelerate launch)
             self.claim = self.backend.desk.offer(self.secrets, uses=max(1, int(res.gpus)))
@@ -386,7 +385,7 @@ class _Follower(threading.Thread):
             f.write(f"[cluster] the job's node was lost ({why}); resuming from its last checkpoint on the hub\n")
         self.attempt += 1
         self.mirror.next_attempt()
-        self._submit(resume=_run_config(self.job).push_to_hub)
+        self._submit(resume=self.cfg.push_to_hub)
         return True
 
     def _finished(self, status: str) -> None:
@@ -410,7 +409,7 @@ class _Follower(threading.Thread):
         if self.claim:
             self.backend.desk.withdraw(self.claim)
         self.secrets = {}
-        if _transport(self.job):  # its repo and its tokens go with it
+        if self.transport:  # its repo and its tokens go with it
             user = transport_user(self.job.id)
             store = _store()
             with contextlib.suppress(Exception):
@@ -421,29 +420,21 @@ class _Follower(threading.Thread):
     # -------------------------------------------------------------- the model
     def _pull_model(self) -> None:
         """The pushed model into the job's folder, where Predict and Push look for it."""
-        from hub.client import pull, resolve_hub
+        from hub.client import pull, resolve_hub, token_env
 
-        cfg = _run_config(self.job)
-        user = transport_user(self.job.id)
-        token = _store().add_token(user) if _transport(self.job) else self.secrets.get(_token_env(cfg.hub))
+        cfg = self.cfg
         try:
+            hub = resolve_hub(cfg.hub, as_owner=False)
+            token = (_store().add_token(transport_user(self.job.id)) if self.transport
+                     else self.secrets.get(token_env(hub.kind)))
             with tempfile.TemporaryDirectory() as tmp:
-                snapshot = pull(cfg.push_to_hub, resolve_hub(cfg.hub, token, as_owner=False), into=Path(tmp))
+                snapshot = pull(cfg.push_to_hub, hub.with_token(token), into=Path(tmp))
                 target = self.folder.run.model
                 shutil.rmtree(target, ignore_errors=True)
                 shutil.copytree(snapshot, target, ignore=shutil.ignore_patterns(".*"))
         except Exception as e:
             with open(self.folder.log, "a", encoding="utf-8") as f:
                 f.write(f"[cluster] could not pull the model from {cfg.push_to_hub}: {_first_line(e)}\n")
-
-
-def _transport(job: Job) -> bool:
-    """Does the job push to a repo of its own (made for it, gone after it)?"""
-    return _run_config(job).push_to_hub == f"{transport_user(job.id)}/model"
-
-
-def _token_env(hub: str) -> str:
-    return {"local": "DLP_LOCAL_HUB_TOKEN", "hf": "HF_TOKEN"}.get(hub, "DLP_HUB_TOKEN")
 
 
 def _run_config(job: Job) -> TrainConfig:

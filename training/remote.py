@@ -79,7 +79,7 @@ class LogMirror:
         if restart:  # an app restart reads the log from its beginning again
             for path in (folder.log, folder.run.events):
                 path.unlink(missing_ok=True)
-        self.events: list[dict[str, Any]] = []  # the types and a few fields a follower decides on
+        self.events: list[dict[str, Any]] = []  # its checkpoints and end, as much as a follower decides on
 
     def feed(self, log: str) -> None:
         text, self.seen = self._pending + log[self.seen:], len(log)
@@ -106,7 +106,8 @@ class LogMirror:
                     if ev["type"] == "end" and ev.get("metrics"):  # what the run wrote beside its model
                         self.folder.run.metrics.write_text(json.dumps(ev["metrics"], indent=2))
                     f.write(json.dumps(ev) + "\n")
-            self.events.extend({k: ev.get(k) for k in ("type", "status", "pushed")} for ev in events)
+            self.events.extend({k: ev.get(k) for k in ("type", "status", "pushed")} for ev in events
+                               if ev["type"] in ("checkpoint", "end"))
 
     def next_attempt(self) -> None:
         """The job was submitted again (resumed on another node): its log starts from the beginning."""
