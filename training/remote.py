@@ -109,6 +109,14 @@ class LogMirror:
             self.events.extend({k: ev.get(k) for k in ("type", "status", "pushed")} for ev in events
                                if ev["type"] in ("checkpoint", "end"))
 
+    def write_end(self, status: str, message: str) -> None:
+        """An end event the log could not bring (the job's node went once the job had exited)."""
+        ev = {"type": "end", "time": time.time(), "status": status, "metrics": {}, "model_dir": None,
+              "message": message}
+        with open(self.folder.run.events, "a", encoding="utf-8") as f:
+            f.write(json.dumps(ev) + "\n")
+        self.events.append({"type": "end", "status": status, "pushed": None})
+
     def next_attempt(self) -> None:
         """The job was submitted again (resumed on another node): its log starts from the beginning."""
         self.seen, self._pending = 0, ""
