@@ -131,7 +131,7 @@ def compare_section(ctx: AppContext, panel: JobPanel, picker: HubPicker) -> None
             loss_plot = gr.LinePlot(x="step", y="loss", color="job", title=L("compare.loss_plot"), height=280)
             # (the metric's name is the plot's y axis)
             metric_plot = gr.LinePlot(x="epoch", y=spec.metric, color="job", title=L("compare.metric_plot"),
-                                      height=280)
+                                      height=280, x_axis_format="~g")
             ctx.axis_titles(loss_plot, x="axis.step", y="axis.loss", color="axis.job")
             ctx.axis_titles(metric_plot, x="axis.epoch", color="axis.job")
         table = gr.Dataframe(headers=[str(L("compare.col_job")), str(L("compare.col_status")), *COLUMNS,

@@ -172,11 +172,13 @@ def fill_mask(folder: str, req: Request) -> list[dict]:
 def translation(folder: str, req: Request) -> list[dict]:
     from hub_models.translation import load_cached, translate
 
+    from .translation import MAX_CHARS  # the Translate tab's bound
+
     # (src_lang and tgt_lang name the pair of a many-to-many model; a model here translates one way)
     req.only("clean_up_tokenization_spaces", "truncation")
     text = req.text()
-    if len(text) > 1000:
-        raise EndpointError(400, f"the text is {len(text):,} characters; the limit is 1,000")
+    if len(text) > MAX_CHARS:
+        raise EndpointError(400, f"the text is {len(text):,} characters; the limit is {MAX_CHARS:,}")
     return [{"translation_text": translate(load_cached(folder), text.strip())["translation"]}]
 
 

@@ -464,9 +464,11 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
     with gr.Row():
         loss_plot = gr.LinePlot(x="step", y="loss", color="part" if loss_parts else None,
                                 title=L("jobs.training_losses") if loss_parts else L("jobs.training_loss"), height=260)
-        metric_plot = gr.LinePlot(x="epoch", y="value", color="metric", title=L("jobs.metrics_by_epoch"), height=260)
+        metric_plot = gr.LinePlot(x="epoch", y="value", color="metric", title=L("jobs.metrics_by_epoch"), height=260,
+                                  x_axis_format="~g")  # (Vega-Lite writes a one-epoch axis as "1.000000")
         if metric_apart:  # (its name is the plot's y axis)
-            optional["apart"] = gr.LinePlot(x="epoch", y=metric_apart, title=L("jobs.metric_apart"), height=260)
+            optional["apart"] = gr.LinePlot(x="epoch", y=metric_apart, title=L("jobs.metric_apart"), height=260,
+                                            x_axis_format="~g")
             ctx.axis_titles(optional["apart"], x="axis.epoch")
     ctx.axis_titles(loss_plot, x="axis.step", y="axis.loss", **({"color": "axis.part"} if loss_parts else {}))
     ctx.axis_titles(metric_plot, x="axis.epoch", y="axis.value", color="axis.metric")

@@ -297,41 +297,43 @@ class HubStore:
         p = self.root / "tokens.json"
         return _read_json(p) if p.exists() else {}
 
+    @contextlib.contextmanager
+    def _editing_tokens(self) -> Iterator[dict]:
+        """The token table under the thread and file locks, written back if the block changed it."""
+        with self._tokens_lock, self._flock(self.root / ".tokens.lock"):
+            tokens = self._tokens()
+            before = json.dumps(tokens, sort_keys=True)
+            yield tokens
+            if json.dumps(tokens, sort_keys=True) != before:
+                _write_json(self.root / "tokens.json", tokens)
+
     def add_token(self, user: str, *, ephemeral: bool = False) -> str:
         """Make a write token for ``user``; only its hash is stored. Returned once."""
         if not _NAME_RE.match(user) or "--" in user or ".." in user:
             raise HubError(f"Invalid user name {user!r}")
         token = "hf_" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") for _ in range(34))
-        with self._tokens_lock, self._flock(self.root / ".tokens.lock"):
-            tokens = self._tokens()
+        with self._editing_tokens() as tokens:
             tokens[hash_token(token)] = {"user": user, "created": time.time(), "ephemeral": ephemeral, "pid": os.getpid()}
-            _write_json(self.root / "tokens.json", tokens)
         return token
 
     def revoke_token(self, token: str) -> None:
-        with self._tokens_lock, self._flock(self.root / ".tokens.lock"):
-            tokens = self._tokens()
-            if tokens.pop(hash_token(token), None) is not None:
-                _write_json(self.root / "tokens.json", tokens)
+        with self._editing_tokens() as tokens:
+            tokens.pop(hash_token(token), None)
 
     def hold_token(self, token: str, pid: int) -> None:
         """Process ``pid`` (a training job the app started) holds the session token ``token``: it stays valid while
         that process lives, after the app that made it is gone (release_token, purge_stale_ephemeral_tokens)."""
-        with self._tokens_lock, self._flock(self.root / ".tokens.lock"):
-            tokens = self._tokens()
+        with self._editing_tokens() as tokens:
             if (entry := tokens.get(hash_token(token))) is not None:
                 entry["holders"] = [p for p in entry.get("holders", []) if pid_alive(p)] + [pid]
-                _write_json(self.root / "tokens.json", tokens)
 
     def release_token(self, token: str) -> None:
         """The app that made a session token is done with it: revoked, unless a process holding it still runs
         (a later start purges it once none does)."""
-        with self._tokens_lock, self._flock(self.root / ".tokens.lock"):
-            tokens = self._tokens()
+        with self._editing_tokens() as tokens:
             entry = tokens.get(hash_token(token))
             if entry is not None and not any(pid_alive(p) for p in entry.get("holders", [])):
                 del tokens[hash_token(token)]
-                _write_json(self.root / "tokens.json", tokens)
 
     def list_tokens(self) -> list[dict]:
         """Every token as {id, user, created, ephemeral}; the id is the start of the token's hash, not the token."""
@@ -341,23 +343,20 @@ class HubStore:
 
     def revoke_tokens(self, *, token_id: str | None = None, user: str | None = None) -> int:
         """Revoke the token whose list_tokens id is ``token_id``, or every token of ``user``; returns how many."""
-        with self._tokens_lock, self._flock(self.root / ".tokens.lock"):
-            tokens = self._tokens()
-            keep = {h: t for h, t in tokens.items()
-                    if not ((token_id and h.startswith(token_id) and len(token_id) >= 8) or (user and t["user"] == user))}
-            if len(keep) != len(tokens):
-                _write_json(self.root / "tokens.json", keep)
-            return len(tokens) - len(keep)
+        with self._editing_tokens() as tokens:
+            gone = [h for h, t in tokens.items()
+                    if (token_id and h.startswith(token_id) and len(token_id) >= 8) or (user and t["user"] == user)]
+            for h in gone:
+                del tokens[h]
+        return len(gone)
 
     def purge_stale_ephemeral_tokens(self) -> None:
         """Drop session tokens whose process is gone (a killed app cannot revoke its own), unless a job holding
         one still runs."""
-        with self._tokens_lock, self._flock(self.root / ".tokens.lock"):
-            tokens = self._tokens()
-            keep = {h: t for h, t in tokens.items() if not t.get("ephemeral")
-                    or any(pid_alive(p) for p in [t.get("pid", -1), *t.get("holders", [])])}
-            if len(keep) != len(tokens):
-                _write_json(self.root / "tokens.json", keep)
+        with self._editing_tokens() as tokens:
+            for h in [h for h, t in tokens.items() if t.get("ephemeral")
+                      and not any(pid_alive(p) for p in [t.get("pid", -1), *t.get("holders", [])])]:
+                del tokens[h]
 
     def user_for_token(self, token: str) -> str | None:
         entry = self._tokens().get(hash_token(token))
