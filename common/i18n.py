@@ -49,14 +49,19 @@ def strings() -> dict[str, dict[str, str]]:
 # Radio's cell there is its choice's shown text, a Dataframe's headers), a text node holds the marker: replaced in the
 # page from the translations the page's config carries (i18n_translations), in the language the page speaks. The app
 # puts it first in the page (webui.i18n.LanguageOverride); a published Space in its head (MARKERS_HEAD).
+# Which of ``codes`` the page speaks: navigator.language (which the switch's override sets), else one of its
+# language, else English; best_match's rule for the browser (the markers' tables and the switch's shown name).
+PAGE_LOCALE_JS = """(codes) => {
+  const lang = navigator.language || 'en';
+  return codes.includes(lang) ? lang : (codes.find(k => k.split('-')[0] === lang.split('-')[0]) || 'en');
+}"""
 MARKERS_JS = """
 const MARK = /__i18n__(\\{[^}]*\\})/g;
+const pageLocale = %s;
 const tables = () => {
   const all = (window.gradio_config || {}).i18n_translations;
   if (!all) return null;
-  const lang = navigator.language || 'en';
-  const code = all[lang] ? lang : (Object.keys(all).find(k => k.split('-')[0] === lang.split('-')[0]) || 'en');
-  return [all[code] || {}, all.en || {}];
+  return [all[pageLocale(Object.keys(all))] || {}, all.en || {}];
 };
 const fix = (node) => {
   if (!node.data || node.data.indexOf('__i18n__') < 0) return;
@@ -77,7 +82,7 @@ new MutationObserver((changes) => {
   for (const c of changes) c.type === 'characterData' ? fix(c.target) : c.addedNodes.forEach(walk);
 }).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
 walk(document.documentElement);  // (what is drawn already, where the script comes late: a Space's head)
-"""
+""" % PAGE_LOCALE_JS
 MARKERS_HEAD = "<script>(() => {%s})();</script>" % MARKERS_JS
 
 
@@ -142,15 +147,20 @@ def in_chinese() -> bool:
     return request_locale().startswith("zh")
 
 
+def current_request():
+    """The request being served: Gradio keeps it in a context variable while an event runs. None outside an event,
+    and where gradio was never imported (a job's process, the CLI)."""
+    if "gradio" not in sys.modules:
+        return None
+    from gradio.context import LocalContext
+
+    return LocalContext.request.get(None)
+
+
 def request_locale() -> str:
     """The switch's choice (cookie), else the first language of Accept-Language this app speaks, else English.
     Outside a request: DLP_LANG, else English."""
-    request = None
-    if "gradio" in sys.modules:  # (a job's process and the CLI never import it)
-        from gradio.context import LocalContext
-
-        request = LocalContext.request.get(None)
-    if request is None:
+    if (request := current_request()) is None:
         return os.environ.get("DLP_LANG", DEFAULT) if os.environ.get("DLP_LANG") in strings() else DEFAULT
     headers = getattr(request, "headers", None) or {}
     cookies = SimpleCookie()

@@ -16,7 +16,8 @@ import json
 import gradio as gr
 from gradio.i18n import I18nData
 
-from common.i18n import COOKIE, DEFAULT, LOCALES_DIR, MARKERS_JS, NAMES, form_key, request_locale, strings, t
+from common.i18n import (COOKIE, DEFAULT, LOCALES_DIR, MARKERS_JS, NAMES, PAGE_LOCALE_JS, form_key, request_locale,
+                         strings, t)
 
 __all__ = ["DEFAULT", "I18N", "L", "t", "request_locale", "choice", "form_label", "language_switch", "LanguageOverride"]
 
@@ -59,9 +60,9 @@ SWITCH_JS = """(choice) => {
 
 # The switch shows the language the page speaks (navigator.language, which the override sets), in the browser.
 SHOWN_JS = """() => {
-    const names = %s, lang = navigator.language || 'en';
-    return names[lang] || names[Object.keys(names).find(k => k.split('-')[0] === lang.split('-')[0])] || names['en'];
-}""" % json.dumps(NAMES)
+    const names = %s;
+    return names[(%s)(Object.keys(names))];
+}""" % (json.dumps(NAMES), PAGE_LOCALE_JS)
 
 
 def language_switch(demo: gr.Blocks) -> gr.Dropdown:

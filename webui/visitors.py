@@ -31,6 +31,7 @@ import gradio as gr
 
 from common.calls import within
 from common.errors import UserError
+from common.i18n import current_request
 from hub.client import ENV_MAX_PULL_MB, ENV_PULLED_DIR, HubActionError, cache_root
 
 from .i18n import t
@@ -151,11 +152,6 @@ MAX_SESSIONS = 20_000
 _BROWSER_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _request():
-    """The request being served: Gradio keeps it in a context variable while an event runs."""
-    from gradio.context import LocalContext
-
-    return LocalContext.request.get(None)
 
 
 def signed_in() -> tuple[str, str] | None:
@@ -165,7 +161,7 @@ def signed_in() -> tuple[str, str] | None:
     from gradio.helpers import _session_from_request
     from gradio.oauth import _get_valid_oauth_info_from_session
 
-    request = _request()
+    request = current_request()
     info = _get_valid_oauth_info_from_session(_session_from_request(request)) if request is not None else None
     if not info:
         return None
@@ -184,12 +180,12 @@ def current_key() -> str:
     if user := signed_in():
         return f"hf:{user[0]}"
     browser = _browser()
-    return f"browser:{browser}" if browser else f"session:{getattr(_request(), 'session_hash', None) or 'none'}"
+    return f"browser:{browser}" if browser else f"session:{getattr(current_request(), 'session_hash', None) or 'none'}"
 
 
 def _browser() -> str | None:
     """The browser id of the request being served (identify), None before the page identified itself."""
-    session = getattr(_request(), "session_hash", None)
+    session = getattr(current_request(), "session_hash", None)
     with _browsers_lock:
         return _browsers.get(session) if session else None
 
