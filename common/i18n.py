@@ -142,6 +142,13 @@ def t(key: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+def english(key: str, **values: object) -> str:
+    """A string in English whoever is served: what a record keeps beside its key (a job's message, for the CLI and
+    its log), so each page can show it in its own language."""
+    text = strings()[DEFAULT][key]
+    return text.format(**values) if values else text
+
+
 def in_chinese() -> bool:
     """Whether the request being served reads Chinese (a picture's font must then have the glyphs)."""
     return request_locale().startswith("zh")

@@ -163,17 +163,24 @@ def test_a_chinese_browser_and_the_switch(browser, tmp_path):
 
 # Every module a user reads words from; not the HTTP APIs (the endpoint and the hub server answer code, in English as
 # the Inference API and the Hub do: the endpoint's "Call it from code" text for the page is translated), nor the CLI
-# and the trainers' logs (training/: the command line stays English).
+# and the trainers' logs (training/__main__.py and the trainers' notes stay English). The trainers' errors and a
+# config's refusals are a job's failure reason or a form's message: in the language of the page (DLP_LANG in a job).
 UNTRANSLATED = {"webui/endpoint.py"}
+TRAINERS = ["bert", "bert_data", "classification", "config", "data", "detection", "detection_data", "engine",
+            "face_data", "face_verification", "generative", "segmentation", "segmentation_data", "style", "textgen",
+            "translation", "translation_data"]
 TRANSLATED = sorted({str(p.relative_to(ROOT)) for folder in ("webui", "hub_models", "lab")
                      for p in (ROOT / folder).glob("*.py")} - UNTRANSLATED) + [
     "app.py", "hub/card.py", "hub/client.py", "hub/publish.py", *(str(p.relative_to(ROOT))
-                                                                  for p in (ROOT / "spaces").glob("*/app.py"))]
+                                                                  for p in (ROOT / "spaces").glob("*/app.py")),
+    *(f"training/{name}.py" for name in TRAINERS),
+    *(str(p.relative_to(ROOT)) for p in (ROOT / "training" / "tasks").glob("*.py"))]
 _WORDS = re.compile(r"[A-Za-z]{2,}[,:;.]? [A-Za-z]{2,}[,:;.]? [A-Za-z]{2,}")  # three words: a sentence, not a name
 _NOT_SHOWN = {"js", "css", "head", "api_name", "elem_id", "elem_classes", "api_description", "key", "format"}
 _CODE_ONLY = {"print", "debug", "info", "warning", "error", "exception", "compile", "search", "match", "sub",
               "fullmatch", "findall", "startswith", "endswith", "split", "replace", "Path", "add_argument",
               "ArgumentParser", "add_parser"}  # calls whose string arguments a page never shows
+_KEYED = {"opt"}  # calls whose strings are the English of keys (a config field's help and label: the form area)
 _BUG_ERRORS = {"KeyError", "ValueError", "TypeError", "RuntimeError", "AssertionError", "NotImplementedError",
                "AttributeError", "LookupError", "OSError", "FileNotFoundError"}
 
@@ -208,11 +215,15 @@ def english_literals(path) -> list[tuple[int, str]]:
             name = ast.unparse(node.func)
             if name.split(".")[-1] in _BUG_ERRORS | _CODE_ONLY and not name.startswith("gr."):
                 skip |= {id(n) for a in node.args for n in ast.walk(a)}
+            if name in _KEYED:
+                skip |= {id(n) for a in [*node.args, *(kw.value for kw in node.keywords)] for n in ast.walk(a)}
             for kw in node.keywords:
                 if kw.arg in _NOT_SHOWN:
                     skip |= {id(n) for n in ast.walk(kw.value)}
         if isinstance(node, ast.Assign) and any(isinstance(n, ast.Name) and n.id.endswith(("_JS", "_CSS"))
                                                 for n in node.targets):  # a script or a style sheet
+            skip |= {id(n) for n in ast.walk(node.value)}
+        if isinstance(node, ast.Assign) and _marked(lines, node.lineno):  # a marked constant: all of its value
             skip |= {id(n) for n in ast.walk(node.value)}
         if isinstance(node, ast.Raise) and node.exc is not None:
             exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc

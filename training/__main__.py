@@ -108,7 +108,8 @@ def cli_message(e: Exception, cls: type) -> str:
 
     if not isinstance(e, ConfigError):
         return str(e)
-    return f"--{e.field.replace('_', '-')}: {str(e).removeprefix(field_label(cls, e.field) + ': ')}"
+    label = field_label(cls, e.field)
+    return f"--{e.field.replace('_', '-')}: {str(e).removeprefix(label + ': ').removeprefix(label + '：')}"
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from common.i18n import t
 from hub.client import local_path
 
 from .config import to_dict
@@ -39,7 +40,7 @@ def base_folder(cfg: BertConfig) -> tuple[Path, str]:
     try:
         return pull(cfg.base, resolve_hub(cfg.hub)), cfg.base
     except HubActionError as e:
-        raise TrainingError(f"base model {cfg.base}: {e}") from None
+        raise TrainingError(t("trainer.base_model_error", spec=cfg.base, reason=e)) from None
 
 
 def load_data(cfg: BertConfig) -> TextData:
@@ -130,16 +131,18 @@ def build_task(cfg: BertConfig) -> TaskSpec:
             model = head.from_pretrained(str(folder), num_labels=len(labels), id2label=dict(enumerate(labels)),
                                          label2id=label_ids, ignore_mismatched_sizes=True)
     except (OSError, ValueError, RuntimeError) as e:
-        raise TrainingError(f"cannot load {base_name}: {str(e).splitlines()[0]}") from None
+        raise TrainingError(t("trainer.cannot_load", spec=base_name, reason=str(e).splitlines()[0])) from None
     mean_pooled = cfg.task == "sequence" and model.config.model_type == "bert" and pools_by_mean(folder)
     if mean_pooled:
         add_mean_pooling_layer(model)
+        # i18n: not shown (a log line)
         notes.append(f"{base_name} was trained to be read by mean pooling: one more encoder layer averages its "
                      f"tokens for the classifier ({model.config.num_hidden_layers} layers now)")
     train_ds = encode(tok, data.train, cfg.task, label_ids, cfg.max_length)
     val_ds = encode(tok, data.val, cfg.task, label_ids, cfg.max_length)
     epochs = cfg.epochs or auto_epochs(len(train_ds), cfg.batch_size)
     if not cfg.epochs:
+        # i18n: not shown (a log line)
         notes.append(f"epochs: {epochs} (auto: at least 3 passes and {MIN_STEPS} optimizer steps)")
     if cfg.task == "mlm":
         collate = transformers.DataCollatorForLanguageModeling(tok, mlm_probability=cfg.mlm_probability)
@@ -153,6 +156,7 @@ def build_task(cfg: BertConfig) -> TaskSpec:
         majority = max(set(train_tags), key=train_tags.count)
         val_tags = [t for r in data.val for t in (r["label"] if cfg.task == "token" else [r["label"]])]
         baseline = val_tags.count(majority) / max(1, len(val_tags))
+        # i18n: not shown (a log line)
         notes.append(f"majority-class baseline on validation: {baseline:.3f} (always '{majority}')")
 
     if mean_pooled:  # (a resumed run then loads its checkpoint over it)
@@ -207,7 +211,6 @@ def build_task(cfg: BertConfig) -> TaskSpec:
         return {**metrics, "majority_baseline": baseline, "loss": mean_loss}
 
     def save(m, out: Path, metrics: dict[str, float]) -> None:
-        from common.i18n import t
         from hub.card import CardInfo, write_card
 
         m.save_pretrained(out)
@@ -229,11 +232,13 @@ def build_task(cfg: BertConfig) -> TaskSpec:
                      if data.name in BUILTIN else data.name)
         summary = (t("card.bert_summary", **facts) if cfg.task == "mlm"
                    else t("card.bert_summary_labels", labels=", ".join(labels), **facts))
+        # i18n: kept (code)
         hint = '  # aggregation_strategy="simple" groups word pieces' if cfg.task == "token" else ""
+        # i18n: kept (code)
         example = {"sequence": "clf({\"text\": \"The food was superb.\", \"text_pair\": \"The food was awful.\"})"
-                               if pair else "clf(\"The service was superb.\")",
-                   "token": "clf(\"Alice moved from Paris to Vienna.\")",
-                   "mlm": f"clf(\"Paris is the {tok.mask_token} of France.\")"}[cfg.task]
+                               if pair else "clf(\"The service was superb.\")",  # i18n: kept (code)
+                   "token": "clf(\"Alice moved from Paris to Vienna.\")",  # i18n: kept (code)
+                   "mlm": f"clf(\"Paris is the {tok.mask_token} of France.\")"}[cfg.task]  # i18n: kept (code)
         write_card(out, CardInfo(
             repo_id=repo, title=t("card.bert_title", base=Path(base_name).name, data=data.name),
             summary=summary,
@@ -242,6 +247,7 @@ def build_task(cfg: BertConfig) -> TaskSpec:
             datasets=[] if Path(cfg.dataset).exists() or cfg.dataset in BUILTIN else [cfg.dataset],
             dataset_name=data.name, metrics=metrics,
             training=to_dict(cfg),
+            # i18n: kept (code)
             usage=(f"from transformers import pipeline\nclf = pipeline(\"{pipeline_tag}\", model=\"{repo}\"){hint}\n"
                    f"print({example})")))
 
@@ -280,6 +286,7 @@ def linear_probe_head(model: Any, train_ds: Any, collate: Any, seed: int) -> str
     model.train()
     with torch.no_grad():
         hits = float((model.classifier(model.bert.pooler(x)).argmax(-1) == y).float().mean())
+    # i18n: not shown (a log line)
     return f"head fitted to the frozen encoder first (linear probe, {PROBE_STEPS} steps: {hits:.0%} of the " \
            f"training rows right), then everything is fine-tuned"
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.i18n import t
 from hub.client import local_path
 
 from .config import TrainingError
@@ -23,16 +24,22 @@ MAX_CORPUS_BYTES = 50 * 1024**2  # a language model's corpus is read whole into 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 # ------------------------------------------------------------ built-in samples
+# The samples are English data the models read, not the page's words: every language trains on the same rows.
+# i18n: kept (sample data)
 _POS = {"train": "great excellent wonderful delightful fantastic lovely brilliant enjoyable charming impressive "
                  "pleasant outstanding terrific superb".split(),
         "val": "amazing splendid fabulous magnificent exquisite marvelous".split()}
+# i18n: kept (sample data)
 _NEG = {"train": "terrible awful horrible dreadful boring disappointing poor lousy mediocre unpleasant dull annoying "
                  "bland miserable".split(),
         "val": "atrocious abysmal dismal tedious appalling pathetic".split()}
+# i18n: kept (sample data)
 _SUBJECTS = ("the movie", "the food", "the service", "this book", "the hotel room", "the concert", "the staff",
              "our trip", "the camera", "the game", "the story", "the coffee", "the museum", "the lecture",
              "the new album", "the pizza", "the flight", "the show")
+# i18n: kept (sample data)
 _NEGATED = ("{S} was not {a}.", "I would not call {s} {a}.", "{S} was far from {a}.")  # flip the label
+# i18n: kept (sample data)
 _TEMPLATES = ("{S} was {a}.", "I thought {s} was {a}.", "Honestly, {s} was {a}.", "{S} turned out to be {a}.",
               "Everything about {s} felt {a}.", "We found {s} {a}.", "In my opinion {s} is {a}.",
               "My friends said {s} was {a}, and they were right.")
@@ -40,17 +47,21 @@ _TEMPLATES = ("{S} was {a}.", "I thought {s} was {a}.", "Honestly, {s} was {a}."
 _PEOPLE = {"train": ["Alice Johnson", "Bob", "Maria Garcia", "Chen Wei", "Fatima", "John Smith", "Emma", "Liam Brown",
                      "Olivia", "Noah Wilson", "Sofia Rossi", "Lucas"],
            "val": ["Hannah Schmidt", "Kenji Tanaka", "Amara", "Diego Lopez", "Ingrid", "Ravi Patel"]}
+# i18n: kept (sample data)
 _PLACES = {"train": ["Paris", "New York", "Berlin", "Tokyo", "Cairo", "Sydney", "Toronto", "Madrid", "Rio de Janeiro",
                      "Mumbai", "Oslo", "Lima"],
            "val": ["Nairobi", "Buenos Aires", "Vienna", "Seoul", "Hong Kong", "Dublin"]}
+# i18n: kept (sample data)
 _ORGS = {"train": ["Google", "the United Nations", "Siemens", "Toyota", "Oxford University", "the Red Cross",
                    "Microsoft", "Deutsche Bank", "Nestle", "NASA"],
          "val": ["Samsung", "the World Bank", "Harvard University", "Airbus", "UNICEF", "Volvo"]}
+# i18n: kept (sample data)
 _SENTENCES = ("{PER} flew from {LOC} to {LOC2} on Monday .", "{PER} joined {ORG} in {LOC} last year .",
               "{ORG} opened a new office in {LOC} .", "Yesterday {PER} met {PER2} at the {ORG} headquarters .",
               "{PER} works for {ORG} .", "After the meeting in {LOC} , {PER} called {PER2} .",
               "{ORG} and {ORG2} signed a deal in {LOC} .", "{PER} moved to {LOC} to study .")
 
+# i18n: not shown (the tab shows its own words: bert.*)
 BUILTIN = {
     "sentiment": "movie/food/product reviews, positive or negative, some negated (one sentence)",
     "sentiment-pairs": "two reviews: does the second agree with the first, contradict it, or talk about "
@@ -87,10 +98,10 @@ def builtin_sample(name: str, seed: int = 0) -> TextData:
             for i in range(n):
                 label = i % 2
                 if rng.random() < 0.2:  # a negated opposite: "not awful" is positive; word-spotting fails here
-                    t = rng.choice(_NEGATED)
+                    template = rng.choice(_NEGATED)
                     subject = rng.choice(_SUBJECTS)
-                    text = t.format(S=subject[0].upper() + subject[1:], s=subject,
-                                    a=rng.choice((_POS, _NEG)[label][split]))
+                    text = template.format(S=subject[0].upper() + subject[1:], s=subject,
+                                           a=rng.choice((_POS, _NEG)[label][split]))
                 else:
                     text = _review(rng, rng.choice(_SUBJECTS), rng.choice((_NEG, _POS)[label][split]))
                 rows.append({"text": text, "label": ("negative", "positive")[label]})
@@ -135,7 +146,7 @@ def builtin_sample(name: str, seed: int = 0) -> TextData:
                 rows.append({"text": words, "label": word_tags})
             splits[split] = rows
         return TextData("token", splits["train"], splits["val"], tags, name)
-    raise TrainingError(f"no built-in sample {name!r}; choose one of {', '.join(BUILTIN)}")
+    raise TrainingError(t("trainer.no_builtin_sample", name=name, choices=", ".join(BUILTIN)))
 
 
 # ------------------------------------------------------------------ user data
@@ -156,9 +167,9 @@ def read_table(spec: str, hub_spec: str, nrows: int | None = None):
     path = local_path(spec)
     if path.is_file():
         if path.stat().st_size == 0:
-            raise TrainingError(f"{path.name} is empty")
+            raise TrainingError(t("trainer.file_empty", name=path.name))
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise TrainingError(f"{path.name} is over {MAX_FILE_BYTES // 1024**2} MB")
+            raise TrainingError(t("trainer.file_too_big", name=path.name, mb=MAX_FILE_BYTES // 1024**2))
         suffix = path.suffix.lower()
         try:
             if suffix in (".csv", ".tsv", ".txt"):
@@ -168,28 +179,27 @@ def read_table(spec: str, hub_spec: str, nrows: int | None = None):
                 lines = suffix == ".jsonl"
                 df = pd.read_json(path, lines=lines, dtype=False, nrows=nrows if lines else None)
             else:
-                raise TrainingError(f"{path.name}: give a .csv, .tsv, .jsonl or .json file")
+                raise TrainingError(t("trainer.table_kind", name=path.name))
         except TrainingError:
             raise
         except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
-            raise TrainingError(f"{path.name} is not a readable {suffix[1:].upper()} file: "
-                                f"{str(e).splitlines()[0]}") from None
+            raise TrainingError(t("trainer.table_unreadable", name=path.name, kind=suffix[1:].upper(),
+                                  reason=str(e).splitlines()[0])) from None
         return df
     if path.exists() or not _REPO_ID.match(spec):
-        raise TrainingError(f"no dataset {spec!r}: give a built-in sample ({', '.join(BUILTIN)}), a .csv/.tsv/.jsonl "
-                            f"file or a dataset repo id (namespace/name)")
+        raise TrainingError(t("trainer.no_table_dataset", spec=spec, choices=", ".join(BUILTIN)))
     from hub.client import HubActionError, pull, resolve_hub
 
     try:
         folder = pull(spec, resolve_hub(hub_spec), repo_type="dataset")
     except HubActionError as e:
-        raise TrainingError(f"dataset {spec}: {e}") from None
+        raise TrainingError(t("trainer.dataset_error", spec=spec, reason=e)) from None
     import datasets
 
     try:
         ds = datasets.load_dataset(str(folder), split="train")
     except Exception as e:  # datasets raises many kinds; all mean "cannot read it"
-        raise TrainingError(f"dataset {spec} is not readable by datasets: {str(e).splitlines()[0]}") from None
+        raise TrainingError(t("trainer.dataset_unreadable", spec=spec, reason=str(e).splitlines()[0])) from None
     df = ds.to_pandas()
     for col, feat in ds.features.items():
         if isinstance(feat, datasets.ClassLabel):
@@ -210,11 +220,11 @@ def table_columns(path: str | Path) -> list[str]:
 def _pick(columns: list[str], wanted: str, candidates: tuple[str, ...], what: str, required: bool = True) -> str | None:
     if wanted:
         if wanted not in columns:
-            raise TrainingError(f"there is no column {wanted!r} for the {what}; the columns are {', '.join(columns)}")
+            raise TrainingError(t("trainer.no_such_column", column=wanted, what=what, columns=", ".join(columns)))
         return wanted
     found = next((c for c in candidates if c in columns), None)
     if found is None and required:
-        raise TrainingError(f"which column holds the {what}? Name it (the columns are {', '.join(columns)})")
+        raise TrainingError(t("trainer.which_column", what=what, columns=", ".join(columns)))
     return found
 
 
@@ -224,16 +234,16 @@ def _words(value: Any, row: int) -> list[str]:
     try:
         return [str(v) for v in value]
     except TypeError:
-        raise TrainingError(f"row {row}: expected a list of words or a space-separated string, got {value!r}") from None
+        raise TrainingError(t("trainer.not_words", row=row, value=value)) from None
 
 
 def pick_columns(columns: list[str], kind: str, *, text_column: str = "", pair_column: str = "",
                  label_column: str = "") -> tuple[str, str, str | None]:
     """(text, label, pair or None) columns of a table for the task ``kind`` ("sequence" or "token"): the ones
     named, or guessed from the usual names."""
-    text_col = _pick(columns, text_column, TEXT_COLUMNS, "text")
-    label_col = _pick(columns, label_column, LABEL_COLUMNS, "labels")
-    pair_col = _pick(columns, pair_column, PAIR_COLUMNS, "second sentence", required=False) if kind == "sequence" \
+    text_col = _pick(columns, text_column, TEXT_COLUMNS, t("trainer.what_text"))
+    label_col = _pick(columns, label_column, LABEL_COLUMNS, t("trainer.what_labels"))
+    pair_col = _pick(columns, pair_column, PAIR_COLUMNS, t("trainer.what_pair"), required=False) if kind == "sequence" \
         else None
     return text_col, label_col, pair_col  # type: ignore[return-value]
 
@@ -250,7 +260,7 @@ def table_data(spec: str, kind: str, hub_spec: str, *, text_column: str = "", pa
         if kind == "token":
             words, tags = _words(text, i), _words(label, i)
             if len(words) != len(tags):
-                raise TrainingError(f"row {i}: {len(words)} words but {len(tags)} tags; each word needs one tag")
+                raise TrainingError(t("trainer.words_and_tags", row=i, words=len(words), tags=len(tags)))
             if words:
                 rows.append({"text": words, "label": tags})
             continue
@@ -260,16 +270,15 @@ def table_data(spec: str, kind: str, hub_spec: str, *, text_column: str = "", pa
         if pair_col:
             pair = rec[pair_col]
             if not isinstance(pair, str) or not pair.strip():
-                raise TrainingError(f"row {i}: the text has no second sentence in column {pair_col!r}")
+                raise TrainingError(t("trainer.no_second_sentence", row=i, column=pair_col))
             row["text_pair"] = pair
         rows.append(row)
-    notes = [f"skipped {len(df) - len(rows)} rows with empty text"] if len(rows) < len(df) else []
+    notes = [t("trainer.skipped_empty_rows", count=len(df) - len(rows))] if len(rows) < len(df) else []
     if len(rows) < 4:
-        raise TrainingError(f"only {len(rows)} usable rows: a train/validation split needs more")
+        raise TrainingError(t("trainer.too_few_rows", count=len(rows)))
     labels = sorted({t for r in rows for t in (r["label"] if kind == "token" else [r["label"]])})
     if len(labels) < 2:
-        raise TrainingError(f"the label column {label_col!r} holds one class ({labels[0]!r}): a classifier needs "
-                            f"at least two")
+        raise TrainingError(t("trainer.one_label", column=label_col, label=labels[0]))
     rng = random.Random(seed)
     rng.shuffle(rows)
     n_val = max(1, int(len(rows) * val_split))
@@ -282,14 +291,14 @@ def check_text_file(path: str | Path) -> None:
     """A corpus file's size and encoding (its first megabyte): the cheap check of an upload."""
     path = Path(path)
     if path.stat().st_size > MAX_CORPUS_BYTES:
-        raise TrainingError(f"{path.name} is over {MAX_CORPUS_BYTES // 1024**2} MB")
+        raise TrainingError(t("trainer.file_too_big", name=path.name, mb=MAX_CORPUS_BYTES // 1024**2))
     with path.open("rb") as f:
         head = f.read(1 << 20)
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as e:
-        if e.reason != "unexpected end of data" or len(head) < 1 << 20:  # (a character cut at the 1 MB mark)
-            raise TrainingError(f"{path.name} is not UTF-8 text") from None
+        if e.reason != "unexpected end of data" or len(head) < 1 << 20:  # i18n: not shown (a character cut at the 1 MB mark)
+            raise TrainingError(t("trainer.not_utf8", name=path.name)) from None
 
 
 def keep_upload(path: str | Path, uploads_dir: str | Path) -> Path:
@@ -300,7 +309,7 @@ def keep_upload(path: str | Path, uploads_dir: str | Path) -> Path:
 
     src = Path(path)
     if src.stat().st_size > MAX_FILE_BYTES:
-        raise TrainingError(f"{src.name} is over {MAX_FILE_BYTES // 1024**2} MB")
+        raise TrainingError(t("trainer.file_too_big", name=src.name, mb=MAX_FILE_BYTES // 1024**2))
     h = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
     name = re.sub(r"[^A-Za-z0-9._-]", "_", src.name)[-80:] or "data.csv"
     dest = Path(uploads_dir) / h / name

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
+from common.i18n import t
 from hub_models.adapters import timm_arch
 from hub_models.catalog import CLASSIFIERS
 from hub_models.classification import create_model
@@ -37,7 +38,7 @@ def load_digits_tensors(image_size: int) -> tuple[torch.Tensor, torch.Tensor, li
 
 def split(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     if not 0 < val_fraction < 1:
-        raise TrainingError(f"--val-split must be between 0 and 1, got {val_fraction}")
+        raise TrainingError(t("trainer.val_split", value=val_fraction))
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_val = max(1, int(n * val_fraction))
     return perm[n_val:], perm[:n_val]
@@ -83,7 +84,7 @@ def _make_model(cfg: ClassificationConfig, x: torch.Tensor, train_idx: torch.Ten
         try:
             return create_timm(arch, init_from=init, **geometry)
         except (ValueError, RuntimeError) as e:
-            raise TrainingError(f"cannot build {cfg.model}: {str(e).splitlines()[0]}") from None
+            raise TrainingError(t("trainer.cannot_build", model=cfg.model, reason=str(e).splitlines()[0])) from None
     return create_model(cfg.model, **geometry)
 
 
@@ -97,7 +98,7 @@ def labelled_images(cfg: ClassificationConfig, size: int) -> tuple[torch.Tensor,
 
         x, y, labels, warnings = load_dataset_spec(cfg.dataset, size, cfg.hub)
     if len(x) < 4:
-        raise TrainingError(f"only {len(x)} usable images: a train/validation split needs more")
+        raise TrainingError(t("trainer.too_few_images", count=len(x)))
     if cfg.dry_run:
         x, y = x[:32], y[:32]
     return x, y, labels, warnings
@@ -122,8 +123,9 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
         try:
             info = checkpoint_info(init)
         except (OSError, ValueError, KeyError):
-            raise TrainingError(f"{cfg.init_from} is not a timm model (no timm config.json)") from None
+            raise TrainingError(t("trainer.not_timm", spec=cfg.init_from)) from None
         if info["arch"] != arch:
+            # i18n: not shown (a log line)
             notes.append(f"architecture taken from {cfg.init_from}: {info['arch']} (not {arch})")
         default_size = info["image_size"]
     elif arch is not None:
@@ -175,7 +177,6 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
                 "loss": total_loss / max(1, n)}
 
     def save(m: torch.nn.Module, folder: Path, metrics: dict[str, float]) -> None:
-        from common.i18n import t
         from hub.card import CardInfo, write_card
 
         m.save_pretrained(folder)
@@ -192,12 +193,13 @@ def build_task(cfg: ClassificationConfig) -> TaskSpec:
                      data=data_name, size=size, classes=len(labels)))
         if timm_arch(cfg.model) is not None:
             library, usage = "timm", (
+                # i18n: kept (code)
                 f"import timm\nmodel = timm.create_model(\"hf-hub:{repo}\", pretrained=True).eval()\n"
                 f"cfg = timm.data.resolve_data_config({{}}, model=model)  # input size, mean, std\n"
                 f"logits = model(timm.data.create_transform(**cfg)(image).unsqueeze(0))")
         else:
             library, usage = "pytorch", (
-                f"from hub_models.classification import {type(m).__name__}\n"
+                f"from hub_models.classification import {type(m).__name__}\n"  # i18n: kept (code)
                 f"model = {type(m).__name__}.from_pretrained(\"{repo}\")  # or a local folder\n"
                 f"logits = model(images)  # (B, {m.in_channels}, {size}, {size}), normalised with "
                 f"model.mean / model.std")

@@ -85,21 +85,25 @@ class TrainConfig:
     def validate(self, deep: bool = True) -> None:
         """Each field's type, choices and bounds, then ``check()`` (and ``check_deep()``): the same verdict in
         the web process (before a job starts, next to the field) and in the trainer."""
+        from common.i18n import t
+
         hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):
             value, meta, kind = getattr(self, f.name), f.metadata, hints[f.name]
+            label = shown_label(type(self), f)
             if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise ConfigError(f.name, f"{label_of(f)}: a number, not {value!r}")
+                raise ConfigError(f.name, t("trainer.config_number", label=label, value=value))
             if kind is int and value != int(value):
-                raise ConfigError(f.name, f"{label_of(f)}: a whole number, not {value}")
+                raise ConfigError(f.name, t("trainer.config_whole_number", label=label, value=value))
             if kind is str and not isinstance(value, str):
-                raise ConfigError(f.name, f"{label_of(f)}: text, not {value!r}")
+                raise ConfigError(f.name, t("trainer.config_text", label=label, value=value))
             if (choices := meta.get("choices")) and value not in choices:
-                raise ConfigError(f.name, f"{label_of(f)}: one of {', '.join(map(str, choices))}, not {value!r}")
+                raise ConfigError(f.name, t("trainer.config_choice", label=label, choices=", ".join(map(str, choices)),
+                                            value=value))
             if meta.get("min") is not None and value < meta["min"]:
-                raise ConfigError(f.name, f"{label_of(f)}: at least {meta['min']:g}, not {value:g}")
+                raise ConfigError(f.name, t("trainer.config_min", label=label, min=meta["min"], value=value))
             if meta.get("max") is not None and value > meta["max"]:
-                raise ConfigError(f.name, f"{label_of(f)}: at most {meta['max']:g}, not {value:g}")
+                raise ConfigError(f.name, t("trainer.config_max", label=label, max=meta["max"], value=value))
         self.check()
         if deep:
             self.check_deep()
@@ -110,9 +114,17 @@ def label_of(f: dataclasses.Field) -> str:
     return f.metadata.get("label") or f.name.replace("_", " ").capitalize()
 
 
+def shown_label(cls: type, f: dataclasses.Field) -> str:
+    """The field's label in the reader's language (its form key's text; English where the task has no key)."""
+    from common.i18n import form_key, t
+
+    key = form_key(cls, f.name)
+    return t(key) if key else label_of(f)
+
+
 def field_label(cls: type, name: str) -> str:
-    """The form's label of field ``name`` of config class ``cls``."""
-    return label_of(next(f for f in dataclasses.fields(cls) if f.name == name))
+    """The form's label of field ``name`` of config class ``cls``, in the reader's language."""
+    return shown_label(cls, next(f for f in dataclasses.fields(cls) if f.name == name))
 
 
 def _arg_type(tp: Any) -> Any:

@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 
 import torch
 
+from common.i18n import t
 from hub.client import local_path
 
 from .engine import TrainingError
@@ -35,22 +36,22 @@ def safe_extract(zip_path: str | Path, dest: str | Path) -> Path:
     try:
         zf = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError) as e:
-        raise TrainingError(f"not a readable zip file: {e}") from None
+        raise TrainingError(t("trainer.zip_unreadable", reason=e)) from None
     with zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
         if not infos:
-            raise TrainingError("the zip is empty")
+            raise TrainingError(t("trainer.zip_empty"))
         if len(infos) > MAX_FILES:
-            raise TrainingError(f"the zip holds {len(infos)} files; the limit is {MAX_FILES}")
+            raise TrainingError(t("trainer.zip_too_many", count=len(infos), limit=MAX_FILES))
         if sum(i.file_size for i in infos) > MAX_BYTES:
-            raise TrainingError(f"the zip unpacks to more than {MAX_BYTES // 1024**3} GB")
+            raise TrainingError(t("trainer.zip_too_big", gb=MAX_BYTES // 1024**3))
         for info in infos:
             name = info.filename
             parts = PurePosixPath(name).parts
             if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or "\\" in name or ".." in parts:
-                raise TrainingError(f"the zip holds an unsafe path {name!r} (absolute or with '..'); refused")
+                raise TrainingError(t("trainer.zip_unsafe_path", name=name))
             if stat.S_ISLNK(info.external_attr >> 16):
-                raise TrainingError(f"the zip holds a symbolic link {name!r}; refused")
+                raise TrainingError(t("trainer.zip_symlink", name=name))
         if dest.exists():
             return dest
         tmp = dest.with_name(dest.name + ".partial")
@@ -60,13 +61,13 @@ def safe_extract(zip_path: str | Path, dest: str | Path) -> Path:
             for info in infos:
                 target = tmp.joinpath(*PurePosixPath(info.filename).parts)
                 if not target.resolve().is_relative_to(tmp.resolve()):
-                    raise TrainingError(f"the zip holds an unsafe path {info.filename!r}; refused")
+                    raise TrainingError(t("trainer.zip_unsafe_target", name=info.filename))
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, open(target, "wb") as out:
                     shutil.copyfileobj(src, out, 1 << 20)
         except (zipfile.BadZipFile, OSError, EOFError) as e:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise TrainingError(f"the zip is damaged: {e}") from None
+            raise TrainingError(t("trainer.zip_damaged", reason=e)) from None
         except TrainingError:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -94,7 +95,7 @@ def require_images(folder: str, minimum: int, why: str = "") -> str:
     """``folder`` if it holds at least ``minimum`` images; else a TrainingError saying how many it has."""
     n = len(image_files(folder))
     if n < minimum:
-        raise TrainingError(f"{n} images in the zip; give at least {minimum}{why}")
+        raise TrainingError(t("trainer.zip_too_few_images", count=n, minimum=minimum, why=why))
     return folder
 
 
@@ -102,7 +103,7 @@ def find_class_folders(root: str | Path) -> tuple[Path, list[Path]]:
     """(dataset root, class folders) of a one-folder-per-class tree; descends a single wrapper folder."""
     root = Path(root)
     if not root.is_dir():
-        raise TrainingError(f"{root} is not a folder")
+        raise TrainingError(t("trainer.not_a_folder", path=root))
 
     def subdirs(p: Path) -> list[Path]:
         return sorted(d for d in p.iterdir() if d.is_dir() and not d.name.startswith((".", "__MACOSX")))
@@ -118,10 +119,9 @@ def find_class_folders(root: str | Path) -> tuple[Path, list[Path]]:
             continue
         break
     if not classes:
-        raise TrainingError("no class folders found: put the images of each class in a folder of its own "
-                            "(e.g. cats/1.jpg, dogs/2.jpg)")
+        raise TrainingError(t("trainer.no_class_folders"))
     if len(classes) == 1:
-        raise TrainingError(f"only one class folder ({classes[0].name}): a classifier needs at least two")
+        raise TrainingError(t("trainer.one_class_folder", name=classes[0].name))
     return root, classes
 
 
@@ -139,13 +139,13 @@ def load_image_folder(root: str | Path, image_size: int) -> tuple[torch.Tensor, 
         try:
             img = load_image(f, channels=channels).resize((image_size, image_size))
         except InputError as e:
-            warnings.append(f"skipped {f.relative_to(classes[label].parent)}: {e}")
+            warnings.append(t("trainer.skipped_file", name=f.relative_to(classes[label].parent), reason=e))
             continue
         xs.append(image_to_tensor(img))
         ys.append(label)
     counts = torch.bincount(torch.tensor(ys, dtype=torch.long), minlength=len(classes)) if ys else None
     if counts is None or (counts > 0).sum() < 2:
-        raise TrainingError("fewer than two classes have readable images" +
+        raise TrainingError(t("trainer.too_few_classes") +
                             (f" ({warnings[0]}...)" if warnings else ""))
     return torch.stack(xs).float() / 255, torch.tensor(ys), [d.name for d in classes], warnings
 
@@ -169,7 +169,7 @@ def load_dataset_spec(spec: str, image_size: int, hub: str) -> tuple[torch.Tenso
         return load_image_folder(safe_extract(path, path.with_suffix("")), image_size)
     if _REPO_ID.match(spec):
         return load_hub_dataset(spec, image_size, hub)
-    raise TrainingError(f"no dataset {spec!r}: give 'digits', a folder, a .zip or a dataset repo id (namespace/name)")
+    raise TrainingError(t("trainer.no_dataset", spec=spec, builtin="digits"))
 
 
 def dataset_folder(spec: str, hub: str, builtin: str) -> Path:
@@ -186,9 +186,8 @@ def dataset_folder(spec: str, hub: str, builtin: str) -> Path:
         try:
             return pull(spec, resolve_hub(hub), repo_type="dataset")
         except HubActionError as e:
-            raise TrainingError(f"dataset {spec}: {e}") from None
-    raise TrainingError(f"no dataset {spec!r}: give {builtin!r}, a folder, a .zip or a dataset repo id "
-                        "(namespace/name)")
+            raise TrainingError(t("trainer.dataset_error", spec=spec, reason=e)) from None
+    raise TrainingError(t("trainer.no_dataset", spec=spec, builtin=builtin))
 
 
 def load_hub_dataset(repo_id: str, image_size: int, hub_spec: str):
@@ -203,13 +202,11 @@ def load_hub_dataset(repo_id: str, image_size: int, hub_spec: str):
     try:
         ds = datasets.load_dataset(str(folder), split="train")
     except Exception as e:
-        raise TrainingError(f"dataset {repo_id} is neither one folder per class nor readable by datasets: "
-                            f"{str(e).splitlines()[0]}") from None
+        raise TrainingError(t("trainer.dataset_not_images", spec=repo_id, reason=str(e).splitlines()[0])) from None
     image_col = next((k for k, f in ds.features.items() if isinstance(f, datasets.Image)), None)
     label_col = next((k for k, f in ds.features.items() if isinstance(f, datasets.ClassLabel)), None)
     if image_col is None or label_col is None:
-        raise TrainingError(f"dataset {repo_id} needs an image column and a class-label column; "
-                            f"it has {', '.join(ds.features)}")
+        raise TrainingError(t("trainer.dataset_needs_columns", spec=repo_id, columns=", ".join(ds.features)))
     names = ds.features[label_col].names
     channels = 1 if ds[0][image_col].mode in ("1", "L") else 3
     from hub_models.inference import image_to_tensor, load_image

@@ -78,6 +78,7 @@ def prediction_picture(model, data, n: int = 8, score: float = 0.4):
 
 
 def build_task(cfg: DetectionConfig) -> TaskSpec:
+    from common.i18n import t
     from hub_models.detection import TransformersDetector, create_detector, load_transformers_detector
 
     from .detection_data import collate
@@ -86,7 +87,7 @@ def build_task(cfg: DetectionConfig) -> TaskSpec:
     labels = train_data.labels
     torch.manual_seed(cfg.seed)
     model, tuned = vision_start(cfg, lambda: create_detector(cfg.model, len(labels), labels, cfg.image_size),
-                                "ForObjectDetection", load_transformers_detector, labels, "an object detector")
+                                "ForObjectDetection", load_transformers_detector, labels, t("trainer.what_detector"))
     foreign = isinstance(model, TransformersDetector)
     name = model.net.config.model_type if foreign else cfg.model
     counts = torch.bincount(torch.cat([t["labels"] for t in train_data.targets]), minlength=len(labels))
@@ -108,10 +109,10 @@ def build_task(cfg: DetectionConfig) -> TaskSpec:
         m.eval()
         dets, targets = [], []
         for images, tgts in loader:
-            for c, t in zip(accelerator.unwrap_model(m).candidates(images), tgts):
+            for c, target in zip(accelerator.unwrap_model(m).candidates(images), tgts):
                 keep = filter_candidates(c, 0.0, EVAL_IOU)[:100]
                 dets.append({k: v[keep].cpu() for k, v in c.items()})
-                targets.append({k: v.cpu() for k, v in t.items()})
+                targets.append({k: v.cpu() for k, v in target.items()})
         m.train()
         metrics = detection_metrics(dets, targets, len(labels))
         evaluate.per_class = {labels[int(k.rsplit("_", 1)[1])]: v  # type: ignore[attr-defined]
@@ -119,7 +120,6 @@ def build_task(cfg: DetectionConfig) -> TaskSpec:
         return {"map50": metrics["map50"], "map": metrics["map"]}
 
     def save(m, folder: Path, metrics: dict[str, float]) -> None:
-        from common.i18n import t
         from hub.card import CardInfo, write_card
 
         m.save_pretrained(folder)
@@ -153,11 +153,11 @@ def build_task(cfg: DetectionConfig) -> TaskSpec:
             datasets=[] if Path(cfg.dataset).exists() or cfg.dataset == BUILTIN else [cfg.dataset],
             dataset_name=data_name, metrics=metrics,
             training=to_dict(cfg),
-            usage=(f"from transformers import pipeline\n"
+            usage=(f"from transformers import pipeline\n"  # i18n: kept (code)
                    f"detector = pipeline(\"object-detection\", model=\"{repo}\")  # or a local folder\n"
                    f"detector(\"photo.jpg\")  # [{{'score': ..., 'label': ..., 'box': {{'xmin': ...}}}}, ...]"
                    if foreign else
-                   f"from hub_models.detection import {cls}, filter_candidates\n"
+                   f"from hub_models.detection import {cls}, filter_candidates\n"  # i18n: kept (code)
                    f"model = {cls}.from_pretrained(\"{repo}\").eval()  # or a local folder\n"
                    f"cands = model.candidates(images)  # images: (B, 3, {cfg.image_size}, {cfg.image_size}) in [0, 1]\n"
                    f"keep = filter_candidates(cands[0], score_threshold=0.5, iou_threshold=0.5)\n"

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from common.i18n import t
+
 from .config import TrainingError
 from .data import IMAGE_EXTS
 
@@ -63,12 +65,12 @@ def _clean_box(box: list[float], w: int, h: int) -> tuple[list[float] | None, st
     """The box clipped to the image, or None with the reason it cannot be used."""
     x1, y1, x2, y2 = box
     if not all(map(lambda v: v == v and abs(v) != float("inf"), box)):
-        return None, "has a coordinate that is not a number"
+        return None, t("trainer.box_not_a_number")
     if x2 <= x1 or y2 <= y1:
-        return None, "has zero area"
+        return None, t("trainer.box_zero_area")
     c = [max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2)]
     if c[2] - c[0] < 1 or c[3] - c[1] < 1:
-        return None, "lies outside the image"
+        return None, t("trainer.box_outside")
     return c, ""
 
 
@@ -104,10 +106,10 @@ def read_coco(json_path: Path, data_root: Path | None = None) -> tuple[list[Reco
         data = json.loads(json_path.read_text())
         images, anns, cats = data["images"], data.get("annotations", []), data["categories"]
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise TrainingError(f"{json_path.name} is not a COCO annotation file ({type(e).__name__}: "
-                            f"{str(e).splitlines()[0] if str(e) else 'missing images or categories'})") from None
+        raise TrainingError(t("trainer.not_coco", name=json_path.name, error=type(e).__name__,
+                              reason=str(e).splitlines()[0] if str(e) else t("trainer.coco_missing"))) from None
     if not cats:
-        raise TrainingError(f"{json_path.name} lists no categories")
+        raise TrainingError(t("trainer.no_categories", name=json_path.name))
     cat_ids = sorted({int(c["id"]) for c in cats})
     names_by_id = {int(c["id"]): str(c.get("name", c["id"])) for c in cats}
     index = {cid: i for i, cid in enumerate(cat_ids)}
@@ -126,32 +128,32 @@ def read_coco(json_path: Path, data_root: Path | None = None) -> tuple[list[Reco
             continue
         size = _image_size(path)
         if size is None:
-            notes.append(f"skipped {name}: not a readable image")
+            notes.append(t("trainer.skipped_file", name=name, reason=t("trainer.not_readable_image")))
             continue
         by_id[int(im["id"])] = Record(path, [], [])
         sizes[int(im["id"])] = (int(im.get("width") or size[0]), int(im.get("height") or size[1]))
     if missing:
-        notes.append(f"{len(missing)} of {len(images)} listed images are not in the data (e.g. {missing[0]!r}); "
-                     "they are skipped")
+        notes.append(t("trainer.listed_images_missing", missing=len(missing), total=len(images), example=missing[0]))
     if not by_id:
-        raise TrainingError(f"none of the {len(images)} images {json_path.name} lists were found"
-                            + (f" (e.g. {missing[0]!r})" if missing else ""))
+        raise TrainingError(t("trainer.listed_images_none_example", count=len(images), name=json_path.name,
+                              example=missing[0]) if missing else
+                            t("trainer.listed_images_none", count=len(images), name=json_path.name))
     for a in anns:
         rec = by_id.get(int(a.get("image_id", -1)))
         if rec is None:
             continue
         cid = int(a.get("category_id", -1))
         if cid not in index:
-            notes.append(f"skipped a box of image {a.get('image_id')}: unknown category id {cid}")
+            notes.append(t("trainer.box_unknown_category", image=a.get("image_id"), id=cid))
             continue
         try:
             x, y, w, h = (float(v) for v in a["bbox"])
         except (KeyError, ValueError, TypeError):
-            notes.append(f"skipped a box of image {a.get('image_id')}: no [x, y, width, height] bbox")
+            notes.append(t("trainer.box_no_bbox", image=a.get("image_id")))
             continue
         box, why = _clean_box([x, y, x + w, y + h], *sizes[int(a["image_id"])])
         if box is None:
-            notes.append(f"skipped a box of {rec.path.name}: it {why}")
+            notes.append(t("trainer.box_skipped", name=rec.path.name, why=why))
             continue
         rec.boxes.append(box)
         rec.labels.append(index[cid])
@@ -212,19 +214,19 @@ def read_yolo(root: Path) -> tuple[list[Record], list[str], list[str]]:
                 if len(fields_) < 5:
                     raise ValueError
             except (ValueError, IndexError):
-                notes.append(f"skipped {lf.name} line {n}: expected 'class cx cy w h', got {line[:40]!r}")
+                notes.append(t("trainer.yolo_bad_line", name=lf.name, line=n, text=line[:40]))
                 continue
             if max(cx, cy, w, h) > 1.0 + 1e-6:
-                notes.append(f"skipped {lf.name} line {n}: YOLO coordinates are fractions of the image (0..1)")
+                notes.append(t("trainer.yolo_not_fractions", name=lf.name, line=n))
                 continue
             if c < 0 or (names is not None and c >= len(names)):
-                notes.append(f"skipped {lf.name} line {n}: unknown class id {c}"
-                             + (f" ({len(names)} names are listed)" if names else ""))
+                notes.append(t("trainer.yolo_unknown_class_names", name=lf.name, line=n, id=c, count=len(names))
+                             if names else t("trainer.yolo_unknown_class", name=lf.name, line=n, id=c))
                 continue
             W, H = size
             box, why = _clean_box([(cx - w / 2) * W, (cy - h / 2) * H, (cx + w / 2) * W, (cy + h / 2) * H], W, H)
             if box is None:
-                notes.append(f"skipped {lf.name} line {n}: the box {why}")
+                notes.append(t("trainer.yolo_box_skipped", name=lf.name, line=n, why=why))
                 continue
             rec.boxes.append(box)
             rec.labels.append(c)
@@ -244,14 +246,13 @@ def read_folder(root: Path) -> tuple[list[Record], list[str], list[str]]:
             p.suffix.lower() in IMAGE_EXTS for p in root.rglob("*")):
         records, names, notes = read_yolo(root)
     else:
-        raise TrainingError("no annotations found: give a COCO zip (images + an instances JSON) or a YOLO zip "
-                            "(images/ and labels/ with one .txt per image, and a data.yaml or classes.txt)")
+        raise TrainingError(t("trainer.no_annotations"))
     if not records:
-        raise TrainingError("no readable images in the data")
+        raise TrainingError(t("trainer.no_readable_images"))
     if not any(r.boxes for r in records):
-        raise TrainingError("no usable boxes in the data" + (f" ({notes[0]}...)" if notes else ""))
+        raise TrainingError(t("trainer.no_usable_boxes") + (f" ({notes[0]}...)" if notes else ""))
     if len(records) > MAX_IMAGES:
-        notes.append(f"using the first {MAX_IMAGES} of {len(records)} images")
+        notes.append(t("trainer.first_images", count=MAX_IMAGES, total=len(records)))
         records = records[:MAX_IMAGES]
     return records, names, notes
 
@@ -265,14 +266,14 @@ def load_records(records: list[Record], labels: list[str], size: int, notes: lis
         try:
             img = load_image(r.path, channels=3)
         except InputError as e:
-            notes.append(f"skipped {r.path.name}: {e}")
+            notes.append(t("trainer.skipped_file", name=r.path.name, reason=e))
             continue
         sx, sy = size / img.width, size / img.height
         images.append(image_to_tensor(img.resize((size, size))))
         b = torch.tensor(r.boxes, dtype=torch.float32).reshape(-1, 4) * torch.tensor([sx, sy, sx, sy])
         targets.append({"boxes": b, "labels": torch.tensor(r.labels, dtype=torch.long)})
     if len(images) < 2:
-        raise TrainingError("fewer than two readable images")
+        raise TrainingError(t("trainer.too_few_readable_images"))
     return DetectionData(torch.stack(images), targets, labels, notes)
 
 
@@ -280,4 +281,6 @@ def check_detection_folder(folder: str | Path) -> str:
     """A one-line summary of a detection dataset (raises TrainingError with the reason if unusable)."""
     records, names, notes = read_folder(Path(folder))
     n_boxes = sum(len(r.boxes) for r in records)
-    return f"{len(records)} images, {n_boxes} boxes, {len(names)} classes" + (f"; {len(notes)} notes" if notes else "")
+    facts = dict(images=len(records), boxes=n_boxes, classes=len(names))
+    return t("trainer.detection_summary_notes", notes=len(notes), **facts) if notes else t("trainer.detection_summary",
+                                                                                            **facts)

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from common.i18n import t
 from hub.client import local_path
 
 from .config import TrainConfig, TrainingError, to_dict
@@ -69,7 +70,7 @@ def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay, fused=True)
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=cfg.lr, betas=betas, weight_decay=cfg.weight_decay, fused=True)
-    raise TrainingError(f"unknown optimizer {cfg.optimizer!r}")
+    raise TrainingError(t("trainer.unknown_optimizer", name=cfg.optimizer))
 
 
 def lr_factor(cfg: TrainConfig, step: int, total: int) -> float:
@@ -134,7 +135,7 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer, scheduler) -> tuple
         load_model(model, str(path / "model.safetensors"))
         state = torch.load(path / "training_state.pt", weights_only=True)
     except (OSError, RuntimeError, KeyError) as e:
-        raise TrainingError(f"cannot resume from {path}: {e}".splitlines()[0]) from None
+        raise TrainingError(t("trainer.cannot_resume", path=path, reason=e).splitlines()[0]) from None
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])
@@ -155,15 +156,15 @@ def find_resume(cfg: TrainConfig) -> Path | None:
         if (candidate / "training_state.pt").exists():
             return candidate
     if p.exists():
-        raise TrainingError(f"no checkpoint in {p}")
+        raise TrainingError(t("trainer.no_checkpoint", path=p))
     from hub.client import HubActionError, pull, resolve_hub
 
     try:
         snap = pull(cfg.resume, resolve_hub(cfg.hub), lean=False)  # the checkpoint too
     except HubActionError as e:
-        raise TrainingError(f"cannot resume from hub repo {cfg.resume}: {e}") from None
+        raise TrainingError(t("trainer.cannot_resume_hub", repo=cfg.resume, reason=e)) from None
     if not (snap / "last-checkpoint" / "training_state.pt").exists():
-        raise TrainingError(f"{cfg.resume} has no last-checkpoint/ folder (push with --hub-strategy checkpoint)")
+        raise TrainingError(t("trainer.no_last_checkpoint", repo=cfg.resume))
     return snap / "last-checkpoint"
 
 
@@ -178,7 +179,7 @@ def init_folder(spec: str, hub_spec: str) -> Path:
     try:
         return pull(repo, resolve_hub(hub_spec))
     except HubActionError as e:
-        raise TrainingError(f"cannot start from {repo}: {e}") from None
+        raise TrainingError(t("trainer.cannot_start_from", repo=repo, reason=e)) from None
 
 
 
@@ -192,15 +193,16 @@ def pretrained_transformers(spec: str, hub_spec: str, auto_class: str, kinds: An
     try:
         config = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError):
-        raise TrainingError(f"{spec} has no readable config.json: not a transformers model") from None
+        raise TrainingError(t("trainer.not_transformers", spec=spec)) from None
     if config.get("model_type") not in kinds:
-        raise TrainingError(f"{spec} is a {config.get('model_type') or 'headless'} model, not {what}")
+        raise TrainingError(t("trainer.wrong_model_type", spec=spec, kind=config.get("model_type") or t("trainer.headless"),
+                                             what=what))
     transformers.utils.logging.set_verbosity_error()
     try:
         tok = transformers.AutoTokenizer.from_pretrained(str(folder))
         model = getattr(transformers, auto_class).from_pretrained(str(folder))
     except (OSError, ValueError, ImportError) as e:  # (ImportError: a tokenizer's library)
-        raise TrainingError(f"cannot load {spec}: {str(e).splitlines()[0]}") from None
+        raise TrainingError(t("trainer.cannot_load", spec=spec, reason=str(e).splitlines()[0])) from None
     return model, tok, config
 
 
@@ -223,18 +225,19 @@ def vision_start(cfg: TrainConfig, create: Callable[[], nn.Module], suffix: str,
     try:
         config = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError):
-        raise TrainingError(f"{cfg.init_from} has no readable config.json: not a saved model") from None
+        raise TrainingError(t("trainer.not_saved_model", spec=cfg.init_from)) from None
     archs = [str(a) for a in config.get("architectures") or []]
     if "_class_name" in config or not archs:
         model = create()
         return model, load_matching(model, cfg.init_from, cfg.hub)
     if not any(a.endswith(suffix) for a in archs):
-        raise TrainingError(f"{cfg.init_from} is a {archs[0]}, not {what}")
+        raise TrainingError(t("trainer.wrong_architecture", spec=cfg.init_from, arch=archs[0], what=what))
     try:
         model = load_foreign(folder, labels, cfg.image_size)
     except (OSError, ValueError, ImportError, RuntimeError) as e:
-        raise TrainingError(f"cannot load {cfg.init_from}: {str(e).splitlines()[0]}") from None
+        raise TrainingError(t("trainer.cannot_load", spec=cfg.init_from, reason=str(e).splitlines()[0])) from None
     n = sum(p.numel() for p in model.parameters())
+    # i18n: not shown (a log line)
     return model, (f"fine-tuning {cfg.init_from} ({archs[0]}, {n:,} parameters; its head starts fresh for "
                    f"{len(labels)} classes; images at {cfg.image_size} px), not --model {cfg.model}")
 
@@ -249,11 +252,11 @@ def load_matching(model: nn.Module, spec: str, hub_spec: str) -> str:
     try:
         saved = load_file(str(folder / "model.safetensors"))
     except (OSError, ValueError) as e:
-        raise TrainingError(f"{spec} has no readable model.safetensors: {str(e).splitlines()[0]}") from None
+        raise TrainingError(t("trainer.no_safetensors", spec=spec, reason=str(e).splitlines()[0])) from None
     own = model.state_dict()
     match = {k: v for k, v in saved.items() if k in own and own[k].shape == v.shape}
     if not match:
-        raise TrainingError(f"{spec} shares no weights with this model: is it the same architecture?")
+        raise TrainingError(t("trainer.shares_no_weights", spec=spec))
     model.load_state_dict(match, strict=False)
     fresh = [k for k in own if k not in match and own[k].is_floating_point()]
     return (f"fine-tuning from {spec}: {len(match)} tensors loaded"
@@ -357,7 +360,7 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
         model.train()
         for batch in train_loader:
             if stop():
-                status, message = "stopped", f"stopped at step {step}; the last checkpoint is kept"
+                status, message = "stopped", t("trainer.stopped_at", step=step)
                 break
             parts = train_step(model, batch, update)
             scheduler.step()
@@ -371,8 +374,8 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
                 values = {k: float(v) for k, v in parts.items()}
                 if not all(math.isfinite(v) for v in values.values()):
                     status = "failed"
-                    message = (f"loss became {next(iter(values.values()))} by step {step} (epoch {epoch + 1}): lower "
-                               f"the learning rate (now {cfg.lr:g}) or turn on --grad-clip")
+                    message = t("trainer.loss_not_finite", loss=next(iter(values.values())), step=step,
+                                epoch=epoch + 1, lr=cfg.lr)
                     break
                 yield event("step", step=step, epoch=epoch + 1, loss=next(iter(values.values())),
                             lr=scheduler.get_last_lr()[0], throughput=seen / elapsed if elapsed > 0 else 0.0,
@@ -424,10 +427,11 @@ def fit(cfg: TrainConfig, spec: TaskSpec, stop: Callable[[], bool] = lambda: Fal
             try:
                 url = _patiently(lambda: push_folder(model_dir, cfg.push_to_hub, resolve_hub(cfg.hub),
                                                      private=cfg.private,
+                                                     # i18n: not shown (a commit message)
                                                      commit_message=f"Trained with DL Playground ({metrics})"))
                 yield event("log", message=f"pushed to {url}")
             except HubActionError as e:
-                status, message = "failed", f"training finished but the push failed: {e}"
+                status, message = "failed", t("trainer.push_failed", reason=e)
     yield event("end", status=status, metrics=metrics, model_dir=str(model_dir) if model_dir.exists() else None,
                 message=message)
 
@@ -442,6 +446,7 @@ def _export_onnx(model: nn.Module, folder: Path) -> str:
         difference = onnx_difference(path, sig)
     except Exception as e:  # the exporter's own errors are many and deep: the run's result stands without it
         (folder / "model.onnx").unlink(missing_ok=True)
+        # i18n: not shown (a log line)
         return f"ONNX export skipped: {str(e).splitlines()[0][:300] if str(e) else type(e).__name__}"
     readme = folder / "README.md"
     if readme.exists():
@@ -480,4 +485,4 @@ def _push_checkpoint(cfg: TrainConfig, ckpt: Path) -> str:
         return _patiently(lambda: push_folder(ckpt, cfg.push_to_hub, resolve_hub(cfg.hub), private=cfg.private,
                                               commit_message="Training checkpoint", path_in_repo="last-checkpoint"))
     except HubActionError as e:
-        raise TrainingError(f"cannot push the checkpoint: {e}") from None
+        raise TrainingError(t("trainer.cannot_push_checkpoint", reason=e)) from None

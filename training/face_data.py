@@ -13,6 +13,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from common.i18n import t
+
 from .config import TrainingError
 
 
@@ -48,10 +50,11 @@ def from_pil(images: list, labels: list[int], names: list[str], size: int, mode:
             continue
         xs.append(image_to_tensor(face.crop.resize((size, size))))
         ys.append(lab)
-    notes = [f"skipped {len(skipped)} of {len(images)} photos: {skipped[0]}" + (" ..." if len(skipped) > 1 else "")] \
+    notes = [t("trainer.skipped_photos", count=len(skipped), total=len(images), first=skipped[0])
+             + (" ..." if len(skipped) > 1 else "")] \
         if skipped else []
     if not xs:
-        raise TrainingError("no face found in any photo" + (f" ({skipped[0]})" if skipped else ""))
+        raise TrainingError(t("trainer.no_face") + (f" ({skipped[0]})" if skipped else ""))
     return FaceCrops(torch.stack(xs), ys, names, notes)
 
 
@@ -76,11 +79,10 @@ def load_folder(root: str | Path, size: int, mode: str) -> FaceCrops:
                 broken.append(f"{person.name}/{f.name}")
     crops = from_pil(images, labels, [p.name for p in people], size, mode)
     if broken:
-        crops.notes.insert(0, f"skipped {len(broken)} files that are not images: {', '.join(broken[:3])}")
+        crops.notes.insert(0, t("trainer.not_images", count=len(broken), names=", ".join(broken[:3])))
     counts = torch.bincount(torch.tensor(crops.labels), minlength=len(people))
     if int((counts >= 2).sum()) < 4:
-        raise TrainingError(f"{int((counts >= 2).sum())} people have two or more usable photos; metric learning "
-                            "needs at least 4 (2 to train on, 2 unseen ones to validate)"
+        raise TrainingError(t("trainer.too_few_people", count=int((counts >= 2).sum()))
                             + (f"; {crops.notes[-1]}" if crops.notes else ""))
     return crops
 
@@ -91,7 +93,7 @@ def check_face_folder(folder: str | Path) -> str:
 
     root, people = find_class_folders(folder)
     if len(people) < 4:
-        raise TrainingError(f"{len(people)} person folders; give at least 4 (one folder per person, 2+ photos each)")
+        raise TrainingError(t("trainer.too_few_person_folders", count=len(people)))
     return str(root)
 
 
@@ -117,7 +119,7 @@ class PersonGroups(Dataset):
         self.members = [torch.nonzero(by == p).flatten() for p in range(len(data.names))]
         self.index = [p for p, m in enumerate(self.members) if len(m) >= 2 for _ in range(max(1, len(m) // k))]
         if not self.index:
-            raise TrainingError("no training person has two photos")
+            raise TrainingError(t("trainer.no_training_pair"))
 
     def __len__(self) -> int:
         return len(self.index)

@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from common.i18n import t
+
 from .config import TrainingError, to_dict
 from .engine import TaskSpec, base_model_id, init_folder, load_matching
 from .metric_learning import contrastive_loss, roc, triplet_loss, verification_pairs
@@ -56,7 +58,6 @@ def pixel_baseline(val) -> dict[str, Any]:
 
 def roc_picture(result: dict, baseline: dict, distances: torch.Tensor, same: torch.Tensor):
     """ROC of the model against raw pixels, beside the histograms of same / different distances."""
-    from common.i18n import t
     from hub_models.visual import chart, row
 
     left = chart(t("card.faces_roc_title"), [
@@ -93,7 +94,8 @@ def start_model(cfg: FaceConfig, mode: str) -> tuple[Any, str | None]:
             try:
                 model = TimmFaceEmbedder.from_timm_folder(folder, cfg.embedding_dim, cfg.image_size, mode)
             except (OSError, ValueError, RuntimeError) as e:
-                raise TrainingError(f"cannot load {cfg.init_from}: {str(e).splitlines()[0]}") from None
+                raise TrainingError(t("trainer.cannot_load", spec=cfg.init_from, reason=str(e).splitlines()[0])) from None
+            # i18n: not shown (a log line)
             return model, (f"backbone from {cfg.init_from} ({model.arch}, its classifier dropped; its own "
                            f"normalisation), a fresh {cfg.embedding_dim}-d embedding layer; not --model {cfg.model}")
     model = create_embedder(cfg.model, cfg.embedding_dim, cfg.image_size, mode)
@@ -111,9 +113,11 @@ def build_task(cfg: FaceConfig) -> TaskSpec:
     margin = cfg.margin or (0.2 if cfg.loss == "triplet" else 1.0)
     baseline = pixel_baseline(val_crops)
     notes = list(train_crops.notes) + ([tuned] if tuned else []) + [
+        # i18n: not shown (a log line)
         f"{len(train_crops.names)} people ({len(train_crops)} faces) to train on, {len(val_crops.names)} unseen people "
         f"({len(val_crops)} faces) to validate on; faces "
-        + ("found by the Haar cascade" if mode == "haar" else "used as given (crops)"),
+        + ("found by the Haar cascade" if mode == "haar" else "used as given (crops)"),  # i18n: not shown (a log line)
+        # i18n: not shown (a log line)
         f"baseline, raw-pixel distance on the validation pairs: AUC {baseline['auc']:.3f}, "
         f"accuracy {baseline['accuracy']:.3f}"]
     state: dict[str, Any] = {}
@@ -141,7 +145,6 @@ def build_task(cfg: FaceConfig) -> TaskSpec:
                 "same_mean": float(d[same].mean()), "different_mean": float(d[~same].mean())}
 
     def save(m, folder: Path, metrics: dict[str, float]) -> None:
-        from common.i18n import t
         from hub.card import CardInfo, write_card
         from hub_models.visual import captioned
 
@@ -182,7 +185,7 @@ def build_task(cfg: FaceConfig) -> TaskSpec:
             dataset_name=data_name,
             metrics={k_: v for k_, v in metrics.items() if k_ in ("auc", "accuracy")},
             training=to_dict(cfg),
-            usage=(f"from hub_models.faces import {cls}, verify\n"
+            usage=(f"from hub_models.faces import {cls}, verify\n"  # i18n: kept (code)
                    f"model = {cls}.from_pretrained(\"{repo}\").eval()  # or a local folder\n"
                    f"emb = model(faces)  # faces: (B, 3, {cfg.image_size}, {cfg.image_size}) in [0, 1] -> (B, "
                    f"{cfg.embedding_dim}), unit length\n"

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from common.i18n import t
 from hub_models.catalog import GENERATIVE_MODELS
 from hub_models.generative import (
     DCGAN, DDPM, VAE, PixelCNN, class_rows, describe, gan_losses, generate, latent_map,
@@ -61,7 +62,7 @@ def load_images(cfg: GenerativeConfig) -> tuple[torch.Tensor, torch.Tensor, list
         items, names = table_images(folder, cfg.dataset)
     notes = []
     if len(items) > MAX_IMAGES:
-        notes.append(f"{len(items)} images: the first {MAX_IMAGES} are used")
+        notes.append(f"{len(items)} images: the first {MAX_IMAGES} are used")  # i18n: not shown (a log line)
         items = items[:MAX_IMAGES]
     x, y, skipped = read_images([source for _, source, _ in items], cfg.image_size), [], []
     images = []
@@ -72,8 +73,9 @@ def load_images(cfg: GenerativeConfig) -> tuple[torch.Tensor, torch.Tensor, list
             images.append(img)
             y.append(label)
     if len(images) < 10:
-        raise TrainingError(f"{len(images)} readable images in {cfg.dataset}; give at least 10"
-                            + (f" (skipped {skipped[0]})" if skipped else ""))
+        raise TrainingError(t("trainer.too_few_generative_images_skipped", count=len(images), spec=cfg.dataset,
+                              skipped=skipped[0]) if skipped else
+                            t("trainer.too_few_generative_images", count=len(images), spec=cfg.dataset))
     if skipped:
         notes.append(f"skipped {len(skipped)} files: {', '.join(skipped[:3])}")
     gray = all(bool((im[0] == im[1]).all() and (im[1] == im[2]).all()) for im in images[:200])
@@ -90,12 +92,12 @@ def table_images(folder: Path, spec: str) -> tuple[list[tuple[str, Any, int]], l
     try:
         ds = datasets.load_dataset(str(folder), split="train")
     except Exception as e:  # datasets raises many kinds; the first line says which
-        raise TrainingError(f"no images in {spec}: neither image files nor a table datasets can read "
-                            f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        raise TrainingError(t("trainer.no_images_in_table", spec=spec,
+                              reason=str(e).splitlines()[0] if str(e) else type(e).__name__)) from None
     image_col = next((k for k, f in ds.features.items() if isinstance(f, datasets.Image)), None)
     label_col = next((k for k, f in ds.features.items() if isinstance(f, datasets.ClassLabel)), None)
     if image_col is None:
-        raise TrainingError(f"{spec} has no image column; it has {', '.join(ds.features)}")
+        raise TrainingError(t("trainer.no_image_column", spec=spec, columns=", ".join(ds.features)))
     ds = ds.select(range(min(len(ds), MAX_IMAGES + 1)))
     labels = ds[label_col] if label_col else [0] * len(ds)
     names = ds.features[label_col].names if label_col else []
@@ -168,7 +170,7 @@ def mean_over(loader, loss_of: Callable[[torch.Tensor], torch.Tensor]) -> float:
 # ---------------------------------------------------------------------- GAN
 def build_gan(cfg: GenerativeConfig, channels: int, labels: list[str], conditional: bool = False) -> DCGAN:
     if conditional and len(labels) < 2:
-        raise TrainingError("cgan needs classes: the built-in digits, or one folder per class")
+        raise TrainingError(t("trainer.cgan_needs_classes"))
     return DCGAN(image_size=cfg.image_size, channels=channels, latent_dim=cfg.latent_dim, width=cfg.width,
                  num_classes=len(labels) if conditional else 0, labels=labels if conditional else None,
                  label_smoothing=cfg.label_smoothing)
@@ -287,12 +289,12 @@ def ddpm_base(cfg: GenerativeConfig) -> DDPM:
     except InputError as e:
         raise TrainingError(str(e)) from None
     if not isinstance(source, DDPM):
-        raise TrainingError(f"{cfg.init_from} is not a DDPM pipeline: fine-tune a ddpm from a ddpm")
+        raise TrainingError(t("trainer.not_ddpm", spec=cfg.init_from))
     return source.train()
 
 
 def ddpm_usage(cfg: GenerativeConfig, repo: str, m: DDPM) -> str:
-    return (f"from diffusers import DDPMPipeline, DDIMScheduler\n"
+    return (f"from diffusers import DDPMPipeline, DDIMScheduler\n"  # i18n: kept (code)
             f"pipe = DDPMPipeline.from_pretrained(\"{repo}\")  # plain diffusers: no custom code\n"
             f"images = pipe(batch_size=16, num_inference_steps={cfg.timesteps}).images  # PIL images\n"
             f"pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)\n"
@@ -361,6 +363,7 @@ def build_task(cfg: GenerativeConfig) -> TaskSpec:
     torch.manual_seed(cfg.seed)
     if base is not None:
         model, model.labels = base, labels
+        # i18n: not shown (a log line)
         notes.append(f"fine-tuning {cfg.init_from}: its network ({sum(p.numel() for p in base.parameters()):,} "
                      f"parameters) and schedule, at its {base.image_size} px and {channels} channel(s); "
                      f"--width and --timesteps are its own")
@@ -373,7 +376,9 @@ def build_task(cfg: GenerativeConfig) -> TaskSpec:
     n_fid = max(2, min(cfg.fid_samples, len(va)))
     digits = cfg.dataset == BUILTIN
     scorer = Scorer("digits" if digits else "random", x[va][:n_fid], reference=x[tr])
+    # i18n: not shown (a log line)
     notes.append(f"{data_name}: {len(tr)} training and {len(va)} validation images, {channels} channel(s), "
+                 # i18n: not shown (a log line)
                  f"{cfg.image_size} px; FID with {'the in-project digit network' if digits else 'random'} "
                  f"features on {n_fid} samples (real held-out images score {scorer.floor:.1f})")
     fixed = torch.randn(64, getattr(model, "latent_dim", 1) or 1, generator=torch.Generator().manual_seed(cfg.seed))
@@ -407,7 +412,6 @@ def build_task(cfg: GenerativeConfig) -> TaskSpec:
 
 
 def card(cfg: GenerativeConfig, m: nn.Module, family: Family, data_name: str, metrics: dict[str, float], scorer):
-    from common.i18n import t
     from hub.card import CardInfo
 
     repo = cfg.push_to_hub or f"local/{cfg.model}-{data_name}"

@@ -34,7 +34,7 @@ from common.i18n import t
 
 from .layout import JobFolder
 from .remote import ENV_CLAIM, ENV_DESK, ENV_EVENT_LINES, LogMirror, TokenDesk
-from .runner import ROOT, Job, LocalBackend
+from .runner import ROOT, Job, LocalBackend, Said
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -43,7 +43,6 @@ ENV_ADDRESS = "DLP_RAY_ADDRESS"
 # Settings that name this machine's folders (a node has its own)
 APP_PATHS = ("TRACKIO_DIR", "DLP_PULLED_DIR", "DLP_LOCAL_HUB_DIR")
 TERMINAL = {"SUCCEEDED": 0, "STOPPED": -15, "FAILED": 1}
-Said = tuple[str, str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -260,9 +259,9 @@ def _client(address: str, timeout_s: float) -> Any:
         raise UserError(t("runner.ray_unreachable", address=address, reason=_first_line(e))) from None
 
 
-def _said(key: str, english: str, **values: Any) -> Said:
-    """A message for training.runner._say: its key, its English, its values."""
-    return key, english.format(**values), values
+def _said(key: str, **values: Any) -> Said:
+    """A message for training.runner._say: its key and values."""
+    return key, values
 
 
 def _first_line(e: BaseException | str) -> str:
@@ -301,8 +300,7 @@ class _Follower(threading.Thread):
                 self._submit()
             self._follow()
         except Exception as e:  # never a silent thread: the job fails with the reason
-            self._end(TERMINAL["FAILED"], _said("runner.ray_error", "the cluster follower failed: {reason}",
-                                                reason=_first_line(e)))
+            self._end(TERMINAL["FAILED"], _said("runner.ray_error", reason=_first_line(e)))
 
     def _submit(self, resume: str = "") -> None:
         argv = self.job.argv + (["--resume", resume] if resume else [])
@@ -344,9 +342,8 @@ class _Follower(threading.Thread):
                 client_errors_since = client_errors_since or time.time()
                 if time.time() - client_errors_since > settings.lost_after_s:
                     return self._end(TERMINAL["FAILED"], _said(
-                        "runner.ray_lost", "lost contact with the Ray cluster for {seconds:g} s ({reason}); the job "
-                        "may still run there", seconds=settings.lost_after_s, reason=_first_line(e)))
-                self.note = _said("runner.ray_retrying", "cannot reach the Ray cluster; trying again")
+                        "runner.ray_lost", seconds=settings.lost_after_s, reason=_first_line(e)))
+                self.note = _said("runner.ray_retrying")
                 self.wake.wait(settings.poll_s)
                 continue
             try:  # after the status: complete once it is final
@@ -360,11 +357,10 @@ class _Follower(threading.Thread):
                     continue
                 return self._finished(status)
             if status == "PENDING":
-                self.note = _said("runner.ray_pending", "waiting for a node of the cluster")
+                self.note = _said("runner.ray_pending")
                 if time.time() - self.submitted > settings.pending_limit_s and not self.stop_sent:
                     self.backend._reasons[self.job.id] = _said(
-                        "runner.ray_pending_limit", "no node of the cluster took the job in {minutes:g} min",
-                        minutes=settings.pending_limit_s / 60)
+                        "runner.ray_pending_limit", minutes=settings.pending_limit_s / 60)
                     self.stop_requested = True
             else:
                 self.note = None
@@ -399,9 +395,9 @@ class _Follower(threading.Thread):
             except Exception as e:
                 why = _first_line(e)
             if status == "STOPPED" and not self.stop_requested:
-                said = _said("runner.ray_stopped", "stopped on the cluster")
+                said = _said("runner.ray_stopped")
             elif status == "FAILED":
-                said = _said("runner.ray_failed", "the cluster lost the job: {reason}", reason=_first_line(why))
+                said = _said("runner.ray_failed", reason=_first_line(why))
         elif self.mirror.ended.get("status") in ("completed", "stopped"):  # a stopped run saves its model too
             self._pull_model()
         self._end(TERMINAL[status], said)

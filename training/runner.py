@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 ACTIVE = ("queued", "running", "stopping")
 JOB_NICENESS = 10
+Said = tuple[str, dict[str, Any]]  # a runner message's key (common/locales/*/runner.yaml) and its values: _say's
 
 
 @dataclass
@@ -71,8 +72,8 @@ class Backend(Protocol):
     def poll(self, job: Job) -> int | None: ...
     def stop(self, job: Job, kill: bool = False) -> None: ...
     def attach(self, job: Job, folder: JobFolder) -> bool: ...
-    def note(self, job: Job) -> tuple[str, str, dict[str, Any]] | None: ...
-    def reason(self, job: Job) -> tuple[str, str, dict[str, Any]] | None: ...
+    def note(self, job: Job) -> Said | None: ...
+    def reason(self, job: Job) -> Said | None: ...
     def close(self) -> None: ...
 
 
@@ -130,15 +131,14 @@ class LocalBackend:
         """After an app restart: is the job (its files in ``folder``) still running (then poll() follows it)?"""
         return bool(job.pid and pid_alive(job.pid))
 
-    def note(self, job: Job) -> tuple[str, str, dict[str, Any]] | None:
+    def note(self, job: Job) -> Said | None:
         """What the backend has to say about a running job (waiting for a node...), as _say's arguments."""
         return None
 
-    def reason(self, job: Job) -> tuple[str, str, dict[str, Any]] | None:
+    def reason(self, job: Job) -> Said | None:
         """Why a job that wrote no end event ended, when the backend knows better than its log."""
         if "ray" in job.extra:
-            return ("runner.ray_gone", "it ran on a Ray cluster this app no longer uses (start the app with "
-                    "DLP_RAY_ADDRESS to follow it)", {})
+            return "runner.ray_gone", {}
         return None
 
     def close(self) -> None:
@@ -198,7 +198,7 @@ class JobRunner:
             if job.status == "queued":
                 self._secrets.pop(job_id, None)
                 job.status, job.ended = "stopped", time.time()
-                _say(job, "runner.cancelled", "cancelled before it started")
+                _say(job, "runner.cancelled")
                 self._save(job)
             elif job.status == "running":
                 job.status, job.extra["kill_at"] = "stopping", time.time() + grace_s
@@ -308,20 +308,20 @@ class JobRunner:
             job.status, job.message = end["status"], end.get("message") or ""
         elif job.status == "stopping":
             job.status = "stopped"
-            _say(job, "runner.stopped_early", "stopped before its first result")
+            _say(job, "runner.stopped_early")
         elif said := self.backend.reason(job):
             job.status = "failed"
-            _say(job, *said[:2], **said[2])
+            _say(job, said[0], **said[1])
         else:
             last_lines = self.log_tail(job.id, 400).strip().splitlines()
             job.status = "failed"
             if last_lines:
                 job.message = last_lines[-1]
             else:
-                _say(job, "runner.no_result", "the process ended without a result")
+                _say(job, "runner.no_result")
         if job.extra.get("time_limit"):
             minutes = job.extra["max_seconds"] / 60
-            _say(job, "runner.time_limit", f"stopped at the time limit of {minutes:g} min per job", minutes=minutes)
+            _say(job, "runner.time_limit", minutes=minutes)
         job.returncode, job.ended, job.pid = returncode, time.time(), None
         self._save(job)
 
@@ -370,14 +370,14 @@ class JobRunner:
         """The backend's word on a running job (waiting for a node...) as its message, gone when it is."""
         note = self.backend.note(job)
         shown = job.extra.get("said") if job.extra.get("noted") else None
-        if (None if note is None else [note[0], note[2]]) == shown:
+        if (None if note is None else list(note)) == shown:
             return
         if note is None:
             job.message = ""
             job.extra.pop("said", None)
             job.extra.pop("noted", None)
         else:
-            _say(job, note[0], note[1], **note[2])
+            _say(job, note[0], **note[1])
             job.extra["noted"] = True
         self._save(job)
 
@@ -414,8 +414,10 @@ def _signal(pid: int | None, sig: int) -> None:
             pass
 
 
-def _say(job: Job, key: str, english: str, **values: object) -> None:
+def _say(job: Job, key: str, **values: object) -> None:
     """The runner's own message about ``job``: English in the record (the CLI and the log read it), and its key and
     values, so a page shows it in its visitor's language (common/locales/*/runner.yaml)."""
-    job.message = english
+    from common.i18n import english
+
+    job.message = english(key, **values)
     job.extra["said"] = [key, values]

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from common.i18n import t
 from hub_models.catalog import SEGMENTERS
 from hub_models.segmentation import IGNORE
 
@@ -68,12 +69,13 @@ def build_task(cfg: SegmentationConfig) -> TaskSpec:
     torch.manual_seed(cfg.seed)
     model, tuned = vision_start(cfg, lambda: create_segmenter(cfg.model, k, labels, cfg.image_size),
                                 "ForSemanticSegmentation", load_transformers_segmenter, labels,
-                                "a semantic segmentation model")
+                                t("trainer.what_segmenter"))
     foreign = isinstance(model, TransformersSegmenter)
     name = model.net.config.model_type if foreign else cfg.model
     share = torch.bincount(train_data.masks[train_data.masks != IGNORE].flatten().long(), minlength=k).double()
     share = share / share.sum().clamp(min=1)
     notes = list(train_data.notes) + ([tuned] if tuned else []) + [
+        # i18n: not shown (a log line)
         f"{len(train_data)} training and {len(val_data)} validation images; pixels per class: "
         + ", ".join(f"{n} {100 * float(s):.1f} %" for n, s in zip(labels, share))]
 
@@ -101,7 +103,6 @@ def build_task(cfg: SegmentationConfig) -> TaskSpec:
         return {"miou": table["miou"], "pixel_accuracy": table["pixel_accuracy"], "loss": total / max(1, n)}
 
     def save(m, folder: Path, metrics: dict[str, float]) -> None:
-        from common.i18n import t
         from hub.card import CardInfo, write_card
 
         m.save_pretrained(folder)
@@ -136,11 +137,11 @@ def build_task(cfg: SegmentationConfig) -> TaskSpec:
             datasets=[] if Path(cfg.dataset).exists() or cfg.dataset == BUILTIN else [cfg.dataset],
             dataset_name=data_name, metrics={k_: v for k_, v in metrics.items() if k_ != "loss"},
             training=to_dict(cfg),
-            usage=(f"from transformers import pipeline\n"
+            usage=(f"from transformers import pipeline\n"  # i18n: kept (code)
                    f"segmenter = pipeline(\"image-segmentation\", model=\"{repo}\")  # or a local folder\n"
                    f"segmenter(\"photo.jpg\")  # one {{'label': ..., 'mask': PIL image}} per class found"
                    if foreign else
-                   f"from hub_models.segmentation import {cls}\n"
+                   f"from hub_models.segmentation import {cls}\n"  # i18n: kept (code)
                    f"model = {cls}.from_pretrained(\"{repo}\").eval()  # or a local folder\n"
                    f"logits = model(images)  # images: (B, 3, H, W) in [0, 1] -> (B, {k}, H, W)\n"
                    f"classes = logits.argmax(1)  # model.labels names them; 0 is {labels[0]}")))

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from common.i18n import t
+
 from .config import TrainingError
 from .data import IMAGE_EXTS
 
@@ -72,7 +74,7 @@ def _palette(root: Path) -> list[tuple[int, int, int]] | None:
         try:
             colours = [tuple(int(v) for v in c[:3]) for c in json.loads(p.read_text())]
         except (ValueError, TypeError, OSError):
-            raise TrainingError(f"{p.name} must be a JSON list of [r, g, b] colours, one per class") from None
+            raise TrainingError(t("trainer.bad_palette", name=p.name)) from None
         return colours
     return None
 
@@ -81,8 +83,7 @@ def pairs(root: Path) -> tuple[list[tuple[Path, Path]], list[str]]:
     """(image, mask) pairs by file stem, and notes for images without a mask."""
     img_dir, mask_dir = _find_dir(root, IMAGE_DIRS), _find_dir(root, MASK_DIRS)
     if img_dir is None or mask_dir is None:
-        raise TrainingError("no image and mask folders found: put images in images/ and their PNG masks (same "
-                            "file names) in masks/, or use Pascal VOC's JPEGImages/ and SegmentationClass/")
+        raise TrainingError(t("trainer.no_mask_folders"))
     masks = {p.stem: p for p in mask_dir.rglob("*") if p.suffix.lower() in IMAGE_EXTS}
     images = sorted(p for p in img_dir.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
     found, missing = [], []
@@ -91,10 +92,9 @@ def pairs(root: Path) -> tuple[list[tuple[Path, Path]], list[str]]:
             found.append((img, masks[img.stem]))
         else:
             missing.append(img.name)
-    notes = [f"{len(missing)} images have no mask (e.g. {missing[0]}); they are skipped"] if missing else []
+    notes = [t("trainer.images_without_mask", count=len(missing), example=missing[0])] if missing else []
     if not found:
-        raise TrainingError(f"none of the {len(images)} images in {img_dir.name}/ has a mask with the same name in "
-                            f"{mask_dir.name}/")
+        raise TrainingError(t("trainer.no_matching_masks", count=len(images), images=img_dir.name, masks=mask_dir.name))
     return found[:MAX_IMAGES], notes
 
 
@@ -137,16 +137,15 @@ def load_folder(root: Path, size: int) -> SegmentationData:
             img = load_image(img_path, channels=3)
             mask = read_mask(mask_path, palette)
         except (InputError, ValueError, OSError) as e:
-            notes.append(f"skipped {img_path.name}: {e}")
+            notes.append(t("trainer.skipped_file", name=img_path.name, reason=e))
             continue
         if mask.shape != (img.height, img.width):
-            notes.append(f"skipped {img_path.name}: its mask is {mask.shape[1]}x{mask.shape[0]}, the image "
-                         f"{img.width}x{img.height}")
+            notes.append(t("trainer.mask_size", name=img_path.name, mask_width=mask.shape[1], mask_height=mask.shape[0],
+                           width=img.width, height=img.height))
             continue
         valid = mask[mask != IGNORE]
         if names is not None and valid.size and valid.max() >= len(names):
-            notes.append(f"skipped {img_path.name}: class id {int(valid.max())} but classes.txt names "
-                         f"{len(names)} classes")
+            notes.append(t("trainer.mask_class", name=img_path.name, id=int(valid.max()), count=len(names)))
             continue
         top = max(top, int(valid.max()) if valid.size else 0)
         from PIL import Image
@@ -154,10 +153,10 @@ def load_folder(root: Path, size: int) -> SegmentationData:
         images.append(image_to_tensor(img.resize((size, size))))
         masks.append(torch.from_numpy(np.asarray(Image.fromarray(mask).resize((size, size), Image.NEAREST)).copy()))
     if len(images) < 2:
-        raise TrainingError("fewer than two usable image + mask pairs" + (f" ({notes[-1]})" if notes else ""))
+        raise TrainingError(t("trainer.too_few_mask_pairs") + (f" ({notes[-1]})" if notes else ""))
     labels = names or ["background", *[f"class {i}" for i in range(1, top + 1)]]
     if len(labels) < 2:
-        raise TrainingError("the masks hold a single class: segmentation needs at least two")
+        raise TrainingError(t("trainer.single_class_masks"))
     return SegmentationData(torch.stack(images), torch.stack(masks), labels, notes)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from common.i18n import t
 from hub_models.catalog import STYLE_NETS
 from hub_models.style_catalog import BUILTIN_IMAGES
 
@@ -55,12 +56,12 @@ def load_photos(cfg: StyleConfig) -> tuple[list, list, str, list[str]]:
                 if min(img.size) >= 32:
                     photos.append(img)
                     continue
-                skipped.append(f"{f.name} (smaller than 32 px)")
+                skipped.append(t("trainer.smaller_than", name=f.name))
             except InputError as e:
                 skipped.append(f"{f.name} ({e})")
     if len(photos) < 2:
-        raise TrainingError(f"{len(photos)} usable images in {cfg.dataset}; give at least 2 (one is kept to validate)"
-                            + (f"; skipped {skipped[0]}" if skipped else ""))
+        raise TrainingError(t("trainer.too_few_photos_skipped", count=len(photos), spec=cfg.dataset, skipped=skipped[0])
+                            if skipped else t("trainer.too_few_photos", count=len(photos), spec=cfg.dataset))
     notes = [f"skipped {len(skipped)} files: {', '.join(skipped[:3])}"] if skipped else []
     n_val = max(1, len(photos) // 10)
     name = Path(cfg.dataset).name if Path(cfg.dataset).exists() else cfg.dataset
@@ -120,6 +121,7 @@ def build_task(cfg: StyleConfig) -> TaskSpec:
     train_data = Crops(train_photos, cfg.image_size, n, flip=cfg.flip)
     val_data = Crops(val_photos, cfg.image_size, 8, seed=1)
     notes = notes + ([tuned] if tuned else []) + [
+        # i18n: not shown (a log line)
         f"content: {len(train_photos)} training photos ({n} crops an epoch), {len(val_photos)} validation photo(s); "
         f"style: {style_name}; scored by {extractor.source}"]
     layers = list(dict.fromkeys([*CONTENT_LAYERS, *STYLE_LAYERS]))
@@ -148,7 +150,6 @@ def build_task(cfg: StyleConfig) -> TaskSpec:
                 "loss": cfg.content_weight * lc + cfg.style_weight * ls + cfg.tv_weight * lt}
 
     def save(m, folder: Path, metrics: dict[str, float]) -> None:
-        from common.i18n import t
         from hub.card import CardInfo, write_card
         from hub_models.style import stylize
         from hub_models.visual import captioned, row
@@ -177,7 +178,7 @@ def build_task(cfg: StyleConfig) -> TaskSpec:
             datasets=[] if Path(cfg.dataset).exists() or cfg.dataset == BUILTIN else [cfg.dataset],
             dataset_name=data_name, metrics={k: v for k, v in metrics.items() if k != "loss"},
             training=to_dict(cfg),
-            usage=(f"from hub_models.style import StyleNet, stylize\n"
+            usage=(f"from hub_models.style import StyleNet, stylize\n"  # i18n: kept (code)
                    f"model = StyleNet.from_pretrained(\"{repo}\").eval()  # or a local folder\n"
                    f"out = model(images)  # (B, 3, H, W) in [0, 1] -> the same size, stylised\n"
                    f"picture = stylize(model, \"photo.jpg\")  # a PIL image")))

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from common.i18n import t
 from hub.client import local_path
 
 from .config import TrainingError, to_dict
@@ -35,13 +36,13 @@ def load_corpus(cfg: TextGenConfig) -> tuple[str, str]:
         try:
             return path.read_text(encoding="utf-8"), path.name
         except UnicodeDecodeError:
-            raise TrainingError(f"{path.name} is not UTF-8 text") from None
+            raise TrainingError(t("trainer.not_utf8", name=path.name)) from None
     if path.exists():
-        raise TrainingError(f"{path} is not a file")
+        raise TrainingError(t("trainer.not_a_file", path=path))
     df = read_table(cfg.dataset, cfg.hub)
     if cfg.text_column not in df.columns:
-        raise TrainingError(f"dataset {cfg.dataset} has no column {cfg.text_column!r}; its columns are "
-                            f"{', '.join(map(str, df.columns))}")
+        raise TrainingError(t("trainer.no_text_column", spec=cfg.dataset, column=cfg.text_column,
+                              columns=", ".join(map(str, df.columns))))
     return "\n\n".join(str(t) for t in df[cfg.text_column] if isinstance(t, str)), cfg.dataset
 
 
@@ -66,9 +67,9 @@ def pretrained_lm(cfg: TextGenConfig):
 
     model, tok, _ = pretrained_transformers(cfg.init_from, cfg.hub, "AutoModelForCausalLM",
                                             MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
-                                            "a causal language model (GPT-2, GPT-Neo, Llama...)")
+                                            t("trainer.what_causal_lm"))
     if cfg.seq_len > getattr(model.config, "n_positions", getattr(model.config, "max_position_embeddings", 1 << 30)):
-        raise TrainingError(f"--seq-len {cfg.seq_len} is longer than the {cfg.init_from}'s context")
+        raise TrainingError(t("trainer.seq_len_too_long", seq_len=cfg.seq_len, model=cfg.init_from))
     return model, tok
 
 
@@ -84,7 +85,7 @@ def build_task(cfg: TextGenConfig) -> TaskSpec:
     if cfg.dry_run:
         text = text[:20_000]
     if len(text.strip()) < 200:
-        raise TrainingError(f"the corpus has {len(text.strip())} characters; a language model needs at least 200")
+        raise TrainingError(t("trainer.corpus_too_short", count=len(text.strip())))
     notes = [f"corpus: {name}, {len(text):,} characters"]
     torch.manual_seed(cfg.seed)
     overrides: dict[str, Any] = {}
@@ -99,11 +100,13 @@ def build_task(cfg: TextGenConfig) -> TaskSpec:
         notes.append(f"vocabulary: {len(model.vocab)} {'characters' if level == 'char' else 'words'}")
         if level == "word":
             unk = (ids == model.index["<unk>"]).float().mean().item()
+            # i18n: not shown (a log line)
             notes.append(f"{unk:.1%} of the words are outside the {len(model.vocab)}-word vocabulary (<unk>)")
     elif cfg.init_from:
         model, tok = pretrained_lm(cfg)
         lm = LM(model, "hf", tok, model.config.n_positions)
         ids = torch.tensor(tok(text)["input_ids"], dtype=torch.long)
+        # i18n: not shown (a log line)
         notes.append(f"fine-tuning {cfg.init_from} ({sum(p.numel() for p in model.parameters()):,} parameters) with "
                      f"its own tokenizer: {len(tok):,} tokens, {len(text) / len(ids):.2f} characters per token")
     else:
@@ -116,12 +119,12 @@ def build_task(cfg: TextGenConfig) -> TaskSpec:
                              eos_token_id=tok.eos_token_id, **overrides)
         lm = LM(model, "hf", tok, model.config.n_positions)
         ids = torch.tensor(tok(text)["input_ids"], dtype=torch.long)
+        # i18n: not shown (a log line)
         notes.append(f"byte-level BPE trained on the corpus: {len(tok)} tokens, {len(text) / len(ids):.2f} "
                      f"characters per token")
     n_val = max(cfg.seq_len + 1, int(len(ids) * cfg.val_fraction))
     if len(ids) < n_val + cfg.seq_len + 1:
-        raise TrainingError(f"the corpus is {len(ids)} tokens: too short for --seq-len {cfg.seq_len} and a "
-                            f"validation split; lower --seq-len or give more text")
+        raise TrainingError(t("trainer.corpus_too_few_tokens", count=len(ids), seq_len=cfg.seq_len))
     train_ds, val_ds = Chunks(ids[:-n_val], cfg.seq_len), Chunks(ids[-n_val:], cfg.seq_len)
     chars_per_token = len(text) / len(ids)
 
@@ -159,7 +162,6 @@ def build_task(cfg: TextGenConfig) -> TaskSpec:
         return text_
 
     def save(m, out: Path, metrics: dict[str, float]) -> None:
-        from common.i18n import t
         from hub.card import CardInfo, write_card
 
         m.save_pretrained(out)
@@ -170,11 +172,12 @@ def build_task(cfg: TextGenConfig) -> TaskSpec:
         n_params = sum(p.numel() for p in m.parameters())
         if family == "rnn":
             library, usage = "pytorch", (
-                f"from hub_models.textgen import RNNLM, LM, generate\n"
+                f"from hub_models.textgen import RNNLM, LM, generate\n"  # i18n: kept (code)
                 f"model = RNNLM.from_pretrained(\"{repo}\")\n"
                 f"for text, _ in generate(LM(model, \"rnn\"), \"The \", 200): pass\nprint(text)")
         else:
             library, usage = "transformers", (
+                # i18n: kept (code)
                 f"from transformers import pipeline\ngen = pipeline(\"text-generation\", model=\"{repo}\")\n"
                 f"print(gen(\"The \", max_new_tokens=100, do_sample=True, temperature=0.8)[0][\"generated_text\"])")
         base = base_model_id(cfg.init_from)

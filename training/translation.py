@@ -15,6 +15,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
+from common.i18n import t
 from hub_models.catalog import TRANSLATORS
 
 from .config import TrainingError, to_dict
@@ -59,10 +60,11 @@ def build_task(cfg: TranslationConfig) -> TaskSpec:
 
     kept = [r for r in train_rows if short(r)]
     if len(kept) < len(train_rows):
+        # i18n: not shown (a log line)
         notes.append(f"dropped {len(train_rows) - len(kept)} training pairs longer than {cfg.max_len} words")
     train_rows, val_rows = kept, [r for r in val_rows if short(r)] or val_rows[:1]
     if len(train_rows) < 10:
-        raise TrainingError(f"only {len(train_rows)} training pairs are short enough; raise --max-len")
+        raise TrainingError(t("trainer.too_few_short_pairs", count=len(train_rows)))
     torch.manual_seed(cfg.seed)
     transformer = cfg.init_from or TRANSLATORS[cfg.model].family == "transformer"
     parts = (_transformer_parts if transformer else _gru_parts)(cfg, train_rows, val_rows, langs)
@@ -92,7 +94,6 @@ def build_task(cfg: TranslationConfig) -> TaskSpec:
                          f"     (reference: {r['target']})" for r in val_rows[:3])
 
     def save(m, out: Path, metrics: dict[str, float]) -> None:
-        from common.i18n import t
         from hub.card import CardInfo, write_card
         from hub_models.translation import translate
 
@@ -176,7 +177,7 @@ def _gru_parts(cfg: TranslationConfig, train_rows: list[dict], val_rows: list[di
                 [m.decode_target(row.tolist()) for row in tgt])
 
     def usage(repo: str, example: str) -> str:
-        return (f"from hub_models.translation import Seq2Seq, translate\n"
+        return (f"from hub_models.translation import Seq2Seq, translate\n"  # i18n: kept (code)
                 f"model = Seq2Seq.from_pretrained(\"{repo}\")\n"
                 f"print(translate(model, \"{example}\", \"beam\")[\"translation\"])")
 
@@ -193,7 +194,7 @@ def pretrained_seq2seq(cfg: TranslationConfig):
 
     model, tok, config = pretrained_transformers(cfg.init_from, cfg.hub, "AutoModelForSeq2SeqLM",
                                                  MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES,
-                                                 "a sequence-to-sequence model (Marian, T5, BART...)")
+                                                 t("trainer.what_seq2seq"))
     return model, tok, task_prefix(config)
 
 
@@ -204,13 +205,14 @@ def _transformer_parts(cfg: TranslationConfig, train_rows: list[dict], val_rows:
     if cfg.init_from:
         model, tok, prefix = pretrained_seq2seq(cfg)
         limit = min(512, getattr(model.config, "max_position_embeddings", 512) or 512)
+        # i18n: not shown (a log line)
         vocab_note = f"fine-tuning {cfg.init_from} with its own tokenizer ({len(tok):,} tokens)"
     else:
         tok = train_shared_bpe([r[k] for r in train_rows for k in ("source", "target")],
                                vocab_size=400 if cfg.dry_run else 2000)
         model = create_transformer(tok, d_model=cfg.hidden_size, max_positions=max(128, 4 * cfg.max_len))
         limit = model.config.max_position_embeddings
-        vocab_note = f"shared byte-level BPE of {len(tok)} tokens"
+        vocab_note = f"shared byte-level BPE of {len(tok)} tokens"  # i18n: not shown (a log line)
 
     def encode(rows):
         # text_target: Marian reads targets with its target-language SentencePiece model
@@ -236,7 +238,7 @@ def _transformer_parts(cfg: TranslationConfig, train_rows: list[dict], val_rows:
                 [r.strip() for r in tok.batch_decode(refs, skip_special_tokens=True)])
 
     def usage(repo: str, example: str) -> str:
-        return (f"from transformers import AutoModelForSeq2SeqLM, AutoTokenizer\n"
+        return (f"from transformers import AutoModelForSeq2SeqLM, AutoTokenizer\n"  # i18n: kept (code)
                 f"model = AutoModelForSeq2SeqLM.from_pretrained(\"{repo}\")\n"
                 f"tok = AutoTokenizer.from_pretrained(\"{repo}\")\n"
                 f"out = model.generate(**tok(\"{prefix}{example}\", return_tensors=\"pt\"), num_beams=4, max_new_tokens=64)\n"

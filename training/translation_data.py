@@ -12,6 +12,8 @@ import random
 import re
 from typing import Any
 
+from common.i18n import t
+
 from .config import TrainingError
 from .bert_data import _pick, read_table
 
@@ -100,8 +102,8 @@ def pair_columns(columns: list[str], source_column: str = "", target_column: str
     """(source, target) columns of a table: the ones named, or guessed from the usual names."""
     if not source_column and not target_column and len(columns) == 2 and not set(columns) & set(TARGET_COLUMNS):
         return columns[0], columns[1]  # two columns (en, de...): the first is the source
-    return (_pick(columns, source_column, SOURCE_COLUMNS, "source sentences"),  # type: ignore[return-value]
-            _pick(columns, target_column, TARGET_COLUMNS, "target sentences"))
+    return (_pick(columns, source_column, SOURCE_COLUMNS, t("trainer.what_source")),  # type: ignore[return-value]
+            _pick(columns, target_column, TARGET_COLUMNS, t("trainer.what_target")))
 
 
 def table_pairs(spec: str, hub_spec: str, source_column: str = "", target_column: str = "", val_split: float = 0.1,
@@ -111,17 +113,16 @@ def table_pairs(spec: str, hub_spec: str, source_column: str = "", target_column
     src, tgt = pair_columns([str(c) for c in df.columns], source_column, target_column)
     rows, skipped = [], 0
     for i, rec in enumerate(df.to_dict("records"), start=1):
-        s, t = rec[src], rec[tgt]
-        s_ok, t_ok = bool(isinstance(s, str) and s.strip()), bool(isinstance(t, str) and t.strip())
+        s, tg = rec[src], rec[tgt]
+        s_ok, t_ok = bool(isinstance(s, str) and s.strip()), bool(isinstance(tg, str) and tg.strip())
         if s_ok != t_ok:
-            raise TrainingError(f"row {i}: a {'source' if s_ok else 'target'} sentence without its "
-                                f"{'target' if s_ok else 'source'}: every sentence needs its pair")
+            raise TrainingError(t("trainer.source_without_target" if s_ok else "trainer.target_without_source", row=i))
         if not s_ok:
             skipped += 1
             continue
-        rows.append({"source": s.strip(), "target": t.strip()})
+        rows.append({"source": s.strip(), "target": tg.strip()})
     if len(rows) < 10:
-        raise TrainingError(f"only {len(rows)} sentence pairs: a translation model needs many more")
+        raise TrainingError(t("trainer.too_few_pairs", count=len(rows)))
     random.Random(seed).shuffle(rows)
     n_val = max(1, int(len(rows) * val_split))
     notes = [f"columns: source={src}, target={tgt}"] + ([f"skipped {skipped} empty rows"] if skipped else [])

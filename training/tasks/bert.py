@@ -4,8 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.errors import ConfigError
+from common.i18n import t
 
-from ..config import TrainConfig, opt
+from ..config import TrainConfig, field_label, opt
 from ..bert_data import BUILTIN, BUILTIN_KIND
 from . import Task
 
@@ -44,15 +45,14 @@ class BertConfig(TrainConfig):
 
     def check(self) -> None:
         if self.task == "token" and self.pair_column:
-            raise ConfigError("pair_column", "Second-sentence column: token classification tags one text; leave it "
-                                             "empty")
+            raise ConfigError("pair_column", t("trainer.task_pair_column", label=field_label(type(self), "pair_column")))
         # Last: the tab's validator sees the default dataset (the start handler sets the one picked), so this
         # rule must not hide the ones above from it.
         kind = BUILTIN_KIND.get(self.dataset)
         if kind is not None and self.task != "mlm" and kind != self.task:
             good = [n for n, k in BUILTIN_KIND.items() if k == self.task]
-            raise ConfigError("dataset", f"Dataset: the built-in sample {self.dataset!r} is for {kind} labels; for "
-                                         f"the {self.task} task use {', '.join(good)}")
+            raise ConfigError("dataset", t("trainer.task_bert_sample", label=field_label(type(self), "dataset"),
+                                           name=self.dataset, kind=kind, task=self.task, good=", ".join(good)))
 
 
 TASK = Task(name="bert", title="BERT fine-tuning", config=BertConfig, trainer="training.bert", metric="accuracy",

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.errors import ConfigError
+from common.i18n import t
 from hub_models.catalog import CLASSIFIERS
 
 from ..config import TrainConfig, field_label, opt
@@ -53,15 +54,14 @@ class ClassificationConfig(TrainConfig):
 
     def check(self) -> None:
         if unknown := set(self.augmentations) - set(AUGMENTATIONS):
-            raise ConfigError("augment", f"unknown augmentation {', '.join(sorted(unknown))}; choose from "
-                                         f"{', '.join(AUGMENTATIONS)}")
+            raise ConfigError("augment", t("trainer.task_augment", names=", ".join(sorted(unknown)),
+                                           choices=", ".join(AUGMENTATIONS)))
         if not self.model.startswith(TIMM_PREFIX):
             if self.model not in CLASSIFIERS:
-                raise ConfigError("model", f"unknown architecture {self.model!r}: one of {', '.join(CLASSIFIERS)}, or "
-                                           f"{TIMM_PREFIX}<any timm model>")
+                raise ConfigError("model", t("trainer.task_architecture", name=self.model, choices=", ".join(CLASSIFIERS),
+                                             prefix=TIMM_PREFIX))
             if self.init_from:
-                raise ConfigError("init_from", f"fine-tuning from a checkpoint works for timm models: pick a "
-                                               f"{TIMM_PREFIX}<name> architecture")
+                raise ConfigError("init_from", t("trainer.task_init_timm", prefix=TIMM_PREFIX))
 
     def check_deep(self) -> None:
         check_timm_name(self, "model")

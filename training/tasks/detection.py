@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.errors import ConfigError
+from common.i18n import t
 from hub_models.catalog import DETECTORS, fine_tune_bases
 
-from ..config import SCHEDULES, TrainConfig, opt
+from ..config import SCHEDULES, TrainConfig, field_label, opt
 from . import Task
 
 
@@ -37,8 +38,8 @@ class DetectionConfig(TrainConfig):
     def check(self) -> None:
         if self.model == "tinyssd" and self.image_size % TINYSSD_STRIDE:
             k = max(1, round(self.image_size / TINYSSD_STRIDE))
-            raise ConfigError("image_size", f"Image size: TinySSD needs a multiple of {TINYSSD_STRIDE}, not "
-                                            f"{self.image_size} (try {k * TINYSSD_STRIDE})")
+            raise ConfigError("image_size", t("trainer.task_tinyssd_size", label=field_label(type(self), "image_size"),
+                                              unit=TINYSSD_STRIDE, size=self.image_size, good=k * TINYSSD_STRIDE))
 
 
 TASK = Task(name="detection", title="Object detection", config=DetectionConfig, trainer="training.detection",

@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.errors import ConfigError
+from common.i18n import t
 from hub_models.catalog import EMBEDDERS, fine_tune_bases
 
-from ..config import SCHEDULES, TrainConfig, opt
+from ..config import SCHEDULES, TrainConfig, field_label, opt
 from . import Task
 from .classification import TIMM_PREFIX, check_timm_name
 
@@ -47,8 +48,8 @@ class FaceConfig(TrainConfig):
 
     def check(self) -> None:
         if not self.model.startswith(TIMM_PREFIX) and self.model not in (names := tuple(EMBEDDERS)):
-            raise ConfigError("model", f"Model: unknown embedding network {self.model!r}; one of {', '.join(names)}, "
-                                       f"or {TIMM_PREFIX}<any timm architecture>")
+            raise ConfigError("model", t("trainer.task_embedder", label=field_label(type(self), "model"), name=self.model,
+                                         choices=", ".join(names), prefix=TIMM_PREFIX))
 
     def check_deep(self) -> None:
         check_timm_name(self, "model")

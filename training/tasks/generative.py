@@ -5,11 +5,12 @@ import dataclasses
 from dataclasses import dataclass
 
 from common.errors import ConfigError
+from common.i18n import t
 from hub_models.gen_catalog import GAN_LOSSES, PIXELCNN_MAX_SIZE, SIZES
 
 from hub_models.catalog import GENERATIVE_MODELS, fine_tune_bases
 
-from ..config import OPTIMIZERS, SCHEDULES, TrainConfig, opt
+from ..config import OPTIMIZERS, SCHEDULES, TrainConfig, field_label, opt
 from . import Task
 
 
@@ -71,14 +72,14 @@ class GenerativeConfig(TrainConfig):
 
     def check(self) -> None:
         if self.image_size not in SIZES:
-            raise ConfigError("image_size", f"Image size: one of {', '.join(map(str, SIZES))} (powers of two: the "
-                                            f"networks halve and double it), not {self.image_size}")
+            raise ConfigError("image_size", t("trainer.task_gen_size", label=field_label(type(self), "image_size"),
+                                              choices=", ".join(map(str, SIZES)), size=self.image_size))
         if self.family == "autoregressive" and self.image_size > PIXELCNN_MAX_SIZE:
-            raise ConfigError("image_size", f"Image size: a PixelCNN draws one pixel at a time: train it at "
-                                            f"{PIXELCNN_MAX_SIZE} px or less")
+            raise ConfigError("image_size", t("trainer.task_pixelcnn_size", label=field_label(type(self), "image_size"),
+                                              most=PIXELCNN_MAX_SIZE))
         if self.sample_steps > self.timesteps:
-            raise ConfigError("sample_steps", f"DDPM: sample steps: at most the noise steps ({self.timesteps}), "
-                                              f"not {self.sample_steps}")
+            raise ConfigError("sample_steps", t("trainer.task_sample_steps", label=field_label(type(self), "sample_steps"),
+                                                timesteps=self.timesteps, steps=self.sample_steps))
 
     def resolved(self) -> GenerativeConfig:
         """The config a run uses: the fields left at 0 set to the family's defaults (a new object)."""

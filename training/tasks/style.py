@@ -5,10 +5,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import ConfigError
+from common.i18n import t
 from hub_models.catalog import STYLE_NETS
 from hub_models.style_catalog import BUILTIN_IMAGES, EXTRACTORS
 
-from ..config import SCHEDULES, TrainConfig, opt
+from ..config import SCHEDULES, TrainConfig, field_label, opt
 from . import Task
 
 
@@ -40,12 +41,14 @@ class StyleConfig(TrainConfig):
     def check(self) -> None:
         if self.style_file:
             if not Path(self.style_file).is_file():
-                raise ConfigError("style_file", f"Style file: no file {self.style_file}")
+                raise ConfigError("style_file", t("trainer.task_no_style_file", label=field_label(type(self), "style_file"),
+                                                  path=self.style_file))
         elif self.style not in BUILTIN_IMAGES and not Path(self.style).is_file():
-            raise ConfigError("style", f"Style: {self.style!r} is neither a built-in image "
-                                       f"({', '.join(BUILTIN_IMAGES)}) nor an image file")
+            raise ConfigError("style", t("trainer.task_style", label=field_label(type(self), "style"), name=self.style,
+                                         choices=", ".join(BUILTIN_IMAGES)))
 
 
+# i18n: not shown (the tab's name is tab.style)
 TASK = Task(name="style", title="Neural style transfer", config=StyleConfig, trainer="training.style",
             metric="style_loss", lower_is_better=True, dry_run={"batch_size": 2, "image_size": 64}, tab="webui.style",
             space="style", pipelines=("image-to-image",))

@@ -4,11 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.errors import ConfigError
+from common.i18n import t
 from hub_models.catalog import LANGUAGE_MODELS, fine_tune_bases
 
-from ..config import TrainConfig, opt
+from ..config import TrainConfig, field_label, opt
 from . import Task
 
+# i18n: kept (the English of the dataset field's help; the form translates it: form.*)
 CORPORA = {"python-docs": "the Python Language Reference topics (pydoc_data.topics, PSF License), 465 KB"}
 MIN_CHARS = 1000  # a smaller --max-chars leaves too little for training windows and a validation split
 
@@ -43,8 +45,8 @@ class TextGenConfig(TrainConfig):
 
     def check(self) -> None:
         if 0 < self.max_chars < MIN_CHARS:
-            raise ConfigError("max_chars", f"Use at most (characters): 0 (all) or at least {MIN_CHARS:,}, not "
-                                           f"{self.max_chars:,}")
+            raise ConfigError("max_chars", t("trainer.task_max_chars", label=field_label(type(self), "max_chars"),
+                                             least=MIN_CHARS, chars=self.max_chars))
 
 
 TASK = Task(name="textgen", title="Text generation", config=TextGenConfig, trainer="training.textgen",
