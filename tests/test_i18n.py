@@ -287,3 +287,19 @@ def test_the_chinese_readme_keeps_step_with_the_english_one():
     assert blocks(chinese) == blocks(english)
     assert len(re.findall(r"(?m)^##+ ", chinese)) == len(re.findall(r"(?m)^##+ ", english))
     assert "README.zh-CN.md" in english and "README.md" in chinese  # each links to the other
+
+
+def test_a_job_from_a_chinese_page_fails_in_chinese_and_the_cli_in_english():
+    """A job started from a Chinese page gets DLP_LANG (the runner sets it): its refusal, the reason the jobs table
+    shows, is Chinese; the CLI without it stays English. A task's own check (training/tasks) is translated too."""
+    def refusal(lang: str | None, *args: str) -> str:
+        env = {k: v for k, v in os.environ.items() if k != "DLP_LANG"} | ({"DLP_LANG": lang} if lang else {})
+        out = subprocess.run([sys.executable, "-m", "training", *args, "--dry-run"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode != 0
+        return out.stderr.strip().splitlines()[-1]
+
+    assert "没有数据集" in refusal("zh-CN", "classification", "--dataset", "/nonexistent.zip")
+    assert "no dataset '/nonexistent.zip'" in refusal(None, "classification", "--dataset", "/nonexistent.zip")
+    assert refusal("zh-CN", "detection", "--image-size", "100") == \
+        "error: --image-size: TinySSD 需要 64 的倍数，而不是 100（试试 128）"
