@@ -49,9 +49,11 @@ def test_a_log_splits_into_events_and_text_and_a_picture_comes_back(tmp_path):
     assert not (tmp_path / "outside.png").exists()
     # A job that exited well on a node gone before its log's end was read: its end, written here
     lost = LogMirror(JobFolder(tmp_path / "lost"))
-    lost.write_end("completed", "its log's last lines were lost with its node")
+    lost.write_end("completed", "runner.ray_log_lost")
     assert lost.ended["status"] == "completed"
-    assert json.loads(lost.folder.run.events.read_text())["status"] == "completed"
+    end = json.loads(lost.folder.run.events.read_text())
+    assert end["status"] == "completed" and end["said"] == ["runner.ray_log_lost", {}]
+    assert end["message"].startswith("its log's last lines were lost")
 
 
 def test_the_token_desk_hands_a_claim_out_once(tmp_path):

@@ -388,7 +388,7 @@ class _Follower(threading.Thread):
         said = None
         if not self.mirror.ended and status == "SUCCEEDED":  # it exited well; the log's end went with its node
             self.mirror.write_end("stopped" if self.stop_requested else "completed",
-                                  "its log's last lines were lost with its node; its model is on the hub")
+                                  "runner.ray_log_lost")
         if not self.mirror.ended:
             try:
                 why = self.backend.client().get_job_info(self.sid).message or status

@@ -109,10 +109,13 @@ class LogMirror:
             self.events.extend({k: ev.get(k) for k in ("type", "status", "pushed")} for ev in events
                                if ev["type"] in ("checkpoint", "end"))
 
-    def write_end(self, status: str, message: str) -> None:
-        """An end event the log could not bring (the job's node went once the job had exited)."""
+    def write_end(self, status: str, key: str) -> None:
+        """An end event the log could not bring (the job's node went once the job had exited); its message is the
+        runner's ``key`` (the runner shows it in each page's language)."""
+        from common.i18n import english
+
         ev = {"type": "end", "time": time.time(), "status": status, "metrics": {}, "model_dir": None,
-              "message": message}
+              "message": english(key), "said": [key, {}]}
         with open(self.folder.run.events, "a", encoding="utf-8") as f:
             f.write(json.dumps(ev) + "\n")
         self.events.append({"type": "end", "status": status, "pushed": None})

@@ -306,6 +306,8 @@ class JobRunner:
         end = next((e for e in reversed(events) if e["type"] == "end"), None)
         if end is not None:
             job.status, job.message = end["status"], end.get("message") or ""
+            if end.get("said"):  # (written by the app, not the job: a runner message)
+                job.extra["said"] = end["said"]
         elif job.status == "stopping":
             job.status = "stopped"
             _say(job, "runner.stopped_early")
