@@ -326,7 +326,7 @@ def show_detections(image: Any, cands: dict[str, Any], score_threshold: float, i
     The picture draws kept boxes in their class colours over the boxes NMS removed (thin, grey).
     """
     from .inference import load_image
-    from .visual import draw_boxes, enlarged
+    from .visual import captioned, draw_boxes, enlarged
 
     tensors = {"boxes": torch.tensor(cands["boxes"], dtype=torch.float32).reshape(-1, 4),
                "scores": torch.tensor(cands["scores"], dtype=torch.float32),
@@ -340,17 +340,10 @@ def show_detections(image: Any, cands: dict[str, Any], score_threshold: float, i
                          names, [cands["scores"][i] for i in keep], faint=[[v * k for v in cands["boxes"][j]]
                                                                            for j in removed])
 
-    if not keep:  # said on the picture, where the boxes would be: an empty table alone says nothing
-        from PIL import ImageDraw
-
-        from .visual import font
-
+    if not keep:  # said under the picture, where the boxes would be: an empty table alone says nothing
         best = max(cands["scores"], default=None)
-        text = t("detection.no_box_above", threshold=score_threshold, best=best) if best is not None else \
-            t("detection.no_candidate")
-        draw, f = ImageDraw.Draw(picture), font(max(11, min(16, picture.width // 40)))
-        draw.rectangle([0, 0, picture.width, f.size + 8], fill=(40, 40, 40))
-        draw.text((6, 4), text, fill="white", font=f)
+        picture = captioned(picture, t("detection.no_box_above", threshold=score_threshold, best=best)
+                            if best is not None else t("detection.no_candidate"), wrap=True)
 
     def label(i: int) -> str:
         return f"{names[cands['labels'][i]]} {cands['scores'][i]:.2f}"

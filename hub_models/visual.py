@@ -143,18 +143,36 @@ def row(images: list, pad: int = 16):
     return out
 
 
-def captioned(img, text: str):
-    """``img`` with lines of ``text`` written under it (e.g. per-class scores under validation pictures)."""
+def captioned(img, text: str, wrap: bool = False):
+    """``img`` with lines of ``text`` written under it (e.g. per-class scores under validation pictures); the
+    picture widens to the longest line, or, with ``wrap``, the lines wrap at its width."""
     from PIL import Image, ImageDraw
 
     f = font(14)
     lines = text.splitlines() or [""]
+    if wrap:
+        lines = [part for line in lines for part in _wrapped(line, f, img.width - 20)]
     width = max(img.width, 20 + int(max(f.getlength(t) for t in lines)))
     out = Image.new("RGB", (width, img.height + 8 + 20 * len(lines)), "white")
     out.paste(img, (0, 0))
     draw = ImageDraw.Draw(out)
     for i, t in enumerate(lines):
         draw.text((6, img.height + 4 + 20 * i), t, fill="black", font=f)
+    return out
+
+
+def _wrapped(line: str, f, width: float) -> list[str]:
+    """``line`` cut into pieces no wider than ``width`` in font ``f``: at spaces, or anywhere in a text written
+    without them (Chinese)."""
+    words = line.split(" ") if " " in line else list(line)
+    gap = " " if " " in line else ""
+    out = [""]
+    for word in words:
+        joined = out[-1] + gap + word if out[-1] else word
+        if f.getlength(joined) <= width or not out[-1]:
+            out[-1] = joined
+        else:
+            out.append(word)
     return out
 
 

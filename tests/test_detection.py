@@ -284,11 +284,15 @@ def test_no_box_above_the_threshold_is_said_on_the_picture():
 
     scene = str(ROOT / "assets" / "examples" / "shapes-1.png")
     cands = {"boxes": [[2.0, 2.0, 20.0, 20.0]], "scores": [0.31], "labels": [0], "names": ["ellipse"]}
+    shown, rows, _ = show_detections(scene, cands, 0.3, 0.5)
+    assert len(rows) == 1
     picture, rows, steps = show_detections(scene, cands, 0.5, 0.5)
     assert rows == [] and steps == []
-    assert picture.getpixel((1, 1)) == (40, 40, 40)  # the banner: "No box scores 0.50 or more ... 0.31"
-    picture, rows, _ = show_detections(scene, cands, 0.3, 0.5)
-    assert len(rows) == 1 and picture.getpixel((1, 1)) != (40, 40, 40)
+    # "No box scores 0.50 or more ... 0.31" under the picture (Gradio's label covers its top-left corner), wrapped
+    # to the picture's width: in two or more lines of dark text on white
+    assert picture.width == shown.width and picture.height >= shown.height + 2 * 20
+    band = picture.crop((0, shown.height, picture.width, picture.height)).convert("L")
+    assert band.getextrema() == (0, 255) and band.getpixel((picture.width - 1, band.height - 1)) == 255
 
 
 def test_the_image_size_hint_names_tinyssds_stride():
