@@ -25,6 +25,7 @@ from hub.client import HubActionError, cache_root, local_hub_dir, resolve_hub  #
 from webui import TABS  # noqa: E402
 from webui import visitors  # noqa: E402
 from webui.endpoint import Endpoint  # noqa: E402
+from webui.jobs import look_routes  # noqa: E402
 from webui.i18n import I18N, L, LanguageOverride, language_switch  # noqa: E402
 from webui.common import (IN_REQUEST, PREDICT, WARMED, AppContext, cache_images_atomically, on_zero_gpu,  # noqa: E402
                           show_user_errors, waits_for_warm_up)
@@ -82,10 +83,10 @@ def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr
 
 def launch_kwargs(runner: JobRunner, default_hub: str) -> dict:
     """What every launch of the app needs beside its own options: the translations, the HTTP inference endpoint's
-    routes (ahead of Gradio's) and the middleware that applies the language switch."""
+    routes and the job panels' look (ahead of Gradio's), and the middleware that applies the language switch."""
     from starlette.middleware import Middleware
 
-    return {"i18n": I18N, "app_kwargs": {"routes": Endpoint(runner, default_hub).routes(),
+    return {"i18n": I18N, "app_kwargs": {"routes": [*Endpoint(runner, default_hub).routes(), *look_routes(runner)],
                                          "middleware": [Middleware(LanguageOverride)]}}
 
 

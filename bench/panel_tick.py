@@ -106,7 +106,7 @@ def watched_job(pairs: int, pages: int = 4) -> None:
                     def page():
                         seen = None
                         while not done.wait(1.0):
-                            *_, seen = tick(runner, view, job.id, seen)
+                            *_, seen, _ = tick(runner, view, job.id, seen)
 
                     threads = [threading.Thread(target=page) for _ in range(watchers)]
                     for t in threads:

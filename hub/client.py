@@ -507,6 +507,16 @@ def whoami(hub: Hub) -> str | None:
         raise explain(exc, hub) from exc
 
 
+def free_repo_name(hub: Hub, user: str, name: str) -> str:
+    """``name``, or ``name-2``, ``name-3``... the first that is not one of ``user``'s model repos on ``hub``: a
+    suggested push target that does not replace a model already there (the starter's, a classmate's)."""
+    try:
+        taken = {m.id.split("/", 1)[-1] for m in _api(hub).list_models(author=user, search=name, limit=1000)}
+    except Exception as exc:
+        raise explain(exc, hub) from exc
+    return next(n for n in (name, *(f"{name}-{i}" for i in range(2, len(taken) + 3))) if n not in taken)
+
+
 def list_repos(hub: Hub, *, search: str = "", task: str = "", limit: int = 200,
                repo_type: str = "model") -> list[dict[str, Any]]:
     """Repos visible on ``hub`` as plain rows: id, task, library, updated, private."""

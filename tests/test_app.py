@@ -291,8 +291,17 @@ def test_the_push_box_says_who_pushes_and_fills_their_namespace(hub_server):
     """A newcomer pushed `ceo/...` and the hub refused the namespace; the user's name was shown only in the Hub tab."""
     from webui.jobs import push_target
 
+    from huggingface_hub import HfApi
+
     who, repo = push_target("you/lenet-digits", URL_HUB, hub_server.url, hub_server.tokens["alice"], "")
     assert "as **alice**" in who and repo["value"] == "alice/lenet-digits"
+    # A newcomer's push as it is suggested would have replaced the starter's model: a name of theirs already taken
+    # is not suggested.
+    api = HfApi(endpoint=hub_server.url, token=hub_server.tokens["alice"])
+    for name in ("pushbox-net", "pushbox-net-2"):
+        api.create_repo(f"alice/{name}", exist_ok=True)
+    assert push_target("you/pushbox-net", URL_HUB, hub_server.url, hub_server.tokens["alice"], "")[1]["value"] == \
+        "alice/pushbox-net-3"
     assert push_target("you/x", URL_HUB, hub_server.url, hub_server.tokens["alice"], " alice/mine ")[1]["value"] == \
         "alice/mine"  # what the user typed stays
     who, repo = push_target("you/x", URL_HUB, hub_server.url, "", "")

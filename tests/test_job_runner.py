@@ -130,13 +130,13 @@ def test_the_panel_shows_a_sample_picture_even_before_its_event(runner):
     run.events.write_text(json.dumps({"type": "sample", "step": 1, "epoch": 1, "kind": "image",
                                       "data": "samples/epoch-0001.png"}) + "\n")  # epoch 2's event: not yet
     view = PanelView("generative", "fid", "img/s", samples="image")
-    *out, seen = tick(runner, view, job.id, None)
+    *out, seen, _ = tick(runner, view, job.id, None)
     gallery = out[view.groups.index("samples")]
     assert [caption for _, caption in gallery] == ["epoch 2", "epoch 1"]
     assert gallery[0][0].getpixel((0, 0)) == (200, 0, 0)
-    assert tick(runner, view, job.id, seen)[:-1] == (gr.skip(),) * len(view.groups)  # nothing changed: nothing sent
+    assert tick(runner, view, job.id, seen)[:-2] == (gr.skip(),) * len(view.groups)  # nothing changed: nothing sent
     runner.folder(job.id).log.write_text("epoch 3 ...")  # only the log changed: only the log is sent again
-    *again, _ = tick(runner, view, job.id, seen)
+    *again, _, _ = tick(runner, view, job.id, seen)
     assert [g for v, g in zip(again, view.groups) if v != gr.skip()] == ["log"]
 
 
@@ -150,12 +150,12 @@ def test_a_tick_with_no_job_picked_redraws_only_the_table(runner):
     from webui.jobs import NO_JOB, PanelView, tick
 
     view = PanelView("classification", "accuracy", "img/s")
-    rows, hint, *rest, seen = tick(runner, view, None, None)
+    rows, hint, *rest, seen, _ = tick(runner, view, None, None)
     assert rows == [] and hint == NO_JOB and rest == [gr.skip()] * (len(view.groups) - 2)  # nothing to pick: the hint
-    assert tick(runner, view, None, seen)[:-1] == (gr.skip(),) * len(view.groups)
+    assert tick(runner, view, None, seen)[:-2] == (gr.skip(),) * len(view.groups)
     runner._save(Job(id="20261130-000000-abcdef", task="classification", argv=[], device="cpu", created=time.time(),
                      status="completed"))
-    rows, hint, *rest, _ = tick(runner, view, None, seen)
+    rows, hint, *rest, _, _ = tick(runner, view, None, seen)
     assert len(rows) == 1 and hint == gr.skip() and rest == [gr.skip()] * (len(view.groups) - 2)
 
 def test_the_queue_takes_turns_between_owners():
@@ -207,10 +207,10 @@ def test_a_panel_tick_reads_only_the_new_events_and_draws_a_bounded_curve(runner
     write(range(1, 2), {"type": "start", "total_steps": 30000})
     write(range(2, 20001))
     view = PanelView("classification", "accuracy", "img/s")
-    *out, seen = tick(runner, view, job.id, None)
+    *out, seen, _ = tick(runner, view, job.id, None)
     assert runner.digest(job.id).read_bytes == events.stat().st_size
     write(range(20001, 20011), {"type": "eval", "step": 20010, "epoch": 1, "metrics": {"accuracy": 0.5}})
-    *out, seen = tick(runner, view, job.id, seen)
+    *out, seen, _ = tick(runner, view, job.id, seen)
     run = runner.digest(job.id)
     assert run.read_bytes == events.stat().st_size  # each byte read once: the ten steps and the eval were all it read
     frame = out[2]  # (the outputs: table, progress, loss, metrics, log)

@@ -192,7 +192,7 @@ def build(ctx: AppContext) -> None:
         if not folder:
             return gr.skip()
         try:
-            return float(model_for(folder).threshold)
+            return round(float(model_for(folder).threshold), 3)  # (the slider's box shows every digit it is given)
         except UserError:  # not a model of ours (or gone): the slider stays; Verify will say why
             return gr.skip()
 

@@ -7,13 +7,18 @@ and the text samples a trainer logs, and pushes a finished model to a hub.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
 import gradio as gr
+from starlette.requests import Request as HttpRequest  # (FastAPI reads the route's annotations)
 
 from common.errors import UserError
 from hub import client as hubs
@@ -297,7 +302,7 @@ def metric_frames(evals: list[dict], apart: str | None) -> tuple[Any, Any]:
     """(the validation metrics but the loss and ``apart``, ``apart`` alone) as frames for their plots."""
     import pandas as pd
 
-    shown = [{"epoch": e["epoch"], "metric": k, "value": v} for e in evals
+    shown = [{"epoch": e["epoch"], "metric": metric_name(k), "value": v} for e in evals
              for k, v in e["metrics"].items() if k not in ("loss", apart)]
     alone = [{"epoch": e["epoch"], apart: e["metrics"][apart]} for e in evals if apart in e["metrics"]]
     return pd.DataFrame(shown) if shown else None, pd.DataFrame(alone) if alone else None
@@ -372,21 +377,81 @@ def file_stamps(runner: JobRunner, task: str, job_id: str | None) -> dict[str, A
     }
 
 
-def tick(runner: JobRunner, view: PanelView, job_id: str | None, seen: dict | None) -> tuple:
+# ------------------------------------------------------------------ the timer's look, outside Gradio's events
+LOOK_ROUTE = "/dlp/look"
+# A panel's tick in the browser: the stamp of what the panel draws (the route answers an opaque hash for the page's
+# pass); a new one starts the Gradio event that draws (the hidden stamp box's change). Without a pass yet, or when
+# the route fails, an always-new value: the Gradio event then runs, as every tick used to.
+LOOK_JS = """async (pass, job) => {
+    const task = %s, root = ((window.gradio_config || {}).root || '').replace(/\\/$/, '');
+    if (!pass) return String(Date.now());
+    try {
+        const r = await fetch(`${root}""" + LOOK_ROUTE + """/${task}?pass=${encodeURIComponent(pass)}&job=${encodeURIComponent(job || '')}`);
+        return r.ok ? await r.text() : String(Date.now());
+    } catch (e) { return String(Date.now()); }
+}"""
+_passes: OrderedDict[str, visitors.Visitor] = OrderedDict()  # a page's pass -> who the page serves (bounded)
+_passes_lock = threading.Lock()
+MAX_PASSES = 20_000
+
+
+def _pass_for_page(held: str | None) -> str | None:
+    """The pass the page should hold: a new one (returned) unless ``held`` is already this visitor's."""
+    who = visitors.who()
+    with _passes_lock:
+        if held and _passes.get(held) == who:
+            _passes.move_to_end(held)
+            return None
+        issued = secrets.token_urlsafe(24)
+        _passes[issued] = who
+        while len(_passes) > MAX_PASSES:
+            _passes.popitem(last=False)
+    return issued
+
+
+def look_routes(runner: JobRunner) -> list:
+    """LOOK_ROUTE: for a page's pass, the stamp of what a task's panel draws (file_stamps, as the visitor the pass
+    was given to sees them), hashed: it says that something changed, and nothing of what."""
+    from fastapi.responses import PlainTextResponse
+    from fastapi.routing import APIRoute
+
+    from training.tasks import TASKS
+
+    async def look(task: str, request: HttpRequest):
+        import anyio
+
+        with _passes_lock:
+            who = _passes.get(request.query_params.get("pass", ""))
+        job_id = request.query_params.get("job") or None
+        if who is None or task not in TASKS:
+            return PlainTextResponse("", status_code=404)
+
+        def stamp() -> str:
+            with visitors.acting_as(who):
+                return hashlib.sha256(repr(file_stamps(runner, task, job_id)).encode()).hexdigest()[:20]
+
+        return PlainTextResponse(await anyio.to_thread.run_sync(stamp), headers={"Cache-Control": "no-store"})
+
+    return [APIRoute(LOOK_ROUTE + "/{task}", look, methods=["GET"], include_in_schema=False)]
+
+
+def tick(runner: JobRunner, view: PanelView, job_id: str | None, seen: dict | None, held: str | None = None) -> tuple:
     """The timer's watch: outputs whose files have not changed since this page last drew them are
     skipped, so idle panels cost the server and the browser (plots, pictures) next to nothing.
-    Returns the outputs and the stamps to remember as ``seen``."""
+    Returns the outputs, the stamps to remember as ``seen`` and the page's pass (or a skip)."""
     stamps = file_stamps(runner, view.task, job_id)
     seen = seen or {}
+    issued = _pass_for_page(held)
+    pass_out = gr.skip() if issued is None else issued
     if stamps == seen:
-        return *[gr.skip()] * len(view.groups), seen
+        return *[gr.skip()] * len(view.groups), seen, pass_out
     out = watch(runner, view, job_id)
     if not job_id:
         # The table, and the hint only where there is no job the page could pick: a tick sent before a reopened
         # page picked its job can land after the pick's own watch, and would blank what it drew.
         rows = out[0]
-        return rows, gr.skip() if rows else t("jobs.no_job"), *[gr.skip()] * (len(view.groups) - 2), stamps
-    return *[v if stamps[g] != seen.get(g) else gr.skip() for v, g in zip(out, view.groups)], stamps
+        return rows, gr.skip() if rows else t("jobs.no_job"), *[gr.skip()] * (len(view.groups) - 2), stamps, pass_out
+    return *[v if stamps[g] != seen.get(g) else gr.skip() for v, g in zip(out, view.groups)], stamps, pass_out
 
 
 def push_job(runner: JobRunner, job_id: str | None, repo_id: str, private_: bool, choice: str, url: str,
@@ -408,17 +473,16 @@ def push_job(runner: JobRunner, job_id: str | None, repo_id: str, private_: bool
 
 def push_target(placeholder: str, choice: str, url: str, token: str, repo: str) -> tuple[str, Any]:
     """Who a push acts as, said where one pushes, and an empty repo id filled in their namespace (a push to
-    another namespace is refused by the hub)."""
+    another namespace is refused by the hub) with a name none of their repos has yet."""
     try:
         hub = get_hub(choice, url, token)
         user = hubs.whoami(hub)
+        if not user:
+            return t("jobs.push_needs_token", hub=hub.label), gr.update()
+        repo = (repo or "").strip() or f"{user}/{hubs.free_repo_name(hub, user, placeholder.split('/', 1)[-1])}"
     except UserError as e:
         return f"⚠️ {e}", gr.update()
-    if not user:
-        return t("jobs.push_needs_token", hub=hub.label), gr.update()
-    name = placeholder.split("/", 1)[-1]
-    return (t("jobs.pushes_as", hub=hub.label, user=user),
-            gr.update(value=(repo or "").strip() or f"{user}/{name}"))
+    return t("jobs.pushes_as", hub=hub.label, user=user), gr.update(value=repo)
 
 
 def jobs_run_where(runner: JobRunner) -> str | None:
@@ -494,10 +558,15 @@ def job_panel(ctx: AppContext, task: str, picker: HubPicker, *, metric: str, uni
     seen = gr.State(None)
     job.change(partial(watch_and_stamp, runner, view), job, [*outputs, seen], api_name=f"{task}_watch")
     # Only the shown tab's timer runs (app.py switches them): nine panels ticking every second slowed the page.
+    # A tick only looks, in the browser, at LOOK_ROUTE: a Gradio event starts when something the panel draws has
+    # changed, not every second (each event costs the page's main thread ~100 ms: the front end updates the loading
+    # status of every component the page's events touched).
     timer = gr.Timer(1.0, active=ctx.tab == ctx.first_tab)
     ctx.timers[ctx.tab] = timer
-    timer.tick(partial(tick, runner, view), [job, seen], [*outputs, seen], api_name=f"{task}_tick",
-               api_visibility="private", show_progress="hidden")
+    page_pass, stamp = gr.Textbox(visible=False), gr.Textbox(visible=False)
+    timer.tick(None, [page_pass, job], stamp, js=LOOK_JS % json.dumps(task), api_visibility="private")
+    stamp.change(partial(tick, runner, view), [job, seen, page_pass], [*outputs, seen, page_pass],
+                 api_name=f"{task}_tick", api_visibility="private", show_progress="hidden")
     push.click(partial(push_job, runner), [job, repo, private, *picker.inputs], pushed, api_name=f"{task}_push")
     push_box.expand(partial(push_target, repo_placeholder), [*picker.inputs, repo], [who, repo],
                     api_visibility="private")
