@@ -662,3 +662,44 @@ def test_visitors_copies_of_one_commit_are_loaded_once(tmp_path):
     first = load(trained)
     os.utime(trained / "config.json", (1, 1))  # rewritten: loaded again
     assert load(trained) is not first and len(loads) == 4
+
+
+def test_a_panels_look_answers_a_pages_pass_with_its_visitors_view_only(public, tmp_path):
+    """The job panel's timer asks LOOK_ROUTE, outside Gradio's events, whether what it draws changed. A pass is
+    good only for the visitor it was given to: another's job looks like no job, an unknown pass gets nothing."""
+    import time
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from training.runner import Job, JobRunner
+    from webui import visitors
+    from webui.jobs import LOOK_ROUTE, _pass_for_page, look_routes
+
+    runner = JobRunner(tmp_path / "jobs", poll_s=0.1)
+    try:
+        alice, bob = (visitors.Visitor(False, f"browser:{c * 32}") for c in "ab")
+        job = Job(id="20261201-000000-abcdef", task="classification", argv=[], device="cpu", created=time.time(),
+                  status="completed", owner=alice.key)
+        runner._save(job)
+        with visitors.acting_as(alice):
+            alices = _pass_for_page(None)
+            assert _pass_for_page(alices) is None  # held already: kept
+        with visitors.acting_as(bob):
+            bobs = _pass_for_page(alices)  # another's pass is not kept: a new one
+        app = FastAPI(routes=look_routes(runner))
+        client = TestClient(app)
+
+        def look(pass_: str, job_id: str = "", task: str = "classification"):
+            return client.get(f"{LOOK_ROUTE}/{task}", params={"pass": pass_, "job": job_id})
+
+        assert look("nope").status_code == 404 and look(alices, task="nope").status_code == 404
+        before_a, before_b = look(alices, job.id).text, look(bobs, job.id).text
+        assert before_a != before_b  # he does not see her job (its state is in her stamp, not in his)
+        run = runner.folder(job.id).run
+        run.events.parent.mkdir(parents=True, exist_ok=True)
+        run.events.write_text('{"type": "step", "step": 1}\n')
+        assert look(alices, job.id).text != before_a  # her job moved: her page draws
+        assert look(bobs, job.id).text == before_b  # his learns nothing of it
+    finally:
+        runner.close()
