@@ -38,7 +38,7 @@ def test_train_watch_detect_refilter_and_anchors(tab, trained):
     job, folder = trained
     rows, progress, loss, metrics, picture, log = client.predict(job, api_name="/detection_watch")
     assert [r[2] for r in table_rows(rows) if r[0] == job] == ["completed"]
-    assert {r[1] for r in table_rows(metrics)} == {"map50", "map"} and picture is not None
+    assert {r[1] for r in table_rows(metrics)} == {"mAP@0.5", "map"} and picture is not None
     assert "completed" in log
 
     image = handle_file(EXAMPLES[0])

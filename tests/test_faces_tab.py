@@ -51,7 +51,7 @@ def test_train_verify_and_threshold(tab, trained, hub_server, repo_name):
     job, folder = trained
     rows, progress, loss, metrics, picture, log = client.predict(job, api_name="/faces_watch")
     assert [r[2] for r in table_rows(rows) if r[0] == job] == ["completed"] and picture is not None
-    assert {"auc", "accuracy", "threshold"} <= {r[1] for r in table_rows(metrics)}
+    assert {"AUC", "accuracy", "threshold"} <= {r[1] for r in table_rows(metrics)}
 
     a1, a2, b1 = (handle_file(str(EX / f"face-visitor-{n}.png")) for n in ("a1", "a2", "b1"))
     threshold = client.predict(folder, api_name="/faces_model_threshold")  # the slider follows the model

@@ -37,7 +37,7 @@ def test_train_segment_opacity_and_transposed_conv(tab, trained, hub_server, rep
     job, folder = trained
     rows, progress, loss, metrics, picture, log = client.predict(job, api_name="/segmentation_watch")
     assert [r[2] for r in table_rows(rows) if r[0] == job] == ["completed"]
-    assert {r[1] for r in table_rows(metrics)} == {"miou", "pixel_accuracy"} and picture is not None
+    assert {r[1] for r in table_rows(metrics)} == {"mIoU", "pixel_accuracy"} and picture is not None
 
     overlay, legend, shares = client.predict(folder, handle_file(EXAMPLES[0]), 0.6, api_name="/segmentation_segment")
     shares = table_rows(shares)

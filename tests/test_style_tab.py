@@ -49,7 +49,7 @@ def test_train_apply_push_pull(tab, hub_server, repo_name):
     job = _start(client, model="style-net", epochs=1, image_size=64, style="stain", style_weight=4.0)
     assert wait_job(runner, job).status == "completed", runner.log_tail(job)
     rows, _, _, metrics, picture, _ = client.predict(job, api_name="/style_watch")
-    assert {"style_loss", "content_loss"} <= {r[1] for r in table_rows(metrics)} and picture is not None
+    assert {"style loss", "content_loss"} <= {r[1] for r in table_rows(metrics)} and picture is not None
     folder = str(runner.job_dir(job) / "out" / "model")
     image, took = client.predict(folder, handle_file(CONTENT_EXAMPLES[1]), 256, api_name="/style_apply")
     assert image and "Style *stain*: 256x256" in took

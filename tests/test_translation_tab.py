@@ -34,7 +34,7 @@ def test_train_and_translate(tab, hub_server, repo_name):
     job = _start(client)
     assert wait_job(runner, job).status == "completed", runner.log_tail(job)
     rows, progress, loss, metrics, samples, log = client.predict(job, api_name="/translation_watch")
-    assert {r[1] for r in table_rows(metrics)} == {"bleu", "chrf"} and "(reference:" in samples
+    assert {r[1] for r in table_rows(metrics)} == {"BLEU", "chrf"} and "(reference:" in samples
     assert float([r[4] for r in table_rows(rows) if r[0] == job][0]) > 0  # BLEU (test_translation checks quality)
 
     folder = str(runner.job_dir(job) / "out" / "model")

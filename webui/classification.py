@@ -38,6 +38,17 @@ DATA_CHOICES = [choice("classification.builtin_digits", "Built-in digits"),
                 choice("classification.data_hub", "Dataset repo on the hub")]  # i18n: not shown
 
 
+# The sketchpad opens with no tool picked ("select the draw tool to start"): one draws a digit with the brush, so
+# opening the drawing picks it (its highlighted button is left alone: a second click opens its size menu).
+PICK_BRUSH_JS = """() => {
+    const pick = (tries) => {
+        const brush = document.querySelector('#dlp-drawing button.quite-round');
+        if (brush) { if (!brush.classList.contains('highlight')) brush.click(); }
+        else if (tries > 0) setTimeout(() => pick(tries - 1), 100);
+    };
+    pick(50);
+}"""
+
 def start_starter_run(runner: JobRunner, hub: hubs.Hub) -> str | None:
     """On a hub with no image classifier yet, queue the run a new user would start first.
 
@@ -106,8 +117,8 @@ def build(ctx: AppContext) -> None:
                 # Our checks read the file, not Gradio's decoder: broken or hostile images get their message.
                 image = PhotoInput(height=220)
                 gr.Examples(EXAMPLES, inputs=image, label=L("classification.examples"))
-                with gr.Accordion(L("classification.draw_digit"), open=False):
-                    drawing = DrawingInput(label=L("classification.drawing"),
+                with gr.Accordion(L("classification.draw_digit"), open=False) as draw_box:
+                    drawing = DrawingInput(label=L("classification.drawing"), elem_id="dlp-drawing",
                                            type="filepath", canvas_size=(280, 280), height=340, layers=False,
                                            brush=gr.Brush(default_size=20, colors=["#000000"], color_mode="fixed"))
                     draw_btn = gr.Button(L("classification.classify_drawing"))
@@ -258,6 +269,7 @@ def build(ctx: AppContext) -> None:
 
     answered(classify_btn.click, predict, [source, image, top_k], [labels, seen, summary, target],
              api_name="classification_predict", **PREDICT)
+    draw_box.expand(None, None, None, js=PICK_BRUSH_JS)
     answered(draw_btn.click, predict_drawing, [source, drawing, top_k], [image, labels, seen, summary, target],
              api_name="classification_drawing", **PREDICT)
     inside_outputs = [inside_note, filters, maps, salient, occluded]
