@@ -31,6 +31,10 @@ IN_REQUEST = {"concurrency_limit": 2, "concurrency_id": "in-request-compute"}
 # predicting at once wait their turn instead of each loading a model into memory. On ZeroGPU hardware both
 # groups run through spaces.GPU (app.py).
 PREDICT = {"concurrency_limit": 4, "concurrency_id": "predict"}
+# A control that re-draws a kept result (a slider's release, no model run): unqueued, the page skips the queue's
+# status stages, each of which updates every component's loading status (a score move shown 254 -> 149 ms after the
+# release in the browser: bench/slider_browser.py); the last move is always drawn.
+INSTANT = {"queue": False, "trigger_mode": "always_last", "show_progress": "hidden"}
 
 
 def on_zero_gpu() -> bool:

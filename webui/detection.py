@@ -8,7 +8,7 @@ import gradio as gr
 from common.errors import UserError
 from training.tasks import get_task
 
-from .common import PREDICT, AppContext, answered
+from .common import INSTANT, PREDICT, AppContext, answered
 from .i18n import L, choice, t
 from .inputs import PhotoInput
 from .jobs import checked_model_folder, model_source
@@ -122,8 +122,8 @@ def build(ctx: AppContext) -> None:
     outputs = [picture, table, steps]
     answered(detect_btn.click, detect, [source, image, score, iou], [*outputs, cands], api_name="detection_detect",
              **PREDICT)
-    score.release(refilter, [cands, score, iou], outputs, api_name="detection_filter", show_progress="hidden")
-    iou.release(refilter, [cands, score, iou], outputs, api_visibility="private", show_progress="hidden")
+    score.release(refilter, [cands, score, iou], outputs, api_name="detection_filter", **INSTANT)
+    iou.release(refilter, [cands, score, iou], outputs, api_visibility="private", **INSTANT)
     image.change(lambda: None, None, cands, api_visibility="private")
     anchors_btn.click(show_anchors, None, anchors_img, api_name="detection_anchors",
                       inputs_kwargs={"folder": source, "found": cands, "scale": scale, "score": score, "iou": iou,

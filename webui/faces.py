@@ -9,7 +9,7 @@ from common.errors import UserError
 from training.tasks import get_task
 
 from . import visitors
-from .common import PREDICT, AppContext, answered
+from .common import INSTANT, PREDICT, AppContext, answered
 from .forms import ConfigForm
 from .i18n import L, choice, t
 from .inputs import PhotoInput
@@ -199,7 +199,7 @@ def build(ctx: AppContext) -> None:
     answered(verify_btn.click, run_verify, None, [verdict, picture, last], api_name="faces_verify", **PREDICT,
              inputs_kwargs={"folder": source, "photo_a": image_a, "photo_b": image_b, "faces": mode,
                             "threshold": threshold})
-    threshold.release(redecide, [last, threshold], verdict, api_name="faces_threshold", show_progress="hidden")
+    threshold.release(redecide, [last, threshold], verdict, api_name="faces_threshold", **INSTANT)
     for f in (image_a, image_b):
         f.change(lambda: None, None, last, api_visibility="private")
     source.change(model_threshold, source, threshold, api_name="faces_model_threshold", **PREDICT)

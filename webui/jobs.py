@@ -386,7 +386,8 @@ LOOK_JS = """async (pass, job) => {
     const task = %s, root = ((window.gradio_config || {}).root || '').replace(/\\/$/, '');
     if (!pass) return String(Date.now());
     try {
-        const r = await fetch(`${root}""" + LOOK_ROUTE + """/${task}?pass=${encodeURIComponent(pass)}&job=${encodeURIComponent(job || '')}`);
+        const query = `?pass=${encodeURIComponent(pass)}&job=${encodeURIComponent(job || '')}`;
+        const r = await fetch(`${root}""" + LOOK_ROUTE + """/${task}${query}`);
         return r.ok ? await r.text() : String(Date.now());
     } catch (e) { return String(Date.now()); }
 }"""

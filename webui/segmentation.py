@@ -8,7 +8,7 @@ import gradio as gr
 from common.errors import UserError
 from training.tasks import get_task
 
-from .common import PREDICT, AppContext, answered
+from .common import INSTANT, PREDICT, AppContext, answered
 from .i18n import L, choice, t
 from .inputs import PhotoInput
 from .jobs import checked_model_folder, model_source
@@ -111,8 +111,8 @@ def build(ctx: AppContext) -> None:
     answered(segment_btn.click, segment, [source, image, opacity], [overlay, legend, shares, result],
              api_name="segmentation_segment", **PREDICT)
     opacity.release(redraw, [result, opacity], [overlay, legend, shares], api_name="segmentation_opacity",
-                    show_progress="hidden")
+                    **INSTANT)
     image.change(lambda: None, None, result, api_visibility="private")
     for slider in (t_kernel, t_stride, t_padding):
-        slider.release(transposed, [t_kernel, t_stride, t_padding], t_picture, api_visibility="private")
+        slider.release(transposed, [t_kernel, t_stride, t_padding], t_picture, api_visibility="private", **INSTANT)
     segment_tab.select(transposed, [t_kernel, t_stride, t_padding], t_picture, api_name="segmentation_transposed")
