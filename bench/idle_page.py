@@ -7,18 +7,14 @@ limit beside it: a bare ``gr.Blocks`` page with one Markdown, whose main thread 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from measure import free_port, wait_for  # noqa: E402
-from page_open import BARE  # noqa: E402
+from page_open import app_and_bare_page  # noqa: E402
 
 OBSERVE = """() => { window.__long = []; new PerformanceObserver((l) => { for (const e of l.getEntries())
   window.__long.push(e.duration); }).observe({type: 'longtask', buffered: false}); }"""
@@ -44,15 +40,7 @@ def main() -> None:
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
-    ports = {"app": free_port(), "bare": free_port()}
-    procs = [subprocess.Popen([sys.executable, "app.py", "--port", str(ports["app"])], cwd=ROOT,
-                              env={**os.environ, "DLP_HOME": tempfile.mkdtemp()}, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL),
-             subprocess.Popen([sys.executable, "-c", BARE, str(ports["bare"])], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)]
-    try:
-        for kind, proc in zip(ports, procs):
-            wait_for(f"http://127.0.0.1:{ports[kind]}/", proc)
+    with app_and_bare_page() as urls:
         time.sleep(40)  # the warm-up imports and the starter LeNet's training end: a page with one finished job
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
@@ -63,7 +51,7 @@ def main() -> None:
                                     ("app", lambda pg: pg.get_by_role("tab", name="Image classification")
                                      .wait_for(timeout=300_000))):
                     page = browser.new_page(viewport={"width": 1600, "height": 1000})
-                    results[kind].append(idle_cost(page, f"http://127.0.0.1:{ports[kind]}/", ready, args.seconds))
+                    results[kind].append(idle_cost(page, urls[kind], ready, args.seconds))
                     page.close()
             for kind, rows in results.items():
                 ms = statistics.median(r[0] for r in rows)
@@ -71,10 +59,6 @@ def main() -> None:
                       + ", ".join(f"{r[0]:.1f} ms/s, {r[1]} tasks, {r[2] / args.seconds:.1f} requests/s" for r in rows)
                       + ")")
             browser.close()
-    finally:
-        for proc in procs:
-            proc.terminate()
-
 
 if __name__ == "__main__":
     main()
