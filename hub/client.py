@@ -507,6 +507,17 @@ def whoami(hub: Hub) -> str | None:
         raise explain(exc, hub) from exc
 
 
+def check_exists(repo_id: str, hub: Hub, repo_type: str = "model") -> str:
+    """``repo_id`` (checked for its form) when ``hub`` has the repo and the token reads it, else the hub's answer
+    as a clear message: a job is not started to fail on it."""
+    repo_id = check_repo_id(repo_id)
+    try:
+        _api(hub).repo_info(repo_id, repo_type=repo_type)
+    except Exception as exc:
+        raise explain(exc, hub, repo_id) from exc
+    return repo_id
+
+
 def free_repo_name(hub: Hub, user: str, name: str) -> str:
     """``name``, or ``name-2``, ``name-3``... the first that is not one of ``user``'s model repos on ``hub``: a
     suggested push target that does not replace a model already there (the starter's, a classmate's)."""

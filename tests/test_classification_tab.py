@@ -229,6 +229,10 @@ def test_train_on_an_uploaded_zip_and_refuse_a_hostile_one(tab, tmp_path):
         _start(client, "lenet", **upload)
     with pytest.raises(AppError, match="not a valid repo id"):
         _start(client, "lenet", source_kind="Dataset repo on the hub", data_repo="no repo", epochs=1)
+    jobs_before = len(runner.jobs())
+    with pytest.raises(AppError, match="nobody/does-not-exist"):  # a job used to start, only to fail on it
+        _start(client, "lenet", source_kind="Dataset repo on the hub", data_repo="nobody/does-not-exist", epochs=1)
+    assert len(runner.jobs()) == jobs_before
     z = zip_folder(make_folder(tmp_path / "data"), tmp_path / "colours.zip")
     job = _start(client, "lenet", upload=handle_file(str(z)), augment=["crop", "jitter"], **{**upload, "epochs": 8})
     done = runner.wait(job, timeout=180)

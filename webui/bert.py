@@ -156,7 +156,7 @@ def build(ctx: AppContext) -> None:
         columns = {k: (values[k] or "").strip() for k in COLUMNS}
         kind = "sequence" if values["task"] == "mlm" else values["task"]
         dataset, name, source = chosen_data(
-            DATA_SOURCES, source_kind, upload, data_repo, builtin=sample, missing=t("bert.missing_upload"),
+            DATA_SOURCES, source_kind, upload, data_repo, builtin=sample, hub=hub, missing=t("bert.missing_upload"),
             keep=lambda f: keep_upload(f, runner.root / "uploads"),
             check=lambda d: pick_columns(table_columns(d), kind, **columns))
         # The column fields are hidden for a built-in sample: what they still hold is not for it.

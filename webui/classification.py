@@ -172,7 +172,7 @@ def build(ctx: AppContext) -> None:
         form.config(values)  # a bad value is reported before an upload is unpacked
         hub = get_hub(choice, url, token)
         dataset, name, _ = chosen_data(
-            DATA_SOURCES, source_kind, upload, data_repo, builtin=BUILTIN,
+            DATA_SOURCES, source_kind, upload, data_repo, builtin=BUILTIN, hub=hub,
             missing=t("classification.missing_zip"),
             keep=lambda f: extract_upload(f, runner.root / "uploads"), check=find_class_folders)
         cfg = form.config(values, dataset=dataset, hub=hub_spec(hub))

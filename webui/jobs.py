@@ -705,13 +705,13 @@ def toggle_data_fields(radio: gr.Radio, sources: dict[str, str], shown: dict[Any
 
 
 def chosen_data(sources: dict[str, str], label: str, upload: str | None, repo: str | None, *, builtin: str,
-                keep: Callable[[str], Path], check: Callable[[str], Any] | None = None,
+                hub: hubs.Hub, keep: Callable[[str], Path], check: Callable[[str], Any] | None = None,
                 missing: str | None = None) -> tuple[str, str, str]:
     """(dataset for the trainer, name for the job label, kind) from a tab's data-source fields.
 
     An upload is kept in the app's folder by ``keep`` and vetted by ``check`` now, so a bad file is
-    a message here rather than a failed job later; a repo id is checked for its form. ``missing`` is the message
-    when no file was uploaded (a t() string; by default, "Upload a file.").
+    a message here rather than a failed job later; a dataset repo must be on ``hub`` (the job's) already.
+    ``missing`` is the message when no file was uploaded (a t() string; by default, "Upload a file.").
     """
     kind = sources.get(label, "builtin")
     if kind == "upload":
@@ -722,6 +722,6 @@ def chosen_data(sources: dict[str, str], label: str, upload: str | None, repo: s
             check(dataset)
         return dataset, Path(upload).name, kind
     if kind == "hub":
-        repo_id = hubs.check_repo_id(repo)
+        repo_id = hubs.check_exists(repo or "", hub, "dataset")
         return repo_id, repo_id, kind
     return builtin, builtin, kind

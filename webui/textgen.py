@@ -108,7 +108,7 @@ def build(ctx: AppContext) -> None:
 
         hub = get_hub(choice, url, token)
         dataset, name, _ = chosen_data(DATA_SOURCES, source_kind, upload, data_repo, builtin=form.defaults.dataset,
-                                       missing=t("textgen.missing_upload"),
+                                       hub=hub, missing=t("textgen.missing_upload"),
                                        keep=lambda f: keep_upload(f, runner.root / "uploads"), check=check_text_file)
         cfg = form.config(values, dataset=dataset, hub=hub_spec(hub))
         return panel.submit(cfg, f"{cfg.init_from or cfg.model} on {name}", hub)

@@ -111,7 +111,7 @@ def build(ctx: AppContext) -> None:
         hub = get_hub(choice, url, token)
         # An upload's header is checked now (the named or guessed columns); the job reads its rows.
         dataset, name, kind = chosen_data(
-            DATA_SOURCES, source_kind, upload, data_repo, builtin=form.defaults.dataset,
+            DATA_SOURCES, source_kind, upload, data_repo, builtin=form.defaults.dataset, hub=hub,
             missing=t("translation.missing_upload"), keep=lambda f: keep_upload(f, runner.root / "uploads"),
             check=lambda d: pair_columns(table_columns(d), asked.source_column, asked.target_column))
         # The column fields are hidden for the built-in pairs: what they still hold is not for these.

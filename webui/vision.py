@@ -92,7 +92,7 @@ def vision_train(ctx: AppContext, vision: VisionForm) -> JobPanel:
         hub = get_hub(choice, url, token)
         missing = vision.missing_upload() if callable(vision.missing_upload) else vision.missing_upload
         dataset, name, _ = chosen_data(sources, source_kind, upload, data_repo,
-                                       builtin=task.config().dataset, missing=missing,
+                                       builtin=task.config().dataset, hub=hub, missing=missing,
                                        keep=lambda f: extract_upload(f, runner.root / "uploads"),
                                        check=vision.check_folder)
         cfg = form.config(values, dataset=dataset, hub=hub_spec(hub))
