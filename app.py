@@ -31,7 +31,10 @@ from webui.common import (IN_REQUEST, PREDICT, WARMED, AppContext, cache_images_
                           show_user_errors, waits_for_warm_up)
 from training.runner import JobRunner  # noqa: E402
 
-CSS = ".dlp-header h1 {margin-bottom: 0} footer {display: none !important}"
+# (A picture starts below its label: Gradio floats the label over the picture's top-left corner, where ours write
+# their titles and axis names.)
+CSS = (".dlp-header h1 {margin-bottom: 0} footer {display: none !important} "
+       '.block:has(> label.float[data-testid="block-label"]) .image-frame {padding-top: 2.2em}')
 
 
 def build_app(default_hub: str = "local", runner: JobRunner | None = None) -> gr.Blocks:
