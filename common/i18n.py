@@ -49,8 +49,8 @@ def strings() -> dict[str, dict[str, str]]:
 # Radio's cell there is its choice's shown text, a Dataframe's headers), a text node holds the marker: replaced in the
 # page from the translations the page's config carries (i18n_translations), in the language the page speaks. The app
 # puts it first in the page (webui.i18n.LanguageOverride); a published Space in its head (MARKERS_HEAD).
-# Which of ``codes`` the page speaks: navigator.language (which the switch's override sets), else one of its
-# language, else English; best_match's rule for the browser (the markers' tables and the switch's shown name).
+# Which of ``codes`` the page speaks: navigator.language (which the switch's override sets), else a locale of the
+# same language, else English; best_match's rule, in the browser (the markers' tables, the switch's shown name).
 PAGE_LOCALE_JS = """(codes) => {
   const lang = navigator.language || 'en';
   return codes.includes(lang) ? lang : (codes.find(k => k.split('-')[0] === lang.split('-')[0]) || 'en');

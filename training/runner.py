@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 ACTIVE = ("queued", "running", "stopping")
 JOB_NICENESS = 10
-Said = tuple[str, dict[str, Any]]  # a runner message's key (common/locales/*/runner.yaml) and its values: _say's
+Said = tuple[str, dict[str, Any]]  # a runner message as _say takes it: a key of common/locales/*/runner.yaml, values
 
 
 @dataclass
